@@ -1,0 +1,59 @@
+# nook — two commands matter: `make demo` and `make test`. Both install what is
+# missing (apt packages, pipenv, the in-project venv), start the local services
+# and do their job; re-running either is fast and safe.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export PIPENV_VENV_IN_PROJECT := 1
+export PIPENV_NOSPIN := 1
+export PIPENV_YES := 1
+export PIPENV_IGNORE_VIRTUALENVS := 1
+export FLASK_APP := jobs.cli
+APT_PACKAGES := postgresql-15 postgresql-15-postgis-3
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: demo test install system-deps services-up services-down services-status migrate env lint clean
+
+demo: install ## Run nook end to end: services, schema, demo data, jobs, API on :5000
+	$(BIN)/python -m jobs.local.demo
+
+test: install ## Run the whole suite (starts its own services)
+	$(BIN)/python -m pytest
+
+install: system-deps $(VENV)/.synced
+
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing apt packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(VENV)/.synced: Pipfile.lock
+	@$(PYTHON) -m pipenv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet pipenv
+	$(PYTHON) -m pipenv sync --dev
+	@touch $@
+
+services-up: install ## Start PostgreSQL + PostGIS and moto (idempotent)
+	$(BIN)/python -m jobs.local.services up
+
+services-down: ## Stop the local services
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m jobs.local.services down; fi
+
+services-status:
+	$(BIN)/python -m jobs.local.services status
+
+migrate: services-up ## Apply Alembic migrations to the local database
+	eval "$$($(BIN)/python -m jobs.local.services env)" && $(BIN)/flask db upgrade
+
+env: ## Print exports pointing a shell at the local services
+	@$(BIN)/python -m jobs.local.services env
+	@echo "export FLASK_APP=jobs.cli"
+
+lint:
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+clean: services-down
+	rm -rf .local

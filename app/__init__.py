@@ -1,0 +1,28 @@
+"""nook's web stage: a Flask app factory.
+
+The web stage stays lean: nothing here imports pandas, numpy, scipy,
+statsmodels, great_expectations or matplotlib (tests/app/test_lean.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from models.logs import configure_logging
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: config -> db hooks -> blueprints -> error handlers."""
+    from app import cli, db, errors, health
+    from app.config import config_from_environment
+
+    app = Flask(__name__)
+    app.config.update(config_from_environment() if test_config is None else test_config)
+    configure_logging(app.config.get("NOOK_LOG_LEVEL", "INFO"))
+    db.init_app(app)
+    app.register_blueprint(health.bp)
+    errors.register_error_handlers(app)
+    cli.register(app)
+    return app

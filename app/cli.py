@@ -1,0 +1,59 @@
+"""Web-stage commands: `flask db upgrade|downgrade`, `flask users create`."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+from sqlalchemy import select
+
+from models.session import session_scope
+from models.user import User, create_user
+
+
+@click.group("db")
+def db_group() -> None:
+    """Database schema (Alembic migrations)."""
+
+
+@db_group.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Migrate the database up to REVISION (default: head)."""
+    from models import migrate  # alembic is only needed by this command
+
+    migrate.upgrade(revision=revision)
+    click.echo(f"database at {revision}")
+
+
+@db_group.command("downgrade")
+@click.argument("revision", default="base")
+def db_downgrade(revision: str) -> None:
+    """Migrate the database down to REVISION (default: base)."""
+    from models import migrate
+
+    migrate.downgrade(revision=revision)
+    click.echo(f"database at {revision}")
+
+
+@click.group("users")
+def users_group() -> None:
+    """API users."""
+
+
+@users_group.command("create")
+@click.argument("email")
+def users_create(email: str) -> None:
+    """Create a user and print its API key (shown only this once)."""
+    with session_scope() as session:
+        if session.scalar(select(User.id).where(User.email == email.strip().lower())):
+            raise click.ClickException(f"a user with email {email} already exists")
+        user, key = create_user(session, email)
+        user_id = user.id
+    click.echo(f"user {user_id} <{email}>")
+    click.echo(f"API key (store it now, it is not shown again): {key}")
+
+
+def register(app: Flask) -> None:
+    """Attach the web stage's commands to the app."""
+    app.cli.add_command(db_group)
+    app.cli.add_command(users_group)

@@ -1,0 +1,146 @@
+"""Local command line: `FLASK_APP=jobs.cli flask ...`.
+
+`create_app()` is the web app plus the commands that run nook on one machine
+(services, scheduler, jobs). The web stage itself never imports this module.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import threading
+import time
+from typing import Any
+
+import click
+from flask import Flask
+
+from app import create_app as create_web_app
+from jobs.local import scheduler, services
+from jobs.local.lambda_context import LocalContext
+
+# Each job's entry point; `flask jobs run NAME` fires it as its schedule would.
+JOBS: dict[str, str] = {
+    "prune-history": "jobs.maintenance.run",
+}
+
+
+@click.group("services")
+def services_group() -> None:
+    """Local PostgreSQL + PostGIS and moto (S3, Kinesis, ...)."""
+
+
+@services_group.command("up")
+def services_up() -> None:
+    """Start what is not running (idempotent)."""
+    _print_report(_services_call(services.up))
+
+
+@services_group.command("down")
+def services_down() -> None:
+    """Stop the local services."""
+    _print_report(_services_call(services.down))
+
+
+@services_group.command("status")
+def services_status() -> None:
+    """Show whether each service runs."""
+    _print_report(services.status())
+
+
+def _services_call(action: Any) -> dict[str, str]:
+    try:
+        return action()
+    except services.ServiceError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _print_report(report: dict[str, str]) -> None:
+    for name, state in report.items():
+        click.echo(f"{name:10} {state}")
+
+
+@click.group("jobs")
+def jobs_group() -> None:
+    """Run batch jobs by hand."""
+
+
+@jobs_group.command("list")
+def jobs_list() -> None:
+    """List the jobs and their entry points."""
+    for name, function in JOBS.items():
+        click.echo(f"{name:20} {function}")
+
+
+@jobs_group.command("run")
+@click.argument("name", type=click.Choice(sorted(JOBS)))
+@click.option("--kwargs", "kwargs_json", default="{}", help="JSON object passed as event kwargs.")
+def jobs_run(name: str, kwargs_json: str) -> None:
+    """Run one job now with a Scheduled-Event-shaped event."""
+    try:
+        kwargs = json.loads(kwargs_json)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint="--kwargs") from None
+    module_name, function_name = JOBS[name].rsplit(".", 1)
+    entry = getattr(importlib.import_module(module_name), function_name)
+    started = time.monotonic()
+    result = entry({"detail-type": "Scheduled Event", "kwargs": kwargs}, LocalContext(function_name=name))
+    _print_summary(name, result, time.monotonic() - started)
+
+
+def _print_summary(name: str, result: Any, seconds: float) -> None:
+    click.echo(f"{name}: done in {seconds:.1f}s")
+    if isinstance(result, dict):
+        width = max((len(k) for k in result), default=0)
+        for key, value in result.items():
+            click.echo(f"  {key:<{width}}  {value}")
+
+
+@click.command("schedule")
+@click.option("--stage", "stages", multiple=True, help="Only these stages (repeatable).")
+@click.option("--once", is_flag=True, help="Fire every job once, in order, and exit.")
+@click.option("--list", "list_only", is_flag=True, help="Show each rule and its next time.")
+def schedule(stages: tuple[str, ...], once: bool, list_only: bool) -> None:
+    """Fire the stages' scheduled events locally, as EventBridge would."""
+    jobs = scheduler.scheduled_jobs(stages or None)
+    if list_only:
+        from datetime import UTC, datetime
+
+        now = datetime.now(UTC)
+        for job in jobs:
+            upcoming = job.next_after(now)
+            click.echo(f"{job.stage:11} {job.expression:26} next {upcoming:%Y-%m-%d %H:%M}Z  {job.function}")
+        return
+    if once:
+        failures = scheduler.run_once(jobs, _report_fired)
+        if failures:
+            raise click.ClickException(f"{failures} of {len(jobs)} jobs failed")
+        return
+    click.echo(f"scheduler: {len(jobs)} rules; Ctrl-C to stop")
+    stop = threading.Event()
+    try:
+        scheduler.run_forever(jobs, stop, _report_fired)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+def _report_fired(job: scheduler.ScheduledJob, result: Any, error: Exception | None) -> None:
+    if error is not None:
+        click.echo(f"FAILED {job.function}: {error}", err=True)
+    else:
+        summary = (
+            {k: v for k, v in (result or {}).items() if k not in ("job",)}
+            if isinstance(result, dict)
+            else result
+        )
+        click.echo(f"ok     {job.function}: {summary}")
+    sys.stdout.flush()
+
+
+def create_app() -> Flask:
+    """The web app with the local commands attached."""
+    app = create_web_app()
+    for command in (services_group, jobs_group, schedule):
+        app.cli.add_command(command)
+    return app

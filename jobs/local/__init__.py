@@ -1,0 +1,1 @@
+"""Running nook on one machine: private services, scheduler, demo wiring."""

@@ -1,0 +1,433 @@
+"""Private local services: a PostgreSQL + PostGIS cluster and a moto server.
+
+Everything lives under `.local/` in the project. Services survive between
+commands (`up` is idempotent and fast when they already run), `down` stops
+them cleanly, and a stale pid file or socket left by a crashed run is cleared
+instead of being fatal. When `DATABASE_URL` is set by the user, no cluster is
+started and that database is used as is.
+
+Usable as `python -m jobs.local.services up|down|status|env`.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+LOCAL_DIR = Path(os.environ.get("NOOK_LOCAL_DIR", PROJECT_ROOT / ".local"))
+PG_PORT = int(os.environ.get("NOOK_PG_PORT", "54329"))
+MOTO_PORT = int(os.environ.get("NOOK_MOTO_PORT", "54330"))
+PG_BIN = Path(os.environ.get("NOOK_PG_BIN", "/usr/lib/postgresql/15/bin"))
+DEFAULT_DB = "nook"
+LOCAL_BUCKET = "nook-local"
+
+
+class ServiceError(RuntimeError):
+    """A local service could not be started or reached."""
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where the local services keep their files.
+
+    `root` is the project's `.local/`. The cluster lives in `root/pg` unless the
+    postgres user cannot reach it (a checkout inside a 0700 directory), in which
+    case `pg_dir` is a per-project directory under /var/tmp.
+    """
+
+    root: Path
+    pg_dir: Path
+
+    @property
+    def data(self) -> Path:
+        return self.pg_dir / "data"
+
+    @property
+    def socket_dir(self) -> Path:
+        return self.pg_dir / "run"
+
+    @property
+    def pg_log(self) -> Path:
+        return self.pg_dir / "postgres.log"
+
+    @property
+    def moto_pid(self) -> Path:
+        return self.root / "moto.pid"
+
+    @property
+    def moto_log(self) -> Path:
+        return self.root / "moto.log"
+
+
+def paths_for(root: Path) -> Paths:
+    """Paths under `root`, with the cluster moved out if postgres cannot reach it."""
+    root.mkdir(parents=True, exist_ok=True)
+    if _as_postgres(["test", "-x", str(root)]).returncode == 0:
+        return Paths(root, root / "pg")
+    digest = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:12]
+    return Paths(root, Path("/var/tmp") / f"nook-pg-{digest}")
+
+
+@functools.cache
+def default_paths() -> Paths:
+    """The project's own service paths (resolved on first use)."""
+    return paths_for(LOCAL_DIR)
+
+
+def local_database_url(dbname: str = DEFAULT_DB) -> str:
+    """The URL of a database in the private cluster."""
+    return f"postgresql://postgres@127.0.0.1:{PG_PORT}/{dbname}"
+
+
+def moto_url(port: int = MOTO_PORT) -> str:
+    """The endpoint of the local moto server."""
+    return f"http://127.0.0.1:{port}"
+
+
+def local_environment(dbname: str = DEFAULT_DB, moto_port: int = MOTO_PORT) -> dict[str, str]:
+    """Environment that points nook at the local services (user values win)."""
+    env = {
+        "DATABASE_URL": os.environ.get("DATABASE_URL") or local_database_url(dbname),
+        "AWS_ENDPOINT_URL": os.environ.get("AWS_ENDPOINT_URL") or moto_url(moto_port),
+        "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID") or "testing",
+        "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY") or "testing",
+        "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        "NOOK_BUCKET": os.environ.get("NOOK_BUCKET") or LOCAL_BUCKET,
+    }
+    return env
+
+
+# --- PostgreSQL -------------------------------------------------------------
+
+
+def _as_postgres(args: list[str], **kwargs) -> subprocess.CompletedProcess:
+    """Run a command as the postgres user (PostgreSQL refuses to run as root)."""
+    if os.geteuid() == 0:
+        args = ["runuser", "-u", "postgres", "--", *args]
+    return subprocess.run(args, check=False, capture_output=True, text=True, **kwargs)
+
+
+def _chown_postgres(path: Path) -> None:
+    if os.geteuid() == 0:
+        shutil.chown(path, "postgres", "postgres")
+
+
+def _postgres_can_reach(path: Path) -> bool:
+    return _as_postgres(["test", "-w", str(path)]).returncode == 0
+
+
+def _prepare_dirs(paths: Paths) -> None:
+    for directory in (paths.root, paths.pg_dir, paths.socket_dir):
+        directory.mkdir(parents=True, exist_ok=True)
+    for directory in (paths.pg_dir, paths.socket_dir):
+        _chown_postgres(directory)
+    if not _postgres_can_reach(paths.pg_dir):
+        raise ServiceError(
+            f"the postgres user cannot write {paths.pg_dir}. Set NOOK_LOCAL_DIR to a "
+            "directory postgres can reach, or DATABASE_URL to an existing database."
+        )
+
+
+def _initdb(paths: Paths) -> None:
+    if (paths.data / "PG_VERSION").exists():
+        return
+    paths.data.mkdir(parents=True, exist_ok=True)
+    _chown_postgres(paths.data)
+    result = _as_postgres(
+        [
+            str(PG_BIN / "initdb"),
+            "-D",
+            str(paths.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+        ]
+    )
+    if result.returncode != 0:
+        raise ServiceError(f"initdb failed:\n{result.stdout}\n{result.stderr}")
+
+
+def _process_name(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _postmaster_pid(paths: Paths) -> int | None:
+    try:
+        return int((paths.data / "postmaster.pid").read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return None
+
+
+def _pg_running(paths: Paths) -> bool:
+    """A live postmaster owns the pid file (a reused pid of another program does not count)."""
+    pid = _postmaster_pid(paths)
+    return pid is not None and _process_name(pid).startswith("postgres")
+
+
+def _clear_stale_pg_files(paths: Paths) -> list[str]:
+    """Remove a pid file and socket locks left behind by a crashed server."""
+    cleared = []
+    pid_file = paths.data / "postmaster.pid"
+    candidates = [pid_file, *paths.socket_dir.glob(".s.PGSQL.*")]
+    for path in candidates:
+        if path.exists() or path.is_symlink():
+            path.unlink()
+            cleared.append(path.name)
+    return cleared
+
+
+def postgres_up(paths: Paths | None = None, port: int = PG_PORT) -> str:
+    """Start the private cluster if it is not running; return what happened."""
+    paths = paths or default_paths()
+    if _pg_running(paths):
+        return "already running"
+    _prepare_dirs(paths)
+    _initdb(paths)
+    cleared = _clear_stale_pg_files(paths)
+    if not paths.pg_log.exists():
+        paths.pg_log.touch()
+    _chown_postgres(paths.pg_log)
+    options = (
+        f"-k {paths.socket_dir} -p {port} -c listen_addresses=127.0.0.1 "
+        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+        "-c max_connections=200 -c shared_buffers=256MB"
+    )
+    result = _as_postgres(
+        [
+            str(PG_BIN / "pg_ctl"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+            "-D",
+            str(paths.data),
+            "-l",
+            str(paths.pg_log),
+            "-o",
+            options,
+        ]
+    )
+    if result.returncode != 0:
+        tail = paths.pg_log.read_text(errors="replace")[-2000:]
+        raise ServiceError(f"postgres did not start:\n{result.stderr}\n{tail}")
+    return "started" + (f" (cleared stale {', '.join(cleared)})" if cleared else "")
+
+
+def postgres_down(paths: Paths | None = None) -> str:
+    """Stop the private cluster (fast shutdown)."""
+    paths = paths or default_paths()
+    if not _pg_running(paths):
+        return "not running"
+    result = _as_postgres([str(PG_BIN / "pg_ctl"), "stop", "-w", "-m", "fast", "-D", str(paths.data)])
+    if result.returncode != 0:
+        raise ServiceError(f"postgres did not stop: {result.stderr}")
+    return "stopped"
+
+
+def ensure_database(url: str) -> None:
+    """Create the database in `url` if missing, with the PostGIS extension."""
+    import psycopg2
+    from psycopg2 import sql
+    from psycopg2.extensions import make_dsn, parse_dsn
+
+    dsn = parse_dsn(url)
+    dbname = dsn["dbname"]
+    admin = psycopg2.connect(make_dsn(url, dbname="postgres"))
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,))
+            if cur.fetchone() is None:
+                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+    finally:
+        admin.close()
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    finally:
+        conn.close()
+
+
+def drop_database(url: str) -> None:
+    """Drop the database in `url` (used to give a test session a clean slate)."""
+    import psycopg2
+    from psycopg2 import sql
+    from psycopg2.extensions import make_dsn, parse_dsn
+
+    dbname = parse_dsn(url)["dbname"]
+    admin = psycopg2.connect(make_dsn(url, dbname="postgres"))
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
+    finally:
+        admin.close()
+
+
+# --- moto -------------------------------------------------------------------
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def moto_responding(port: int = MOTO_PORT) -> bool:
+    """Whether a moto server answers on the port."""
+    try:
+        with urllib.request.urlopen(f"{moto_url(port)}/moto-api/data.json", timeout=1) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+def start_moto(port: int, log_path: Path) -> int:
+    """Start a detached moto server on loopback, wait until it answers; return its pid."""
+    moto_bin = Path(sys.executable).with_name("moto_server")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    launched = subprocess.run(
+        [
+            "sh",
+            "-c",
+            '"$0" -H 127.0.0.1 -p "$1" >>"$2" 2>&1 </dev/null & echo $!',
+            str(moto_bin),
+            str(port),
+            str(log_path),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        start_new_session=True,
+    )
+    pid = int(launched.stdout.strip())
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if moto_responding(port):
+            return pid
+        if not _pid_alive(pid):
+            raise ServiceError(f"moto_server exited early; see {log_path}")
+        time.sleep(0.1)
+    stop_pid(pid)
+    raise ServiceError(f"moto_server did not answer on port {port}; see {log_path}")
+
+
+def stop_pid(pid: int, timeout: float = 5.0) -> bool:
+    """SIGTERM a process we started and wait for it; return whether it was running."""
+    if not _pid_alive(pid):
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _pid_alive(pid):
+        time.sleep(0.05)
+    if _pid_alive(pid):
+        os.kill(pid, signal.SIGKILL)
+    return True
+
+
+def moto_up(paths: Paths | None = None, port: int = MOTO_PORT) -> str:
+    """Start the shared moto server unless one already answers."""
+    paths = paths or default_paths()
+    pid = _read_pid(paths.moto_pid)
+    if pid and _pid_alive(pid) and moto_responding(port):
+        return "already running"
+    if moto_responding(port):
+        raise ServiceError(f"port {port} answers like moto but is not ours; stop it or set NOOK_MOTO_PORT")
+    cleared = " (cleared stale pid file)" if paths.moto_pid.exists() else ""
+    paths.moto_pid.unlink(missing_ok=True)
+    paths.root.mkdir(parents=True, exist_ok=True)
+    paths.moto_pid.write_text(str(start_moto(port, paths.moto_log)))
+    return "started" + cleared
+
+
+def moto_down(paths: Paths | None = None) -> str:
+    """Stop the shared moto server."""
+    paths = paths or default_paths()
+    pid = _read_pid(paths.moto_pid)
+    paths.moto_pid.unlink(missing_ok=True)
+    return "stopped" if pid and stop_pid(pid) else "not running"
+
+
+# --- all together -----------------------------------------------------------
+
+
+def up(dbname: str = DEFAULT_DB) -> dict[str, str]:
+    """Start what is missing and make sure the database exists; return a report."""
+    report = {}
+    if os.environ.get("DATABASE_URL"):
+        report["postgres"] = "using DATABASE_URL (nothing started)"
+    else:
+        report["postgres"] = postgres_up()
+    ensure_database(local_environment(dbname)["DATABASE_URL"])
+    if os.environ.get("AWS_ENDPOINT_URL"):
+        report["moto"] = "using AWS_ENDPOINT_URL (nothing started)"
+    else:
+        report["moto"] = moto_up()
+    return report
+
+
+def down() -> dict[str, str]:
+    """Stop the services this project started."""
+    return {"moto": moto_down(), "postgres": postgres_down()}
+
+
+def status() -> dict[str, str]:
+    """Whether each local service is running."""
+    return {
+        "postgres": "running" if _pg_running(default_paths()) else "stopped",
+        "moto": "running" if moto_responding() else "stopped",
+    }
+
+
+def main(argv: list[str]) -> int:
+    """Command-line entry point."""
+    command = argv[0] if argv else "status"
+    if command == "env":
+        for key, value in local_environment().items():
+            print(f"export {key}={value}")
+        return 0
+    actions = {"up": up, "down": down, "status": status}
+    if command not in actions:
+        print(f"usage: python -m jobs.local.services [{'|'.join([*actions, 'env'])}]", file=sys.stderr)
+        return 2
+    try:
+        report = actions[command]()
+    except ServiceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for name, state in report.items():
+        print(f"{name:10} {state}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

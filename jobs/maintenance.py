@@ -1,0 +1,35 @@
+"""Housekeeping: keep the operational tables from growing without bound."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from jobs.runtime import run_job
+from models.ops import CheckResult, JobRun
+
+
+def prune_history(session: Session, now: datetime, keep_days: int = 90) -> dict[str, int]:
+    """Delete finished job runs and check results older than `keep_days`."""
+    if keep_days < 1:
+        raise ValueError("keep_days must be at least 1")
+    cutoff = now - timedelta(days=keep_days)
+    runs = session.execute(
+        delete(JobRun).where(JobRun.started_at < cutoff, JobRun.status != "running")
+    ).rowcount
+    checks = session.execute(delete(CheckResult).where(CheckResult.run_at < cutoff)).rowcount
+    return {"job_runs_deleted": runs, "check_results_deleted": checks}
+
+
+def run(event: Mapping[str, Any] | None, context: Any) -> dict[str, Any]:
+    """Batch-stage entry point: prune history (kwargs: keep_days)."""
+    return run_job(
+        "prune_history",
+        lambda session, **kwargs: prune_history(session, datetime.now(UTC), **kwargs),
+        event,
+        context,
+    )

@@ -1,0 +1,106 @@
+"""The job entry-point wrapper: kwargs, session scope, job_runs row, one-line log.
+
+Zappa calls a scheduled function as `f(event, context)` and, if that raises
+`TypeError`, calls it again as `f(event)` and then `f()`. A job body that
+raised TypeError would therefore run twice or three times. `run_job` turns
+every exception from the body into `JobFailed`, which is never a TypeError.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from models.logs import configure_logging
+from models.ops import JobRun
+from models.session import session_scope
+from models.settings import get_settings
+
+log = logging.getLogger("nook.jobs")
+
+JobBody = Callable[..., Mapping[str, Any]]
+
+
+class JobFailed(RuntimeError):
+    """A job body raised; the original exception is chained as __cause__."""
+
+
+def event_kwargs(event: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The settings kwargs Zappa passes to a scheduled function (`event["kwargs"]`)."""
+    if not event:
+        return {}
+    kwargs = event.get("kwargs") or {}
+    if not isinstance(kwargs, Mapping):
+        raise JobFailed(f"event kwargs must be an object, got {type(kwargs).__name__}")
+    return dict(kwargs)
+
+
+def _invocation_id(context: Any) -> str | None:
+    return getattr(context, "aws_request_id", None)
+
+
+def _start(job: str, stage: str, invocation_id: str | None) -> int:
+    with session_scope() as session:
+        row = JobRun(
+            job=job,
+            stage=stage,
+            invocation_id=invocation_id,
+            status="running",
+            started_at=datetime.now(UTC),
+            counts={},
+        )
+        session.add(row)
+        session.flush()
+        return row.id
+
+
+def _finish(run_id: int, status: str, counts: Mapping[str, Any], error: str | None) -> None:
+    with session_scope() as session:
+        row = session.get_one(JobRun, run_id)
+        row.status = status
+        row.finished_at = datetime.now(UTC)
+        row.counts = dict(counts)
+        row.error = error
+
+
+def run_job(
+    job: str,
+    body: JobBody,
+    event: Mapping[str, Any] | None,
+    context: Any,
+) -> dict[str, Any]:
+    """Run `body(session, **kwargs)` in its own session scope and record the run.
+
+    The job_runs row is written in separate transactions, so it survives the
+    rollback of a failed body. Returns the body's summary plus run bookkeeping.
+    """
+    configure_logging(get_settings().log_level)
+    stage = get_settings().stage
+    started = time.monotonic()
+    kwargs = event_kwargs(event)
+    run_id = _start(job, stage, _invocation_id(context))
+    try:
+        with session_scope() as session:
+            counts = dict(_call(body, session, kwargs))
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        _finish(run_id, "failed", {}, error[:4000])
+        log.error(
+            "job failed",
+            exc_info=True,
+            extra={"job": job, "job_run_id": run_id, "seconds": round(time.monotonic() - started, 3)},
+        )
+        raise JobFailed(f"{job} failed: {error}") from exc
+    _finish(run_id, "succeeded", counts, None)
+    seconds = round(time.monotonic() - started, 3)
+    log.info("job succeeded", extra={"job": job, "job_run_id": run_id, "seconds": seconds, "counts": counts})
+    return {"job": job, "job_run_id": run_id, "status": "succeeded", "seconds": seconds, **counts}
+
+
+def _call(body: JobBody, session: Session, kwargs: dict[str, Any]) -> Mapping[str, Any]:
+    return body(session, **kwargs)

@@ -1,0 +1,27 @@
+"""Shared by every stage: tables, sessions, settings and the price scorer.
+
+Only the standard library, SQLAlchemy, GeoAlchemy2 and annoy may be imported
+here; the lean web and stream stages ship without pandas and friends.
+"""
+
+from models.base import Base
+from models.listing import Listing, QuarantinedRecord
+from models.ops import CheckResult, JobRun
+from models.price_rank import PriceModel, PriceRank
+from models.region import Notification, Region
+from models.source import Source
+from models.user import User
+
+__all__ = [
+    "Base",
+    "CheckResult",
+    "JobRun",
+    "Listing",
+    "Notification",
+    "PriceModel",
+    "PriceRank",
+    "QuarantinedRecord",
+    "Region",
+    "Source",
+    "User",
+]

@@ -1,0 +1,91 @@
+"""Listings as ingested and processed, and the records that could not be."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from geoalchemy2 import Geometry, WKBElement
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, created_at_column
+
+LISTING_STATUSES = ("pending", "active", "rejected", "delisted", "expired")
+UNIT_TYPES = ("apartment", "condo", "house", "basement", "townhouse", "room")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+class Listing(Base):
+    """One listing from one source, unique by (source_id, source_ref).
+
+    Ingest writes `raw` and the timestamps; process fills the normalised
+    columns and `geom`, and sets `canonical_id` on cross-source duplicates.
+    """
+
+    __tablename__ = "listings"
+    __table_args__ = (
+        UniqueConstraint("source_id", "source_ref"),
+        CheckConstraint(_in("status", LISTING_STATUSES), name="status"),
+        CheckConstraint("unit_type IS NULL OR " + _in("unit_type", UNIT_TYPES), name="unit_type"),
+        Index("ix_listings_status_posted_at", "status", "posted_at"),
+        Index("ix_listings_last_checked_at", "last_checked_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    source_ref: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    title: Mapped[str | None] = mapped_column(Text)
+    price: Mapped[int | None] = mapped_column(Integer)
+    bedrooms: Mapped[int | None] = mapped_column(SmallInteger)
+    bathrooms: Mapped[float | None] = mapped_column(Float)
+    sqft: Mapped[int | None] = mapped_column(Integer)
+    furnished: Mapped[bool | None]
+    unit_type: Mapped[str | None] = mapped_column(String(16))
+    url: Mapped[str | None] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(Text)
+    geom: Mapped[WKBElement | None] = mapped_column(
+        Geometry(geometry_type="POINT", srid=4326, spatial_index=True)
+    )
+    canonical_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("listings.id", ondelete="SET NULL"), index=True
+    )
+    posted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = created_at_column()
+
+
+class QuarantinedRecord(Base):
+    """A record that could not be ingested, processed or streamed, with why."""
+
+    __tablename__ = "quarantined_records"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="SET NULL"), index=True)
+    source_ref: Mapped[str | None] = mapped_column(String(255))
+    stage: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    raw: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = created_at_column()

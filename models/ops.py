@@ -1,0 +1,47 @@
+"""Operational records: job runs and data-check results."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, DateTime, Index, String, Text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, created_at_column
+
+
+class JobRun(Base):
+    """One invocation of a job: when, how it ended, what it counted."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = (
+        CheckConstraint("status IN ('running', 'succeeded', 'failed')", name="status"),
+        Index("ix_job_runs_job_started_at", "job", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    job: Mapped[str] = mapped_column(String(63))
+    stage: Mapped[str] = mapped_column(String(32))
+    invocation_id: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    counts: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class CheckResult(Base):
+    """The outcome of one data-check suite run."""
+
+    __tablename__ = "check_results"
+    __table_args__ = (Index("ix_check_results_suite_run_at", "suite", "run_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    suite: Mapped[str] = mapped_column(String(63))
+    success: Mapped[bool] = mapped_column(Boolean)
+    statistics: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    failures: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    report_uri: Mapped[str | None] = mapped_column(Text)
+    run_at: Mapped[datetime] = created_at_column()

@@ -1,0 +1,49 @@
+"""Price models (one row per trained artifact) and each listing's price rank."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, created_at_column
+
+PRICE_LABELS = ("low", "typical", "high")
+
+
+class PriceModel(Base):
+    """A trained, versioned price model artifact and its metrics."""
+
+    __tablename__ = "price_models"
+
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(64))
+    artifact_uri: Mapped[str] = mapped_column(Text)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    n_train: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class PriceRank(Base):
+    """The p25/p50/p75 and low/typical/high label of one listing."""
+
+    __tablename__ = "price_ranks"
+    __table_args__ = (
+        CheckConstraint("label IN ('low', 'typical', 'high')", name="label"),
+        CheckConstraint("p25 <= p50 AND p50 <= p75", name="ordered"),
+    )
+
+    listing_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("listings.id", ondelete="CASCADE"), primary_key=True
+    )
+    model_version: Mapped[str] = mapped_column(
+        ForeignKey("price_models.version", ondelete="CASCADE"), index=True
+    )
+    p25: Mapped[float] = mapped_column(Float)
+    p50: Mapped[float] = mapped_column(Float)
+    p75: Mapped[float] = mapped_column(Float)
+    label: Mapped[str] = mapped_column(String(8))
+    scored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,71 @@
+"""Areas users draw, with their criteria, and the notifications they produce."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from geoalchemy2 import Geometry, WKBElement
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, created_at_column
+
+NOTIFICATION_STATUSES = ("queued", "sent")
+
+
+class Region(Base):
+    """A user's area (MULTIPOLYGON, SRID 4326) and what listings in it must match."""
+
+    __tablename__ = "regions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    geom: Mapped[WKBElement] = mapped_column(
+        Geometry(geometry_type="MULTIPOLYGON", srid=4326, spatial_index=True)
+    )
+    min_bedrooms: Mapped[int | None] = mapped_column(SmallInteger)
+    max_bedrooms: Mapped[int | None] = mapped_column(SmallInteger)
+    min_bathrooms: Mapped[float | None] = mapped_column(Float)
+    max_price: Mapped[int | None] = mapped_column(Integer)
+    unit_types: Mapped[list[str] | None] = mapped_column(ARRAY(String(16)))
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = created_at_column()
+
+
+class Notification(Base):
+    """One alert per (region, listing); queued until a webhook accepts it."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        UniqueConstraint("region_id", "listing_id"),
+        CheckConstraint("status IN ('queued', 'sent')", name="status"),
+        Index("ix_notifications_user_id_created_at", "user_id", "created_at"),
+        Index("ix_notifications_queued", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id", ondelete="CASCADE"))
+    listing_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("listings.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(8), default="queued")
+    attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = created_at_column()

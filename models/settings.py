@@ -1,0 +1,82 @@
+"""Settings shared by every stage, read from the environment only.
+
+Nothing here is read at import time: `get_settings()` reads the environment on
+first use and caches the result per container. A missing required value raises
+`ConfigError` naming the key, so a stage fails at start-up, not mid-job.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+
+
+class ConfigError(RuntimeError):
+    """A required setting is missing or malformed."""
+
+
+def _required(key: str) -> str:
+    value = os.environ.get(key, "").strip()
+    if not value:
+        raise ConfigError(f"{key} is not set; see .env.example")
+    return value
+
+
+def _int(key: str, default: int) -> int:
+    raw = os.environ.get(key, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{key} must be an integer, got {raw!r}") from None
+
+
+def _float(key: str, default: float) -> float:
+    raw = os.environ.get(key, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{key} must be a number, got {raw!r}") from None
+
+
+def _bool(key: str, default: bool) -> bool:
+    raw = os.environ.get(key, "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{key} must be true or false, got {raw!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed view of the environment; see .env.example for each key."""
+
+    database_url: str
+    bucket: str
+    stage: str
+    log_level: str
+    db_pool_size: int
+
+
+def load_settings() -> Settings:
+    """Read every setting from the environment (no caching)."""
+    return Settings(
+        database_url=_required("DATABASE_URL"),
+        bucket=_required("NOOK_BUCKET"),
+        stage=os.environ.get("NOOK_STAGE", "local"),
+        log_level=os.environ.get("NOOK_LOG_LEVEL", "INFO").upper(),
+        db_pool_size=_int("NOOK_DB_POOL_SIZE", 2),
+    )
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The settings of this container, read once on first use."""
+    return load_settings()

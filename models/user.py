@@ -1,0 +1,44 @@
+"""API users. Keys are random and long, so a SHA-256 digest is a safe store."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+
+from sqlalchemy import String, Text
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from models.base import Base, created_at_column
+
+
+def hash_api_key(key: str) -> str:
+    """The stored form of an API key."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class User(Base):
+    """A renter with an API key (stored hashed) and an optional webhook."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    api_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    api_key_prefix: Mapped[str] = mapped_column(String(12))
+    webhook_url: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = created_at_column()
+
+
+def new_api_key() -> str:
+    """A fresh random API key (shown once, stored only as its hash)."""
+    return "nook_" + secrets.token_urlsafe(32)
+
+
+def create_user(session: Session, email: str, api_key: str | None = None) -> tuple[User, str]:
+    """Add a user with a new API key; return the user and the plain key."""
+    key = api_key or new_api_key()
+    user = User(email=email.strip().lower(), api_key_hash=hash_api_key(key), api_key_prefix=key[:12])
+    session.add(user)
+    session.flush()
+    return user, key

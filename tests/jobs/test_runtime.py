@@ -1,0 +1,130 @@
+"""The job wrapper: kwargs, job_runs rows, TypeError safety, warm-invocation isolation."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import create_engine, select
+from zappa.handler import LambdaHandler
+
+import models.session
+from jobs.runtime import JobFailed, event_kwargs, run_job
+from models.ops import JobRun
+from models.session import session_scope
+from tests.jobs import sample_jobs
+
+
+def _runs():
+    with session_scope() as session:
+        return session.scalars(select(JobRun).order_by(JobRun.id)).all()
+
+
+def test_kwargs_come_from_the_event():
+    assert event_kwargs({"kwargs": {"keep_days": 3}}) == {"keep_days": 3}
+    assert event_kwargs({"detail-type": "Scheduled Event"}) == {}
+    assert event_kwargs(None) == {}
+    with pytest.raises(JobFailed, match="kwargs must be an object"):
+        event_kwargs({"kwargs": [1, 2]})
+
+
+def test_success_records_counts_and_returns_summary(committed, lambda_context):
+    result = run_job("count", lambda session, n=0: {"seen": n}, {"kwargs": {"n": 5}}, lambda_context)
+    assert result["status"] == "succeeded" and result["seen"] == 5
+    (row,) = _runs()
+    assert (row.job, row.status, row.counts) == ("count", "succeeded", {"seen": 5})
+    assert row.invocation_id == lambda_context.aws_request_id
+    assert row.finished_at >= row.started_at
+
+
+def test_unknown_kwarg_fails_clearly_without_type_error(committed, lambda_context):
+    with pytest.raises(JobFailed, match="unexpected keyword argument 'bogus'"):
+        run_job("count", lambda session: {}, {"kwargs": {"bogus": 1}}, lambda_context)
+    (row,) = _runs()
+    assert row.status == "failed" and "bogus" in row.error
+
+
+def test_zappa_reruns_a_bare_function_that_raises_type_error(lambda_context):
+    """The hazard itself: Zappa calls f(event, context), then f(event), then f()."""
+    sample_jobs.CALLS.clear()
+    with pytest.raises(RuntimeError, match="Function signature is invalid"):
+        LambdaHandler.run_function(sample_jobs.naive_raises_type_error, {}, lambda_context)
+    assert sample_jobs.CALLS == ["naive"]  # only the 2-arg call reaches the body...
+    # ...but a body with defaults would run again: show it with a varargs function.
+    calls = []
+
+    def flexible(*args):
+        calls.append(len(args))
+        raise TypeError("inside the body")
+
+    with pytest.raises(RuntimeError):
+        LambdaHandler.run_function(flexible, {}, lambda_context)
+    assert calls == [2, 1, 0]
+
+
+def test_type_error_in_job_body_runs_once_through_zappa(committed, lambda_context):
+    sample_jobs.CALLS.clear()
+    with pytest.raises(JobFailed, match="TypeError: unsupported operand") as caught:
+        LambdaHandler.run_function(sample_jobs.raises_type_error, {"kwargs": {}}, lambda_context)
+    assert not isinstance(caught.value, TypeError)
+    assert isinstance(caught.value.__cause__, TypeError)
+    assert sample_jobs.CALLS == ["type_error"]
+    (row,) = _runs()
+    assert row.status == "failed" and row.error.startswith("TypeError")
+    with session_scope() as session:  # the body's write was rolled back
+        from models.source import Source
+
+        assert session.scalar(select(Source.id).where(Source.name == "written-before-the-error")) is None
+
+
+@pytest.fixture
+def one_connection_pool(monkeypatch):
+    """Every session shares one pooled connection, as in a small warm Lambda."""
+    engine = create_engine(
+        models.session.sqlalchemy_url(models.session.get_settings().database_url),
+        pool_size=1,
+        max_overflow=0,
+        pool_timeout=5,
+    )
+    monkeypatch.setattr(models.session, "get_engine", lambda: engine)
+    models.session.get_sessionmaker.cache_clear()
+    yield engine
+    models.session.get_sessionmaker.cache_clear()
+    engine.dispose()
+
+
+def test_failed_transaction_never_poisons_the_next_warm_invocation(
+    committed, lambda_context, one_connection_pool
+):
+    with pytest.raises(JobFailed, match="DivisionByZero|division by zero"):
+        LambdaHandler.run_function(sample_jobs.poisons_transaction, {"kwargs": {}}, lambda_context)
+    assert one_connection_pool.pool.checkedout() == 0
+    result = LambdaHandler.run_function(
+        sample_jobs.counts_sources, {"kwargs": {"expect_name": "poisoned"}}, lambda_context
+    )
+    assert result["status"] == "succeeded"
+    assert result["found"] is False and result["sources"] == 0
+    assert [(r.job, r.status) for r in _runs()] == [
+        ("poisons_transaction", "failed"),
+        ("counts_sources", "succeeded"),
+    ]
+
+
+def test_failed_request_never_poisons_the_next_request(committed, one_connection_pool):
+    from flask import Blueprint
+    from sqlalchemy import text
+
+    from app import create_app
+    from app.db import get_db
+
+    app = create_app({"TESTING": True, "PROPAGATE_EXCEPTIONS": False})
+    bad = Blueprint("bad", __name__)
+
+    @bad.post("/poison")
+    def poison():
+        get_db().execute(text("SELECT 1 / 0"))
+        return {}
+
+    app.register_blueprint(bad)
+    client = app.test_client()
+    assert client.post("/poison").status_code == 500
+    assert one_connection_pool.pool.checkedout() == 0
+    assert client.get("/health").status_code == 200
