@@ -67,8 +67,12 @@ def invoke(
         process_env["PYTHONPATH"] = os.pathsep.join([settings_dir, str(code_dir)])
         completed = subprocess.run(
             [sys.executable, "-c", _RUNNER],
-            input=json.dumps(event), capture_output=True, text=True, cwd=code_dir,
-            env=process_env, timeout=timeout,
+            input=json.dumps(event),
+            capture_output=True,
+            text=True,
+            cwd=code_dir,
+            env=process_env,
+            timeout=timeout,
         )
     if "__RESULT__" not in completed.stdout:
         raise AssertionError(f"handler crashed (exit {completed.returncode}):\n{completed.stderr[-4000:]}")

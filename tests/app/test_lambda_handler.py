@@ -35,7 +35,8 @@ def test_scheduled_event_through_zappa_handler(committed):
 
 
 def test_raw_command_through_zappa_handler():
-    outcome = lambda_harness.invoke("batch", {"raw_command": "import models; print('raw ok', models.Listing.__tablename__)"})
+    command = "import models; print('raw ok', models.Listing.__tablename__)"
+    outcome = lambda_harness.invoke("batch", {"raw_command": command})
     assert "raw ok listings" in outcome["stdout"]
 
 
