@@ -19,7 +19,8 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 demo: install ## Run nook end to end: services, schema, demo data, jobs, API on :5000
 	$(BIN)/python -m jobs.local.demo
 
-test: install ## Run the whole suite (starts its own services)
+test: install ## Run lint and the whole suite (starts its own services)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 install: system-deps $(VENV)/.synced
