@@ -22,6 +22,10 @@ from jobs.local.lambda_context import LocalContext
 
 # Each job's entry point; `flask jobs run NAME` fires it as its schedule would.
 JOBS: dict[str, str] = {
+    "ingest": "jobs.ingest.run",
+    "process": "jobs.process.run",
+    "notify": "jobs.notify.run",
+    "recheck": "jobs.recheck.run",
     "prune-history": "jobs.maintenance.run",
 }
 

@@ -40,6 +40,17 @@ def event_kwargs(event: Mapping[str, Any] | None) -> dict[str, Any]:
     return dict(kwargs)
 
 
+def budget_deadline(context: Any, budget_seconds: float | None = None, margin: float = 60.0) -> float | None:
+    """A time.monotonic() deadline: the explicit budget, or Lambda's remaining time minus a margin."""
+    limits = []
+    if budget_seconds is not None:
+        limits.append(float(budget_seconds))
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if callable(remaining):
+        limits.append(max(1.0, remaining() / 1000 - margin))
+    return time.monotonic() + min(limits) if limits else None
+
+
 def _invocation_id(context: Any) -> str | None:
     return getattr(context, "aws_request_id", None)
 
@@ -77,7 +88,10 @@ def run_job(
     """Run `body(session, **kwargs)` in its own session scope and record the run.
 
     The job_runs row is written in separate transactions, so it survives the
-    rollback of a failed body. Returns the body's summary plus run bookkeeping.
+    rollback of a failed body. A body that returns a non-empty `errors` list
+    has its work committed, but the run is recorded as failed and JobFailed is
+    raised, so a partly failing job is never mistaken for a healthy one.
+    Returns the body's summary plus run bookkeeping.
     """
     configure_logging(get_settings().log_level)
     stage = get_settings().stage
@@ -96,8 +110,18 @@ def run_job(
             extra={"job": job, "job_run_id": run_id, "seconds": round(time.monotonic() - started, 3)},
         )
         raise JobFailed(f"{job} failed: {error}") from exc
-    _finish(run_id, "succeeded", counts, None)
     seconds = round(time.monotonic() - started, 3)
+    errors = counts.get("errors") or []
+    if errors:
+        # The work that succeeded is committed; the run still fails, loudly, naming what broke.
+        summary = f"{len(errors)} part(s) failed: " + "; ".join(str(e) for e in errors)
+        _finish(run_id, "failed", counts, summary[:4000])
+        log.error(
+            "job partly failed",
+            extra={"job": job, "job_run_id": run_id, "seconds": seconds, "counts": counts},
+        )
+        raise JobFailed(f"{job}: {summary}")
+    _finish(run_id, "succeeded", counts, None)
     log.info("job succeeded", extra={"job": job, "job_run_id": run_id, "seconds": seconds, "counts": counts})
     return {"job": job, "job_run_id": run_id, "status": "succeeded", "seconds": seconds, **counts}
 

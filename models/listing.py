@@ -77,11 +77,16 @@ class Listing(Base):
 
 
 class QuarantinedRecord(Base):
-    """A record that could not be ingested, processed or streamed, with why."""
+    """A record that could not be ingested, processed or streamed, with why.
+
+    `fingerprint` (stage, source, record) makes quarantining idempotent: a
+    re-run that meets the same bad record does not file it twice.
+    """
 
     __tablename__ = "quarantined_records"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(40), unique=True)
     source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="SET NULL"), index=True)
     source_ref: Mapped[str | None] = mapped_column(String(255))
     stage: Mapped[str] = mapped_column(String(16))

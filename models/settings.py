@@ -63,6 +63,7 @@ class Settings:
     stage: str
     log_level: str
     db_pool_size: int
+    allow_private_webhooks: bool
 
 
 def load_settings() -> Settings:
@@ -73,6 +74,7 @@ def load_settings() -> Settings:
         stage=os.environ.get("NOOK_STAGE", "local"),
         log_level=os.environ.get("NOOK_LOG_LEVEL", "INFO").upper(),
         db_pool_size=_int("NOOK_DB_POOL_SIZE", 2),
+        allow_private_webhooks=_bool("NOOK_ALLOW_PRIVATE_WEBHOOKS", False),
     )
 
 

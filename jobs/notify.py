@@ -1,0 +1,220 @@
+"""Notify: deliver queued alerts to each user's webhook, exactly once.
+
+Alerts are batched per user into one Slack-compatible message. Each user's
+batch is its own transaction: the rows are locked (SKIP LOCKED, so parallel
+runs never send the same alert), posted, and marked sent only after a 2xx —
+then committed at once. A failed delivery stays queued with exponential
+backoff; nothing is lost while the webhook is down. Each message carries an
+Idempotency-Key so a receiver can drop the rare repeat after a crash between
+its 2xx and our commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import requests
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from jobs.http import polite_session
+from jobs.runtime import budget_deadline, run_job
+from models.explain import explanation
+from models.listing import Listing
+from models.price_rank import PriceRank
+from models.region import Notification, Region
+from models.session import session_scope
+from models.settings import get_settings
+from models.user import User
+from models.webhooks import WebhookNotAllowed, check_webhook_url
+
+log = logging.getLogger("nook.jobs.notify")
+
+MAX_PER_MESSAGE = 20
+MAX_BACKOFF = timedelta(hours=6)
+
+
+@dataclass
+class Delivery:
+    """How one user's batch went."""
+
+    user_id: int
+    sent: int = 0
+    failed: int = 0
+    error: str | None = None
+
+
+def backoff(attempts: int) -> timedelta:
+    """Wait before the next try: 1, 2, 4, ... minutes, at most six hours."""
+    return min(MAX_BACKOFF, timedelta(minutes=2 ** max(0, attempts - 1)))
+
+
+def _line(listing: Listing, region: Region, rank: PriceRank | None) -> str:
+    facts = [f"${listing.price:,}", "studio" if listing.bedrooms == 0 else f"{listing.bedrooms} bd"]
+    if listing.bathrooms is not None:
+        facts.append(f"{listing.bathrooms:g} ba")
+    if listing.sqft:
+        facts.append(f"{listing.sqft:,} sqft")
+    title = (listing.title or "Listing").replace(">", "").replace("|", "/")
+    text = f"*<{listing.url}|{title}>*" if listing.url else f"*{title}*"
+    text += f"\n{' · '.join(facts)} · in _{region.name}_"
+    if rank is not None and listing.price is not None:
+        text += "\n" + explanation(
+            listing.price,
+            rank.p25,
+            rank.p75,
+            bedrooms=listing.bedrooms,
+            bathrooms=listing.bathrooms,
+            has_size=listing.sqft is not None,
+            unit_type=listing.unit_type,
+            label=rank.label,
+        )
+    return text
+
+
+def build_message(rows: list[tuple[Notification, Listing, Region, PriceRank | None]]) -> dict[str, Any]:
+    """A Slack-compatible message (text + blocks) with the alerts' ids for the receiver."""
+    count = len(rows)
+    headline = f"{count} new listing{'s' if count != 1 else ''} in your areas"
+    blocks = [{"type": "header", "text": {"type": "plain_text", "text": headline}}]
+    blocks += [
+        {"type": "section", "text": {"type": "mrkdwn", "text": _line(lst, reg, rank)}}
+        for _, lst, reg, rank in rows
+    ]
+    return {
+        "text": headline,
+        "blocks": blocks,
+        "nook": {
+            "notifications": [
+                {
+                    "id": n.id,
+                    "listing_id": lst.id,
+                    "region_id": reg.id,
+                    "price": lst.price,
+                    "url": lst.url,
+                    "label": rank.label if rank else None,
+                }
+                for n, lst, reg, rank in rows
+            ]
+        },
+    }
+
+
+def _due(
+    session: Session, user_id: int, now: datetime
+) -> list[tuple[Notification, Listing, Region, PriceRank | None]]:
+    locked = (
+        select(Notification.id)
+        .where(
+            Notification.user_id == user_id,
+            Notification.status == "queued",
+            Notification.next_attempt_at <= now,
+        )
+        .order_by(Notification.created_at, Notification.id)
+        .limit(MAX_PER_MESSAGE)
+        .with_for_update(skip_locked=True)
+    )
+    ids = list(session.scalars(locked))
+    if not ids:
+        return []
+    query = (
+        select(Notification, Listing, Region, PriceRank)
+        .join(Listing, Listing.id == Notification.listing_id)
+        .join(Region, Region.id == Notification.region_id)
+        .outerjoin(PriceRank, PriceRank.listing_id == Listing.id)
+        .where(Notification.id.in_(ids))
+        .order_by(Notification.created_at, Notification.id)
+    )
+    return [tuple(row) for row in session.execute(query)]  # type: ignore[misc]
+
+
+def deliver_to_user(session: Session, user: User, now: datetime, client: requests.Session) -> Delivery:
+    """Send one batch of a user's due alerts; mark them sent only after a 2xx."""
+    result = Delivery(user.id)
+    rows = _due(session, user.id, now)
+    if not rows:
+        return result
+    notifications = [row[0] for row in rows]
+    try:
+        url = check_webhook_url(user.webhook_url or "", allow_private=get_settings().allow_private_webhooks)
+        key = hashlib.sha1(",".join(str(n.id) for n in notifications).encode()).hexdigest()
+        response = client.post(url, json=build_message(rows), headers={"Idempotency-Key": f"nook-{key}"})
+        if not 200 <= response.status_code < 300:
+            raise requests.HTTPError(f"webhook answered HTTP {response.status_code}")
+    except (requests.RequestException, WebhookNotAllowed) as exc:
+        result.failed, result.error = len(notifications), f"{type(exc).__name__}: {exc}"[:500]
+        for notification in notifications:
+            notification.attempts += 1
+            notification.next_attempt_at = now + backoff(notification.attempts)
+            notification.last_error = result.error
+        return result
+    for notification in notifications:
+        notification.status, notification.sent_at = "sent", now
+        notification.attempts += 1
+        notification.last_error = None
+    result.sent = len(notifications)
+    return result
+
+
+def users_with_due_alerts(session: Session, now: datetime) -> list[int]:
+    """Users with a webhook and queued alerts that are due."""
+    return list(
+        session.scalars(
+            select(User.id)
+            .join(Notification, Notification.user_id == User.id)
+            .where(
+                User.webhook_url.is_not(None),
+                Notification.status == "queued",
+                Notification.next_attempt_at <= now,
+            )
+            .group_by(User.id)
+            .order_by(func.min(Notification.created_at))
+        )
+    )
+
+
+def notify_all(
+    now: datetime, client: requests.Session | None = None, deadline: float | None = None
+) -> dict[str, Any]:
+    """Deliver every user's due alerts, each batch in its own committed transaction."""
+    import time
+
+    client = client or polite_session(retries=2, methods=frozenset({"POST"}))
+    with session_scope() as session:
+        user_ids = users_with_due_alerts(session, now)
+    sent = failed = batches = 0
+    failing_users = []
+    for user_id in user_ids:
+        while deadline is None or time.monotonic() < deadline:
+            with session_scope() as session:
+                user = session.get_one(User, user_id)
+                delivery = deliver_to_user(session, user, now, client)
+            if not (delivery.sent or delivery.failed):
+                break
+            batches += 1
+            sent, failed = sent + delivery.sent, failed + delivery.failed
+            if delivery.error:
+                failing_users.append(user_id)
+                log.warning("webhook delivery failed", extra={"user_id": user_id, "error": delivery.error})
+                break
+    return {
+        "users": len(user_ids),
+        "batches": batches,
+        "sent": sent,
+        "failed": failed,
+        "failing_users": failing_users,
+    }
+
+
+def run(event: Mapping[str, Any] | None, context: Any) -> dict[str, Any]:
+    """Batch-stage entry point (kwargs: budget_seconds). Each user's batch commits on its own."""
+
+    def body(_session: Session, budget_seconds: float | None = None) -> dict[str, Any]:
+        return notify_all(datetime.now(UTC), deadline=budget_deadline(context, budget_seconds))
+
+    return run_job("notify", body, event, context)

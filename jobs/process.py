@@ -1,0 +1,149 @@
+"""Process: pending raw listings -> clean, located, deduplicated, matched to regions.
+
+Each pending listing is validated with the shared rules (models.normalize);
+valid ones become `active` with a POINT geometry, impossible ones become
+`rejected` and are quarantined with the reason. New listings that repeat an
+older one from another source point at it; canonical ones inside a user's
+region (and criteria) queue one notification per (region, listing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from psycopg2.extras import execute_values
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from jobs.runtime import run_job
+from jobs.sources import registry
+from models.listing import Listing
+from models.matching import DEDUPE_METRES, PRICE_TOLERANCE, mark_duplicates, match_regions
+from models.normalize import CleanListing, Rejected, clean_listing
+from models.quarantine import BadRecord, quarantine
+from models.source import Source
+
+ACTIVATE = """
+UPDATE listings AS l SET
+    status = 'active', title = v.title, price = v.price, bedrooms = v.bedrooms, bathrooms = v.bathrooms,
+    sqft = v.sqft, furnished = v.furnished, unit_type = v.unit_type, url = v.url, address = v.address,
+    geom = ST_SetSRID(ST_MakePoint(v.lon, v.lat), 4326),
+    posted_at = COALESCE(v.posted_at, l.posted_at, l.first_seen_at),
+    processed_at = v.now, canonical_id = NULL
+FROM (VALUES %s) AS v(id, title, price, bedrooms, bathrooms, sqft, furnished, unit_type, url, address,
+                      lat, lon, posted_at, now)
+WHERE l.id = v.id
+"""
+ACTIVATE_TEMPLATE = (
+    "(%s::bigint, %s::text, %s::int, %s::smallint, %s::float8, %s::int, %s::bool, %s::text, %s::text,"
+    " %s::text, %s::float8, %s::float8, %s::timestamptz, %s::timestamptz)"
+)
+
+
+@dataclass
+class BatchResult:
+    """Counts of one processed batch."""
+
+    activated: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    notifications: int = 0
+
+
+def _activate(session: Session, rows: list[tuple[int, CleanListing]], now: datetime) -> None:
+    values = [
+        (
+            lid,
+            c.title,
+            c.price,
+            c.bedrooms,
+            c.bathrooms,
+            c.sqft,
+            c.furnished,
+            c.unit_type,
+            c.url,
+            c.address,
+            c.latitude,
+            c.longitude,
+            c.posted_at,
+            now,
+        )
+        for lid, c in rows
+    ]
+    with session.connection().connection.cursor() as cursor:
+        execute_values(cursor, ACTIVATE, values, template=ACTIVATE_TEMPLATE, page_size=1000)
+
+
+def process_batch(
+    session: Session,
+    now: datetime,
+    batch_size: int = 2000,
+    metres: float = DEDUPE_METRES,
+    tolerance: float = PRICE_TOLERANCE,
+) -> BatchResult | None:
+    """Process up to `batch_size` pending listings; None when nothing is pending."""
+    pending = session.execute(
+        select(Listing.id, Listing.source_id, Listing.source_ref, Listing.raw, Source.kind, Source.config)
+        .join(Source, Source.id == Listing.source_id)
+        .where(Listing.status == "pending")
+        .order_by(Listing.id)
+        .limit(batch_size)
+        .with_for_update(of=Listing, skip_locked=True)
+    ).all()
+    if not pending:
+        return None
+    good: list[tuple[int, CleanListing]] = []
+    bad: list[tuple[int, BadRecord]] = []
+    for row in pending:
+        try:
+            good.append(
+                (row.id, clean_listing(row.raw, registry.mapping(row.kind, row.config), row.source_ref))
+            )
+        except Rejected as exc:
+            bad.append(
+                (
+                    row.id,
+                    BadRecord(
+                        stage="process",
+                        reason=str(exc),
+                        source_id=row.source_id,
+                        source_ref=row.source_ref,
+                        payload=row.raw,
+                    ),
+                )
+            )
+    _activate(session, good, now)
+    if bad:
+        session.execute(
+            update(Listing)
+            .where(Listing.id.in_([lid for lid, _ in bad]))
+            .values(status="rejected", processed_at=now, canonical_id=None)
+        )
+        quarantine(session, [record for _, record in bad])
+    active_ids = [lid for lid, _ in good]
+    duplicates = mark_duplicates(session, active_ids, metres, tolerance)
+    notifications = match_regions(session, active_ids, now)
+    return BatchResult(len(good), len(bad), duplicates, notifications)
+
+
+def process_pending(
+    session: Session, now: datetime, batch_size: int = 2000, **options: float
+) -> dict[str, int]:
+    """Process every pending listing, batch by batch."""
+    totals = BatchResult()
+    batches = 0
+    while (batch := process_batch(session, now, batch_size, **options)) is not None:
+        batches += 1
+        for key in ("activated", "rejected", "duplicates", "notifications"):
+            setattr(totals, key, getattr(totals, key) + getattr(batch, key))
+    return {"batches": batches, **totals.__dict__}
+
+
+def run(event: Mapping[str, Any] | None, context: Any) -> dict[str, Any]:
+    """Batch-stage entry point (kwargs: batch_size, metres, tolerance)."""
+    return run_job(
+        "process", lambda session, **kw: process_pending(session, datetime.now(UTC), **kw), event, context
+    )

@@ -1,0 +1,124 @@
+"""Recheck statuses: active listings the source no longer has become delisted or expired.
+
+Listings not seen for `expire_after_days` expire without a request. The rest
+are checked oldest-checked first within a time budget that fits Lambda's
+900 s; the next run continues where this one stopped. A canonical listing
+that goes hands its duplicates to the oldest remaining one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import requests
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from jobs.http import polite_session
+from jobs.runtime import budget_deadline, run_job
+from jobs.sources import registry
+from models.listing import Listing
+from models.matching import promote_duplicates
+from models.source import Source
+
+
+def expire_stale(session: Session, now: datetime, expire_after_days: float) -> list[int]:
+    """Active listings not seen for the given days become expired; return their ids."""
+    cutoff = now - timedelta(days=expire_after_days)
+    return list(
+        session.scalars(
+            update(Listing)
+            .where(Listing.status == "active", Listing.last_seen_at < cutoff)
+            .values(status="expired", last_checked_at=now)
+            .returning(Listing.id)
+        )
+    )
+
+
+def _check_one(row: Any, client: requests.Session) -> str:
+    try:
+        return registry.adapter(row.kind).check(row.config, row.source_ref, row.url, client)
+    except Exception:  # a broken check is "unknown", never a reason to delist
+        return "unknown"
+
+
+def check_batch(
+    session: Session,
+    now: datetime,
+    client: requests.Session,
+    started: datetime,
+    batch_size: int,
+    workers: int,
+) -> tuple[int, list[int], int] | None:
+    """Check the next batch not yet checked in this run; (checked, gone ids, unknown) or None."""
+    rows = session.execute(
+        select(Listing.id, Listing.source_ref, Listing.url, Source.kind, Source.config)
+        .join(Source, Source.id == Listing.source_id)
+        .where(
+            Listing.status == "active",
+            (Listing.last_checked_at.is_(None)) | (Listing.last_checked_at < started),
+        )
+        .order_by(Listing.last_checked_at.asc().nulls_first(), Listing.id)
+        .limit(batch_size)
+        .with_for_update(of=Listing, skip_locked=True)
+    ).all()
+    if not rows:
+        return None
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        verdicts = list(pool.map(lambda row: _check_one(row, client), rows))
+    gone = [row.id for row, verdict in zip(rows, verdicts, strict=True) if verdict == "gone"]
+    session.execute(update(Listing).where(Listing.id.in_([r.id for r in rows])).values(last_checked_at=now))
+    if gone:
+        session.execute(update(Listing).where(Listing.id.in_(gone)).values(status="delisted"))
+    return len(rows), gone, verdicts.count("unknown")
+
+
+def recheck(
+    session: Session,
+    now: datetime,
+    client: requests.Session | None = None,
+    deadline: float | None = None,
+    expire_after_days: float = 30,
+    batch_size: int = 200,
+    workers: int = 4,
+) -> dict[str, Any]:
+    """Expire stale listings, then check the rest until done or out of time."""
+    import time
+
+    client = client or polite_session(retries=2)
+    expired = expire_stale(session, now, expire_after_days)
+    checked, unknown, delisted = 0, 0, []
+    finished = True
+    while True:
+        if deadline is not None and time.monotonic() > deadline:
+            finished = False
+            break
+        batch = check_batch(session, now, client, now, batch_size, workers)
+        if batch is None:
+            break
+        checked += batch[0]
+        delisted += batch[1]
+        unknown += batch[2]
+    promoted = promote_duplicates(session, expired + delisted)
+    return {
+        "expired": len(expired),
+        "checked": checked,
+        "delisted": len(delisted),
+        "unknown": unknown,
+        "promoted": promoted,
+        "finished": finished,
+    }
+
+
+def run(event: Mapping[str, Any] | None, context: Any) -> dict[str, Any]:
+    """Batch-stage entry point (kwargs: expire_after_days, batch_size, workers, budget_seconds)."""
+
+    def body(session: Session, budget_seconds: float | None = None, **options: Any) -> dict[str, Any]:
+        return recheck(
+            session, datetime.now(UTC), deadline=budget_deadline(context, budget_seconds), **options
+        )
+
+    return run_job("recheck_statuses", body, event, context)

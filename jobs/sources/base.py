@@ -1,0 +1,74 @@
+"""What every source adapter provides, and the errors they raise."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import requests
+
+CheckResult = Literal["active", "gone", "unknown"]
+
+
+class SourceError(RuntimeError):
+    """The source answered with an error, an unexpected shape, or not at all."""
+
+
+@dataclass
+class Page:
+    """Raw records of one page, and the cursor to store if the run stops after it.
+
+    `cursor` is None when stopping here would not be safe to resume from (the
+    source is not ordered by update time); the last page always carries one.
+    """
+
+    records: list[Any]
+    cursor: dict[str, Any] | None = None
+    total: int | None = None
+
+
+@dataclass
+class FetchContext:
+    """What an adapter gets besides its config: the HTTP client and stored cursor."""
+
+    client: requests.Session
+    cursor: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Adapter(Protocol):
+    """A source kind: yields pages of raw records; can tell whether a listing is still up."""
+
+    snapshot: bool
+
+    def pages(self, config: dict[str, Any], ctx: FetchContext) -> Iterator[Page]: ...
+
+    def check(
+        self, config: dict[str, Any], ref: str, url: str | None, client: requests.Session
+    ) -> CheckResult: ...
+
+
+def json_body(response: requests.Response, what: str) -> Any:
+    """The JSON body of a successful response, or a SourceError that says what went wrong."""
+    if response.status_code >= 400:
+        raise SourceError(f"{what}: HTTP {response.status_code} from {response.url}")
+    try:
+        return response.json()
+    except ValueError:
+        snippet = response.text[:80].replace("\n", " ")
+        raise SourceError(f"{what}: response is not JSON ({snippet!r})") from None
+
+
+def check_url(url: str | None, client: requests.Session) -> CheckResult:
+    """A listing page answering 404 or 410 is gone; 2xx is active; anything else unknown."""
+    if not url:
+        return "unknown"
+    try:
+        response = client.get(url, allow_redirects=True, stream=True)
+        response.close()
+    except requests.RequestException:
+        return "unknown"
+    if response.status_code in (404, 410):
+        return "gone"
+    return "active" if response.ok else "unknown"

@@ -1,0 +1,36 @@
+"""Source kind -> adapter module, and how each maps its records."""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+from jobs.sources import arcgis, csv_file, demo, json_feed
+from jobs.sources.base import SourceError
+from models.normalize import source_ref_of
+
+ADAPTERS: dict[str, ModuleType] = {"demo": demo, "arcgis": arcgis, "json_feed": json_feed, "csv": csv_file}
+
+
+def adapter(kind: str) -> ModuleType:
+    """The adapter module of a source kind."""
+    try:
+        return ADAPTERS[kind]
+    except KeyError:
+        raise SourceError(f"unknown source kind {kind!r}") from None
+
+
+def mapping(kind: str, config: dict[str, Any]) -> dict[str, Any]:
+    """The field/value/unit mapping that turns this source's records into listings."""
+    module = adapter(kind)
+    if hasattr(module, "mapping"):
+        return module.mapping(config)
+    return {key: config[key] for key in ("fields", "values", "units") if key in config}
+
+
+def source_ref(kind: str, payload: Any, config: dict[str, Any]) -> str:
+    """A record's id within its source (raises Rejected when it has none)."""
+    module = adapter(kind)
+    if hasattr(module, "source_ref"):
+        return module.source_ref(payload, config)
+    return source_ref_of(payload, mapping(kind, config))

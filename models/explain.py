@@ -1,0 +1,97 @@
+"""Price ranks in plain words, with figures rounded the way people quote rents.
+
+"$3,250 is typical for this type of listing. Listings with the same number of
+bedrooms and bathrooms, similar size and location usually rent for $3,175 to
+$4,200." Bounds are rounded outward to a sensible step (never "$3,183.23").
+"""
+
+from __future__ import annotations
+
+import math
+
+LABELS = ("low", "typical", "high")
+
+
+def label_for(price: float, p25: float, p75: float) -> str:
+    """Below p25 is low, above p75 is high, otherwise typical."""
+    if price < p25:
+        return "low"
+    if price > p75:
+        return "high"
+    return "typical"
+
+
+def rent_step(amount: float) -> int:
+    """The rounding step people use for a rent of this size."""
+    if amount < 1000:
+        return 10
+    if amount < 10_000:
+        return 25
+    return 100
+
+
+def round_down(amount: float) -> int:
+    """Round a lower bound down to a sensible step."""
+    step = rent_step(amount)
+    return int(math.floor(amount / step) * step)
+
+
+def round_up(amount: float) -> int:
+    """Round an upper bound up to a sensible step."""
+    step = rent_step(amount)
+    return int(math.ceil(amount / step) * step)
+
+
+def money(amount: float) -> str:
+    """$3,250 — whole dollars with thousands separators."""
+    return f"${round(amount):,}"
+
+
+def _peers(bedrooms: int | None, bathrooms: float | None, has_size: bool, unit_type: str | None) -> str:
+    if unit_type == "room":
+        subject, same = "Rooms", []
+    elif bedrooms == 0:
+        subject, same = "Studios", []
+    else:
+        subject, same = "Listings", ["bedrooms"] if bedrooms is not None else []
+    if bathrooms is not None and unit_type != "room":
+        same.append("bathrooms")
+    similar = ["size", "location"] if has_size else ["location"]
+    if same:
+        return f"{subject} with the same number of {' and '.join(same)}, similar {' and '.join(similar)}"
+    return f"{subject} of similar {' and '.join(similar)}"
+
+
+def explanation(
+    price: float,
+    p25: float,
+    p75: float,
+    *,
+    bedrooms: int | None = None,
+    bathrooms: float | None = None,
+    has_size: bool = True,
+    unit_type: str | None = None,
+    label: str | None = None,
+) -> str:
+    """The two-sentence explanation of a price against its expected range."""
+    label = label or label_for(price, p25, p75)
+    low, high = round_down(p25), round_up(p75)
+    kind = "room" if unit_type == "room" else "studio" if bedrooms == 0 else "listing"
+    return (
+        f"{money(price)} is {label} for this type of {kind}. "
+        f"{_peers(bedrooms, bathrooms, has_size, unit_type)} usually rent for {money(low)} to {money(high)}."
+    )
+
+
+def range_sentence(
+    p25: float,
+    p75: float,
+    *,
+    bedrooms: int | None = None,
+    bathrooms: float | None = None,
+    has_size: bool = True,
+    unit_type: str | None = None,
+) -> str:
+    """The expected range without a price to judge ("what should I pay?")."""
+    peers = _peers(bedrooms, bathrooms, has_size, unit_type)
+    return f"{peers} usually rent for {money(round_down(p25))} to {money(round_up(p75))}."

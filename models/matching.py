@@ -1,0 +1,102 @@
+"""Cross-source duplicates and region matching, in bulk SQL (shared by batch and stream)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session
+from sqlalchemy.types import BigInteger
+
+DEDUPE_METRES = 10.0
+PRICE_TOLERANCE = 0.03
+# A cheap planar prefilter that uses the GiST index before the exact geography test.
+_DEGREES_PER_METRE = 1 / 80_000
+
+MARK_DUPLICATES = text("""
+WITH matches AS (
+    SELECT DISTINCT ON (n.id) n.id, c.id AS canonical
+    FROM listings n
+    JOIN listings c
+      ON c.id <> n.id
+     AND c.source_id <> n.source_id
+     AND c.status = 'active' AND c.canonical_id IS NULL
+     AND c.bedrooms = n.bedrooms
+     AND c.bathrooms IS NOT DISTINCT FROM n.bathrooms
+     AND abs(c.price - n.price) <= :tolerance * greatest(c.price, n.price)
+     AND ST_DWithin(c.geom, n.geom, :degrees)
+     AND ST_DWithin(c.geom::geography, n.geom::geography, :metres)
+     AND (c.first_seen_at, c.id) < (n.first_seen_at, n.id)
+    WHERE n.id = ANY(:ids) AND n.status = 'active'
+    ORDER BY n.id, ST_Distance(c.geom::geography, n.geom::geography), c.id
+)
+UPDATE listings AS l SET canonical_id = m.canonical
+FROM matches m WHERE l.id = m.id
+""").bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
+
+MATCH_REGIONS = text("""
+INSERT INTO notifications (user_id, region_id, listing_id, status, attempts, next_attempt_at, created_at)
+SELECT r.user_id, r.id, l.id, 'queued', 0, :now, :now
+FROM listings l
+JOIN regions r ON ST_Contains(r.geom, l.geom)
+WHERE l.id = ANY(:ids)
+  AND l.status = 'active' AND l.canonical_id IS NULL
+  AND (r.min_bedrooms IS NULL OR l.bedrooms >= r.min_bedrooms)
+  AND (r.max_bedrooms IS NULL OR l.bedrooms <= r.max_bedrooms)
+  AND (r.min_bathrooms IS NULL OR l.bathrooms >= r.min_bathrooms)
+  AND (r.max_price IS NULL OR l.price <= r.max_price)
+  AND (r.unit_types IS NULL OR cardinality(r.unit_types) = 0 OR l.unit_type = ANY(r.unit_types))
+ON CONFLICT (region_id, listing_id) DO NOTHING
+""").bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
+
+PROMOTE_DUPLICATES = text("""
+WITH heirs AS (
+    SELECT DISTINCT ON (d.canonical_id) d.canonical_id AS old, d.id AS heir
+    FROM listings d
+    WHERE d.canonical_id = ANY(:ids) AND d.status = 'active'
+    ORDER BY d.canonical_id, d.first_seen_at, d.id
+),
+repointed AS (
+    UPDATE listings AS d SET canonical_id = h.heir
+    FROM heirs h WHERE d.canonical_id = h.old AND d.id <> h.heir
+)
+UPDATE listings AS d SET canonical_id = NULL
+FROM heirs h WHERE d.id = h.heir
+""").bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
+
+
+def mark_duplicates(
+    session: Session,
+    listing_ids: Sequence[int],
+    metres: float = DEDUPE_METRES,
+    tolerance: float = PRICE_TOLERANCE,
+) -> int:
+    """Point each listing that repeats an older one from another source at it; return how many."""
+    if not listing_ids:
+        return 0
+    result = session.execute(
+        MARK_DUPLICATES,
+        {
+            "ids": list(listing_ids),
+            "metres": metres,
+            "degrees": metres * _DEGREES_PER_METRE * 2,
+            "tolerance": tolerance,
+        },
+    )
+    return result.rowcount
+
+
+def match_regions(session: Session, listing_ids: Sequence[int], now: datetime) -> int:
+    """Queue one notification per (region, listing) for canonical listings inside regions that want them."""
+    if not listing_ids:
+        return 0
+    return session.execute(MATCH_REGIONS, {"ids": list(listing_ids), "now": now}).rowcount
+
+
+def promote_duplicates(session: Session, gone_ids: Sequence[int]) -> int:
+    """When canonical listings go, their oldest active duplicate takes over; return how many."""
+    if not gone_ids:
+        return 0
+    return session.execute(PROMOTE_DUPLICATES, {"ids": list(gone_ids)}).rowcount

@@ -1,0 +1,289 @@
+"""Turn a raw listing record into clean, typed fields — or a reason it cannot be.
+
+Shared by the batch process job and the stream stage, so both apply exactly
+the same rules. Standard library only (the stream stage is lean).
+
+A source's config maps canonical field names to paths in its payload
+(`{"fields": {"price": "rent", "latitude": "geometry.y"}}`) and may map values
+(`{"values": {"unit_type": {"Basement Apt": "basement"}}}`) and units
+(`{"units": {"sqft": "sqm"}}`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+CANONICAL_FIELDS = (
+    "source_ref",
+    "title",
+    "price",
+    "bedrooms",
+    "bathrooms",
+    "sqft",
+    "furnished",
+    "unit_type",
+    "url",
+    "address",
+    "latitude",
+    "longitude",
+    "posted_at",
+    "updated_at",
+)
+REQUIRED = ("price", "bedrooms", "latitude", "longitude")
+
+MAX_PRICE = 100_000
+MIN_SQFT, MAX_SQFT = 80, 20_000
+MAX_ROOMS = 20
+SQFT_PER_SQM = 10.7639
+
+UNIT_TYPE_SYNONYMS = {
+    "apartment": "apartment",
+    "apt": "apartment",
+    "flat": "apartment",
+    "studio": "apartment",
+    "loft": "apartment",
+    "duplex": "apartment",
+    "triplex": "apartment",
+    "condo": "condo",
+    "condominium": "condo",
+    "condo apartment": "condo",
+    "house": "house",
+    "detached": "house",
+    "semi-detached": "house",
+    "semi": "house",
+    "bungalow": "house",
+    "basement": "basement",
+    "basement apartment": "basement",
+    "basement apt": "basement",
+    "lower level": "basement",
+    "townhouse": "townhouse",
+    "townhome": "townhouse",
+    "row house": "townhouse",
+    "rowhouse": "townhouse",
+    "room": "room",
+    "private room": "room",
+    "shared room": "room",
+    "room for rent": "room",
+}
+TRUE_WORDS = {
+    "true",
+    "yes",
+    "y",
+    "1",
+    "furnished",
+    "fully furnished",
+    "partially furnished",
+    "partly furnished",
+}
+FALSE_WORDS = {"false", "no", "n", "0", "unfurnished", "not furnished"}
+STUDIO_WORDS = {"studio", "bachelor", "bachelor/studio", "0"}
+
+
+class Rejected(ValueError):
+    """The record cannot become a listing; the message is the quarantine reason."""
+
+
+@dataclass(frozen=True)
+class CleanListing:
+    """A validated listing, in canonical units (integer dollars, square feet)."""
+
+    source_ref: str
+    price: int
+    bedrooms: int
+    bathrooms: float | None
+    sqft: int | None
+    furnished: bool | None
+    unit_type: str | None
+    latitude: float
+    longitude: float
+    title: str | None = None
+    url: str | None = None
+    address: str | None = None
+    posted_at: datetime | None = None
+
+
+def pluck(payload: Any, path: str) -> Any:
+    """The value at a dotted path (`attributes.PRICE`), or None."""
+    value = payload
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def extract(payload: Any, config: dict[str, Any]) -> dict[str, Any]:
+    """Canonical field name -> raw value, following the source's field mapping."""
+    mapping = {name: name for name in CANONICAL_FIELDS} | dict(config.get("fields") or {})
+    return {name: pluck(payload, path) for name, path in mapping.items() if path}
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _number(value: Any, field: str) -> float:
+    if isinstance(value, bool):
+        raise Rejected(f"{field}: expected a number, got a boolean")
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        cleaned = re.sub(r"[\s,$]|/mo(nth)?$|per month$|sq\.? ?ft$|sqft$|ft2$", "", value.strip().lower())
+        try:
+            number = float(cleaned)
+        except ValueError:
+            raise Rejected(f"{field}: not a number: {value[:40]!r}") from None
+    else:
+        raise Rejected(f"{field}: expected a number, got {type(value).__name__}")
+    if not math.isfinite(number):
+        raise Rejected(f"{field}: not a finite number")
+    return number
+
+
+def parse_price(value: Any) -> int:
+    """Monthly rent in whole dollars."""
+    if _blank(value):
+        raise Rejected("price: missing")
+    price = round(_number(value, "price"))
+    if price <= 0:
+        raise Rejected(f"price: must be positive, got {price}")
+    if price > MAX_PRICE:
+        raise Rejected(f"price: {price} a month is not plausible")
+    return price
+
+
+def parse_bedrooms(value: Any) -> int:
+    """Bedroom count; studios are 0."""
+    if _blank(value):
+        raise Rejected("bedrooms: missing")
+    if isinstance(value, str) and value.strip().lower() in STUDIO_WORDS:
+        return 0
+    number = _number(value, "bedrooms")
+    if number != int(number) or not 0 <= number <= MAX_ROOMS:
+        raise Rejected(f"bedrooms: {value!r} is not a count between 0 and {MAX_ROOMS}")
+    return int(number)
+
+
+def parse_bathrooms(value: Any) -> float | None:
+    """Bathroom count in halves, or None when not given."""
+    if _blank(value):
+        return None
+    number = _number(value, "bathrooms")
+    if not 0 <= number <= MAX_ROOMS or (number * 2) != int(number * 2):
+        raise Rejected(f"bathrooms: {value!r} is not a count of halves between 0 and {MAX_ROOMS}")
+    return number
+
+
+def parse_sqft(value: Any, unit: str = "sqft") -> int | None:
+    """Size in square feet (converted from m² when the source says so), or None."""
+    if _blank(value):
+        return None
+    number = _number(value, "sqft")
+    if unit == "sqm":
+        number *= SQFT_PER_SQM
+    if not MIN_SQFT <= number <= MAX_SQFT:
+        raise Rejected(f"sqft: {round(number)} square feet is not plausible")
+    return round(number)
+
+
+def parse_furnished(value: Any, mapping: dict[str, Any] | None = None) -> bool | None:
+    """True / False / None (unknown) from the many ways sources say it."""
+    if _blank(value):
+        return None
+    if mapping and str(value) in mapping:
+        return mapping[str(value)]
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise Rejected(f"furnished: cannot read {str(value)[:40]!r}")
+
+
+def parse_unit_type(value: Any, mapping: dict[str, str] | None = None) -> str | None:
+    """One of the unit type vocabulary, or None when not given."""
+    if _blank(value):
+        return None
+    raw = str(value).strip()
+    if mapping and raw in mapping:
+        raw = mapping[raw]
+    word = re.sub(r"\s+", " ", raw.lower().replace("_", " "))
+    if word in UNIT_TYPE_SYNONYMS:
+        return UNIT_TYPE_SYNONYMS[word]
+    raise Rejected(f"unit_type: unknown type {raw[:40]!r}")
+
+
+def parse_coordinate(value: Any, field: str, limit: float) -> float:
+    """A latitude (limit 90) or longitude (limit 180) in degrees."""
+    if _blank(value):
+        raise Rejected(f"{field}: missing")
+    number = _number(value, field)
+    if not -limit <= number <= limit:
+        raise Rejected(f"{field}: {number} is out of range")
+    return number
+
+
+def parse_time(value: Any, field: str) -> datetime | None:
+    """ISO 8601 text or epoch milliseconds (ArcGIS) as an aware UTC datetime."""
+    if _blank(value):
+        return None
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return datetime.fromtimestamp(value / 1000, UTC)
+        parsed = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+    except (ValueError, OverflowError, OSError):
+        raise Rejected(f"{field}: not a date: {str(value)[:40]!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _text(value: Any, limit: int = 500) -> str | None:
+    if _blank(value):
+        return None
+    return str(value).strip()[:limit]
+
+
+def source_ref_of(payload: Any, config: dict[str, Any]) -> str:
+    """The record's id within its source, as text."""
+    if not isinstance(payload, dict):
+        raise Rejected(f"record is a {type(payload).__name__}, not an object")
+    ref = extract(payload, config).get("source_ref")
+    if _blank(ref) or isinstance(ref, dict | list | bool):
+        raise Rejected("source_ref: missing")
+    return str(ref).strip()[:255]
+
+
+def clean_listing(
+    payload: Any, config: dict[str, Any] | None = None, source_ref: str | None = None
+) -> CleanListing:
+    """Validate and normalise one raw record; raises Rejected with the reason.
+
+    `source_ref` is given when the record's id is already known (ingest found it).
+    """
+    config = config or {}
+    if not isinstance(payload, dict):
+        raise Rejected(f"record is a {type(payload).__name__}, not an object")
+    ref = source_ref or source_ref_of(payload, config)
+    raw = extract(payload, config)
+    values = config.get("values") or {}
+    units = config.get("units") or {}
+    return CleanListing(
+        source_ref=ref,
+        price=parse_price(raw.get("price")),
+        bedrooms=parse_bedrooms(raw.get("bedrooms")),
+        bathrooms=parse_bathrooms(raw.get("bathrooms")),
+        sqft=parse_sqft(raw.get("sqft"), units.get("sqft", "sqft")),
+        furnished=parse_furnished(raw.get("furnished"), values.get("furnished")),
+        unit_type=parse_unit_type(raw.get("unit_type"), values.get("unit_type")),
+        latitude=parse_coordinate(raw.get("latitude"), "latitude", 90),
+        longitude=parse_coordinate(raw.get("longitude"), "longitude", 180),
+        title=_text(raw.get("title")),
+        url=_text(raw.get("url"), 2000),
+        address=_text(raw.get("address")),
+        posted_at=parse_time(raw.get("posted_at"), "posted_at"),
+    )

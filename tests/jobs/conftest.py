@@ -1,0 +1,94 @@
+"""Fixtures for the listings pipeline: the demo feed on a fixed clock, sources, receivers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from jobs.http import polite_session
+from jobs.local.demo_feed import DemoFeed, serve
+from jobs.sources.demo_market import Market
+from models.source import Source
+from tests.conftest import free_port
+from tests.http_servers import WebhookReceiver, scripted_server
+
+T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+@dataclass
+class Clock:
+    """A clock the test moves by hand."""
+
+    now: datetime = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@dataclass
+class RunningFeed:
+    feed: DemoFeed
+    clock: Clock
+    base_url: str
+
+
+@pytest.fixture
+def demo_feed():
+    """The demo market (30 listings a day) served on 127.0.0.1 at a fixed clock."""
+    clock = Clock()
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    feed = DemoFeed(Market(seed=5, per_day=30), clock, base_url)
+    server = serve(feed, port=port)
+    try:
+        yield RunningFeed(feed, clock, base_url)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def demo_sources(db_session, demo_feed):
+    """The main and mirror demo sources, as rows."""
+    main = Source(
+        name="demo-main",
+        kind="demo",
+        config={"base_url": demo_feed.base_url, "feed": "main", "page_size": 100},
+    )
+    mirror = Source(
+        name="demo-mirror",
+        kind="demo",
+        config={"base_url": demo_feed.base_url, "feed": "mirror", "page_size": 100},
+    )
+    db_session.add_all([main, mirror])
+    db_session.flush()
+    return main, mirror
+
+
+@pytest.fixture
+def client():
+    """A polite HTTP client with quick retries (tests hit local servers)."""
+    return polite_session(retries=2, backoff=0.01)
+
+
+@pytest.fixture
+def server():
+    """A scripted HTTP server on 127.0.0.1."""
+    with scripted_server() as running:
+        yield running
+
+
+@pytest.fixture
+def receiver():
+    """A webhook receiver on 127.0.0.1 that can fail on demand."""
+    hook = WebhookReceiver().start()
+    try:
+        yield hook
+    finally:
+        hook.stop()

@@ -1,0 +1,117 @@
+"""The ArcGIS FeatureServer adapter against a real local server speaking its dialect."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from jobs.sources import arcgis
+from jobs.sources.base import FetchContext, SourceError
+from tests.http_servers import Reply
+
+LAYER = "/arcgis/rest/services/Rentals/FeatureServer/0"
+FEATURES = [
+    {
+        "attributes": {
+            "OBJECTID": i,
+            "RENT": 1800 + i,
+            "BEDS": i % 3,
+            "EditDate": 1_790_000_000_000 + i * 1000,
+        },
+        "geometry": {"x": -79.38 + i / 1000, "y": 43.65},
+    }
+    for i in range(1, 24)
+]
+
+
+def layer(features, cap=10, count=None):
+    def handler(request):
+        if request.query.get("returnCountOnly") == "true":
+            return Reply(200, {"count": len(features) if count is None else count})
+        offset, size = int(request.query["resultOffset"]), int(request.query["resultRecordCount"])
+        page = features[offset : offset + min(size, cap)]
+        body = {"objectIdFieldName": "OBJECTID", "features": page}
+        if offset + len(page) < len(features):
+            body["exceededTransferLimit"] = True
+        return Reply(200, body)
+
+    return handler
+
+
+def config(server, **extra):
+    return {"url": f"{server.url}{LAYER}", "updated_field": "EditDate", "page_size": 2000, **extra}
+
+
+def fetch(cfg, client, cursor=None):
+    return list(arcgis.pages(cfg, FetchContext(client, cursor)))
+
+
+def test_pages_follow_exceeded_transfer_limit(server, client):
+    server.route(f"{LAYER}/query", layer(FEATURES, cap=10))
+    pages = fetch(config(server), client)
+    assert [len(p.records) for p in pages] == [10, 10, 3]
+    assert pages[-1].cursor == {"updated_since_ms": FEATURES[-1]["attributes"]["EditDate"]}
+    query = server.requests[1].query
+    assert query["f"] == "json" and query["outFields"] == "*" and query["outSR"] == "4326"
+    assert query["orderByFields"] == "EditDate ASC,OBJECTID ASC"
+    assert server.requests[0].query["returnCountOnly"] == "true"
+
+
+def test_incremental_where_uses_the_cursor(server, client):
+    server.route(f"{LAYER}/query", layer(FEATURES[:2]))
+    since = datetime(2026, 9, 21, 12, 53, 20, tzinfo=UTC)
+    fetch(
+        config(server, where="STATUS = 'Active'"),
+        client,
+        cursor={"updated_since_ms": int(since.timestamp() * 1000)},
+    )
+    assert (
+        server.requests[0].query["where"]
+        == "(STATUS = 'Active') AND EditDate >= TIMESTAMP '2026-09-21 12:53:20'"
+    )
+
+
+def test_error_object_in_a_200_response(server, client):
+    server.route(
+        f"{LAYER}/query",
+        lambda r: Reply(
+            200,
+            {
+                "error": {
+                    "code": 400,
+                    "message": "Unable to complete operation.",
+                    "details": ["'Invalid field: EditDate' parameter is invalid"],
+                }
+            },
+        ),
+    )
+    with pytest.raises(
+        SourceError, match=r"arcgis error 400: Unable to complete operation. \('Invalid field"
+    ):
+        fetch(config(server), client)
+
+
+def test_fewer_features_than_counted(server, client):
+    server.route(f"{LAYER}/query", layer(FEATURES[:5], count=9))
+    with pytest.raises(SourceError, match="got 5 of 9 features"):
+        fetch(config(server), client)
+
+
+def test_missing_features_list(server, client):
+    def handler(request):
+        if request.query.get("returnCountOnly") == "true":
+            return Reply(200, {"count": 3})
+        return Reply(200, {"fields": []})
+
+    server.route(f"{LAYER}/query", handler)
+    with pytest.raises(SourceError, match="no features list"):
+        fetch(config(server), client)
+
+
+def test_check_asks_for_the_object_id(server, client):
+    server.route(
+        f"{LAYER}/query", lambda r: Reply(200, {"count": 0 if r.query["where"] == "OBJECTID = 7" else 1})
+    )
+    assert arcgis.check(config(server), "7", None, client) == "gone"
+    assert arcgis.check(config(server), "8", None, client) == "active"

@@ -1,0 +1,148 @@
+"""The json_feed adapter against a real local server, including the ugly answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from jobs.sources import json_feed
+from jobs.sources.base import FetchContext, SourceError
+from tests.http_servers import Reply
+
+ITEMS = [
+    {"id": f"r{i}", "price": 1000 + i, "updated": f"2026-11-{10 + i % 10:02d}T00:00:00Z"} for i in range(25)
+]
+
+
+def offset_route(items, total=True, page_cap=None):
+    def handler(request):
+        offset, limit = int(request.query["offset"]), int(request.query["limit"])
+        size = min(limit, page_cap or limit)
+        body = {"data": {"items": items[offset : offset + size]}}
+        if total:
+            body["meta"] = {"total": len(items)}
+        return Reply(200, body)
+
+    return handler
+
+
+def config(server, **extra):
+    return {
+        "url": f"{server.url}/listings",
+        "items_path": "data.items",
+        "page_size": 10,
+        "fields": {"source_ref": "id", "updated_at": "updated"},
+        **extra,
+    }
+
+
+def fetch(cfg, client, cursor=None):
+    return list(json_feed.pages(cfg, FetchContext(client, cursor)))
+
+
+def test_offset_pagination_with_total(server, client):
+    server.route("/listings", offset_route(ITEMS))
+    pages = fetch(config(server, total_path="meta.total"), client)
+    assert [len(p.records) for p in pages] == [10, 10, 5]
+    assert [r["id"] for p in pages for r in p.records] == [i["id"] for i in ITEMS]
+    assert pages[-1].cursor == {"updated_since": "2026-11-19T00:00:00+00:00"}
+    assert pages[0].cursor is None  # unordered feed: only the last page is a safe checkpoint
+
+
+def test_partial_pages_continue_until_total(server, client):
+    server.route("/listings", offset_route(ITEMS, page_cap=7))  # the server caps pages below page_size
+    pages = fetch(config(server, total_path="meta.total"), client)
+    assert sum(len(p.records) for p in pages) == 25 and len(pages) == 4
+
+
+def test_without_total_a_short_page_ends(server, client):
+    server.route("/listings", offset_route(ITEMS, total=False))
+    assert sum(len(p.records) for p in fetch(config(server), client)) == 25
+
+
+def test_since_param_sent_from_cursor(server, client):
+    server.route("/listings", offset_route(ITEMS[:3]))
+    fetch(
+        config(server, since_param="updated_since"),
+        client,
+        cursor={"updated_since": "2026-11-01T00:00:00+00:00"},
+    )
+    assert server.requests[0].query["updated_since"] == "2026-11-01T00:00:00+00:00"
+
+
+def test_cursor_pagination(server, client):
+    def handler(request):
+        start = int(request.query.get("cursor", 0))
+        nxt = start + 10 if start + 10 < len(ITEMS) else None
+        return Reply(200, {"results": ITEMS[start : start + 10], "next": nxt})
+
+    server.route("/listings", handler)
+    pages = fetch(config(server, pagination="cursor", items_path="results", next_cursor_path="next"), client)
+    assert [len(p.records) for p in pages] == [10, 10, 5]
+
+
+def test_transient_errors_are_retried(server, client):
+    state = {"calls": 0}
+    inner = offset_route(ITEMS[:5])
+
+    def flaky(request):
+        state["calls"] += 1
+        return Reply(503, {"error": "busy"}) if state["calls"] == 1 else inner(request)
+
+    server.route("/listings", flaky)
+    assert sum(len(p.records) for p in fetch(config(server), client)) == 5
+    assert state["calls"] == 2
+
+
+def test_persistent_error_page_is_a_source_error(server, client):
+    server.route(
+        "/listings", lambda r: Reply(500, "<html>Internal error</html>", {"Content-Type": "text/html"})
+    )
+    with pytest.raises(SourceError, match="HTTP 500"):
+        fetch(config(server), client)
+
+
+def test_not_json_is_a_source_error(server, client):
+    server.route("/listings", lambda r: Reply(200, "<html>maintenance</html>", {"Content-Type": "text/html"}))
+    with pytest.raises(SourceError, match="not JSON"):
+        fetch(config(server), client)
+
+
+def test_shape_change_is_a_source_error(server, client):
+    server.route("/listings", lambda r: Reply(200, {"records": ITEMS}))  # the list moved
+    with pytest.raises(SourceError, match="no list at 'data.items': the feed changed shape"):
+        fetch(config(server), client)
+
+
+def test_stuck_pagination_is_detected(server, client):
+    server.route("/listings", lambda r: Reply(200, {"data": {"items": ITEMS[:10]}}))  # ignores offset
+    with pytest.raises(SourceError, match="not advancing"):
+        fetch(config(server), client)
+
+
+def test_feed_ending_before_total(server, client):
+    server.route(
+        "/listings",
+        lambda r: Reply(
+            200, {"data": {"items": ITEMS[:10] if r.query["offset"] == "0" else []}, "meta": {"total": 40}}
+        ),
+    )
+    with pytest.raises(SourceError, match="ended early: got 10 of 40"):
+        fetch(config(server, total_path="meta.total"), client)
+
+
+def test_bearer_token_comes_from_the_environment(server, client, monkeypatch):
+    server.route("/listings", offset_route(ITEMS[:2]))
+    monkeypatch.setenv("FEED_TOKEN_FOR_TEST", "s3cret")
+    fetch(config(server, auth_env="FEED_TOKEN_FOR_TEST"), client)
+    assert server.requests[0].headers["authorization"] == "Bearer s3cret"
+    monkeypatch.delenv("FEED_TOKEN_FOR_TEST")
+    with pytest.raises(SourceError, match="FEED_TOKEN_FOR_TEST is not set"):
+        fetch(config(server, auth_env="FEED_TOKEN_FOR_TEST"), client)
+
+
+@pytest.mark.parametrize(
+    ("status", "verdict"), [(200, "active"), (404, "gone"), (410, "gone"), (503, "unknown")]
+)
+def test_check_listing_url(server, client, status, verdict):
+    server.route("/l/r1", lambda r: Reply(status, {}))
+    assert json_feed.check({}, "r1", f"{server.url}/l/r1", client) == verdict

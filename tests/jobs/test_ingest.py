@@ -1,0 +1,162 @@
+"""Ingest: idempotent bulk upserts, quarantine, drift alarms, crash and re-run."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from sqlalchemy import func, select
+
+from jobs import ingest
+from jobs.runtime import JobFailed
+from models.listing import Listing, QuarantinedRecord
+from models.session import session_scope
+from models.source import Source
+from tests.http_servers import Reply
+from tests.jobs.conftest import T0
+
+
+def count(session, model, **where):
+    query = select(func.count()).select_from(model)
+    for key, value in where.items():
+        query = query.where(getattr(model, key) == value)
+    return session.scalar(query)
+
+
+def served_refs(demo_feed, feed="main"):
+    page = demo_feed.feed.page(feed, {"limit": "1000"})
+    return {r["id"] for r in page["listings"] if isinstance(r, dict)}, page["total"]
+
+
+def test_ingest_everything_the_feed_serves(db_session, demo_sources, demo_feed, client):
+    result = ingest.ingest_all(db_session, T0, client)
+    refs, total = served_refs(demo_feed)
+    main = result["sources"]["demo-main"]
+    assert main["fetched"] == total and main["error"] is None and main["pages"] >= 2
+    assert main["inserted"] + main["quarantined"] == total
+    stored = set(
+        db_session.scalars(select(Listing.source_ref).where(Listing.source_id == demo_sources[0].id))
+    )
+    assert stored == refs
+    assert count(db_session, Listing, status="pending") == result["inserted"]
+    garbage = db_session.scalars(select(QuarantinedRecord).where(QuarantinedRecord.stage == "ingest")).all()
+    assert len(garbage) == main["quarantined"] >= 1
+    assert all(q.reason == "record is a str, not an object" and q.raw.startswith("#ERROR") for q in garbage)
+    assert result["errors"] == []
+
+
+def test_running_twice_changes_nothing(db_session, demo_sources, demo_feed, client):
+    ingest.ingest_all(db_session, T0, client)
+    before = db_session.execute(select(Listing.source_ref, Listing.raw, Listing.status)).all()
+    quarantined = count(db_session, QuarantinedRecord)
+    for source in demo_sources:  # forget the cursors: the whole feed comes again
+        source.cursor = None
+    again = ingest.ingest_all(db_session, T0, client)
+    assert again["inserted"] == 0 and again["updated"] == 0 and again["unchanged"] > 0
+    assert sorted(
+        db_session.execute(select(Listing.source_ref, Listing.raw, Listing.status)).all()
+    ) == sorted(before)
+    assert count(db_session, QuarantinedRecord) == quarantined
+
+
+def test_incremental_pull_fetches_only_what_changed(db_session, demo_sources, demo_feed, client):
+    ingest.ingest_all(db_session, T0, client)
+    demo_feed.clock.advance(hours=12)
+    result = ingest.ingest_all(db_session, demo_feed.clock.now, client)
+    main = result["sources"]["demo-main"]
+    _, total_now = served_refs(demo_feed)
+    assert 0 < main["fetched"] < total_now
+    assert main["inserted"] >= 1  # new listings arrived in 12 hours
+
+
+def test_price_change_makes_a_listing_pending_again(db_session, demo_sources, demo_feed, client):
+    ingest.ingest_all(db_session, T0, client)
+    db_session.execute(Listing.__table__.update().values(status="active"))
+    demo_feed.clock.advance(days=3)
+    result = ingest.ingest_all(db_session, demo_feed.clock.now, client)
+    assert result["updated"] >= 1  # some listings dropped their price
+    changed = db_session.scalars(
+        select(Listing).where(Listing.status == "pending", Listing.first_seen_at == T0)
+    ).all()
+    assert len(changed) == result["updated"]
+
+
+def test_a_renamed_id_field_fails_the_source_loudly(db_session, server, demo_sources, client):
+    items = [{"listing_key": f"k{i}", "rent": 1000} for i in range(60)]  # "id" was renamed upstream
+    server.route("/feed", lambda r: Reply(200, {"items": items}))
+    broken = Source(
+        name="partner",
+        kind="json_feed",
+        config={"url": f"{server.url}/feed", "pagination": "none", "fields": {"source_ref": "id"}},
+    )
+    db_session.add(broken)
+    db_session.flush()
+    result = ingest.ingest_all(db_session, T0, client)
+    partner = result["sources"]["partner"]
+    assert "60 of 60 records refused" in partner["error"] and "source_ref: missing" in partner["error"]
+    assert result["errors"] == [f"partner: {partner['error']}"]
+    assert result["sources"]["demo-main"]["error"] is None and result["sources"]["demo-main"]["inserted"] > 0
+    assert count(db_session, QuarantinedRecord, source_id=broken.id) == 60  # kept, with reasons
+
+
+def test_one_failing_source_does_not_stop_the_others(db_session, server, demo_sources, client):
+    server.route("/down", lambda r: Reply(503, {"error": "maintenance"}))
+    db_session.add(Source(name="down", kind="json_feed", config={"url": f"{server.url}/down"}))
+    db_session.flush()
+    result = ingest.ingest_all(db_session, T0, client)
+    assert "HTTP 503" in result["sources"]["down"]["error"]
+    assert (
+        result["sources"]["demo-main"]["inserted"] > 0 and result["sources"]["demo-mirror"]["error"] is None
+    )
+
+
+class CrashAfter(requests.Session):
+    """A client that dies (like a killed Lambda) after N successful requests."""
+
+    def __init__(self, inner: requests.Session, requests_before_crash: int) -> None:
+        super().__init__()
+        self.inner, self.left = inner, requests_before_crash
+
+    def get(self, *args, **kwargs):  # type: ignore[override]
+        if self.left == 0:
+            raise requests.ConnectionError("connection reset by peer")
+        self.left -= 1
+        return self.inner.get(*args, **kwargs)
+
+
+def test_crash_mid_way_then_rerun_loses_and_duplicates_nothing(db_session, demo_sources, demo_feed, client):
+    main, _ = demo_sources
+    db_session.delete(demo_sources[1])
+    db_session.flush()
+    first = ingest.ingest_all(db_session, T0, CrashAfter(client, 2))
+    assert (
+        first["sources"]["demo-main"]["pages"] == 2
+        and "connection reset" in first["sources"]["demo-main"]["error"]
+    )
+    cursor_after_crash = main.cursor
+    assert cursor_after_crash is not None  # the feed is ordered by update: pages are checkpoints
+    partial = count(db_session, Listing)
+    second = ingest.ingest_all(db_session, T0, client)
+    assert second["errors"] == []
+    refs, _ = served_refs(demo_feed)
+    stored = db_session.scalars(select(Listing.source_ref)).all()
+    assert len(stored) == len(set(stored)) == len(refs) and set(stored) == refs
+    assert partial < len(refs)
+
+
+def test_run_entry_point_commits_and_fails_loudly_on_errors(committed, demo_feed, server, lambda_context):
+    server.route("/gone", lambda r: Reply(404, {"error": "this API was retired"}))
+    with session_scope() as session:
+        session.add(
+            Source(name="demo-main", kind="demo", config={"base_url": demo_feed.base_url, "page_size": 200})
+        )
+        session.add(Source(name="retired", kind="json_feed", config={"url": f"{server.url}/gone"}))
+    with pytest.raises(
+        JobFailed, match="ingest: 1 part\\(s\\) failed: retired: SourceError: json_feed: HTTP 404"
+    ):
+        ingest.run({"kwargs": {}}, lambda_context)
+    with session_scope() as session:
+        assert count(session, Listing) > 0  # the healthy source's work was committed
+        from models.ops import JobRun
+
+        run = session.scalars(select(JobRun)).one()
+        assert run.status == "failed" and run.counts["sources"]["demo-main"]["inserted"] > 0

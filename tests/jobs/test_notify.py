@@ -1,0 +1,142 @@
+"""Notify: a failing then recovering webhook gets every alert exactly once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from jobs import notify
+from models.listing import Listing
+from models.region import Notification, Region
+from models.session import session_scope
+from models.source import Source
+from models.user import create_user
+from tests.factories import add_price_rank
+
+NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
+SQUARE = "SRID=4326;MULTIPOLYGON(((-79.4 43.6, -79.3 43.6, -79.3 43.7, -79.4 43.7, -79.4 43.6)))"
+
+
+@pytest.fixture
+def private_webhooks_allowed(monkeypatch):
+    from models.settings import get_settings
+
+    monkeypatch.setenv("NOOK_ALLOW_PRIVATE_WEBHOOKS", "true")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def seed_alerts(webhook_url: str, count: int = 3, ranked: bool = True) -> int:
+    """A user with a region and `count` queued alerts; commits (notify owns its transactions)."""
+    with session_scope() as session:
+        user, _ = create_user(session, "renter@example.com")
+        user.webhook_url = webhook_url
+        source = Source(name="s", kind="json_feed", config={"url": "http://unused"})
+        region = Region(user_id=user.id, name="Downtown", geom=SQUARE)
+        session.add_all([source, region])
+        session.flush()
+        for i in range(count):
+            listing = Listing(
+                source_id=source.id,
+                source_ref=f"r{i}",
+                raw={},
+                status="active",
+                title=f"Flat {i}",
+                price=2000 + 100 * i,
+                bedrooms=i,
+                bathrooms=1.0,
+                sqft=600 if i else None,
+                url=f"https://example.com/{i}",
+                first_seen_at=NOW,
+                last_seen_at=NOW,
+                geom="SRID=4326;POINT(-79.38 43.65)",
+            )
+            session.add(listing)
+            session.flush()
+            if ranked:
+                add_price_rank(session, listing.id, 1900, 2150, 2450, price=listing.price)
+            session.add(
+                Notification(
+                    user_id=user.id,
+                    region_id=region.id,
+                    listing_id=listing.id,
+                    status="queued",
+                    attempts=0,
+                    next_attempt_at=NOW,
+                    created_at=NOW,
+                )
+            )
+        return user.id
+
+
+def notifications():
+    with session_scope() as session:
+        return session.scalars(select(Notification).order_by(Notification.id)).all()
+
+
+def test_failing_then_recovering_webhook_gets_each_alert_once(
+    committed, receiver, client, private_webhooks_allowed
+):
+    seed_alerts(receiver.hook_url, count=3)
+    receiver.fail_next = 10  # down for the first run, through every retry
+    first = notify.notify_all(NOW, client)
+    assert first["sent"] == 0 and first["failed"] == 3 and receiver.delivered == []
+    rows = notifications()
+    assert {(n.status, n.attempts) for n in rows} == {("queued", 1)}
+    assert all(n.next_attempt_at == NOW + timedelta(minutes=1) and "HTTP 500" in n.last_error for n in rows)
+
+    too_soon = notify.notify_all(NOW + timedelta(seconds=30), client)
+    assert too_soon["batches"] == 0  # backing off
+
+    receiver.fail_next = 0
+    later = NOW + timedelta(minutes=2)
+    second = notify.notify_all(later, client)
+    assert second["sent"] == 3 and len(receiver.delivered) == 1
+    assert {(n.status, n.sent_at) for n in notifications()} == {("sent", later)}
+
+    third = notify.notify_all(later + timedelta(hours=1), client)
+    assert third["sent"] == 0 and len(receiver.delivered) == 1
+    ids = [a["id"] for r in receiver.delivered for a in r.json()["nook"]["notifications"]]
+    assert sorted(ids) == sorted(n.id for n in notifications())  # each alert exactly once
+
+
+def test_message_is_slack_compatible_and_explains_the_price(
+    committed, receiver, client, private_webhooks_allowed
+):
+    seed_alerts(receiver.hook_url, count=2)
+    notify.notify_all(NOW, client)
+    (request,) = receiver.delivered
+    message = request.json()
+    assert message["text"] == "2 new listings in your areas"
+    assert message["blocks"][0]["type"] == "header"
+    studio = message["blocks"][1]["text"]["text"]
+    assert studio.startswith("*<https://example.com/0|Flat 0>*")
+    assert "$2,000 · studio · 1 ba · in _Downtown_" in studio
+    assert "$2,000 is typical for this type of studio." in studio
+    assert request.headers["idempotency-key"].startswith("nook-")
+    assert request.headers["content-type"] == "application/json"
+
+
+def test_private_webhook_addresses_are_refused_by_default(committed, receiver, client):
+    seed_alerts(receiver.hook_url, count=1)
+    result = notify.notify_all(NOW, client)
+    assert result["failed"] == 1 and receiver.delivered == []
+    assert "non-public address" in notifications()[0].last_error
+
+
+def test_backoff_grows_and_is_capped():
+    assert [notify.backoff(n) for n in (1, 2, 3)] == [
+        timedelta(minutes=1),
+        timedelta(minutes=2),
+        timedelta(minutes=4),
+    ]
+    assert notify.backoff(30) == timedelta(hours=6)
+
+
+def test_run_entry_point(committed, receiver, lambda_context, private_webhooks_allowed):
+    seed_alerts(receiver.hook_url, count=2, ranked=False)
+    result = notify.run({"kwargs": {}}, lambda_context)
+    assert result["status"] == "succeeded" and result["sent"] == 2

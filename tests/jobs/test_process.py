@@ -1,0 +1,213 @@
+"""Process: clean, locate, reject with reasons, dedupe across sources, match regions."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, text
+
+from jobs import ingest, process
+from models.listing import Listing, QuarantinedRecord
+from models.region import Notification, Region
+from models.source import Source
+from models.user import create_user
+from tests.jobs.conftest import T0
+
+SQUARE = "MULTIPOLYGON((({w} {s}, {e} {s}, {e} {n}, {w} {n}, {w} {s})))"
+
+
+def add_listing(
+    session,
+    source,
+    ref,
+    price=2000,
+    bedrooms=1,
+    bathrooms=1,
+    lat=43.65,
+    lon=-79.38,
+    first_seen_at=T0,
+    unit_type="apartment",
+    **extra,
+):
+    raw = {
+        "source_ref": ref,
+        "price": price,
+        "bedrooms": bedrooms,
+        "bathrooms": bathrooms,
+        "latitude": lat,
+        "longitude": lon,
+        "unit_type": unit_type,
+        **extra,
+    }
+    listing = Listing(
+        source_id=source.id,
+        source_ref=ref,
+        raw=raw,
+        status="pending",
+        first_seen_at=first_seen_at,
+        last_seen_at=T0,
+    )
+    session.add(listing)
+    session.flush()
+    return listing
+
+
+def add_region(session, user, name="Area", w=-79.40, s=43.64, e=-79.36, n=43.66, **criteria):
+    region = Region(
+        user_id=user.id, name=name, geom=f"SRID=4326;{SQUARE.format(w=w, s=s, e=e, n=n)}", **criteria
+    )
+    session.add(region)
+    session.flush()
+    return region
+
+
+def sources(session):
+    a = Source(name="a", kind="json_feed", config={"url": "http://unused"})
+    b = Source(name="b", kind="json_feed", config={"url": "http://unused"})
+    session.add_all([a, b])
+    session.flush()
+    return a, b
+
+
+def test_pending_listings_become_active_with_geometry(db_session):
+    a, _ = sources(db_session)
+    listing = add_listing(
+        db_session, a, "x1", price="$2,250", bedrooms="Studio", unit_type="Condo", sqft="450 sq ft"
+    )
+    result = process.process_pending(db_session, T0)
+    db_session.refresh(listing)
+    assert result["activated"] == 1 and result["rejected"] == 0
+    assert (listing.status, listing.price, listing.bedrooms, listing.unit_type, listing.sqft) == (
+        "active",
+        2250,
+        0,
+        "condo",
+        450,
+    )
+    lat, lon, srid = db_session.execute(
+        select(func.ST_Y(Listing.geom), func.ST_X(Listing.geom), func.ST_SRID(Listing.geom)).where(
+            Listing.id == listing.id
+        )
+    ).one()
+    assert (round(lat, 4), round(lon, 4), srid) == (43.65, -79.38, 4326)
+    assert listing.processed_at == T0 and listing.posted_at == T0
+
+
+def test_impossible_values_are_rejected_and_quarantined(db_session):
+    a, _ = sources(db_session)
+    add_listing(db_session, a, "bad-lat", lat=143.6)
+    add_listing(db_session, a, "bad-price", price=0)
+    add_listing(db_session, a, "bad-size", sqft=5)
+    add_listing(db_session, a, "good")
+    result = process.process_pending(db_session, T0)
+    assert (result["activated"], result["rejected"]) == (1, 3)
+    reasons = dict(
+        db_session.execute(
+            select(QuarantinedRecord.source_ref, QuarantinedRecord.reason).where(
+                QuarantinedRecord.stage == "process"
+            )
+        ).all()
+    )
+    assert reasons == {
+        "bad-lat": "latitude: 143.6 is out of range",
+        "bad-price": "price: must be positive, got 0",
+        "bad-size": "sqft: 5 square feet is not plausible",
+    }
+    statuses = dict(db_session.execute(select(Listing.source_ref, Listing.status)).all())
+    assert statuses == {
+        "bad-lat": "rejected",
+        "bad-price": "rejected",
+        "bad-size": "rejected",
+        "good": "active",
+    }
+
+
+def test_cross_source_duplicates_point_at_the_older_listing(db_session):
+    a, b = sources(db_session)
+    original = add_listing(db_session, a, "a1", price=2000)
+    repost = add_listing(
+        db_session, b, "b1", price=2040, lat=43.650018, first_seen_at=T0.replace(hour=13)
+    )  # ~2 m away
+    far = add_listing(db_session, b, "b2", price=2000, lat=43.6503)  # ~33 m away: another unit
+    pricier = add_listing(db_session, b, "b3", price=2300, lat=43.65001)  # same spot, different price
+    bigger = add_listing(db_session, b, "b4", price=2000, bedrooms=2, lat=43.65001)
+    same_source = add_listing(db_session, a, "a2", price=2000, lat=43.64997)  # 3 m from a1, same source
+    result = process.process_pending(db_session, T0)
+    for listing in (original, repost, far, pricier, bigger, same_source):
+        db_session.refresh(listing)
+    assert repost.canonical_id == original.id and result["duplicates"] == 1
+    assert {far.canonical_id, pricier.canonical_id, bigger.canonical_id, same_source.canonical_id} == {None}
+
+
+def test_demo_reposts_are_deduplicated_end_to_end(db_session, demo_sources, demo_feed, client):
+    ingest.ingest_all(db_session, T0, client)
+    result = process.process_pending(db_session, T0)
+    main, mirror = demo_sources
+    mirrored = db_session.scalar(
+        select(func.count())
+        .select_from(Listing)
+        .where(Listing.source_id == mirror.id, Listing.status == "active")
+    )
+    assert mirrored > 0 and result["duplicates"] >= 0.8 * mirrored
+    pairs = db_session.execute(
+        text("""
+        SELECT d.source_ref, c.source_ref FROM listings d JOIN listings c ON c.id = d.canonical_id
+    """)
+    ).all()
+    assert pairs and all(dup.replace("M-", "A-") == canon for dup, canon in pairs)
+
+
+def test_region_matching_respects_criteria(db_session):
+    a, _ = sources(db_session)
+    user, _ = create_user(db_session, "r@example.com")
+    other, _ = create_user(db_session, "o@example.com")
+    anything = add_region(db_session, user, "anything")
+    picky = add_region(
+        db_session,
+        user,
+        "picky",
+        min_bedrooms=2,
+        max_price=3000,
+        min_bathrooms=1.5,
+        unit_types=["condo", "apartment"],
+    )
+    elsewhere = add_region(db_session, other, "elsewhere", w=-79.50, s=43.70, e=-79.45, n=43.75)
+    fits = add_listing(db_session, a, "fits", price=2900, bedrooms=2, bathrooms=2, unit_type="condo")
+    too_dear = add_listing(db_session, a, "too-dear", price=3100, bedrooms=2, bathrooms=2, unit_type="condo")
+    house = add_listing(db_session, a, "house", price=2900, bedrooms=3, bathrooms=2, unit_type="house")
+    small = add_listing(db_session, a, "small", price=1500, bedrooms=1, bathrooms=1)
+    outside = add_listing(db_session, a, "outside", lat=43.80)
+    result = process.process_pending(db_session, T0)
+    matches = set(db_session.execute(select(Notification.region_id, Notification.listing_id)).all())
+    assert matches == {
+        (anything.id, fits.id),
+        (anything.id, too_dear.id),
+        (anything.id, house.id),
+        (anything.id, small.id),
+        (picky.id, fits.id),
+    }
+    assert result["notifications"] == 5 and elsewhere.id not in {r for r, _ in matches}
+    assert outside.id not in {lid for _, lid in matches}
+    assert {n.status for n in db_session.scalars(select(Notification))} == {"queued"}
+
+
+def test_reprocessing_never_queues_a_second_alert(db_session):
+    a, _ = sources(db_session)
+    user, _ = create_user(db_session, "r@example.com")
+    add_region(db_session, user)
+    listing = add_listing(db_session, a, "x")
+    process.process_pending(db_session, T0)
+    db_session.refresh(listing)  # the job updates in bulk SQL, behind the ORM's back
+    listing.status, listing.raw = "pending", listing.raw | {"title": "now with a title"}
+    db_session.flush()
+    again = process.process_pending(db_session, T0)
+    assert again["activated"] == 1 and again["notifications"] == 0
+    assert db_session.scalar(select(func.count()).select_from(Notification)) == 1
+
+
+def test_duplicates_do_not_alert(db_session):
+    a, b = sources(db_session)
+    user, _ = create_user(db_session, "r@example.com")
+    add_region(db_session, user)
+    add_listing(db_session, a, "a1")
+    add_listing(db_session, b, "b1", lat=43.650009, first_seen_at=T0.replace(hour=14))
+    process.process_pending(db_session, T0)
+    assert db_session.scalar(select(func.count()).select_from(Notification)) == 1

@@ -1,0 +1,80 @@
+"""Recheck: gone listings become delisted, stale ones expire, work resumes across runs."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from jobs import ingest, process, recheck
+from models.listing import Listing
+from tests.jobs.conftest import T0
+
+
+def statuses(session):
+    return dict(session.execute(select(Listing.status, func.count()).group_by(Listing.status)).all())
+
+
+def load(db_session, demo_feed, client):
+    ingest.ingest_all(db_session, T0, client)
+    process.process_pending(db_session, T0)
+
+
+def test_listings_gone_from_the_source_are_delisted(db_session, demo_sources, demo_feed, client):
+    load(db_session, demo_feed, client)
+    active_before = statuses(db_session)["active"]
+    demo_feed.clock.advance(days=4)  # some listings leave the market; their pages answer 410
+    result = recheck.recheck(db_session, demo_feed.clock.now, client)
+    assert result["checked"] == active_before and result["finished"] is True
+    gone = {lst.source_ref for lst in db_session.scalars(select(Listing).where(Listing.status == "delisted"))}
+    assert gone and len(gone) == result["delisted"]
+    for ref in list(gone)[:10]:
+        assert demo_feed.feed.listing_status(ref) == 410
+    still = db_session.scalars(select(Listing.source_ref).where(Listing.status == "active")).all()
+    assert all(demo_feed.feed.listing_status(ref) == 200 for ref in still[:20])
+
+
+def test_not_seen_for_days_expires_without_a_request(db_session, demo_sources, demo_feed, client, server):
+    load(db_session, demo_feed, client)
+    stale = db_session.scalars(select(Listing).where(Listing.status == "active").limit(3)).all()
+    for listing in stale:
+        listing.last_seen_at = T0 - timedelta(days=31)
+    db_session.flush()
+    no_time_left = time.monotonic() - 1  # so no listing is checked over HTTP
+    result = recheck.recheck(db_session, T0, client, deadline=no_time_left, expire_after_days=30)
+    assert result["expired"] == 3 and result["checked"] == 0
+    for listing in stale:
+        db_session.refresh(listing)
+        assert listing.status == "expired"
+
+
+def test_a_run_out_of_time_resumes_where_it_stopped(db_session, demo_sources, demo_feed, client):
+    load(db_session, demo_feed, client)
+    active = statuses(db_session)["active"]
+    first = recheck.recheck(db_session, T0, client, deadline=time.monotonic() - 1, batch_size=10)
+    assert first["finished"] is False and first["checked"] == 0
+    slow = recheck.recheck(db_session, T0, client, deadline=time.monotonic() + 3600, batch_size=25)
+    assert slow["checked"] == active  # every active listing exactly once in this run
+    later = T0 + timedelta(hours=1)
+    oldest_first = db_session.scalars(
+        select(Listing.id)
+        .where(Listing.status == "active")
+        .order_by(Listing.last_checked_at, Listing.id)
+        .limit(5)
+    ).all()
+    partial = recheck.check_batch(db_session, later, client, later, batch_size=5, workers=2)
+    assert partial[0] == 5
+    checked_now = set(db_session.scalars(select(Listing.id).where(Listing.last_checked_at == later)))
+    assert checked_now == set(oldest_first)
+
+
+def test_when_a_canonical_listing_goes_its_duplicate_takes_over(db_session, demo_sources, demo_feed, client):
+    load(db_session, demo_feed, client)
+    duplicate = db_session.scalars(select(Listing).where(Listing.canonical_id.is_not(None))).first()
+    canonical = db_session.get(Listing, duplicate.canonical_id)
+    canonical.last_seen_at = T0 - timedelta(days=40)
+    db_session.flush()
+    result = recheck.recheck(db_session, T0, client, deadline=time.monotonic() - 1)
+    db_session.refresh(duplicate)
+    assert result["promoted"] >= 1 and duplicate.canonical_id is None

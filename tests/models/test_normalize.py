@@ -1,0 +1,195 @@
+"""The shared validation rules: every way a record can be wrong gets a clear reason."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from models.normalize import (
+    Rejected,
+    clean_listing,
+    parse_bathrooms,
+    parse_bedrooms,
+    parse_furnished,
+    parse_price,
+    parse_sqft,
+    parse_time,
+    parse_unit_type,
+)
+
+GOOD = {
+    "source_ref": "x1",
+    "price": 2300,
+    "bedrooms": 2,
+    "bathrooms": 1.5,
+    "sqft": 850,
+    "furnished": "no",
+    "unit_type": "Apartment",
+    "latitude": 43.65,
+    "longitude": -79.38,
+    "title": " Nice place ",
+    "posted_at": "2026-11-20T10:00:00Z",
+}
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (2300, 2300),
+        ("2300", 2300),
+        ("$2,300", 2300),
+        ("$2,300/mo", 2300),
+        ("2300.49", 2300),
+        (" 1,950 per month", 1950),
+        (2299.5, 2300),
+    ],
+)
+def test_price_in_whole_dollars(raw, expected):
+    assert parse_price(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (None, "price: missing"),
+        ("", "price: missing"),
+        ("Call for price", "price: not a number"),
+        (0, "price: must be positive"),
+        (-5, "price: must be positive"),
+        (250_000, "not plausible"),
+        (True, "boolean"),
+        ("nan", "not a finite number"),
+    ],
+)
+def test_bad_prices(raw, reason):
+    with pytest.raises(Rejected, match=reason):
+        parse_price(raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [(2, 2), ("3", 3), ("Studio", 0), ("bachelor", 0), (0, 0), (2.0, 2)]
+)
+def test_bedrooms(raw, expected):
+    assert parse_bedrooms(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["two", 2.5, -1, 45, None])
+def test_bad_bedrooms(raw):
+    with pytest.raises(Rejected, match="bedrooms"):
+        parse_bedrooms(raw)
+
+
+def test_bathrooms_in_halves():
+    assert parse_bathrooms("1.5") == 1.5 and parse_bathrooms(None) is None
+    with pytest.raises(Rejected, match="bathrooms"):
+        parse_bathrooms(1.3)
+
+
+def test_sqft_units_and_sanity():
+    assert parse_sqft("850 sq ft") == 850
+    assert parse_sqft(70, "sqm") == 753
+    assert parse_sqft("") is None
+    with pytest.raises(Rejected, match="not plausible"):
+        parse_sqft(12)
+    with pytest.raises(Rejected, match="sqft: not a number"):
+        parse_sqft("huge")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("yes", True),
+        ("No", False),
+        ("Furnished", True),
+        (True, True),
+        (False, False),
+        ("", None),
+    ],
+)
+def test_furnished(raw, expected):
+    assert parse_furnished(raw) is expected
+
+
+def test_furnished_value_mapping_and_garbage():
+    assert parse_furnished("F", {"F": True, "U": False}) is True
+    with pytest.raises(Rejected, match="furnished"):
+        parse_furnished("maybe")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Apartment", "apartment"),
+        ("Condo Apartment", "condo"),
+        ("Basement Apartment", "basement"),
+        ("Room for rent", "room"),
+        ("semi-detached", "house"),
+        ("Townhome", "townhouse"),
+        (None, None),
+    ],
+)
+def test_unit_type_vocabulary(raw, expected):
+    assert parse_unit_type(raw) == expected
+
+
+def test_unit_type_mapping_and_unknown():
+    assert parse_unit_type("APT-2", {"APT-2": "apartment"}) == "apartment"
+    with pytest.raises(Rejected, match="unit_type: unknown type 'castle'"):
+        parse_unit_type("castle")
+
+
+def test_times():
+    assert parse_time("2026-11-20T10:00:00Z", "t") == datetime(2026, 11, 20, 10, tzinfo=UTC)
+    moment = datetime(2026, 11, 20, 10, tzinfo=UTC)
+    assert parse_time(int(moment.timestamp() * 1000), "t") == moment  # ArcGIS epoch milliseconds
+    assert parse_time("2026-11-20 10:00", "t").tzinfo is UTC
+    with pytest.raises(Rejected, match="not a date"):
+        parse_time("yesterday", "t")
+
+
+def test_clean_listing_with_mapping_and_values():
+    payload = {
+        "attributes": {"ID": 7, "RENT": "2,100", "BEDS": "1", "TYPE": "APT"},
+        "geometry": {"x": -79.4, "y": 43.7},
+    }
+    config = {
+        "fields": {
+            "source_ref": "attributes.ID",
+            "price": "attributes.RENT",
+            "bedrooms": "attributes.BEDS",
+            "unit_type": "attributes.TYPE",
+            "latitude": "geometry.y",
+            "longitude": "geometry.x",
+        },
+        "values": {"unit_type": {"APT": "apartment"}},
+    }
+    clean = clean_listing(payload, config)
+    assert (clean.source_ref, clean.price, clean.bedrooms, clean.unit_type) == ("7", 2100, 1, "apartment")
+    assert (clean.latitude, clean.longitude) == (43.7, -79.4)
+    assert clean.sqft is None and clean.bathrooms is None and clean.furnished is None
+
+
+def test_clean_listing_good_record():
+    clean = clean_listing(GOOD)
+    assert clean.title == "Nice place" and clean.furnished is False and clean.unit_type == "apartment"
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"latitude": 143.6}, "latitude: 143.6 is out of range"),
+        ({"longitude": None}, "longitude: missing"),
+        ({"bedrooms": "two"}, "bedrooms: not a number: 'two'"),
+        ({"source_ref": None}, "source_ref: missing"),
+        ({"price": None}, "price: missing"),
+    ],
+)
+def test_clean_listing_rejections(change, reason):
+    with pytest.raises(Rejected, match=reason):
+        clean_listing(GOOD | change)
+
+
+def test_non_object_record_is_rejected():
+    with pytest.raises(Rejected, match="record is a str, not an object"):
+        clean_listing("#ERROR row 7")
