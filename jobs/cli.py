@@ -19,6 +19,7 @@ from flask import Flask
 from app import create_app as create_web_app
 from jobs.local import scheduler, services
 from jobs.local.lambda_context import LocalContext
+from jobs.runtime import JobFailed, progress_listener
 
 # Each job's entry point; `flask jobs run NAME` fires it as its schedule would.
 JOBS: dict[str, str] = {
@@ -89,16 +90,44 @@ def jobs_run(name: str, kwargs_json: str) -> None:
     module_name, function_name = JOBS[name].rsplit(".", 1)
     entry = getattr(importlib.import_module(module_name), function_name)
     started = time.monotonic()
-    result = entry({"detail-type": "Scheduled Event", "kwargs": kwargs}, LocalContext(function_name=name))
+    with progress_listener(_draw_progress):
+        try:
+            result = entry(
+                {"detail-type": "Scheduled Event", "kwargs": kwargs}, LocalContext(function_name=name)
+            )
+        except JobFailed as exc:
+            click.echo("", err=True)
+            raise click.ClickException(str(exc)) from None
+    click.echo("", err=True)
     _print_summary(name, result, time.monotonic() - started)
 
 
+def _draw_progress(task: str, done: int, total: int | None) -> None:
+    """One self-overwriting progress line on stderr."""
+    if total:
+        filled = min(30, round(30 * done / max(total, 1)))
+        bar = f"[{'#' * filled}{'.' * (30 - filled)}] {done:,}/{total:,}"
+    else:
+        bar = f"{done:,}"
+    click.echo(f"\r  {task:<16} {bar}   ", nl=False, err=True)
+
+
 def _print_summary(name: str, result: Any, seconds: float) -> None:
+    """The job's counts, with per-source counts as a table."""
     click.echo(f"{name}: done in {seconds:.1f}s")
-    if isinstance(result, dict):
-        width = max((len(k) for k in result), default=0)
-        for key, value in result.items():
-            click.echo(f"  {key:<{width}}  {value}")
+    if not isinstance(result, dict):
+        return
+    table = result.get("sources") if isinstance(result.get("sources"), dict) else None
+    scalars = {k: v for k, v in result.items() if k not in ("sources", "errors") and not isinstance(v, dict)}
+    width = max((len(k) for k in scalars), default=0)
+    for key, value in scalars.items():
+        click.echo(f"  {key:<{width}}  {value}")
+    if table:
+        columns = ["fetched", "inserted", "updated", "unchanged", "quarantined", "delisted"]
+        click.echo("\n  " + f"{'source':<16}" + "".join(f"{c:>12}" for c in columns) + "  error")
+        for source, counts in table.items():
+            cells = "".join(f"{counts.get(c, 0):>12,}" for c in columns)
+            click.echo(f"  {source:<16}{cells}  {counts.get('error') or ''}")
 
 
 @click.command("schedule")

@@ -18,52 +18,24 @@ from datetime import UTC, datetime
 from typing import Any
 
 import requests
-from psycopg2.extras import Json, execute_values
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from jobs.http import polite_session
-from jobs.runtime import budget_deadline, run_job
+from jobs.pipeline import prefetched
+from jobs.runtime import JobFailed, budget_deadline, report_progress, run_job
 from jobs.sources import registry
-from jobs.sources.base import FetchContext, SourceError
+from jobs.sources.base import FetchContext, Page, SourceError
 from models.listing import Listing
 from models.normalize import Rejected
 from models.quarantine import BadRecord, quarantine
 from models.source import Source
+from models.upsert import EncodedPage, encode_page, write_page
 
 log = logging.getLogger("nook.jobs.ingest")
 
 DRIFT_MIN_RECORDS = 50
 DEFAULT_MAX_QUARANTINE_SHARE = 0.5
-
-# One statement: `previous` reads the rows as they were before the upsert (CTEs share the
-# statement's snapshot), so each returned row says exactly whether it was new or changed.
-UPSERT = """
-WITH incoming (source_id, source_ref, raw, seen_at) AS (VALUES %s),
-previous AS (
-    SELECT l.source_ref, l.raw FROM listings l
-    JOIN incoming i ON l.source_id = i.source_id AND l.source_ref = i.source_ref
-),
-upserted AS (
-    INSERT INTO listings (source_id, source_ref, raw, status, first_seen_at, last_seen_at, updated_at)
-    SELECT source_id, source_ref, raw, 'pending', seen_at, seen_at, seen_at FROM incoming
-    ON CONFLICT (source_id, source_ref) DO UPDATE SET
-        last_seen_at = EXCLUDED.last_seen_at,
-        raw = EXCLUDED.raw,
-        status = CASE
-            WHEN listings.raw IS DISTINCT FROM EXCLUDED.raw OR listings.status IN ('delisted', 'expired')
-            THEN 'pending' ELSE listings.status END,
-        updated_at = CASE
-            WHEN listings.raw IS DISTINCT FROM EXCLUDED.raw THEN EXCLUDED.updated_at
-            ELSE listings.updated_at END
-    RETURNING source_ref
-)
-SELECT p.source_ref IS NULL AS inserted, p.source_ref IS NOT NULL AND p.raw IS DISTINCT FROM i.raw AS changed
-FROM upserted u
-JOIN incoming i ON i.source_ref = u.source_ref
-LEFT JOIN previous p ON p.source_ref = u.source_ref
-"""
-TEMPLATE = "(%s::int, %s::text, %s::jsonb, %s::timestamptz)"
 
 
 @dataclass
@@ -81,21 +53,6 @@ class SourceResult:
     complete: bool = True
     error: str | None = None
     first_reason: str | None = field(default=None, repr=False)
-
-
-def upsert_records(
-    session: Session, source_id: int, records: list[tuple[str, Any]], now: datetime
-) -> tuple[int, int, int]:
-    """Upsert (ref, payload) pairs in bulk; return (inserted, updated, unchanged)."""
-    if not records:
-        return 0, 0, 0
-    latest = {ref: payload for ref, payload in records}  # a ref twice in one page: keep the last
-    rows = [(source_id, ref, Json(payload), now) for ref, payload in latest.items()]
-    with session.connection().connection.cursor() as cursor:
-        returned = execute_values(cursor, UPSERT, rows, template=TEMPLATE, page_size=len(rows), fetch=True)
-    inserted = sum(1 for was_inserted, _ in returned if was_inserted)
-    updated = sum(1 for was_inserted, changed in returned if changed and not was_inserted)
-    return inserted, updated, len(returned) - inserted - updated
 
 
 def _split(source: Source, payloads: Iterable[Any]) -> tuple[list[tuple[str, Any]], list[BadRecord]]:
@@ -141,30 +98,56 @@ def _delist_absent(session: Session, source: Source, seen: set[str], now: dateti
     return result.rowcount
 
 
+@dataclass
+class PreparedPage:
+    """A fetched page, split into good and bad records, the good ones encoded for COPY."""
+
+    page: Page
+    encoded: EncodedPage
+    refs: list[str]
+    bad: list[BadRecord]
+
+
+def _prepare(source: Source, page: Page) -> PreparedPage:
+    good, bad = _split(source, page.records)
+    return PreparedPage(page, encode_page(good), [ref for ref, _ in good], bad)
+
+
+def _write(
+    session: Session, source: Source, prepared: PreparedPage, now: datetime, result: SourceResult
+) -> None:
+    with session.begin_nested():  # one savepoint per page: an error loses at most this page
+        quarantine(session, prepared.bad)
+        inserted, updated, unchanged = write_page(session, source.id, prepared.encoded, now)
+        if prepared.page.cursor is not None:
+            source.cursor = prepared.page.cursor
+    result.pages += 1
+    result.fetched += len(prepared.page.records)
+    result.quarantined += len(prepared.bad)
+    result.first_reason = result.first_reason or (prepared.bad[0].reason if prepared.bad else None)
+    result.inserted, result.updated = result.inserted + inserted, result.updated + updated
+    result.unchanged += unchanged
+
+
 def ingest_source(
     session: Session, source: Source, client: requests.Session, now: datetime, deadline: float | None = None
 ) -> SourceResult:
-    """Pull one source page by page; errors end up in the result, never raised."""
+    """Pull one source page by page; errors end up in the result, never raised.
+
+    The next page is fetched and encoded in a worker thread while this one is
+    written, so the network, Python and PostgreSQL work side by side.
+    """
     result = SourceResult(source=source.name)
     seen: set[str] = set()
     adapter = registry.adapter(source.kind)
+    pages = adapter.pages(source.config, FetchContext(client, source.cursor))
     try:
-        for page in adapter.pages(source.config, FetchContext(client, source.cursor)):
-            with session.begin_nested():
-                good, bad = _split(source, page.records)
-                quarantine(session, bad)
-                inserted, updated, unchanged = upsert_records(session, source.id, good, now)
-                if page.cursor is not None:
-                    source.cursor = page.cursor
-            seen.update(ref for ref, _ in good)
-            result.pages += 1
-            result.fetched += len(page.records)
-            result.quarantined += len(bad)
-            result.first_reason = result.first_reason or (bad[0].reason if bad else None)
-            result.inserted, result.updated = result.inserted + inserted, result.updated + updated
-            result.unchanged += unchanged
+        for prepared in prefetched(pages, lambda page: _prepare(source, page)):
+            _write(session, source, prepared, now, result)
+            seen.update(prepared.refs)
+            report_progress(source.name, result.fetched, prepared.page.total)
             _check_drift(source, result)
-            if deadline is not None and time.monotonic() > deadline and page.cursor is not None:
+            if deadline is not None and time.monotonic() > deadline and prepared.page.cursor is not None:
                 result.complete = False
                 break
         if adapter.snapshot and result.complete and result.pages:
@@ -203,12 +186,51 @@ def ingest_all(
     }
 
 
+def ingest_one_source(source_name: str, budget_seconds: float | None = None) -> dict[str, Any]:
+    """One source's pull as its own job run: what the fan-out dispatches."""
+
+    def body(session: Session) -> dict[str, Any]:
+        return ingest_all(
+            session, datetime.now(UTC), deadline=budget_deadline(None, budget_seconds), sources=[source_name]
+        )
+
+    return run_job(f"ingest:{source_name}"[:63], body, None, None)
+
+
+def dispatch_per_source(session: Session, budget_seconds: float | None = None) -> dict[str, Any]:
+    """Dispatch one ingest per enabled source with zappa.asynchronous.task.
+
+    On Lambda each source becomes an asynchronous invocation of this same (batch)
+    function; anywhere else the task runs here, in-process, one after the other.
+    """
+    from zappa.asynchronous import task
+
+    names = list(session.scalars(select(Source.name).where(Source.enabled.is_(True)).order_by(Source.id)))
+    dispatched, results, errors = [], {}, []
+    for name in names:
+        try:
+            outcome = task(ingest_one_source)(name, budget_seconds)
+        except JobFailed as exc:
+            errors.append(str(exc))
+            continue
+        if isinstance(outcome, dict):
+            results[name] = outcome.get("sources", {}).get(name, outcome)
+        else:
+            dispatched.append(name)
+    return {"dispatched": dispatched, "ran_here": results, "errors": errors}
+
+
 def run(event: Mapping[str, Any] | None, context: Any) -> dict[str, Any]:
-    """Batch-stage entry point (kwargs: sources, budget_seconds)."""
+    """Batch-stage entry point (kwargs: sources, budget_seconds, fan_out)."""
 
     def body(
-        session: Session, sources: list[str] | None = None, budget_seconds: float | None = None
+        session: Session,
+        sources: list[str] | None = None,
+        budget_seconds: float | None = None,
+        fan_out: bool = False,
     ) -> dict[str, Any]:
+        if fan_out:
+            return dispatch_per_source(session, budget_seconds)
         deadline = budget_deadline(context, budget_seconds)
         return ingest_all(session, datetime.now(UTC), deadline=deadline, sources=sources)
 

@@ -15,13 +15,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 from psycopg2.extras import execute_values
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from jobs.runtime import run_job
+from jobs.runtime import report_progress, run_job
 from jobs.sources import registry
 from models.listing import Listing
-from models.matching import DEDUPE_METRES, PRICE_TOLERANCE, mark_duplicates, match_regions
+from models.matching import (
+    DEDUPE_METRES,
+    PRICE_TOLERANCE,
+    mark_duplicates,
+    match_regions,
+    refresh_listing_statistics,
+)
 from models.normalize import CleanListing, Rejected, clean_listing
 from models.quarantine import BadRecord, quarantine
 from models.source import Source
@@ -51,6 +57,7 @@ class BatchResult:
     rejected: int = 0
     duplicates: int = 0
     notifications: int = 0
+    analyzed: bool = False
 
 
 def _activate(session: Session, rows: list[tuple[int, CleanListing]], now: datetime) -> None:
@@ -83,8 +90,13 @@ def process_batch(
     batch_size: int = 2000,
     metres: float = DEDUPE_METRES,
     tolerance: float = PRICE_TOLERANCE,
+    changed_before: int = 0,
 ) -> BatchResult | None:
-    """Process up to `batch_size` pending listings; None when nothing is pending."""
+    """Process up to `batch_size` pending listings; None when nothing is pending.
+
+    `changed_before` is how many listings this run changed since statistics were last
+    refreshed (see refresh_listing_statistics).
+    """
     pending = session.execute(
         select(Listing.id, Listing.source_id, Listing.source_ref, Listing.raw, Source.kind, Source.config)
         .join(Source, Source.id == Listing.source_id)
@@ -124,9 +136,10 @@ def process_batch(
         )
         quarantine(session, [record for _, record in bad])
     active_ids = [lid for lid, _ in good]
+    analyzed = refresh_listing_statistics(session, changed_before + len(pending))
     duplicates = mark_duplicates(session, active_ids, metres, tolerance)
     notifications = match_regions(session, active_ids, now)
-    return BatchResult(len(good), len(bad), duplicates, notifications)
+    return BatchResult(len(good), len(bad), duplicates, notifications, analyzed)
 
 
 def process_pending(
@@ -134,12 +147,23 @@ def process_pending(
 ) -> dict[str, int]:
     """Process every pending listing, batch by batch."""
     totals = BatchResult()
-    batches = 0
-    while (batch := process_batch(session, now, batch_size, **options)) is not None:
+    batches, since_analyze = 0, 0
+    pending = session.scalar(select(func.count()).select_from(Listing).where(Listing.status == "pending"))
+    while (
+        batch := process_batch(session, now, batch_size, changed_before=since_analyze, **options)
+    ) is not None:
         batches += 1
+        since_analyze = 0 if batch.analyzed else since_analyze + batch.activated + batch.rejected
         for key in ("activated", "rejected", "duplicates", "notifications"):
             setattr(totals, key, getattr(totals, key) + getattr(batch, key))
-    return {"batches": batches, **totals.__dict__}
+        report_progress("process", totals.activated + totals.rejected, pending)
+    return {
+        "batches": batches,
+        "activated": totals.activated,
+        "rejected": totals.rejected,
+        "duplicates": totals.duplicates,
+        "notifications": totals.notifications,
+    }
 
 
 def run(event: Mapping[str, Any] | None, context: Any) -> dict[str, Any]:

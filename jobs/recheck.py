@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from jobs.http import polite_session
-from jobs.runtime import budget_deadline, run_job
+from jobs.runtime import budget_deadline, report_progress, run_job
 from jobs.sources import registry
 from models.listing import Listing
 from models.matching import promote_duplicates
@@ -100,6 +100,7 @@ def recheck(
         if batch is None:
             break
         checked += batch[0]
+        report_progress("recheck", checked, None)
         delisted += batch[1]
         unknown += batch[2]
     promoted = promote_duplicates(session, expired + delisted)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,8 +28,29 @@ log = logging.getLogger("nook.jobs")
 JobBody = Callable[..., Mapping[str, Any]]
 
 
+ProgressListener = Callable[[str, int, "int | None"], None]
+_progress: ContextVar[ProgressListener | None] = ContextVar("nook_progress", default=None)
+
+
 class JobFailed(RuntimeError):
     """A job body raised; the original exception is chained as __cause__."""
+
+
+def report_progress(task: str, done: int, total: int | None = None) -> None:
+    """Tell a listener (the local CLI's progress bar) how far a task is; a no-op on Lambda."""
+    listener = _progress.get()
+    if listener is not None:
+        listener(task, done, total)
+
+
+@contextmanager
+def progress_listener(listener: ProgressListener) -> Iterator[None]:
+    """Receive report_progress() calls made inside the block."""
+    token = _progress.set(listener)
+    try:
+        yield
+    finally:
+        _progress.reset(token)
 
 
 def event_kwargs(event: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -44,8 +45,29 @@ class Listing(Base):
         UniqueConstraint("source_id", "source_ref"),
         CheckConstraint(_in("status", LISTING_STATUSES), name="status"),
         CheckConstraint("unit_type IS NULL OR " + _in("unit_type", UNIT_TYPES), name="unit_type"),
-        Index("ix_listings_status_posted_at", "status", "posted_at"),
-        Index("ix_listings_last_checked_at", "last_checked_at"),
+        # Partial indexes: a freshly ingested (pending) row only feeds the pk, the
+        # unique key and ix_listings_pending, which keeps bulk ingest fast.
+        Index("ix_listings_pending", "id", postgresql_where=text("status = 'pending'")),
+        Index(
+            "ix_listings_active_posted_at",
+            "posted_at",
+            "id",
+            postgresql_where=text("status = 'active' AND canonical_id IS NULL"),
+        ),
+        Index(
+            "ix_listings_active_last_checked_at",
+            "last_checked_at",
+            "id",
+            postgresql_where=text("status = 'active'"),
+        ),
+        Index(
+            "ix_listings_active_geom",
+            "geom",
+            postgresql_using="gist",
+            postgresql_where=text("status = 'active'"),
+        ),
+        Index("ix_listings_canonical_id", "canonical_id", postgresql_where=text("canonical_id IS NOT NULL")),
+        {"postgresql_with": {"fillfactor": 80}},
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -63,10 +85,10 @@ class Listing(Base):
     url: Mapped[str | None] = mapped_column(Text)
     address: Mapped[str | None] = mapped_column(Text)
     geom: Mapped[WKBElement | None] = mapped_column(
-        Geometry(geometry_type="POINT", srid=4326, spatial_index=True)
+        Geometry(geometry_type="POINT", srid=4326, spatial_index=False)
     )
     canonical_id: Mapped[int | None] = mapped_column(
-        BigInteger, ForeignKey("listings.id", ondelete="SET NULL"), index=True
+        BigInteger, ForeignKey("listings.id", ondelete="SET NULL")
     )
     posted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -15,22 +15,29 @@ PRICE_TOLERANCE = 0.03
 # A cheap planar prefilter that uses the GiST index before the exact geography test.
 _DEGREES_PER_METRE = 1 / 80_000
 
+# LATERAL: one GiST nearest-neighbour probe per new listing, whatever the statistics say
+# (right after a bulk load the planner has none and would otherwise pick a join that
+# compares every pair).
 MARK_DUPLICATES = text("""
 WITH matches AS (
-    SELECT DISTINCT ON (n.id) n.id, c.id AS canonical
+    SELECT n.id, m.id AS canonical
     FROM listings n
-    JOIN listings c
-      ON c.id <> n.id
-     AND c.source_id <> n.source_id
-     AND c.status = 'active' AND c.canonical_id IS NULL
-     AND c.bedrooms = n.bedrooms
-     AND c.bathrooms IS NOT DISTINCT FROM n.bathrooms
-     AND abs(c.price - n.price) <= :tolerance * greatest(c.price, n.price)
-     AND ST_DWithin(c.geom, n.geom, :degrees)
-     AND ST_DWithin(c.geom::geography, n.geom::geography, :metres)
-     AND (c.first_seen_at, c.id) < (n.first_seen_at, n.id)
+    CROSS JOIN LATERAL (
+        SELECT c.id
+        FROM listings c
+        WHERE ST_DWithin(c.geom, n.geom, :degrees)
+          AND c.id <> n.id
+          AND c.source_id <> n.source_id
+          AND c.status = 'active' AND c.canonical_id IS NULL
+          AND c.bedrooms = n.bedrooms
+          AND c.bathrooms IS NOT DISTINCT FROM n.bathrooms
+          AND abs(c.price - n.price) <= :tolerance * greatest(c.price, n.price)
+          AND (c.first_seen_at, c.id) < (n.first_seen_at, n.id)
+          AND ST_DWithin(c.geom::geography, n.geom::geography, :metres)
+        ORDER BY c.geom <-> n.geom, c.id
+        LIMIT 1
+    ) m
     WHERE n.id = ANY(:ids) AND n.status = 'active'
-    ORDER BY n.id, ST_Distance(c.geom::geography, n.geom::geography), c.id
 )
 UPDATE listings AS l SET canonical_id = m.canonical
 FROM matches m WHERE l.id = m.id
@@ -65,6 +72,22 @@ repointed AS (
 UPDATE listings AS d SET canonical_id = NULL
 FROM heirs h WHERE d.id = h.heir
 """).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
+
+
+def refresh_listing_statistics(session: Session, changed_rows: int) -> bool:
+    """ANALYZE listings when a run has changed a large share of it; return whether it did.
+
+    Right after a bulk load the planner believes almost nothing is active and picks
+    plans that compare every pair; fresh statistics (which see this transaction's own
+    changes) put it back on the spatial index.
+    """
+    known = session.scalar(
+        text("SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = 'listings'::regclass")
+    )
+    if changed_rows < max(1000, 0.2 * float(known or 0)):
+        return False
+    session.execute(text("ANALYZE listings"))
+    return True
 
 
 def mark_duplicates(

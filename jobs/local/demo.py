@@ -17,6 +17,14 @@ from sqlalchemy import select
 
 DEMO_EMAIL = "demo@nook.local"
 HOST, PORT = "127.0.0.1", int(os.environ.get("NOOK_DEMO_PORT", "5000"))
+FEED_PORT = int(os.environ.get("NOOK_DEMO_FEED_PORT", "54331"))
+RECEIVER_PORT = int(os.environ.get("NOOK_DEMO_RECEIVER_PORT", "54332"))
+DEMO_SEED, DEMO_PER_DAY = 7, 600
+# The demo user's area: Leslieville and Riverdale, for 1+ bedrooms up to $3,200.
+DEMO_REGION = (
+    "SRID=4326;MULTIPOLYGON(((-79.3560 43.6560, -79.3060 43.6560, -79.3060 43.6830, "
+    "-79.3560 43.6830, -79.3560 43.6560)))"
+)
 
 
 def demo_api_key(local_dir: Path) -> str:
@@ -32,8 +40,9 @@ def demo_api_key(local_dir: Path) -> str:
     return key
 
 
-def seed_demo_user(key: str) -> int:
-    """Create the demo user, or point it at the current key; return its id."""
+def seed_demo_user(key: str, webhook_url: str) -> int:
+    """Create the demo user (key, webhook, one region), or bring it up to date; return its id."""
+    from models.region import Region
     from models.session import session_scope
     from models.user import User, create_user, hash_api_key
 
@@ -41,11 +50,47 @@ def seed_demo_user(key: str) -> int:
         user = session.scalar(select(User).where(User.email == DEMO_EMAIL))
         if user is None:
             user, _ = create_user(session, DEMO_EMAIL, api_key=key)
-        else:
-            user.api_key_hash = hash_api_key(key)
-            user.api_key_prefix = key[:12]
+        user.api_key_hash, user.api_key_prefix = hash_api_key(key), key[:12]
+        user.webhook_url = webhook_url
+        if not session.scalar(select(Region.id).where(Region.user_id == user.id)):
+            session.add(
+                Region(
+                    user_id=user.id,
+                    name="Leslieville & Riverdale",
+                    geom=DEMO_REGION,
+                    min_bedrooms=1,
+                    max_price=3200,
+                )
+            )
         session.flush()
         return user.id
+
+
+def seed_demo_sources(base_url: str) -> None:
+    """The demo market's two feeds as sources (idempotent)."""
+    from models.session import session_scope
+    from models.source import Source
+
+    with session_scope() as session:
+        for name, feed in (("demo-main", "main"), ("demo-mirror", "mirror")):
+            source = session.scalar(select(Source).where(Source.name == name))
+            config = {"base_url": base_url, "feed": feed, "page_size": 500}
+            if source is None:
+                session.add(Source(name=name, kind="demo", config=config))
+            else:
+                source.config = config
+
+
+def start_demo_feed() -> str:
+    """Serve the simulated market on 127.0.0.1; return its base URL."""
+    from datetime import UTC, datetime
+
+    from jobs.local.demo_feed import DemoFeed, serve
+    from jobs.sources.demo_market import Market
+
+    base_url = f"http://127.0.0.1:{FEED_PORT}"
+    serve(DemoFeed(Market(DEMO_SEED, DEMO_PER_DAY), lambda: datetime.now(UTC), base_url), port=FEED_PORT)
+    return base_url
 
 
 def _start_scheduler(stop: threading.Event) -> threading.Thread:
@@ -76,12 +121,17 @@ def main() -> int:
         return 1
     os.environ.update(services.local_environment())
     os.environ.setdefault("NOOK_STAGE", "local")
+    os.environ.setdefault("NOOK_ALLOW_PRIVATE_WEBHOOKS", "true")  # the receiver listens on 127.0.0.1
 
+    from jobs.local import webhook_receiver
     from models import migrate
 
     migrate.upgrade()
+    feed_url = start_demo_feed()
+    webhook_receiver.serve(RECEIVER_PORT)
+    seed_demo_sources(feed_url)
     key = demo_api_key(services.LOCAL_DIR)
-    user_id = seed_demo_user(key)
+    user_id = seed_demo_user(key, f"http://127.0.0.1:{RECEIVER_PORT}/hook")
 
     from werkzeug.serving import make_server
 
@@ -97,6 +147,8 @@ nook is running.
   API          {base}   (health: {base}/health)
   demo user    {DEMO_EMAIL} (id {user_id}), API key: {key}
   try          curl -s {base}/health
+  demo feed    {feed_url}/feeds/main/listings?limit=5   (the simulated market ingest pulls)
+  alerts       http://127.0.0.1:{RECEIVER_PORT}/   (webhook messages for the demo user's region)
   database     {os.environ["DATABASE_URL"]}
   AWS (moto)   {os.environ["AWS_ENDPOINT_URL"]}
   logs         JSON lines below; service logs in {services.LOCAL_DIR}/

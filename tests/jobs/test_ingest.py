@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from jobs import ingest
 from jobs.runtime import JobFailed
+from models import upsert
 from models.listing import Listing, QuarantinedRecord
 from models.session import session_scope
 from models.source import Source
@@ -160,3 +161,73 @@ def test_run_entry_point_commits_and_fails_loudly_on_errors(committed, demo_feed
 
         run = session.scalars(select(JobRun)).one()
         assert run.status == "failed" and run.counts["sources"]["demo-main"]["inserted"] > 0
+
+
+def test_payloads_survive_the_bulk_path_byte_for_byte(db_session, demo_sources):
+    main, _ = demo_sources
+    nasty = {
+        'we\\ird\tref\n"1"': {
+            "title": 'Tab\there, "quotes", back\\slash, new\nline',
+            "emoji": "🏠",
+            "n": 1.5,
+            "nested": {"list": [None, True, "\\N"]},
+            "nul_like": "\\.",
+        },
+        "plain": {"price": 2300},
+    }
+    inserted, updated, unchanged = upsert.upsert_records(db_session, main.id, list(nasty.items()), T0)
+    assert (inserted, updated, unchanged) == (2, 0, 0)
+    stored = dict(
+        db_session.execute(select(Listing.source_ref, Listing.raw).where(Listing.source_id == main.id)).all()
+    )
+    assert stored == nasty
+    assert upsert.upsert_records(db_session, main.id, list(nasty.items()), T0) == (0, 0, 2)
+    changed = {"plain": {"price": 2250}}
+    assert upsert.upsert_records(db_session, main.id, list(changed.items()), T0) == (0, 1, 0)
+
+
+def test_fan_out_runs_each_source_in_process_off_lambda(committed, demo_feed, lambda_context, monkeypatch):
+    monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)
+    with session_scope() as session:
+        for name, feed in (("demo-main", "main"), ("demo-mirror", "mirror")):
+            session.add(Source(name=name, kind="demo", config={"base_url": demo_feed.base_url, "feed": feed}))
+    result = ingest.run({"kwargs": {"fan_out": True}}, lambda_context)
+    assert result["dispatched"] == [] and set(result["ran_here"]) == {"demo-main", "demo-mirror"}
+    assert result["ran_here"]["demo-main"]["inserted"] > 0
+    from models.ops import JobRun
+
+    with session_scope() as session:
+        jobs = sorted(session.scalars(select(JobRun.job)).all())
+    assert jobs == ["ingest", "ingest:demo-main", "ingest:demo-mirror"]
+
+
+def test_fan_out_on_lambda_dispatches_async_invocations(
+    committed, demo_feed, lambda_context, moto_endpoint, monkeypatch
+):
+    import json
+    import urllib.request
+
+    import boto3
+
+    config = urllib.request.Request(
+        f"{moto_endpoint}/moto-api/config",
+        method="POST",
+        data=json.dumps({"lambda": {"use_docker": False}}).encode(),
+    )
+    urllib.request.urlopen(config).close()
+    role = boto3.client("iam").create_role(RoleName="batch", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    boto3.client("lambda").create_function(
+        FunctionName="nook-batch",
+        Runtime="python3.11",
+        Role=role,
+        Handler="handler.lambda_handler",
+        Code={"ZipFile": b"PK\x05\x06" + b"\0" * 18},
+    )
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "nook-batch")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    with session_scope() as session:
+        session.add(Source(name="demo-main", kind="demo", config={"base_url": demo_feed.base_url}))
+    result = ingest.run({"kwargs": {"fan_out": True}}, lambda_context)
+    assert result["dispatched"] == ["demo-main"] and result["ran_here"] == {}
+    with session_scope() as session:
+        assert session.scalar(select(func.count()).select_from(Listing)) == 0  # it ran elsewhere, not here
