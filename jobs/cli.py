@@ -118,7 +118,11 @@ def _print_summary(name: str, result: Any, seconds: float) -> None:
     if not isinstance(result, dict):
         return
     table = result.get("sources") if isinstance(result.get("sources"), dict) else None
-    scalars = {k: v for k, v in result.items() if k not in ("sources", "errors") and not isinstance(v, dict)}
+    scalars = {
+        k: (json.dumps(v) if isinstance(v, dict) else v)
+        for k, v in result.items()
+        if k not in ("sources", "errors")
+    }
     width = max((len(k) for k in scalars), default=0)
     for key, value in scalars.items():
         click.echo(f"  {key:<{width}}  {value}")
@@ -171,9 +175,67 @@ def _report_fired(job: scheduler.ScheduledJob, result: Any, error: Exception | N
     sys.stdout.flush()
 
 
+@click.group("price-rank")
+def price_rank_group() -> None:
+    """The price model: train it here, or evaluate it on any listings CSV."""
+
+
+@price_rank_group.command("run")
+@click.option("--run-id", default=None, help="Re-run the steps of this run id (default: a new run).")
+@click.option(
+    "--step",
+    type=click.Choice(["wrangle", "train", "update"]),
+    multiple=True,
+    help="Only these steps (repeatable; default all three in order).",
+)
+def price_rank_run(run_id: str | None, step: tuple[str, ...]) -> None:
+    """Wrangle -> train -> update, as the price_rank stage's schedule chains them."""
+    from datetime import UTC, datetime
+
+    from jobs.price_rank import storage, train, update, wrangle
+
+    run_id = run_id or storage.new_run_id(datetime.now(UTC))
+    steps = {"wrangle": wrangle.run, "train": train.run, "update": update.run}
+    for name in step or steps:
+        click.echo(f"[{name}] run {run_id} ...")
+        started = time.monotonic()
+        try:
+            result = steps[name](
+                {"kwargs": {"run_id": run_id}}, LocalContext(function_name=f"price_rank.{name}")
+            )
+        except JobFailed as exc:
+            raise click.ClickException(str(exc)) from None
+        _print_summary(f"  {name}", result, time.monotonic() - started)
+
+
+@price_rank_group.command("evaluate")
+@click.option("--csv", "csv_path", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--map",
+    "mapping",
+    required=True,
+    help="name=COLUMN pairs: price, bedrooms, latitude, longitude (+ bathrooms, sqft, unit_type, furnished).",
+)
+@click.option("--group", default=None, help="Rows sharing this column's value never straddle train and test.")
+@click.option("--by", default=None, help="Also break the results down by this column.")
+@click.option("--folds", default=5, show_default=True, type=click.IntRange(2, 20))
+def price_rank_evaluate(csv_path: str, mapping: str, group: str | None, by: str | None, folds: int) -> None:
+    """Cross-validate the model on a listings CSV, with and without the neighbour feature."""
+    from jobs.price_rank import evaluate
+
+    try:
+        columns = evaluate.parse_mapping(mapping)
+        extra = [c for c in (group, by) if c]
+        frame, dropped = evaluate.load_csv(csv_path, columns, extra)
+        result = evaluate.cross_validate(frame, group=group, folds=folds, dropped=dropped)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(evaluate.report(result, by=by))
+
+
 def create_app() -> Flask:
     """The web app with the local commands attached."""
     app = create_web_app()
-    for command in (services_group, jobs_group, schedule):
+    for command in (services_group, jobs_group, schedule, price_rank_group):
         app.cli.add_command(command)
     return app

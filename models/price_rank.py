@@ -25,6 +25,9 @@ class PriceModel(Base):
     metrics: Mapped[dict[str, Any]] = mapped_column(JSONB)
     n_train: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = created_at_column()
+    # Set by the update step once every rank of this model is in place: the newest
+    # activated model is the one the web and stream stages serve.
+    activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
 
 
 class PriceRank(Base):

@@ -64,6 +64,7 @@ class Settings:
     log_level: str
     db_pool_size: int
     allow_private_webhooks: bool
+    neighbour_decay_m: float
 
 
 def load_settings() -> Settings:
@@ -75,6 +76,7 @@ def load_settings() -> Settings:
         log_level=os.environ.get("NOOK_LOG_LEVEL", "INFO").upper(),
         db_pool_size=_int("NOOK_DB_POOL_SIZE", 2),
         allow_private_webhooks=_bool("NOOK_ALLOW_PRIVATE_WEBHOOKS", False),
+        neighbour_decay_m=_float("NOOK_NEIGHBOUR_DECAY_M", 1000.0),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -48,3 +49,44 @@ def add_price_rank(
     session.add(rank)
     session.flush()
     return rank
+
+
+def insert_active_listings(session: Session, frame: Any, source_name: str = "factory") -> dict[int, int]:
+    """Insert a feature frame's rows as active canonical listings; return frame listing_id -> db id."""
+    from sqlalchemy import text
+
+    from models.source import Source
+
+    source = Source(name=source_name, kind="json_feed", config={"url": "http://unused"})
+    session.add(source)
+    session.flush()
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "source_id": source.id,
+            "ref": str(r.listing_id),
+            "price": int(r.price),
+            "bedrooms": int(r.bedrooms),
+            "bathrooms": None if r.bathrooms != r.bathrooms else r.bathrooms,
+            "sqft": None if r.sqft != r.sqft or r.sqft is None else int(r.sqft),
+            "furnished": r.furnished,
+            "unit_type": r.unit_type,
+            "lon": r.longitude,
+            "lat": r.latitude,
+            "now": now,
+        }
+        for r in frame.itertuples(index=False)
+    ]
+    session.execute(
+        text("""
+        INSERT INTO listings (source_id, source_ref, raw, status, price, bedrooms, bathrooms, sqft, furnished,
+                              unit_type, geom, posted_at, first_seen_at, last_seen_at)
+        VALUES (:source_id, :ref, '{}'::jsonb, 'active', :price, :bedrooms, :bathrooms, :sqft, :furnished,
+                :unit_type, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :now, :now, :now)
+    """),
+        rows,
+    )
+    ids = session.execute(
+        text("SELECT source_ref, id FROM listings WHERE source_id = :s"), {"s": source.id}
+    ).all()
+    return {int(ref): lid for ref, lid in ids}

@@ -380,6 +380,23 @@ def moto_down(paths: Paths | None = None) -> str:
 # --- all together -----------------------------------------------------------
 
 
+def bootstrap_aws(env: dict[str, str]) -> str:
+    """Create the bucket nook uses in the local AWS emulator (idempotent)."""
+    import boto3
+
+    session = boto3.session.Session(
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        region_name=env["AWS_DEFAULT_REGION"],
+    )
+    s3 = session.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"])
+    existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    if env["NOOK_BUCKET"] not in existing:
+        s3.create_bucket(Bucket=env["NOOK_BUCKET"])
+        return f"created bucket {env['NOOK_BUCKET']}"
+    return f"bucket {env['NOOK_BUCKET']} exists"
+
+
 def up(dbname: str = DEFAULT_DB) -> dict[str, str]:
     """Start what is missing and make sure the database exists; return a report."""
     report = {}
@@ -392,6 +409,7 @@ def up(dbname: str = DEFAULT_DB) -> dict[str, str]:
         report["moto"] = "using AWS_ENDPOINT_URL (nothing started)"
     else:
         report["moto"] = moto_up()
+    report["aws"] = bootstrap_aws(local_environment(dbname))
     return report
 
 

@@ -1,0 +1,1 @@
+"""The price-rank pipeline: wrangle -> train (+ score) -> update, each hand-off through S3."""

@@ -1,0 +1,271 @@
+"""The price model artifact and its pure-Python scorer (standard library + annoy only).
+
+An artifact is a directory (local, or an S3 prefix copied to /tmp once per
+container) holding `model.json` and, per bedroom bucket, an annoy index of the
+training listings' positions in metres with their prices and ids:
+
+    model.json                       coefficients, calibration, feature fills, metrics
+    index_<bucket>.ann               annoy (euclidean, 2-d) over local x/y metres
+    prices_<bucket>.bin / ids_<bucket>.bin   float64 prices, int64 listing ids (item order)
+
+Scoring a listing: its neighbour price (distance-weighted mean price of the ~50
+nearest listings with the same bedroom bucket, weights exp(-d / decay), the
+listing itself never counted), then log(price) quantiles p25/p50/p75 as
+design · coefficients, the calibration shift of each quantile, exp, and sorted
+so quantiles never cross. Training computes its neighbour feature with this
+very code, so the scorer reproduces the fitted model exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+from array import array
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from annoy import AnnoyIndex
+
+from models.explain import label_for
+
+SCHEMA = 1
+QUANTILES = ("p25", "p50", "p75")
+EARTH_RADIUS_M = 6_371_008.8
+MAX_BUCKET = 4
+MIN_GROUP = 5
+UNIT_TYPES = ("apartment", "condo", "house", "basement", "townhouse", "room")
+CACHE_DIR = Path(os.environ.get("NOOK_MODEL_CACHE", "/tmp/nook-models"))
+
+
+def bucket_of(bedrooms: int) -> str:
+    """Bedroom bucket used for neighbours and dummies: "0".."3", and "4" for 4 or more."""
+    return str(min(max(int(bedrooms), 0), MAX_BUCKET))
+
+
+@dataclass(frozen=True)
+class ListingFeatures:
+    """What the model needs to know about a listing."""
+
+    bedrooms: int
+    bathrooms: float | None
+    sqft: float | None
+    furnished: bool | None
+    unit_type: str | None
+    latitude: float
+    longitude: float
+
+
+@dataclass(frozen=True)
+class Projection:
+    """Local equirectangular projection to metres around the market's centre."""
+
+    lat0: float
+    lon0: float
+
+    def to_metres(self, latitude: float, longitude: float) -> tuple[float, float]:
+        """(x east, y north) in metres from the centre."""
+        x = math.radians(longitude - self.lon0) * math.cos(math.radians(self.lat0)) * EARTH_RADIUS_M
+        y = math.radians(latitude - self.lat0) * EARTH_RADIUS_M
+        return x, y
+
+
+class NeighbourIndex:
+    """One bucket's annoy index with the price and listing id of every item."""
+
+    def __init__(self, index: AnnoyIndex, prices: array, ids: array) -> None:
+        self.index, self.prices, self.ids = index, prices, ids
+
+    def __len__(self) -> int:
+        return len(self.prices)
+
+    @classmethod
+    def load(cls, directory: Path, key: str) -> NeighbourIndex:
+        """Load (mmap) a saved bucket."""
+        index = AnnoyIndex(2, "euclidean")
+        index.load(str(directory / f"index_{key}.ann"))
+        prices, ids = array("d"), array("q")
+        prices.frombytes((directory / f"prices_{key}.bin").read_bytes())
+        ids.frombytes((directory / f"ids_{key}.bin").read_bytes())
+        return cls(index, prices, ids)
+
+    def weighted_price(
+        self, x: float, y: float, k: int, decay_m: float, exclude_id: int | None
+    ) -> float | None:
+        """Distance-weighted mean price of the k nearest items (never the excluded listing)."""
+        items, distances = self.index.get_nns_by_vector([x, y], k + 1, include_distances=True)
+        pairs = [(item, d) for item, d in zip(items, distances, strict=True) if self.ids[item] != exclude_id][
+            :k
+        ]
+        if not pairs:
+            return None
+        nearest = pairs[0][1]
+        weights = [math.exp(-(d - nearest) / decay_m) for _, d in pairs]
+        return sum(w * self.prices[item] for w, (item, _) in zip(weights, pairs, strict=True)) / sum(weights)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Expected monthly rent range, and the label of a given price if there was one."""
+
+    p25: float
+    p50: float
+    p75: float
+    model_version: str
+    label: str | None = None
+
+
+class PriceModel:
+    """A loaded artifact: scores listings in pure Python."""
+
+    def __init__(self, spec: dict[str, Any], buckets: dict[str, NeighbourIndex]) -> None:
+        if spec.get("schema") != SCHEMA:
+            raise ValueError(f"artifact schema {spec.get('schema')} is not {SCHEMA}")
+        self.spec = spec
+        self.version: str = spec["version"]
+        self.buckets = buckets
+        self.projection = Projection(**spec["projection"])
+        self.columns: list[str] = spec["columns"]
+        self.coefficients = {q: [spec["coefficients"][q][c] for c in self.columns] for q in QUANTILES}
+        self.shifts = {q: float(spec["calibration"]["shifts"].get(q, 0.0)) for q in QUANTILES}
+        self.k, self.decay_m = int(spec["neighbours"]["k"]), float(spec["neighbours"]["decay_m"])
+
+    @classmethod
+    def load(cls, directory: str | Path) -> PriceModel:
+        """Load an artifact directory (model.json + bucket files)."""
+        directory = Path(directory)
+        spec = json.loads((directory / "model.json").read_text())
+        buckets = {key: NeighbourIndex.load(directory, key) for key in spec["neighbours"]["buckets"]}
+        return cls(spec, buckets)
+
+    def neighbour_price(self, features: ListingFeatures, exclude_id: int | None = None) -> float:
+        """The neighbour price feature of a listing (see `neighbour_price`)."""
+        return neighbour_price(
+            self.buckets,
+            self.projection,
+            self.k,
+            self.decay_m,
+            features,
+            exclude_id,
+            float(self.spec["fills"]["price"]),
+        )
+
+    def design(self, features: ListingFeatures, neighbour_price: float | None) -> list[float]:
+        """The design row, in `self.columns` order."""
+        return design_row(features, neighbour_price, self.spec["fills"], self.columns)
+
+    def raw_quantiles(self, features: ListingFeatures, exclude_id: int | None = None) -> dict[str, float]:
+        """log(price) quantiles straight from the fitted coefficients (no calibration, unsorted)."""
+        neighbour = self.neighbour_price(features, exclude_id) if "log_nn_price" in self.columns else None
+        row = self.design(features, neighbour)
+        return {
+            q: math.fsum(a * b for a, b in zip(row, self.coefficients[q], strict=True)) for q in QUANTILES
+        }
+
+    def estimate(
+        self, features: ListingFeatures, price: float | None = None, exclude_id: int | None = None
+    ) -> Estimate:
+        """Calibrated, non-crossing p25/p50/p75 in dollars, and the label of `price` if given."""
+        raw = self.raw_quantiles(features, exclude_id)
+        p25, p50, p75 = sorted(math.exp(raw[q] + self.shifts[q]) for q in QUANTILES)
+        label = label_for(price, p25, p75) if price is not None else None
+        return Estimate(p25, p50, p75, self.version, label)
+
+
+def neighbour_price(
+    buckets: dict[str, NeighbourIndex],
+    projection: Projection,
+    k: int,
+    decay_m: float,
+    features: ListingFeatures,
+    exclude_id: int | None,
+    fallback: float,
+) -> float:
+    """Distance-weighted mean price of the k nearest listings with the same bedroom bucket.
+
+    Falls back to all listings when the bucket is too small, and to `fallback`
+    when there is nobody at all. Training and serving both call this function.
+    """
+    x, y = projection.to_metres(features.latitude, features.longitude)
+    index = buckets.get(bucket_of(features.bedrooms))
+    if index is None or len(index) - (exclude_id is not None) < MIN_GROUP:
+        index = buckets["all"]
+    price = index.weighted_price(x, y, k, decay_m, exclude_id)
+    return price if price is not None else fallback
+
+
+def design_row(
+    features: ListingFeatures, neighbour_price: float | None, fills: dict[str, Any], columns: list[str]
+) -> list[float]:
+    """Every model column for one listing (the training frame computes the same, vectorised)."""
+    bucket = bucket_of(features.bedrooms)
+    bath_missing = features.bathrooms is None
+    sqft_missing = features.sqft is None or features.sqft <= 0
+    values = {
+        "const": 1.0,
+        "log_nn_price": math.log(neighbour_price) if neighbour_price else math.log(fills["price"]),
+        "bathrooms": float(fills["bathrooms"][bucket] if bath_missing else features.bathrooms),
+        "bathrooms_missing": float(bath_missing),
+        "log_sqft": float(fills["log_sqft"][bucket]) if sqft_missing else math.log(float(features.sqft)),
+        "sqft_missing": float(sqft_missing),
+        "furnished": float(bool(features.furnished)),
+        "furnished_missing": float(features.furnished is None),
+        "type_missing": float(features.unit_type is None),
+    }
+    for b in ("0", "2", "3", "4"):
+        values[f"bed_{b}"] = float(bucket == b)
+    for unit_type in UNIT_TYPES[1:]:
+        values[f"type_{unit_type}"] = float(features.unit_type == unit_type)
+    return [values[c] for c in columns]
+
+
+# --- loading artifacts, once per container -------------------------------------------------
+
+_loaded: dict[str, PriceModel] = {}
+_lock = threading.Lock()
+
+
+def _download(uri: str, version: str) -> Path:
+    """Copy an s3:// artifact prefix to the local cache (once)."""
+    import boto3
+
+    bucket, _, prefix = uri[len("s3://") :].partition("/")
+    target = CACHE_DIR / version
+    if (target / "model.json").exists():
+        return target
+    partial = target.with_name(version + ".partial")
+    partial.mkdir(parents=True, exist_ok=True)
+    s3 = boto3.client("s3")
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix.rstrip("/") + "/"):
+        for obj in page.get("Contents", []):
+            s3.download_file(bucket, obj["Key"], str(partial / obj["Key"].rsplit("/", 1)[-1]))
+    partial.rename(target)
+    return target
+
+
+def load_model(uri: str, version: str) -> PriceModel:
+    """The artifact at `uri` (a local directory or s3:// prefix), loaded once per container."""
+    with _lock:
+        if version not in _loaded:
+            directory = (
+                _download(uri, version) if uri.startswith("s3://") else Path(uri.removeprefix("file://"))
+            )
+            _loaded[version] = PriceModel.load(directory)
+        return _loaded[version]
+
+
+def current_model(session: Any) -> PriceModel | None:
+    """The newest activated model, or None before the first one."""
+    from sqlalchemy import select
+
+    from models.price_rank import PriceModel as PriceModelRow
+
+    row = session.execute(
+        select(PriceModelRow.version, PriceModelRow.artifact_uri)
+        .where(PriceModelRow.activated_at.is_not(None))
+        .order_by(PriceModelRow.activated_at.desc())
+        .limit(1)
+    ).first()
+    return load_model(row.artifact_uri, row.version) if row else None

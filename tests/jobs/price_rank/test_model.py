@@ -1,0 +1,208 @@
+"""The price model: features, neighbours, calibration, non-crossing, scorer = statsmodels."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from statsmodels.regression.quantile_regression import QuantReg
+
+from jobs.price_rank import model
+from jobs.price_rank.model import Settings, design_frame, features_of, fills_for
+from models.pricing import ListingFeatures, PriceModel, Projection, design_row
+
+TINY = pd.DataFrame(
+    [
+        {
+            "listing_id": 1,
+            "price": 2000.0,
+            "bedrooms": 1,
+            "bathrooms": 1.0,
+            "sqft": 600.0,
+            "furnished": False,
+            "unit_type": "apartment",
+            "latitude": 43.65,
+            "longitude": -79.38,
+        },
+        {
+            "listing_id": 2,
+            "price": 1500.0,
+            "bedrooms": 0,
+            "bathrooms": None,
+            "sqft": None,
+            "furnished": None,
+            "unit_type": None,
+            "latitude": 43.66,
+            "longitude": -79.39,
+        },
+        {
+            "listing_id": 3,
+            "price": 4200.0,
+            "bedrooms": 6,
+            "bathrooms": 3.0,
+            "sqft": 2400.0,
+            "furnished": True,
+            "unit_type": "house",
+            "latitude": 43.70,
+            "longitude": -79.40,
+        },
+        {
+            "listing_id": 4,
+            "price": 900.0,
+            "bedrooms": 1,
+            "bathrooms": 1.5,
+            "sqft": 0.0,
+            "furnished": True,
+            "unit_type": "room",
+            "latitude": 43.64,
+            "longitude": -79.37,
+        },
+    ]
+).astype({"sqft": "float64", "bathrooms": "float64"})
+
+
+@pytest.mark.parametrize("position", range(len(TINY)))
+def test_design_frame_equals_the_scorer_row(position):
+    fills = fills_for(TINY)
+    nn = np.array([2100.0, 1700.0, 3900.0, 1000.0])
+    frame = design_frame(TINY, nn, fills)
+    row = design_row(
+        features_of(TINY.iloc[[position]].itertuples(index=False).__next__()),
+        nn[position],
+        fills,
+        list(frame.columns),
+    )
+    assert row == pytest.approx(frame.iloc[position].tolist(), rel=1e-12)
+
+
+def test_missing_values_are_explicit_not_dropped():
+    fills = fills_for(TINY)
+    frame = design_frame(TINY, None, fills)
+    assert len(frame) == len(TINY)
+    studio, room = frame.iloc[1], frame.iloc[3]
+    assert studio["sqft_missing"] == 1 and studio["log_sqft"] == pytest.approx(fills["log_sqft"]["0"])
+    assert (
+        studio["bathrooms_missing"] == 1 and studio["furnished_missing"] == 1 and studio["type_missing"] == 1
+    )
+    assert studio["bed_0"] == 1 and room["sqft_missing"] == 1  # a zero size is no size
+    assert frame.iloc[2]["bed_4"] == 1  # six bedrooms share the 4+ bucket
+
+
+def test_projection_is_in_metres():
+    projection = Projection(43.65, -79.38)
+    x, y = projection.to_metres(43.65 + 1 / 111.195, -79.38)
+    assert (round(x, 3), round(y)) == (0.0, 1000)
+    x, _ = projection.to_metres(43.65, -79.38 + 0.01)
+    assert x == pytest.approx(0.01 * 111_195 * math.cos(math.radians(43.65)), rel=1e-4)
+
+
+def grid_frame():
+    """25 one-bedrooms on a 100 m grid, all $2,000 — except a $9,000 one in the middle."""
+    rows = []
+    for i in range(25):
+        rows.append(
+            {
+                "listing_id": 100 + i,
+                "price": 9000.0 if i == 12 else 2000.0,
+                "bedrooms": 1,
+                "bathrooms": 1.0,
+                "sqft": 600.0,
+                "furnished": False,
+                "unit_type": "apartment",
+                "latitude": 43.65 + (i // 5) * 0.0009,
+                "longitude": -79.38 + (i % 5) * 0.00124,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def test_a_listing_is_never_its_own_neighbour(tmp_path):
+    frame = grid_frame()
+    projection = model.projection_for(frame)
+    settings = Settings(k=50)
+    buckets = model.build_buckets(frame, projection, tmp_path, settings)
+    nn = model.neighbour_prices(frame, buckets, projection, settings, 2000.0, exclude_self=True)
+    assert nn[12] == pytest.approx(2000.0)  # the $9,000 one sees only its $2,000 neighbours
+    assert all(2000.0 < v < 9000.0 for i, v in enumerate(nn) if i != 12)  # everyone else sees it
+
+
+def test_neighbour_weights_decay_with_distance(tmp_path):
+    frame = grid_frame()
+    projection = model.projection_for(frame)
+    buckets = model.build_buckets(frame, projection, tmp_path, Settings())
+    corner = features_of(frame.iloc[[0]].itertuples(index=False).__next__())
+    from models.pricing import neighbour_price
+
+    near = neighbour_price(buckets, projection, 50, 100.0, corner, 100, 0.0)  # short decay: local view
+    far = neighbour_price(buckets, projection, 50, 1e9, corner, 100, 0.0)  # no decay: plain mean
+    assert far == pytest.approx((23 * 2000 + 9000) / 24)
+    assert near < far  # the $9,000 one is ~300 m away and counts much less
+
+
+def test_calibrated_out_of_sample(trained):
+    metrics = trained.metrics
+    assert metrics["n_test"] >= 3000
+    assert abs(metrics["tail_low"] - 0.25) <= 0.02 and abs(metrics["tail_high"] - 0.25) <= 0.02
+    assert abs(metrics["coverage"] - 0.50) <= 0.03
+    assert "split-conformal" in metrics["calibration"]["method"]
+    assert all(fact["converged"] for fact in metrics["fit"].values())
+
+
+def test_neighbour_feature_lowers_pinball_loss_by_a_tenth(market, trained, tmp_path):
+    without = model.train(market, tmp_path, "no-nn", Settings(use_neighbours=False))
+    for q in ("p25", "p50", "p75"):
+        assert trained.metrics["pinball"][q] <= 0.9 * without.metrics["pinball"][q], q
+
+
+def test_served_quantiles_never_cross(trained):
+    scores = trained.scores
+    assert (scores["p25"] <= scores["p50"]).all() and (scores["p50"] <= scores["p75"]).all()
+    loaded = PriceModel.load(trained.directory)
+    odd = ListingFeatures(
+        bedrooms=9,
+        bathrooms=12.0,
+        sqft=15000,
+        furnished=True,
+        unit_type="room",
+        latitude=44.5,
+        longitude=-80.9,
+    )  # far outside the market, absurd shape
+    estimate = loaded.estimate(odd, price=5000)
+    assert estimate.p25 <= estimate.p50 <= estimate.p75
+
+
+def test_labels_split_about_25_50_25(trained):
+    shares = trained.scores["label"].value_counts(normalize=True)
+    assert abs(shares["low"] - 0.25) < 0.03 and abs(shares["high"] - 0.25) < 0.03
+
+
+def test_scorer_reproduces_statsmodels_on_every_training_row(market, trained):
+    loaded = PriceModel.load(trained.directory)
+    fills = trained.spec["fills"]
+    fit_rows, _, _ = model.split_rows(len(market), Settings())  # the market frame has no outliers
+    fit_rows = fit_rows[: Settings().max_fit_rows]
+    nn = np.array(
+        [loaded.neighbour_price(features_of(r), int(r.listing_id)) for r in market.itertuples(index=False)]
+    )
+    design = design_frame(market, nn, fills)[loaded.columns]
+    log_price = np.log(market["price"].to_numpy(float))
+    for q, level in model.LEVELS.items():
+        fit = QuantReg(log_price[fit_rows], design.iloc[fit_rows].to_numpy()).fit(
+            q=level, max_iter=1000, p_tol=1e-6
+        )
+        expected = fit.predict(design.iloc[fit_rows].to_numpy())
+        scored = np.array(
+            [
+                loaded.raw_quantiles(features_of(r), int(r.listing_id))[q]
+                for r in market.iloc[fit_rows].itertuples(index=False)
+            ]
+        )
+        relative = np.abs(np.exp(scored) - np.exp(expected)) / np.exp(expected)
+        assert relative.max() < 1e-6, (q, relative.max())
+
+
+def test_too_few_listings_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="need at least 50 listings to train, got 4"):
+        model.train(TINY, tmp_path, "v")
