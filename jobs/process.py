@@ -30,6 +30,7 @@ from models.matching import (
 )
 from models.normalize import CleanListing, Rejected, clean_listing
 from models.quarantine import BadRecord, quarantine
+from models.ranking import rank_listings
 from models.source import Source
 
 ACTIVATE = """
@@ -138,6 +139,7 @@ def process_batch(
     active_ids = [lid for lid, _ in good]
     analyzed = refresh_listing_statistics(session, changed_before + len(pending))
     duplicates = mark_duplicates(session, active_ids, metres, tolerance)
+    rank_listings(session, active_ids, now)  # so alerts and the API can explain prices right away
     notifications = match_regions(session, active_ids, now)
     return BatchResult(len(good), len(bad), duplicates, notifications, analyzed)
 

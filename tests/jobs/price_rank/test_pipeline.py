@@ -103,3 +103,35 @@ def test_old_runs_are_pruned_from_s3(listings, bucket, lambda_context):
     result = update_step.run({"kwargs": {"run_id": "20261123T120000Z", "keep_runs": 2}}, lambda_context)
     assert result["pruned_objects"] == 2
     assert storage.run_ids(bucket) == ["20261103T000000Z", "20261123T120000Z"]
+
+
+def test_process_ranks_new_listings_with_the_current_model(listings, bucket, lambda_context):
+    run_all(lambda_context)
+    from datetime import UTC, datetime
+
+    from jobs import process
+    from models.source import Source
+
+    with session_scope() as session:
+        source = session.scalars(select(Source)).first()
+        fresh = Listing(
+            source_id=source.id,
+            source_ref="fresh",
+            status="pending",
+            first_seen_at=datetime.now(UTC),
+            last_seen_at=datetime.now(UTC),
+            raw={
+                "source_ref": "fresh",
+                "price": 9999,
+                "bedrooms": 1,
+                "latitude": 43.6532,
+                "longitude": -79.3832,
+                "unit_type": "apartment",
+            },
+        )
+        session.add(fresh)
+        session.flush()
+        process.process_pending(session, datetime.now(UTC))
+        rank = session.get(PriceRank, fresh.id)
+    assert rank is not None and rank.label == "high" and rank.model_version == "20261123T120000Z"
+    assert rank.p25 <= rank.p50 <= rank.p75 < 9999

@@ -1,0 +1,84 @@
+"""Rank listings with the current model as they arrive (batch process job and stream stage).
+
+The price_rank pipeline re-ranks every active listing on its schedule; this
+ranks new ones right away so alerts and the API can explain their price.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from models.listing import Listing
+from models.pricing import Estimate, ListingFeatures, PriceModel, current_model
+
+UPSERT_RANK = text("""
+INSERT INTO price_ranks (listing_id, model_version, p25, p50, p75, label, scored_at)
+VALUES (:listing_id, :model_version, :p25, :p50, :p75, :label, :scored_at)
+ON CONFLICT (listing_id) DO UPDATE SET
+    model_version = EXCLUDED.model_version, p25 = EXCLUDED.p25, p50 = EXCLUDED.p50, p75 = EXCLUDED.p75,
+    label = EXCLUDED.label, scored_at = EXCLUDED.scored_at
+""")
+
+
+def features_of(listing: Listing | object) -> ListingFeatures:
+    """The model's view of a listing row (needs latitude/longitude attributes or a geometry)."""
+    return ListingFeatures(
+        bedrooms=int(listing.bedrooms),
+        bathrooms=listing.bathrooms,
+        sqft=listing.sqft,  # type: ignore[attr-defined]
+        furnished=listing.furnished,
+        unit_type=listing.unit_type,  # type: ignore[attr-defined]
+        latitude=float(listing.latitude),
+        longitude=float(listing.longitude),  # type: ignore[attr-defined]
+    )
+
+
+def rank_listings(
+    session: Session, listing_ids: Sequence[int], now: datetime, model: PriceModel | None = None
+) -> dict[int, Estimate]:
+    """Score active canonical listings and store their ranks; {} before the first model exists."""
+    if not listing_ids:
+        return {}
+    model = model or current_model(session)
+    if model is None:
+        return {}
+    rows = session.execute(
+        select(
+            Listing.id,
+            Listing.price,
+            Listing.bedrooms,
+            Listing.bathrooms,
+            Listing.sqft,
+            Listing.furnished,
+            Listing.unit_type,
+            func.ST_Y(Listing.geom).label("latitude"),
+            func.ST_X(Listing.geom).label("longitude"),
+        ).where(
+            Listing.id.in_(list(listing_ids)),
+            Listing.status == "active",
+            Listing.canonical_id.is_(None),
+            Listing.geom.is_not(None),
+        )
+    ).all()
+    estimates = {row.id: model.estimate(features_of(row), price=row.price, exclude_id=row.id) for row in rows}
+    if estimates:
+        session.execute(
+            UPSERT_RANK,
+            [
+                {
+                    "listing_id": lid,
+                    "model_version": e.model_version,
+                    "p25": e.p25,
+                    "p50": e.p50,
+                    "p75": e.p75,
+                    "label": e.label,
+                    "scored_at": now,
+                }
+                for lid, e in estimates.items()
+            ],
+        )
+    return estimates
