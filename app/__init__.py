@@ -15,14 +15,18 @@ from models.logs import configure_logging
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app: config -> db hooks -> blueprints -> error handlers."""
-    from app import cli, db, errors, health
+    from app import cli, cors, db, errors, health
+    from app.api import init_api
     from app.config import config_from_environment
 
     app = Flask(__name__)
-    app.config.update(config_from_environment() if test_config is None else test_config)
+    app.config.update(config_from_environment())
+    app.config.update(test_config or {})
     configure_logging(app.config.get("NOOK_LOG_LEVEL", "INFO"))
     db.init_app(app)
     app.register_blueprint(health.bp)
+    init_api(app)
+    cors.init_app(app)
     errors.register_error_handlers(app)
     cli.register(app)
     return app

@@ -1,4 +1,8 @@
-"""One error shape for every error: application/problem+json (RFC 9457)."""
+"""One error shape for every error: application/problem+json (RFC 9457).
+
+Validation errors name each offending field (`json.geometry`, `query.bbox`);
+database details and tracebacks never reach clients.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from typing import Any
 
 from flask import Flask, Response, json
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.http import HTTP_STATUS_CODES
 
 log = logging.getLogger("nook.app")
 
@@ -14,39 +19,71 @@ PROBLEM_TYPE = "about:blank"
 
 
 class ApiError(Exception):
-    """An error a view raises to answer with a given status and detail."""
+    """An error a view raises to answer with a given status and detail (and the field at fault)."""
 
-    def __init__(self, status: int, detail: str, **extra: Any) -> None:
+    def __init__(
+        self, status: int, detail: str, field: str | None = None, www_authenticate: bool = False, **extra: Any
+    ) -> None:
         super().__init__(detail)
-        self.status = status
-        self.detail = detail
-        self.extra = extra
+        self.status, self.detail, self.field = status, detail, field
+        self.www_authenticate, self.extra = www_authenticate, extra
 
 
-def problem(status: int, title: str, detail: str | None = None, **extra: Any) -> Response:
+def problem(
+    status: int,
+    detail: str | None = None,
+    errors: list[dict[str, str]] | None = None,
+    title: str | None = None,
+    **extra: Any,
+) -> Response:
     """Build a problem+json response."""
-    body: dict[str, Any] = {"type": PROBLEM_TYPE, "title": title, "status": status}
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE,
+        "title": title or HTTP_STATUS_CODES.get(status, "Error"),
+        "status": status,
+    }
     if detail:
         body["detail"] = detail
+    if errors:
+        body["errors"] = errors
     body.update(extra)
     return Response(json.dumps(body), status=status, mimetype="application/problem+json")
 
 
-def _title(status: int) -> str:
-    from werkzeug.http import HTTP_STATUS_CODES
-
-    return HTTP_STATUS_CODES.get(status, "Error")
+def flatten_messages(messages: Any, prefix: str = "") -> list[dict[str, str]]:
+    """marshmallow/webargs messages ({"json": {"price": ["..."]}}) as [{field, message}]."""
+    if isinstance(messages, dict):
+        out = []
+        for key, value in messages.items():
+            name = prefix if key == "_schema" else f"{prefix}.{key}" if prefix else str(key)
+            out += flatten_messages(value, name)
+        return out
+    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        return [{"field": prefix or "request", "message": m} for m in messages]
+    if isinstance(messages, list):
+        return [e for item in messages for e in flatten_messages(item, prefix)]
+    return [{"field": prefix or "request", "message": str(messages)}]
 
 
 def handle_api_error(exc: ApiError) -> Response:
     """Answer an ApiError raised by a view."""
-    return problem(exc.status, _title(exc.status), exc.detail, **exc.extra)
+    errors = [{"field": exc.field, "message": exc.detail}] if exc.field else None
+    response = problem(exc.status, exc.detail, errors, **exc.extra)
+    if exc.www_authenticate:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="nook"'
+    return response
 
 
 def handle_http_exception(exc: HTTPException) -> Response:
-    """Answer werkzeug's 404, 405, 413 and friends in the same shape."""
-    response = problem(exc.code or 500, exc.name, exc.description)
-    if exc.code == 405 and exc.valid_methods:  # type: ignore[attr-defined]
+    """werkzeug's 404, 405, 413 and webargs' 422 in the same shape."""
+    status = exc.code or 500
+    messages = (getattr(exc, "data", None) or {}).get("messages")
+    if messages:
+        errors = flatten_messages(messages)
+        detail = "Invalid input: " + "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+        return problem(status, detail, errors)
+    response = problem(status, exc.description, title=exc.name)
+    if status == 405 and getattr(exc, "valid_methods", None):
         response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
     return response
 
@@ -56,7 +93,7 @@ def handle_unexpected(exc: Exception) -> Response:
     if isinstance(exc, HTTPException):
         return handle_http_exception(exc)
     log.exception("unhandled error", extra={"error_type": type(exc).__name__})
-    return problem(500, InternalServerError.name, "The server could not complete the request.")
+    return problem(500, "The server could not complete the request.", title=InternalServerError.name)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -1,0 +1,113 @@
+"""/v1/alerts and /v1/me: the caller's notifications and webhook."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response
+from sqlalchemy import tuple_
+
+from app.api import Blueprint
+from app.auth import SECURITY, auth_required, current_user
+from app.db import get_db
+from app.errors import ApiError
+from app.pagination import decode_cursor, encode_cursor
+from app.schemas import AlertPageSchema, MeSchema, PageArgs, WebhookBody
+from app.search import base_query, listing_item
+from models.region import Notification, Region
+from models.settings import get_settings
+from models.webhooks import WebhookNotAllowed, check_webhook_url
+
+blp = Blueprint("alerts", __name__, url_prefix="/v1", description="Your alerts and where they are delivered.")
+
+
+@blp.route("/alerts")
+@auth_required
+@blp.doc(security=SECURITY)
+@blp.arguments(PageArgs, location="query", as_kwargs=False)
+@blp.response(200, AlertPageSchema)
+def alerts(args: dict[str, Any]) -> dict[str, Any]:
+    """Your notifications, newest first."""
+    from datetime import datetime
+
+    query = (
+        base_query()
+        .with_only_columns(
+            *base_query().selected_columns,
+            Notification.id.label("alert_id"),
+            Notification.created_at,
+            Notification.status,
+            Notification.sent_at,
+            Region.id.label("region_id"),
+            Region.name.label("region_name"),
+        )
+        .join(Notification, Notification.listing_id == base_query().selected_columns.id)
+        .join(Region, Region.id == Notification.region_id)
+        .where(Notification.user_id == current_user().id)
+    )
+    if args.get("cursor"):
+        created, last_id = decode_cursor(args["cursor"], "alerts", 2)
+        try:
+            when = datetime.fromisoformat(str(created))
+        except ValueError:
+            raise ApiError(400, "cursor: not a cursor this API returned.", field="query.cursor") from None
+        query = query.where(tuple_(Notification.created_at, Notification.id) < tuple_(when, int(last_id)))
+    limit = args["limit"]
+    rows = (
+        get_db()
+        .execute(query.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit + 1))
+        .all()
+    )
+    more, rows = len(rows) > limit, rows[:limit]
+    items = [
+        {
+            "id": r.alert_id,
+            "created_at": r.created_at,
+            "status": r.status,
+            "sent_at": r.sent_at,
+            "region": {"id": r.region_id, "name": r.region_name},
+            "listing": listing_item(r),
+        }
+        for r in rows
+    ]
+    cursor = encode_cursor("alerts", [rows[-1].created_at.isoformat(), rows[-1].alert_id]) if more else None
+    return {"items": items, "next_cursor": cursor}
+
+
+def _me() -> dict[str, Any]:
+    user = current_user()
+    return {"id": user.id, "email": user.email, "webhook_url": user.webhook_url}
+
+
+@blp.route("/me")
+@auth_required
+@blp.doc(security=SECURITY)
+@blp.response(200, MeSchema)
+def me() -> dict[str, Any]:
+    """Who you are, and where your alerts go."""
+    return _me()
+
+
+@blp.route("/me/webhook", methods=["PUT"])
+@auth_required
+@blp.doc(security=SECURITY)
+@blp.arguments(WebhookBody, as_kwargs=False)
+@blp.response(200, MeSchema)
+def set_webhook(body: dict[str, Any]) -> dict[str, Any]:
+    """Set the URL your alerts are posted to (http/https, public addresses only)."""
+    try:
+        url = check_webhook_url(body["url"], allow_private=get_settings().allow_private_webhooks)
+    except WebhookNotAllowed as exc:
+        raise ApiError(422, f"url: {exc}", field="json.url") from None
+    current_user().webhook_url = url
+    return _me()
+
+
+@blp.route("/me/webhook", methods=["DELETE"])
+@auth_required
+@blp.doc(security=SECURITY)
+@blp.response(204)
+def delete_webhook() -> Response:
+    """Stop delivering alerts (they stay listed under /v1/alerts)."""
+    current_user().webhook_url = None
+    return Response(status=204)

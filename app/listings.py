@@ -1,0 +1,121 @@
+"""/v1/listings: search, detail (with the explanation), and the price-rank chart."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from flask import Response, request, url_for
+from sqlalchemy import func, select
+
+from app.api import Blueprint
+from app.auth import SECURITY, auth_required, current_user
+from app.db import get_db
+from app.errors import ApiError
+from app.schemas import ListingDetailSchema, ListingPageSchema, ListingSearchArgs
+from app.search import listing_item, search_listings
+from models.chart import price_rank_svg
+from models.explain import explanation
+from models.listing import Listing
+from models.price_rank import PriceRank
+
+blp = Blueprint("listings", __name__, url_prefix="/v1/listings", description="Search listings and read one.")
+VISIBLE = ("active", "delisted", "expired")
+
+
+@blp.route("")
+@auth_required
+@blp.doc(security=SECURITY)
+@blp.arguments(ListingSearchArgs, location="query", as_kwargs=False)
+@blp.response(200, ListingPageSchema)
+def search(args: dict[str, Any]) -> dict[str, Any]:
+    """Search active listings in one area (region_id, bbox or near + radius_m), filtered and sorted."""
+    rows, next_cursor = search_listings(get_db(), current_user().id, args)
+    return {"items": [listing_item(r) for r in rows], "next_cursor": next_cursor}
+
+
+def _load(listing_id: int) -> tuple[Listing, PriceRank | None, float, float]:
+    row = (
+        get_db()
+        .execute(
+            select(Listing, PriceRank, func.ST_Y(Listing.geom), func.ST_X(Listing.geom))
+            .outerjoin(PriceRank, PriceRank.listing_id == Listing.id)
+            .where(Listing.id == listing_id, Listing.status.in_(VISIBLE), Listing.canonical_id.is_(None))
+        )
+        .first()
+    )
+    if row is None:
+        raise ApiError(404, "No such listing.")
+    return row[0], row[1], row[2], row[3]
+
+
+def _explain(listing: Listing, rank: PriceRank | None) -> str | None:
+    if rank is None or listing.status != "active":
+        return None
+    return explanation(
+        listing.price,
+        rank.p25,
+        rank.p75,
+        bedrooms=listing.bedrooms,
+        bathrooms=listing.bathrooms,
+        has_size=listing.sqft is not None,
+        unit_type=listing.unit_type,
+        label=rank.label,
+    )
+
+
+def _cacheable(body: bytes, mimetype: str) -> Response:
+    response = Response(body, mimetype=mimetype)
+    response.set_etag(hashlib.sha256(body).hexdigest()[:32])
+    response.cache_control.public, response.cache_control.max_age = True, 60
+    return response.make_conditional(request)
+
+
+@blp.route("/<int:listing_id>")
+@blp.response(200, ListingDetailSchema)
+def detail(listing_id: int) -> Response:
+    """One listing with its price rank explained in plain words (public, cacheable, ETag)."""
+    listing, rank, lat, lon = _load(listing_id)
+    active_rank = rank if listing.status == "active" else None
+    item = {
+        "id": listing.id,
+        "title": listing.title,
+        "price": listing.price,
+        "bedrooms": listing.bedrooms,
+        "bathrooms": listing.bathrooms,
+        "sqft": listing.sqft,
+        "unit_type": listing.unit_type,
+        "furnished": listing.furnished,
+        "location": {"latitude": lat, "longitude": lon},
+        "url": listing.url,
+        "posted_at": listing.posted_at,
+        "status": listing.status,
+        "address": listing.address,
+        "first_seen_at": listing.first_seen_at,
+        "last_seen_at": listing.last_seen_at,
+        "price_rank": None
+        if active_rank is None
+        else {
+            "label": active_rank.label,
+            "p25": round(active_rank.p25),
+            "p50": round(active_rank.p50),
+            "p75": round(active_rank.p75),
+            "model_version": active_rank.model_version,
+        },
+        "explanation": _explain(listing, active_rank),
+        "chart_url": url_for("listings.chart", listing_id=listing.id) if active_rank else None,
+    }
+    body = json.dumps(ListingDetailSchema().dump(item), separators=(",", ":")).encode()
+    return _cacheable(body, "application/json")
+
+
+@blp.route("/<int:listing_id>/price-rank.svg")
+@blp.response(200, {"type": "string"}, content_type="image/svg+xml")
+def chart(listing_id: int) -> Response:
+    """Where the listing's price falls in its expected range, as SVG (public, cacheable)."""
+    listing, rank, _, _ = _load(listing_id)
+    if rank is None or listing.status != "active":
+        raise ApiError(404, "This listing has no price rank yet.")
+    svg = price_rank_svg(rank.p25, rank.p75, listing.price, rank.label, title=_explain(listing, rank))
+    return _cacheable(svg.encode(), "image/svg+xml")

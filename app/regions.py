@@ -1,0 +1,168 @@
+"""/v1/regions: the caller's areas, with criteria; another user's region is a 404."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Response
+from sqlalchemy import func, select
+
+from app.api import Blueprint
+from app.auth import SECURITY, auth_required, current_user
+from app.db import get_db
+from app.errors import ApiError
+from app.geometry import validated_geojson
+from app.schemas import (
+    ListingFilters,
+    ListingPageSchema,
+    RegionCreate,
+    RegionListSchema,
+    RegionPatch,
+    RegionSchema,
+)
+from app.search import listing_item, search_listings
+from models.region import Region
+
+blp = Blueprint(
+    "regions", __name__, url_prefix="/v1/regions", description="Areas you draw, and their alerts."
+)
+MAX_REGIONS = 50
+CRITERIA = {
+    "bedrooms_min": "min_bedrooms",
+    "bedrooms_max": "max_bedrooms",
+    "bathrooms_min": "min_bathrooms",
+    "price_max": "max_price",
+    "unit_types": "unit_types",
+}
+
+
+def _stored_geometry(geojson: str) -> Any:
+    return func.ST_Multi(func.ST_SetSRID(func.ST_GeomFromGeoJSON(geojson), 4326))
+
+
+def _owned(region_id: int) -> Region:
+    region = get_db().scalar(
+        select(Region).where(Region.id == region_id, Region.user_id == current_user().id)
+    )
+    if region is None:
+        raise ApiError(404, "No such region.")
+    return region
+
+
+def _as_dict(region: Region) -> dict[str, Any]:
+    geojson, area = (
+        get_db()
+        .execute(
+            select(func.ST_AsGeoJSON(Region.geom, 7), func.ST_Area(func.geography(Region.geom)) / 1e6).where(
+                Region.id == region.id
+            )
+        )
+        .one()
+    )
+    return {
+        "id": region.id,
+        "name": region.name,
+        "geometry": json.loads(geojson),
+        "area_km2": round(area, 3),
+        "criteria": {api: getattr(region, column) for api, column in CRITERIA.items()},
+        "created_at": region.created_at,
+        "updated_at": region.updated_at,
+    }
+
+
+def _apply(region: Region, body: dict[str, Any]) -> None:
+    session = get_db()
+    if "name" in body:
+        region.name = body["name"].strip() or region.name
+    if "geometry" in body:
+        region.geom = _stored_geometry(validated_geojson(session, body["geometry"]))
+    for api, column in CRITERIA.items():
+        if api in body.get("criteria", {}):
+            value = body["criteria"][api]
+            setattr(region, column, (value or None) if api == "unit_types" else value)
+    low, high = region.min_bedrooms, region.max_bedrooms
+    if low is not None and high is not None and low > high:
+        raise ApiError(
+            422, "criteria: bedrooms_min is above bedrooms_max", field="json.criteria.bedrooms_min"
+        )
+    region.updated_at = datetime.now(UTC)
+    session.flush()
+    session.refresh(region)
+
+
+@blp.route("")
+@auth_required
+@blp.doc(security=SECURITY)
+@blp.response(200, RegionListSchema)
+def list_regions() -> dict[str, Any]:
+    """Your regions, oldest first."""
+    regions = get_db().scalars(select(Region).where(Region.user_id == current_user().id).order_by(Region.id))
+    return {"items": [_as_dict(r) for r in regions]}
+
+
+@blp.route("", methods=["POST"])
+@auth_required
+@blp.doc(security=SECURITY)
+@blp.arguments(RegionCreate, as_kwargs=False)
+@blp.response(201, RegionSchema)
+def create(body: dict[str, Any]) -> dict[str, Any]:
+    """Draw a region (GeoJSON Polygon/MultiPolygon or Feature) with optional criteria."""
+    session = get_db()
+    count = session.scalar(
+        select(func.count()).select_from(Region).where(Region.user_id == current_user().id)
+    )
+    if count >= MAX_REGIONS:
+        raise ApiError(409, f"You already have {MAX_REGIONS} regions; delete one first.")
+    region = Region(
+        user_id=current_user().id,
+        name=body["name"].strip() or "Region",
+        geom=_stored_geometry(validated_geojson(session, body["geometry"])),
+    )
+    session.add(region)
+    _apply(region, {"criteria": body.get("criteria", {})})
+    return _as_dict(region)
+
+
+@blp.route("/<int:region_id>")
+@auth_required
+@blp.doc(security=SECURITY)
+@blp.response(200, RegionSchema)
+def read(region_id: int) -> dict[str, Any]:
+    """One of your regions."""
+    return _as_dict(_owned(region_id))
+
+
+@blp.route("/<int:region_id>", methods=["PATCH"])
+@auth_required
+@blp.doc(security=SECURITY)
+@blp.arguments(RegionPatch, as_kwargs=False)
+@blp.response(200, RegionSchema)
+def patch(body: dict[str, Any], region_id: int) -> dict[str, Any]:
+    """Rename, redraw or change the criteria of a region (criteria keys given replace, null clears)."""
+    region = _owned(region_id)
+    _apply(region, body)
+    return _as_dict(region)
+
+
+@blp.route("/<int:region_id>", methods=["DELETE"])
+@auth_required
+@blp.doc(security=SECURITY)
+@blp.response(204)
+def delete(region_id: int) -> Response:
+    """Delete a region (and its alerts)."""
+    get_db().delete(_owned(region_id))
+    return Response(status=204)
+
+
+@blp.route("/<int:region_id>/listings")
+@auth_required
+@blp.doc(security=SECURITY)
+@blp.arguments(ListingFilters, location="query", as_kwargs=False)
+@blp.response(200, ListingPageSchema)
+def listings(args: dict[str, Any], region_id: int) -> dict[str, Any]:
+    """Active listings inside the region — the search, with the region as its area."""
+    _owned(region_id)
+    rows, next_cursor = search_listings(get_db(), current_user().id, {**args, "region_id": region_id})
+    return {"items": [listing_item(r) for r in rows], "next_cursor": next_cursor}

@@ -1,0 +1,275 @@
+"""Request and response schemas: validation, serialisation and OpenAPI from one source."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import validate
+
+from models.listing import UNIT_TYPES
+from models.price_rank import PRICE_LABELS
+
+MAX_PAGE = 100
+SORTS = ("newest", "price", "price_desc", "value")
+
+
+class StrictSchema(ma.Schema):
+    """Unknown fields are an error."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+
+def _pair(value: str, name: str, count: int) -> list[float]:
+    parts = value.split(",")
+    if len(parts) != count:
+        raise ma.ValidationError(f"{name} needs {count} comma-separated numbers")
+    try:
+        numbers = [float(p) for p in parts]
+    except ValueError:
+        raise ma.ValidationError(f"{name} needs {count} comma-separated numbers") from None
+    if any(n != n or n in (float("inf"), float("-inf")) for n in numbers):
+        raise ma.ValidationError(f"{name} needs finite numbers")
+    return numbers
+
+
+class BBox(ma.fields.String):
+    """minLon,minLat,maxLon,maxLat in degrees (WGS 84)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):  # type: ignore[no-untyped-def]
+        west, south, east, north = _pair(super()._deserialize(value, attr, data, **kwargs), "bbox", 4)
+        if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+            raise ma.ValidationError(
+                "bbox must be minLon,minLat,maxLon,maxLat with min < max, "
+                "longitudes in -180..180 and latitudes in -90..90"
+            )
+        return (west, south, east, north)
+
+
+class LatLon(ma.fields.String):
+    """lat,lon in degrees (WGS 84)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):  # type: ignore[no-untyped-def]
+        lat, lon = _pair(super()._deserialize(value, attr, data, **kwargs), "near", 2)
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            raise ma.ValidationError(
+                "near must be lat,lon with latitude in -90..90 and longitude in -180..180"
+            )
+        return (lat, lon)
+
+
+class ListingFilters(StrictSchema):
+    """Filters, sort and page of a listing search."""
+
+    bedrooms_min = ma.fields.Integer(validate=validate.Range(0, 20))
+    bedrooms_max = ma.fields.Integer(validate=validate.Range(0, 20))
+    bathrooms_min = ma.fields.Float(validate=validate.Range(0, 20))
+    bathrooms_max = ma.fields.Float(validate=validate.Range(0, 20))
+    price_min = ma.fields.Integer(validate=validate.Range(0, 100_000))
+    price_max = ma.fields.Integer(validate=validate.Range(0, 100_000))
+    unit_type = ma.fields.List(
+        ma.fields.String(validate=validate.OneOf(UNIT_TYPES)),
+        metadata={"description": "Repeat to allow several types."},
+    )
+    furnished = ma.fields.Boolean()
+    label = ma.fields.List(
+        ma.fields.String(validate=validate.OneOf(PRICE_LABELS)),
+        metadata={"description": "Price rank label; repeat for several."},
+    )
+    posted_since = ma.fields.AwareDateTime(default_timezone=None)
+    sort = ma.fields.String(
+        load_default="newest",
+        validate=validate.OneOf(SORTS),
+        metadata={"description": "newest | price | price_desc | value (price relative to p50)"},
+    )
+    limit = ma.fields.Integer(load_default=20, validate=validate.Range(1, MAX_PAGE))
+    cursor = ma.fields.String(validate=validate.Length(max=500))
+
+    @ma.validates_schema
+    def _ranges(self, data: dict, **_: object) -> None:
+        for low, high in (
+            ("bedrooms_min", "bedrooms_max"),
+            ("bathrooms_min", "bathrooms_max"),
+            ("price_min", "price_max"),
+        ):
+            if low in data and high in data and data[low] > data[high]:
+                raise ma.ValidationError(f"{low} is above {high}", field_name=low)
+
+
+class ListingSearchArgs(ListingFilters):
+    """A search: exactly one area (region_id, bbox, or near + radius_m) and filters."""
+
+    region_id = ma.fields.Integer(validate=validate.Range(1, 2**31 - 1))
+    bbox = BBox(
+        metadata={"description": "minLon,minLat,maxLon,maxLat", "example": "-79.42,43.63,-79.35,43.68"}
+    )
+    near = LatLon(metadata={"description": "lat,lon", "example": "43.6532,-79.3832"})
+    radius_m = ma.fields.Float(validate=validate.Range(1, 50_000), metadata={"description": "with near"})
+
+    @ma.validates_schema
+    def _one_area(self, data: dict, **_: object) -> None:
+        given = [name for name in ("region_id", "bbox", "near") if name in data]
+        if len(given) != 1:
+            raise ma.ValidationError(
+                "give exactly one area: region_id, bbox, or near (with radius_m)", field_name="area"
+            )
+        if ("near" in data) != ("radius_m" in data):
+            raise ma.ValidationError("near and radius_m go together", field_name="radius_m")
+
+
+class LocationSchema(ma.Schema):
+    latitude = ma.fields.Float(required=True)
+    longitude = ma.fields.Float(required=True)
+
+
+class PriceRankSchema(ma.Schema):
+    label = ma.fields.String(required=True, validate=validate.OneOf(PRICE_LABELS))
+    p25 = ma.fields.Integer(required=True)
+    p50 = ma.fields.Integer(required=True)
+    p75 = ma.fields.Integer(required=True)
+    model_version = ma.fields.String(required=True)
+
+
+class ListingSchema(ma.Schema):
+    """A listing in search results."""
+
+    id = ma.fields.Integer(required=True)
+    title = ma.fields.String(allow_none=True, required=True)
+    price = ma.fields.Integer(required=True)
+    bedrooms = ma.fields.Integer(required=True)
+    bathrooms = ma.fields.Float(allow_none=True, required=True)
+    sqft = ma.fields.Integer(allow_none=True, required=True)
+    unit_type = ma.fields.String(allow_none=True, required=True)
+    furnished = ma.fields.Boolean(allow_none=True, required=True)
+    location = ma.fields.Nested(LocationSchema, required=True)
+    url = ma.fields.String(allow_none=True, required=True)
+    posted_at = ma.fields.AwareDateTime(required=True)
+    price_rank = ma.fields.Nested(PriceRankSchema, allow_none=True, required=True)
+
+
+class ListingDetailSchema(ListingSchema):
+    """A listing with its explanation."""
+
+    status = ma.fields.String(required=True)
+    address = ma.fields.String(allow_none=True, required=True)
+    first_seen_at = ma.fields.AwareDateTime(required=True)
+    last_seen_at = ma.fields.AwareDateTime(required=True)
+    explanation = ma.fields.String(allow_none=True, required=True)
+    chart_url = ma.fields.String(allow_none=True, required=True)
+
+
+class ListingPageSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(ListingSchema), required=True)
+    next_cursor = ma.fields.String(allow_none=True, required=True)
+
+
+class EstimateRequest(StrictSchema):
+    """A hypothetical listing (and optionally its asking price)."""
+
+    bedrooms = ma.fields.Integer(required=True, validate=validate.Range(0, 20))
+    bathrooms = ma.fields.Float(allow_none=True, validate=validate.Range(0, 20))
+    sqft = ma.fields.Integer(allow_none=True, validate=validate.Range(80, 20_000))
+    unit_type = ma.fields.String(allow_none=True, validate=validate.OneOf(UNIT_TYPES))
+    furnished = ma.fields.Boolean(allow_none=True)
+    latitude = ma.fields.Float(required=True, validate=validate.Range(-90, 90))
+    longitude = ma.fields.Float(required=True, validate=validate.Range(-180, 180))
+    price = ma.fields.Integer(validate=validate.Range(1, 100_000))
+
+
+class RangeSchema(ma.Schema):
+    low = ma.fields.Integer(required=True)
+    high = ma.fields.Integer(required=True)
+
+
+class EstimateSchema(ma.Schema):
+    """Expected rent range, the label of the given price, in plain words."""
+
+    p25 = ma.fields.Float(required=True)
+    p50 = ma.fields.Float(required=True)
+    p75 = ma.fields.Float(required=True)
+    typical_range = ma.fields.Nested(RangeSchema, required=True)
+    price = ma.fields.Integer(allow_none=True, required=True)
+    label = ma.fields.String(allow_none=True, required=True)
+    explanation = ma.fields.String(required=True)
+    model_version = ma.fields.String(required=True)
+    chart_svg = ma.fields.String(required=True)
+
+
+class CriteriaSchema(StrictSchema):
+    """What a listing in the region must be to alert."""
+
+    bedrooms_min = ma.fields.Integer(allow_none=True, validate=validate.Range(0, 20))
+    bedrooms_max = ma.fields.Integer(allow_none=True, validate=validate.Range(0, 20))
+    bathrooms_min = ma.fields.Float(allow_none=True, validate=validate.Range(0, 20))
+    price_max = ma.fields.Integer(allow_none=True, validate=validate.Range(1, 100_000))
+    unit_types = ma.fields.List(ma.fields.String(validate=validate.OneOf(UNIT_TYPES)), allow_none=True)
+
+    @ma.validates_schema
+    def _order(self, data: dict, **_: object) -> None:
+        low, high = data.get("bedrooms_min"), data.get("bedrooms_max")
+        if low is not None and high is not None and low > high:
+            raise ma.ValidationError("bedrooms_min is above bedrooms_max", field_name="bedrooms_min")
+
+
+class RegionCreate(StrictSchema):
+    name = ma.fields.String(required=True, validate=validate.Length(1, 120))
+    geometry = ma.fields.Dict(
+        required=True,
+        metadata={
+            "description": "GeoJSON Polygon or MultiPolygon (or a Feature holding one), WGS 84 lon/lat"
+        },
+    )
+    criteria = ma.fields.Nested(CriteriaSchema, load_default=dict)
+
+
+class RegionPatch(StrictSchema):
+    name = ma.fields.String(validate=validate.Length(1, 120))
+    geometry = ma.fields.Dict(metadata={"description": "GeoJSON Polygon or MultiPolygon (or a Feature)"})
+    criteria = ma.fields.Nested(CriteriaSchema)
+
+
+class RegionSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    name = ma.fields.String(required=True)
+    geometry = ma.fields.Dict(required=True, metadata={"description": "GeoJSON MultiPolygon"})
+    criteria = ma.fields.Nested(CriteriaSchema, required=True)
+    area_km2 = ma.fields.Float(required=True)
+    created_at = ma.fields.AwareDateTime(required=True)
+    updated_at = ma.fields.AwareDateTime(required=True)
+
+
+class RegionListSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(RegionSchema), required=True)
+
+
+class PageArgs(StrictSchema):
+    limit = ma.fields.Integer(load_default=20, validate=validate.Range(1, MAX_PAGE))
+    cursor = ma.fields.String(validate=validate.Length(max=500))
+
+
+class AlertRegionSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    name = ma.fields.String(required=True)
+
+
+class AlertSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    created_at = ma.fields.AwareDateTime(required=True)
+    status = ma.fields.String(required=True)
+    sent_at = ma.fields.AwareDateTime(allow_none=True, required=True)
+    region = ma.fields.Nested(AlertRegionSchema, required=True)
+    listing = ma.fields.Nested(ListingSchema, required=True)
+
+
+class AlertPageSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(AlertSchema), required=True)
+    next_cursor = ma.fields.String(allow_none=True, required=True)
+
+
+class WebhookBody(StrictSchema):
+    url = ma.fields.String(required=True, validate=validate.Length(1, 2000))
+
+
+class MeSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    email = ma.fields.String(required=True)
+    webhook_url = ma.fields.String(allow_none=True, required=True)

@@ -1,0 +1,190 @@
+"""Listing search: one area, filters, a sort, and keyset pagination — SQL built by SQLAlchemy.
+
+Sort keys come from an allow-list; every value is a bound parameter. Each sort
+is a total order (its key plus the id), so a cursor resumes exactly after the
+last row seen: new listings arriving between pages never make a row appear
+twice or be skipped.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, and_, func, literal, select, tuple_
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
+
+from app.errors import ApiError
+from app.pagination import decode_cursor, encode_cursor
+from models.listing import Listing
+from models.price_rank import PriceRank
+from models.region import Region
+
+UNRANKED_VALUE = 1e9  # sorts listings without a price rank after every ranked one
+METRES_PER_DEGREE = 111_000.0
+
+LAT = func.ST_Y(Listing.geom)
+LON = func.ST_X(Listing.geom)
+VALUE = func.coalesce(Listing.price / func.nullif(PriceRank.p50, 0), UNRANKED_VALUE)
+
+
+@dataclass(frozen=True)
+class SortSpec:
+    """An allowed sort: its key columns and directions (the id breaks ties)."""
+
+    keys: tuple[ColumnElement[Any], ...]
+    descending: bool
+
+
+SORTS = {
+    "newest": SortSpec((Listing.posted_at, Listing.id), descending=True),
+    "price": SortSpec((Listing.price, Listing.id), descending=False),
+    "price_desc": SortSpec((Listing.price, Listing.id), descending=True),
+    "value": SortSpec((VALUE, Listing.id), descending=False),
+}
+
+
+def base_query() -> Select:
+    """Active canonical listings with their price rank (if any)."""
+    return (
+        select(
+            Listing.id,
+            Listing.title,
+            Listing.price,
+            Listing.bedrooms,
+            Listing.bathrooms,
+            Listing.sqft,
+            Listing.unit_type,
+            Listing.furnished,
+            Listing.url,
+            Listing.posted_at,
+            LAT.label("latitude"),
+            LON.label("longitude"),
+            PriceRank.label.label("rank_label"),
+            PriceRank.p25,
+            PriceRank.p50,
+            PriceRank.p75,
+            PriceRank.model_version,
+            VALUE.label("value"),
+        )
+        .outerjoin(PriceRank, PriceRank.listing_id == Listing.id)
+        .where(Listing.status == "active", Listing.canonical_id.is_(None))
+    )
+
+
+def within_area(query: Select, session: Session, user_id: int, args: dict[str, Any]) -> Select:
+    """Restrict to the one area the caller gave."""
+    if "region_id" in args:
+        region = session.scalar(
+            select(Region.id).where(Region.id == args["region_id"], Region.user_id == user_id)
+        )
+        if region is None:
+            raise ApiError(404, "No such region.", field="query.region_id")
+        return query.join(Region, and_(Region.id == region, func.ST_Contains(Region.geom, Listing.geom)))
+    if "bbox" in args:
+        west, south, east, north = args["bbox"]
+        return query.where(Listing.geom.op("&&")(func.ST_MakeEnvelope(west, south, east, north, 4326)))
+    lat, lon = args["near"]
+    radius = float(args["radius_m"])
+    point = func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)
+    # A box that surely holds the circle lets the GiST index do the first cut.
+    lon_degrees = radius / (METRES_PER_DEGREE * max(math.cos(math.radians(lat)), 0.01))
+    box = func.ST_MakeEnvelope(
+        lon - lon_degrees,
+        lat - radius / METRES_PER_DEGREE,
+        lon + lon_degrees,
+        lat + radius / METRES_PER_DEGREE,
+        4326,
+    )
+    return query.where(
+        Listing.geom.op("&&")(box),
+        func.ST_DWithin(func.geography(Listing.geom), func.geography(point), radius),
+    )
+
+
+def filtered(query: Select, args: dict[str, Any]) -> Select:
+    """Apply the optional filters."""
+    bounds = (
+        ("bedrooms_min", Listing.bedrooms, ">="),
+        ("bedrooms_max", Listing.bedrooms, "<="),
+        ("bathrooms_min", Listing.bathrooms, ">="),
+        ("bathrooms_max", Listing.bathrooms, "<="),
+        ("price_min", Listing.price, ">="),
+        ("price_max", Listing.price, "<="),
+    )
+    for name, column, op in bounds:
+        if args.get(name) is not None:
+            query = query.where(column >= args[name] if op == ">=" else column <= args[name])
+    if args.get("unit_type"):
+        query = query.where(Listing.unit_type.in_(args["unit_type"]))
+    if args.get("furnished") is not None:
+        query = query.where(Listing.furnished.is_(args["furnished"]))
+    if args.get("label"):
+        query = query.where(PriceRank.label.in_(args["label"]))
+    if args.get("posted_since") is not None:
+        query = query.where(Listing.posted_at >= args["posted_since"])
+    return query
+
+
+def _after(spec: SortSpec, keys: list[Any]) -> ColumnElement[bool]:
+    first, last_id = keys
+    column = spec.keys[0]
+    if first is None:
+        raise ApiError(400, "cursor: not a cursor this API returned.", field="query.cursor")
+    value = literal(first, type_=column.type) if column is not VALUE else literal(float(first))
+    row, after = tuple_(column, Listing.id), tuple_(value, int(last_id))
+    return row < after if spec.descending else row > after
+
+
+def _cursor_keys(sort: str, row: Any) -> list[Any]:
+    first = {
+        "newest": row.posted_at.isoformat(),
+        "price": row.price,
+        "price_desc": row.price,
+        "value": float(row.value),
+    }[sort]
+    return [first, row.id]
+
+
+def search_listings(session: Session, user_id: int, args: dict[str, Any]) -> tuple[list[Any], str | None]:
+    """One page of listings and the cursor of the next page (None on the last)."""
+    sort = args.get("sort", "newest")
+    spec = SORTS[sort]
+    query = filtered(within_area(base_query(), session, user_id, args), args)
+    if args.get("cursor"):
+        query = query.where(_after(spec, decode_cursor(args["cursor"], sort, 2)))
+    order = [key.desc() for key in spec.keys] if spec.descending else [key.asc() for key in spec.keys]
+    limit = int(args.get("limit", 20))
+    rows = session.execute(query.order_by(*order).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (encode_cursor(sort, _cursor_keys(sort, rows[-1])) if more and rows else None)
+
+
+def listing_item(row: Any) -> dict[str, Any]:
+    """A search result row as the API's listing object."""
+    rank = None
+    if row.rank_label is not None:
+        rank = {
+            "label": row.rank_label,
+            "p25": round(row.p25),
+            "p50": round(row.p50),
+            "p75": round(row.p75),
+            "model_version": row.model_version,
+        }
+    return {
+        "id": row.id,
+        "title": row.title,
+        "price": row.price,
+        "bedrooms": row.bedrooms,
+        "bathrooms": row.bathrooms,
+        "sqft": row.sqft,
+        "unit_type": row.unit_type,
+        "furnished": row.furnished,
+        "location": {"latitude": row.latitude, "longitude": row.longitude},
+        "url": row.url,
+        "posted_at": row.posted_at,
+        "price_rank": rank,
+    }

@@ -1,0 +1,76 @@
+"""API fixtures: two users with keys, a small ranked market, a trained model artifact."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+
+from jobs.price_rank.demo_frame import market_frame
+from jobs.price_rank.model import Settings, train
+from models.price_rank import PriceModel
+from models.user import User, create_user
+from tests.factories import add_price_rank, insert_active_listings
+
+
+@dataclass
+class Caller:
+    user: User
+    key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+
+@pytest.fixture
+def alice(db_session) -> Caller:
+    return Caller(*create_user(db_session, "alice@example.com"))
+
+
+@pytest.fixture
+def bob(db_session) -> Caller:
+    return Caller(*create_user(db_session, "bob@example.com"))
+
+
+@pytest.fixture(scope="session")
+def small_market():
+    return market_frame(400, seed=21)
+
+
+@pytest.fixture
+def market_ids(db_session, small_market) -> dict[int, int]:
+    """400 active listings; every other one has a price rank (low, typical and high in turn)."""
+    ids = insert_active_listings(db_session, small_market)
+    centres = (0.8, 1.0, 1.25)  # the price sits above, inside, below the range: high, typical, low
+    for n, (frame_id, db_id) in enumerate(list(ids.items())[::2]):
+        price = float(small_market.loc[small_market.listing_id == frame_id, "price"].iloc[0])
+        centre = price * centres[n % 3]
+        add_price_rank(db_session, db_id, centre * 0.9, centre, centre * 1.1, price=price)
+    return ids
+
+
+@pytest.fixture(scope="session")
+def artifact_dir(tmp_path_factory):
+    """A model trained on 3,000 demo listings, saved locally."""
+    directory = tmp_path_factory.mktemp("artifact")
+    train(market_frame(3000, seed=5), directory, version="api-test-v1", settings=Settings())
+    return directory
+
+
+@pytest.fixture
+def active_model(db_session, artifact_dir) -> str:
+    """Make the artifact the current model."""
+    db_session.add(
+        PriceModel(
+            version="api-test-v1",
+            run_id="api-test-v1",
+            artifact_uri=str(artifact_dir),
+            metrics={},
+            n_train=3000,
+            activated_at=datetime.now(UTC),
+        )
+    )
+    db_session.flush()
+    return "api-test-v1"

@@ -1,0 +1,84 @@
+"""/v1/alerts, /v1/me and the webhook setting."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from models.region import Notification, Region
+
+SQUARE = "SRID=4326;MULTIPOLYGON(((-79.9 43.3,-78.9 43.3,-78.9 44.1,-79.9 44.1,-79.9 43.3)))"
+
+
+@pytest.fixture
+def alerts(db_session, alice, bob, market_ids):
+    regions = {}
+    for caller in (alice, bob):
+        region = Region(user_id=caller.user.id, name=f"{caller.user.email} area", geom=SQUARE)
+        db_session.add(region)
+        db_session.flush()
+        regions[caller.user.id] = region
+    start = datetime(2026, 11, 20, tzinfo=UTC)
+    for n, listing_id in enumerate(list(market_ids.values())[:25]):
+        owner = alice if n < 20 else bob
+        db_session.add(
+            Notification(
+                user_id=owner.user.id,
+                region_id=regions[owner.user.id].id,
+                listing_id=listing_id,
+                status="queued",
+                attempts=0,
+                created_at=start + timedelta(minutes=n),
+            )
+        )
+    db_session.flush()
+    return regions
+
+
+def test_alerts_newest_first_paginated_and_private(client, alice, bob, alerts):
+    first = client.get("/v1/alerts", query_string={"limit": 8}, headers=alice.headers).get_json()
+    times = [a["created_at"] for a in first["items"]]
+    assert times == sorted(times, reverse=True) and len(times) == 8
+    ids = [a["id"] for a in first["items"]]
+    cursor = first["next_cursor"]
+    while cursor:
+        page = client.get(
+            "/v1/alerts", query_string={"limit": 8, "cursor": cursor}, headers=alice.headers
+        ).get_json()
+        ids += [a["id"] for a in page["items"]]
+        cursor = page["next_cursor"]
+    assert len(ids) == len(set(ids)) == 20
+    item = first["items"][0]
+    assert item["region"]["name"] == "alice@example.com area" and item["listing"]["price"] > 0
+    assert len(client.get("/v1/alerts", headers=bob.headers).get_json()["items"]) == 5
+
+
+def test_me_and_webhook(client, alice):
+    assert client.get("/v1/me", headers=alice.headers).get_json() == {
+        "id": alice.user.id,
+        "email": "alice@example.com",
+        "webhook_url": None,
+    }
+    ok = client.put("/v1/me/webhook", json={"url": "https://93.184.215.14/hooks/nook"}, headers=alice.headers)
+    assert ok.status_code == 200 and ok.get_json()["webhook_url"] == "https://93.184.215.14/hooks/nook"
+    assert client.delete("/v1/me/webhook", headers=alice.headers).status_code == 204
+    assert client.get("/v1/me", headers=alice.headers).get_json()["webhook_url"] is None
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("ftp://93.184.215.14/x", "http or https"),
+        ("http://127.0.0.1:8080/hook", "non-public address"),
+        ("http://10.0.0.5/hook", "non-public address"),
+        ("http://169.254.169.254/latest/meta-data", "non-public address"),
+        ("http://[::1]/hook", "non-public address"),
+        ("https://user:pw@93.184.215.14/", "credentials"),
+        ("not a url", "http or https"),
+    ],
+)
+def test_webhook_urls_that_are_refused(client, alice, url, reason):
+    response = client.put("/v1/me/webhook", json={"url": url}, headers=alice.headers)
+    assert response.status_code == 422 and reason in response.get_json()["detail"]
+    assert response.get_json()["errors"][0]["field"] == "json.url"

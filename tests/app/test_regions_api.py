@@ -1,0 +1,160 @@
+"""/v1/regions: GeoJSON validated by PostGIS, criteria, isolation between users."""
+
+from __future__ import annotations
+
+import pytest
+
+SQUARE = {
+    "type": "Polygon",
+    "coordinates": [[[-79.40, 43.64], [-79.36, 43.64], [-79.36, 43.67], [-79.40, 43.67], [-79.40, 43.64]]],
+}
+BOWTIE = {
+    "type": "Polygon",
+    "coordinates": [[[-79.40, 43.64], [-79.36, 43.67], [-79.36, 43.64], [-79.40, 43.67], [-79.40, 43.64]]],
+}
+
+
+def create(client, caller, geometry=SQUARE, **extra):
+    return client.post(
+        "/v1/regions", json={"name": "Downtown", "geometry": geometry, **extra}, headers=caller.headers
+    )
+
+
+def test_create_read_list_update_delete(client, alice):
+    created = create(client, alice, criteria={"bedrooms_min": 1, "price_max": 3000, "unit_types": ["condo"]})
+    assert created.status_code == 201, created.get_json()
+    region = created.get_json()
+    assert region["geometry"]["type"] == "MultiPolygon" and 10 < region["area_km2"] < 15
+    assert region["criteria"] == {
+        "bedrooms_min": 1,
+        "bedrooms_max": None,
+        "bathrooms_min": None,
+        "price_max": 3000,
+        "unit_types": ["condo"],
+    }
+    rid = region["id"]
+    assert client.get(f"/v1/regions/{rid}", headers=alice.headers).get_json()["name"] == "Downtown"
+    assert [r["id"] for r in client.get("/v1/regions", headers=alice.headers).get_json()["items"]] == [rid]
+    patched = client.patch(
+        f"/v1/regions/{rid}", json={"name": "Core", "criteria": {"price_max": None}}, headers=alice.headers
+    ).get_json()
+    assert patched["name"] == "Core" and patched["criteria"]["price_max"] is None
+    assert patched["criteria"]["bedrooms_min"] == 1
+    assert client.delete(f"/v1/regions/{rid}", headers=alice.headers).status_code == 204
+    assert client.get(f"/v1/regions/{rid}", headers=alice.headers).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "geometry",
+    [
+        {"type": "MultiPolygon", "coordinates": [SQUARE["coordinates"]]},
+        {"type": "Feature", "properties": {"name": "x"}, "geometry": SQUARE},
+    ],
+)
+def test_multipolygons_and_features_are_accepted(client, alice, geometry):
+    assert create(client, alice, geometry).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("geometry", "reason"),
+    [
+        (BOWTIE, "not a valid polygon: Self-intersection"),
+        ({"type": "Point", "coordinates": [-79.4, 43.6]}, "must be a Polygon or MultiPolygon, not 'Point'"),
+        (
+            {"type": "Polygon", "coordinates": [[[-79.4, 43.6], [200, 43.6], [-79.3, 43.7], [-79.4, 43.6]]]},
+            "position [200, 43.6] is not longitude",
+        ),
+        ({"type": "Polygon", "coordinates": [[["a", "b"]]]}, "every position must be [longitude, latitude]"),
+        ({"type": "Polygon", "coordinates": []}, "coordinates are not nested"),
+        (
+            {"type": "Polygon", "coordinates": [[[-79.4, 43.6], [-79.3, 43.6], [-79.4, 43.6]]]},
+            "Too few points",
+        ),
+        (
+            {
+                "type": "Polygon",
+                "coordinates": [[[-79.4, 43.6], [-79.3, 43.6], [-79.3, 43.7], [-79.4, 43.7]]],
+            },
+            "do not form a closed linestring",
+        ),
+        (
+            {"type": "Polygon", "coordinates": [[[-80, 43], [-78, 43], [-78, 45], [-80, 45], [-80, 43]]]},
+            "at most 2,500 km² are allowed",
+        ),
+        (
+            {
+                "type": "Polygon",
+                "crs": {"type": "name", "properties": {"name": "EPSG:3857"}},
+                "coordinates": SQUARE["coordinates"],
+            },
+            "must be WGS 84",
+        ),
+        ({"type": "Feature", "geometry": None}, "the Feature has no geometry"),
+    ],
+)
+def test_invalid_geometries_get_the_reason(client, alice, geometry, reason):
+    response = create(client, alice, geometry)
+    body = response.get_json()
+    assert response.status_code == 422, body
+    assert body["errors"][0]["field"] == "json.geometry" and reason in body["detail"], body["detail"]
+
+
+def test_too_many_vertices(client, alice):
+    import math
+
+    ring = [
+        [-79.38 + 0.01 * math.cos(t / 400 * 2 * math.pi), 43.65 + 0.01 * math.sin(t / 400 * 2 * math.pi)]
+        for t in range(2400)
+    ]
+    response = create(client, alice, {"type": "Polygon", "coordinates": [ring + [ring[0]]]})
+    assert response.status_code == 422 and "2401 vertices; at most 2000" in response.get_json()["detail"]
+
+
+def test_criteria_are_validated(client, alice):
+    response = create(client, alice, criteria={"bedrooms_min": 3, "bedrooms_max": 1})
+    assert response.status_code == 422 and "bedrooms_min" in response.get_json()["detail"]
+    response = create(client, alice, criteria={"unit_types": ["igloo"]})
+    assert response.status_code == 422
+
+
+def test_another_users_region_is_a_404_never_a_403(client, alice, bob):
+    rid = create(client, alice).get_json()["id"]
+    for method, path, kwargs in (
+        ("get", f"/v1/regions/{rid}", {}),
+        ("patch", f"/v1/regions/{rid}", {"json": {}}),
+        ("delete", f"/v1/regions/{rid}", {}),
+        ("get", f"/v1/regions/{rid}/listings", {}),
+    ):
+        response = getattr(client, method)(path, headers=bob.headers, **kwargs)
+        assert response.status_code == 404, (method, path)
+        assert "Downtown" not in response.get_data(as_text=True)
+    search = client.get("/v1/listings", query_string={"region_id": rid}, headers=bob.headers)
+    assert search.status_code == 404
+    assert client.get("/v1/regions", headers=bob.headers).get_json()["items"] == []
+    assert client.get(f"/v1/regions/{rid}", headers=alice.headers).status_code == 200
+
+
+def test_region_listings_are_the_ones_inside(client, alice, market_ids):
+    rid = create(client, alice).get_json()["id"]
+    body = client.get(
+        f"/v1/regions/{rid}/listings", query_string={"limit": 100}, headers=alice.headers
+    ).get_json()
+    assert body["items"]
+    for item in body["items"]:
+        assert (
+            -79.40 <= item["location"]["longitude"] <= -79.36
+            and 43.64 <= item["location"]["latitude"] <= 43.67
+        )
+    same = client.get("/v1/listings", query_string={"region_id": rid, "limit": 100}, headers=alice.headers)
+    assert [i["id"] for i in same.get_json()["items"]] == [i["id"] for i in body["items"]]
+
+
+def test_geojson_postgis_cannot_parse_is_a_422_and_the_transaction_lives_on(db_session):
+    from sqlalchemy import text
+
+    from app.errors import ApiError
+    from app.geometry import postgis_check
+
+    with pytest.raises(ApiError, match=r"PostGIS cannot read it \(Too few ordinates in GeoJSON\)"):
+        postgis_check(db_session, '{"type": "Polygon", "coordinates": [[[1]]]}')
+    assert db_session.execute(text("SELECT 1")).scalar() == 1
