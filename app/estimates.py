@@ -11,14 +11,17 @@ from app.errors import ApiError
 from app.schemas import EstimateRequest, EstimateSchema
 from models.chart import price_rank_svg
 from models.explain import explanation, range_sentence, round_down, round_up
-from models.pricing import ListingFeatures, current_model
+from models.pricing import ListingFeatures, ModelUnavailable, current_model
 
 blp = Blueprint("estimates", __name__, url_prefix="/v1/estimates", description="Price estimates.")
 
 
 def estimate_for(body: dict[str, Any]) -> dict[str, Any]:
     """Score a hypothetical listing with the current model."""
-    model = current_model(get_db())
+    try:
+        model = current_model(get_db())
+    except ModelUnavailable:
+        raise ApiError(503, "The price model cannot be loaded right now; try again shortly.") from None
     if model is None:
         raise ApiError(
             503, "No price model has been trained yet; try again after the price_rank pipeline runs."

@@ -23,6 +23,7 @@ from app.schemas import (
     RegionSchema,
 )
 from app.search import listing_item, search_listings
+from models.matching import refresh_region_members
 from models.region import Region
 
 blp = Blueprint(
@@ -76,7 +77,8 @@ def _apply(region: Region, body: dict[str, Any]) -> None:
     session = get_db()
     if "name" in body:
         region.name = body["name"].strip() or region.name
-    if "geometry" in body:
+    redraw = "geometry" in body
+    if redraw:
         region.geom = _stored_geometry(validated_geojson(session, body["geometry"]))
     for api, column in CRITERIA.items():
         if api in body.get("criteria", {}):
@@ -89,6 +91,8 @@ def _apply(region: Region, body: dict[str, Any]) -> None:
         )
     region.updated_at = datetime.now(UTC)
     session.flush()
+    if redraw:
+        refresh_region_members(session, region.id)
     session.refresh(region)
 
 
@@ -122,6 +126,8 @@ def create(body: dict[str, Any]) -> dict[str, Any]:
     )
     session.add(region)
     _apply(region, {"criteria": body.get("criteria", {})})
+    session.flush()
+    refresh_region_members(session, region.id)
     return _as_dict(region)
 
 

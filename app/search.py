@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, func, literal, select, tuple_
@@ -20,7 +21,7 @@ from app.errors import ApiError
 from app.pagination import decode_cursor, encode_cursor
 from models.listing import Listing
 from models.price_rank import PriceRank
-from models.region import Region
+from models.region import Region, RegionListing
 
 UNRANKED_VALUE = 1e9  # sorts listings without a price rank after every ranked one
 METRES_PER_DEGREE = 111_000.0
@@ -43,6 +44,13 @@ SORTS = {
     "price": SortSpec((Listing.price, Listing.id), descending=False),
     "price_desc": SortSpec((Listing.price, Listing.id), descending=True),
     "value": SortSpec((VALUE, Listing.id), descending=False),
+}
+# In a region, the same orders come straight off region_listings' indexes (an index walk of a
+# page, however many listings the region holds). "value" depends on ranks: it sorts the region.
+REGION_SORTS = {
+    "newest": SortSpec((RegionListing.posted_at, RegionListing.listing_id), descending=True),
+    "price": SortSpec((RegionListing.price, RegionListing.listing_id), descending=False),
+    "price_desc": SortSpec((RegionListing.price, RegionListing.listing_id), descending=True),
 }
 
 
@@ -74,14 +82,18 @@ def base_query() -> Select:
     )
 
 
+def owned_region(session: Session, user_id: int, region_id: int) -> int:
+    """The region's id if the caller owns it, else a 404 (never a 403: ids of others stay unknown)."""
+    region = session.scalar(select(Region.id).where(Region.id == region_id, Region.user_id == user_id))
+    if region is None:
+        raise ApiError(404, "No such region.", field="query.region_id")
+    return region
+
+
 def within_area(query: Select, session: Session, user_id: int, args: dict[str, Any]) -> Select:
     """Restrict to the one area the caller gave."""
     if "region_id" in args:
-        region = session.scalar(
-            select(Region.id).where(Region.id == args["region_id"], Region.user_id == user_id)
-        )
-        if region is None:
-            raise ApiError(404, "No such region.", field="query.region_id")
+        region = owned_region(session, user_id, args["region_id"])
         return query.join(Region, and_(Region.id == region, func.ST_Contains(Region.geom, Listing.geom)))
     if "bbox" in args:
         west, south, east, north = args["bbox"]
@@ -130,12 +142,22 @@ def filtered(query: Select, args: dict[str, Any]) -> Select:
 
 def _after(spec: SortSpec, keys: list[Any]) -> ColumnElement[bool]:
     first, last_id = keys
-    column = spec.keys[0]
-    if first is None:
+    column, id_column = spec.keys
+    if first is None or not isinstance(last_id, int):
         raise ApiError(400, "cursor: not a cursor this API returned.", field="query.cursor")
-    value = literal(first, type_=column.type) if column is not VALUE else literal(float(first))
-    row, after = tuple_(column, Listing.id), tuple_(value, int(last_id))
+    try:
+        value = literal(float(first)) if column is VALUE else literal(first, type_=column.type)
+        if sort_is_time(column):
+            value = literal(datetime.fromisoformat(str(first)), type_=column.type)
+    except (TypeError, ValueError):
+        raise ApiError(400, "cursor: not a cursor this API returned.", field="query.cursor") from None
+    row, after = tuple_(column, id_column), tuple_(value, last_id)
     return row < after if spec.descending else row > after
+
+
+def sort_is_time(column: ColumnElement[Any]) -> bool:
+    """Whether a sort key is a timestamp (its cursor value is ISO text)."""
+    return column in (Listing.posted_at, RegionListing.posted_at)
 
 
 def _cursor_keys(sort: str, row: Any) -> list[Any]:
@@ -152,7 +174,15 @@ def search_listings(session: Session, user_id: int, args: dict[str, Any]) -> tup
     """One page of listings and the cursor of the next page (None on the last)."""
     sort = args.get("sort", "newest")
     spec = SORTS[sort]
-    query = filtered(within_area(base_query(), session, user_id, args), args)
+    if "region_id" in args and sort in REGION_SORTS:
+        region = owned_region(session, user_id, args["region_id"])
+        spec = REGION_SORTS[sort]
+        query = base_query().join(
+            RegionListing, and_(RegionListing.listing_id == Listing.id, RegionListing.region_id == region)
+        )
+        query = filtered(query, args)
+    else:
+        query = filtered(within_area(base_query(), session, user_id, args), args)
     if args.get("cursor"):
         query = query.where(_after(spec, decode_cursor(args["cursor"], sort, 2)))
     order = [key.desc() for key in spec.keys] if spec.descending else [key.asc() for key in spec.keys]

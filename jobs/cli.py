@@ -233,9 +233,158 @@ def price_rank_evaluate(csv_path: str, mapping: str, group: str | None, by: str 
     click.echo(evaluate.report(result, by=by))
 
 
+@click.group("sources")
+def sources_group() -> None:
+    """Listing sources (feeds to pull, or partners who push to the stream)."""
+
+
+@sources_group.command("list")
+def sources_list() -> None:
+    """Every source with its kind, state and last success."""
+    from sqlalchemy import select
+
+    from models.session import session_scope
+    from models.source import Source
+
+    with session_scope() as session:
+        for source in session.scalars(select(Source).order_by(Source.id)):
+            state = "enabled" if source.enabled else "disabled"
+            click.echo(
+                f"{source.id:4} {source.name:20} {source.kind:10} {state:9} last ok {source.last_success_at}"
+            )
+
+
+@sources_group.command("add")
+@click.argument("name")
+@click.option("--kind", type=click.Choice(["demo", "arcgis", "json_feed", "csv", "stream"]), required=True)
+@click.option("--config", "config_json", default="{}", help="JSON config (field mapping, URL, path...).")
+def sources_add(name: str, kind: str, config_json: str) -> None:
+    """Register a source (a partner pushing to Kinesis is --kind stream)."""
+    from sqlalchemy import select
+
+    from models.session import session_scope
+    from models.source import Source
+
+    try:
+        config = json.loads(config_json)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint="--config") from None
+    with session_scope() as session:
+        if session.scalar(select(Source.id).where(Source.name == name)):
+            raise click.ClickException(f"a source named {name} already exists")
+        session.add(Source(name=name, kind=kind, config=config))
+    click.echo(f"source {name} ({kind}) added")
+
+
+@click.group("stream")
+def stream_group() -> None:
+    """The Kinesis streams: send listing events, read scores, run the local poller."""
+
+
+def _kinesis():  # noqa: ANN202
+    import boto3
+
+    return boto3.client("kinesis")
+
+
+@stream_group.command("put")
+@click.argument("source", type=click.File("rb"))
+@click.option("--stream", "stream_name", default=None, help="Default: NOOK_LISTING_EVENTS_STREAM.")
+def stream_put(source, stream_name: str | None) -> None:  # noqa: ANN001
+    """Send each line of a JSONL file (or - for stdin) as one record, bytes as they are."""
+    from models.settings import get_settings
+
+    name = stream_name or get_settings().listing_events_stream
+    lines = [line.rstrip(b"\n") for line in source if line.strip()]
+    sent = 0
+    for start in range(0, len(lines), 500):
+        chunk = lines[start : start + 500]
+        records = [{"Data": line, "PartitionKey": _partition_key(line)} for line in chunk]
+        response = _kinesis().put_records(StreamName=name, Records=records)
+        sent += len(chunk) - response.get("FailedRecordCount", 0)
+    click.echo(f"sent {sent} of {len(lines)} records to {name}")
+
+
+def _partition_key(line: bytes) -> str:
+    try:
+        payload = json.loads(line)
+        return f"{payload.get('source')}:{payload.get('source_ref')}"[:256]
+    except (ValueError, AttributeError):
+        return "unparseable"
+
+
+@stream_group.command("tail")
+@click.option("--stream", "stream_name", default=None, help="Default: NOOK_LISTING_SCORES_STREAM.")
+@click.option("--from-start", is_flag=True, help="Read from the oldest record, not only new ones.")
+@click.option("--follow", is_flag=True, help="Keep reading until interrupted.")
+def stream_tail(stream_name: str | None, from_start: bool, follow: bool) -> None:
+    """Print the stream's records as decoded JSON (like get-records | base64 --decode | jq)."""
+    from models.settings import get_settings
+
+    name = stream_name or get_settings().listing_scores_stream
+    client = _kinesis()
+    kind = "TRIM_HORIZON" if from_start else "LATEST"
+    iterators = [
+        client.get_shard_iterator(StreamName=name, ShardId=s["ShardId"], ShardIteratorType=kind)[
+            "ShardIterator"
+        ]
+        for s in client.list_shards(StreamName=name)["Shards"]
+    ]
+    while iterators:
+        following = []
+        for iterator in iterators:
+            page = client.get_records(ShardIterator=iterator, Limit=1000)
+            for record in page["Records"]:
+                data = record["Data"]
+                try:
+                    click.echo(json.dumps(json.loads(data)))
+                except ValueError:
+                    click.echo(data.decode("utf-8", "replace"))
+            if page.get("NextShardIterator"):
+                following.append(page["NextShardIterator"])
+        if not follow:
+            return
+        iterators = following
+        time.sleep(1)
+
+
+@stream_group.command("poll")
+@click.option("--once", is_flag=True, help="Drain what is there and exit.")
+def stream_poll(once: bool) -> None:
+    """Play Lambda's part: read listing_events and call the stream stage's function."""
+    from jobs.local.stream_poller import local_poller
+
+    poller = local_poller(_kinesis())
+    if once:
+        click.echo(json.dumps(poller.drain()))
+        return
+    click.echo(f"polling {poller.stream} for {poller.arn}; Ctrl-C to stop")
+    stop = threading.Event()
+    try:
+        poller.run(stop)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+@stream_group.command("mapping")
+@click.option("--stage", default="stream", show_default=True)
+def stream_mapping(stage: str) -> None:
+    """Create or update the stage's Kinesis event source mapping (what the post callback does)."""
+    import boto3
+
+    from callbacks.event_source import ensure_mapping, kinesis_sources
+    from jobs.local.zappa_config import lambda_name, load_all, resolve_stage
+
+    settings = resolve_stage(stage, load_all())
+    function_name = lambda_name(settings["project_name"], stage)
+    for _function, source in kinesis_sources(settings):
+        outcome = ensure_mapping(boto3.client("lambda"), function_name, source)
+        click.echo(f"{source['arn']} -> {function_name}: {outcome}")
+
+
 def create_app() -> Flask:
     """The web app with the local commands attached."""
     app = create_web_app()
-    for command in (services_group, jobs_group, schedule, price_rank_group):
+    for command in (services_group, jobs_group, schedule, price_rank_group, sources_group, stream_group):
         app.cli.add_command(command)
     return app

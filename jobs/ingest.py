@@ -167,7 +167,7 @@ def ingest_all(
     sources: list[str] | None = None,
 ) -> dict[str, Any]:
     """Pull every enabled source (or the named ones); a summary with per-source counts."""
-    query = select(Source).where(Source.enabled.is_(True)).order_by(Source.id)
+    query = select(Source).where(Source.enabled.is_(True), Source.kind != "stream").order_by(Source.id)
     if sources:
         query = query.where(Source.name.in_(sources))
     client = client or polite_session()
@@ -205,7 +205,11 @@ def dispatch_per_source(session: Session, budget_seconds: float | None = None) -
     """
     from zappa.asynchronous import task
 
-    names = list(session.scalars(select(Source.name).where(Source.enabled.is_(True)).order_by(Source.id)))
+    names = list(
+        session.scalars(
+            select(Source.name).where(Source.enabled.is_(True), Source.kind != "stream").order_by(Source.id)
+        )
+    )
     dispatched, results, errors = [], {}, []
     for name in names:
         try:

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from psycopg2.extras import execute_values
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from jobs.runtime import report_progress, run_job
 from jobs.sources import registry
+from models.activation import activate
 from models.listing import Listing
 from models.matching import (
     DEDUPE_METRES,
@@ -33,22 +33,6 @@ from models.quarantine import BadRecord, quarantine
 from models.ranking import rank_listings
 from models.source import Source
 
-ACTIVATE = """
-UPDATE listings AS l SET
-    status = 'active', title = v.title, price = v.price, bedrooms = v.bedrooms, bathrooms = v.bathrooms,
-    sqft = v.sqft, furnished = v.furnished, unit_type = v.unit_type, url = v.url, address = v.address,
-    geom = ST_SetSRID(ST_MakePoint(v.lon, v.lat), 4326),
-    posted_at = COALESCE(v.posted_at, l.posted_at, l.first_seen_at),
-    processed_at = v.now, canonical_id = NULL
-FROM (VALUES %s) AS v(id, title, price, bedrooms, bathrooms, sqft, furnished, unit_type, url, address,
-                      lat, lon, posted_at, now)
-WHERE l.id = v.id
-"""
-ACTIVATE_TEMPLATE = (
-    "(%s::bigint, %s::text, %s::int, %s::smallint, %s::float8, %s::int, %s::bool, %s::text, %s::text,"
-    " %s::text, %s::float8, %s::float8, %s::timestamptz, %s::timestamptz)"
-)
-
 
 @dataclass
 class BatchResult:
@@ -59,30 +43,6 @@ class BatchResult:
     duplicates: int = 0
     notifications: int = 0
     analyzed: bool = False
-
-
-def _activate(session: Session, rows: list[tuple[int, CleanListing]], now: datetime) -> None:
-    values = [
-        (
-            lid,
-            c.title,
-            c.price,
-            c.bedrooms,
-            c.bathrooms,
-            c.sqft,
-            c.furnished,
-            c.unit_type,
-            c.url,
-            c.address,
-            c.latitude,
-            c.longitude,
-            c.posted_at,
-            now,
-        )
-        for lid, c in rows
-    ]
-    with session.connection().connection.cursor() as cursor:
-        execute_values(cursor, ACTIVATE, values, template=ACTIVATE_TEMPLATE, page_size=1000)
 
 
 def process_batch(
@@ -128,7 +88,7 @@ def process_batch(
                     ),
                 )
             )
-    _activate(session, good, now)
+    activate(session, good, now)
     if bad:
         session.execute(
             update(Listing)

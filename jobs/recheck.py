@@ -21,7 +21,7 @@ from jobs.http import polite_session
 from jobs.runtime import budget_deadline, report_progress, run_job
 from jobs.sources import registry
 from models.listing import Listing
-from models.matching import promote_duplicates
+from models.matching import place_in_regions, promote_duplicates, prune_region_members
 from models.source import Source
 
 
@@ -103,13 +103,16 @@ def recheck(
         report_progress("recheck", checked, None)
         delisted += batch[1]
         unknown += batch[2]
-    promoted = promote_duplicates(session, expired + delisted)
+    heirs = promote_duplicates(session, expired + delisted)
+    place_in_regions(session, heirs)  # heirs of canonical listings that went take their place in regions
+    pruned = prune_region_members(session)
     return {
         "expired": len(expired),
         "checked": checked,
         "delisted": len(delisted),
         "unknown": unknown,
-        "promoted": promoted,
+        "promoted": len(heirs),
+        "region_memberships_pruned": pruned,
         "finished": finished,
     }
 

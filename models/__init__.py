@@ -8,7 +8,7 @@ from models.base import Base
 from models.listing import Listing, QuarantinedRecord
 from models.ops import CheckResult, JobRun
 from models.price_rank import PriceModel, PriceRank
-from models.region import Notification, Region
+from models.region import Notification, Region, RegionListing
 from models.source import Source
 from models.user import User
 
@@ -22,6 +22,7 @@ __all__ = [
     "PriceRank",
     "QuarantinedRecord",
     "Region",
+    "RegionListing",
     "Source",
     "User",
 ]

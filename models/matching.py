@@ -71,6 +71,7 @@ repointed AS (
 )
 UPDATE listings AS d SET canonical_id = NULL
 FROM heirs h WHERE d.id = h.heir
+RETURNING d.id
 """).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
 
 
@@ -88,6 +89,57 @@ def refresh_listing_statistics(session: Session, changed_rows: int) -> bool:
         return False
     session.execute(text("ANALYZE listings"))
     return True
+
+
+FORGET_LISTINGS = text("DELETE FROM region_listings WHERE listing_id = ANY(:ids)").bindparams(
+    bindparam("ids", type_=ARRAY(BigInteger))
+)
+PLACE_IN_REGIONS = text("""
+INSERT INTO region_listings (region_id, listing_id, posted_at, price)
+SELECT r.id, l.id, l.posted_at, l.price
+FROM listings l
+JOIN regions r ON ST_Contains(r.geom, l.geom)
+WHERE l.id = ANY(:ids) AND l.status = 'active' AND l.canonical_id IS NULL
+  AND l.posted_at IS NOT NULL AND l.price IS NOT NULL
+ON CONFLICT (region_id, listing_id) DO UPDATE SET posted_at = EXCLUDED.posted_at, price = EXCLUDED.price
+""").bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
+
+FORGET_REGION = text("DELETE FROM region_listings WHERE region_id = :region_id")
+REFRESH_REGION = text("""
+INSERT INTO region_listings (region_id, listing_id, posted_at, price)
+SELECT r.id, l.id, l.posted_at, l.price
+FROM regions r
+JOIN listings l ON ST_Contains(r.geom, l.geom)
+WHERE r.id = :region_id AND l.status = 'active' AND l.canonical_id IS NULL
+  AND l.posted_at IS NOT NULL AND l.price IS NOT NULL
+ON CONFLICT (region_id, listing_id) DO UPDATE SET posted_at = EXCLUDED.posted_at, price = EXCLUDED.price
+""")
+
+PRUNE_MEMBERS = text("""
+DELETE FROM region_listings m USING listings l
+WHERE m.listing_id = l.id AND (l.status <> 'active' OR l.canonical_id IS NOT NULL)
+""")
+
+
+def place_in_regions(session: Session, listing_ids: Sequence[int]) -> int:
+    """(Re)place listings in every region that contains them; return how many memberships."""
+    if not listing_ids:
+        return 0
+    session.execute(
+        FORGET_LISTINGS, {"ids": list(listing_ids)}
+    )  # a listing that moved leaves its old regions
+    return session.execute(PLACE_IN_REGIONS, {"ids": list(listing_ids)}).rowcount
+
+
+def refresh_region_members(session: Session, region_id: int) -> int:
+    """Rebuild a region's listings after it was drawn or redrawn; return how many."""
+    session.execute(FORGET_REGION, {"region_id": region_id})
+    return session.execute(REFRESH_REGION, {"region_id": region_id}).rowcount
+
+
+def prune_region_members(session: Session) -> int:
+    """Forget listings that are no longer active canonical ones; return how many rows went."""
+    return session.execute(PRUNE_MEMBERS).rowcount
 
 
 def mark_duplicates(
@@ -112,14 +164,16 @@ def mark_duplicates(
 
 
 def match_regions(session: Session, listing_ids: Sequence[int], now: datetime) -> int:
-    """Queue one notification per (region, listing) for canonical listings inside regions that want them."""
+    """Place listings in their regions, and queue one notification per (region, listing) whose criteria
+    they meet; return how many notifications were queued."""
     if not listing_ids:
         return 0
+    place_in_regions(session, listing_ids)
     return session.execute(MATCH_REGIONS, {"ids": list(listing_ids), "now": now}).rowcount
 
 
-def promote_duplicates(session: Session, gone_ids: Sequence[int]) -> int:
-    """When canonical listings go, their oldest active duplicate takes over; return how many."""
+def promote_duplicates(session: Session, gone_ids: Sequence[int]) -> list[int]:
+    """When canonical listings go, their oldest active duplicate takes over; return the heirs' ids."""
     if not gone_ids:
-        return 0
-    return session.execute(PROMOTE_DUPLICATES, {"ids": list(gone_ids)}).rowcount
+        return []
+    return list(session.scalars(PROMOTE_DUPLICATES, {"ids": list(gone_ids)}))

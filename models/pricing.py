@@ -227,20 +227,38 @@ _loaded: dict[str, PriceModel] = {}
 _lock = threading.Lock()
 
 
+class ModelUnavailable(RuntimeError):
+    """The current model's artifact cannot be found or read."""
+
+
 def _download(uri: str, version: str) -> Path:
-    """Copy an s3:// artifact prefix to the local cache (once)."""
+    """Copy an s3:// artifact prefix to the local cache (once; never a partial copy)."""
+    import shutil
+
     import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
 
     bucket, _, prefix = uri[len("s3://") :].partition("/")
     target = CACHE_DIR / version
     if (target / "model.json").exists():
         return target
     partial = target.with_name(version + ".partial")
-    partial.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
     s3 = boto3.client("s3")
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix.rstrip("/") + "/"):
-        for obj in page.get("Contents", []):
-            s3.download_file(bucket, obj["Key"], str(partial / obj["Key"].rsplit("/", 1)[-1]))
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix=prefix.rstrip("/") + "/"
+        ):
+            for obj in page.get("Contents", []):
+                s3.download_file(bucket, obj["Key"], str(partial / obj["Key"].rsplit("/", 1)[-1]))
+    except (BotoCoreError, ClientError) as exc:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise ModelUnavailable(f"cannot download {uri}: {exc}") from exc
+    if not (partial / "model.json").exists():
+        shutil.rmtree(partial, ignore_errors=True)
+        raise ModelUnavailable(f"{uri} holds no model.json")
+    shutil.rmtree(target, ignore_errors=True)
     partial.rename(target)
     return target
 
@@ -252,12 +270,15 @@ def load_model(uri: str, version: str) -> PriceModel:
             directory = (
                 _download(uri, version) if uri.startswith("s3://") else Path(uri.removeprefix("file://"))
             )
-            _loaded[version] = PriceModel.load(directory)
+            try:
+                _loaded[version] = PriceModel.load(directory)
+            except (OSError, ValueError, KeyError) as exc:
+                raise ModelUnavailable(f"cannot load the model artifact at {uri}: {exc}") from exc
         return _loaded[version]
 
 
 def current_model(session: Any) -> PriceModel | None:
-    """The newest activated model, or None before the first one."""
+    """The newest activated model, or None before the first one (ModelUnavailable if it cannot load)."""
     from sqlalchemy import select
 
     from models.price_rank import PriceModel as PriceModelRow

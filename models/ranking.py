@@ -6,6 +6,7 @@ ranks new ones right away so alerts and the API can explain their price.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -13,7 +14,9 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from models.listing import Listing
-from models.pricing import Estimate, ListingFeatures, PriceModel, current_model
+from models.pricing import Estimate, ListingFeatures, ModelUnavailable, PriceModel, current_model
+
+log = logging.getLogger("nook.ranking")
 
 UPSERT_RANK = text("""
 INSERT INTO price_ranks (listing_id, model_version, p25, p50, p75, label, scored_at)
@@ -43,7 +46,12 @@ def rank_listings(
     """Score active canonical listings and store their ranks; {} before the first model exists."""
     if not listing_ids:
         return {}
-    model = model or current_model(session)
+    if model is None:
+        try:
+            model = current_model(session)
+        except ModelUnavailable:
+            log.exception("price model unavailable; listings stay unranked until it loads")
+            return {}
     if model is None:
         return {}
     rows = session.execute(
@@ -65,20 +73,24 @@ def rank_listings(
         )
     ).all()
     estimates = {row.id: model.estimate(features_of(row), price=row.price, exclude_id=row.id) for row in rows}
-    if estimates:
-        session.execute(
-            UPSERT_RANK,
-            [
-                {
-                    "listing_id": lid,
-                    "model_version": e.model_version,
-                    "p25": e.p25,
-                    "p50": e.p50,
-                    "p75": e.p75,
-                    "label": e.label,
-                    "scored_at": now,
-                }
-                for lid, e in estimates.items()
-            ],
-        )
+    store_ranks(session, estimates, now)
     return estimates
+
+
+def store_ranks(session: Session, estimates: dict[int, Estimate], now: datetime) -> None:
+    """Upsert price ranks (the estimates must carry a label)."""
+    if not estimates:
+        return
+    rows = [
+        {
+            "listing_id": lid,
+            "model_version": e.model_version,
+            "p25": e.p25,
+            "p50": e.p50,
+            "p75": e.p75,
+            "label": e.label,
+            "scored_at": now,
+        }
+        for lid, e in estimates.items()
+    ]
+    session.execute(UPSERT_RANK, rows)

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
@@ -44,6 +45,29 @@ class Region(Base):
     unit_types: Mapped[list[str] | None] = mapped_column(ARRAY(String(16)))
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = created_at_column()
+
+
+class RegionListing(Base):
+    """An active canonical listing inside a region, with the keys searches sort by.
+
+    Kept by models.matching (when listings are placed, when a region is drawn or
+    redrawn, when listings go), so a region's page of listings is an index walk
+    of a few rows, however many listings the region holds.
+    """
+
+    __tablename__ = "region_listings"
+    __table_args__ = (
+        Index("ix_region_listings_newest", "region_id", text("posted_at DESC"), text("listing_id DESC")),
+        Index("ix_region_listings_price", "region_id", "price", "listing_id"),
+        Index("ix_region_listings_listing_id", "listing_id"),
+    )
+
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id", ondelete="CASCADE"), primary_key=True)
+    listing_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("listings.id", ondelete="CASCADE"), primary_key=True
+    )
+    posted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    price: Mapped[int] = mapped_column(Integer)
 
 
 class Notification(Base):

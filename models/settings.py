@@ -65,6 +65,9 @@ class Settings:
     db_pool_size: int
     allow_private_webhooks: bool
     neighbour_decay_m: float
+    listing_events_stream: str
+    listing_scores_stream: str
+    stream_dry_run: bool
 
 
 def load_settings() -> Settings:
@@ -77,6 +80,9 @@ def load_settings() -> Settings:
         db_pool_size=_int("NOOK_DB_POOL_SIZE", 2),
         allow_private_webhooks=_bool("NOOK_ALLOW_PRIVATE_WEBHOOKS", False),
         neighbour_decay_m=_float("NOOK_NEIGHBOUR_DECAY_M", 1000.0),
+        listing_events_stream=os.environ.get("NOOK_LISTING_EVENTS_STREAM", "listing_events"),
+        listing_scores_stream=os.environ.get("NOOK_LISTING_SCORES_STREAM", "listing_scores"),
+        stream_dry_run=_bool("NOOK_STREAM_DRY_RUN", False),
     )
 
 

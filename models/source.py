@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, created_at_column
 
-SOURCE_KINDS = ("demo", "arcgis", "json_feed", "csv")
+SOURCE_KINDS = ("demo", "arcgis", "json_feed", "csv", "stream")
 
 
 class Source(Base):

@@ -161,3 +161,14 @@ def load_event(name: str) -> dict:
     import json
 
     return json.loads((EVENTS_DIR / name).read_text())
+
+
+@pytest.fixture(scope="session")
+def artifact_dir(tmp_path_factory):
+    """A price model trained on 3,000 demo listings, saved locally (version api-test-v1)."""
+    from jobs.price_rank.demo_frame import market_frame
+    from jobs.price_rank.model import Settings, train
+
+    directory = tmp_path_factory.mktemp("artifact")
+    train(market_frame(3000, seed=5), directory, version="api-test-v1", settings=Settings())
+    return directory

@@ -8,7 +8,9 @@ local scheduler keeps the jobs going. Ctrl-C stops the API and scheduler;
 
 from __future__ import annotations
 
+import json
 import os
+import random
 import sys
 import threading
 from pathlib import Path
@@ -20,6 +22,8 @@ HOST, PORT = "127.0.0.1", int(os.environ.get("NOOK_DEMO_PORT", "5000"))
 FEED_PORT = int(os.environ.get("NOOK_DEMO_FEED_PORT", "54331"))
 RECEIVER_PORT = int(os.environ.get("NOOK_DEMO_RECEIVER_PORT", "54332"))
 DEMO_SEED, DEMO_PER_DAY = 7, 600
+STREAM_SOURCE = "demo-stream"
+TRICKLE_SECONDS = float(os.environ.get("NOOK_DEMO_TRICKLE_SECONDS", "20"))
 # The demo user's area: Leslieville and Riverdale, for 1+ bedrooms up to $3,200.
 DEMO_REGION = (
     "SRID=4326;MULTIPOLYGON(((-79.3560 43.6560, -79.3060 43.6560, -79.3060 43.6830, "
@@ -93,6 +97,63 @@ def start_demo_feed() -> str:
     return base_url
 
 
+def seed_stream_source() -> None:
+    """The partner that pushes listings onto Kinesis in the demo (idempotent)."""
+    from models.session import session_scope
+    from models.source import Source
+
+    with session_scope() as session:
+        if not session.scalar(select(Source.id).where(Source.name == STREAM_SOURCE)):
+            session.add(Source(name=STREAM_SOURCE, kind="stream", config={}))
+
+
+def partner_event(index: int, rng: random.Random) -> bytes:
+    """A partner's listing event from the simulated market — now and then a corrupt one."""
+    from jobs.sources.demo_market import TYPE_LABELS, Market
+
+    if rng.random() < 0.05:
+        return b"\x00\x01 corrupt partner record"
+    item = Market(DEMO_SEED, DEMO_PER_DAY).listing(index)
+    return json.dumps(
+        {
+            "source": STREAM_SOURCE,
+            "source_ref": f"S-{index}",
+            "title": f"{TYPE_LABELS[item.unit_type]} near {item.neighbourhood} (partner)",
+            "price": item.price,
+            "bedrooms": item.bedrooms,
+            "bathrooms": item.bathrooms,
+            "sqft": item.sqft if item.show_sqft else None,
+            "furnished": item.furnished,
+            "unit_type": item.unit_type,
+            "latitude": item.latitude,
+            "longitude": item.longitude,
+        }
+    ).encode()
+
+
+def _start_stream(stop: threading.Event) -> None:
+    """The local poller (Lambda's part) and a partner trickling events onto listing_events."""
+    import boto3
+
+    from jobs.local.stream_poller import local_poller
+    from models.settings import get_settings
+
+    poller = local_poller(boto3.client("kinesis"))
+    threading.Thread(target=poller.run, args=(stop,), name="stream-poller", daemon=True).start()
+
+    def trickle() -> None:
+        client, rng = boto3.client("kinesis"), random.Random()
+        while not stop.wait(TRICKLE_SECONDS):
+            index = rng.randrange(1_000_000, 2_000_000)
+            client.put_record(
+                StreamName=get_settings().listing_events_stream,
+                Data=partner_event(index, rng),
+                PartitionKey=f"{STREAM_SOURCE}:{index}",
+            )
+
+    threading.Thread(target=trickle, name="stream-trickle", daemon=True).start()
+
+
 def _start_scheduler(stop: threading.Event) -> threading.Thread:
     from jobs.cli import _report_fired
     from jobs.local import scheduler
@@ -130,6 +191,7 @@ def main() -> int:
     feed_url = start_demo_feed()
     webhook_receiver.serve(RECEIVER_PORT)
     seed_demo_sources(feed_url)
+    seed_stream_source()
     key = demo_api_key(services.LOCAL_DIR)
     user_id = seed_demo_user(key, f"http://127.0.0.1:{RECEIVER_PORT}/hook")
 
@@ -140,6 +202,7 @@ def main() -> int:
     server = make_server(HOST, PORT, create_app(), threaded=True)
     stop = threading.Event()
     _start_scheduler(stop)
+    _start_stream(stop)
     base = f"http://{HOST}:{PORT}"
     print(
         f"""
@@ -149,6 +212,8 @@ nook is running.
   try          curl -s {base}/health
   demo feed    {feed_url}/feeds/main/listings?limit=5   (the simulated market ingest pulls)
   alerts       http://127.0.0.1:{RECEIVER_PORT}/   (webhook messages for the demo user's region)
+  stream       a partner pushes a listing every {TRICKLE_SECONDS:.0f}s; watch the scores with
+               eval "$(make -s env)" && .venv/bin/flask stream tail --follow
   database     {os.environ["DATABASE_URL"]}
   AWS (moto)   {os.environ["AWS_ENDPOINT_URL"]}
   logs         JSON lines below; service logs in {services.LOCAL_DIR}/

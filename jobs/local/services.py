@@ -381,7 +381,7 @@ def moto_down(paths: Paths | None = None) -> str:
 
 
 def bootstrap_aws(env: dict[str, str]) -> str:
-    """Create the bucket nook uses in the local AWS emulator (idempotent)."""
+    """Create the bucket and Kinesis streams nook uses in the local AWS emulator (idempotent)."""
     import boto3
 
     session = boto3.session.Session(
@@ -390,11 +390,20 @@ def bootstrap_aws(env: dict[str, str]) -> str:
         region_name=env["AWS_DEFAULT_REGION"],
     )
     s3 = session.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"])
-    existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
-    if env["NOOK_BUCKET"] not in existing:
+    created = []
+    if env["NOOK_BUCKET"] not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
         s3.create_bucket(Bucket=env["NOOK_BUCKET"])
-        return f"created bucket {env['NOOK_BUCKET']}"
-    return f"bucket {env['NOOK_BUCKET']} exists"
+        created.append(f"bucket {env['NOOK_BUCKET']}")
+    kinesis = session.client("kinesis", endpoint_url=env["AWS_ENDPOINT_URL"])
+    streams = set(kinesis.list_streams().get("StreamNames", []))
+    for name in (
+        os.environ.get("NOOK_LISTING_EVENTS_STREAM", "listing_events"),
+        os.environ.get("NOOK_LISTING_SCORES_STREAM", "listing_scores"),
+    ):
+        if name not in streams:
+            kinesis.create_stream(StreamName=name, ShardCount=1)
+            created.append(f"stream {name}")
+    return "created " + ", ".join(created) if created else "bucket and streams exist"
 
 
 def up(dbname: str = DEFAULT_DB) -> dict[str, str]:

@@ -5,11 +5,17 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-from jobs.sources import arcgis, csv_file, demo, json_feed
+from jobs.sources import arcgis, csv_file, demo, json_feed, stream
 from jobs.sources.base import SourceError
 from models.normalize import source_ref_of
 
-ADAPTERS: dict[str, ModuleType] = {"demo": demo, "arcgis": arcgis, "json_feed": json_feed, "csv": csv_file}
+ADAPTERS: dict[str, ModuleType] = {
+    "demo": demo,
+    "arcgis": arcgis,
+    "json_feed": json_feed,
+    "csv": csv_file,
+    "stream": stream,
+}
 
 
 def adapter(kind: str) -> ModuleType:

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 import pytest
 
 from jobs.price_rank.demo_frame import market_frame
-from jobs.price_rank.model import Settings, train
 from models.price_rank import PriceModel
 from models.user import User, create_user
 from tests.factories import add_price_rank, insert_active_listings
@@ -49,14 +48,6 @@ def market_ids(db_session, small_market) -> dict[int, int]:
         centre = price * centres[n % 3]
         add_price_rank(db_session, db_id, centre * 0.9, centre, centre * 1.1, price=price)
     return ids
-
-
-@pytest.fixture(scope="session")
-def artifact_dir(tmp_path_factory):
-    """A model trained on 3,000 demo listings, saved locally."""
-    directory = tmp_path_factory.mktemp("artifact")
-    train(market_frame(3000, seed=5), directory, version="api-test-v1", settings=Settings())
-    return directory
 
 
 @pytest.fixture

@@ -77,3 +77,23 @@ def test_body_must_be_json_and_not_huge(client, alice, active_model):
         headers=alice.headers | {"Content-Type": "application/json"},
     )
     assert huge.status_code == 413 and huge.mimetype == "application/problem+json"
+
+
+def test_an_unloadable_model_is_a_503(client, alice, db_session, tmp_path):
+    from datetime import UTC, datetime
+
+    from models.price_rank import PriceModel
+
+    db_session.add(
+        PriceModel(
+            version="broken",
+            run_id="broken",
+            artifact_uri=str(tmp_path / "missing"),
+            metrics={},
+            n_train=0,
+            activated_at=datetime.now(UTC),
+        )
+    )
+    db_session.flush()
+    response = client.post("/v1/estimates", json=BODY, headers=alice.headers)
+    assert response.status_code == 503 and "cannot be loaded" in response.get_json()["detail"]

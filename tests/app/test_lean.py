@@ -13,8 +13,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("pandas", "numpy", "scipy", "statsmodels", "great_expectations", "matplotlib", "sklearn")
 
-# Each entry point of a lean stage: the web app and (once it lands) the stream handler.
-LEAN_ENTRY_POINTS = ["app.wsgi"]
+# Each entry point of a lean stage: the web app and the stream handler.
+LEAN_ENTRY_POINTS = ["app.wsgi", "jobs.stream"]
 
 
 def _import_blocked(module: str) -> subprocess.CompletedProcess:

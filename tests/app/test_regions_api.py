@@ -158,3 +158,55 @@ def test_geojson_postgis_cannot_parse_is_a_422_and_the_transaction_lives_on(db_s
     with pytest.raises(ApiError, match=r"PostGIS cannot read it \(Too few ordinates in GeoJSON\)"):
         postgis_check(db_session, '{"type": "Polygon", "coordinates": [[[1]]]}')
     assert db_session.execute(text("SELECT 1")).scalar() == 1
+
+
+def test_region_search_pages_equal_the_spatial_truth_for_every_sort(client, alice, market_ids, db_session):
+    from sqlalchemy import func, select
+
+    from models.listing import Listing
+    from models.region import Region
+
+    rid = create(client, alice).get_json()["id"]
+    expected = set(
+        db_session.scalars(
+            select(Listing.id)
+            .join(Region, func.ST_Contains(Region.geom, Listing.geom))
+            .where(Region.id == rid)
+        )
+    )
+    for sort in ("newest", "price", "price_desc", "value"):
+        seen, cursor = [], None
+        while True:
+            params = {"limit": 7, "sort": sort} | ({"cursor": cursor} if cursor else {})
+            body = client.get(
+                f"/v1/regions/{rid}/listings", query_string=params, headers=alice.headers
+            ).get_json()
+            seen += [i["id"] for i in body["items"]]
+            cursor = body["next_cursor"]
+            if not cursor:
+                break
+        assert len(seen) == len(set(seen)) and set(seen) == expected, sort
+
+
+def test_redrawing_a_region_changes_its_listings(client, alice, market_ids):
+    rid = create(client, alice).get_json()["id"]
+    before = {
+        i["id"]
+        for i in client.get(
+            f"/v1/regions/{rid}/listings", query_string={"limit": 100}, headers=alice.headers
+        ).get_json()["items"]
+    }
+    east = {
+        "type": "Polygon",
+        "coordinates": [
+            [[-79.30, 43.64], [-79.20, 43.64], [-79.20, 43.70], [-79.30, 43.70], [-79.30, 43.64]]
+        ],
+    }
+    assert (
+        client.patch(f"/v1/regions/{rid}", json={"geometry": east}, headers=alice.headers).status_code == 200
+    )
+    after = client.get(
+        f"/v1/regions/{rid}/listings", query_string={"limit": 100}, headers=alice.headers
+    ).get_json()
+    assert before and not before & {i["id"] for i in after["items"]}
+    assert all(i["location"]["longitude"] >= -79.30 for i in after["items"])

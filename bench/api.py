@@ -1,0 +1,206 @@
+"""Search and estimate latency through the WSGI app, on 1M listings and 1,000 regions.
+
+    .venv/bin/python -m bench.api [--n 1000000] [--requests 2000]
+
+Loads n demo-market listings (with price ranks) and 1,000 regions (100 users x 10)
+into a scratch database, then times region searches, bbox searches and estimates
+through the Flask app in-process (p50/p99), and prints EXPLAIN ANALYZE of both
+searches to show the spatial (GiST) index at work.
+Targets: search p50 <= 15 ms, p99 <= 60 ms; estimate p50 <= 5 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.results import table, write_section
+
+CENTRE = (43.6532, -79.3832)
+
+
+def square(lat: float, lon: float, half_km: float) -> str:
+    """A square region around a point, as EWKT."""
+    dlat = half_km / 111.0
+    dlon = half_km / (111.0 * math.cos(math.radians(lat)))
+    w, e, s, n = lon - dlon, lon + dlon, lat - dlat, lat + dlat
+    return f"SRID=4326;MULTIPOLYGON((({w} {s},{e} {s},{e} {n},{w} {n},{w} {s})))"
+
+
+def load(n: int, rng: random.Random) -> list[tuple[str, int]]:
+    """Listings (+ ranks), 100 users with 10 regions each; return (api key, region id) pairs."""
+    from sqlalchemy import text
+
+    from bench.price_rank import load_listings
+    from models.region import Region
+    from models.session import session_scope
+    from models.user import create_user
+
+    load_listings(n)
+    pairs = []
+    with session_scope() as session:
+        session.execute(
+            text("""INSERT INTO price_models (version, run_id, artifact_uri, metrics, n_train)
+                                VALUES ('bench', 'bench', 'none', '{}', 0)""")
+        )
+        session.execute(
+            text("""INSERT INTO price_ranks (listing_id, model_version, p25, p50, p75, label, scored_at)
+                                SELECT id, 'bench', price * 0.9, price, price * 1.1, 'typical', now()
+                                FROM listings""")
+        )
+        for u in range(100):
+            user, key = create_user(session, f"bench{u}@example.com")
+            for _ in range(10):
+                lat = CENTRE[0] + rng.uniform(-0.05, 0.12)
+                lon = CENTRE[1] + rng.uniform(-0.15, 0.15)
+                region = Region(user_id=user.id, name="r", geom=square(lat, lon, rng.uniform(0.5, 2.5)))
+                session.add(region)
+                session.flush()
+                pairs.append((key, region.id))
+        session.execute(text("ANALYZE"))
+    return pairs
+
+
+def activate_model(rng: random.Random) -> None:
+    """Train a model on a 20k sample and make it current (for the estimate endpoint)."""
+    from jobs.price_rank.demo_frame import market_frame
+    from jobs.price_rank.model import train
+    from models.price_rank import PriceModel
+    from models.session import session_scope
+
+    directory = Path(tempfile.mkdtemp(prefix="nook-bench-model-"))
+    train(market_frame(20_000, seed=3), directory, version="bench-estimate")
+    with session_scope() as session:
+        session.add(
+            PriceModel(
+                version="bench-estimate",
+                run_id="bench-estimate",
+                artifact_uri=str(directory),
+                metrics={},
+                n_train=20_000,
+                activated_at=datetime.now(UTC),
+            )
+        )
+
+
+def percentiles(laps: list[float]) -> tuple[float, float]:
+    laps = sorted(laps)
+    return laps[len(laps) // 2] * 1000, laps[min(len(laps) - 1, int(len(laps) * 0.99))] * 1000
+
+
+def timed_requests(client, make_request, count: int) -> tuple[float, float, dict[int, int]]:
+    """Warm up, then time `count` requests; return p50, p99 (ms) and the status counts."""
+    for _ in range(50):
+        make_request()
+    laps, statuses = [], {}
+    for _ in range(count):
+        started = time.perf_counter()
+        response = make_request()
+        laps.append(time.perf_counter() - started)
+        statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+    return (*percentiles(laps), statuses)
+
+
+def explain(session, args: dict, user_id: int) -> str:
+    """EXPLAIN ANALYZE of the search the API runs for these arguments."""
+    from sqlalchemy import text
+
+    from app.search import SORTS, base_query, filtered, within_area
+
+    query = filtered(within_area(base_query(), session, user_id, args), args)
+    spec = SORTS["newest"]
+    query = query.order_by(*[k.desc() for k in spec.keys]).limit(21)
+    sql = str(query.compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
+    return "\n".join(r[0] for r in session.execute(text("EXPLAIN ANALYZE " + sql)))
+
+
+def main() -> None:
+    """Load, measure, record."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--requests", type=int, default=2000)
+    args = parser.parse_args()
+    from bench.db import scratch_database
+
+    scratch_database("nook_bench_api")
+    rng = random.Random(42)
+    print(f"loading {args.n:,} listings and 1,000 regions ...", flush=True)
+    pairs = load(args.n, rng)
+    activate_model(rng)
+    from app import create_app
+
+    app = create_app()
+    client = app.test_client()
+
+    def region_search():
+        key, region_id = rng.choice(pairs)
+        return client.get(
+            "/v1/listings",
+            query_string={"region_id": region_id, "limit": 20},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+
+    def bbox_search():
+        lat, lon = CENTRE[0] + rng.uniform(-0.05, 0.12), CENTRE[1] + rng.uniform(-0.15, 0.15)
+        half = rng.uniform(0.005, 0.02)
+        bbox = f"{lon - half * 1.4},{lat - half},{lon + half * 1.4},{lat + half}"
+        return client.get(
+            "/v1/listings",
+            query_string={"bbox": bbox, "limit": 20, "bedrooms_min": 1},
+            headers={"Authorization": f"Bearer {pairs[0][0]}"},
+        )
+
+    def estimate():
+        body = {
+            "bedrooms": rng.choice([0, 1, 2, 3]),
+            "bathrooms": 1,
+            "sqft": rng.choice([None, 600, 900]),
+            "unit_type": "apartment",
+            "latitude": CENTRE[0] + rng.uniform(-0.05, 0.1),
+            "longitude": CENTRE[1] + rng.uniform(-0.1, 0.1),
+            "price": 2400,
+        }
+        return client.post("/v1/estimates", json=body, headers={"Authorization": f"Bearer {pairs[0][0]}"})
+
+    rows = []
+    for name, fn in (("region search", region_search), ("bbox search", bbox_search), ("estimate", estimate)):
+        p50, p99, statuses = timed_requests(client, fn, args.requests)
+        print(f"{name:14} p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  statuses {statuses}", flush=True)
+        rows.append(
+            {
+                "request": name,
+                "requests": f"{args.requests:,}",
+                "p50 ms": f"{p50:.2f}",
+                "p99 ms": f"{p99:.2f}",
+                "statuses": str(statuses),
+            }
+        )
+    from models.session import session_scope
+    from models.user import User
+
+    with session_scope() as session:
+        key, region_id = pairs[0]
+        user_id = session.query(User.id).filter(User.email == "bench0@example.com").scalar()
+        region_plan = explain(session, {"region_id": region_id}, user_id)
+        bbox_plan = explain(session, {"bbox": (-79.40, 43.64, -79.37, 43.66), "bedrooms_min": 1}, user_id)
+    print("\nEXPLAIN region search:\n" + region_plan + "\n\nEXPLAIN bbox search:\n" + bbox_plan)
+    uses_gist = "ix_listings_active_geom" in region_plan and "ix_listings_active_geom" in bbox_plan
+    write_section(
+        "api",
+        f"`python -m bench.api --n {args.n} --requests {args.requests}` — {args.n:,} listings "
+        "with price ranks and 1,000 regions (100 users x 10) in local PostGIS; requests through the Flask "
+        "app in-process (test client), after 50 warm-up requests each.\n\n"
+        + table(rows)
+        + f"\n\nGiST index `ix_listings_active_geom` in both plans: {uses_gist}.\n\n"
+        "```\nregion search:\n" + region_plan + "\n\nbbox search:\n" + bbox_plan + "\n```\n\n"
+        "Targets: search p50 ≤ 15 ms, p99 ≤ 60 ms; estimate p50 ≤ 5 ms.",
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Zappa build callbacks: thin adapters over plain functions."""

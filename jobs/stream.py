@@ -1,0 +1,387 @@
+"""Stream stage: listing events from Kinesis -> upsert, rank, publish scores. Lean.
+
+Imports only the standard library, boto3 and `models` (no pandas or
+statsmodels): the stream stage cold-starts fast and loads the model artifact
+once per container.
+
+Per batch (Zappa calls `handle(event, context)` with Lambda's Kinesis event):
+  1. decode each record (base64 -> UTF-8 -> JSON) and validate it with the
+     batch pipeline's rules; poison records are quarantined (with the raw
+     bytes, sequence number and reason) and dead-lettered to S3, never failing
+     the batch;
+  2. upsert the valid listings in bulk (idempotent by source + source_ref),
+     activate new or changed ones, mark duplicates, rank them, queue alerts —
+     one transaction;
+  3. publish {listing_id, source, source_ref, price, p25, p50, p75, label,
+     model_version} to listing_scores with PutRecords, retrying only failed entries.
+A transient failure (database or Kinesis unavailable) returns batchItemFailures
+from the first record not fully handled, so Lambda retries from there: every
+step is idempotent, so a retry loses nothing and duplicates nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import json
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session
+
+from models.activation import activate
+from models.listing import Listing
+from models.logs import configure_logging
+from models.matching import mark_duplicates, match_regions
+from models.normalize import CleanListing, Rejected, clean_listing
+from models.pricing import Estimate, ListingFeatures, ModelUnavailable, PriceModel, current_model
+from models.quarantine import BadRecord, quarantine
+from models.ranking import store_ranks
+from models.session import session_scope
+from models.settings import get_settings
+from models.source import Source
+from models.upsert import upsert_records
+
+log = logging.getLogger("nook.stream")
+
+DEAD_LETTER_PREFIX = "dead_letter/listing_events"
+MAX_PUT_RECORDS = 500
+PUT_ATTEMPTS = 5
+
+
+class StreamFailed(RuntimeError):
+    """An unexpected error: Lambda records it and bisects the batch (never a TypeError)."""
+
+
+class Transient(Exception):
+    """A dependency is unavailable; `index` is the first record not fully handled."""
+
+    def __init__(self, index: int, reason: str) -> None:
+        super().__init__(reason)
+        self.index = index
+
+
+@dataclass
+class Item:
+    """One Kinesis record and what became of it."""
+
+    index: int
+    sequence: str
+    shard: str
+    data: str
+    payload: dict[str, Any] | None = None
+    clean: CleanListing | None = None
+    source_id: int | None = None
+    reason: str | None = None
+    listing_id: int | None = None
+    estimate: Estimate | None = field(default=None, repr=False)
+
+    @property
+    def poison(self) -> bool:
+        return self.reason is not None
+
+
+@functools.cache
+def kinesis() -> Any:
+    """The container's Kinesis client."""
+    import boto3
+
+    return boto3.client("kinesis")
+
+
+@functools.cache
+def s3() -> Any:
+    """The container's S3 client."""
+    import boto3
+
+    return boto3.client("s3")
+
+
+def decode(index: int, record: Mapping[str, Any]) -> Item:
+    """Decode and validate one record; a poison record carries its reason."""
+    kinesis_part = record.get("kinesis") or {}
+    item = Item(
+        index,
+        str(kinesis_part.get("sequenceNumber", "")),
+        str(record.get("eventID", "")).split(":")[0],
+        str(kinesis_part.get("data", "")),
+    )
+    try:
+        text = base64.b64decode(item.data, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        item.reason = "data is not base64-encoded UTF-8"
+        return item
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError as exc:
+        item.reason = f"data is not JSON ({exc.msg} at position {exc.pos})"
+        return item
+    if not isinstance(payload, dict):
+        item.reason = f"record is a {type(payload).__name__}, not an object"
+        return item
+    item.payload = payload
+    if not isinstance(payload.get("source"), str) or not payload["source"].strip():
+        item.reason = "source: missing"
+        return item
+    try:
+        item.clean = clean_listing(payload)
+    except Rejected as exc:
+        item.reason = str(exc)
+    return item
+
+
+def features(clean: CleanListing) -> ListingFeatures:
+    """The model's view of a validated listing."""
+    return ListingFeatures(
+        bedrooms=clean.bedrooms,
+        bathrooms=clean.bathrooms,
+        sqft=clean.sqft,
+        furnished=clean.furnished,
+        unit_type=clean.unit_type,
+        latitude=clean.latitude,
+        longitude=clean.longitude,
+    )
+
+
+def resolve_sources(session: Session, items: list[Item]) -> None:
+    """Attach source ids; a source nook does not know makes the record poison."""
+    names = {i.payload["source"].strip() for i in items if not i.poison and i.payload}
+    known = (
+        dict(session.execute(select(Source.name, Source.id).where(Source.name.in_(names))).all())
+        if names
+        else {}
+    )
+    for item in items:
+        if not item.poison and item.payload:
+            name = item.payload["source"].strip()
+            item.source_id = known.get(name)
+            if item.source_id is None:
+                item.reason = f"source: unknown source {name[:60]!r} (register it with `flask sources add`)"
+
+
+def store(session: Session, items: list[Item], now: datetime, model: PriceModel | None) -> dict[str, int]:
+    """Quarantine poison, upsert and activate valid listings, rank and match them."""
+    good = [i for i in items if not i.poison]
+    filed = quarantine(
+        session,
+        [
+            BadRecord(
+                stage="stream",
+                reason=f"{i.reason} (sequence {i.sequence})",
+                source_id=None,
+                source_ref=(i.payload or {}).get("source_ref") if isinstance(i.payload, dict) else None,
+                payload=None,
+                raw=i.data[:100_000],
+            )
+            for i in items
+            if i.poison
+        ],
+    )
+    by_source: dict[int, list[Item]] = {}
+    for item in good:
+        by_source.setdefault(item.source_id, []).append(item)  # type: ignore[arg-type]
+    for source_id, batch in by_source.items():
+        upsert_records(session, source_id, [(i.clean.source_ref, i.payload) for i in batch], now)  # type: ignore[union-attr]
+    keys = [(i.source_id, i.clean.source_ref) for i in good]  # type: ignore[union-attr]
+    rows = (
+        session.execute(
+            select(Listing.source_id, Listing.source_ref, Listing.id, Listing.status).where(
+                tuple_(Listing.source_id, Listing.source_ref).in_(keys)
+            )
+        ).all()
+        if keys
+        else []
+    )
+    found = {(r.source_id, r.source_ref): (r.id, r.status) for r in rows}
+    fresh: dict[int, CleanListing] = {}
+    for item in good:
+        item.listing_id, status = found[(item.source_id, item.clean.source_ref)]  # type: ignore[union-attr]
+        if status == "pending":
+            fresh[item.listing_id] = item.clean  # type: ignore[assignment]
+    activate(session, list(fresh.items()), now)
+    duplicates = mark_duplicates(session, list(fresh))
+    canonical = (
+        set(
+            session.scalars(
+                select(Listing.id).where(Listing.id.in_(list(fresh)), Listing.canonical_id.is_(None))
+            )
+        )
+        if fresh
+        else set()
+    )
+    store_ranks(
+        session,
+        {
+            i.listing_id: i.estimate
+            for i in good  # type: ignore[misc]
+            if i.estimate is not None and i.listing_id in canonical
+        },
+        now,
+    )
+    alerts = match_regions(session, list(fresh), now)
+    return {
+        "valid": len(good),
+        "poison": len(items) - len(good),
+        "quarantined_new": filed,
+        "activated": len(fresh),
+        "duplicates": duplicates,
+        "alerts": alerts,
+    }
+
+
+def score(items: list[Item], model: PriceModel | None) -> None:
+    """Estimate every valid record (before storing: ranks are written with the batch)."""
+    if model is None:
+        return
+    for item in items:
+        if not item.poison:
+            item.estimate = model.estimate(features(item.clean), price=item.clean.price)  # type: ignore[arg-type]
+
+
+def dead_letter(items: list[Item], bucket: str) -> None:
+    """Raw bytes, sequence number and reason of each poison record, one S3 object each (idempotent keys)."""
+    day = datetime.now(UTC).strftime("%Y-%m-%d")
+    for item in items:
+        if item.poison:
+            body = {
+                "sequence_number": item.sequence,
+                "shard": item.shard,
+                "reason": item.reason,
+                "data_base64": item.data,
+            }
+            try:
+                s3().put_object(
+                    Bucket=bucket,
+                    Key=f"{DEAD_LETTER_PREFIX}/{day}/{item.sequence or item.index}.json",
+                    Body=json.dumps(body).encode(),
+                    ContentType="application/json",
+                )
+            except Exception as exc:
+                raise Transient(item.index, f"S3 dead letter failed: {exc}") from exc
+
+
+def score_message(item: Item) -> dict[str, Any]:
+    """What listing_scores carries for a record."""
+    e = item.estimate
+    return {
+        "listing_id": item.listing_id,
+        "source": item.payload["source"],  # type: ignore[index]
+        "source_ref": item.clean.source_ref,
+        "price": item.clean.price,  # type: ignore[union-attr]
+        "p25": round(e.p25, 2) if e else None,
+        "p50": round(e.p50, 2) if e else None,
+        "p75": round(e.p75, 2) if e else None,
+        "label": e.label if e else None,
+        "model_version": e.model_version if e else None,
+    }
+
+
+def publish(items: list[Item], stream: str) -> int:
+    """PutRecords in batches, retrying only the entries that failed; Transient if some never go."""
+    pending = [i for i in items if not i.poison]
+    sent = 0
+    for start in range(0, len(pending), MAX_PUT_RECORDS):
+        chunk = pending[start : start + MAX_PUT_RECORDS]
+        for attempt in range(PUT_ATTEMPTS):
+            try:
+                response = kinesis().put_records(
+                    StreamName=stream,
+                    Records=[
+                        {"Data": json.dumps(score_message(i)).encode(), "PartitionKey": str(i.listing_id)}
+                        for i in chunk
+                    ],
+                )
+            except Exception as exc:
+                raise Transient(chunk[0].index, f"Kinesis put_records failed: {exc}") from exc
+            results = response.get("Records", [])
+            failed = [i for i, r in zip(chunk, results, strict=True) if r.get("ErrorCode")]
+            sent += len(chunk) - len(failed)
+            chunk = failed
+            if not chunk:
+                break
+            time.sleep(min(2.0, 0.05 * 2**attempt))
+        if chunk:
+            raise Transient(min(i.index for i in chunk), f"{len(chunk)} score(s) not accepted by Kinesis")
+    return sent
+
+
+def _model(session: Session) -> PriceModel | None:
+    """The current model; a missing artifact must not stall ingestion, so it is logged, not raised."""
+    try:
+        return current_model(session)
+    except ModelUnavailable:
+        log.exception("price model unavailable; publishing without price ranks")
+        return None
+
+
+def failures_from(records: list[Mapping[str, Any]], index: int) -> dict[str, Any]:
+    """Ask Lambda to retry from record `index` on."""
+    return {"batchItemFailures": [{"itemIdentifier": records[index]["kinesis"]["sequenceNumber"]}]}
+
+
+def process(records: list[Mapping[str, Any]], now: datetime) -> dict[str, Any]:
+    """Handle one batch; return Lambda's partial-batch response plus counts."""
+    settings = get_settings()
+    items = [decode(n, r) for n, r in enumerate(records)]
+    try:
+        with session_scope() as session:
+            resolve_sources(session, items)
+            model = _model(session)
+            score(items, model)
+            if settings.stream_dry_run:
+                session.rollback()
+                counts = {
+                    "valid": sum(not i.poison for i in items),
+                    "poison": sum(i.poison for i in items),
+                    "dry_run": True,
+                }
+                log.info(
+                    "dry run",
+                    extra={
+                        "counts": counts,
+                        "scores": [score_message(i) for i in items if not i.poison][:20],
+                    },
+                )
+                return {"batchItemFailures": [], **counts}
+            counts = store(session, items, now, model)
+    except (OperationalError, DBAPIError) as exc:
+        log.warning("database unavailable; Lambda will retry the batch", extra={"error": str(exc)[:300]})
+        return failures_from(records, 0)
+    try:
+        dead_letter(items, settings.bucket)
+        counts["published"] = publish(items, settings.listing_scores_stream)
+    except Transient as exc:
+        log.warning("partial batch", extra={"error": str(exc)[:300], "retry_from": exc.index})
+        return {**failures_from(records, exc.index), **counts}
+    return {"batchItemFailures": [], **counts}
+
+
+def handle(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    """Zappa event_source entry point for the listing_events Kinesis stream."""
+    configure_logging(get_settings().log_level)
+    records = list(event.get("Records") or [])
+    if not records:
+        return {"batchItemFailures": []}
+    started = time.monotonic()
+    try:
+        result = process(records, datetime.now(UTC))
+    except Exception as exc:  # not a TypeError: Zappa must not call us again with fewer arguments
+        log.error("stream batch failed", exc_info=True)
+        raise StreamFailed(f"{type(exc).__name__}: {exc}") from exc
+    log.info(
+        "batch",
+        extra={
+            "records": len(records),
+            "seconds": round(time.monotonic() - started, 3),
+            **{k: v for k, v in result.items() if k != "batchItemFailures"},
+            "failures": len(result["batchItemFailures"]),
+        },
+    )
+    return result

@@ -1,0 +1,363 @@
+"""The stream stage through Zappa's real handler: poison, outages, re-delivery, dry run, throttling."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import sys
+from datetime import UTC, datetime
+
+import boto3
+import pytest
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import OperationalError
+
+import jobs.stream as stream
+import models.session
+from jobs.local.lambda_context import LocalContext
+from jobs.price_rank.demo_frame import market_frame
+from models.listing import Listing, QuarantinedRecord
+from models.price_rank import PriceModel, PriceRank
+from models.session import session_scope
+from models.source import Source
+from tests.conftest import load_event
+from tests.lambda_harness import zappa_settings_source
+
+ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/listing_events"
+
+
+@pytest.fixture(scope="session")
+def zappa_stream(tmp_path_factory):
+    """Zappa's real LambdaHandler for the stream stage (one per process: it is a singleton)."""
+    directory = tmp_path_factory.mktemp("zappa_stream")
+    (directory / "zappa_settings.py").write_text(zappa_settings_source("stream"))
+    sys.path.insert(0, str(directory))
+    saved = dict(os.environ)
+    try:
+        from zappa.handler import LambdaHandler
+
+        handler = LambdaHandler("zappa_settings")
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)  # the handler set the stage's variables; the tests keep theirs
+        sys.path.remove(str(directory))
+    assert handler.settings.AWS_EVENT_MAPPING == {ARN: ["jobs.stream.handle"]}
+    return handler
+
+
+@pytest.fixture
+def aws(moto_endpoint):
+    boto3.client("s3").create_bucket(Bucket="nook-test")
+    for name in ("listing_events", "listing_scores"):
+        boto3.client("kinesis").create_stream(StreamName=name, ShardCount=1)
+    stream.kinesis.cache_clear()
+    stream.s3.cache_clear()
+    return moto_endpoint
+
+
+@pytest.fixture
+def partner(committed, aws, artifact_dir):
+    with session_scope() as session:
+        session.add(Source(name="partner", kind="stream", config={}))
+        session.add(
+            PriceModel(
+                version="api-test-v1",
+                run_id="api-test-v1",
+                artifact_uri=str(artifact_dir),
+                metrics={},
+                n_train=3000,
+                activated_at=datetime.now(UTC),
+            )
+        )
+    return "partner"
+
+
+def payloads(n: int, seed: int = 9) -> list[dict]:
+    rows = market_frame(n, seed=seed)
+    return [
+        {
+            "source": "partner",
+            "source_ref": f"P-{r.listing_id}",
+            "title": f"Flat {r.listing_id}",
+            "price": int(r.price),
+            "bedrooms": int(r.bedrooms),
+            "bathrooms": r.bathrooms,
+            "sqft": None if r.sqft != r.sqft else int(r.sqft),
+            "furnished": bool(r.furnished),
+            "unit_type": r.unit_type,
+            "latitude": r.latitude,
+            "longitude": r.longitude,
+        }
+        for r in rows.itertuples(index=False)
+    ]
+
+
+def kinesis_event(datas: list[bytes], first_sequence: int = 1000) -> dict:
+    template = load_event("kinesis_listing_event.json")["Records"][0]
+    records = []
+    for n, data in enumerate(datas):
+        record = json.loads(json.dumps(template))
+        sequence = str(first_sequence + n)
+        record["kinesis"].update(
+            data=base64.b64encode(data).decode(), sequenceNumber=sequence, partitionKey=f"k{n}"
+        )
+        record["eventID"] = f"shardId-000000000000:{sequence}"
+        records.append(record)
+    return {"Records": records}
+
+
+def scores_published() -> list[dict]:
+    client = boto3.client("kinesis")
+    shard = client.list_shards(StreamName="listing_scores")["Shards"][0]["ShardId"]
+    iterator = client.get_shard_iterator(
+        StreamName="listing_scores", ShardId=shard, ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    return [json.loads(r["Data"]) for r in client.get_records(ShardIterator=iterator, Limit=10000)["Records"]]
+
+
+def counts() -> dict[str, int]:
+    with session_scope() as session:
+        return {
+            "listings": session.scalar(select(func.count()).select_from(Listing)),
+            "active": session.scalar(
+                select(func.count()).select_from(Listing).where(Listing.status == "active")
+            ),
+            "quarantined": session.scalar(select(func.count()).select_from(QuarantinedRecord)),
+            "ranks": session.scalar(select(func.count()).select_from(PriceRank)),
+        }
+
+
+POISON = [
+    b"\xff\xfe not utf-8",
+    b"{not json",
+    json.dumps(
+        {
+            "source": "partner",
+            "source_ref": "bad",
+            "price": "call me",
+            "bedrooms": 1,
+            "latitude": 43.6,
+            "longitude": -79.4,
+        }
+    ).encode(),
+]
+
+
+def batch_with_poison() -> tuple[dict, list[dict]]:
+    good = payloads(97)
+    datas = [json.dumps(p).encode() for p in good]
+    for position, poison in zip((5, 50, 96), POISON, strict=True):
+        datas.insert(position, poison)
+    return kinesis_event(datas), good
+
+
+def test_a_batch_with_poison_records_is_scored_published_and_quarantined(zappa_stream, partner):
+    batch, good = batch_with_poison()
+    result = zappa_stream.handler(batch, LocalContext())
+    assert result["batchItemFailures"] == [] and result["valid"] == 97 and result["poison"] == 3
+    assert counts() == {
+        "listings": 97,
+        "active": counts()["active"],
+        "quarantined": 3,
+        "ranks": counts()["ranks"],
+    }
+    published = scores_published()
+    assert len(published) == 97 and {m["source_ref"] for m in published} == {p["source_ref"] for p in good}
+    message = published[0]
+    assert set(message) == {
+        "listing_id",
+        "source",
+        "source_ref",
+        "price",
+        "p25",
+        "p50",
+        "p75",
+        "label",
+        "model_version",
+    }
+    assert message["model_version"] == "api-test-v1" and message["p25"] <= message["p50"] <= message["p75"]
+    with session_scope() as session:
+        reasons = sorted(session.scalars(select(QuarantinedRecord.reason)))
+    assert any(r.startswith("data is not base64-encoded UTF-8 (sequence 1005)") for r in reasons)
+    assert any(r.startswith("data is not JSON") for r in reasons)
+    assert any(r.startswith("price: not a number: 'call me'") for r in reasons)
+    letters = boto3.client("s3").list_objects_v2(Bucket="nook-test", Prefix=stream.DEAD_LETTER_PREFIX)[
+        "Contents"
+    ]
+    assert len(letters) == 3
+    letter = json.loads(
+        boto3.client("s3").get_object(Bucket="nook-test", Key=letters[0]["Key"])["Body"].read()
+    )
+    assert set(letter) == {"sequence_number", "shard", "reason", "data_base64"}
+    assert base64.b64decode(letter["data_base64"]) in POISON
+
+
+def test_redelivery_changes_nothing(zappa_stream, partner):
+    batch, _ = batch_with_poison()
+    zappa_stream.handler(batch, LocalContext())
+    before = counts()
+    with session_scope() as session:
+        snapshot = sorted(
+            session.execute(
+                select(Listing.source_ref, Listing.price, Listing.status, Listing.updated_at)
+            ).all()
+        )
+    again = zappa_stream.handler(batch, LocalContext())
+    assert again["batchItemFailures"] == [] and again["activated"] == 0
+    assert counts() == before
+    with session_scope() as session:
+        assert (
+            sorted(
+                session.execute(
+                    select(Listing.source_ref, Listing.price, Listing.status, Listing.updated_at)
+                ).all()
+            )
+            == snapshot
+        )
+
+
+@pytest.fixture
+def database_fails_on_statement(monkeypatch):
+    """Make the n-th statement of the stream's next transaction fail as if the database went away."""
+    engine = models.session.get_engine()
+    state = {"countdown": None}
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        if state["countdown"] is not None:
+            state["countdown"] -= 1
+            if state["countdown"] == 0:
+                raise OperationalError(statement, parameters, Exception("server closed the connection"))
+
+    event.listen(engine, "before_cursor_execute", before)
+    yield state
+    event.remove(engine, "before_cursor_execute", before)
+
+
+def test_database_down_mid_batch_is_retried_from_the_first_record(
+    zappa_stream, partner, database_fails_on_statement
+):
+    batch, _ = batch_with_poison()
+    database_fails_on_statement["countdown"] = 6  # fails after the batch's first few statements
+    failed = zappa_stream.handler(batch, LocalContext())
+    first = batch["Records"][0]["kinesis"]["sequenceNumber"]
+    assert failed == {"batchItemFailures": [{"itemIdentifier": first}]}
+    assert counts()["listings"] == 0 and scores_published() == []  # the transaction rolled back whole
+    database_fails_on_statement["countdown"] = None
+    recovered = zappa_stream.handler(batch, LocalContext())
+    assert recovered["batchItemFailures"] == [] and counts()["listings"] == 97
+    assert len(scores_published()) == 97
+
+
+class Throttling:
+    """A Kinesis client that throttles some entries on the first PutRecords, then behaves."""
+
+    def __init__(self, real, throttle_every: int = 4):
+        self.real, self.every, self.calls = real, throttle_every, []
+
+    def put_records(self, StreamName, Records):  # noqa: N803 - boto3's names
+        self.calls.append(len(Records))
+        if len(self.calls) > 1:
+            return self.real.put_records(StreamName=StreamName, Records=Records)
+        keep = [r for n, r in enumerate(Records) if n % self.every]
+        accepted = iter(self.real.put_records(StreamName=StreamName, Records=keep)["Records"])
+        return {
+            "FailedRecordCount": len(Records) - len(keep),
+            "Records": [
+                next(accepted)
+                if n % self.every
+                else {"ErrorCode": "ProvisionedThroughputExceededException", "ErrorMessage": "slow down"}
+                for n in range(len(Records))
+            ],
+        }
+
+
+def test_putrecords_partial_failure_retries_only_the_failed_entries(zappa_stream, partner, monkeypatch):
+    throttled = Throttling(boto3.client("kinesis"))
+    monkeypatch.setattr(stream, "kinesis", lambda: throttled)
+    batch, _ = batch_with_poison()
+    result = zappa_stream.handler(batch, LocalContext())
+    assert result["batchItemFailures"] == [] and result["published"] == 97
+    assert throttled.calls == [97, 25]  # the retry carries only the 25 throttled entries
+    published = scores_published()
+    assert len(published) == 97 and len({m["source_ref"] for m in published}) == 97
+
+
+def test_kinesis_down_reports_failures_then_recovers(zappa_stream, partner, monkeypatch):
+    class Down:
+        def put_records(self, **_):
+            raise ConnectionError("kinesis endpoint unreachable")
+
+    monkeypatch.setattr(stream, "kinesis", lambda: Down())
+    batch, _ = batch_with_poison()
+    failed = zappa_stream.handler(batch, LocalContext())
+    assert failed["batchItemFailures"] == [
+        {"itemIdentifier": batch["Records"][0]["kinesis"]["sequenceNumber"]}
+    ]
+    stored = counts()
+    assert stored["listings"] == 97  # the database work committed; the retry will not redo it
+    monkeypatch.undo()
+    stream.kinesis.cache_clear()
+    recovered = zappa_stream.handler(batch, LocalContext())
+    assert recovered["batchItemFailures"] == [] and counts() == stored and len(scores_published()) == 97
+
+
+def test_dry_run_writes_nothing(zappa_stream, partner, monkeypatch):
+    monkeypatch.setenv("NOOK_STREAM_DRY_RUN", "true")
+    from models.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        batch, _ = batch_with_poison()
+        result = zappa_stream.handler(batch, LocalContext())
+    finally:
+        get_settings.cache_clear()
+    assert result["dry_run"] is True and result["valid"] == 97 and result["poison"] == 3
+    assert counts() == {"listings": 0, "active": 0, "quarantined": 0, "ranks": 0}
+    assert scores_published() == []
+    assert "Contents" not in boto3.client("s3").list_objects_v2(Bucket="nook-test")
+
+
+def test_unknown_source_and_odd_payloads_are_poison(zappa_stream, partner):
+    datas = [
+        b"[1, 2]",
+        json.dumps({"source_ref": "x", "price": 1}).encode(),
+        json.dumps(payloads(1)[0] | {"source": "stranger"}).encode(),
+        b"bm90IGJhc2U2NA",
+    ]
+    batch = kinesis_event(datas)
+    batch["Records"][3]["kinesis"]["data"] = "%%% not base64 %%%"
+    result = zappa_stream.handler(batch, LocalContext())
+    assert result["poison"] == 4 and result["batchItemFailures"] == []
+    with session_scope() as session:
+        reasons = " | ".join(session.scalars(select(QuarantinedRecord.reason)))
+    for expected in (
+        "record is a list, not an object",
+        "source: missing",
+        "unknown source 'stranger'",
+        "not base64",
+    ):
+        assert expected in reasons
+
+
+def test_the_synthetic_event_file_goes_through_zappa(zappa_stream, partner):
+    result = zappa_stream.handler(load_event("kinesis_listing_event.json"), LocalContext())
+    assert result["batchItemFailures"] == [] and result["valid"] == 1
+    assert scores_published()[0]["source_ref"] == "P-1"
+
+
+def test_a_missing_model_artifact_does_not_stall_the_stream(zappa_stream, partner, tmp_path):
+    from sqlalchemy import update
+
+    from models import pricing
+
+    with session_scope() as session:
+        session.execute(update(PriceModel).values(version="api-test-v1", artifact_uri=str(tmp_path / "gone")))
+    pricing._loaded.pop("api-test-v1", None)
+    try:
+        result = zappa_stream.handler(kinesis_event([json.dumps(payloads(2)[0]).encode()]), LocalContext())
+    finally:
+        pricing._loaded.pop("api-test-v1", None)
+    assert result["batchItemFailures"] == [] and result["valid"] == 1
+    (message,) = scores_published()
+    assert message["label"] is None and message["listing_id"] is not None

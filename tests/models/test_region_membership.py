@@ -1,0 +1,96 @@
+"""region_listings always equals "active canonical listings inside the region"."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select, update
+
+from jobs.price_rank.demo_frame import market_frame
+from models.listing import Listing
+from models.matching import place_in_regions, prune_region_members, refresh_region_members
+from models.region import Region, RegionListing
+from models.user import create_user
+from tests.factories import insert_active_listings
+
+DOWNTOWN = "SRID=4326;MULTIPOLYGON(((-79.40 43.64,-79.36 43.64,-79.36 43.67,-79.40 43.67,-79.40 43.64)))"
+EAST = "SRID=4326;MULTIPOLYGON(((-79.36 43.64,-79.30 43.64,-79.30 43.70,-79.36 43.70,-79.36 43.64)))"
+
+
+def truth(session, region_id):
+    return set(
+        session.scalars(
+            select(Listing.id)
+            .join(Region, func.ST_Contains(Region.geom, Listing.geom))
+            .where(Region.id == region_id, Listing.status == "active", Listing.canonical_id.is_(None))
+        )
+    )
+
+
+def members(session, region_id):
+    return set(session.scalars(select(RegionListing.listing_id).where(RegionListing.region_id == region_id)))
+
+
+def setup(session):
+    ids = insert_active_listings(session, market_frame(600, seed=4))
+    user, _ = create_user(session, "m@example.com")
+    region = Region(user_id=user.id, name="d", geom=DOWNTOWN)
+    session.add(region)
+    session.flush()
+    refresh_region_members(session, region.id)
+    return ids, region
+
+
+def test_membership_is_built_when_a_region_is_drawn(db_session):
+    _, region = setup(db_session)
+    assert members(db_session, region.id) == truth(db_session, region.id) != set()
+
+
+def test_redrawing_moves_membership(db_session):
+    _, region = setup(db_session)
+    region.geom = EAST
+    db_session.flush()
+    refresh_region_members(db_session, region.id)
+    assert members(db_session, region.id) == truth(db_session, region.id) != set()
+
+
+def test_placing_a_moved_listing_takes_it_out_of_its_old_region(db_session):
+    _, region = setup(db_session)
+    inside = next(iter(members(db_session, region.id)))
+    db_session.execute(
+        update(Listing)
+        .where(Listing.id == inside)
+        .values(geom=func.ST_SetSRID(func.ST_MakePoint(-79.0, 43.9), 4326))
+    )
+    place_in_regions(db_session, [inside])
+    assert inside not in members(db_session, region.id)
+    assert members(db_session, region.id) == truth(db_session, region.id)
+
+
+def test_listings_that_go_are_pruned(db_session):
+    _, region = setup(db_session)
+    gone = list(members(db_session, region.id))[:5]
+    db_session.execute(update(Listing).where(Listing.id.in_(gone)).values(status="delisted"))
+    assert prune_region_members(db_session) >= 5
+    assert members(db_session, region.id) == truth(db_session, region.id)
+
+
+def test_process_places_new_listings(db_session):
+    from jobs import process
+    from models.source import Source
+
+    _, region = setup(db_session)
+    source = db_session.scalars(select(Source)).first()
+    db_session.add(
+        Listing(
+            source_id=source.id,
+            source_ref="new",
+            status="pending",
+            first_seen_at=datetime.now(UTC),
+            last_seen_at=datetime.now(UTC),
+            raw={"source_ref": "new", "price": 2000, "bedrooms": 1, "latitude": 43.655, "longitude": -79.38},
+        )
+    )
+    db_session.flush()
+    process.process_pending(db_session, datetime.now(UTC))
+    assert members(db_session, region.id) == truth(db_session, region.id)
