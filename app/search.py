@@ -170,8 +170,8 @@ def _cursor_keys(sort: str, row: Any) -> list[Any]:
     return [first, row.id]
 
 
-def search_listings(session: Session, user_id: int, args: dict[str, Any]) -> tuple[list[Any], str | None]:
-    """One page of listings and the cursor of the next page (None on the last)."""
+def build_search(session: Session, user_id: int, args: dict[str, Any]) -> tuple[Select, SortSpec, str]:
+    """The ordered query (one row past the page) a search runs, its sort spec and sort name."""
     sort = args.get("sort", "newest")
     spec = SORTS[sort]
     if "region_id" in args and sort in REGION_SORTS:
@@ -186,8 +186,14 @@ def search_listings(session: Session, user_id: int, args: dict[str, Any]) -> tup
     if args.get("cursor"):
         query = query.where(_after(spec, decode_cursor(args["cursor"], sort, 2)))
     order = [key.desc() for key in spec.keys] if spec.descending else [key.asc() for key in spec.keys]
+    return query.order_by(*order).limit(int(args.get("limit", 20)) + 1), spec, sort
+
+
+def search_listings(session: Session, user_id: int, args: dict[str, Any]) -> tuple[list[Any], str | None]:
+    """One page of listings and the cursor of the next page (None on the last)."""
+    query, _, sort = build_search(session, user_id, args)
     limit = int(args.get("limit", 20))
-    rows = session.execute(query.order_by(*order).limit(limit + 1)).all()
+    rows = session.execute(query).all()
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (encode_cursor(sort, _cursor_keys(sort, rows[-1])) if more and rows else None)
