@@ -382,9 +382,45 @@ def stream_mapping(stage: str) -> None:
         click.echo(f"{source['arn']} -> {function_name}: {outcome}")
 
 
+@click.group("checks")
+def checks_group() -> None:
+    """Data checks (Great Expectations suites in expectations/)."""
+
+
+@checks_group.command("run")
+@click.argument("suites", nargs=-1)
+def checks_run(suites: tuple[str, ...]) -> None:
+    """Run the suites (all, or the named ones); exit non-zero when one fails."""
+    from datetime import UTC, datetime
+
+    from jobs.checks import check_and_report
+    from models.session import session_scope
+
+    try:
+        with session_scope() as session:
+            summary = check_and_report(session, datetime.now(UTC), list(suites) or None)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    for name, state in summary["suites"].items():
+        click.echo(f"  {state:5} {name}")
+    click.echo(f"report: {summary['report']}" + ("  (ops notified)" if summary["ops_notified"] else ""))
+    if summary["failed"]:
+        raise click.ClickException(
+            f"{len(summary['failed'])} suite(s) failed: {', '.join(summary['failed'])}"
+        )
+
+
 def create_app() -> Flask:
     """The web app with the local commands attached."""
     app = create_web_app()
-    for command in (services_group, jobs_group, schedule, price_rank_group, sources_group, stream_group):
+    for command in (
+        services_group,
+        jobs_group,
+        schedule,
+        price_rank_group,
+        sources_group,
+        stream_group,
+        checks_group,
+    ):
         app.cli.add_command(command)
     return app

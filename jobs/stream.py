@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -226,6 +226,10 @@ def store(session: Session, items: list[Item], now: datetime, model: PriceModel 
         now,
     )
     alerts = match_regions(session, list(fresh), now)
+    if good:  # a partner that delivers valid records is fresh (the freshness check reads this)
+        session.execute(
+            update(Source).where(Source.id.in_({i.source_id for i in good})).values(last_success_at=now)
+        )
     return {
         "valid": len(good),
         "poison": len(items) - len(good),

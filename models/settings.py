@@ -68,6 +68,7 @@ class Settings:
     listing_events_stream: str
     listing_scores_stream: str
     stream_dry_run: bool
+    ops_webhook_url: str | None
 
 
 def load_settings() -> Settings:
@@ -83,6 +84,7 @@ def load_settings() -> Settings:
         listing_events_stream=os.environ.get("NOOK_LISTING_EVENTS_STREAM", "listing_events"),
         listing_scores_stream=os.environ.get("NOOK_LISTING_SCORES_STREAM", "listing_scores"),
         stream_dry_run=_bool("NOOK_STREAM_DRY_RUN", False),
+        ops_webhook_url=os.environ.get("NOOK_OPS_WEBHOOK_URL") or None,
     )
 
 

@@ -76,9 +76,15 @@ def seed_demo_sources(base_url: str) -> None:
     from models.source import Source
 
     with session_scope() as session:
-        for name, feed in (("demo-main", "main"), ("demo-mirror", "mirror")):
+        # Daily bounds for the new-listings check (seed 003: at least 300 a day from the main source).
+        for name, feed, daily in (("demo-main", "main", 300), ("demo-mirror", "mirror", 20)):
             source = session.scalar(select(Source).where(Source.name == name))
-            config = {"base_url": base_url, "feed": feed, "page_size": 500}
+            config = {
+                "base_url": base_url,
+                "feed": feed,
+                "page_size": 500,
+                "checks": {"min_daily": daily, "max_gap_hours": 2},
+            }
             if source is None:
                 session.add(Source(name=name, kind="demo", config=config))
             else:
@@ -104,7 +110,7 @@ def seed_stream_source() -> None:
 
     with session_scope() as session:
         if not session.scalar(select(Source.id).where(Source.name == STREAM_SOURCE)):
-            session.add(Source(name=STREAM_SOURCE, kind="stream", config={}))
+            session.add(Source(name=STREAM_SOURCE, kind="stream", config={"checks": {"max_gap_hours": 1}}))
 
 
 def partner_event(index: int, rng: random.Random) -> bytes:
@@ -212,6 +218,7 @@ nook is running.
   try          curl -s {base}/health
   demo feed    {feed_url}/feeds/main/listings?limit=5   (the simulated market ingest pulls)
   alerts       http://127.0.0.1:{RECEIVER_PORT}/   (webhook messages for the demo user's region)
+  data checks  HTML reports in {services.LOCAL_DIR}/reports/ (the checks run once now, then daily)
   stream       a partner pushes a listing every {TRICKLE_SECONDS:.0f}s; watch the scores with
                eval "$(make -s env)" && .venv/bin/flask stream tail --follow
   database     {os.environ["DATABASE_URL"]}

@@ -103,6 +103,7 @@ def local_environment(dbname: str = DEFAULT_DB, moto_port: int = MOTO_PORT) -> d
         "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY") or "testing",
         "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
         "NOOK_BUCKET": os.environ.get("NOOK_BUCKET") or LOCAL_BUCKET,
+        "GX_ANALYTICS_ENABLED": os.environ.get("GX_ANALYTICS_ENABLED") or "false",
     }
     return env
 
