@@ -11,10 +11,10 @@ export PIPENV_NOSPIN := 1
 export PIPENV_YES := 1
 export PIPENV_IGNORE_VIRTUALENVS := 1
 export FLASK_APP := jobs.cli
-APT_PACKAGES := postgresql-15 postgresql-15-postgis-3
+APT_PACKAGES := postgresql-15 postgresql-15-postgis-3 binutils
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: demo test install system-deps services-up services-down services-status migrate env lint clean
+.PHONY: demo test install system-deps services-up services-down services-status migrate env lint clean deploy-venv
 
 demo: install ## Run nook end to end: services, schema, demo data, jobs, API on :5000
 	$(BIN)/python -m jobs.local.demo
@@ -52,6 +52,9 @@ migrate: services-up ## Apply Alembic migrations to the local database
 env: ## Print exports pointing a shell at the local services
 	@$(BIN)/python -m jobs.local.services env
 	@echo "export FLASK_APP=jobs.cli"
+
+deploy-venv: install ## Runtime packages only, wheels chosen for Lambda (what Zappa packages)
+	$(BIN)/python -m callbacks.lambda_wheels deploy-venv
 
 lint:
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -33,3 +33,12 @@ def run(event: Mapping[str, Any] | None, context: Any) -> dict[str, Any]:
         event,
         context,
     )
+
+
+def migrate(event: Mapping[str, Any] | None, context: Any) -> dict[str, Any]:
+    """Apply schema migrations on AWS: `zappa invoke batch jobs.maintenance.migrate` (kwargs: revision)."""
+    from models import migrate as alembic
+
+    revision = str(((event or {}).get("kwargs") or {}).get("revision", "head"))
+    alembic.upgrade(revision=revision)
+    return {"migrated_to": revision}

@@ -16,10 +16,24 @@ class ConfigError(RuntimeError):
     """A required setting is missing or malformed."""
 
 
+def _from_parameter_store(name: str) -> str:
+    """A SecureString from AWS SSM Parameter Store (decrypted); read on first use only."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return boto3.client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+    except (BotoCoreError, ClientError) as exc:
+        raise ConfigError(f"cannot read SSM parameter {name}: {exc}") from None
+
+
 def _required(key: str) -> str:
+    """A required value: the variable itself, or the SSM parameter named by KEY_SSM (for secrets)."""
     value = os.environ.get(key, "").strip()
+    if not value and os.environ.get(f"{key}_SSM", "").strip():
+        value = _from_parameter_store(os.environ[f"{key}_SSM"].strip()).strip()
     if not value:
-        raise ConfigError(f"{key} is not set; see .env.example")
+        raise ConfigError(f"{key} is not set (nor {key}_SSM); see .env.example")
     return value
 
 

@@ -45,3 +45,17 @@ def test_env_example_documents_every_setting():
     example = (root / ".env.example").read_text()
     missing = sorted(k for k in keys if not re.search(rf"^#? ?{k}=", example, re.M))
     assert not missing, f"undocumented in .env.example: {missing}"
+
+
+def test_a_secret_can_come_from_the_parameter_store(monkeypatch, moto_endpoint):
+    import boto3
+
+    boto3.client("ssm").put_parameter(
+        Name="/nook/test/database-url", Value="postgresql://u:s3cret@db/nook", Type="SecureString"
+    )
+    monkeypatch.delenv("DATABASE_URL")
+    monkeypatch.setenv("DATABASE_URL_SSM", "/nook/test/database-url")
+    assert load_settings().database_url == "postgresql://u:s3cret@db/nook"
+    monkeypatch.setenv("DATABASE_URL_SSM", "/nook/test/missing")
+    with pytest.raises(ConfigError, match="cannot read SSM parameter /nook/test/missing"):
+        load_settings()

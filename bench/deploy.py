@@ -1,0 +1,108 @@
+"""Package sizes of every stage, and cold starts of the lean stages from their real packages.
+
+    .venv/bin/python -m bench.deploy
+
+Packages every stage with Zappa from the deploy venv. Cold start: a fresh
+`python -I -S` whose path holds only the unpacked package and the SDK Lambda's
+runtime provides, timing Zappa's handler import + the first call (app: GET
+/health through API Gateway v2; stream: one Kinesis record, with a 100k-listing
+model artifact loaded), median of 5 — beside the floor measured in the same run
+(only zappa.handler, flask, sqlalchemy, geoalchemy2 and psycopg2 imported).
+Targets: app and stream <= 1.5x the floor and <= 0.6 s (stream with its artifact: <= 0.8 s).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.results import table, write_section
+
+MB = 1_000_000
+
+
+def main() -> None:
+    """Package, measure, record."""
+    from bench.db import scratch_database
+
+    scratch_database("nook_bench_deploy")
+    from callbacks.lambda_wheels import deploy_venv
+    from jobs.local.services import bootstrap_aws, local_environment
+    from jobs.price_rank.demo_frame import market_frame
+    from jobs.price_rank.model import train
+    from models.price_rank import PriceModel
+    from models.session import session_scope
+    from models.source import Source
+    from tests import deploy_support as ds
+
+    bootstrap_aws(local_environment())
+    work = Path(tempfile.mkdtemp(prefix="nook-bench-deploy-"))
+    venv = deploy_venv()
+    packages = ds.package_all(venv, work / "packages")
+    rows = []
+    for stage, package in packages.items():
+        zipped, unzipped = package.zip_path.stat().st_size, sum(s for _, s in ds.members(package.zip_path))
+        project = sum(s for _, s in ds.members(package.archive_path)) if package.archive_path else None
+        rows.append(
+            {
+                "stage": stage,
+                "zip MB": f"{zipped / MB:.1f}",
+                "unzipped MB": f"{unzipped / MB:.1f}",
+                "slim project MB (unzipped, /tmp)": f"{project / MB:.0f}" if project else "—",
+                "packaging s": f"{package.seconds:.0f}",
+            }
+        )
+        print(rows[-1])
+    artifact = work / "model"
+    train(market_frame(100_000, seed=3), artifact, version="bench-deploy")
+    with session_scope() as session:
+        session.add(Source(name="partner", kind="stream", config={}))
+        session.add(
+            PriceModel(
+                version="bench-deploy",
+                run_id="bench-deploy",
+                artifact_uri=str(artifact),
+                metrics={},
+                n_train=100_000,
+                activated_at=datetime.now(UTC),
+            )
+        )
+    runtime = ds.runtime_dir(venv, work / "var_runtime")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    health = json.loads((ds.ROOT / "tests/events/apigw_v2_health.json").read_text())
+    kinesis = json.loads((ds.ROOT / "tests/events/kinesis_listing_event.json").read_text())
+    cold = {}
+    for stage, event in (("app", health), ("stream", kinesis)):
+        directory = ds.extract(packages[stage].zip_path, work / stage)
+        cold[stage] = statistics.median(
+            ds.run_handler(directory, runtime, [event], env)["cold_start"] for _ in range(5)
+        )
+    floor_dir = work / "app"
+    floor = statistics.median(
+        float(ds.isolated_python(ds.FLOOR_CODE, [floor_dir, runtime], env).stdout) for _ in range(5)
+    )
+    for stage, seconds in cold.items():
+        print(f"cold start {stage}: {seconds:.3f} s ({seconds / floor:.2f}x the floor {floor:.3f} s)")
+    write_section(
+        "deploy",
+        "`python -m bench.deploy` — `zappa package` of every stage from the deploy venv "
+        "(runtime packages only; wheels for Lambda's glibc 2.26; annoy built for glibc 2.17).\n\n"
+        + table(rows)
+        + "\n\nCold start from the unpacked package in a fresh `python -I -S` (only the package and the "
+        "SDK Lambda's runtime bundles on the path), Zappa's handler import + first call, median of 5:\n\n"
+        + table(
+            [{"stage": s, "cold start s": f"{v:.3f}", "x floor": f"{v / floor:.2f}"} for s, v in cold.items()]
+        )
+        + f"\n\nFloor in the same run (zappa.handler, flask, sqlalchemy, geoalchemy2, psycopg2 only): "
+        f"{floor:.3f} s. `app`: GET /health through API Gateway v2; `stream`: one Kinesis record with "
+        "a 100k-listing model artifact loaded from a local directory.\n\n"
+        "Targets: app and stream ≤ 1.5× the floor and ≤ 0.6 s (stream with its artifact ≤ 0.8 s).",
+    )
+
+
+if __name__ == "__main__":
+    main()
