@@ -91,11 +91,11 @@ API_CONFIG = {
 
 def init_api(app: Flask) -> NookApi:
     """Create the Api on the app and register the /v1 blueprints."""
-    from app import alerts, estimates, listings, regions
+    from app import alerts, estimates, listings, market, regions
 
     for key, value in API_CONFIG.items():
         app.config.setdefault(key, value)
     api = NookApi(app)
-    for module in (listings, estimates, regions, alerts):
+    for module in (listings, estimates, regions, market, alerts):
         api.register_blueprint(module.blp)
     return api

@@ -43,7 +43,8 @@ def _stored_geometry(geojson: str) -> Any:
     return func.ST_Multi(func.ST_SetSRID(func.ST_GeomFromGeoJSON(geojson), 4326))
 
 
-def _owned(region_id: int) -> Region:
+def get_owned_region(region_id: int) -> Region:
+    """The current user's region, else a 404 (never a 403: other users' regions do not exist)."""
     region = get_db().scalar(
         select(Region).where(Region.id == region_id, Region.user_id == current_user().id)
     )
@@ -137,7 +138,7 @@ def create(body: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, RegionSchema)
 def read(region_id: int) -> dict[str, Any]:
     """One of your regions."""
-    return _as_dict(_owned(region_id))
+    return _as_dict(get_owned_region(region_id))
 
 
 @blp.route("/<int:region_id>", methods=["PATCH"])
@@ -147,7 +148,7 @@ def read(region_id: int) -> dict[str, Any]:
 @blp.response(200, RegionSchema)
 def patch(body: dict[str, Any], region_id: int) -> dict[str, Any]:
     """Rename, redraw or change the criteria of a region (criteria keys given replace, null clears)."""
-    region = _owned(region_id)
+    region = get_owned_region(region_id)
     _apply(region, body)
     return _as_dict(region)
 
@@ -158,7 +159,7 @@ def patch(body: dict[str, Any], region_id: int) -> dict[str, Any]:
 @blp.response(204)
 def delete(region_id: int) -> Response:
     """Delete a region (and its alerts)."""
-    get_db().delete(_owned(region_id))
+    get_db().delete(get_owned_region(region_id))
     return Response(status=204)
 
 
@@ -169,6 +170,6 @@ def delete(region_id: int) -> Response:
 @blp.response(200, ListingPageSchema)
 def listings(args: dict[str, Any], region_id: int) -> dict[str, Any]:
     """Active listings inside the region — the search, with the region as its area."""
-    _owned(region_id)
+    get_owned_region(region_id)
     rows, next_cursor = search_listings(get_db(), current_user().id, {**args, "region_id": region_id})
     return {"items": [listing_item(r) for r in rows], "next_cursor": next_cursor}

@@ -28,6 +28,7 @@ JOBS: dict[str, str] = {
     "notify": "jobs.notify.run",
     "recheck": "jobs.recheck.run",
     "prune-history": "jobs.maintenance.run",
+    "market": "jobs.market.run",
 }
 
 
@@ -410,6 +411,62 @@ def checks_run(suites: tuple[str, ...]) -> None:
         )
 
 
+@click.group("market")
+def market_group() -> None:
+    """Market activity and forecast."""
+
+
+@market_group.command("backtest")
+@click.option("--region", "region_id", type=int, default=None, help="A region's id (default: city-wide).")
+@click.option("--bedrooms", "beds", type=click.Choice(["all", "0", "1", "2", "3", "4+"]), default="all")
+@click.option("--weeks", type=click.IntRange(1, 52), default=8, help="Forecast origins, a week apart.")
+@click.option("--days", type=click.IntRange(90, 1000), default=150, help="History to load.")
+@click.option("--strict", is_flag=True, help="Exit non-zero when a target is missed.")
+def market_backtest(region_id: int | None, beds: str, weeks: int, days: int, strict: bool) -> None:
+    """Roll the forecast origin over past weeks: 80% interval coverage, and MAE vs seasonal naive."""
+    from datetime import UTC, datetime
+
+    from jobs.market import COVERAGE_TARGET, LEVEL, backtest_area
+    from models.session import session_scope
+
+    try:
+        with session_scope() as session:
+            result = backtest_area(session, datetime.now(UTC).date(), days, region_id, beds, weeks)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    area = f"region {region_id}" if region_id is not None else "city-wide"
+    low, high = LEVEL - COVERAGE_TARGET, LEVEL + COVERAGE_TARGET
+    covered = low <= result["coverage"] <= high
+    beats = result["mae_model"] < result["mae_seasonal_naive"]
+    kind = {"all": "all", "0": "studio", "4+": "4+ bedroom"}.get(beds, f"{beds}-bedroom")
+    click.echo(f"new listings ({kind}), {area}: {result['origins']} origins, {result['days']} days")
+    click.echo(
+        f"  {LEVEL:.0%} interval coverage  {result['coverage']:.1%}"
+        f"   target {low:.0%}-{high:.0%}: {'met' if covered else 'MISSED'}"
+    )
+    click.echo(f"  MAE model           {result['mae_model']:.2f}")
+    click.echo(
+        f"  MAE seasonal naive  {result['mae_seasonal_naive']:.2f}"
+        f"   model beats it: {'yes' if beats else 'NO'}"
+    )
+    if strict and not (covered and beats):
+        raise click.ClickException("a backtest target was missed")
+
+
+@click.group("demo")
+def demo_group() -> None:
+    """The demo market."""
+
+
+@demo_group.command("backfill")
+@click.option("--days", type=click.IntRange(1, 400), default=150, help="How far back.")
+def demo_backfill(days: int) -> None:
+    """Write the demo market's listings of the last DAYS days that are already gone (idempotent)."""
+    from jobs.local import demo
+
+    click.echo(demo.backfill_history(days))
+
+
 def create_app() -> Flask:
     """The web app with the local commands attached."""
     app = create_web_app()
@@ -421,6 +478,8 @@ def create_app() -> Flask:
         sources_group,
         stream_group,
         checks_group,
+        market_group,
+        demo_group,
     ):
         app.cli.add_command(command)
     return app

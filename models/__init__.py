@@ -6,6 +6,7 @@ here; the lean web and stream stages ship without pandas and friends.
 
 from models.base import Base
 from models.listing import Listing, QuarantinedRecord
+from models.market import MarketPoint
 from models.ops import CheckResult, JobRun
 from models.price_rank import PriceModel, PriceRank
 from models.region import Notification, Region, RegionListing
@@ -17,6 +18,7 @@ __all__ = [
     "CheckResult",
     "JobRun",
     "Listing",
+    "MarketPoint",
     "Notification",
     "PriceModel",
     "PriceRank",

@@ -13,7 +13,7 @@ from sqlalchemy.types import BigInteger
 DEDUPE_METRES = 10.0
 PRICE_TOLERANCE = 0.03
 # A cheap planar prefilter that uses the GiST index before the exact geography test.
-_DEGREES_PER_METRE = 1 / 80_000
+DEGREES_PER_METRE = 1 / 80_000
 
 # LATERAL: one GiST nearest-neighbour probe per new listing, whatever the statistics say
 # (right after a bulk load the planner has none and would otherwise pick a join that
@@ -156,7 +156,7 @@ def mark_duplicates(
         {
             "ids": list(listing_ids),
             "metres": metres,
-            "degrees": metres * _DEGREES_PER_METRE * 2,
+            "degrees": metres * DEGREES_PER_METRE * 2,
             "tolerance": tolerance,
         },
     )

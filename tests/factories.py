@@ -90,3 +90,79 @@ def insert_active_listings(session: Session, frame: Any, source_name: str = "fac
         text("SELECT source_ref, id FROM listings WHERE source_id = :s"), {"s": source.id}
     ).all()
     return {int(ref): lid for ref, lid in ids}
+
+
+def insert_listing(
+    session: Session,
+    source_id: int,
+    ref: str,
+    posted_at: datetime,
+    lon: float,
+    lat: float,
+    bedrooms: int = 1,
+    price: int = 2000,
+    bathrooms: float | None = 1.0,
+    status: str = "active",
+    canonical_id: int | None = None,
+) -> int:
+    """One processed listing posted at `posted_at`; returns its id."""
+    from sqlalchemy import text
+
+    return session.execute(
+        text("""
+        INSERT INTO listings (source_id, source_ref, raw, status, price, bedrooms, bathrooms, geom,
+                              canonical_id, posted_at, first_seen_at, last_seen_at)
+        VALUES (:source_id, :ref, '{}'::jsonb, :status, :price, :bedrooms, :bathrooms,
+                ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :canonical_id, :posted_at, :posted_at, :posted_at)
+        RETURNING id
+    """),
+        {
+            "source_id": source_id,
+            "ref": ref,
+            "status": status,
+            "price": price,
+            "bedrooms": bedrooms,
+            "bathrooms": bathrooms,
+            "lon": lon,
+            "lat": lat,
+            "canonical_id": canonical_id,
+            "posted_at": posted_at,
+        },
+    ).scalar_one()
+
+
+WEEKLY = (1.3, 1.2, 1.1, 1.0, 0.9, 0.5, 0.7)  # Monday..Sunday: a strong weekly rhythm
+
+
+def weekly_counts(days: int, mean: float, seed: int, start_weekday: int = 0, dispersion: float = 8.0):
+    """Daily negative-binomial counts with the WEEKLY rhythm (numpy array): known seasonality."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    mu = np.asarray([mean * WEEKLY[(start_weekday + d) % 7] for d in range(days)])
+    return rng.negative_binomial(dispersion, dispersion / (dispersion + mu))
+
+
+def insert_arrivals(
+    session: Session, source_id: int, counts: Any, first_day: datetime, lon0: float, lat0: float
+) -> int:
+    """counts[d] listings posted on first_day + d days, each on its own spot of a grid 20 m apart
+    (so none re-posts another) inside a ~1 km square from (lon0, lat0), bedrooms 0-4 in turn."""
+    from datetime import timedelta
+
+    n = 0
+    for day, count in enumerate(counts):
+        for k in range(int(count)):
+            posted = first_day + timedelta(days=day, hours=8 + k % 12)
+            insert_listing(
+                session,
+                source_id,
+                f"arr-{n}",
+                posted,
+                lon0 + (n % 40) * 0.00025,
+                lat0 + (n // 40) * 0.00018,
+                bedrooms=n % 5,
+                price=1800 + 100 * (n % 5) + (n * 37) % 150,
+            )
+            n += 1
+    return n

@@ -22,6 +22,7 @@ HOST, PORT = "127.0.0.1", int(os.environ.get("NOOK_DEMO_PORT", "5000"))
 FEED_PORT = int(os.environ.get("NOOK_DEMO_FEED_PORT", "54331"))
 RECEIVER_PORT = int(os.environ.get("NOOK_DEMO_RECEIVER_PORT", "54332"))
 DEMO_SEED, DEMO_PER_DAY = 7, 600
+HISTORY_DAYS = 150  # backfilled so the market forecast has history on a fresh machine
 STREAM_SOURCE = "demo-stream"
 TRICKLE_SECONDS = float(os.environ.get("NOOK_DEMO_TRICKLE_SECONDS", "20"))
 # The demo user's area: Leslieville and Riverdale, for 1+ bedrooms up to $3,200.
@@ -89,6 +90,33 @@ def seed_demo_sources(base_url: str) -> None:
                 session.add(Source(name=name, kind="demo", config=config))
             else:
                 source.config = config
+
+
+def backfill_history(days: int = HISTORY_DAYS) -> str:
+    """The demo market's past `days` days (listings already gone), unless already there."""
+    from datetime import UTC, datetime, timedelta
+
+    from jobs.local.demo_history import backfill
+    from jobs.sources.demo_market import Market
+    from models.listing import Listing
+    from models.session import session_scope
+    from models.source import Source
+
+    now = datetime.now(UTC)
+    with session_scope() as session:
+        oldest = session.scalar(
+            select(Listing.posted_at)
+            .join(Source, Source.id == Listing.source_id)
+            .where(Source.name == "demo-main", Listing.posted_at < now - timedelta(days=days - 7))
+            .limit(1)
+        )
+        if oldest is not None:
+            return f"history: already backfilled ({days} days)"
+        done = backfill(session, Market(DEMO_SEED, DEMO_PER_DAY), now, days, f"http://127.0.0.1:{FEED_PORT}")
+    return (
+        f"history: {done.main:,} listings and {done.mirror:,} re-posts of the last {days} days backfilled"
+        f" ({done.still_active:,} still on the market are left to ingest, {done.broken:,} broken)"
+    )
 
 
 def start_demo_feed() -> str:
@@ -198,6 +226,7 @@ def main() -> int:
     webhook_receiver.serve(RECEIVER_PORT)
     seed_demo_sources(feed_url)
     seed_stream_source()
+    print(backfill_history(), flush=True)
     key = demo_api_key(services.LOCAL_DIR)
     user_id = seed_demo_user(key, f"http://127.0.0.1:{RECEIVER_PORT}/hook")
 

@@ -13,9 +13,11 @@ the same feed, byte for byte.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 import random
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -82,6 +84,60 @@ BEDROOMS = {
 }
 BROKEN_SHARE = 0.02
 MIRROR_SHARE = 0.10
+# Arrival rate by weekday (Monday first; mean 1) and the day-to-day noise (sd of its log).
+WEEKLY_RATE = (1.15, 1.12, 1.08, 1.05, 1.0, 0.72, 0.88)
+DAILY_NOISE = 0.12
+
+
+class ArrivalCurve:
+    """Maps a listing's position in the arrival sequence (in mean days) to its time, and back.
+
+    Day d since EPOCH has rate WEEKLY_RATE[weekday] * exp(noise_d); within a day
+    arrivals are even. position(t) is the cumulative rate, a strictly increasing
+    piecewise-linear function, so the listings of [start, end) are a range of indices.
+    """
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self.rates: list[float] = []
+        self.cumulative: list[float] = [0.0]
+        self._lock = threading.Lock()  # the demo feed serves from several threads
+
+    def _extend(self, days: int) -> None:
+        if len(self.rates) >= days:
+            return
+        with self._lock:
+            self._grow(days)
+
+    def _grow(self, days: int) -> None:
+        while len(self.rates) < days:
+            day = len(self.rates)
+            noise = random.Random(f"nook-demo-day:{self.seed}:{day}").gauss(0, DAILY_NOISE)
+            rate = WEEKLY_RATE[(EPOCH.weekday() + day) % 7] * math.exp(noise - DAILY_NOISE**2 / 2)
+            self.rates.append(rate)
+            self.cumulative.append(self.cumulative[-1] + rate)
+
+    def position(self, moment: datetime) -> float:
+        """Expected arrivals (in mean days) between EPOCH and `moment` (0 before EPOCH)."""
+        days = (moment - EPOCH).total_seconds() / 86400
+        if days <= 0:
+            return 0.0
+        whole = int(days)
+        self._extend(whole + 1)
+        return self.cumulative[whole] + self.rates[whole] * (days - whole)
+
+    def time_of(self, position: float) -> datetime:
+        """The moment the cumulative rate reaches `position` (the inverse of position())."""
+        while self.cumulative[-1] <= position:
+            self._extend(len(self.rates) + 64)
+        day = bisect.bisect_right(self.cumulative, position) - 1
+        return EPOCH + timedelta(days=day + (position - self.cumulative[day]) / self.rates[day])
+
+
+@functools.lru_cache(maxsize=64)
+def arrival_curve(seed: int) -> ArrivalCurve:
+    """The (shared, lazily extended) arrival curve of a seed."""
+    return ArrivalCurve(seed)
 
 
 @dataclass(frozen=True)
@@ -195,7 +251,7 @@ def _broken_kind(rng: random.Random) -> str | None:
 def market_listing(seed: int, index: int, per_day: float) -> MarketListing:
     """Listing number `index` of the market with this seed and arrival rate."""
     rng = random.Random(f"nook-demo:{seed}:{index}")
-    appears_at = EPOCH + timedelta(days=(index + rng.random()) / per_day)
+    appears_at = arrival_curve(seed).time_of((index + rng.random()) / per_day)
     lifetime = min(MAX_LIFETIME_DAYS, max(1.0, 12 * math.exp(rng.gauss(0, 0.6))))
     hood, lat, lon = _place(rng)
     unit_type = _unit_type(rng, hood)
@@ -239,8 +295,9 @@ class Market:
 
     def index_range(self, start: datetime, end: datetime) -> range:
         """Indices of listings that may appear between `start` and `end`."""
-        first = max(0, math.floor((start - EPOCH).total_seconds() / 86400 * self.per_day) - 1)
-        last = max(0, math.ceil((end - EPOCH).total_seconds() / 86400 * self.per_day) + 1)
+        curve = arrival_curve(self.seed)
+        first = max(0, math.floor(curve.position(start) * self.per_day) - 1)
+        last = max(0, math.ceil(curve.position(end) * self.per_day) + 1)
         return range(first, last)
 
     def active(self, moment: datetime) -> list[MarketListing]:
