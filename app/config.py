@@ -6,6 +6,9 @@ from typing import Any
 
 from models.settings import get_settings
 
+OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+OSM_ATTRIBUTION = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+
 
 def config_from_environment() -> dict[str, Any]:
     """Flask config keys derived from the shared settings; fails fast if any are missing."""
@@ -18,4 +21,8 @@ def config_from_environment() -> dict[str, Any]:
         "NOOK_LOG_LEVEL": settings.log_level,
         "MAX_CONTENT_LENGTH": 256 * 1024,
         "JSON_SORT_KEYS": False,
+        # the map page: tiles (empty: none), their attribution, and where the map opens
+        "TILE_URL": os.environ.get("NOOK_TILE_URL", OSM_TILES),
+        "TILE_ATTRIBUTION": os.environ.get("NOOK_TILE_ATTRIBUTION", OSM_ATTRIBUTION),
+        "MAP_CENTER": os.environ.get("NOOK_MAP_CENTER", "43.665,-79.37"),
     }

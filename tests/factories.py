@@ -166,3 +166,18 @@ def insert_arrivals(
             )
             n += 1
     return n
+
+
+def activate_artifact(session: Session, artifact_dir: Any, version: str = "api-test-v1") -> PriceModel:
+    """Make the session artifact (tests/conftest.py artifact_dir) the current price model."""
+    model = PriceModel(
+        version=version,
+        run_id=version,
+        artifact_uri=str(artifact_dir),
+        metrics={},
+        n_train=3000,
+        activated_at=datetime.now(UTC),
+    )
+    session.add(model)
+    session.flush()
+    return model

@@ -18,11 +18,11 @@ from sqlalchemy import select
 from callbacks import lambda_wheels
 from jobs.local.scheduler import scheduled_event, scheduled_jobs
 from models.ops import JobRun
-from models.price_rank import PriceModel
 from models.session import session_scope
 from models.user import create_user
 from tests import deploy_support as ds
 from tests.conftest import load_event
+from tests.factories import activate_artifact
 
 pytestmark = pytest.mark.deploy
 HEAVY = {"pandas", "numpy", "scipy", "statsmodels", "great_expectations", "matplotlib", "sklearn"}
@@ -108,16 +108,7 @@ def isolated_env(committed, artifact_dir):
     """A user, an active model, and the environment the packaged handler runs with."""
     with session_scope() as session:
         _, key = create_user(session, "lambda@example.com")
-        session.add(
-            PriceModel(
-                version="api-test-v1",
-                run_id="api-test-v1",
-                artifact_uri=str(artifact_dir),
-                metrics={},
-                n_train=3000,
-                activated_at=datetime.now(UTC),
-            )
-        )
+        activate_artifact(session, artifact_dir)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     return key, env
 

@@ -242,7 +242,8 @@ def main() -> int:
     print(
         f"""
 nook is running.
-  API          {base}   (health: {base}/health)
+  map page     {base}/   (sign in with the demo user's API key below)
+  API          {base}/v1   (health: {base}/health, docs: {base}/openapi.json)
   demo user    {DEMO_EMAIL} (id {user_id}), API key: {key}
   try          curl -s {base}/health
   demo feed    {feed_url}/feeds/main/listings?limit=5   (the simulated market ingest pulls)

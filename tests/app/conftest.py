@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import pytest
 
 from jobs.price_rank.demo_frame import market_frame
-from models.price_rank import PriceModel
 from models.user import User, create_user
-from tests.factories import add_price_rank, insert_active_listings
+from tests.factories import activate_artifact, add_price_rank, insert_active_listings
 
 
 @dataclass
@@ -53,15 +51,5 @@ def market_ids(db_session, small_market) -> dict[int, int]:
 @pytest.fixture
 def active_model(db_session, artifact_dir) -> str:
     """Make the artifact the current model."""
-    db_session.add(
-        PriceModel(
-            version="api-test-v1",
-            run_id="api-test-v1",
-            artifact_uri=str(artifact_dir),
-            metrics={},
-            n_train=3000,
-            activated_at=datetime.now(UTC),
-        )
-    )
-    db_session.flush()
+    activate_artifact(db_session, artifact_dir)
     return "api-test-v1"

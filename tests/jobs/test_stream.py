@@ -6,7 +6,6 @@ import base64
 import json
 import os
 import sys
-from datetime import UTC, datetime
 
 import boto3
 import pytest
@@ -22,6 +21,7 @@ from models.price_rank import PriceModel, PriceRank
 from models.session import session_scope
 from models.source import Source
 from tests.conftest import load_event
+from tests.factories import activate_artifact
 from tests.lambda_harness import zappa_settings_source
 
 ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/listing_events"
@@ -60,16 +60,7 @@ def aws(moto_endpoint):
 def partner(committed, aws, artifact_dir):
     with session_scope() as session:
         session.add(Source(name="partner", kind="stream", config={}))
-        session.add(
-            PriceModel(
-                version="api-test-v1",
-                run_id="api-test-v1",
-                artifact_uri=str(artifact_dir),
-                metrics={},
-                n_train=3000,
-                activated_at=datetime.now(UTC),
-            )
-        )
+        activate_artifact(session, artifact_dir)
     return "partner"
 
 

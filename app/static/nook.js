@@ -1,0 +1,561 @@
+/* nook's map page: a client of the /v1 API. No framework; Leaflet + Leaflet-Geoman from npm. */
+"use strict";
+
+(function () {
+  const config = JSON.parse(document.getElementById("config").textContent);
+  const KEY = "nook.apiKey";
+  const COLOURS = { low: "#1a9850", typical: "#3765b0", high: "#d73027", unranked: "#7a7a7a" };
+  const PAGE = 50;
+  const $ = (id) => document.getElementById(id);
+
+  const state = {
+    key: localStorage.getItem(KEY),
+    map: null,
+    markers: null,
+    regions: new Map(), // id -> {data, layer}
+    selected: null, // region id, or null for the map view
+    cursor: null,
+    listings: new Map(), // id -> {item, marker}
+    pending: null, // a drawn layer not yet saved, or {id} when editing
+    picking: false,
+    estimateAt: null,
+    loadToken: 0,
+    openPopup: null,
+    viewMoved: false,
+  };
+
+  class ApiError extends Error {
+    constructor(status, detail) {
+      super(detail);
+      this.status = status;
+    }
+  }
+
+  async function api(path, { method = "GET", body, raw = false } = {}) {
+    const headers = { Authorization: "Bearer " + state.key };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (!response.ok) {
+      let detail = response.statusText || "Request failed";
+      try {
+        const problem = await response.json();
+        detail = problem.detail || problem.title || detail;
+      } catch (_) {
+        /* not JSON: keep the status text */
+      }
+      throw new ApiError(response.status, detail);
+    }
+    if (response.status === 204) return null;
+    return raw ? response.text() : response.json();
+  }
+
+  function el(tag, attrs = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs)) {
+      if (name === "text") node.textContent = value;
+      else if (name === "class") node.className = value;
+      else node.setAttribute(name, value);
+    }
+    for (const child of children) if (child) node.append(child);
+    return node;
+  }
+
+  function money(amount) {
+    return "$" + Math.round(amount).toLocaleString("en-US");
+  }
+
+  function svgNode(markup) {
+    const doc = new DOMParser().parseFromString(markup, "image/svg+xml");
+    const root = doc.documentElement;
+    if (root.nodeName !== "svg") return el("p", { class: "muted", text: "(chart unavailable)" });
+    root.querySelectorAll("script, foreignObject").forEach((n) => n.remove());
+    return document.importNode(root, true);
+  }
+
+  function labelOf(item) {
+    return item.price_rank ? item.price_rank.label : "unranked";
+  }
+
+  function facts(item) {
+    const parts = [item.bedrooms === 0 ? "studio" : item.bedrooms + " bed"];
+    if (item.bathrooms != null) parts.push(item.bathrooms + " bath");
+    if (item.sqft != null) parts.push(item.sqft + " sq ft");
+    if (item.unit_type) parts.push(item.unit_type);
+    return parts.join(" · ");
+  }
+
+  /* ---- sign in / out ---------------------------------------------------- */
+
+  async function signIn(key) {
+    state.key = key;
+    const me = await api("/v1/me");
+    localStorage.setItem(KEY, key);
+    $("signin").hidden = true;
+    $("app").hidden = false;
+    $("who").hidden = false;
+    $("who").textContent = me.email;
+    $("sign-out").hidden = false;
+    $("webhook-url").value = me.webhook_url || "";
+    startMap();
+    await Promise.all([loadRegions(), loadAlerts()]);
+    await reloadListings();
+  }
+
+  function signOut() {
+    localStorage.removeItem(KEY);
+    window.location.reload();
+  }
+
+  $("signin-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    $("signin-error").textContent = "";
+    try {
+      await signIn($("api-key").value.trim());
+    } catch (error) {
+      state.key = null;
+      $("signin-error").textContent =
+        error.status === 401 ? "That API key is not valid. Check it and try again." : error.message;
+    }
+  });
+  $("sign-out").addEventListener("click", signOut);
+
+  /* ---- the map ---------------------------------------------------------- */
+
+  function startMap() {
+    if (state.map) return;
+    const map = L.map("map", { zoomControl: true }).setView(config.center, 13);
+    if (config.tileUrl) {
+      L.tileLayer(config.tileUrl, { maxZoom: 19, attribution: config.tileAttribution }).addTo(map);
+    } else {
+      map.attributionControl.addAttribution(config.tileAttribution);
+    }
+    state.markers = L.layerGroup().addTo(map);
+    map.pm.addControls({
+      position: "topleft",
+      drawMarker: false,
+      drawCircleMarker: false,
+      drawPolyline: false,
+      drawCircle: false,
+      drawText: false,
+      cutPolygon: false,
+      rotateMode: false,
+      dragMode: false,
+    });
+    map.pm.setGlobalOptions({ allowSelfIntersection: true }); // the API explains what is wrong
+    map.on("pm:create", (event) => startNewRegion(event.layer));
+    map.on("pm:remove", (event) => {
+      const id = event.layer.nookRegionId;
+      if (id) deleteRegion(id);
+    });
+    map.on("moveend", () => {
+      if (state.selected !== null) return;
+      // a popup's auto-pan must not reload the listings under it: reload once it closes
+      if (state.openPopup && map.hasLayer(state.openPopup)) state.viewMoved = true;
+      else scheduleReload();
+    });
+    map.on("popupopen", (event) => {
+      state.openPopup = event.popup;
+    });
+    map.on("popupclose", () => {
+      state.openPopup = null;
+      if (state.viewMoved && state.selected === null) scheduleReload();
+      state.viewMoved = false;
+    });
+    map.on("click", (event) => {
+      if (!state.picking) return;
+      state.picking = false;
+      state.estimateAt = event.latlng;
+      $("est-where").textContent = event.latlng.lat.toFixed(5) + ", " + event.latlng.lng.toFixed(5);
+      map.getContainer().style.cursor = "";
+    });
+    const legend = L.control({ position: "bottomleft" });
+    legend.onAdd = () => {
+      const box = el("div", { class: "legend", id: "legend" });
+      for (const [label, colour] of Object.entries(COLOURS)) {
+        const dot = el("span");
+        dot.style.background = colour;
+        box.append(el("div", {}, dot, label === "unranked" ? "not ranked" : label + " price"));
+      }
+      return box;
+    };
+    legend.addTo(map);
+    state.map = map;
+    window.nookMap = map; // for the browser tests and the curious
+  }
+
+  /* ---- listings --------------------------------------------------------- */
+
+  let reloadTimer = null;
+  function scheduleReload() {
+    clearTimeout(reloadTimer);
+    reloadTimer = setTimeout(reloadListings, 250);
+  }
+
+  function listingsPath(cursor) {
+    const params = new URLSearchParams({ sort: $("sort").value, limit: String(PAGE) });
+    if (cursor) params.set("cursor", cursor);
+    if (state.selected !== null) {
+      // the region's own criteria filter what it shows, as they filter its alerts
+      const c = state.regions.get(state.selected).data.criteria;
+      for (const name of ["bedrooms_min", "bedrooms_max", "bathrooms_min", "price_max"]) {
+        if (c[name] != null) params.set(name, String(c[name]));
+      }
+      for (const type of c.unit_types || []) params.append("unit_type", type);
+      return `/v1/regions/${state.selected}/listings?` + params;
+    }
+    const b = state.map.getBounds();
+    const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
+    params.set(
+      "bbox",
+      [clamp(b.getWest(), -180, 180), clamp(b.getSouth(), -90, 90), clamp(b.getEast(), -180, 180), clamp(b.getNorth(), -90, 90)]
+        .map((v) => v.toFixed(6))
+        .join(",")
+    );
+    return "/v1/listings?" + params;
+  }
+
+  async function reloadListings() {
+    state.cursor = null;
+    state.listings.clear();
+    state.markers.clearLayers();
+    $("listing-list").replaceChildren();
+    await loadMore();
+  }
+
+  async function loadMore() {
+    const token = ++state.loadToken;
+    $("listings-status").textContent = "Loading …";
+    try {
+      const page = await api(listingsPath(state.cursor));
+      if (token !== state.loadToken) return; // a newer load started
+      for (const item of page.items) addListing(item);
+      state.cursor = page.next_cursor;
+      $("more").hidden = !state.cursor;
+      const count = state.listings.size;
+      $("listings-status").textContent = count
+        ? `${count} listing${count === 1 ? "" : "s"}${state.cursor ? " so far" : ""}`
+        : "No listings here. Zoom out or move the map.";
+    } catch (error) {
+      if (token === state.loadToken) $("listings-status").textContent = "Could not load listings: " + error.message;
+    }
+  }
+
+  function addListing(item) {
+    if (state.listings.has(item.id)) return;
+    const label = labelOf(item);
+    const marker = L.circleMarker([item.location.latitude, item.location.longitude], {
+      radius: 7,
+      color: "#ffffff",
+      weight: 1,
+      fillColor: COLOURS[label],
+      fillOpacity: 0.9,
+      className: "marker marker-" + label,
+      pmIgnore: true,
+    });
+    marker.nookListingId = item.id;
+    // built once, on first open: Leaflet calls a content function again on every update()
+    let content = null;
+    marker.bindPopup(() => (content = content || popupFor(item)), {
+      maxWidth: Math.min(340, window.innerWidth - 70),
+      minWidth: Math.min(260, window.innerWidth - 70),
+      autoPanPadding: [10, 10],
+    });
+    marker.addTo(state.markers);
+    state.listings.set(item.id, { item, marker });
+    const row = el(
+      "li",
+      { tabindex: "0", "data-id": String(item.id), "data-label": label },
+      el("span", { class: "price", text: money(item.price) }),
+      el("span", { class: "badge " + label, text: label === "unranked" ? "not ranked" : label }),
+      el("span", { text: facts(item) })
+    );
+    const open = () => openListing(item.id);
+    row.addEventListener("click", open);
+    row.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" || event.key === " ") {
+        event.preventDefault();
+        open();
+      }
+    });
+    $("listing-list").append(row);
+  }
+
+  function openListing(id) {
+    const entry = state.listings.get(id);
+    if (!entry) return;
+    entry.marker.openPopup();
+  }
+
+  function popupFor(item) {
+    const box = el(
+      "div",
+      { class: "popup", "data-listing": String(item.id) },
+      el("h3", { text: money(item.price) + " · " + (item.title || "Listing") }),
+      el("p", { text: facts(item) }),
+      el("p", { class: "muted explanation", text: "Loading the price explanation …" })
+    );
+    fillPopup(box, item).catch((error) => {
+      box.querySelector(".explanation").textContent = "Could not load details: " + error.message;
+    });
+    return box;
+  }
+
+  async function fillPopup(box, item) {
+    const detail = await api(`/v1/listings/${item.id}`);
+    box.querySelector(".explanation").textContent =
+      detail.explanation || "This listing has no price rank yet.";
+    box.querySelector(".explanation").className = "explanation";
+    if (detail.chart_url) box.append(el("div", { class: "chart" }, svgNode(await api(detail.chart_url, { raw: true }))));
+    if (detail.url) {
+      box.append(el("p", {}, el("a", { href: detail.url, target: "_blank", rel: "noopener noreferrer", text: "Open the original listing" })));
+    }
+    const entry = state.listings.get(item.id);
+    if (entry) entry.marker.getPopup().update();
+  }
+
+  $("sort").addEventListener("change", reloadListings);
+  $("more").addEventListener("click", loadMore);
+  $("show-view").addEventListener("click", () => selectRegion(null));
+
+  /* ---- regions ---------------------------------------------------------- */
+
+  const STYLE = { color: "#6a3d9a", weight: 2, fillOpacity: 0.08 };
+
+  async function loadRegions() {
+    const body = await api("/v1/regions");
+    for (const region of body.items) showRegion(region);
+  }
+
+  function showRegion(region) {
+    let entry = state.regions.get(region.id);
+    if (!entry) {
+      const layer = L.geoJSON(region.geometry, { style: STYLE }).getLayers()[0];
+      layer.nookRegionId = region.id;
+      layer.addTo(state.map);
+      layer.on("pm:edit", () => redrawRegion(region.id, layer));
+      entry = { data: region, layer };
+      state.regions.set(region.id, entry);
+    }
+    entry.data = region;
+    entry.layer.unbindTooltip();
+    renderRegionList();
+  }
+
+  function renderRegionList() {
+    const list = $("region-list");
+    list.replaceChildren();
+    for (const [id, { data }] of state.regions) {
+      const item = el(
+        "li",
+        { "data-region": String(id), class: state.selected === id ? "selected" : "" },
+        el("button", { type: "button", class: "name", text: data.name, "aria-label": "Show listings in " + data.name }),
+        el("button", { type: "button", class: "edit", text: "Edit", "aria-label": "Edit " + data.name }),
+        el("button", { type: "button", class: "delete", text: "Delete", "aria-label": "Delete " + data.name })
+      );
+      item.querySelector(".name").addEventListener("click", () => selectRegion(id));
+      item.querySelector(".edit").addEventListener("click", () => editRegion(id));
+      item.querySelector(".delete").addEventListener("click", () => deleteRegion(id));
+      list.append(item);
+    }
+  }
+
+  async function selectRegion(id) {
+    state.selected = id;
+    $("show-view").hidden = id === null;
+    $("scope").textContent = id === null ? "in view" : "in " + state.regions.get(id).data.name;
+    renderRegionList();
+    if (id !== null) state.map.fitBounds(state.regions.get(id).layer.getBounds(), { padding: [20, 20] });
+    await reloadListings();
+  }
+
+  function criteriaFromForm() {
+    const number = (id) => ($(id).value === "" ? null : Number($(id).value));
+    const types = [...document.querySelectorAll('input[name="unit-type"]:checked')].map((c) => c.value);
+    return {
+      bedrooms_min: number("region-beds-min"),
+      bedrooms_max: number("region-beds-max"),
+      bathrooms_min: number("region-baths-min"),
+      price_max: number("region-price-max"),
+      unit_types: types.length ? types : null,
+    };
+  }
+
+  function openRegionForm(title, name, criteria) {
+    $("region-form-title").textContent = title;
+    $("region-name").value = name;
+    $("region-beds-min").value = criteria.bedrooms_min ?? "";
+    $("region-beds-max").value = criteria.bedrooms_max ?? "";
+    $("region-baths-min").value = criteria.bathrooms_min ?? "";
+    $("region-price-max").value = criteria.price_max ?? "";
+    document.querySelectorAll('input[name="unit-type"]').forEach((box) => {
+      box.checked = (criteria.unit_types || []).includes(box.value);
+    });
+    $("region-error").textContent = "";
+    $("region-form").hidden = false;
+    $("region-name").focus();
+  }
+
+  function startNewRegion(layer) {
+    if (state.pending && state.pending.layer) state.pending.layer.remove();
+    layer.setStyle(STYLE);
+    state.pending = { layer };
+    openRegionForm("New region", "My area " + (state.regions.size + 1), {});
+  }
+
+  function editRegion(id) {
+    const { data } = state.regions.get(id);
+    state.pending = { id };
+    openRegionForm("Edit " + data.name, data.name, data.criteria);
+  }
+
+  function closeRegionForm() {
+    $("region-form").hidden = true;
+    state.pending = null;
+  }
+
+  function showShapeError(layer, message) {
+    layer.unbindTooltip();
+    layer.bindTooltip(el("span", { class: "shape-error", text: message }), { permanent: true, direction: "center" }).openTooltip();
+    $("region-error").textContent = message;
+  }
+
+  $("region-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const pending = state.pending;
+    if (!pending) return;
+    const body = { name: $("region-name").value.trim(), criteria: criteriaFromForm() };
+    try {
+      if (pending.layer) {
+        body.geometry = pending.layer.toGeoJSON().geometry;
+        const region = await api("/v1/regions", { method: "POST", body });
+        pending.layer.remove();
+        showRegion(region);
+      } else {
+        showRegion(await api(`/v1/regions/${pending.id}`, { method: "PATCH", body }));
+      }
+      closeRegionForm();
+      if (state.selected !== null) await reloadListings();
+    } catch (error) {
+      if (pending.layer) showShapeError(pending.layer, error.message);
+      else $("region-error").textContent = error.message;
+    }
+  });
+  $("region-cancel").addEventListener("click", () => {
+    if (state.pending && state.pending.layer) state.pending.layer.remove();
+    closeRegionForm();
+  });
+
+  async function redrawRegion(id, layer) {
+    try {
+      showRegion(await api(`/v1/regions/${id}`, { method: "PATCH", body: { geometry: layer.toGeoJSON().geometry } }));
+      if (state.selected === id) await reloadListings();
+    } catch (error) {
+      showShapeError(layer, error.message);
+    }
+  }
+
+  async function deleteRegion(id) {
+    const entry = state.regions.get(id);
+    if (!entry) return;
+    try {
+      await api(`/v1/regions/${id}`, { method: "DELETE" });
+    } catch (error) {
+      if (error.status !== 404) {
+        $("region-error").textContent = error.message;
+        return;
+      }
+    }
+    entry.layer.remove();
+    state.regions.delete(id);
+    if (state.selected === id) await selectRegion(null);
+    else renderRegionList();
+  }
+
+  /* ---- estimate --------------------------------------------------------- */
+
+  $("est-pick").addEventListener("click", () => {
+    state.picking = true;
+    state.map.getContainer().style.cursor = "crosshair";
+    $("est-where").textContent = "click the map …";
+  });
+
+  $("estimate-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const at = state.estimateAt || state.map.getCenter();
+    const number = (id) => ($(id).value === "" ? null : Number($(id).value));
+    const body = { bedrooms: number("est-beds"), latitude: at.lat, longitude: at.lng };
+    if (number("est-baths") !== null) body.bathrooms = number("est-baths");
+    if (number("est-sqft") !== null) body.sqft = number("est-sqft");
+    if ($("est-type").value) body.unit_type = $("est-type").value;
+    if (number("est-price") !== null) body.price = number("est-price");
+    const result = $("estimate-result");
+    result.hidden = false;
+    try {
+      const answer = await api("/v1/estimates", { method: "POST", body });
+      result.replaceChildren(
+        el("p", { class: "explanation", text: answer.explanation }),
+        el("p", { class: "muted", text: `Typical range ${money(answer.typical_range.low)} to ${money(answer.typical_range.high)}.` }),
+        svgNode(answer.chart_svg)
+      );
+    } catch (error) {
+      result.replaceChildren(el("p", { class: "error", text: error.message }));
+    }
+  });
+
+  /* ---- alerts and webhook ----------------------------------------------- */
+
+  async function loadAlerts() {
+    const list = $("alert-list");
+    try {
+      const page = await api("/v1/alerts?limit=10");
+      list.replaceChildren(
+        ...page.items.map((alert) =>
+          el(
+            "li",
+            {},
+            el("strong", { text: money(alert.listing.price) }),
+            " " + facts(alert.listing) + " in " + alert.region.name + " — " + alert.status +
+              " " + new Date(alert.created_at).toLocaleString()
+          )
+        )
+      );
+      if (!page.items.length) list.append(el("li", { class: "muted", text: "No alerts yet: they arrive when a listing appears in one of your regions." }));
+    } catch (error) {
+      list.replaceChildren(el("li", { class: "error", text: "Could not load alerts: " + error.message }));
+    }
+  }
+
+  $("webhook-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      await api("/v1/me/webhook", { method: "PUT", body: { url: $("webhook-url").value.trim() } });
+      $("webhook-status").textContent = "Saved: alerts go to this webhook.";
+    } catch (error) {
+      $("webhook-status").textContent = error.message;
+    }
+  });
+  $("webhook-clear").addEventListener("click", async () => {
+    try {
+      await api("/v1/me/webhook", { method: "DELETE" });
+      $("webhook-url").value = "";
+      $("webhook-status").textContent = "Removed: no webhook.";
+    } catch (error) {
+      $("webhook-status").textContent = error.message;
+    }
+  });
+
+  /* ---- start ------------------------------------------------------------ */
+
+  if (state.key) {
+    signIn(state.key).catch((error) => {
+      localStorage.removeItem(KEY);
+      state.key = null;
+      $("signin-error").textContent =
+        error.status === 401 ? "Your saved API key is no longer valid: sign in again." : error.message;
+    });
+  }
+})();

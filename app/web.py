@@ -1,0 +1,36 @@
+"""The map page at `/`: one HTML page and a script, a client of the same /v1 endpoints.
+
+The browser libraries (Leaflet, Leaflet-Geoman) are installed from npm at build time
+(`make assets`) into app/static/vendor; nothing here touches the database.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, render_template
+
+from models.listing import UNIT_TYPES
+
+bp = Blueprint("web", __name__)
+
+CSP = (
+    "default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+
+
+@bp.get("/")
+def index() -> Response:
+    """The map page."""
+    lat, lon = (float(x) for x in current_app.config["MAP_CENTER"].split(","))
+    html = render_template(
+        "index.html",
+        tile_url=current_app.config["TILE_URL"],
+        tile_attribution=current_app.config["TILE_ATTRIBUTION"],
+        center=[lat, lon],
+        unit_types=UNIT_TYPES,
+    )
+    response = Response(html, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response

@@ -1,0 +1,229 @@
+"""The map page in real headless Chromium: sign in, draw, see ranked listings, estimate, delete."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import Select, WebDriverWait
+from sqlalchemy import func, select, text
+
+from models.region import Region
+from models.session import session_scope
+from tests.web.conftest import screenshot
+
+pytestmark = pytest.mark.browser
+
+
+def wait(driver, seconds: float = 15) -> WebDriverWait:
+    return WebDriverWait(driver, seconds, ignored_exceptions=(StaleElementReferenceException,))
+
+
+def console_errors(driver, allowed: tuple[str, ...] = ()) -> list[str]:
+    return [
+        entry["message"]
+        for entry in driver.get_log("browser")
+        if entry["level"] == "SEVERE" and not any(a in entry["message"] for a in allowed)
+    ]
+
+
+def sign_in(driver, site, key: str | None = None) -> None:
+    driver.get(site.url + "/")
+    field = wait(driver).until(ec.visibility_of_element_located((By.ID, "api-key")))
+    field.send_keys(key or site.key)
+    driver.find_element(By.CSS_SELECTOR, "#signin-form button[type=submit]").click()
+
+
+def listed(driver) -> list[tuple[int, str]]:
+    """(listing id, label) of the list beside the map, read in one go (it is re-rendered on reloads)."""
+    rows = driver.execute_script(
+        "return [...document.querySelectorAll('#listing-list li')].map(r => [r.dataset.id, r.dataset.label])"
+    )
+    return [(int(i), label) for i, label in rows]
+
+
+def wait_for_listings(driver) -> list[tuple[int, str]]:
+    wait(driver).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#listing-list li"))
+    wait(driver).until(lambda d: "Loading" not in d.find_element(By.ID, "listings-status").text)
+    return listed(driver)
+
+
+def click_map(driver, points: list[tuple[int, int]]) -> None:
+    """Click the map at pixel offsets from its centre (Selenium 4 offsets are from the centre)."""
+    the_map = driver.find_element(By.ID, "map")
+    for dx, dy in points:
+        ActionChains(driver).move_to_element_with_offset(the_map, dx, dy).pause(0.1).click().perform()
+
+
+def draw_polygon(driver, points: list[tuple[int, int]]) -> None:
+    """With the drawing plugin's polygon tool and the mouse: click each corner, then the first again."""
+    driver.find_element(By.CSS_SELECTOR, ".leaflet-pm-icon-polygon").click()
+    click_map(driver, [*points, points[0]])
+
+
+def marker_colours(driver) -> Counter:
+    classes = driver.execute_script(
+        "return [...document.querySelectorAll('#map path.marker')].map(p => p.getAttribute('class'))"
+    )
+    return Counter(next(c[7:] for c in cls.split() if c.startswith("marker-")) for cls in classes)
+
+
+def test_a_wrong_key_is_refused_with_a_clear_message(browser, site):
+    sign_in(browser, site, key="nook_not-a-real-key")
+    error = wait(browser).until(lambda d: d.find_element(By.ID, "signin-error").text or None)
+    assert error == "That API key is not valid. Check it and try again."
+    assert not browser.find_element(By.ID, "app").is_displayed()
+    assert browser.execute_script("return localStorage.getItem('nook.apiKey')") is None
+    screenshot(browser, "01-wrong-key")
+    assert console_errors(browser, allowed=("/v1/me", "401")) == []
+
+
+def test_sign_in_draw_browse_estimate_delete(browser, site):
+    sign_in(browser, site)
+    wait(browser).until(ec.visibility_of_element_located((By.ID, "map")))
+    assert browser.find_element(By.ID, "who").text == "browser@example.com"
+
+    # listings in view, coloured by their price rank, with a legend
+    browser.execute_script("window.nookMap.setView([43.665, -79.39], 12)")
+    rows = wait_for_listings(browser)
+    assert rows and all(site.labels[i] == label for i, label in rows)
+    assert marker_colours(browser) == Counter(label for _, label in rows)
+    assert set(label for _, label in rows) >= {"low", "typical", "high", "unranked"}
+    legend = browser.find_element(By.ID, "legend").text
+    assert all(word in legend for word in ("low price", "typical price", "high price", "not ranked"))
+    screenshot(browser, "02-listings-in-view")
+
+    # best value first, then more pages through the cursor
+    Select(browser.find_element(By.ID, "sort")).select_by_value("value")
+    wait(browser).until(lambda d: "Loading" not in d.find_element(By.ID, "listings-status").text)
+    first_page = wait_for_listings(browser)
+    more = browser.find_element(By.ID, "more")
+    if more.is_displayed():
+        more.click()
+        wait(browser).until(lambda d: len(listed(d)) > len(first_page))
+
+    # a listing's popup: explanation and chart
+    ranked = next(i for i, label in listed(browser) if label != "unranked")
+    browser.find_element(By.CSS_SELECTOR, f'#listing-list li[data-id="{ranked}"]').click()
+    popup = wait(browser).until(
+        ec.visibility_of_element_located((By.CSS_SELECTOR, ".leaflet-popup-content .popup"))
+    )
+    wait(browser).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".leaflet-popup-content .chart svg"))
+    explanation = popup.find_element(By.CSS_SELECTOR, ".explanation").text
+    assert site.labels[ranked] in explanation and "$" in explanation
+    screenshot(browser, "03-popup")
+    browser.find_element(By.CSS_SELECTOR, ".leaflet-popup-close-button").click()
+
+    # an invalid shape gets the API's reason next to it
+    browser.execute_script("window.nookMap.setView([43.665, -79.37], 14)")
+    draw_polygon(browser, [(-120, -120), (120, 120), (120, -120), (-120, 120)])
+    wait(browser).until(ec.visibility_of_element_located((By.ID, "region-form")))
+    browser.find_element(By.CSS_SELECTOR, "#region-form button[type=submit]").click()
+    reason = wait(browser).until(lambda d: d.find_element(By.ID, "region-error").text or None)
+    assert "Self-intersection" in reason
+    assert "Self-intersection" in browser.find_element(By.CSS_SELECTOR, ".leaflet-tooltip .shape-error").text
+    screenshot(browser, "04-invalid-shape")
+    browser.find_element(By.ID, "region-cancel").click()
+
+    # draw a real region with criteria, and see only its listings
+    draw_polygon(browser, [(-150, -120), (150, -120), (150, 120), (-150, 120)])
+    name = wait(browser).until(ec.visibility_of_element_located((By.ID, "region-name")))
+    name.clear()
+    name.send_keys("Riverside")
+    browser.find_element(By.ID, "region-beds-min").send_keys("1")
+    browser.find_element(By.CSS_SELECTOR, "#region-form button[type=submit]").click()
+    item = wait(browser).until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#region-list li .name")))
+    assert item.text == "Riverside"
+    with session_scope() as session:
+        region = session.scalars(select(Region)).one()
+        assert region.name == "Riverside" and region.min_bedrooms == 1
+        region_id = region.id
+    item.click()
+    wait(browser).until(lambda d: "in Riverside" in d.find_element(By.ID, "scope").text)
+    in_region = wait_for_listings(browser)
+    ids = {i for i, _ in in_region}
+    with session_scope() as session:
+        inside = set(
+            session.scalars(
+                text(
+                    "SELECT l.id FROM listings l JOIN regions r ON ST_Contains(r.geom, l.geom) "
+                    "WHERE r.id = :r AND l.bedrooms >= 1 AND l.status = 'active'"
+                ),
+                {"r": region_id},
+            )
+        )
+    assert inside and ids <= inside
+    if not browser.find_element(By.ID, "more").is_displayed():
+        assert ids == inside
+    screenshot(browser, "05-region-listings")
+
+    # rename it through the form
+    browser.find_element(By.CSS_SELECTOR, "#region-list li .edit").click()
+    name = wait(browser).until(ec.visibility_of_element_located((By.ID, "region-name")))
+    name.clear()
+    name.send_keys("Riverside East")
+    browser.find_element(By.CSS_SELECTOR, "#region-form button[type=submit]").click()
+    wait(browser).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, "#region-list li .name").text == "Riverside East"
+    )
+
+    # what should I pay?
+    browser.find_element(By.ID, "est-sqft").send_keys("650")
+    browser.find_element(By.ID, "est-price").send_keys("2400")
+    browser.find_element(By.CSS_SELECTOR, "#estimate-form button[type=submit]").click()
+    answer = wait(browser).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, "#estimate-result .explanation").text or None
+    )
+    assert "$2,400" in answer and any(w in answer for w in ("low", "typical", "high"))
+    assert browser.find_elements(By.CSS_SELECTOR, "#estimate-result svg")
+    screenshot(browser, "06-estimate")
+
+    # delete the region
+    browser.find_element(By.CSS_SELECTOR, "#region-list li .delete").click()
+    wait(browser).until(lambda d: not d.find_elements(By.CSS_SELECTOR, "#region-list li"))
+    with session_scope() as session:
+        assert session.scalar(select(func.count()).select_from(Region)) == 0
+    # the refused bow-tie is the one failed request Chromium logs; no script errors
+    assert (
+        console_errors(
+            browser,
+            allowed=("/v1/regions - Failed to load resource: the server responded with a status of 422",),
+        )
+        == []
+    )
+
+    # the key survives a reload; signing out forgets it
+    browser.refresh()
+    wait(browser).until(ec.visibility_of_element_located((By.ID, "sign-out"))).click()
+    wait(browser).until(ec.visibility_of_element_located((By.ID, "api-key")))
+    assert browser.execute_script("return localStorage.getItem('nook.apiKey')") is None
+
+
+def test_phone_sized_screen_and_labelled_controls(phone, site):
+    sign_in(phone, site)
+    wait(phone).until(ec.visibility_of_element_located((By.ID, "map")))
+    rows = wait_for_listings(phone)
+    assert rows
+    assert phone.execute_script("return window.innerWidth") == 390
+    map_box = phone.find_element(By.ID, "map").rect
+    assert map_box["width"] <= 390 and map_box["height"] > 200
+    width = phone.execute_script("return document.documentElement.scrollWidth")
+    assert width <= 390  # nothing overflows sideways
+    unlabelled = phone.execute_script(
+        """return [...document.querySelectorAll('input, select')]
+             .filter(e => e.type !== 'hidden' && e.type !== 'checkbox')
+             .filter(e => !(e.id && document.querySelector(`label[for="${e.id}"]`)))
+             .map(e => e.id || e.name)"""
+    )
+    assert unlabelled == []
+    # keyboard: focus a listing and press Enter to open its popup
+    first = phone.find_element(By.CSS_SELECTOR, "#listing-list li")
+    phone.execute_script("arguments[0].focus()", first)
+    first.send_keys("\n")
+    wait(phone).until(ec.visibility_of_element_located((By.CSS_SELECTOR, ".leaflet-popup-content .popup")))
+    screenshot(phone, "07-phone")
+    assert console_errors(phone) == []
