@@ -82,18 +82,37 @@ def batches(records: int, size: int = 100) -> list[dict]:
     return events
 
 
-def throughput(events: list[dict]) -> tuple[float, int, int]:
-    """Seconds for all events through the handler, valid and poison records seen."""
+def throughput(events: list[dict]) -> tuple[float, float, int, int]:
+    """Seconds for all events through the handler, of which in the AWS calls (the emulator's share:
+    dead letters to S3, PutRecords to listing_scores), and the valid and poison records seen."""
+    from jobs import stream
     from jobs.local.lambda_context import LocalContext
-    from jobs.stream import handle
 
+    aws = 0.0
+
+    def timed(function):
+        def wrapper(*args, **kwargs):
+            nonlocal aws
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                aws += time.perf_counter() - started
+
+        return wrapper
+
+    originals = stream.publish, stream.dead_letter
+    stream.publish, stream.dead_letter = timed(stream.publish), timed(stream.dead_letter)
     valid = poison = 0
-    started = time.perf_counter()
-    for event in events:
-        result = handle(event, LocalContext())
-        assert result["batchItemFailures"] == [], result
-        valid, poison = valid + result["valid"], poison + result["poison"]
-    return time.perf_counter() - started, valid, poison
+    try:
+        started = time.perf_counter()
+        for event in events:
+            result = stream.handle(event, LocalContext())
+            assert result["batchItemFailures"] == [], result
+            valid, poison = valid + result["valid"], poison + result["poison"]
+        return time.perf_counter() - started, aws, valid, poison
+    finally:
+        stream.publish, stream.dead_letter = originals
 
 
 def cold_start(artifact: Path, runs: int = 5) -> tuple[float, float]:
@@ -150,17 +169,22 @@ def main() -> None:
     events = batches(args.records)
     rows = []
     for label in ("first delivery", "re-delivery (all unchanged)"):
-        seconds, valid, poison = throughput(events)
-        rate = (valid + poison) / seconds
+        seconds, aws, valid, poison = throughput(events)
         total = valid + poison
-        print(f"{label:28} {total:,} records ({poison} poison) in {seconds:.2f}s = {rate:,.0f} records/s")
+        rate, own = total / seconds, total / (seconds - aws)
+        print(
+            f"{label:28} {total:,} records ({poison} poison) in {seconds:.2f}s = {rate:,.0f} records/s"
+            f" ({aws:.2f}s in emulated AWS calls; without them {own:,.0f} records/s)"
+        )
         rows.append(
             {
                 "pass": label,
-                "records": f"{valid + poison:,}",
+                "records": f"{total:,}",
                 "poison": poison,
                 "seconds": f"{seconds:.2f}",
                 "records/s": f"{rate:,.0f}",
+                "in AWS calls (moto) s": f"{aws:.2f}",
+                "records/s without them": f"{own:,.0f}",
             }
         )
     handler, floor = cold_start(artifact)
@@ -173,6 +197,9 @@ def main() -> None:
         + table(rows)
         + f"\n\nCold start in a fresh interpreter (median of 5): import of the handler module + loading the "
         f"100k-listing artifact from a local directory **{handler:.3f} s**; floor ({FLOOR}) {floor:.3f} s."
+        "\n\nmoto's PutRecords takes ~110 ms per 100 records on a fresh server and slows as the stream"
+        " fills (~210 ms after 30k records); real Kinesis answers in tens of ms. The last column is the"
+        " handler's own rate (decode, score, store, match) with the AWS calls taken out."
         "\n\nTargets: ≥ 2,000 records/s per process; cold start ≤ 0.5 s.",
     )
 

@@ -18,9 +18,12 @@ from models.pricing import Estimate, ListingFeatures, ModelUnavailable, PriceMod
 
 log = logging.getLogger("nook.ranking")
 
-UPSERT_RANK = text("""
+UPSERT_RANKS = text("""
 INSERT INTO price_ranks (listing_id, model_version, p25, p50, p75, label, scored_at)
-VALUES (:listing_id, :model_version, :p25, :p50, :p75, :label, :scored_at)
+SELECT r.id, r.version, r.p25, r.p50, r.p75, r.label, :now
+FROM unnest(CAST(:ids AS bigint[]), CAST(:versions AS text[]), CAST(:p25 AS float8[]),
+            CAST(:p50 AS float8[]), CAST(:p75 AS float8[]), CAST(:labels AS text[]))
+     AS r(id, version, p25, p50, p75, label)
 ON CONFLICT (listing_id) DO UPDATE SET
     model_version = EXCLUDED.model_version, p25 = EXCLUDED.p25, p50 = EXCLUDED.p50, p75 = EXCLUDED.p75,
     label = EXCLUDED.label, scored_at = EXCLUDED.scored_at
@@ -81,16 +84,17 @@ def store_ranks(session: Session, estimates: dict[int, Estimate], now: datetime)
     """Upsert price ranks (the estimates must carry a label)."""
     if not estimates:
         return
-    rows = [
+    ids = list(estimates)
+    # one statement over arrays: a round trip and a plan per batch, not per row
+    session.execute(
+        UPSERT_RANKS,
         {
-            "listing_id": lid,
-            "model_version": e.model_version,
-            "p25": e.p25,
-            "p50": e.p50,
-            "p75": e.p75,
-            "label": e.label,
-            "scored_at": now,
-        }
-        for lid, e in estimates.items()
-    ]
-    session.execute(UPSERT_RANK, rows)
+            "ids": ids,
+            "versions": [estimates[i].model_version for i in ids],
+            "p25": [float(estimates[i].p25) for i in ids],
+            "p50": [float(estimates[i].p50) for i in ids],
+            "p75": [float(estimates[i].p75) for i in ids],
+            "labels": [estimates[i].label for i in ids],
+            "now": now,
+        },
+    )

@@ -36,6 +36,8 @@ def get_engine() -> Engine:
         pool_size=settings.db_pool_size,
         max_overflow=2,
         pool_recycle=300,
+        # executemany of UPDATEs and upserts in pages (psycopg2's execute_batch), not a round trip per row
+        executemany_mode="values_plus_batch",
         connect_args={"connect_timeout": 10, "application_name": f"nook-{settings.stage}"},
     )
 
