@@ -72,9 +72,11 @@ def portable_annoy() -> Path:
         )
         env = {
             **os.environ,
-            "CC": str(work / "zcc"),
+            # annoy is C++ only, and setuptools compiles .cc files with CC: make CC the C++ driver so
+            # the libc++ headers are found and libc++ is linked in
+            "CC": str(work / "zcxx"),
             "CXX": str(work / "zcxx"),
-            "LDSHARED": f"{work / 'zcc'} -shared",
+            "LDSHARED": f"{work / 'zcxx'} -shared",
             "LDCXXSHARED": f"{work / 'zcxx'} -shared",
             "ANNOY_COMPILER_ARGS": ANNOY_FLAGS,
             "ANNOY_LINKER_ARGS": "",
