@@ -239,6 +239,10 @@ def main() -> int:
     _start_scheduler(stop)
     _start_stream(stop)
     base = f"http://{HOST}:{PORT}"
+    auth = f'-H "Authorization: Bearer {key}"'
+    search = f'curl -s {auth} "{base}/v1/listings?bbox=-79.40,43.64,-79.33,43.68&sort=value&limit=5"'
+    body = '{"bedrooms": 1, "sqft": 600, "latitude": 43.665, "longitude": -79.35, "price": 2300}'
+    estimate = f"curl -s {auth} -H 'Content-Type: application/json' -d '{body}' {base}/v1/estimates"
     print(
         f"""
 nook is running.
@@ -246,6 +250,8 @@ nook is running.
   API          {base}/v1   (health: {base}/health, docs: {base}/openapi.json)
   demo user    {DEMO_EMAIL} (id {user_id}), API key: {key}
   try          curl -s {base}/health
+  search       {search}
+  estimate     {estimate}
   demo feed    {feed_url}/feeds/main/listings?limit=5   (the simulated market ingest pulls)
   alerts       http://127.0.0.1:{RECEIVER_PORT}/   (webhook messages for the demo user's region)
   data checks  HTML reports in {services.LOCAL_DIR}/reports/ (the checks run once now, then daily)
