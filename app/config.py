@@ -25,4 +25,19 @@ def config_from_environment() -> dict[str, Any]:
         "TILE_URL": os.environ.get("NOOK_TILE_URL", OSM_TILES),
         "TILE_ATTRIBUTION": os.environ.get("NOOK_TILE_ATTRIBUTION", OSM_ATTRIBUTION),
         "MAP_CENTER": os.environ.get("NOOK_MAP_CENTER", "43.665,-79.37"),
+        # how often the page asks for new alerts (0: only on load)
+        "ALERT_POLL_SECONDS": _seconds("NOOK_ALERT_POLL_SECONDS", "60"),
     }
+
+
+def _seconds(name: str, default: str) -> float:
+    import os
+
+    raw = os.environ.get(name, default)
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise ValueError(f"{name} must be a number of seconds >= 0, got {raw!r}")
+    return value

@@ -27,6 +27,7 @@ def index() -> Response:
         tile_url=current_app.config["TILE_URL"],
         tile_attribution=current_app.config["TILE_ATTRIBUTION"],
         center=[lat, lon],
+        alert_poll_seconds=current_app.config["ALERT_POLL_SECONDS"],
         unit_types=UNIT_TYPES,
     )
     response = Response(html, mimetype="text/html")

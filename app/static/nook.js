@@ -20,6 +20,9 @@
     picking: false,
     estimateAt: null,
     loadToken: 0,
+    seenAlerts: null, // alert ids already shown (null before the first load)
+    alertTimer: null,
+    alertPopup: null,
     openPopup: null,
     viewMoved: false,
   };
@@ -102,6 +105,7 @@
     $("webhook-url").value = me.webhook_url || "";
     startMap();
     await Promise.all([loadRegions(), loadAlerts()]);
+    pollAlerts();
     await reloadListings();
   }
 
@@ -146,6 +150,11 @@
       dragMode: false,
     });
     map.pm.setGlobalOptions({ allowSelfIntersection: true }); // the API explains what is wrong
+    // the drawing toolbar's buttons are links with an icon only: give them their titles as names
+    document.querySelectorAll(".leaflet-pm-toolbar .button-container[title]").forEach((box) => {
+      const link = box.querySelector(".leaflet-buttons-control-button");
+      if (link) link.setAttribute("aria-label", box.getAttribute("title"));
+    });
     map.on("pm:create", (event) => startNewRegion(event.layer));
     map.on("pm:remove", (event) => {
       const id = event.layer.nookRegionId;
@@ -315,6 +324,7 @@
     }
     const entry = state.listings.get(item.id);
     if (entry) entry.marker.getPopup().update();
+    else if (state.alertPopup) state.alertPopup.update();
   }
 
   $("sort").addEventListener("change", reloadListings);
@@ -336,7 +346,11 @@
       const layer = L.geoJSON(region.geometry, { style: STYLE }).getLayers()[0];
       layer.nookRegionId = region.id;
       layer.addTo(state.map);
-      layer.on("pm:edit", () => redrawRegion(region.id, layer));
+      layer.on("pm:edit", () => {
+        // editing from the region's form: saved with the form; otherwise (the toolbar's edit mode) at once
+        if (state.pending && state.pending.id === region.id) state.pending.shapeChanged = true;
+        else redrawRegion(region.id, layer);
+      });
       entry = { data: region, layer };
       state.regions.set(region.id, entry);
     }
@@ -407,14 +421,32 @@
   }
 
   function editRegion(id) {
-    const { data } = state.regions.get(id);
-    state.pending = { id };
+    if (state.pending) $("region-cancel").click();
+    const { data, layer } = state.regions.get(id);
+    state.pending = { id, shapeChanged: false };
     openRegionForm("Edit " + data.name, data.name, data.criteria);
+    $("region-form-hint").textContent = "Drag the corners on the map to change the shape.";
+    layer.pm.enable({ allowSelfIntersection: true, snappable: false });
+    state.map.fitBounds(layer.getBounds(), { padding: [20, 20] });
   }
 
   function closeRegionForm() {
     $("region-form").hidden = true;
+    $("region-form-hint").textContent = "";
+    if (state.pending && state.pending.id !== undefined) {
+      const entry = state.regions.get(state.pending.id);
+      if (entry) entry.layer.pm.disable();
+    }
     state.pending = null;
+  }
+
+  // put a region's layer back to its saved shape (a cancelled edit)
+  function resetRegionShape(id) {
+    const entry = state.regions.get(id);
+    if (!entry) return;
+    entry.layer.pm.disable();
+    entry.layer.setLatLngs(L.geoJSON(entry.data.geometry).getLayers()[0].getLatLngs());
+    entry.layer.unbindTooltip();
   }
 
   function showShapeError(layer, message) {
@@ -435,17 +467,21 @@
         pending.layer.remove();
         showRegion(region);
       } else {
+        const { layer } = state.regions.get(pending.id);
+        if (pending.shapeChanged) body.geometry = layer.toGeoJSON().geometry;
         showRegion(await api(`/v1/regions/${pending.id}`, { method: "PATCH", body }));
       }
       closeRegionForm();
       if (state.selected !== null) await reloadListings();
     } catch (error) {
-      if (pending.layer) showShapeError(pending.layer, error.message);
+      const layer = pending.layer || (body.geometry && state.regions.get(pending.id).layer);
+      if (layer) showShapeError(layer, error.message);
       else $("region-error").textContent = error.message;
     }
   });
   $("region-cancel").addEventListener("click", () => {
     if (state.pending && state.pending.layer) state.pending.layer.remove();
+    else if (state.pending && state.pending.shapeChanged) resetRegionShape(state.pending.id);
     closeRegionForm();
   });
 
@@ -508,25 +544,64 @@
 
   /* ---- alerts and webhook ----------------------------------------------- */
 
+  // the latest alerts, polled while the page is visible; new ones are marked and announced
   async function loadAlerts() {
     const list = $("alert-list");
     try {
       const page = await api("/v1/alerts?limit=10");
-      list.replaceChildren(
-        ...page.items.map((alert) =>
-          el(
-            "li",
-            {},
-            el("strong", { text: money(alert.listing.price) }),
-            " " + facts(alert.listing) + " in " + alert.region.name + " — " + alert.status +
-              " " + new Date(alert.created_at).toLocaleString()
-          )
-        )
-      );
+      const fresh = state.seenAlerts === null ? [] : page.items.filter((a) => !state.seenAlerts.has(a.id));
+      state.seenAlerts = state.seenAlerts || new Set();
+      for (const alert of page.items) state.seenAlerts.add(alert.id);
+      const freshIds = new Set(fresh.map((a) => a.id));
+      list.replaceChildren(...page.items.map((alert) => alertItem(alert, freshIds.has(alert.id))));
       if (!page.items.length) list.append(el("li", { class: "muted", text: "No alerts yet: they arrive when a listing appears in one of your regions." }));
+      if (fresh.length) {
+        $("alerts-news").textContent = fresh.length === 1 ? "1 new alert" : `${fresh.length} new alerts`;
+      }
     } catch (error) {
+      if (error.status === 401) return signOut();
       list.replaceChildren(el("li", { class: "error", text: "Could not load alerts: " + error.message }));
     }
+  }
+
+  function alertItem(alert, isNew) {
+    const when = new Date(alert.created_at).toLocaleString();
+    const button = el(
+      "button",
+      { type: "button", class: "link", "aria-label": `Show the listing at ${money(alert.listing.price)} in ${alert.region.name}` },
+      el("strong", { text: money(alert.listing.price) }),
+      " " + facts(alert.listing) + " in " + alert.region.name
+    );
+    button.addEventListener("click", () => showAlertListing(alert.listing));
+    return el(
+      "li",
+      { "data-alert": String(alert.id), class: isNew ? "new" : "" },
+      isNew ? el("span", { class: "badge new", text: "new" }) : null,
+      button,
+      el("span", { class: "muted", text: ` — ${alert.status}, ${when}` })
+    );
+  }
+
+  // open the alert's listing: its marker when it is on the map, else a popup where it is
+  function showAlertListing(listing) {
+    const entry = state.listings.get(listing.id);
+    const at = [listing.location.latitude, listing.location.longitude];
+    if (entry) {
+      state.map.panTo(at);
+      entry.marker.openPopup();
+      return;
+    }
+    state.alertPopup = L.popup({ maxWidth: Math.min(340, window.innerWidth - 70), minWidth: Math.min(260, window.innerWidth - 70) })
+      .setLatLng(at)
+      .setContent(popupFor(listing))
+      .openOn(state.map);
+  }
+
+  function pollAlerts() {
+    if (state.alertTimer || !(config.alertPollSeconds > 0)) return;
+    state.alertTimer = setInterval(() => {
+      if (!document.hidden && state.key) loadAlerts();
+    }, config.alertPollSeconds * 1000);
   }
 
   $("webhook-form").addEventListener("submit", async (event) => {

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from app import create_app
 
 
@@ -29,12 +31,21 @@ def test_tiles_and_centre_are_settings(monkeypatch, db_connection):
     monkeypatch.setenv("NOOK_TILE_URL", "https://tiles.example.com/{z}/{x}/{y}.png")
     monkeypatch.setenv("NOOK_TILE_ATTRIBUTION", "Example tiles")
     monkeypatch.setenv("NOOK_MAP_CENTER", "45.5,-73.6")
+    monkeypatch.setenv("NOOK_ALERT_POLL_SECONDS", "30")
     html = create_app({"TESTING": True}).test_client().get("/").get_data(as_text=True)
     assert page_config(html) == {
         "tileUrl": "https://tiles.example.com/{z}/{x}/{y}.png",
         "tileAttribution": "Example tiles",
         "center": [45.5, -73.6],
+        "alertPollSeconds": 30.0,
     }
+
+
+@pytest.mark.parametrize("value", ["soon", "-5", "nan"])
+def test_a_bad_alert_poll_interval_fails_fast(monkeypatch, db_connection, value):
+    monkeypatch.setenv("NOOK_ALERT_POLL_SECONDS", value)
+    with pytest.raises(ValueError, match="NOOK_ALERT_POLL_SECONDS must be a number of seconds >= 0"):
+        create_app({"TESTING": True})
 
 
 def test_the_libraries_from_npm_are_served(client):

@@ -58,7 +58,9 @@ def site(engine, artifact_dir) -> Iterator[Site]:
             rank = add_price_rank(session, db_id, centre * 0.92, centre, centre * 1.08, price=price)
             labels[db_id] = rank.label
         activate_artifact(session, artifact_dir)
-    server = make_server("127.0.0.1", free_port(), create_app({"TILE_URL": ""}), threaded=True)
+    server = make_server(
+        "127.0.0.1", free_port(), create_app({"TILE_URL": "", "ALERT_POLL_SECONDS": 1}), threaded=True
+    )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

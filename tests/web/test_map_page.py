@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 from sqlalchemy import func, select, text
 
+from models.matching import match_regions
 from models.region import Region
 from models.session import session_scope
+from tests.factories import insert_listing
 from tests.web.conftest import screenshot
 
 pytestmark = pytest.mark.browser
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 
 
 def wait(driver, seconds: float = 15) -> WebDriverWait:
@@ -201,6 +209,184 @@ def test_sign_in_draw_browse_estimate_delete(browser, site):
     wait(browser).until(ec.visibility_of_element_located((By.ID, "sign-out"))).click()
     wait(browser).until(ec.visibility_of_element_located((By.ID, "api-key")))
     assert browser.execute_script("return localStorage.getItem('nook.apiKey')") is None
+
+
+def api_call(site, method: str, path: str, body: dict | None = None) -> dict:
+    """A request to the served API with the site's key (the way a second client would)."""
+    request = urllib.request.Request(
+        site.url + path,
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {site.key}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read() or b"null")
+
+
+def layer_ring(driver, region_id: int) -> list[tuple[float, float]]:
+    """The region layer's outer ring on the map, as (lon, lat)."""
+    geometry = driver.execute_script(
+        """const layer = Object.values(window.nookMap._layers).find(l => l.nookRegionId === arguments[0]);
+           return layer.toGeoJSON().geometry;""",
+        region_id,
+    )
+    return outer_ring(geometry)
+
+
+def outer_ring(geometry: dict) -> list[tuple[float, float]]:
+    """The first polygon's outer ring of a GeoJSON Polygon or MultiPolygon, rounded, as (lon, lat)."""
+    rings = geometry["coordinates"] if geometry["type"] == "Polygon" else geometry["coordinates"][0]
+    return [(round(x, 6), round(y, 6)) for x, y in rings[0]]
+
+
+def stored_ring(region_id: int) -> list[tuple[float, float]]:
+    with session_scope() as session:
+        geometry = session.execute(
+            text("SELECT ST_AsGeoJSON(geom) FROM regions WHERE id = :r"), {"r": region_id}
+        ).scalar_one()
+    return outer_ring(json.loads(geometry))
+
+
+def drag_first_corner(driver, region_id: int, dx: int, dy: int) -> None:
+    """Press the mouse on the region's first corner (a vertex handle while editing), drag it, let go."""
+    wait(driver).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".leaflet-marker-pane .marker-icon"))
+    x, y = driver.execute_script(
+        """const map = window.nookMap;
+           const layer = Object.values(map._layers).find(l => l.nookRegionId === arguments[0]);
+           const point = map.latLngToContainerPoint(layer.getLatLngs().flat(3)[0]);
+           return [point.x, point.y];""",
+        region_id,
+    )
+    the_map = driver.find_element(By.ID, "map")
+    size = the_map.size
+    ActionChains(driver).move_to_element_with_offset(
+        the_map, round(x - size["width"] / 2), round(y - size["height"] / 2)
+    ).click_and_hold().pause(0.2).move_by_offset(dx // 2, dy // 2).pause(0.1).move_by_offset(
+        dx - dx // 2, dy - dy // 2
+    ).pause(0.2).release().perform()
+
+
+def test_edit_a_region_shape_and_alerts_arrive(browser, site):
+    square = [[-79.40, 43.655], [-79.38, 43.655], [-79.38, 43.670], [-79.40, 43.670], [-79.40, 43.655]]
+    region = api_call(
+        site,
+        "POST",
+        "/v1/regions",
+        {"name": "Annex", "geometry": {"type": "Polygon", "coordinates": [square]}},
+    )
+    sign_in(browser, site)
+    wait(browser).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, f'#region-list li[data-region="{region["id"]}"]')
+    )
+    before = stored_ring(region["id"])
+
+    # drag a corner, then cancel: nothing is saved and the shape goes back
+    browser.find_element(By.CSS_SELECTOR, "#region-list li .edit").click()
+    assert "Drag the corners" in browser.find_element(By.ID, "region-form-hint").text
+    drag_first_corner(browser, region["id"], 60, 40)
+    wait(browser).until(lambda d: layer_ring(d, region["id"]) != before)
+    browser.find_element(By.ID, "region-cancel").click()
+    assert layer_ring(browser, region["id"]) == before
+    assert stored_ring(region["id"]) == before
+
+    # drag a corner and save: the stored shape is the drawn one, and its listings follow it
+    browser.find_element(By.CSS_SELECTOR, "#region-list li .name").click()
+    wait(browser).until(lambda d: "in Annex" in d.find_element(By.ID, "scope").text)
+    browser.find_element(By.CSS_SELECTOR, "#region-list li .edit").click()
+    drag_first_corner(browser, region["id"], 80, 60)
+    wait(browser).until(lambda d: layer_ring(d, region["id"]) != before)
+    drawn = layer_ring(browser, region["id"])
+    browser.find_element(By.CSS_SELECTOR, "#region-form button[type=submit]").click()
+    wait(browser).until(ec.invisibility_of_element_located((By.ID, "region-form")))
+    after = stored_ring(region["id"])
+    assert after != before
+    assert all(
+        abs(a - b) < 1e-5 for p, q in zip(after, drawn, strict=True) for a, b in zip(p, q, strict=True)
+    )
+    assert not browser.find_elements(By.CSS_SELECTOR, ".leaflet-marker-pane .marker-icon")  # editing ended
+    rows = wait_for_listings(browser)
+    with session_scope() as session:
+        inside = set(
+            session.scalars(
+                text(
+                    "SELECT l.id FROM listings l JOIN regions r ON ST_Contains(r.geom, l.geom) "
+                    "WHERE r.id = :r AND l.status = 'active'"
+                ),
+                {"r": region["id"]},
+            )
+        )
+    assert {i for i, _ in rows} <= inside
+    if not browser.find_element(By.ID, "more").is_displayed():
+        assert {i for i, _ in rows} == inside
+    screenshot(browser, "08-region-reshaped")
+
+    # a listing appears in the region: the alerts panel picks it up without a reload
+    assert "No alerts yet" in browser.find_element(By.ID, "alert-list").text
+    with session_scope() as session:
+        source_id = session.execute(text("SELECT id FROM sources WHERE name = 'browser'")).scalar_one()
+        listing_id = insert_listing(
+            session, source_id, "alert-1", datetime.now(UTC), lon=-79.39, lat=43.662, price=2345
+        )
+        assert match_regions(session, [listing_id], datetime.now(UTC)) == 1
+    news = wait(browser).until(lambda d: d.find_element(By.ID, "alerts-news").text or None)
+    assert news == "1 new alert"
+    item = browser.find_element(By.CSS_SELECTOR, "#alert-list li.new[data-alert] button")
+    assert "$2,345" in item.text and "Annex" in item.text
+    screenshot(browser, "09-new-alert")
+    item.click()
+    popup = wait(browser).until(
+        ec.visibility_of_element_located(
+            (By.CSS_SELECTOR, f'.leaflet-popup-content .popup[data-listing="{listing_id}"]')
+        )
+    )
+    wait(browser).until(lambda d: "Loading" not in popup.find_element(By.CSS_SELECTOR, ".explanation").text)
+    assert "no price rank yet" in popup.find_element(By.CSS_SELECTOR, ".explanation").text
+
+    browser.find_element(By.CSS_SELECTOR, "#region-list li .delete").click()
+    wait(browser).until(lambda d: not d.find_elements(By.CSS_SELECTOR, "#region-list li"))
+    with session_scope() as session:
+        session.execute(text("DELETE FROM listings WHERE id = :i"), {"i": listing_id})
+    assert console_errors(browser) == []
+
+
+def test_keyboard_only_and_an_accessibility_audit(browser, site):
+    """Sign in and reach a listing's popup with the keyboard alone; axe-core finds no WCAG A/AA violations."""
+    if not AXE.exists():
+        pytest.fail("node_modules/axe-core is missing: run `make assets` (npm ci)")
+    browser.get(site.url + "/")
+    field = wait(browser).until(ec.visibility_of_element_located((By.ID, "api-key")))
+    assert browser.switch_to.active_element == field  # the page opens with the key field focused
+    field.send_keys(site.key + Keys.ENTER)
+    wait(browser).until(ec.visibility_of_element_located((By.ID, "map")))
+    wait_for_listings(browser)
+
+    # Tab reaches the first listing; Enter opens its popup; Escape closes it
+    first = browser.find_element(By.CSS_SELECTOR, "#listing-list li")
+    for _ in range(200):
+        ActionChains(browser).send_keys(Keys.TAB).perform()
+        if browser.switch_to.active_element == first:
+            break
+    assert browser.switch_to.active_element == first
+    ActionChains(browser).send_keys(Keys.ENTER).perform()
+    wait(browser).until(ec.visibility_of_element_located((By.CSS_SELECTOR, ".leaflet-popup-content .popup")))
+
+    results = audit(browser)
+    assert results == [], "\n".join(results)
+    browser.find_element(By.ID, "sign-out").click()
+    wait(browser).until(ec.visibility_of_element_located((By.ID, "api-key")))
+    assert audit(browser) == []
+
+
+def audit(driver) -> list[str]:
+    """axe-core's WCAG 2 A/AA rules over the page as it is now: one line per violating element."""
+    driver.execute_script(AXE.read_text())
+    report = driver.execute_async_script(
+        """const done = arguments[arguments.length - 1];
+           axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}})
+              .then(r => done(r.violations.map(v => [v.id, v.help, v.nodes.map(n => n.target.join(" "))])),
+                    e => done([["axe-error", String(e), []]]));"""
+    )
+    return [f"{rule}: {help_} — {target}" for rule, help_, targets in report for target in targets]
 
 
 def test_phone_sized_screen_and_labelled_controls(phone, site):
