@@ -26,13 +26,14 @@ import binascii
 import functools
 import json
 import logging
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import any_, select, text, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -52,6 +53,12 @@ from models.upsert import upsert_records
 log = logging.getLogger("nook.stream")
 
 DEAD_LETTER_PREFIX = "dead_letter/listing_events"
+# the batch's listings by their idempotent key (a join over arrays: a 100-pair tuple IN plans badly)
+LOOKUP = text("""
+SELECT l.source_id, l.source_ref, l.id, l.status
+FROM unnest(CAST(:source_ids AS int[]), CAST(:refs AS text[])) AS k(source_id, source_ref)
+JOIN listings l ON l.source_id = k.source_id AND l.source_ref = k.source_ref
+""")
 MAX_PUT_RECORDS = 500
 PUT_ATTEMPTS = 5
 
@@ -166,8 +173,15 @@ def resolve_sources(session: Session, items: list[Item]) -> None:
                 item.reason = f"source: unknown source {name[:60]!r} (register it with `flask sources add`)"
 
 
-def store(session: Session, items: list[Item], now: datetime, model: PriceModel | None) -> dict[str, int]:
-    """Quarantine poison, upsert and activate valid listings, rank and match them."""
+def store(
+    session: Session,
+    items: list[Item],
+    now: datetime,
+    model: PriceModel | None,
+    scored: Callable[[], Any] = lambda: None,
+) -> dict[str, int]:
+    """Quarantine poison, upsert and activate valid listings, rank and match them. `scored` returns
+    once every item carries its estimate (scoring may run alongside)."""
     good = [i for i in items if not i.poison]
     filed = quarantine(
         session,
@@ -189,14 +203,15 @@ def store(session: Session, items: list[Item], now: datetime, model: PriceModel 
         by_source.setdefault(item.source_id, []).append(item)  # type: ignore[arg-type]
     for source_id, batch in by_source.items():
         upsert_records(session, source_id, [(i.clean.source_ref, i.payload) for i in batch], now)  # type: ignore[union-attr]
-    keys = [(i.source_id, i.clean.source_ref) for i in good]  # type: ignore[union-attr]
     rows = (
         session.execute(
-            select(Listing.source_id, Listing.source_ref, Listing.id, Listing.status).where(
-                tuple_(Listing.source_id, Listing.source_ref).in_(keys)
-            )
+            LOOKUP,
+            {
+                "source_ids": [i.source_id for i in good],
+                "refs": [i.clean.source_ref for i in good],  # type: ignore[union-attr]
+            },
         ).all()
-        if keys
+        if good
         else []
     )
     found = {(r.source_id, r.source_ref): (r.id, r.status) for r in rows}
@@ -210,12 +225,13 @@ def store(session: Session, items: list[Item], now: datetime, model: PriceModel 
     canonical = (
         set(
             session.scalars(
-                select(Listing.id).where(Listing.id.in_(list(fresh)), Listing.canonical_id.is_(None))
+                select(Listing.id).where(Listing.id == any_(list(fresh)), Listing.canonical_id.is_(None))
             )
         )
         if fresh
         else set()
     )
+    scored()
     store_ranks(
         session,
         {
@@ -269,6 +285,36 @@ def dead_letter(items: list[Item], bucket: str) -> None:
                 )
             except Exception as exc:
                 raise Transient(item.index, f"S3 dead letter failed: {exc}") from exc
+
+
+class Background:
+    """A call running on its own thread; `result()` waits and re-raises what it raised."""
+
+    def __init__(self, function: Callable[..., Any], *args: Any) -> None:
+        self._outcome: tuple[Any, BaseException | None] = (None, None)
+        self._thread = threading.Thread(target=self._run, args=(function, *args), daemon=True)
+        self._thread.start()
+
+    def _run(self, function: Callable[..., Any], *args: Any) -> None:
+        try:
+            self._outcome = (function(*args), None)
+        except BaseException as exc:  # handed to the caller by result()
+            self._outcome = (None, exc)
+
+    def wait(self) -> None:
+        self._thread.join()
+
+    def result(self) -> Any:
+        self._thread.join()
+        value, error = self._outcome
+        if error is not None:
+            raise error
+        return value
+
+
+def in_background(function: Callable[..., Any], *args: Any) -> Background:
+    """Start `function(*args)` on a thread."""
+    return Background(function, *args)
 
 
 def score_message(item: Item) -> dict[str, Any]:
@@ -334,12 +380,13 @@ def process(records: list[Mapping[str, Any]], now: datetime) -> dict[str, Any]:
     """Handle one batch; return Lambda's partial-batch response plus counts."""
     settings = get_settings()
     items = [decode(n, r) for n, r in enumerate(records)]
+    background: list[Background] = []
     try:
         with session_scope() as session:
             resolve_sources(session, items)
             model = _model(session)
-            score(items, model)
             if settings.stream_dry_run:
+                score(items, model)
                 session.rollback()
                 counts = {
                     "valid": sum(not i.poison for i in items),
@@ -354,12 +401,24 @@ def process(records: list[Mapping[str, Any]], now: datetime) -> dict[str, Any]:
                     },
                 )
                 return {"batchItemFailures": [], **counts}
-            counts = store(session, items, now, model)
+            # scoring (annoy lets go of the GIL) and the dead letters to S3 need nothing from the
+            # database: they run while it works; ranks are stored once the scores are in
+            background = [
+                in_background(score, items, model),
+                in_background(dead_letter, items, settings.bucket),
+            ]
+            counts = store(session, items, now, model, scored=background[0].result)
     except (OperationalError, DBAPIError) as exc:
         log.warning("database unavailable; Lambda will retry the batch", extra={"error": str(exc)[:300]})
+        for task in background:
+            task.wait()  # their outcome does not matter: the whole batch is retried
         return failures_from(records, 0)
+    except BaseException:
+        for task in background:
+            task.wait()
+        raise
     try:
-        dead_letter(items, settings.bucket)
+        background[1].result()  # the dead letters
         counts["published"] = publish(items, settings.listing_scores_stream)
     except Transient as exc:
         log.warning("partial batch", extra={"error": str(exc)[:300], "retry_from": exc.index})
