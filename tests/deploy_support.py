@@ -143,10 +143,13 @@ def too_new(needs: dict[str, tuple[int, ...]]) -> list[str]:
 def isolated_python(
     code: str, path: list[Path], env: dict[str, str], stdin: str = "", timeout: float = 300
 ) -> subprocess.CompletedProcess:
-    """Run code in `python -I -S` with only `path` importable (and the standard library)."""
+    """Run code in `python -I -S -B` with only `path` importable (and the standard library).
+
+    -B: Lambda's /var/task is read-only, so a cold start cannot cache what it compiles; without it the
+    first run here would write __pycache__ and every later one would start faster than Lambda does."""
     boot = f"import sys; sys.path[:0] = {[str(p) for p in path]!r}\n" + code
     return subprocess.run(
-        [sys.executable, "-I", "-S", "-c", boot],
+        [sys.executable, "-I", "-S", "-B", "-c", boot],
         capture_output=True,
         text=True,
         env=env,
@@ -177,6 +180,19 @@ for event in json.loads(sys.stdin.read()):
         calls.append({"ok": False, "error": f"{type(exc).__name__}: {exc}"})
     calls[-1]["seconds"] = time.perf_counter() - began
 first_call = time.perf_counter() - started
+# modules of the package (not the standard library, not the runtime's SDK) and those of them that had
+# no bytecode shipped (sourceless .pyc or __pycache__), so this cold start compiled them from source
+import os
+own = tuple(os.path.realpath(p) + os.sep for p in (sys.base_prefix, sys.prefix, sys.path[1]))
+loaded = [
+    (name, module) for name, module in list(sys.modules.items())
+    if (getattr(module, "__file__", None) or "").endswith((".py", ".pyc"))
+    and not os.path.realpath(module.__file__).startswith(own)
+]
+from_source = sorted(
+    n for n, m in loaded
+    if m.__file__.endswith(".py") and not os.path.exists(getattr(m, "__cached__", None) or "")
+)
 importable = {}
 for name in ("pandas", "numpy", "scipy", "statsmodels", "great_expectations", "matplotlib", "sklearn"):
     try:
@@ -184,7 +200,8 @@ for name in ("pandas", "numpy", "scipy", "statsmodels", "great_expectations", "m
         importable[name] = True
     except ImportError:
         importable[name] = False
-result = {"calls": calls, "cold_start": first_call, "importable": importable}
+result = {"calls": calls, "cold_start": first_call, "importable": importable,
+          "from_source": from_source, "loaded_from_package": sorted(n for n, _ in loaded)}
 print("__RESULT__" + json.dumps(result, default=str))
 """
 

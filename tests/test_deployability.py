@@ -147,6 +147,8 @@ def test_app_package_handles_api_gateway_events_in_isolation(packages, runtime, 
     assert raw["ok"] and "raw ok" in outcome["stdout"]
     assert not command["ok"] and "No module named" not in command["error"] or command["ok"]
     assert outcome["importable"] == dict.fromkeys(outcome["importable"], False)  # nothing heavy importable
+    # every module it imported came with its bytecode: a cold start compiles nothing
+    assert outcome["from_source"] == [] and len(outcome["loaded_from_package"]) > 300
 
 
 def test_stream_package_handles_a_kinesis_event_in_isolation(
@@ -172,6 +174,7 @@ def test_stream_package_handles_a_kinesis_event_in_isolation(
     assert kinesis["result"]["valid"] == 1 and kinesis["result"]["published"] == 1
     assert raw["ok"]
     assert outcome["importable"] == dict.fromkeys(outcome["importable"], False)
+    assert outcome["from_source"] == [] and len(outcome["loaded_from_package"]) > 300
 
 
 @pytest.mark.parametrize("stage", ["batch", "price_rank", "checks"])
@@ -212,6 +215,7 @@ def test_scheduled_stages_dispatch_every_cron_entry_in_isolation(
         recorded = set(session.scalars(select(JobRun.job)))
     assert len(recorded) >= len({j.function for j in jobs}) and "prune_history" in recorded
     assert calls[-2]["ok"] and "raw ok" in outcome["stdout"]
+    assert outcome["from_source"] == [], outcome["from_source"][:20]  # the slim project's bytecode too
 
 
 def test_deploy_update_status_tail_undeploy_against_moto(packages, venv, moto_endpoint, committed):
