@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import statistics
 import tempfile
 from datetime import UTC, datetime
@@ -44,6 +43,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="nook-bench-deploy-"))
     venv = deploy_venv()
     packages = ds.package_all(venv, work / "packages")
+    bare_packages = ds.package_all(venv, work / "bare", ("app", "stream"), {"NOOK_PACKAGE_BYTECODE": "0"})
     rows = []
     for stage, package in packages.items():
         zipped, unzipped = package.zip_path.stat().st_size, sum(s for _, s in ds.members(package.zip_path))
@@ -82,9 +82,8 @@ def main() -> None:
         cold[stage] = statistics.median(
             ds.run_handler(directory, runtime, [event], env)["cold_start"] for _ in range(5)
         )
-        # the same package as Zappa alone builds it: no bytecode, so every cold start compiles
-        bare = work / f"{stage}-without-bytecode"
-        shutil.copytree(directory, bare, ignore=shutil.ignore_patterns("__pycache__"))
+        # the same stage packaged without bytecode, as Zappa alone builds it: every cold start compiles
+        bare = ds.extract(bare_packages[stage].zip_path, work / f"{stage}-without-bytecode")
         uncompiled[stage] = statistics.median(
             ds.run_handler(bare, runtime, [event], env)["cold_start"] for _ in range(5)
         )
@@ -105,8 +104,8 @@ def main() -> None:
         + "\n\nCold start from the unpacked package in a fresh `python -I -S -B` (only the package and "
         "the SDK Lambda's runtime bundles on the path; -B because /var/task is read-only, so nothing "
         "compiled is cached between cold starts), Zappa's handler import + first call, median of 5. "
-        "The packages ship bytecode (callbacks/zip.py); the last column is the same package without it, "
-        "as `zappa package` alone builds it:\n\n"
+        "The packages ship bytecode (callbacks/zip.py); the last column is the stage packaged with "
+        "`NOOK_PACKAGE_BYTECODE=0`, as `zappa package` alone builds it:\n\n"
         + table(
             [
                 {

@@ -1,7 +1,7 @@
 """Zappa `zip` callback: strip packages a stage must not ship, and add their bytecode.
 
 Zappa's `exclude` is not enough: it re-adds excluded packages from prebuilt
-wheels. This rewrites the finished archive instead. `strip_from_archive`
+wheels. This rewrites the finished archive instead. `rewrite_archive`
 matches top-level names exactly (stripping `pandas` keeps `geopandas`), and
 removes a distribution's `.dist-info` (and any vendored `<name>.libs`) only
 when everything its RECORD installs at top level is being stripped — so the
@@ -16,6 +16,8 @@ which the archive does not preserve reliably anyway. The project's own code keep
 its sources beside the bytecode (tracebacks show the lines); third-party modules
 ship their bytecode alone, in place of the source, which keeps the lean stages
 inside their size budget (files, lines and names still show in a traceback).
+`NOOK_PACKAGE_BYTECODE=0` in the packaging environment leaves the bytecode out
+(the bench measures the difference with it).
 """
 
 from __future__ import annotations
@@ -197,19 +199,28 @@ def _rewrite_tar(path: Path, temporary: Path, patterns: list[str], transform: Tr
     return Rewritten(sorted(doomed), compiled)
 
 
-def main(zappa_cli: Any) -> None:
-    """Zappa zip callback: strip the stage's `strip_packages` from the archive just built and add the
-    bytecode Zappa leaves out (when this interpreter is the stage's runtime)."""
-    runtime = zappa_cli.stage_config.get("runtime", "")
+def _should_compile(runtime: str) -> bool:
+    """Bytecode only from the stage's own Python version, and unless the packager turned it off."""
+    if os.environ.get("NOOK_PACKAGE_BYTECODE", "1") == "0":
+        print("Not compiling bytecode: NOOK_PACKAGE_BYTECODE=0")
+        return False
     here = f"python{sys.version_info.major}.{sys.version_info.minor}"
     if runtime != here:
         print(f"Not compiling bytecode: packaging with {here}, the stage runs {runtime}")
+        return False
+    return True
+
+
+def main(zappa_cli: Any) -> None:
+    """Zappa zip callback: strip the stage's `strip_packages` from the archive just built and add the
+    bytecode Zappa leaves out (when this interpreter is the stage's runtime)."""
+    compile_ = _should_compile(zappa_cli.stage_config.get("runtime", ""))
     done = rewrite_archive(
-        zappa_cli.zip_path, zappa_cli.stage_config.get("strip_packages", []), add_bytecode=runtime == here
+        zappa_cli.zip_path, zappa_cli.stage_config.get("strip_packages", []), add_bytecode=compile_
     )
     name = os.path.basename(zappa_cli.zip_path)
     print(f"Stripped from {name}: {', '.join(done.removed) or 'nothing'}; compiled {done.compiled} modules")
     handler = getattr(zappa_cli, "handler_path", None)  # a slim handler's own zip (Zappa and the handler)
-    if zappa_cli.stage_config.get("slim_handler") and handler and runtime == here:
+    if zappa_cli.stage_config.get("slim_handler") and handler and compile_:
         compiled = rewrite_archive(handler, add_bytecode=True).compiled
         print(f"Compiled {compiled} modules in {os.path.basename(handler)}")

@@ -41,15 +41,16 @@ def zappa_env(venv: Path, extra: dict[str, str] | None = None) -> dict[str, str]
     return {**env, **(extra or {})}
 
 
-def package_stage(stage: str, venv: Path, out: Path) -> Package:
-    """Run `zappa package` for one stage; collect its zip (and slim archive)."""
+def package_stage(stage: str, venv: Path, out: Path, env: dict[str, str] | None = None) -> Package:
+    """Run `zappa package` for one stage (`env` added to the packaging environment); collect its zip
+    (and slim archive)."""
     started = time.monotonic()
     before = set(ROOT.glob("nook-*.tar.gz"))
     target = out / f"{stage}.zip"
     done = subprocess.run(
         [str(venv / "bin/zappa"), "package", stage, "-o", str(target)],
         cwd=ROOT,
-        env=zappa_env(venv),
+        env=zappa_env(venv, env),
         capture_output=True,
         text=True,
         timeout=900,
@@ -65,11 +66,13 @@ def package_stage(stage: str, venv: Path, out: Path) -> Package:
     return Package(stage, target, archive, time.monotonic() - started)
 
 
-def package_all(venv: Path, out: Path, stages: Iterable[str] = STAGES) -> dict[str, Package]:
+def package_all(
+    venv: Path, out: Path, stages: Iterable[str] = STAGES, env: dict[str, str] | None = None
+) -> dict[str, Package]:
     """Package the stages, two at a time."""
     out.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {stage: pool.submit(package_stage, stage, venv, out) for stage in stages}
+        futures = {stage: pool.submit(package_stage, stage, venv, out, env) for stage in stages}
         return {stage: future.result() for stage, future in futures.items()}
 
 

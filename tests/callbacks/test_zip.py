@@ -8,10 +8,12 @@ import subprocess
 import sys
 import tarfile
 import zipfile
+from types import SimpleNamespace
 
 import pytest
 
 from callbacks.zip import bytecode_name, rewrite_archive
+from callbacks.zip import main as zappa_main
 
 FILES = {
     "handler.py": "x",
@@ -154,3 +156,28 @@ def test_existing_bytecode_is_kept(tmp_path):
     assert rewrite_archive(path, add_bytecode=True).compiled == 0
     assert zipfile.ZipFile(path).read(bytecode_name("a.py")) == b"shipped"
     assert set(zipfile.ZipFile(path).namelist()) == {"a.py", bytecode_name("a.py")}
+
+
+@pytest.mark.parametrize(
+    ("runtime", "setting", "compiled"),
+    [("python{v}", None, 2), ("python{v}", "0", 0), ("python3.9", None, 0)],
+)
+def test_the_callback_compiles_only_for_its_own_runtime_unless_turned_off(
+    tmp_path, monkeypatch, capsys, runtime, setting, compiled
+):
+    """Zappa calls main(zappa_cli) after building the zip: bytecode from another Python version would be
+    ignored by the runtime, and NOOK_PACKAGE_BYTECODE=0 builds the package as Zappa alone does."""
+    path = tmp_path / "stage.zip"
+    make_zip(path, {"handler.py": "x = 1\n", "flask/__init__.py": "y = 2\n", "pandas/__init__.py": "z"})
+    if setting is None:
+        monkeypatch.delenv("NOOK_PACKAGE_BYTECODE", raising=False)
+    else:
+        monkeypatch.setenv("NOOK_PACKAGE_BYTECODE", setting)
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    stage = {"runtime": runtime.format(v=here), "strip_packages": ["pandas"]}
+    zappa_main(SimpleNamespace(zip_path=str(path), stage_config=stage))
+    left = set(zipfile.ZipFile(path).namelist())
+    assert "pandas/__init__.py" not in left
+    assert (bytecode_name("handler.py") in left) == bool(compiled)
+    assert ("flask/__init__.pyc" in left) == bool(compiled)
+    assert f"compiled {compiled} modules" in capsys.readouterr().out
