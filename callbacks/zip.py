@@ -152,6 +152,11 @@ def rewrite_archive(
     return done
 
 
+def strip_from_archive(path: str | os.PathLike[str], patterns: Iterable[str]) -> list[str]:
+    """Strip the `patterns` top-level packages from a .zip or .tar.gz (nothing added): what was removed."""
+    return rewrite_archive(path, patterns).removed
+
+
 Transform = Callable[[str, bytes, set[str]], list[tuple[str, bytes]]]
 
 
