@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -289,14 +289,39 @@ def backtest_area(
     weeks: int = 8,
 ) -> dict[str, float]:
     """backtest() on the new-listing counts of the city (or a region) over the last `days` days."""
+    return backtest_splits(session, today, days, region_id, [beds], weeks)[beds]
+
+
+def backtest_splits(
+    session: Session,
+    today: date,
+    days: int,
+    region_id: int | None,
+    splits: Sequence[str],
+    weeks: int,
+) -> dict[str, dict[str, float]]:
+    """backtest() for each bedroom split of one area (splits with no listings left out)."""
     start = today - timedelta(days=days)
     rows = load_new_listings(session, start, today)
     if region_id is not None:
         rows = region_rows(session, [region_id])[region_id]
-    counts = build_series(rows, start, today).counts[beds]
-    if not counts.any():
+    counts = build_series(rows, start, today).counts
+    results = {split: backtest(counts[split], weeks=weeks) for split in splits if counts[split].any()}
+    if not results:
         raise ValueError(f"no new listings here in the last {days} days: nothing to backtest")
-    return backtest(counts, weeks=weeks)
+    return results
+
+
+def pooled(results: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
+    """Coverage over every forecast day of several backtests (one series' coverage over a few months
+    is noisy: ±6 points around the truth even for a correct model), and in how many the model wins."""
+    days = sum(r["days"] for r in results.values())
+    return {
+        "series": len(results),
+        "days": days,
+        "coverage": sum(r["coverage"] * r["days"] for r in results.values()) / days,
+        "model_wins": sum(r["mae_model"] < r["mae_seasonal_naive"] for r in results.values()),
+    }
 
 
 def _points(

@@ -46,6 +46,28 @@ def test_backtest_prints_coverage_and_the_baseline(runner, committed):
     assert studios.exit_code == 0 and studios.output.startswith("new listings (studio), city-wide")
 
 
+def test_backtest_of_each_split_pools_the_coverage(runner, committed):
+    """--bedrooms each: a line per split and the coverage over all their forecast days, weighted by
+    days (every split here has the same number), which --strict judges."""
+    seed_city()
+    result = runner.invoke(market_group, ["backtest", "--bedrooms", "each", "--weeks", "3", "--days", "100"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "new listings by bedrooms, city-wide: 3 origins, 42 days each"
+    rows = {line.split()[0]: line.split() for line in lines[2:-1]}
+    assert list(rows) == ["all", "studio", "1-bedroom", "2-bedroom", "3-bedroom", "4+"]
+    coverages = [float(row[-3].rstrip("%")) for row in rows.values()]
+    pooled = float(lines[-1].split()[1].rstrip("%"))
+    assert abs(pooled - sum(coverages) / len(coverages)) <= 0.1
+    assert ("met" if 75 <= pooled <= 85 else "MISSED") in lines[-1]
+    wins = sum(float(row[-2]) < float(row[-1]) for row in rows.values())
+    assert lines[-1].endswith(f"model beats seasonal naive in {wins} of 6")
+    strict = runner.invoke(
+        market_group, ["backtest", "--bedrooms", "each", "--weeks", "3", "--days", "100", "--strict"]
+    )
+    assert strict.exit_code == (0 if 75 <= pooled <= 85 and wins == 6 else 1), strict.output
+
+
 def test_backtest_without_history_is_a_clear_error(runner, committed):
     result = runner.invoke(market_group, ["backtest", "--strict"])
     assert result.exit_code == 1
