@@ -101,7 +101,7 @@ def process_batch(
     duplicates = mark_duplicates(session, active_ids, metres, tolerance)
     rank_listings(session, active_ids, now)  # so alerts and the API can explain prices right away
     notifications = match_regions(session, active_ids, now)
-    return BatchResult(len(good), len(bad), duplicates, notifications, analyzed)
+    return BatchResult(len(good), len(bad), len(duplicates), notifications, analyzed)
 
 
 def process_pending(

@@ -9,9 +9,9 @@ Per batch (Zappa calls `handle(event, context)` with Lambda's Kinesis event):
      batch pipeline's rules; poison records are quarantined (with the raw
      bytes, sequence number and reason) and dead-lettered to S3, never failing
      the batch;
-  2. upsert the valid listings in bulk (idempotent by source + source_ref),
-     activate new or changed ones, mark duplicates, rank them, queue alerts —
-     one transaction;
+  2. upsert the valid listings in bulk straight to active (idempotent by
+     source + source_ref; one statement writes each new or changed listing
+     once), mark duplicates, rank them, queue alerts — one transaction;
   3. publish {listing_id, source, source_ref, price, p25, p50, p75, label,
      model_version} to listing_scores with PutRecords, retrying only failed entries.
 A transient failure (database or Kinesis unavailable) returns batchItemFailures
@@ -33,12 +33,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import any_, select, text, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
-from models.activation import activate
-from models.listing import Listing
+from models.activation import upsert_active
 from models.logs import configure_logging
 from models.matching import mark_duplicates, match_regions
 from models.normalize import CleanListing, Rejected, clean_listing
@@ -48,17 +47,10 @@ from models.ranking import store_ranks
 from models.session import session_scope
 from models.settings import get_settings
 from models.source import Source
-from models.upsert import upsert_records
 
 log = logging.getLogger("nook.stream")
 
 DEAD_LETTER_PREFIX = "dead_letter/listing_events"
-# the batch's listings by their idempotent key (a join over arrays: a 100-pair tuple IN plans badly)
-LOOKUP = text("""
-SELECT l.source_id, l.source_ref, l.id, l.status
-FROM unnest(CAST(:source_ids AS int[]), CAST(:refs AS text[])) AS k(source_id, source_ref)
-JOIN listings l ON l.source_id = k.source_id AND l.source_ref = k.source_ref
-""")
 MAX_PUT_RECORDS = 500
 PUT_ATTEMPTS = 5
 
@@ -198,40 +190,25 @@ def store(
             if i.poison
         ],
     )
-    by_source: dict[int, list[Item]] = {}
+    written = upsert_active(
+        session,
+        [(i.source_id, i.payload, i.clean) for i in good],  # type: ignore[misc]
+        now,
+    )
+    fresh: list[int] = []
     for item in good:
-        by_source.setdefault(item.source_id, []).append(item)  # type: ignore[arg-type]
-    for source_id, batch in by_source.items():
-        upsert_records(session, source_id, [(i.clean.source_ref, i.payload) for i in batch], now)  # type: ignore[union-attr]
-    rows = (
+        row = written[(item.source_id, item.clean.source_ref)]  # type: ignore[index,union-attr]
+        item.listing_id = row.id
+        if row.fresh and row.id not in fresh:
+            fresh.append(row.id)
+    duplicates = mark_duplicates(session, fresh)
+    alerts = match_regions(session, fresh, now)
+    if good:  # a partner that delivers valid records is fresh (the freshness check reads this)
         session.execute(
-            LOOKUP,
-            {
-                "source_ids": [i.source_id for i in good],
-                "refs": [i.clean.source_ref for i in good],  # type: ignore[union-attr]
-            },
-        ).all()
-        if good
-        else []
-    )
-    found = {(r.source_id, r.source_ref): (r.id, r.status) for r in rows}
-    fresh: dict[int, CleanListing] = {}
-    for item in good:
-        item.listing_id, status = found[(item.source_id, item.clean.source_ref)]  # type: ignore[union-attr]
-        if status == "pending":
-            fresh[item.listing_id] = item.clean  # type: ignore[assignment]
-    activate(session, list(fresh.items()), now)
-    duplicates = mark_duplicates(session, list(fresh))
-    canonical = (
-        set(
-            session.scalars(
-                select(Listing.id).where(Listing.id == any_(list(fresh)), Listing.canonical_id.is_(None))
-            )
+            update(Source).where(Source.id.in_({i.source_id for i in good})).values(last_success_at=now)
         )
-        if fresh
-        else set()
-    )
-    scored()
+    scored()  # as late as can be: scoring runs alongside everything above
+    canonical = set(fresh) - duplicates
     store_ranks(
         session,
         {
@@ -241,17 +218,12 @@ def store(
         },
         now,
     )
-    alerts = match_regions(session, list(fresh), now)
-    if good:  # a partner that delivers valid records is fresh (the freshness check reads this)
-        session.execute(
-            update(Source).where(Source.id.in_({i.source_id for i in good})).values(last_success_at=now)
-        )
     return {
         "valid": len(good),
         "poison": len(items) - len(good),
         "quarantined_new": filed,
         "activated": len(fresh),
-        "duplicates": duplicates,
+        "duplicates": len(duplicates),
         "alerts": alerts,
     }
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from psycopg2.extras import execute_values
 from sqlalchemy.orm import Session
@@ -52,3 +55,83 @@ def activate(session: Session, rows: list[tuple[int, CleanListing]], now: dateti
     with session.connection().connection.cursor() as cursor:
         execute_values(cursor, ACTIVATE, values, template=TEMPLATE, page_size=1000)
     return len(values)
+
+
+# What a listing's clean columns are refreshed from: changed content, or a listing coming back (as the
+# batch path, where ingest makes these rows pending and process activates the pending ones).
+_REFRESH = "(l.raw IS DISTINCT FROM EXCLUDED.raw OR l.status IN ('pending', 'delisted', 'expired'))"
+_COPIED = (
+    "status", "processed_at", "title", "price", "bedrooms", "bathrooms", "sqft", "furnished", "unit_type",
+    "url", "address", "geom",
+)  # fmt: skip
+UPSERT_ACTIVE = f"""
+WITH v AS (
+    SELECT * FROM unnest(
+        %(source_ids)s::int[], %(refs)s::text[], %(raws)s::jsonb[], %(titles)s::text[], %(prices)s::int[],
+        %(bedrooms)s::smallint[], %(bathrooms)s::float8[], %(sqft)s::int[], %(furnished)s::bool[],
+        %(unit_types)s::text[], %(urls)s::text[], %(addresses)s::text[], %(lats)s::float8[],
+        %(lons)s::float8[], %(posted)s::timestamptz[]
+    ) AS v(source_id, source_ref, raw, title, price, bedrooms, bathrooms, sqft, furnished, unit_type, url,
+           address, lat, lon, posted_at)
+)
+INSERT INTO listings AS l (
+    source_id, source_ref, raw, first_seen_at, last_seen_at, updated_at, posted_at, {", ".join(_COPIED)}
+)
+SELECT source_id, source_ref, raw, %(now)s, %(now)s, clock_timestamp(), COALESCE(posted_at, %(now)s),
+    'active', %(now)s, title, price, bedrooms, bathrooms, sqft, furnished, unit_type, url, address,
+    ST_SetSRID(ST_MakePoint(lon, lat), 4326)
+FROM v
+ON CONFLICT (source_id, source_ref) DO UPDATE SET
+    last_seen_at = EXCLUDED.last_seen_at,
+    raw = EXCLUDED.raw,
+    updated_at = CASE WHEN l.raw IS DISTINCT FROM EXCLUDED.raw THEN clock_timestamp() ELSE l.updated_at END,
+    posted_at = CASE WHEN {_REFRESH} THEN COALESCE(
+        (SELECT v.posted_at FROM v WHERE v.source_id = l.source_id AND v.source_ref = l.source_ref),
+        l.posted_at, l.first_seen_at) ELSE l.posted_at END,
+    canonical_id = CASE WHEN {_REFRESH} THEN NULL ELSE l.canonical_id END,
+    {", ".join(f"{c} = CASE WHEN {_REFRESH} THEN EXCLUDED.{c} ELSE l.{c} END" for c in _COPIED)}
+RETURNING l.id, l.source_id, l.source_ref, l.processed_at = %(now)s AS fresh
+"""
+_encode = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+
+
+@dataclass(frozen=True)
+class Upserted:
+    id: int
+    source_id: int
+    source_ref: str
+    fresh: bool  # written active now (new, changed or back): to dedupe, rank and match
+
+
+def upsert_active(
+    session: Session, records: list[tuple[int, Any, CleanListing]], now: datetime
+) -> dict[tuple[int, str], Upserted]:
+    """Upsert validated (source_id, raw payload, clean) records straight to active listings, in one
+    statement: what ingest (raw, pending) and activate() do in two passes. Re-delivering a record
+    unchanged only moves last_seen_at; a ref repeated in the list keeps its last record."""
+    latest = {(source_id, clean.source_ref): (raw, clean) for source_id, raw, clean in records}
+    if not latest:
+        return {}
+    cleans = [clean for _, clean in latest.values()]
+    params = {
+        "source_ids": [key[0] for key in latest],
+        "refs": [key[1] for key in latest],
+        "raws": [_encode(raw) for raw, _ in latest.values()],
+        "titles": [c.title for c in cleans],
+        "prices": [c.price for c in cleans],
+        "bedrooms": [c.bedrooms for c in cleans],
+        "bathrooms": [c.bathrooms for c in cleans],
+        "sqft": [c.sqft for c in cleans],
+        "furnished": [c.furnished for c in cleans],
+        "unit_types": [c.unit_type for c in cleans],
+        "urls": [c.url for c in cleans],
+        "addresses": [c.address for c in cleans],
+        "lats": [c.latitude for c in cleans],
+        "lons": [c.longitude for c in cleans],
+        "posted": [c.posted_at for c in cleans],
+        "now": now,
+    }
+    with session.connection().connection.cursor() as cursor:
+        cursor.execute(UPSERT_ACTIVE, params)
+        rows = cursor.fetchall()
+    return {(row[1], row[2]): Upserted(*row) for row in rows}

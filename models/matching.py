@@ -41,6 +41,7 @@ WITH matches AS (
 )
 UPDATE listings AS l SET canonical_id = m.canonical
 FROM matches m WHERE l.id = m.id
+RETURNING l.id
 """).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
 
 MATCH_REGIONS = text("""
@@ -147,10 +148,10 @@ def mark_duplicates(
     listing_ids: Sequence[int],
     metres: float = DEDUPE_METRES,
     tolerance: float = PRICE_TOLERANCE,
-) -> int:
-    """Point each listing that repeats an older one from another source at it; return how many."""
+) -> set[int]:
+    """Point each listing that repeats an older one from another source at it; return their ids."""
     if not listing_ids:
-        return 0
+        return set()
     result = session.execute(
         MARK_DUPLICATES,
         {
@@ -160,7 +161,7 @@ def mark_duplicates(
             "tolerance": tolerance,
         },
     )
-    return result.rowcount
+    return set(result.scalars())
 
 
 def match_regions(session: Session, listing_ids: Sequence[int], now: datetime) -> int:

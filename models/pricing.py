@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 import os
 import threading
 from array import array
@@ -96,14 +97,20 @@ class NeighbourIndex:
     ) -> float | None:
         """Distance-weighted mean price of the k nearest items (never the excluded listing)."""
         items, distances = self.index.get_nns_by_vector([x, y], k + 1, include_distances=True)
-        pairs = [(item, d) for item, d in zip(items, distances, strict=True) if self.ids[item] != exclude_id][
-            :k
-        ]
-        if not pairs:
+        if exclude_id is None:  # serving: nobody to leave out
+            items, distances = items[:k], distances[:k]
+        else:
+            kept = [n for n, item in enumerate(items) if self.ids[item] != exclude_id][:k]
+            items, distances = [items[n] for n in kept], [distances[n] for n in kept]
+        if not items:
             return None
-        nearest = pairs[0][1]
-        weights = [math.exp(-(d - nearest) / decay_m) for _, d in pairs]
-        return sum(w * self.prices[item] for w, (item, _) in zip(weights, pairs, strict=True)) / sum(weights)
+        nearest, prices = distances[0], self.prices
+        total = weights = 0.0
+        for item, distance in zip(items, distances, strict=True):
+            weight = math.exp(-(distance - nearest) / decay_m)
+            total += weight * prices[item]
+            weights += weight
+        return total / weights
 
 
 @dataclass(frozen=True)
@@ -160,9 +167,7 @@ class PriceModel:
         """log(price) quantiles straight from the fitted coefficients (no calibration, unsorted)."""
         neighbour = self.neighbour_price(features, exclude_id) if "log_nn_price" in self.columns else None
         row = self.design(features, neighbour)
-        return {
-            q: math.fsum(a * b for a, b in zip(row, self.coefficients[q], strict=True)) for q in QUANTILES
-        }
+        return {q: math.fsum(map(operator.mul, row, self.coefficients[q])) for q in QUANTILES}
 
     def estimate(
         self, features: ListingFeatures, price: float | None = None, exclude_id: int | None = None

@@ -1,0 +1,117 @@
+"""upsert_active: one statement from validated records to active listings, with the batch path's rules."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select, text
+
+from models.activation import upsert_active
+from models.listing import Listing
+from models.normalize import clean_listing
+from models.source import Source
+
+T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
+
+
+def record(ref: str, price: int = 2100, **extra) -> dict:
+    return {
+        "source": "partner",
+        "source_ref": ref,
+        "title": f"Flat {ref}",
+        "price": price,
+        "bedrooms": 1,
+        "bathrooms": 1,
+        "sqft": 600,
+        "unit_type": "apartment",
+        "latitude": 43.65,
+        "longitude": -79.38,
+        **extra,
+    }
+
+
+def write(session, source_id: int, payloads: list[dict], now: datetime):
+    return upsert_active(session, [(source_id, p, clean_listing(p)) for p in payloads], now)
+
+
+def row(session, ref: str) -> Listing:
+    session.expire_all()
+    return session.scalars(select(Listing).where(Listing.source_ref == ref)).one()
+
+
+def source(db_session) -> int:
+    partner = Source(name="partner", kind="stream", config={})
+    db_session.add(partner)
+    db_session.flush()
+    return partner.id
+
+
+def test_new_records_are_active_located_listings(db_session):
+    sid = source(db_session)
+    done = write(db_session, sid, [record("a", posted_at="2026-03-01T10:00:00Z"), record("b")], T0)
+    assert set(done) == {(sid, "a"), (sid, "b")} and all(r.fresh for r in done.values())
+    a, b = row(db_session, "a"), row(db_session, "b")
+    assert (a.id, b.id) == (done[(sid, "a")].id, done[(sid, "b")].id)
+    assert a.status == "active" and a.price == 2100 and a.sqft == 600 and a.unit_type == "apartment"
+    assert a.processed_at == T0 and a.first_seen_at == T0 and a.raw["title"] == "Flat a"
+    assert a.posted_at == datetime(2026, 3, 1, 10, tzinfo=UTC)
+    assert b.posted_at == T0  # no posting time: first seen
+    x, y = db_session.execute(
+        text("SELECT ST_X(geom), ST_Y(geom) FROM listings WHERE id = :id"), {"id": a.id}
+    ).one()
+    assert (round(x, 6), round(y, 6)) == (-79.38, 43.65)
+
+
+def test_redelivery_moves_only_last_seen(db_session):
+    sid = source(db_session)
+    write(db_session, sid, [record("a")], T0)
+    before = row(db_session, "a")
+    snapshot = (before.updated_at, before.processed_at, before.posted_at, before.price)
+    later = T0 + timedelta(hours=1)
+    done = write(db_session, sid, [record("a")], later)
+    assert not done[(sid, "a")].fresh
+    after = row(db_session, "a")
+    assert (after.updated_at, after.processed_at, after.posted_at, after.price) == snapshot
+    assert after.last_seen_at == later
+
+
+def test_a_change_refreshes_the_listing_and_keeps_its_posting_time(db_session):
+    sid = source(db_session)
+    write(db_session, sid, [record("a", posted_at="2026-03-01T10:00:00Z")], T0)
+    first = row(db_session, "a")
+    first_id, first_updated = first.id, first.updated_at
+    db_session.execute(
+        text("UPDATE listings SET canonical_id = :id WHERE source_ref = 'a'"), {"id": first_id}
+    )  # as if it had been marked a duplicate
+    later = T0 + timedelta(days=2)
+    done = write(db_session, sid, [record("a", price=1950)], later)  # price cut, no posting time
+    assert done[(sid, "a")].fresh
+    changed = row(db_session, "a")
+    assert changed.price == 1950 and changed.processed_at == later and changed.updated_at > first_updated
+    assert changed.posted_at == datetime(2026, 3, 1, 10, tzinfo=UTC)  # kept, not reset to now
+    assert changed.canonical_id is None  # duplicate marking is done again
+
+
+def test_a_listing_that_went_comes_back(db_session):
+    sid = source(db_session)
+    write(db_session, sid, [record("gone"), record("rejected")], T0)
+    db_session.execute(text("UPDATE listings SET status = 'delisted' WHERE source_ref = 'gone'"))
+    db_session.execute(text("UPDATE listings SET status = 'rejected' WHERE source_ref = 'rejected'"))
+    done = write(db_session, sid, [record("gone"), record("rejected")], T0 + timedelta(days=1))
+    assert done[(sid, "gone")].fresh and row(db_session, "gone").status == "active"
+    # as in the batch path, unchanged content that was rejected stays rejected
+    assert not done[(sid, "rejected")].fresh and row(db_session, "rejected").status == "rejected"
+
+
+def test_a_ref_repeated_in_one_call_keeps_its_last_record(db_session):
+    sid = source(db_session)
+    first, last = record("a", price=2000), record("a", price=2200)
+    done = upsert_active(
+        db_session,
+        [(sid, first, clean_listing(first)), (sid, last, replace(clean_listing(last)))],
+        T0,
+    )
+    assert len(done) == 1 and row(db_session, "a").price == 2200
+    assert db_session.scalar(select(func.count()).select_from(Listing)) == 1
+    assert upsert_active(db_session, [], T0) == {}
