@@ -306,8 +306,9 @@ def _read_pid(path: Path) -> int | None:
 def moto_responding(port: int = MOTO_PORT) -> bool:
     """Whether a moto server answers on the port."""
     try:
-        with urllib.request.urlopen(f"{moto_url(port)}/moto-api/data.json", timeout=1) as resp:
-            return resp.status == 200
+        # /moto-api/config is tiny; data.json dumps every resource (seconds once a stream holds 20k records)
+        with urllib.request.urlopen(f"{moto_url(port)}/moto-api/config", timeout=2) as resp:
+            return 200 <= resp.status < 300
     except OSError:
         return False
 
@@ -355,6 +356,21 @@ def stop_pid(pid: int, timeout: float = 5.0) -> bool:
     return True
 
 
+def _moto_server_on(port: int) -> int | None:
+    """The pid of a moto_server started for `port` with this project's interpreter, if one runs."""
+    wanted = [str(Path(sys.executable).with_name("moto_server")), "-p", str(port)]
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if wanted[0] in argv and any(argv[i : i + 2] == wanted[1:] for i in range(len(argv) - 1)):
+            return int(entry.name)
+    return None
+
+
 def moto_up(paths: Paths | None = None, port: int = MOTO_PORT) -> str:
     """Start the shared moto server unless one already answers."""
     paths = paths or default_paths()
@@ -362,7 +378,14 @@ def moto_up(paths: Paths | None = None, port: int = MOTO_PORT) -> str:
     if pid and _pid_alive(pid) and moto_responding(port):
         return "already running"
     if moto_responding(port):
-        raise ServiceError(f"port {port} answers like moto but is not ours; stop it or set NOOK_MOTO_PORT")
+        orphan = _moto_server_on(port)
+        if orphan is None:
+            raise ServiceError(
+                f"port {port} answers like moto but is not ours; stop it or set NOOK_MOTO_PORT"
+            )
+        paths.root.mkdir(parents=True, exist_ok=True)
+        paths.moto_pid.write_text(str(orphan))  # ours, its pid file lost: adopt it rather than fail
+        return f"already running (adopted pid {orphan})"
     cleared = " (cleared stale pid file)" if paths.moto_pid.exists() else ""
     paths.moto_pid.unlink(missing_ok=True)
     paths.root.mkdir(parents=True, exist_ok=True)

@@ -75,3 +75,19 @@ def test_moto_recovers_from_a_stale_pid_file(tmp_path, monkeypatch):
     finally:
         assert services.moto_down(paths) == "stopped"
     assert not paths.moto_pid.exists()
+
+
+def test_moto_that_lost_its_pid_file_is_adopted_not_doubled(tmp_path):
+    """A moto of ours still serving the port with its pid file gone (a crash between two commands):
+    `up` takes it back instead of starting a second server that cannot bind the port."""
+    paths = services.Paths(tmp_path, tmp_path / "pg")
+    port = free_port()
+    pid = services.start_moto(port, tmp_path / "moto.log")
+    try:
+        assert not paths.moto_pid.exists()
+        assert services.moto_up(paths, port) == f"already running (adopted pid {pid})"
+        assert paths.moto_pid.read_text() == str(pid)
+        assert services.moto_up(paths, port) == "already running"
+    finally:
+        assert services.moto_down(paths) == "stopped"
+    assert not services.moto_responding(port)
