@@ -118,7 +118,10 @@ def pluck(payload: Any, path: str) -> Any:
 
 def extract(payload: Any, config: dict[str, Any]) -> dict[str, Any]:
     """Canonical field name -> raw value, following the source's field mapping."""
-    mapping = {name: name for name in CANONICAL_FIELDS} | dict(config.get("fields") or {})
+    fields = config.get("fields")
+    if not fields and isinstance(payload, dict):  # records in nook's own field names (the stream)
+        return {name: payload.get(name) for name in CANONICAL_FIELDS}
+    mapping = {name: name for name in CANONICAL_FIELDS} | dict(fields or {})
     return {name: pluck(payload, path) for name, path in mapping.items() if path}
 
 
@@ -252,7 +255,11 @@ def source_ref_of(payload: Any, config: dict[str, Any]) -> str:
     """The record's id within its source, as text."""
     if not isinstance(payload, dict):
         raise Rejected(f"record is a {type(payload).__name__}, not an object")
-    ref = extract(payload, config).get("source_ref")
+    return _ref(extract(payload, config))
+
+
+def _ref(raw: dict[str, Any]) -> str:
+    ref = raw.get("source_ref")
     if _blank(ref) or isinstance(ref, dict | list | bool):
         raise Rejected("source_ref: missing")
     return str(ref).strip()[:255]
@@ -268,8 +275,8 @@ def clean_listing(
     config = config or {}
     if not isinstance(payload, dict):
         raise Rejected(f"record is a {type(payload).__name__}, not an object")
-    ref = source_ref or source_ref_of(payload, config)
     raw = extract(payload, config)
+    ref = source_ref or _ref(raw)
     values = config.get("values") or {}
     units = config.get("units") or {}
     return CleanListing(
