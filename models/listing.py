@@ -1,7 +1,5 @@
 """Listings as ingested and processed, and the records that could not be."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Any
 

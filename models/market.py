@@ -6,8 +6,6 @@ Series keys: "region:<id>:new:<beds>", "city:new:<beds>" (beds: all, 0, 1, 2, 3,
 "city:price:<beds>" (median asking price of the trailing 28 days).
 """
 
-from __future__ import annotations
-
 from datetime import date, datetime
 
 from sqlalchemy import Date, DateTime, Float, String

@@ -1,7 +1,5 @@
 """Operational records: job runs and data-check results."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Any
 

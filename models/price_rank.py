@@ -1,7 +1,5 @@
 """Price models (one row per trained artifact) and each listing's price rank."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Any
 

@@ -1,7 +1,5 @@
 """Areas users draw, with their criteria, and the notifications they produce."""
 
-from __future__ import annotations
-
 from datetime import datetime
 
 from geoalchemy2 import Geometry, WKBElement

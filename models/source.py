@@ -1,7 +1,5 @@
 """Listing sources: one row per configured feed."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Any
 

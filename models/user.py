@@ -1,7 +1,5 @@
 """API users. Keys are random and long, so a SHA-256 digest is a safe store."""
 
-from __future__ import annotations
-
 import hashlib
 import secrets
 from datetime import datetime
