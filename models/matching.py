@@ -44,18 +44,39 @@ FROM matches m WHERE l.id = m.id
 RETURNING l.id
 """).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
 
+# One statement places listings in the regions that contain them and queues the alerts of the regions
+# whose criteria they meet: a single spatial join, and the memberships a listing no longer has (it moved,
+# or stopped being active and canonical) go. The DELETE and the upsert touch disjoint rows, as data-
+# modifying CTEs of one statement must.
 MATCH_REGIONS = text("""
+WITH hits AS (
+    SELECT r.id AS region_id, r.user_id, l.id AS listing_id, l.posted_at, l.price,
+           l.posted_at IS NOT NULL AND l.price IS NOT NULL AS placeable,
+           (r.min_bedrooms IS NULL OR l.bedrooms >= r.min_bedrooms)
+           AND (r.max_bedrooms IS NULL OR l.bedrooms <= r.max_bedrooms)
+           AND (r.min_bathrooms IS NULL OR l.bathrooms >= r.min_bathrooms)
+           AND (r.max_price IS NULL OR l.price <= r.max_price)
+           AND (r.unit_types IS NULL OR cardinality(r.unit_types) = 0 OR l.unit_type = ANY(r.unit_types))
+           AS wanted
+    FROM listings l
+    JOIN regions r ON ST_Contains(r.geom, l.geom)
+    WHERE l.id = ANY(:ids) AND l.status = 'active' AND l.canonical_id IS NULL
+),
+left_behind AS (
+    DELETE FROM region_listings m
+    WHERE m.listing_id = ANY(:ids)
+      AND NOT EXISTS (
+          SELECT 1 FROM hits h
+          WHERE h.placeable AND h.region_id = m.region_id AND h.listing_id = m.listing_id
+      )
+),
+placed AS (
+    INSERT INTO region_listings (region_id, listing_id, posted_at, price)
+    SELECT region_id, listing_id, posted_at, price FROM hits WHERE placeable
+    ON CONFLICT (region_id, listing_id) DO UPDATE SET posted_at = EXCLUDED.posted_at, price = EXCLUDED.price
+)
 INSERT INTO notifications (user_id, region_id, listing_id, status, attempts, next_attempt_at, created_at)
-SELECT r.user_id, r.id, l.id, 'queued', 0, :now, :now
-FROM listings l
-JOIN regions r ON ST_Contains(r.geom, l.geom)
-WHERE l.id = ANY(:ids)
-  AND l.status = 'active' AND l.canonical_id IS NULL
-  AND (r.min_bedrooms IS NULL OR l.bedrooms >= r.min_bedrooms)
-  AND (r.max_bedrooms IS NULL OR l.bedrooms <= r.max_bedrooms)
-  AND (r.min_bathrooms IS NULL OR l.bathrooms >= r.min_bathrooms)
-  AND (r.max_price IS NULL OR l.price <= r.max_price)
-  AND (r.unit_types IS NULL OR cardinality(r.unit_types) = 0 OR l.unit_type = ANY(r.unit_types))
+SELECT user_id, region_id, listing_id, 'queued', 0, :now, :now FROM hits WHERE wanted
 ON CONFLICT (region_id, listing_id) DO NOTHING
 """).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
 
@@ -169,7 +190,6 @@ def match_regions(session: Session, listing_ids: Sequence[int], now: datetime) -
     they meet; return how many notifications were queued."""
     if not listing_ids:
         return 0
-    place_in_regions(session, listing_ids)
     return session.execute(MATCH_REGIONS, {"ids": list(listing_ids), "now": now}).rowcount
 
 

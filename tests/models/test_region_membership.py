@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import func, select, update
 
 from jobs.price_rank.demo_frame import market_frame
 from models.listing import Listing
-from models.matching import place_in_regions, prune_region_members, refresh_region_members
-from models.region import Region, RegionListing
+from models.matching import match_regions, place_in_regions, prune_region_members, refresh_region_members
+from models.region import Notification, Region, RegionListing
 from models.user import create_user
 from tests.factories import insert_active_listings
 
@@ -54,7 +55,12 @@ def test_redrawing_moves_membership(db_session):
     assert members(db_session, region.id) == truth(db_session, region.id) != set()
 
 
-def test_placing_a_moved_listing_takes_it_out_of_its_old_region(db_session):
+def place_and_match(session, ids):
+    return match_regions(session, ids, datetime.now(UTC))
+
+
+@pytest.mark.parametrize("place", [place_in_regions, place_and_match])
+def test_placing_a_moved_listing_takes_it_out_of_its_old_region(db_session, place):
     _, region = setup(db_session)
     inside = next(iter(members(db_session, region.id)))
     db_session.execute(
@@ -62,9 +68,38 @@ def test_placing_a_moved_listing_takes_it_out_of_its_old_region(db_session):
         .where(Listing.id == inside)
         .values(geom=func.ST_SetSRID(func.ST_MakePoint(-79.0, 43.9), 4326))
     )
-    place_in_regions(db_session, [inside])
+    place(db_session, [inside])
     assert inside not in members(db_session, region.id)
     assert members(db_session, region.id) == truth(db_session, region.id)
+
+
+def test_matching_updates_kept_memberships_and_alerts_only_on_criteria(db_session):
+    _, region = setup(db_session)
+    region.max_price = 10_000
+    east = Region(user_id=region.user_id, name="e", geom=EAST, max_price=1)  # no listing is this cheap
+    db_session.add(east)
+    db_session.flush()
+    refresh_region_members(db_session, east.id)
+    inside = sorted(members(db_session, region.id))[:3]
+    db_session.execute(update(Listing).where(Listing.id.in_(inside)).values(price=Listing.price + 7))
+    gone = inside[0]
+    db_session.execute(update(Listing).where(Listing.id == gone).values(status="delisted"))
+
+    queued = place_and_match(db_session, inside)
+
+    prices = dict(
+        db_session.execute(
+            select(RegionListing.listing_id, RegionListing.price).where(RegionListing.region_id == region.id)
+        ).all()
+    )
+    listed = dict(db_session.execute(select(Listing.id, Listing.price).where(Listing.id.in_(inside))).all())
+    assert gone not in prices
+    assert {i: prices[i] for i in inside[1:]} == {i: listed[i] for i in inside[1:]}
+    assert members(db_session, region.id) == truth(db_session, region.id)
+    alerted = set(db_session.execute(select(Notification.region_id, Notification.listing_id)).all())
+    assert queued == 2
+    assert alerted == {(region.id, i) for i in inside[1:]}
+    assert place_and_match(db_session, inside) == 0  # one alert per (region, listing), ever
 
 
 def test_listings_that_go_are_pruned(db_session):
