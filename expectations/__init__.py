@@ -22,6 +22,7 @@ class SourceInfo:
     kind: str
     fields: dict[str, str]
     checks: dict[str, Any]
+    watched_since: datetime | None = None  # when the source was added to nook
 
 
 @dataclass(frozen=True)

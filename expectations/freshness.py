@@ -15,7 +15,8 @@ DESCRIPTION = "every enabled source succeeded within its allowed gap (default 6 
 
 
 def datasets(params: Params) -> list[Dataset]:
-    """The enabled sources whose last success is missing or older than their allowed gap, by name."""
+    """The enabled sources whose last success (or, before the first, their addition) is older than their
+    allowed gap, by name."""
     if not params.sources:
         return []
     gaps = ", ".join(
@@ -28,8 +29,8 @@ def datasets(params: Params) -> list[Dataset]:
                        || ' h ago', 'never')
                || ', allowed ' || trim_scale(g.gap::numeric) || ' h' AS stale_source
         FROM sources s JOIN (VALUES {gaps}) AS g(id, gap) ON g.id = s.id
-        WHERE s.last_success_at IS NULL
-           OR s.last_success_at < {stamp(params.now)} - make_interval(secs => g.gap * 3600)
+        WHERE COALESCE(s.last_success_at, s.created_at)
+              < {stamp(params.now)} - make_interval(secs => g.gap * 3600)
     """
     return [
         Dataset(

@@ -68,7 +68,12 @@ def params_for(session: Session, now: datetime) -> Params:
         )
         sources.append(
             SourceInfo(
-                source.id, source.name, source.kind, dict(fields), dict(source.config.get("checks", {}))
+                source.id,
+                source.name,
+                source.kind,
+                dict(fields),
+                dict(source.config.get("checks", {})),
+                source.created_at,
             )
         )
     thresholds = json.loads(os.environ.get("NOOK_CHECK_THRESHOLDS", "{}") or "{}")
@@ -133,14 +138,15 @@ def run_suite(context: Any, datasource: Any, module: Any, params: Params) -> Sui
                 }
             )
     failures = [c for c in checks if not c["success"]]
-    return SuiteOutcome(
-        module.NAME,
-        module.DESCRIPTION,
-        not failures,
-        {"evaluated": evaluated, "successful": passed, "unsuccessful": evaluated - passed},
-        failures,
-        checks,
-    )
+    statistics: dict[str, Any] = {
+        "evaluated": evaluated,
+        "successful": passed,
+        "unsuccessful": evaluated - passed,
+    }
+    not_judged = module.not_judged(params) if hasattr(module, "not_judged") else []
+    if not_judged:
+        statistics["not_judged"] = not_judged
+    return SuiteOutcome(module.NAME, module.DESCRIPTION, not failures, statistics, failures, checks)
 
 
 def run_checks(session: Session, now: datetime, names: list[str] | None = None) -> list[SuiteOutcome]:
@@ -168,7 +174,12 @@ def render_report(outcomes: list[SuiteOutcome], now: datetime) -> str:
         badge = "pass" if outcome.success else "FAIL"
         rows.append(
             f"<h2 class={'ok' if outcome.success else 'bad'}>{badge} · {html.escape(outcome.suite)}</h2>"
-            f"<p>{html.escape(outcome.description)}</p><table><tr><th>dataset</th><th>expectation</th>"
+            f"<p>{html.escape(outcome.description)}</p>"
+            + "".join(
+                f"<p class=note>not judged: {html.escape(note)}</p>"
+                for note in outcome.statistics.get("not_judged", [])
+            )
+            + "<table><tr><th>dataset</th><th>expectation</th>"
             "<th>expected</th><th>observed</th></tr>"
         )
         for check in outcome.checks:
@@ -183,7 +194,7 @@ def render_report(outcomes: list[SuiteOutcome], now: datetime) -> str:
     style = (
         "body{font:14px system-ui;margin:2em;color:#263238}table{border-collapse:collapse;margin-bottom:2em}"
         "td,th{border:1px solid #cfd8dc;padding:4px 8px;text-align:left}.bad{color:#b71c1c}"
-        "tr.bad{background:#ffebee}.ok{color:#2e7d32}"
+        "tr.bad{background:#ffebee}.ok{color:#2e7d32}.note{color:#546e7a}"
     )
     return (
         f"<!doctype html><html><head><meta charset=utf-8><title>nook data checks {now:%Y-%m-%d %H:%M}</title>"
@@ -268,8 +279,10 @@ def check_and_report(session: Session, now: datetime, names: list[str] | None = 
         notified = notify_ops(failed, report_uri)
     except Exception as exc:
         log.error("ops webhook failed", extra={"error": str(exc)})
+    not_judged = {o.suite: o.statistics["not_judged"] for o in outcomes if o.statistics.get("not_judged")}
     return {
         "suites": {o.suite: "pass" if o.success else "FAIL" for o in outcomes},
+        **({"not_judged": not_judged} if not_judged else {}),
         "report": report_uri,
         "ops_notified": notified,
         "failed": [o.suite for o in failed],

@@ -31,9 +31,11 @@ def build_market(
     seen=YESTERDAY + timedelta(hours=10),
     last_success=NOW - timedelta(hours=1),
     quarantined=0,
+    added=NOW - timedelta(days=60),
 ):
     source = Source(
         name="feed",
+        created_at=added,
         kind="json_feed",
         config={"url": "http://feed", "fields": FIELDS, "checks": {"min_daily": 100, "max_gap_hours": 6}},
         last_success_at=last_success,
@@ -127,6 +129,39 @@ def test_a_source_gone_quiet_fails_new_listings_and_freshness(committed):
     assert outcomes["new_listings"].failures[0]["observed"] == 0
     assert not outcomes["freshness"].success
     assert "feed: last success 30.0 h ago, allowed 6 h" in failure_text(outcomes["freshness"])
+
+
+def test_a_source_added_after_the_day_began_is_not_judged_on_that_day(committed):
+    # a fresh install: the source was added this morning and nothing it lists was first seen yesterday
+    with session_scope() as session:
+        build_market(session, added=NOW - timedelta(hours=3), seen=NOW - timedelta(hours=2))
+    outcome = run(["new_listings"])["new_listings"]
+    assert outcome.success
+    assert outcome.statistics["evaluated"] == 0
+    assert outcome.statistics["not_judged"] == [
+        "feed: watched since 2026-11-23 09:00 UTC, after 2026-11-22 began"
+    ]
+    page = checks.render_report([outcome], NOW)
+    assert "not judged: feed: watched since 2026-11-23 09:00 UTC" in page
+
+
+def test_a_source_added_during_the_day_is_not_judged_either(committed):
+    with session_scope() as session:
+        build_market(session, added=YESTERDAY + timedelta(hours=1))
+    outcome = run(["new_listings"])["new_listings"]
+    assert outcome.success and outcome.statistics["evaluated"] == 0
+
+
+@pytest.mark.parametrize(
+    ("added_hours_ago", "stale"), [(1, False), (30, True)], ids=["just added", "added long ago"]
+)
+def test_a_source_that_never_succeeded_is_stale_once_its_gap_has_passed(committed, added_hours_ago, stale):
+    with session_scope() as session:
+        build_market(session, last_success=None, added=NOW - timedelta(hours=added_hours_ago))
+    outcome = run(["freshness"])["freshness"]
+    assert outcome.success is not stale
+    if stale:
+        assert "feed: last success never, allowed 6 h" in failure_text(outcome)
 
 
 def test_a_renamed_field_fails_schema_drift(committed):
