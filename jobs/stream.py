@@ -52,6 +52,7 @@ log = logging.getLogger("nook.stream")
 
 DEAD_LETTER_PREFIX = "dead_letter/listing_events"
 MAX_PUT_RECORDS = 500
+DEAD_LETTER_WRITERS = 8
 PUT_ATTEMPTS = 5
 
 
@@ -238,25 +239,47 @@ def score(items: list[Item], model: PriceModel | None) -> None:
 
 
 def dead_letter(items: list[Item], bucket: str) -> None:
-    """Raw bytes, sequence number and reason of each poison record, one S3 object each (idempotent keys)."""
+    """Raw bytes, sequence number and reason of each poison record, one S3 object each (idempotent keys),
+    written side by side: a partner sending garbage must not slow a shard to one S3 round trip a record.
+    Transient from the first record whose letter could not be written."""
     day = datetime.now(UTC).strftime("%Y-%m-%d")
-    for item in items:
-        if item.poison:
-            body = {
-                "sequence_number": item.sequence,
-                "shard": item.shard,
-                "reason": item.reason,
-                "data_base64": item.data,
-            }
-            try:
-                s3().put_object(
-                    Bucket=bucket,
-                    Key=f"{DEAD_LETTER_PREFIX}/{day}/{item.sequence or item.index}.json",
-                    Body=json.dumps(body).encode(),
-                    ContentType="application/json",
-                )
-            except Exception as exc:
-                raise Transient(item.index, f"S3 dead letter failed: {exc}") from exc
+    poison = [i for i in items if i.poison]
+    if not poison:
+        return
+    try:
+        client = s3()  # made here, once: clients are thread-safe, making them is not
+    except Exception as exc:
+        raise Transient(poison[0].index, f"S3 client: {exc}") from exc
+
+    def write(item: Item) -> str | None:
+        body = {
+            "sequence_number": item.sequence,
+            "shard": item.shard,
+            "reason": item.reason,
+            "data_base64": item.data,
+        }
+        try:
+            client.put_object(
+                Bucket=bucket,
+                Key=f"{DEAD_LETTER_PREFIX}/{day}/{item.sequence or item.index}.json",
+                Body=json.dumps(body).encode(),
+                ContentType="application/json",
+            )
+        except Exception as exc:
+            return str(exc)
+        return None
+
+    if len(poison) == 1:
+        errors = [write(poison[0])]
+    else:
+        from concurrent.futures import ThreadPoolExecutor  # loaded with boto3 anyway; not at cold start
+
+        with ThreadPoolExecutor(max_workers=min(DEAD_LETTER_WRITERS, len(poison))) as pool:
+            errors = list(pool.map(write, poison))
+    failed = [(item.index, error) for item, error in zip(poison, errors, strict=True) if error is not None]
+    if failed:
+        index, error = min(failed)
+        raise Transient(index, f"S3 dead letter failed: {error}")
 
 
 class Background:

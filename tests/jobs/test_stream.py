@@ -293,6 +293,50 @@ def test_kinesis_down_reports_failures_then_recovers(zappa_stream, partner, monk
     assert recovered["batchItemFailures"] == [] and counts() == stored and len(scores_published()) == 97
 
 
+def dead_letters() -> list[str]:
+    listing = boto3.client("s3").list_objects_v2(Bucket="nook-test", Prefix=stream.DEAD_LETTER_PREFIX)
+    return sorted(o["Key"] for o in listing.get("Contents", []))
+
+
+def test_a_burst_of_poison_gets_one_dead_letter_per_record(zappa_stream, partner):
+    result = zappa_stream.handler(kinesis_event([b"not json %d" % n for n in range(40)]), LocalContext())
+    assert result["batchItemFailures"] == [] and result["poison"] == 40
+    assert [key.rsplit("/", 1)[1] for key in dead_letters()] == [f"{1000 + n}.json" for n in range(40)]
+    assert counts()["quarantined"] == 40
+
+
+class FlakyS3:
+    """The real S3 client, except that the letters of some sequence numbers cannot be written."""
+
+    def __init__(self, failing: set[str]) -> None:
+        self.client, self.failing = boto3.client("s3"), failing
+
+    def put_object(self, **kwargs):
+        if kwargs["Key"].rsplit("/", 1)[1].removesuffix(".json") in self.failing:
+            raise ConnectionError("s3 endpoint unreachable")
+        return self.client.put_object(**kwargs)
+
+
+def test_dead_letters_failing_retry_from_the_first_record_whose_letter_failed(
+    zappa_stream, partner, monkeypatch
+):
+    batch, _ = batch_with_poison()  # poison at 5, 50 and 96
+    flaky = FlakyS3({"1096", "1050"})
+    monkeypatch.setattr(stream, "s3", lambda: flaky)
+    failed = zappa_stream.handler(batch, LocalContext())
+    assert failed["batchItemFailures"] == [{"itemIdentifier": "1050"}]
+    assert [key.rsplit("/", 1)[1] for key in dead_letters()] == ["1005.json"]
+    stored = counts()
+    assert stored["quarantined"] == 3
+    monkeypatch.undo()
+    stream.s3.cache_clear()
+    retried = {"Records": batch["Records"][50:]}  # Lambda retries from the reported record
+    recovered = zappa_stream.handler(retried, LocalContext())
+    assert recovered["batchItemFailures"] == []
+    assert [key.rsplit("/", 1)[1] for key in dead_letters()] == ["1005.json", "1050.json", "1096.json"]
+    assert counts() == stored
+
+
 def test_dry_run_writes_nothing(zappa_stream, partner, monkeypatch):
     monkeypatch.setenv("NOOK_STREAM_DRY_RUN", "true")
     from models.settings import get_settings
