@@ -2,7 +2,8 @@
 
 Each suite module exposes `NAME`, a one-line `DESCRIPTION` and
 `datasets(params) -> list[Dataset]`: the SQL that selects the data and the
-expectations it must meet. The runner (jobs/checks.py) turns them into GX
+expectations it must meet; optionally `not_judged(params) -> list[str]`, what it
+leaves out of this run and why (shown in the report). The runner (jobs/checks.py) turns them into GX
 query assets, suites and validation definitions, runs them and reports.
 """
 
