@@ -12,20 +12,26 @@ from sqlalchemy.orm import Session
 
 from models.normalize import CleanListing
 
-ACTIVATE = """
+# The clean columns a validated record writes, with their SQL types (activate and upsert_active).
+CLEAN_COLUMNS = (
+    ("title", "text"), ("price", "int"), ("bedrooms", "smallint"), ("bathrooms", "float8"), ("sqft", "int"),
+    ("furnished", "bool"), ("unit_type", "text"), ("url", "text"), ("address", "text"),
+)  # fmt: skip
+_NAMES = [name for name, _ in CLEAN_COLUMNS]
+
+ACTIVATE = f"""
 UPDATE listings AS l SET
-    status = 'active', title = v.title, price = v.price, bedrooms = v.bedrooms, bathrooms = v.bathrooms,
-    sqft = v.sqft, furnished = v.furnished, unit_type = v.unit_type, url = v.url, address = v.address,
+    status = 'active', {", ".join(f"{n} = v.{n}" for n in _NAMES)},
     geom = ST_SetSRID(ST_MakePoint(v.lon, v.lat), 4326),
     posted_at = COALESCE(v.posted_at, l.posted_at, l.first_seen_at),
     processed_at = v.now, canonical_id = NULL
-FROM (VALUES %s) AS v(id, title, price, bedrooms, bathrooms, sqft, furnished, unit_type, url, address,
-                      lat, lon, posted_at, now)
+FROM (VALUES %s) AS v(id, {", ".join(_NAMES)}, lat, lon, posted_at, now)
 WHERE l.id = v.id
 """
 TEMPLATE = (
-    "(%s::bigint, %s::text, %s::int, %s::smallint, %s::float8, %s::int, %s::bool, %s::text, %s::text,"
-    " %s::text, %s::float8, %s::float8, %s::timestamptz, %s::timestamptz)"
+    "(%s::bigint, "
+    + "".join(f"%s::{sql_type}, " for _, sql_type in CLEAN_COLUMNS)
+    + "%s::float8, %s::float8, %s::timestamptz, %s::timestamptz)"
 )
 
 
@@ -34,22 +40,7 @@ def activate(session: Session, rows: list[tuple[int, CleanListing]], now: dateti
     if not rows:
         return 0
     values = [
-        (
-            lid,
-            c.title,
-            c.price,
-            c.bedrooms,
-            c.bathrooms,
-            c.sqft,
-            c.furnished,
-            c.unit_type,
-            c.url,
-            c.address,
-            c.latitude,
-            c.longitude,
-            c.posted_at,
-            now,
-        )
+        (lid, *(getattr(c, name) for name in _NAMES), c.latitude, c.longitude, c.posted_at, now)
         for lid, c in rows
     ]
     with session.connection().connection.cursor() as cursor:
@@ -60,26 +51,21 @@ def activate(session: Session, rows: list[tuple[int, CleanListing]], now: dateti
 # What a listing's clean columns are refreshed from: changed content, or a listing coming back (as the
 # batch path, where ingest makes these rows pending and process activates the pending ones).
 _REFRESH = "(l.raw IS DISTINCT FROM EXCLUDED.raw OR l.status IN ('pending', 'delisted', 'expired'))"
-_COPIED = (
-    "status", "processed_at", "title", "price", "bedrooms", "bathrooms", "sqft", "furnished", "unit_type",
-    "url", "address", "geom",
+_COPIED = ("status", "processed_at", *_NAMES, "geom")
+_ARRAYS = (
+    ("source_id", "int"), ("source_ref", "text"), ("raw", "jsonb"), *CLEAN_COLUMNS,
+    ("lat", "float8"), ("lon", "float8"), ("posted_at", "timestamptz"),
 )  # fmt: skip
 UPSERT_ACTIVE = f"""
 WITH v AS (
-    SELECT * FROM unnest(
-        %(source_ids)s::int[], %(refs)s::text[], %(raws)s::jsonb[], %(titles)s::text[], %(prices)s::int[],
-        %(bedrooms)s::smallint[], %(bathrooms)s::float8[], %(sqft)s::int[], %(furnished)s::bool[],
-        %(unit_types)s::text[], %(urls)s::text[], %(addresses)s::text[], %(lats)s::float8[],
-        %(lons)s::float8[], %(posted)s::timestamptz[]
-    ) AS v(source_id, source_ref, raw, title, price, bedrooms, bathrooms, sqft, furnished, unit_type, url,
-           address, lat, lon, posted_at)
+    SELECT * FROM unnest({", ".join(f"%({n})s::{t}[]" for n, t in _ARRAYS)})
+        AS v({", ".join(n for n, _ in _ARRAYS)})
 )
 INSERT INTO listings AS l (
     source_id, source_ref, raw, first_seen_at, last_seen_at, updated_at, posted_at, {", ".join(_COPIED)}
 )
 SELECT source_id, source_ref, raw, %(now)s, %(now)s, clock_timestamp(), COALESCE(posted_at, %(now)s),
-    'active', %(now)s, title, price, bedrooms, bathrooms, sqft, furnished, unit_type, url, address,
-    ST_SetSRID(ST_MakePoint(lon, lat), 4326)
+    'active', %(now)s, {", ".join(_NAMES)}, ST_SetSRID(ST_MakePoint(lon, lat), 4326)
 FROM v
 ON CONFLICT (source_id, source_ref) DO UPDATE SET
     last_seen_at = EXCLUDED.last_seen_at,
@@ -114,21 +100,13 @@ def upsert_active(
         return {}
     cleans = [clean for _, clean in latest.values()]
     params = {
-        "source_ids": [key[0] for key in latest],
-        "refs": [key[1] for key in latest],
-        "raws": [_encode(raw) for raw, _ in latest.values()],
-        "titles": [c.title for c in cleans],
-        "prices": [c.price for c in cleans],
-        "bedrooms": [c.bedrooms for c in cleans],
-        "bathrooms": [c.bathrooms for c in cleans],
-        "sqft": [c.sqft for c in cleans],
-        "furnished": [c.furnished for c in cleans],
-        "unit_types": [c.unit_type for c in cleans],
-        "urls": [c.url for c in cleans],
-        "addresses": [c.address for c in cleans],
-        "lats": [c.latitude for c in cleans],
-        "lons": [c.longitude for c in cleans],
-        "posted": [c.posted_at for c in cleans],
+        "source_id": [key[0] for key in latest],
+        "source_ref": [key[1] for key in latest],
+        "raw": [_encode(raw) for raw, _ in latest.values()],
+        **{name: [getattr(c, name) for c in cleans] for name in _NAMES},
+        "lat": [c.latitude for c in cleans],
+        "lon": [c.longitude for c in cleans],
+        "posted_at": [c.posted_at for c in cleans],
         "now": now,
     }
     with session.connection().connection.cursor() as cursor:
