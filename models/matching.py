@@ -44,11 +44,11 @@ FROM matches m WHERE l.id = m.id
 RETURNING l.id
 """).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
 
-# One statement places listings in the regions that contain them and queues the alerts of the regions
-# whose criteria they meet: a single spatial join, and the memberships a listing no longer has (it moved,
-# or stopped being active and canonical) go. The DELETE and the upsert touch disjoint rows, as data-
-# modifying CTEs of one statement must.
-MATCH_REGIONS = text("""
+# Places listings in the regions that contain them, in one spatial join: the memberships a listing no
+# longer has (it moved, or stopped being active and canonical) go, the others are written. The DELETE
+# and the upsert touch disjoint rows, as data-modifying CTEs of one statement must. `hits` also says
+# which regions' criteria each listing meets, for the alerts.
+_PLACE = """
 WITH hits AS (
     SELECT r.id AS region_id, r.user_id, l.id AS listing_id, l.posted_at, l.price,
            l.posted_at IS NOT NULL AND l.price IS NOT NULL AS placeable,
@@ -74,11 +74,21 @@ placed AS (
     INSERT INTO region_listings (region_id, listing_id, posted_at, price)
     SELECT region_id, listing_id, posted_at, price FROM hits WHERE placeable
     ON CONFLICT (region_id, listing_id) DO UPDATE SET posted_at = EXCLUDED.posted_at, price = EXCLUDED.price
+    RETURNING 1
 )
+"""
+PLACE_IN_REGIONS = text(_PLACE + "SELECT count(*) FROM placed").bindparams(
+    bindparam("ids", type_=ARRAY(BigInteger))
+)
+# ... and queues one alert per (region, listing) whose criteria the listing meets, in the same statement
+MATCH_REGIONS = text(
+    _PLACE
+    + """
 INSERT INTO notifications (user_id, region_id, listing_id, status, attempts, next_attempt_at, created_at)
 SELECT user_id, region_id, listing_id, 'queued', 0, :now, :now FROM hits WHERE wanted
 ON CONFLICT (region_id, listing_id) DO NOTHING
-""").bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
+"""
+).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
 
 PROMOTE_DUPLICATES = text("""
 WITH heirs AS (
@@ -113,19 +123,6 @@ def refresh_listing_statistics(session: Session, changed_rows: int) -> bool:
     return True
 
 
-FORGET_LISTINGS = text("DELETE FROM region_listings WHERE listing_id = ANY(:ids)").bindparams(
-    bindparam("ids", type_=ARRAY(BigInteger))
-)
-PLACE_IN_REGIONS = text("""
-INSERT INTO region_listings (region_id, listing_id, posted_at, price)
-SELECT r.id, l.id, l.posted_at, l.price
-FROM listings l
-JOIN regions r ON ST_Contains(r.geom, l.geom)
-WHERE l.id = ANY(:ids) AND l.status = 'active' AND l.canonical_id IS NULL
-  AND l.posted_at IS NOT NULL AND l.price IS NOT NULL
-ON CONFLICT (region_id, listing_id) DO UPDATE SET posted_at = EXCLUDED.posted_at, price = EXCLUDED.price
-""").bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
-
 FORGET_REGION = text("DELETE FROM region_listings WHERE region_id = :region_id")
 REFRESH_REGION = text("""
 INSERT INTO region_listings (region_id, listing_id, posted_at, price)
@@ -147,10 +144,7 @@ def place_in_regions(session: Session, listing_ids: Sequence[int]) -> int:
     """(Re)place listings in every region that contains them; return how many memberships."""
     if not listing_ids:
         return 0
-    session.execute(
-        FORGET_LISTINGS, {"ids": list(listing_ids)}
-    )  # a listing that moved leaves its old regions
-    return session.execute(PLACE_IN_REGIONS, {"ids": list(listing_ids)}).rowcount
+    return session.execute(PLACE_IN_REGIONS, {"ids": list(listing_ids)}).scalar_one()
 
 
 def refresh_region_members(session: Session, region_id: int) -> int:
