@@ -14,29 +14,29 @@ DESCRIPTION = (
 )
 
 
-def judged(params: Params) -> list[SourceInfo]:
-    """Pulled sources nook watched the whole day; stream partners are judged by freshness instead."""
-    return [s for s in params.sources if s.kind != "stream" and not _added_during_or_after(s, params)]
+def _pulled(params: Params) -> list[SourceInfo]:
+    """Stream partners are judged by freshness instead."""
+    return [s for s in params.sources if s.kind != "stream"]
 
 
-def _added_during_or_after(source: SourceInfo, params: Params) -> bool:
+def _added_after_day_began(source: SourceInfo, params: Params) -> bool:
     return source.watched_since is not None and source.watched_since > params.day_start
 
 
 def not_judged(params: Params) -> list[str]:
     """Sources added after the day began: nook saw part of that day or none of it, so no count."""
     return [
-        f"{s.name}: watched since {s.watched_since.astimezone(UTC):%Y-%m-%d %H:%M} UTC, after "
+        f"{s.name}: watched since {s.watched_since.astimezone(UTC):%Y-%m-%d %H:%M} UTC, after "  # type: ignore[union-attr]
         f"{params.day_start:%Y-%m-%d} began"
-        for s in params.sources
-        if s.kind != "stream" and _added_during_or_after(s, params)
+        for s in _pulled(params)
+        if _added_after_day_began(s, params)
     ]
 
 
 def datasets(params: Params) -> list[Dataset]:
     """One count per source nook watched the whole day."""
     out = []
-    for source in judged(params):
+    for source in (s for s in _pulled(params) if not _added_after_day_began(s, params)):
         low = int(source.checks.get("min_daily", params.threshold("min_daily", 1)))
         high = source.checks.get("max_daily")
         out.append(

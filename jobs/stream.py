@@ -269,13 +269,10 @@ def dead_letter(items: list[Item], bucket: str) -> None:
             return str(exc)
         return None
 
-    if len(poison) == 1:
-        errors = [write(poison[0])]
-    else:
-        from concurrent.futures import ThreadPoolExecutor  # loaded with boto3 anyway; not at cold start
+    from concurrent.futures import ThreadPoolExecutor  # loaded with boto3 anyway; not at cold start
 
-        with ThreadPoolExecutor(max_workers=min(DEAD_LETTER_WRITERS, len(poison))) as pool:
-            errors = list(pool.map(write, poison))
+    with ThreadPoolExecutor(max_workers=min(DEAD_LETTER_WRITERS, len(poison))) as pool:
+        errors = list(pool.map(write, poison))
     failed = [(item.index, error) for item, error in zip(poison, errors, strict=True) if error is not None]
     if failed:
         index, error = min(failed)
