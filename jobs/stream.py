@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import json
 import logging
 import threading
@@ -88,20 +87,40 @@ class Item:
         return self.reason is not None
 
 
-@functools.cache
+class Clients:
+    """The container's boto3 clients, each made once even when threads ask for it at the same time."""
+
+    def __init__(self) -> None:
+        self._made: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, service: str) -> Any:
+        with self._lock:  # held while making one: a second thread waits for it instead of making another
+            if service not in self._made:
+                import boto3
+
+                self._made[service] = boto3.client(service)
+            return self._made[service]
+
+    def __contains__(self, service: str) -> bool:
+        return service in self._made
+
+    def clear(self) -> None:
+        with self._lock:
+            self._made.clear()
+
+
+CLIENTS = Clients()
+
+
 def kinesis() -> Any:
     """The container's Kinesis client."""
-    import boto3
-
-    return boto3.client("kinesis")
+    return CLIENTS.get("kinesis")
 
 
-@functools.cache
 def s3() -> Any:
     """The container's S3 client."""
-    import boto3
-
-    return boto3.client("s3")
+    return CLIENTS.get("s3")
 
 
 def decode(index: int, record: Mapping[str, Any]) -> Item:
@@ -372,6 +391,11 @@ def process(records: list[Mapping[str, Any]], now: datetime) -> dict[str, Any]:
     """Handle one batch; return Lambda's partial-batch response plus counts."""
     settings = get_settings()
     items = [decode(n, r) for n, r in enumerate(records)]
+    if not settings.stream_dry_run and "kinesis" not in CLIENTS:
+        # making the Kinesis client reads botocore's endpoint and service models (~0.1 s, once per
+        # container): at a cold start it is made while the database and the artifact are waited for.
+        # publish() asks for it again, waits on the lock if it is still being made, and reports a failure
+        in_background(kinesis)
     background: list[Background] = []
     try:
         with session_scope() as session:
@@ -395,11 +419,10 @@ def process(records: list[Mapping[str, Any]], now: datetime) -> dict[str, Any]:
                 return {"batchItemFailures": [], **counts}
             # scoring (annoy lets go of the GIL) and the dead letters to S3 need nothing from the
             # database: they run while it works; ranks are stored once the scores are in
-            background = [
-                in_background(score, items, model),
-                in_background(dead_letter, items, settings.bucket),
-            ]
-            counts = store(session, items, now, model, scored=background[0].result)
+            scoring = in_background(score, items, model)
+            dead_letters = in_background(dead_letter, items, settings.bucket)
+            background += [scoring, dead_letters]
+            counts = store(session, items, now, model, scored=scoring.result)
     except (OperationalError, DBAPIError) as exc:
         log.warning("database unavailable; Lambda will retry the batch", extra={"error": str(exc)[:300]})
         for task in background:
@@ -410,7 +433,7 @@ def process(records: list[Mapping[str, Any]], now: datetime) -> dict[str, Any]:
             task.wait()
         raise
     try:
-        background[1].result()  # the dead letters
+        dead_letters.result()
         counts["published"] = publish(items, settings.listing_scores_stream)
     except Transient as exc:
         log.warning("partial batch", extra={"error": str(exc)[:300], "retry_from": exc.index})

@@ -6,6 +6,8 @@ import base64
 import json
 import os
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
@@ -51,8 +53,7 @@ def aws(moto_endpoint):
     boto3.client("s3").create_bucket(Bucket="nook-test")
     for name in ("listing_events", "listing_scores"):
         boto3.client("kinesis").create_stream(StreamName=name, ShardCount=1)
-    stream.kinesis.cache_clear()
-    stream.s3.cache_clear()
+    stream.CLIENTS.clear()
     return moto_endpoint
 
 
@@ -288,7 +289,7 @@ def test_kinesis_down_reports_failures_then_recovers(zappa_stream, partner, monk
     stored = counts()
     assert stored["listings"] == 97  # the database work committed; the retry will not redo it
     monkeypatch.undo()
-    stream.kinesis.cache_clear()
+    stream.CLIENTS.clear()
     recovered = zappa_stream.handler(batch, LocalContext())
     assert recovered["batchItemFailures"] == [] and counts() == stored and len(scores_published()) == 97
 
@@ -329,7 +330,7 @@ def test_dead_letters_failing_retry_from_the_first_record_whose_letter_failed(
     stored = counts()
     assert stored["quarantined"] == 3
     monkeypatch.undo()
-    stream.s3.cache_clear()
+    stream.CLIENTS.clear()
     retried = {"Records": batch["Records"][50:]}  # Lambda retries from the reported record
     recovered = zappa_stream.handler(retried, LocalContext())
     assert recovered["batchItemFailures"] == []
@@ -351,6 +352,21 @@ def test_dry_run_writes_nothing(zappa_stream, partner, monkeypatch):
     assert counts() == {"listings": 0, "active": 0, "quarantined": 0, "ranks": 0}
     assert scores_published() == []
     assert "Contents" not in boto3.client("s3").list_objects_v2(Bucket="nook-test")
+    assert "kinesis" not in stream.CLIENTS and "s3" not in stream.CLIENTS  # a dry run makes no client
+
+
+def test_threads_asking_for_a_client_at_once_share_one(aws):
+    """process() starts making the Kinesis client on a thread while publish() may ask for it: one client."""
+    ready = threading.Barrier(8)
+
+    def ask(_):
+        ready.wait()
+        return stream.kinesis()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        clients = list(pool.map(ask, range(8)))
+    assert len({id(c) for c in clients}) == 1 and "kinesis" in stream.CLIENTS
+    assert clients[0].describe_stream_summary(StreamName="listing_scores")["StreamDescriptionSummary"]
 
 
 def test_unknown_source_and_odd_payloads_are_poison(zappa_stream, partner):
