@@ -16,7 +16,6 @@ from app.errors import ApiError
 from app.schemas import ListingDetailSchema, ListingPageSchema, ListingSearchArgs
 from app.search import listing_item, search_listings
 from models.chart import price_rank_svg
-from models.explain import explanation
 from models.listing import Listing
 from models.price_rank import PriceRank
 
@@ -53,16 +52,7 @@ def _load(listing_id: int) -> tuple[Listing, PriceRank | None, float, float]:
 def _explain(listing: Listing, rank: PriceRank | None) -> str | None:
     if rank is None or listing.status != "active":
         return None
-    return explanation(
-        listing.price,
-        rank.p25,
-        rank.p75,
-        bedrooms=listing.bedrooms,
-        bathrooms=listing.bathrooms,
-        has_size=listing.sqft is not None,
-        unit_type=listing.unit_type,
-        label=rank.label,
-    )
+    return rank.explain(listing)
 
 
 def _cacheable(body: bytes, mimetype: str) -> Response:

@@ -24,7 +24,6 @@ from sqlalchemy.orm import Session
 
 from jobs.http import polite_session
 from jobs.runtime import budget_deadline, run_job
-from models.explain import explanation
 from models.listing import Listing
 from models.price_rank import PriceRank
 from models.region import Notification, Region
@@ -64,16 +63,7 @@ def _line(listing: Listing, region: Region, rank: PriceRank | None) -> str:
     text = f"*<{listing.url}|{title}>*" if listing.url else f"*{title}*"
     text += f"\n{' · '.join(facts)} · in _{region.name}_"
     if rank is not None and listing.price is not None:
-        text += "\n" + explanation(
-            listing.price,
-            rank.p25,
-            rank.p75,
-            bedrooms=listing.bedrooms,
-            bathrooms=listing.bathrooms,
-            has_size=listing.sqft is not None,
-            unit_type=listing.unit_type,
-            label=rank.label,
-        )
+        text += "\n" + rank.explain(listing)
     return text
 
 

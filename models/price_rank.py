@@ -1,13 +1,17 @@
 """Price models (one row per trained artifact) and each listing's price rank."""
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import BigInteger, CheckConstraint, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, created_at_column
+from models.explain import explanation
+
+if TYPE_CHECKING:
+    from models.listing import Listing
 
 PRICE_LABELS = ("low", "typical", "high")
 
@@ -48,3 +52,16 @@ class PriceRank(Base):
     p75: Mapped[float] = mapped_column(Float)
     label: Mapped[str] = mapped_column(String(8))
     scored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    def explain(self, listing: "Listing") -> str:
+        """The plain-words explanation of the listing's price against this rank (API, map, alerts)."""
+        return explanation(
+            listing.price,
+            self.p25,
+            self.p75,
+            bedrooms=listing.bedrooms,
+            bathrooms=listing.bathrooms,
+            has_size=listing.sqft is not None,
+            unit_type=listing.unit_type,
+            label=self.label,
+        )
