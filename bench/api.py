@@ -14,10 +14,7 @@ from __future__ import annotations
 import argparse
 import math
 import random
-import tempfile
 import time
-from datetime import UTC, datetime
-from pathlib import Path
 
 from bench.results import table, write_section
 
@@ -68,28 +65,6 @@ def load(n: int, rng: random.Random) -> list[tuple[str, int]]:
     return pairs
 
 
-def activate_model(rng: random.Random) -> None:
-    """Train a model on a 20k sample and make it current (for the estimate endpoint)."""
-    from jobs.price_rank.demo_frame import market_frame
-    from jobs.price_rank.model import train
-    from models.price_rank import PriceModel
-    from models.session import session_scope
-
-    directory = Path(tempfile.mkdtemp(prefix="nook-bench-model-"))
-    train(market_frame(20_000, seed=3), directory, version="bench-estimate")
-    with session_scope() as session:
-        session.add(
-            PriceModel(
-                version="bench-estimate",
-                run_id="bench-estimate",
-                artifact_uri=str(directory),
-                metrics={},
-                n_train=20_000,
-                activated_at=datetime.now(UTC),
-            )
-        )
-
-
 def percentiles(laps: list[float]) -> tuple[float, float]:
     laps = sorted(laps)
     return laps[len(laps) // 2] * 1000, laps[min(len(laps) - 1, int(len(laps) * 0.99))] * 1000
@@ -125,13 +100,13 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=2000)
     args = parser.parse_args()
-    from bench.db import scratch_database
+    from bench.db import current_model, scratch_database
 
     scratch_database("nook_bench_api")
     rng = random.Random(42)
     print(f"loading {args.n:,} listings and 1,000 regions ...", flush=True)
     pairs = load(args.n, rng)
-    activate_model(rng)
+    current_model(20_000, "bench-estimate")  # for the estimate endpoint
     from app import create_app
 
     app = create_app()

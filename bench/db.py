@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import make_url
 
@@ -27,3 +30,29 @@ def scratch_database(name: str) -> str:
     for cached in (get_settings, get_engine, get_sessionmaker):
         cached.cache_clear()
     return url
+
+
+def current_model(rows: int, version: str, sources: tuple[str, ...] = ()) -> Path:
+    """Train a model on `rows` synthetic listings, make it the current one (and register stream
+    `sources` alongside); return its artifact directory."""
+    from jobs.price_rank.demo_frame import market_frame
+    from jobs.price_rank.model import train
+    from models.price_rank import PriceModel
+    from models.session import session_scope
+    from models.source import Source
+
+    artifact = Path(tempfile.mkdtemp(prefix=f"nook-{version}-"))
+    train(market_frame(rows, seed=3), artifact, version=version)
+    with session_scope() as session:
+        session.add_all(Source(name=name, kind="stream", config={}) for name in sources)
+        session.add(
+            PriceModel(
+                version=version,
+                run_id=version,
+                artifact_uri=str(artifact),
+                metrics={},
+                n_train=rows,
+                activated_at=datetime.now(UTC),
+            )
+        )
+    return artifact

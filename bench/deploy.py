@@ -17,7 +17,6 @@ import json
 import os
 import statistics
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.results import table, write_section
@@ -28,16 +27,11 @@ ROUNDS = 9
 
 def main() -> None:
     """Package, measure, record."""
-    from bench.db import scratch_database
+    from bench.db import current_model, scratch_database
 
     scratch_database("nook_bench_deploy")
     from callbacks.lambda_wheels import deploy_venv
     from jobs.local.services import bootstrap_aws, local_environment
-    from jobs.price_rank.demo_frame import market_frame
-    from jobs.price_rank.model import train
-    from models.price_rank import PriceModel
-    from models.session import session_scope
-    from models.source import Source
     from tests import deploy_support as ds
 
     bootstrap_aws(local_environment())
@@ -59,20 +53,7 @@ def main() -> None:
             }
         )
         print(rows[-1])
-    artifact = work / "model"
-    train(market_frame(100_000, seed=3), artifact, version="bench-deploy")
-    with session_scope() as session:
-        session.add(Source(name="partner", kind="stream", config={}))
-        session.add(
-            PriceModel(
-                version="bench-deploy",
-                run_id="bench-deploy",
-                artifact_uri=str(artifact),
-                metrics={},
-                n_train=100_000,
-                activated_at=datetime.now(UTC),
-            )
-        )
+    current_model(100_000, "bench-deploy", sources=("partner",))
     runtime = ds.runtime_dir(venv, work / "var_runtime")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     health = json.loads((ds.ROOT / "tests/events/apigw_v2_health.json").read_text())

@@ -20,9 +20,7 @@ import random
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.results import table, write_section
@@ -154,33 +152,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--records", type=int, default=10_000)
     args = parser.parse_args()
-    from bench.db import scratch_database
+    from bench.db import current_model, scratch_database
 
     scratch_database("nook_bench_stream")
     from jobs.local.services import bootstrap_aws, local_environment
-    from jobs.price_rank.demo_frame import market_frame
-    from jobs.price_rank.model import train
-    from models.price_rank import PriceModel
-    from models.session import session_scope
     from models.settings import get_settings
-    from models.source import Source
 
     bootstrap_aws(local_environment())
     fresh_scores_stream(get_settings().listing_scores_stream)
-    artifact = Path(tempfile.mkdtemp(prefix="nook-bench-stream-"))
-    train(market_frame(100_000, seed=3), artifact, version="bench-stream")
-    with session_scope() as session:
-        session.add(Source(name="bench-partner", kind="stream", config={}))
-        session.add(
-            PriceModel(
-                version="bench-stream",
-                run_id="bench-stream",
-                artifact_uri=str(artifact),
-                metrics={},
-                n_train=100_000,
-                activated_at=datetime.now(UTC),
-            )
-        )
+    artifact = current_model(100_000, "bench-stream", sources=("bench-partner",))
     events = batches(args.records)
     rows = []
     for label in ("first delivery", "re-delivery (all unchanged)"):
