@@ -10,14 +10,13 @@ back so every page of one pull sees the same moment of the market.
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from jobs.local.json_http import JsonHandler, serve_in_thread
 from jobs.sources.demo_market import Market, feed_record, mirror_record
 
 MAX_LIMIT = 1000
@@ -88,47 +87,31 @@ def _parse_moment(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _handler(feed: DemoFeed) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet by default
-            pass
-
-        def _send(self, status: int, body: Any) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
+def _handler(feed: DemoFeed) -> type[JsonHandler]:
+    class Handler(JsonHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's name
             url = urlparse(self.path)
             params = {k: v[-1] for k, v in parse_qs(url.query).items()}
             parts = [p for p in url.path.split("/") if p]
             try:
                 if parts == ["health"]:
-                    self._send(200, {"status": "ok"})
+                    self.send_json(200, {"status": "ok"})
                 elif len(parts) == 3 and parts[0] == "feeds" and parts[2] == "listings":
-                    self._send(200, feed.page(parts[1], params))
+                    self.send_json(200, feed.page(parts[1], params))
                 elif len(parts) == 2 and parts[0] == "listings":
                     status = feed.listing_status(parts[1])
-                    self._send(
+                    self.send_json(
                         status,
                         {"id": parts[1], "status": {200: "active", 410: "gone"}.get(status, "unknown")},
                     )
                 else:
-                    self._send(404, {"error": "not found"})
+                    self.send_json(404, {"error": "not found"})
             except (KeyError, ValueError) as exc:
-                self._send(400, {"error": f"bad request: {exc}"})
+                self.send_json(400, {"error": f"bad request: {exc}"})
 
     return Handler
 
 
 def serve(feed: DemoFeed, host: str = "127.0.0.1", port: int = 54331) -> ThreadingHTTPServer:
     """Start serving in a daemon thread; call .shutdown() and .server_close() to stop."""
-    server = ThreadingHTTPServer((host, port), _handler(feed))
-    server.daemon_threads = True
-    threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="demo-feed", daemon=True
-    ).start()
-    return server
+    return serve_in_thread(_handler(feed), host, port, "demo-feed")
