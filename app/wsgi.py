@@ -1,5 +1,8 @@
 """Zappa's app_function for the `app` stage."""
 
-from app import create_app
+from models.loading import collector_paused
 
-app = create_app()
+with collector_paused(freeze=True):  # once per container: the app's modules load (models/loading.py)
+    from app import create_app
+
+    app = create_app()

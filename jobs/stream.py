@@ -32,20 +32,25 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.orm import Session
+from models.loading import collector_paused
 
-from models.activation import upsert_active
-from models.logs import configure_logging
-from models.matching import mark_duplicates, match_regions
-from models.normalize import CleanListing, Rejected, clean_listing
-from models.pricing import Estimate, ListingFeatures, ModelUnavailable, PriceModel, current_model
-from models.quarantine import BadRecord, quarantine
-from models.ranking import store_ranks
-from models.session import session_scope
-from models.settings import get_settings
-from models.source import Source
+# once per process, at every cold start: this stage's modules load with the collector paused, then
+# frozen (models/loading.py)
+with collector_paused(freeze=True):
+    from sqlalchemy import select, update
+    from sqlalchemy.exc import DBAPIError, OperationalError
+    from sqlalchemy.orm import Session
+
+    from models.activation import upsert_active
+    from models.logs import configure_logging
+    from models.matching import mark_duplicates, match_regions
+    from models.normalize import CleanListing, Rejected, clean_listing
+    from models.pricing import Estimate, ListingFeatures, ModelUnavailable, PriceModel, current_model
+    from models.quarantine import BadRecord, quarantine
+    from models.ranking import store_ranks
+    from models.session import session_scope
+    from models.settings import get_settings
+    from models.source import Source
 
 log = logging.getLogger("nook.stream")
 

@@ -4,14 +4,18 @@ Only the standard library, SQLAlchemy, GeoAlchemy2 and annoy may be imported
 here; the lean web and stream stages ship without pandas and friends.
 """
 
-from models.base import Base
-from models.listing import Listing, QuarantinedRecord
-from models.market import MarketPoint
-from models.ops import CheckResult, JobRun
-from models.price_rank import PriceModel, PriceRank
-from models.region import Notification, Region, RegionListing
-from models.source import Source
-from models.user import User
+from models.loading import collector_paused
+
+with collector_paused(freeze=True):  # the tables load once per process, at every cold start
+    from models.base import Base
+    from models.listing import Listing, QuarantinedRecord
+    from models.market import MarketPoint
+    from models.ops import CheckResult, JobRun
+    from models.price_rank import PriceModel, PriceRank
+    from models.region import Notification, Region, RegionListing
+    from models.source import Source
+    from models.user import User
+
 
 __all__ = [
     "Base",
