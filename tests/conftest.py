@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -154,6 +156,18 @@ def moto_endpoint() -> str:
 def lambda_context() -> LocalContext:
     """A minimal Lambda context."""
     return LocalContext(function_name="nook-test", timeout_seconds=60)
+
+
+def run_python(code: str) -> subprocess.CompletedProcess:
+    """`code` in a fresh interpreter from the repository root, with this environment."""
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parents[1],
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def load_event(name: str) -> dict:

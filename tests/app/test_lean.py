@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import run_python
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("pandas", "numpy", "scipy", "statsmodels", "great_expectations", "matplotlib", "sklearn")
@@ -29,14 +29,7 @@ def _import_blocked(module: str) -> subprocess.CompletedProcess:
         print("ok")
         """
     )
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_python(code)
 
 
 @pytest.mark.parametrize("module", LEAN_ENTRY_POINTS)

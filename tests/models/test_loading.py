@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import gc
 import json
-import os
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
 from models.loading import collector_paused
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import run_python
 
 
 def test_the_collector_is_paused_in_the_block_and_back_after_it_even_on_error():
@@ -64,14 +59,7 @@ def _collections_while_importing(module: str) -> dict:
                            "frozen": gc.get_freeze_count()}}))
         """
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_python(code)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 
