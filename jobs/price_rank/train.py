@@ -56,6 +56,7 @@ def train_run(session: Session, bucket: str, run_id: str, settings: Settings | N
         "tail_low": round(m["tail_low"], 4),
         "tail_high": round(m["tail_high"], 4),
         "pinball_p50": round(m["pinball"]["p50"], 2),
+        "held_out": {"listings": m["n_test"], "folds": m["folds"]},
         "timings": {k: round(v, 2) for k, v in trained.timings.items()},
     }
 

@@ -45,6 +45,8 @@ def counts():
 def test_three_steps_rank_every_active_listing(listings, bucket, lambda_context):
     wrangled, trained, updated = run_all(lambda_context)
     assert wrangled["rows"] == 3000 and trained["scored"] == 3000 and updated["ranked"] == 3000
+    held_out = trained["held_out"]  # every listing held out once, bar outliers and a remainder of < 5
+    assert held_out["folds"] == 5 and 2950 <= held_out["listings"] <= 3000
     keys = {o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket=bucket)["Contents"]}
     prefix = "price_rank/20261123T120000Z/"
     assert {
