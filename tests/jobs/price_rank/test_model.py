@@ -222,9 +222,7 @@ def test_scorer_reproduces_statsmodels_on_every_training_row(market, trained):
     design = design_frame(market, nn, fills)[loaded.columns]
     log_price = np.log(market["price"].to_numpy(float))
     for q, level in model.LEVELS.items():
-        fit = QuantReg(log_price[fit_rows], design.iloc[fit_rows].to_numpy()).fit(
-            q=level, max_iter=1000, p_tol=1e-6
-        )
+        fit = QuantReg(log_price[fit_rows], design.iloc[fit_rows].to_numpy()).fit(q=level, **model.FIT)
         expected = fit.predict(design.iloc[fit_rows].to_numpy())
         scored = np.array(
             [
