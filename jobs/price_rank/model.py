@@ -18,6 +18,7 @@ import math
 import time
 import warnings
 from array import array
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,7 @@ LEVELS = {"p25": 0.25, "p50": 0.50, "p75": 0.75}
 # QuantReg's iteration cap: the demo market's p25 once needed 1,249 (at 1,000 it stopped short,
 # its loss equal to 9 digits, and the metrics said "not converged")
 FIT = {"max_iter": 5000, "p_tol": 1e-6}
+BUILD_THREADS = 2  # annoy index builds at once (each single-threaded, so the forest is reproducible)
 ALL_COLUMNS = [
     "const",
     "log_nn_price",
@@ -146,14 +148,25 @@ def build_buckets(
         ]
     )
     keys = frame["bedrooms"].map(bucket_of).to_numpy()
-    buckets = {}
-    for key in [str(i) for i in range(MAX_BUCKET + 1)] + ["all"]:
-        mask = np.ones(len(frame), bool) if key == "all" else keys == key
+    masks = {
+        key: np.ones(len(frame), bool) if key == "all" else keys == key
+        for key in ["all"] + [str(i) for i in range(MAX_BUCKET + 1)]
+    }
+    indexes = {}
+    for key, mask in masks.items():
         index = AnnoyIndex(2, "euclidean")
         index.set_seed(settings.seed)
         for item, (x, y) in enumerate(xy[mask]):
             index.add_item(item, [float(x), float(y)])
-        index.build(settings.n_trees)
+        indexes[key] = index
+    # Each index is built by one thread, the indexes side by side ("all" first: it is half the work).
+    # annoy's own threads would each seed their share of the trees and append them as they finish,
+    # so the same listings could give another forest, other neighbours and another model.
+    with ThreadPoolExecutor(max_workers=BUILD_THREADS) as pool:
+        list(pool.map(lambda index: index.build(settings.n_trees, n_jobs=1), indexes.values()))
+    buckets = {}
+    for key in [str(i) for i in range(MAX_BUCKET + 1)] + ["all"]:
+        mask, index = masks[key], indexes[key]
         index.save(str(directory / f"index_{key}.ann"))
         prices = array("d", frame.loc[mask, "price"].astype(float).tolist())
         ids = array("q", frame.loc[mask, "listing_id"].astype(int).tolist())

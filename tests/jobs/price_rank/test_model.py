@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from annoy import AnnoyIndex
 from statsmodels.regression.quantile_regression import QuantReg
 
 from jobs.price_rank import model
@@ -127,6 +128,22 @@ def test_a_listing_is_never_its_own_neighbour(tmp_path):
     nn = model.neighbour_prices(frame, buckets, projection, settings, 2000.0, exclude_self=True)
     assert nn[12] == pytest.approx(2000.0)  # the $9,000 one sees only its $2,000 neighbours
     assert all(2000.0 < v < 9000.0 for i, v in enumerate(nn) if i != 12)  # everyone else sees it
+
+
+def test_neighbour_index_is_the_same_forest_every_time(tmp_path):
+    """Each index is built by one thread: byte for byte what a single-threaded build of the same listings
+    saves. annoy's own threads append their trees in the order they finish, so under load the same
+    listings gave another forest, other neighbours and another model (a re-run changed 4 labels)."""
+    frame = market_frame(2000, seed=4)
+    projection = model.projection_for(frame)
+    model.build_buckets(frame, projection, tmp_path / "built", Settings())
+    reference = AnnoyIndex(2, "euclidean")
+    reference.set_seed(Settings().seed)
+    for item, (lat, lon) in enumerate(zip(frame["latitude"], frame["longitude"], strict=True)):
+        reference.add_item(item, [float(v) for v in projection.to_metres(lat, lon)])
+    reference.build(Settings().n_trees, n_jobs=1)
+    reference.save(str(tmp_path / "reference.ann"))
+    assert (tmp_path / "built" / "index_all.ann").read_bytes() == (tmp_path / "reference.ann").read_bytes()
 
 
 def test_neighbour_weights_decay_with_distance(tmp_path):
