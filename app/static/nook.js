@@ -228,6 +228,7 @@
   }
 
   async function reloadListings() {
+    clearTimeout(reloadTimer); // a reload the map's last move scheduled would only load this again
     state.cursor = null;
     state.listings.clear();
     state.markers.clearLayers();

@@ -266,6 +266,38 @@ def drag_first_corner(driver, region_id: int, dx: int, dy: int) -> None:
     ).pause(0.2).release().perform()
 
 
+def test_a_sort_right_after_a_move_is_not_undone_by_the_moves_reload(browser, site):
+    """Moving the map schedules a reload 250 ms out; changing the sort reloads at once. The scheduled one
+    used to fire after the next page had been added and put the list back to page one."""
+    sign_in(browser, site)
+    wait_for_listings(browser)
+    counts = browser.execute_async_script(
+        """
+        const done = arguments[arguments.length - 1];
+        const status = () => document.getElementById("listings-status").textContent;
+        const count = () => document.querySelectorAll("#listing-list li").length;
+        const pause = (ms) => new Promise((r) => setTimeout(r, ms));
+        const loaded = async () => { while (status().includes("Loading")) await pause(20); };
+        window.nookMap.setView([43.66, -79.4], 11, { animate: false });  // moveend: a reload in 250 ms
+        const sort = document.getElementById("sort");
+        sort.value = "value";
+        sort.dispatchEvent(new Event("change"));  // a reload now
+        (async () => {
+          await loaded();
+          const first = count();
+          document.getElementById("more").click();
+          await loaded();
+          const both = count();
+          await pause(600);  // past the move's reload
+          done([first, both, count()]);
+        })();
+        """
+    )
+    first, both, later = counts
+    assert first == 50 and both > first  # a second page was added to the first
+    assert later == both  # and nothing put the list back to the first page
+
+
 def test_edit_a_region_shape_and_alerts_arrive(browser, site):
     square = [[-79.40, 43.655], [-79.38, 43.655], [-79.38, 43.670], [-79.40, 43.670], [-79.40, 43.655]]
     region = api_call(
