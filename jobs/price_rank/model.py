@@ -46,6 +46,8 @@ LEVELS = {"p25": 0.25, "p50": 0.50, "p75": 0.75}
 # its loss equal to 9 digits, and the metrics said "not converged")
 FIT = {"max_iter": 5000, "p_tol": 1e-6}
 BUILD_THREADS = 2  # annoy index builds at once (each single-threaded, so the forest is reproducible)
+BEDROOM_BUCKETS = [str(i) for i in range(MAX_BUCKET + 1)]
+BUCKET_KEYS = [*BEDROOM_BUCKETS, "all"]  # one neighbour index each
 ALL_COLUMNS = [
     "const",
     "log_nn_price",
@@ -112,7 +114,7 @@ def fills_for(frame: pd.DataFrame) -> dict[str, Any]:
     fills: dict[str, Any] = {"price": float(frame["price"].median()), "bathrooms": {}, "log_sqft": {}}
     overall_bath = float(frame["bathrooms"].median()) if frame["bathrooms"].notna().any() else 1.0
     overall_sqft = float(log_sqft.median()) if log_sqft.notna().any() else math.log(700)
-    for b in (str(i) for i in range(MAX_BUCKET + 1)):
+    for b in BEDROOM_BUCKETS:
         baths, sizes = frame.loc[buckets == b, "bathrooms"].dropna(), log_sqft[buckets == b].dropna()
         fills["bathrooms"][b] = float(baths.median()) if len(baths) else overall_bath
         fills["log_sqft"][b] = float(sizes.median()) if len(sizes) else overall_sqft
@@ -148,10 +150,7 @@ def build_buckets(
         ]
     )
     keys = frame["bedrooms"].map(bucket_of).to_numpy()
-    masks = {
-        key: np.ones(len(frame), bool) if key == "all" else keys == key
-        for key in ["all"] + [str(i) for i in range(MAX_BUCKET + 1)]
-    }
+    masks = {key: np.ones(len(frame), bool) if key == "all" else keys == key for key in BUCKET_KEYS}
     indexes = {}
     for key, mask in masks.items():
         index = AnnoyIndex(2, "euclidean")
@@ -159,14 +158,15 @@ def build_buckets(
         for item, (x, y) in enumerate(xy[mask]):
             index.add_item(item, [float(x), float(y)])
         indexes[key] = index
-    # Each index is built by one thread, the indexes side by side ("all" first: it is half the work).
-    # annoy's own threads would each seed their share of the trees and append them as they finish,
-    # so the same listings could give another forest, other neighbours and another model.
+    # Each index is built by one thread, the indexes side by side, largest first ("all" is half the
+    # work). annoy's own threads would each seed their share of the trees and append them as they
+    # finish, so the same listings could give another forest, other neighbours and another model.
     with ThreadPoolExecutor(max_workers=BUILD_THREADS) as pool:
-        list(pool.map(lambda index: index.build(settings.n_trees, n_jobs=1), indexes.values()))
+        largest_first = sorted(indexes.values(), key=lambda index: -index.get_n_items())
+        list(pool.map(lambda index: index.build(settings.n_trees, n_jobs=1), largest_first))
     buckets = {}
-    for key in [str(i) for i in range(MAX_BUCKET + 1)] + ["all"]:
-        mask, index = masks[key], indexes[key]
+    for key, mask in masks.items():
+        index = indexes[key]
         index.save(str(directory / f"index_{key}.ann"))
         prices = array("d", frame.loc[mask, "price"].astype(float).tolist())
         ids = array("q", frame.loc[mask, "listing_id"].astype(int).tolist())
@@ -284,19 +284,29 @@ def evaluate_ranges(price: np.ndarray, bands: np.ndarray) -> dict[str, Any]:
 def split_rows(n: int, settings: Settings, fold: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Random fit / calibration / test row positions. Fold 0 is the served model's split; each further
     fold holds out the next part of the same shuffled order, so the test parts never overlap."""
-    order = np.random.default_rng(settings.seed).permutation(n)
-    fit_end = int(round(n * settings.split[0]))
-    cal_end = fit_end + int(round(n * settings.split[1]))
-    order = np.roll(order, fold * (n - cal_end))
+    fit_end, cal_end = _part_ends(n, settings)
+    order = np.roll(np.random.default_rng(settings.seed).permutation(n), fold * (n - cal_end))
     return order[:fit_end], order[fit_end:cal_end], order[cal_end:]
+
+
+def _part_ends(n: int, settings: Settings) -> tuple[int, int]:
+    """Where the fit part and the calibration part end among n rows (the test part is the rest)."""
+    fit_end = int(round(n * settings.split[0]))
+    return fit_end, fit_end + int(round(n * settings.split[1]))
 
 
 def fold_count(n: int, settings: Settings) -> int:
     """How many folds split_rows can hold out without overlap, and the metrics need."""
-    test = n - int(round(n * settings.split[0])) - int(round(n * settings.split[1]))
+    test = n - _part_ends(n, settings)[1]
     if test <= 0:
         return 1
     return max(1, min(n // test, math.ceil(settings.min_held_out / test)))
+
+
+def fold_rows(learnable: np.ndarray, settings: Settings, fold: int) -> tuple[np.ndarray, ...]:
+    """A fold's fit (at most max_fit_rows), calibration and test rows among the learnable ones."""
+    fit, cal, test = (learnable[part] for part in split_rows(len(learnable), settings, fold))
+    return fit[: settings.max_fit_rows], cal, test
 
 
 @dataclass
@@ -324,20 +334,20 @@ def fit_and_calibrate(
 
 
 def held_out_metrics(
-    design: pd.DataFrame, price: np.ndarray, learnable: np.ndarray, settings: Settings, first: Fitted
+    design: pd.DataFrame,
+    price: np.ndarray,
+    log_price: np.ndarray,
+    learnable: np.ndarray,
+    settings: Settings,
+    first: Fitted,
 ) -> dict[str, Any]:
     """Metrics over the test parts of as many folds as fold_count asks for (fold 0 is `first`, the
     served model), calibrated and not."""
-    log_price = np.log(price)
     folds = fold_count(len(learnable), settings)
     tested, calibrated, uncalibrated = [], [], []
     for fold in range(folds):
-        fit_rows, cal_rows, test_rows = (learnable[p] for p in split_rows(len(learnable), settings, fold))
-        fitted = (
-            first
-            if fold == 0
-            else fit_and_calibrate(design, log_price, fit_rows[: settings.max_fit_rows], cal_rows)
-        )
+        fit_rows, cal_rows, test_rows = fold_rows(learnable, settings, fold)
+        fitted = first if fold == 0 else fit_and_calibrate(design, log_price, fit_rows, cal_rows)
         tested.append(test_rows)
         calibrated.append(fitted.bands(design.iloc[test_rows]))
         uncalibrated.append(fitted.bands(design.iloc[test_rows], calibrated=False))
@@ -378,13 +388,12 @@ def train(frame: pd.DataFrame, directory: Path, version: str, settings: Settings
     price = frame["price"].to_numpy(float)
     log_price = np.log(price)
     learnable = np.flatnonzero(learn.to_numpy())
-    fit_rows, cal_rows, _ = (learnable[part] for part in split_rows(len(learnable), settings))
-    fit_rows = fit_rows[: settings.max_fit_rows]
+    fit_rows, cal_rows, _ = fold_rows(learnable, settings, 0)
     fitted = fit_and_calibrate(design, log_price, fit_rows, cal_rows)
     timings["fit"] = time.perf_counter() - started - sum(timings.values())
     columns, coefficients, shifts = fitted.columns, fitted.coefficients, fitted.shifts
     bands = fitted.bands(design)
-    held_out = held_out_metrics(design, price, learnable, settings, fitted)
+    held_out = held_out_metrics(design, price, log_price, learnable, settings, fitted)
     timings["evaluate"] = time.perf_counter() - started - sum(timings.values())
     metrics = {
         **held_out,
@@ -415,7 +424,7 @@ def train(frame: pd.DataFrame, directory: Path, version: str, settings: Settings
             "k": settings.k,
             "decay_m": settings.decay_m,
             "n_trees": settings.n_trees,
-            "buckets": ([str(i) for i in range(MAX_BUCKET + 1)] + ["all"]) if nn is not None else [],
+            "buckets": list(BUCKET_KEYS) if nn is not None else [],
         },
         "metrics": metrics,
     }
