@@ -140,7 +140,7 @@ def cross_validate(
         if not test.any():
             continue
         for name, use in (("full", True), ("no_neighbours", False)):
-            # the fold's own test rows judge it: the model's inner held-out metrics would be wasted fits
+            # the fold's own test rows judge it, so the model fits only the two inner folds it must
             settings = model.Settings(use_neighbours=use, seed=seed + fold, min_held_out=0)
             bands[name][test] = _score_fold(frame[~test], frame[test], settings)
     return Evaluation(frame, bands, folds, dropped or {})

@@ -1,14 +1,14 @@
 """Training: neighbour feature, quantile regressions, calibration, metrics, scores.
 
 Prices are modelled on the log scale (rents are right-skewed and their spread
-grows with the rent). The rows are split into fit / calibration / test parts.
-statsmodels' QuantReg fits p25, p50 and p75 on the fit part; on the held-out
-calibration part each quantile gets the shift that makes its share of prices
-below it right (split-conformal calibration, one-sided per quantile); the test
-part, untouched by both, gives the reported metrics. One test part of a small
-market is too few rows to judge calibration by (on 8,000 listings its tail shares
-swing +-1.6 points from split to split), so the same fit-and-calibrate is repeated
-with the other parts held out in turn until the metrics pool enough held-out rows.
+grows with the rent). The rows are cut into five parts. Each fold fits
+statsmodels' QuantReg for p25, p50 and p75 on four parts and predicts the fifth,
+which its fit never saw; fold 0 is the served model. Each quantile is then shifted
+so that its share of prices below it is right over the held-out predictions of
+the folds pooled (cross-fitted split-conformal calibration, one-sided per
+quantile): on 8,000 listings one 20% part alone put a tail share anywhere from 22%
+to 29%. The metrics judge every fold's part with shifts taken from the other
+folds only. A big market stops at two folds (20,000 held-out rows are plenty).
 """
 
 from __future__ import annotations
@@ -86,9 +86,9 @@ class Settings:
     n_trees: int = 10
     seed: int = 7
     use_neighbours: bool = True
-    split: tuple[float, float, float] = (0.6, 0.2, 0.2)  # fit, calibrate, test
+    parts: int = 5  # each fold fits on all parts but one and predicts that one
     max_fit_rows: int = 20_000  # 18 coefficients need far fewer; bounds the fit time on big markets
-    min_held_out: int = 20_000  # metrics pool folds until this many held-out rows (or every row)
+    min_held_out: int = 20_000  # folds until this many held-out rows (or every row), at least two
 
 
 @dataclass
@@ -256,9 +256,10 @@ def served(raw: dict[str, np.ndarray], shifts: dict[str, float]) -> np.ndarray:
     return np.sort(stacked, axis=1)
 
 
-def calibration_shifts(raw: dict[str, np.ndarray], log_price: np.ndarray) -> dict[str, float]:
-    """Per quantile, the log shift that puts the right share of held-out prices below it."""
-    return {q: float(np.quantile(log_price - raw[q], LEVELS[q])) for q in QUANTILES}
+def calibration_shifts(residuals: list[dict[str, np.ndarray]]) -> dict[str, float]:
+    """Per quantile, the log shift that puts the right share of held-out prices below it: a quantile of
+    the held-out residuals (log price minus raw quantile) of the given folds, pooled."""
+    return {q: float(np.quantile(np.concatenate([r[q] for r in residuals]), LEVELS[q])) for q in QUANTILES}
 
 
 def pinball(price: np.ndarray, quantile: np.ndarray, level: float) -> float:
@@ -281,80 +282,59 @@ def evaluate_ranges(price: np.ndarray, bands: np.ndarray) -> dict[str, Any]:
     }
 
 
-def split_rows(n: int, settings: Settings, fold: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Random fit / calibration / test row positions. Fold 0 is the served model's split; each further
-    fold holds out the next part of the same shuffled order, so the test parts never overlap."""
-    fit_end, cal_end = _part_ends(n, settings)
-    order = np.roll(np.random.default_rng(settings.seed).permutation(n), fold * (n - cal_end))
-    return order[:fit_end], order[fit_end:cal_end], order[cal_end:]
-
-
-def _part_ends(n: int, settings: Settings) -> tuple[int, int]:
-    """Where the fit part and the calibration part end among n rows (the test part is the rest)."""
-    fit_end = int(round(n * settings.split[0]))
-    return fit_end, fit_end + int(round(n * settings.split[1]))
+def fold_rows(learnable: np.ndarray, settings: Settings, fold: int) -> tuple[np.ndarray, np.ndarray]:
+    """A fold's fit rows (the other parts, at most max_fit_rows) and held-out rows (its own part) among
+    the learnable ones: one shuffled order cut into `settings.parts` parts. Fold 0 is the served model."""
+    order = learnable[np.random.default_rng(settings.seed).permutation(len(learnable))]
+    parts = np.array_split(order, settings.parts)
+    fit = np.concatenate([part for i, part in enumerate(parts) if i != fold])
+    return fit[: settings.max_fit_rows], parts[fold]
 
 
 def fold_count(n: int, settings: Settings) -> int:
-    """How many folds split_rows can hold out without overlap, and the metrics need."""
-    test = n - _part_ends(n, settings)[1]
-    if test <= 0:
-        return 1
-    return max(1, min(n // test, math.ceil(settings.min_held_out / test)))
-
-
-def fold_rows(learnable: np.ndarray, settings: Settings, fold: int) -> tuple[np.ndarray, ...]:
-    """A fold's fit (at most max_fit_rows), calibration and test rows among the learnable ones."""
-    fit, cal, test = (learnable[part] for part in split_rows(len(learnable), settings, fold))
-    return fit[: settings.max_fit_rows], cal, test
+    """How many folds to fit: enough for min_held_out held-out rows, at most one per part, and at least
+    two, so that every fold can be judged with the shifts of the others."""
+    per_fold = max(1, n // settings.parts)
+    return max(2, min(settings.parts, math.ceil(settings.min_held_out / per_fold)))
 
 
 @dataclass
-class Fitted:
-    """One fit-and-calibrate: the columns used, coefficients per quantile, fit facts and shifts."""
+class Fold:
+    """Quantile regressions fitted without one part, and what they predict for that part."""
 
     columns: list[str]
     coefficients: dict[str, dict[str, float]]
     facts: dict[str, Any]
-    shifts: dict[str, float]
+    n_fit: int
+    rows: np.ndarray  # the held-out part
+    raw: dict[str, np.ndarray]  # raw log quantiles of those rows
+    residuals: dict[str, np.ndarray]  # their log prices minus the raw quantiles
 
-    def bands(self, design: pd.DataFrame, calibrated: bool = True) -> np.ndarray:
-        """Served dollar quantiles of the rows of `design`."""
-        return served(predict_log(design, self.coefficients), self.shifts if calibrated else {})
 
-
-def fit_and_calibrate(
-    design: pd.DataFrame, log_price: np.ndarray, fit_rows: np.ndarray, cal_rows: np.ndarray
-) -> Fitted:
-    """Quantile regressions on the fit rows, shifted to be right on the calibration rows."""
+def fit_fold(
+    design: pd.DataFrame, log_price: np.ndarray, learnable: np.ndarray, settings: Settings, fold: int
+) -> Fold:
+    """Fit on the fold's fit rows; predict its held-out part."""
+    fit_rows, rows = fold_rows(learnable, settings, fold)
     columns = usable_columns(design.iloc[fit_rows])
     coefficients, facts = fit_quantiles(design.iloc[fit_rows][columns], log_price[fit_rows])
-    raw = predict_log(design.iloc[cal_rows], coefficients)
-    return Fitted(columns, coefficients, facts, calibration_shifts(raw, log_price[cal_rows]))
+    raw = predict_log(design.iloc[rows], coefficients)
+    residuals = {q: log_price[rows] - raw[q] for q in QUANTILES}
+    return Fold(columns, coefficients, facts, len(fit_rows), rows, raw, residuals)
 
 
-def held_out_metrics(
-    design: pd.DataFrame,
-    price: np.ndarray,
-    log_price: np.ndarray,
-    learnable: np.ndarray,
-    settings: Settings,
-    first: Fitted,
-) -> dict[str, Any]:
-    """Metrics over the test parts of as many folds as fold_count asks for (fold 0 is `first`, the
-    served model), calibrated and not."""
-    folds = fold_count(len(learnable), settings)
-    tested, calibrated, uncalibrated = [], [], []
-    for fold in range(folds):
-        fit_rows, cal_rows, test_rows = fold_rows(learnable, settings, fold)
-        fitted = first if fold == 0 else fit_and_calibrate(design, log_price, fit_rows, cal_rows)
-        tested.append(test_rows)
-        calibrated.append(fitted.bands(design.iloc[test_rows]))
-        uncalibrated.append(fitted.bands(design.iloc[test_rows], calibrated=False))
-    rows = np.concatenate(tested)
+def held_out_metrics(folds: list[Fold], price: np.ndarray) -> dict[str, Any]:
+    """Every fold's part judged with shifts from the other folds' parts only (never its own), pooled;
+    calibrated and not."""
+    calibrated, uncalibrated = [], []
+    for i, fold in enumerate(folds):
+        shifts = calibration_shifts([other.residuals for j, other in enumerate(folds) if j != i])
+        calibrated.append(served(fold.raw, shifts))
+        uncalibrated.append(served(fold.raw, {}))
+    rows = np.concatenate([fold.rows for fold in folds])
     return {
         **evaluate_ranges(price[rows], np.concatenate(calibrated)),
-        "folds": folds,
+        "folds": len(folds),
         "n_test": len(rows),
         "uncalibrated": evaluate_ranges(price[rows], np.concatenate(uncalibrated)),
     }
@@ -388,27 +368,28 @@ def train(frame: pd.DataFrame, directory: Path, version: str, settings: Settings
     price = frame["price"].to_numpy(float)
     log_price = np.log(price)
     learnable = np.flatnonzero(learn.to_numpy())
-    fit_rows, cal_rows, _ = fold_rows(learnable, settings, 0)
-    fitted = fit_and_calibrate(design, log_price, fit_rows, cal_rows)
+    count = fold_count(len(learnable), settings)
+    folds = [fit_fold(design, log_price, learnable, settings, fold) for fold in range(count)]
     timings["fit"] = time.perf_counter() - started - sum(timings.values())
-    columns, coefficients, shifts = fitted.columns, fitted.coefficients, fitted.shifts
-    bands = fitted.bands(design)
-    held_out = held_out_metrics(design, price, log_price, learnable, settings, fitted)
+    columns, coefficients = folds[0].columns, folds[0].coefficients
+    shifts = calibration_shifts([fold.residuals for fold in folds])
+    bands = served(predict_log(design, coefficients), shifts)
+    held_out = held_out_metrics(folds, price)
     timings["evaluate"] = time.perf_counter() - started - sum(timings.values())
     metrics = {
         **held_out,
         "n_total": len(frame),
         "n_outliers": int((~learn).sum()),
-        "n_fit": len(fit_rows),
-        "n_calibration": len(cal_rows),
-        "fit": fitted.facts,
+        "n_fit": folds[0].n_fit,
+        "n_calibration": held_out["n_test"],
+        "fit": folds[0].facts,
         "calibration": {
-            "method": "split-conformal: quantile regression fitted on 60% of listings (at most "
-            f"{settings.max_fit_rows:,}); each quantile shifted (log scale) so its share of prices "
-            "below it is right on a held-out 20%; metrics on the remaining 20%, and on the other "
-            f"20% parts in turn (each with its own fit and calibration) until {settings.min_held_out:,} "
-            f"held-out listings or every listing: {held_out['folds']} fold(s), {held_out['n_test']:,} "
-            "listings; quantiles sorted so they never cross",
+            "method": "cross-fitted split-conformal: the listings cut into "
+            f"{settings.parts} parts; each of {held_out['folds']} folds fits the quantile regressions on "
+            f"the other parts (at most {settings.max_fit_rows:,} listings) and predicts its own part; the "
+            "served model is fold 0's, each quantile shifted (log scale) so its share of prices below it "
+            f"is right over the {held_out['n_test']:,} held-out predictions pooled; metrics judge each "
+            "fold's part with the shifts of the other folds only; quantiles sorted so they never cross",
             "shifts": shifts,
         },
     }
