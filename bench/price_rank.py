@@ -201,8 +201,9 @@ def main() -> None:
         "`python -m bench.price_rank` — demo-market listings, the three steps through "
         "the local S3 emulator; each size in a fresh process (peak RSS is that process's).\n\n"
         + table(rows)
-        + "\n\nTails: shares of held-out listings below p25 / above p75 (at 10k every non-outlier "
-        "listing, held out once over five folds; 20,000 at 100k and 1M)."
+        + "\n\nTails: shares of held-out listings below p25 / above p75, each fold's part judged with the "
+        "other folds' calibration (at 10k every non-outlier listing, held out once over five folds; two "
+        "folds of 20,000 at 100k and 1M)."
         + scorer
         + "\n\nTargets: 100k listings in ≤ 60 s and ≤ 1.5 GB; estimate p50 ≤ 5 ms; artifact load ≤ 200 ms.",
     )
