@@ -20,6 +20,7 @@
     picking: false,
     estimateAt: null,
     loadToken: 0,
+    loadedPath: null, // the first page's query the list was last loaded with
     seenAlerts: null, // alert ids already shown (null before the first load)
     alertTimer: null,
     alertPopup: null,
@@ -201,7 +202,11 @@
   let reloadTimer = null;
   function scheduleReload() {
     clearTimeout(reloadTimer);
-    reloadTimer = setTimeout(reloadListings, 250);
+    reloadTimer = setTimeout(() => {
+      // a zoom animation can end after a sort loaded the view it ends on: nothing new to show, and
+      // reloading would drop the pages "more" has added since
+      if (listingsPath(null) !== state.loadedPath) reloadListings();
+    }, 250);
   }
 
   function listingsPath(cursor) {
@@ -230,6 +235,7 @@
   async function reloadListings() {
     clearTimeout(reloadTimer); // a reload the map's last move scheduled would only load this again
     state.cursor = null;
+    state.loadedPath = listingsPath(null);
     state.listings.clear();
     state.markers.clearLayers();
     $("listing-list").replaceChildren();
@@ -250,7 +256,9 @@
         ? `${count} listing${count === 1 ? "" : "s"}${state.cursor ? " so far" : ""}`
         : "No listings here. Zoom out or move the map.";
     } catch (error) {
-      if (token === state.loadToken) $("listings-status").textContent = "Could not load listings: " + error.message;
+      if (token !== state.loadToken) return;
+      $("listings-status").textContent = "Could not load listings: " + error.message;
+      if (!state.cursor) state.loadedPath = null; // a move back to this view tries again
     }
   }
 
