@@ -188,15 +188,22 @@ def test_folds_hold_out_parts_that_never_overlap():
     assert model.fold_count(100_000, settings) == 2  # 20,000 held out at once are enough
 
 
+def scorer_design(frame: pd.DataFrame, trained: model.Trained) -> tuple[PriceModel, pd.DataFrame]:
+    """The saved artifact, and the frame's model columns with neighbour prices found through it."""
+    loaded = PriceModel.load(trained.directory)
+    nn = np.array(
+        [loaded.neighbour_price(features_of(r), int(r.listing_id)) for r in frame.itertuples(index=False)]
+    )
+    return loaded, design_frame(frame, nn, trained.spec["fills"])[loaded.columns]
+
+
 def single_part_labels(frame: pd.DataFrame, trained: model.Trained) -> np.ndarray:
     """The labels the served model would give if it were calibrated on its own held-out part alone."""
-    loaded = PriceModel.load(trained.directory)
-    nn = np.array([loaded.neighbour_price(features_of(r), int(r.listing_id)) for r in frame.itertuples()])
-    raw = model.predict_log(design_frame(frame, nn, trained.spec["fills"]), trained.spec["coefficients"])
-    log_price = np.log(frame["price"].to_numpy(float))
+    raw = model.predict_log(scorer_design(frame, trained)[1], trained.spec["coefficients"])
+    price = frame["price"].to_numpy(float)
     part = model.fold_rows(np.arange(len(frame)), Settings(), 0)[1]
-    shifts = model.calibration_shifts([{q: log_price[part] - raw[q][part] for q in raw}])
-    return model.labels_for(frame["price"].to_numpy(float), model.served(raw, shifts))
+    shifts = model.calibration_shifts([{q: np.log(price[part]) - raw[q][part] for q in raw}])
+    return model.labels_for(price, model.served(raw, shifts))
 
 
 def label_miss(labels: np.ndarray) -> float:
@@ -249,13 +256,8 @@ def test_labels_split_about_25_50_25(trained):
 
 
 def test_scorer_reproduces_statsmodels_on_every_training_row(market, trained):
-    loaded = PriceModel.load(trained.directory)
-    fills = trained.spec["fills"]
     fit_rows, _ = model.fold_rows(np.arange(len(market)), Settings(), 0)  # the market has no outliers
-    nn = np.array(
-        [loaded.neighbour_price(features_of(r), int(r.listing_id)) for r in market.itertuples(index=False)]
-    )
-    design = design_frame(market, nn, fills)[loaded.columns]
+    loaded, design = scorer_design(market, trained)
     log_price = np.log(market["price"].to_numpy(float))
     for q, level in model.LEVELS.items():
         fit = QuantReg(log_price[fit_rows], design.iloc[fit_rows].to_numpy()).fit(q=level, **model.FIT)
