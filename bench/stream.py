@@ -141,10 +141,12 @@ def fresh_scores_stream(name: str) -> None:
     holds (real Kinesis does not): every pass starts from the same empty stream."""
     import boto3
 
+    from jobs.local.services import SCORES_SHARDS
+
     kinesis = boto3.client("kinesis")
     kinesis.delete_stream(StreamName=name, EnforceConsumerDeletion=True)
     kinesis.get_waiter("stream_not_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.2})
-    kinesis.create_stream(StreamName=name, ShardCount=1)
+    kinesis.create_stream(StreamName=name, ShardCount=SCORES_SHARDS)
     kinesis.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.2})
 
 

@@ -37,9 +37,11 @@ from models.loading import collector_paused
 # once per process, at every cold start: this stage's modules load with the collector paused, then
 # frozen (models/loading.py)
 with collector_paused(freeze=True):
-    from sqlalchemy import select, update
+    from sqlalchemy import bindparam, text
+    from sqlalchemy.dialects.postgresql import ARRAY
     from sqlalchemy.exc import DBAPIError, OperationalError
     from sqlalchemy.orm import Session
+    from sqlalchemy.types import Integer, Text
 
     from models.activation import upsert_active
     from models.logs import configure_logging
@@ -50,12 +52,22 @@ with collector_paused(freeze=True):
     from models.ranking import store_ranks
     from models.session import session_scope
     from models.settings import get_settings
-    from models.source import Source
 
 log = logging.getLogger("nook.stream")
 
 DEAD_LETTER_PREFIX = "dead_letter/listing_events"
 MAX_PUT_RECORDS = 500
+# the ids of a batch's sources by name, in one round trip
+SOURCE_IDS = text("SELECT name, id FROM sources WHERE name = ANY(:names)").bindparams(
+    bindparam("names", type_=ARRAY(Text))
+)
+# A partner that delivers valid records is fresh. The freshness check reads last_success_at in hours, so
+# a source is touched at most once a minute: every batch of every shard writing the same source row
+# would queue the shards' transactions behind one row lock, and write a row version per batch.
+TOUCH_SOURCES = text("""
+UPDATE sources SET last_success_at = :now
+WHERE id = ANY(:ids) AND (last_success_at IS NULL OR last_success_at < :now - interval '1 minute')
+""").bindparams(bindparam("ids", type_=ARRAY(Integer)))
 DEAD_LETTER_WRITERS = 8
 PUT_ATTEMPTS = 5
 
@@ -177,11 +189,7 @@ def features(clean: CleanListing) -> ListingFeatures:
 def resolve_sources(session: Session, items: list[Item]) -> None:
     """Attach source ids; a source nook does not know makes the record poison."""
     names = {i.payload["source"].strip() for i in items if not i.poison and i.payload}
-    known = (
-        dict(session.execute(select(Source.name, Source.id).where(Source.name.in_(names))).all())
-        if names
-        else {}
-    )
+    known = dict(session.execute(SOURCE_IDS, {"names": list(names)}).all()) if names else {}
     for item in items:
         if not item.poison and item.payload:
             name = item.payload["source"].strip()
@@ -228,10 +236,6 @@ def store(
             fresh.append(row.id)
     duplicates = mark_duplicates(session, fresh)
     alerts = match_regions(session, fresh, now)
-    if good:  # a partner that delivers valid records is fresh (the freshness check reads this)
-        session.execute(
-            update(Source).where(Source.id.in_({i.source_id for i in good})).values(last_success_at=now)
-        )
     scored()  # as late as can be: scoring runs alongside everything above
     canonical = set(fresh) - duplicates
     store_ranks(
@@ -243,6 +247,8 @@ def store(
         },
         now,
     )
+    if good:  # last: the source rows stay locked until the commit
+        session.execute(TOUCH_SOURCES, {"ids": list({i.source_id for i in good}), "now": now})
     return {
         "valid": len(good),
         "poison": len(items) - len(good),

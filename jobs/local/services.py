@@ -404,6 +404,11 @@ def moto_down(paths: Paths | None = None) -> str:
 # --- all together -----------------------------------------------------------
 
 
+# Kinesis takes at most 1,000 records/s into a shard, and listing_scores carries a record for every
+# listing a stream process handles (>= 2,000/s): two shards, as in production (README, Deploying).
+SCORES_SHARDS = 2
+
+
 def bootstrap_aws(env: dict[str, str]) -> str:
     """Create the bucket and Kinesis streams nook uses in the local AWS emulator (idempotent)."""
     import boto3
@@ -420,12 +425,12 @@ def bootstrap_aws(env: dict[str, str]) -> str:
         created.append(f"bucket {env['NOOK_BUCKET']}")
     kinesis = session.client("kinesis", endpoint_url=env["AWS_ENDPOINT_URL"])
     streams = set(kinesis.list_streams().get("StreamNames", []))
-    for name in (
-        os.environ.get("NOOK_LISTING_EVENTS_STREAM", "listing_events"),
-        os.environ.get("NOOK_LISTING_SCORES_STREAM", "listing_scores"),
+    for name, shards in (
+        (os.environ.get("NOOK_LISTING_EVENTS_STREAM", "listing_events"), 1),
+        (os.environ.get("NOOK_LISTING_SCORES_STREAM", "listing_scores"), SCORES_SHARDS),
     ):
         if name not in streams:
-            kinesis.create_stream(StreamName=name, ShardCount=1)
+            kinesis.create_stream(StreamName=name, ShardCount=shards)
             created.append(f"stream {name}")
     return "created " + ", ".join(created) if created else "bucket and streams exist"
 

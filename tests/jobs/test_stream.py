@@ -8,6 +8,7 @@ import os
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -207,6 +208,28 @@ def test_redelivery_changes_nothing(zappa_stream, partner):
             )
             == snapshot
         )
+
+
+def test_a_partner_delivering_valid_records_is_marked_fresh_at_most_once_a_minute(partner):
+    start = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+    def deliver(datas: list[bytes], at: datetime) -> None:
+        assert stream.process(kinesis_event(datas)["Records"], at)["batchItemFailures"] == []
+
+    def last_success() -> datetime | None:
+        with session_scope() as session:
+            return session.scalar(select(Source.last_success_at).where(Source.name == "partner"))
+
+    listings = [json.dumps(p).encode() for p in payloads(4)]
+    assert last_success() is None
+    deliver(POISON, start)
+    assert last_success() is None  # garbage does not make a partner fresh
+    deliver(listings[:2], start)
+    assert last_success() == start
+    deliver(listings[2:], start + timedelta(seconds=59))
+    assert last_success() == start  # within the minute: the row is not written again
+    deliver(listings[:1], start + timedelta(seconds=61))
+    assert last_success() == start + timedelta(seconds=61)
 
 
 @pytest.fixture
