@@ -32,17 +32,20 @@ def scratch_database(name: str) -> str:
     return url
 
 
-def current_model(rows: int, version: str, sources: tuple[str, ...] = ()) -> Path:
-    """Train a model on `rows` synthetic listings, make it the current one (and register stream
-    `sources` alongside); return its artifact directory."""
+def current_model(
+    rows: int, version: str, sources: tuple[str, ...] = (), artifact: Path | None = None
+) -> Path:
+    """Train a model on `rows` synthetic listings (or take the `artifact` trained so before), make it
+    the current one (and register stream `sources` alongside); return its artifact directory."""
     from jobs.price_rank.demo_frame import market_frame
     from jobs.price_rank.model import train
     from models.price_rank import PriceModel
     from models.session import session_scope
     from models.source import Source
 
-    artifact = Path(tempfile.mkdtemp(prefix=f"nook-{version}-"))
-    train(market_frame(rows, seed=3), artifact, version=version)
+    if artifact is None:
+        artifact = Path(tempfile.mkdtemp(prefix=f"nook-{version}-"))
+        train(market_frame(rows, seed=3), artifact, version=version)
     with session_scope() as session:
         session.add_all(Source(name=name, kind="stream", config={}) for name in sources)
         session.add(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -12,13 +13,14 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, update
 from sqlalchemy.exc import OperationalError
 
 import jobs.stream as stream
 import models.session
 from jobs.local.lambda_context import LocalContext
 from jobs.price_rank.demo_frame import market_frame
+from models import pricing
 from models.listing import Listing, QuarantinedRecord
 from models.price_rank import PriceModel, PriceRank
 from models.session import session_scope
@@ -421,17 +423,47 @@ def test_the_synthetic_event_file_goes_through_zappa(zappa_stream, partner):
 
 
 def test_a_missing_model_artifact_does_not_stall_the_stream(zappa_stream, partner, tmp_path):
-    from sqlalchemy import update
-
-    from models import pricing
-
+    first, second = (json.dumps(p).encode() for p in payloads(2))
+    zappa_stream.handler(kinesis_event([first]), LocalContext())  # the container's last model: v1
     with session_scope() as session:
         session.execute(update(PriceModel).values(version="api-test-v1", artifact_uri=str(tmp_path / "gone")))
     pricing._loaded.pop("api-test-v1", None)
     try:
-        result = zappa_stream.handler(kinesis_event([json.dumps(payloads(2)[0]).encode()]), LocalContext())
+        result = zappa_stream.handler(kinesis_event([second], first_sequence=2000), LocalContext())
     finally:
         pricing._loaded.pop("api-test-v1", None)
     assert result["batchItemFailures"] == [] and result["valid"] == 1
-    (message,) = scores_published()
-    assert message["label"] is None and message["listing_id"] is not None
+    scored, unscored = scores_published()
+    assert scored["label"] is not None
+    assert unscored["label"] is None and unscored["p50"] is None and unscored["listing_id"] is not None
+
+
+def test_the_batch_after_a_model_is_activated_is_scored_with_it(
+    zappa_stream, partner, artifact_dir, tmp_path
+):
+    first, second = (json.dumps(p).encode() for p in payloads(2))
+    zappa_stream.handler(kinesis_event([first]), LocalContext())  # the container's last model: v1
+    newer = tmp_path / "v2"
+    shutil.copytree(artifact_dir, newer)
+    spec = json.loads((newer / "model.json").read_text())
+    (newer / "model.json").write_text(json.dumps(spec | {"version": "api-test-v2"}))
+    with session_scope() as session:
+        activate_artifact(session, newer, version="api-test-v2")
+    try:
+        result = zappa_stream.handler(kinesis_event([second], first_sequence=2000), LocalContext())
+    finally:
+        pricing._loaded.pop("api-test-v2", None)
+    assert result["batchItemFailures"] == []
+    assert [m["model_version"] for m in scores_published()] == ["api-test-v1", "api-test-v2"]
+    with session_scope() as session:
+        versions = dict(
+            session.execute(
+                select(Listing.source_ref, PriceRank.model_version).join(
+                    PriceRank, PriceRank.listing_id == Listing.id
+                )
+            ).all()
+        )
+    assert versions == {
+        payloads(2)[0]["source_ref"]: "api-test-v1",
+        payloads(2)[1]["source_ref"]: "api-test-v2",
+    }
