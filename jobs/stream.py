@@ -443,13 +443,34 @@ def process(records: list[Mapping[str, Any]], now: datetime) -> dict[str, Any]:
         for task in background:
             task.wait()
         raise
+    return settle(records, items, dead_letters, settings.listing_scores_stream, counts)
+
+
+def settle(
+    records: list[Mapping[str, Any]],
+    items: list[Item],
+    dead_letters: Background,
+    stream: str,
+    counts: dict[str, Any],
+) -> dict[str, Any]:
+    """Once the batch is committed: publish the scores and say where Lambda should retry from, if
+    anywhere. A dead letter that could not be written makes Lambda retry from its record, and the
+    retry does not bring back the records before it: their scores are published now."""
+    failure: Transient | None = None
     try:
         dead_letters.result()
-        counts["published"] = publish(items, settings.listing_scores_stream)
     except Transient as exc:
-        log.warning("partial batch", extra={"error": str(exc)[:300], "retry_from": exc.index})
-        return {**failures_from(records, exc.index), **counts}
-    return {"batchItemFailures": [], **counts}
+        failure = exc
+    try:
+        counts["published"] = publish(
+            [i for i in items if failure is None or i.index < failure.index], stream
+        )
+    except Transient as exc:
+        failure = exc  # publish saw only records before any dead-letter failure: this one comes first
+    if failure is None:
+        return {"batchItemFailures": [], **counts}
+    log.warning("partial batch", extra={"error": str(failure)[:300], "retry_from": failure.index})
+    return {**failures_from(records, failure.index), **counts}
 
 
 def handle(event: Mapping[str, Any], context: Any) -> dict[str, Any]:

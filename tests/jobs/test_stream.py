@@ -346,12 +346,14 @@ class FlakyS3:
 def test_dead_letters_failing_retry_from_the_first_record_whose_letter_failed(
     zappa_stream, partner, monkeypatch
 ):
-    batch, _ = batch_with_poison()  # poison at 5, 50 and 96
+    batch, good = batch_with_poison()  # poison at 5, 50 and 96
     flaky = FlakyS3({"1096", "1050"})
     monkeypatch.setattr(stream, "s3", lambda: flaky)
     failed = zappa_stream.handler(batch, LocalContext())
     assert failed["batchItemFailures"] == [{"itemIdentifier": "1050"}]
     assert [key.rsplit("/", 1)[1] for key in dead_letters()] == ["1005.json"]
+    # the retry starts at record 50: the 49 valid records before it are published now or never
+    assert [m["source_ref"] for m in scores_published()] == [p["source_ref"] for p in good[:49]]
     stored = counts()
     assert stored["quarantined"] == 3
     monkeypatch.undo()
@@ -361,6 +363,7 @@ def test_dead_letters_failing_retry_from_the_first_record_whose_letter_failed(
     assert recovered["batchItemFailures"] == []
     assert [key.rsplit("/", 1)[1] for key in dead_letters()] == ["1005.json", "1050.json", "1096.json"]
     assert counts() == stored
+    assert [m["source_ref"] for m in scores_published()] == [p["source_ref"] for p in good]  # each once
 
 
 def test_dry_run_writes_nothing(zappa_stream, partner, monkeypatch):
