@@ -57,6 +57,9 @@ log = logging.getLogger("nook.stream")
 
 DEAD_LETTER_PREFIX = "dead_letter/listing_events"
 MAX_PUT_RECORDS = 500
+DEAD_LETTER_WRITERS = 8
+PUT_ATTEMPTS = 5
+
 # the ids of a batch's sources by name, in one round trip
 SOURCE_IDS = text("SELECT name, id FROM sources WHERE name = ANY(:names)").bindparams(
     bindparam("names", type_=ARRAY(Text))
@@ -68,8 +71,6 @@ TOUCH_SOURCES = text("""
 UPDATE sources SET last_success_at = :now
 WHERE id = ANY(:ids) AND (last_success_at IS NULL OR last_success_at < :now - interval '1 minute')
 """).bindparams(bindparam("ids", type_=ARRAY(Integer)))
-DEAD_LETTER_WRITERS = 8
-PUT_ATTEMPTS = 5
 
 
 class StreamFailed(RuntimeError):

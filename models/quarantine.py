@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from models.listing import QuarantinedRecord
 
-FILE = (
+FILE_RECORDS = (
     insert(QuarantinedRecord)
     .on_conflict_do_nothing(index_elements=["fingerprint"])
     .returning(QuarantinedRecord.id)
@@ -61,4 +61,4 @@ def quarantine(session: Session, records: list[BadRecord]) -> int:
         for record in records
     }
     # one statement form for any number of records: compiled once, then taken from the cache
-    return len(session.execute(FILE, list(rows.values())).all())
+    return len(session.execute(FILE_RECORDS, list(rows.values())).all())
