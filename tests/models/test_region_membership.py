@@ -152,3 +152,33 @@ def test_a_batch_is_matched_by_reading_its_own_listings_not_the_table(db_session
     before = listings_read(db_session)
     step(db_session, list(ids.values())[-20:])
     assert listings_read(db_session) - before < 200
+
+
+def test_a_users_alerts_and_memberships_go_with_their_region_or_the_user(db_session):
+    # notifications.user_id has no foreign key of its own: the region's carries the user's deletion
+    _, region = setup(db_session)
+    other = Region(user_id=region.user_id, name="e", geom=EAST)
+    db_session.add(other)
+    db_session.flush()
+    refresh_region_members(db_session, other.id)
+    stranger, _ = create_user(db_session, "s@example.com")
+    theirs = Region(user_id=stranger.id, name="s", geom=DOWNTOWN)
+    db_session.add(theirs)
+    db_session.flush()
+    inside = sorted(members(db_session, region.id) | members(db_session, other.id))
+    assert place_and_match(db_session, inside) == len(inside) + len(members(db_session, region.id))
+
+    def alerts(region_id):
+        return db_session.scalar(select(func.count()).where(Notification.region_id == region_id))
+
+    def user_alerts(user_id):
+        return db_session.scalar(select(func.count()).where(Notification.user_id == user_id))
+
+    kept = alerts(theirs.id)
+    assert kept == len(members(db_session, theirs.id)) > 0
+    db_session.execute(text("DELETE FROM regions WHERE id = :id"), {"id": other.id})
+    assert alerts(other.id) == 0 and members(db_session, other.id) == set()
+    assert alerts(region.id) == len(members(db_session, region.id)) > 0
+    db_session.execute(text("DELETE FROM users WHERE id = :id"), {"id": region.user_id})
+    assert user_alerts(region.user_id) == 0 and members(db_session, region.id) == set()
+    assert alerts(theirs.id) == user_alerts(stranger.id) == kept  # someone else's stay
