@@ -11,7 +11,9 @@ Per batch (Zappa calls `handle(event, context)` with Lambda's Kinesis event):
      the batch;
   2. upsert the valid listings in bulk straight to active (idempotent by
      source + source_ref; one statement writes each new or changed listing
-     once), mark duplicates, rank them, queue alerts — one transaction;
+     once), mark duplicates, rank them, queue alerts; take down the listings
+     a removal ({"status": "delisted"}) names — one transaction, in which the
+     last event of a listing in the batch wins;
   3. publish {listing_id, source, source_ref, price, p25, p50, p75, label,
      model_version} to listing_scores with PutRecords, retrying only failed entries.
 A transient failure (database or Kinesis unavailable) returns batchItemFailures
@@ -43,10 +45,10 @@ with collector_paused(freeze=True):
     from sqlalchemy.orm import Session
     from sqlalchemy.types import Integer, Text
 
-    from models.activation import upsert_active
+    from models.activation import delist, upsert_active
     from models.logs import configure_logging
-    from models.matching import mark_duplicates, match_regions
-    from models.normalize import CleanListing, Rejected, clean_listing
+    from models.matching import hand_over, mark_duplicates, match_regions
+    from models.normalize import CleanListing, Rejected, clean_listing, source_ref_of
     from models.pricing import Estimate, ListingFeatures, ModelUnavailable, PriceModel, current_model
     from models.quarantine import BadRecord, quarantine
     from models.ranking import store_ranks
@@ -56,6 +58,8 @@ with collector_paused(freeze=True):
 log = logging.getLogger("nook.stream")
 
 DEAD_LETTER_PREFIX = "dead_letter/listing_events"
+# what a record's optional "status" may say: a listing (the default), or a removal
+STATUSES = (None, "active", "delisted")
 MAX_PUT_RECORDS = 500
 DEAD_LETTER_WRITERS = 8
 PUT_ATTEMPTS = 5
@@ -95,6 +99,8 @@ class Item:
     data: str
     payload: dict[str, Any] | None = None
     clean: CleanListing | None = None
+    removal: bool = False  # the partner says the listing is gone
+    ref: str | None = None  # source_ref, of a listing or of a removal
     source_id: int | None = None
     reason: str | None = None
     listing_id: int | None = None
@@ -103,6 +109,10 @@ class Item:
     @property
     def poison(self) -> bool:
         return self.reason is not None
+
+    @property
+    def key(self) -> tuple[int | None, str | None]:
+        return self.source_id, self.ref
 
 
 class Clients:
@@ -167,8 +177,17 @@ def decode(index: int, record: Mapping[str, Any]) -> Item:
     if not isinstance(payload.get("source"), str) or not payload["source"].strip():
         item.reason = "source: missing"
         return item
+    status = payload.get("status")
+    status = status.strip().lower() if isinstance(status, str) else status
+    if status not in STATUSES:
+        item.reason = f"status: {str(status)[:40]!r} is neither 'active' nor 'delisted'"
+        return item
     try:
-        item.clean = clean_listing(payload)
+        if status == "delisted":  # a removal names the listing; nothing else about it matters
+            item.removal, item.ref = True, source_ref_of(payload, {})
+        else:
+            item.clean = clean_listing(payload)
+            item.ref = item.clean.source_ref
     except Rejected as exc:
         item.reason = str(exc)
     return item
@@ -199,6 +218,16 @@ def resolve_sources(session: Session, items: list[Item]) -> None:
                 item.reason = f"source: unknown source {name[:60]!r} (register it with `flask sources add`)"
 
 
+def latest(good: list[Item]) -> tuple[list[Item], list[Item]]:
+    """The listings to write and the removals to apply: the last event of each listing in the batch wins
+    (a listing then its removal ends down, a removal then the listing ends up)."""
+    removed_last = {i.key: i.removal for i in good}
+    return (
+        [i for i in good if not i.removal and not removed_last[i.key]],
+        [i for i in good if i.removal and removed_last[i.key]],
+    )
+
+
 def store(
     session: Session,
     items: list[Item],
@@ -206,9 +235,10 @@ def store(
     model: PriceModel | None,
     scored: Callable[[], Any] = lambda: None,
 ) -> dict[str, int]:
-    """Quarantine poison, upsert and activate valid listings, rank and match them. `scored` returns
-    once every item carries its estimate (scoring may run alongside)."""
+    """Quarantine poison, upsert and activate valid listings, rank and match them, take down the removed
+    ones. `scored` returns once every item carries its estimate (scoring may run alongside)."""
     good = [i for i in items if not i.poison]
+    listed, removals = latest(good)
     filed = quarantine(
         session,
         [
@@ -226,24 +256,26 @@ def store(
     )
     written = upsert_active(
         session,
-        [(i.source_id, i.payload, i.clean) for i in good],  # type: ignore[misc]
+        [(i.source_id, i.payload, i.clean) for i in listed],  # type: ignore[misc]
         now,
     )
     fresh: list[int] = []
-    for item in good:
-        row = written[(item.source_id, item.clean.source_ref)]  # type: ignore[index,union-attr]
+    for item in listed:
+        row = written[item.key]  # type: ignore[index]
         item.listing_id = row.id
         if row.fresh and row.id not in fresh:
             fresh.append(row.id)
     duplicates = mark_duplicates(session, fresh)
     alerts = match_regions(session, fresh, now)
+    gone = delist(session, list(dict.fromkeys(i.key for i in removals)), now)  # type: ignore[arg-type]
+    heirs = hand_over(session, gone)
     scored()  # as late as can be: scoring runs alongside everything above
     canonical = set(fresh) - duplicates
     store_ranks(
         session,
         {
             i.listing_id: i.estimate
-            for i in good  # type: ignore[misc]
+            for i in listed  # type: ignore[misc]
             if i.estimate is not None and i.listing_id in canonical
         },
         now,
@@ -257,6 +289,8 @@ def store(
         "activated": len(fresh),
         "duplicates": len(duplicates),
         "alerts": alerts,
+        "delisted": len(gone),
+        "promoted": len(heirs),
     }
 
 
@@ -265,8 +299,8 @@ def score(items: list[Item], model: PriceModel | None) -> None:
     if model is None:
         return
     for item in items:
-        if not item.poison:
-            item.estimate = model.estimate(features(item.clean), price=item.clean.price)  # type: ignore[arg-type]
+        if item.clean is not None and not item.poison:
+            item.estimate = model.estimate(features(item.clean), price=item.clean.price)
 
 
 def dead_letter(items: list[Item], bucket: str) -> None:
@@ -357,8 +391,10 @@ def score_message(item: Item) -> dict[str, Any]:
 
 
 def publish(items: list[Item], stream: str) -> int:
-    """PutRecords in batches, retrying only the entries that failed; Transient if some never go."""
-    pending = [i for i in items if not i.poison]
+    """PutRecords in batches, retrying only the entries that failed; Transient if some never go. Every
+    listing written gets a message (removals, and listings a later removal in the batch took back, do
+    not)."""
+    pending = [i for i in items if i.listing_id is not None]
     sent = 0
     for start in range(0, len(pending), MAX_PUT_RECORDS):
         chunk = pending[start : start + MAX_PUT_RECORDS]
@@ -419,13 +455,14 @@ def process(records: list[Mapping[str, Any]], now: datetime) -> dict[str, Any]:
                 counts = {
                     "valid": sum(not i.poison for i in items),
                     "poison": sum(i.poison for i in items),
+                    "removals": sum(i.removal and not i.poison for i in items),
                     "dry_run": True,
                 }
                 log.info(
                     "dry run",
                     extra={
                         "counts": counts,
-                        "scores": [score_message(i) for i in items if not i.poison][:20],
+                        "scores": [score_message(i) for i in items if i.clean and not i.poison][:20],
                     },
                 )
                 return {"batchItemFailures": [], **counts}

@@ -1,4 +1,5 @@
-"""Turning validated records into active, located listings (shared by process and stream)."""
+"""Turning validated records into active, located listings (shared by process and stream), and taking
+listings down when their source says they are gone (stream)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from psycopg2.extras import execute_values
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from models.normalize import CleanListing
@@ -113,3 +115,23 @@ def upsert_active(
         cursor.execute(UPSERT_ACTIVE, params)
         rows = cursor.fetchall()
     return {(row[1], row[2]): Upserted(*row) for row in rows}
+
+
+# A partner's "this listing is gone": active (or not yet processed) listings become delisted, as when a
+# recheck finds them gone; one that is already down, or that nook never had, is left as it is.
+DELIST = text("""
+UPDATE listings AS l SET status = 'delisted', last_checked_at = :now
+FROM unnest(CAST(:source_ids AS int[]), CAST(:refs AS text[])) AS gone(source_id, source_ref)
+WHERE l.source_id = gone.source_id AND l.source_ref = gone.source_ref AND l.status IN ('active', 'pending')
+RETURNING l.id
+""")
+
+
+def delist(session: Session, keys: list[tuple[int, str]], now: datetime) -> list[int]:
+    """Delist the listings with these (source_id, source_ref) keys that are up; return their ids."""
+    if not keys:
+        return []
+    found = session.scalars(
+        DELIST, {"source_ids": [k[0] for k in keys], "refs": [k[1] for k in keys], "now": now}
+    )
+    return sorted(found)

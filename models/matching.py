@@ -193,6 +193,17 @@ def match_regions(session: Session, listing_ids: Sequence[int], now: datetime) -
     return session.execute(MATCH_REGIONS, {"ids": list(listing_ids), "now": now}).rowcount
 
 
+def hand_over(session: Session, gone_ids: Sequence[int]) -> list[int]:
+    """Listings that went leave their regions, and the oldest active duplicate of each canonical one
+    takes its place there (without alerts: its users were told of the listing it repeats); return the
+    heirs' ids."""
+    if not gone_ids:
+        return []
+    heirs = promote_duplicates(session, gone_ids)
+    place_in_regions(session, [*gone_ids, *heirs])
+    return heirs
+
+
 def promote_duplicates(session: Session, gone_ids: Sequence[int]) -> list[int]:
     """When canonical listings go, their oldest active duplicate takes over; return the heirs' ids."""
     if not gone_ids:

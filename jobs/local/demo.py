@@ -141,6 +141,27 @@ def seed_stream_source() -> None:
             session.add(Source(name=STREAM_SOURCE, kind="stream", config={"checks": {"max_gap_hours": 1}}))
 
 
+class Partner:
+    """The demo's partner: mostly new listings, now and then a corrupt record, and now and then the
+    removal of a listing it sent before (rented: {"status": "delisted"})."""
+
+    def __init__(self, rng: random.Random, removal_share: float = 0.2) -> None:
+        self.rng, self.removal_share = rng, removal_share
+        self.listed: list[int] = []
+
+    def next_event(self) -> tuple[bytes, str]:
+        """The next record's data and partition key (the listing's, so its events stay in order)."""
+        if self.listed and self.rng.random() < self.removal_share:
+            index = self.listed.pop(self.rng.randrange(len(self.listed)))
+            data = json.dumps({"source": STREAM_SOURCE, "source_ref": f"S-{index}", "status": "delisted"})
+            return data.encode(), f"{STREAM_SOURCE}:{index}"
+        index = self.rng.randrange(1_000_000, 2_000_000)
+        data = partner_event(index, self.rng)
+        if data.startswith(b"{"):
+            self.listed.append(index)
+        return data, f"{STREAM_SOURCE}:{index}"
+
+
 def partner_event(index: int, rng: random.Random) -> bytes:
     """A partner's listing event from the simulated market — now and then a corrupt one."""
     from jobs.sources.demo_market import TYPE_LABELS, Market
@@ -176,14 +197,10 @@ def _start_stream(stop: threading.Event) -> None:
     threading.Thread(target=poller.run, args=(stop,), name="stream-poller", daemon=True).start()
 
     def trickle() -> None:
-        client, rng = boto3.client("kinesis"), random.Random()
+        client, partner = boto3.client("kinesis"), Partner(random.Random())
         while not stop.wait(TRICKLE_SECONDS):
-            index = rng.randrange(1_000_000, 2_000_000)
-            client.put_record(
-                StreamName=get_settings().listing_events_stream,
-                Data=partner_event(index, rng),
-                PartitionKey=f"{STREAM_SOURCE}:{index}",
-            )
+            data, key = partner.next_event()
+            client.put_record(StreamName=get_settings().listing_events_stream, Data=data, PartitionKey=key)
 
     threading.Thread(target=trickle, name="stream-trickle", daemon=True).start()
 
@@ -255,8 +272,8 @@ nook is running.
   demo feed    {feed_url}/feeds/main/listings?limit=5   (the simulated market ingest pulls)
   alerts       http://127.0.0.1:{RECEIVER_PORT}/   (webhook messages for the demo user's region)
   data checks  HTML reports in {services.LOCAL_DIR}/reports/ (the checks run once now, then daily)
-  stream       a partner pushes a listing every {TRICKLE_SECONDS:.0f}s; watch the scores with
-               eval "$(make -s env)" && .venv/bin/flask stream tail --follow
+  stream       a partner pushes a listing (or takes one down) every {TRICKLE_SECONDS:.0f}s; watch the
+               scores with  eval "$(make -s env)" && .venv/bin/flask stream tail --follow
   database     {os.environ["DATABASE_URL"]}
   AWS (moto)   {os.environ["AWS_ENDPOINT_URL"]}
   logs         JSON lines below; service logs in {services.LOCAL_DIR}/

@@ -23,8 +23,10 @@ from jobs.price_rank.demo_frame import market_frame
 from models import pricing
 from models.listing import Listing, QuarantinedRecord
 from models.price_rank import PriceModel, PriceRank
+from models.region import Notification, Region, RegionListing
 from models.session import session_scope
 from models.source import Source
+from models.user import create_user
 from tests.conftest import load_event
 from tests.factories import activate_artifact
 from tests.lambda_harness import zappa_settings_source
@@ -470,3 +472,137 @@ def test_the_batch_after_a_model_is_activated_is_scored_with_it(
         payloads(2)[0]["source_ref"]: "api-test-v1",
         payloads(2)[1]["source_ref"]: "api-test-v2",
     }
+
+
+CITY = "SRID=4326;MULTIPOLYGON(((-80 43,-78 43,-78 45,-80 45,-80 43)))"
+
+
+def removal(ref: str, source: str = "partner") -> bytes:
+    return json.dumps({"source": source, "source_ref": ref, "status": "delisted"}).encode()
+
+
+def states() -> dict[str, str]:
+    with session_scope() as session:
+        return dict(session.execute(select(Listing.source_ref, Listing.status)).all())
+
+
+def city_region() -> int:
+    with session_scope() as session:
+        user, _ = create_user(session, "renter@example.com")
+        region = Region(user_id=user.id, name="city", geom=CITY)
+        session.add(region)
+        session.flush()
+        return region.id
+
+
+def region_members(region_id: int) -> set[str]:
+    with session_scope() as session:
+        return set(
+            session.scalars(
+                select(Listing.source_ref)
+                .join(RegionListing, RegionListing.listing_id == Listing.id)
+                .where(RegionListing.region_id == region_id)
+            )
+        )
+
+
+def alerts_queued() -> list[tuple[int, int]]:
+    with session_scope() as session:
+        return sorted(session.execute(select(Notification.region_id, Notification.listing_id)).all())
+
+
+def test_a_removal_takes_the_listing_down_and_out_of_its_regions(zappa_stream, partner):
+    region = city_region()
+    listed = payloads(20)
+    refs = [p["source_ref"] for p in listed]
+    zappa_stream.handler(kinesis_event([json.dumps(p).encode() for p in listed]), LocalContext())
+    assert region_members(region) == set(refs) and len(alerts_queued()) == 20
+    alerts = alerts_queued()
+
+    gone = refs[:3]
+    batch = kinesis_event([removal(r) for r in gone] + [removal("never-sent")], first_sequence=2000)
+    result = zappa_stream.handler(batch, LocalContext())
+    assert result["batchItemFailures"] == [] and result["valid"] == 4 and result["poison"] == 0
+    assert result["delisted"] == 3 and result["activated"] == 0 and result["published"] == 0
+    assert states() == {r: "delisted" if r in gone else "active" for r in refs}  # "never-sent" not made
+    assert region_members(region) == set(refs[3:])
+    assert len(scores_published()) == 20  # a removal publishes no score
+
+    again = zappa_stream.handler(batch, LocalContext())  # re-delivered: nothing left to take down
+    assert again["batchItemFailures"] == [] and again["delisted"] == 0
+    assert states() == {r: "delisted" if r in gone else "active" for r in refs}
+
+    back = zappa_stream.handler(kinesis_event([json.dumps(listed[0]).encode()], 3000), LocalContext())
+    assert back["activated"] == 1 and states()[gone[0]] == "active"
+    assert region_members(region) == set(refs[3:]) | {gone[0]}
+    assert alerts_queued() == alerts  # one alert per (region, listing), ever: no second one on its return
+
+
+def test_a_removed_listing_hands_its_place_to_its_duplicate(zappa_stream, partner):
+    with session_scope() as session:
+        session.add(Source(name="mirror", kind="stream", config={}))
+    region = city_region()
+    flat = payloads(1)[0]
+    zappa_stream.handler(kinesis_event([json.dumps(flat).encode()]), LocalContext())
+    copy = flat | {"source": "mirror", "source_ref": "M-1"}
+    result = zappa_stream.handler(kinesis_event([json.dumps(copy).encode()], 2000), LocalContext())
+    assert result["duplicates"] == 1 and region_members(region) == {flat["source_ref"]}
+
+    result = zappa_stream.handler(kinesis_event([removal(flat["source_ref"])], 3000), LocalContext())
+    assert result["delisted"] == 1 and result["promoted"] == 1
+    with session_scope() as session:
+        heir = session.scalars(select(Listing).where(Listing.source_ref == "M-1")).one()
+        assert heir.canonical_id is None and heir.status == "active"
+    assert region_members(region) == {"M-1"}
+    assert len(alerts_queued()) == 1  # the renter was told of this flat once, when it first came
+
+
+def test_the_last_event_of_a_listing_in_a_batch_wins(zappa_stream, partner):
+    up, down = payloads(2)
+    zappa_stream.handler(kinesis_event([json.dumps(up).encode()]), LocalContext())
+    batch = kinesis_event(
+        [
+            json.dumps(down).encode(),  # new, then taken back within the batch: never written
+            removal(down["source_ref"]),
+            removal(up["source_ref"]),  # taken down, then listed again: stays up
+            json.dumps(up | {"price": up["price"] + 50}).encode(),
+        ],
+        first_sequence=2000,
+    )
+    result = zappa_stream.handler(batch, LocalContext())
+    assert result["batchItemFailures"] == [] and result["valid"] == 4 and result["delisted"] == 0
+    assert states() == {up["source_ref"]: "active"}
+    published = scores_published()
+    assert [m["source_ref"] for m in published] == [up["source_ref"]] * 2
+    assert published[-1]["price"] == up["price"] + 50
+
+
+def test_removals_that_cannot_be_applied_are_poison(zappa_stream, partner):
+    datas = [
+        json.dumps({"source": "partner", "status": "delisted"}).encode(),
+        json.dumps(payloads(1)[0] | {"status": "rented"}).encode(),
+        json.dumps({"source": "partner", "source_ref": "x", "status": 0}).encode(),
+        json.dumps(payloads(1)[0] | {"status": " Active "}).encode(),  # a listing, however it is spelt
+    ]
+    result = zappa_stream.handler(kinesis_event(datas), LocalContext())
+    assert result["poison"] == 3 and result["valid"] == 1 and result["activated"] == 1
+    with session_scope() as session:
+        reasons = sorted(session.scalars(select(QuarantinedRecord.reason)))
+    assert reasons[0].startswith("source_ref: missing (sequence 1000)")
+    assert reasons[1].startswith("status: '0' is neither 'active' nor 'delisted' (sequence 1002)")
+    assert reasons[2].startswith("status: 'rented' is neither 'active' nor 'delisted' (sequence 1001)")
+
+
+def test_a_dry_run_takes_nothing_down(zappa_stream, partner, monkeypatch):
+    flat = payloads(1)[0]
+    zappa_stream.handler(kinesis_event([json.dumps(flat).encode()]), LocalContext())
+    monkeypatch.setenv("NOOK_STREAM_DRY_RUN", "true")
+    from models.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        result = zappa_stream.handler(kinesis_event([removal(flat["source_ref"])], 2000), LocalContext())
+    finally:
+        get_settings.cache_clear()
+    assert result["dry_run"] is True and result["removals"] == 1
+    assert states() == {flat["source_ref"]: "active"}
