@@ -292,61 +292,48 @@ def _kinesis():  # noqa: ANN202
 @click.argument("source", type=click.File("rb"))
 @click.option("--stream", "stream_name", default=None, help="Default: NOOK_LISTING_EVENTS_STREAM.")
 def stream_put(source, stream_name: str | None) -> None:  # noqa: ANN001
-    """Send each line of a JSONL file (or - for stdin) as one record, bytes as they are."""
+    """Send each line of a JSONL file (or - for stdin) as one record, bytes as they are.
+
+    Entries Kinesis turns away (throttling) are retried; exits 1 naming every line that was not sent."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from jobs.local.stream_io import PutOutcome, put
     from models.settings import get_settings
 
     name = stream_name or get_settings().listing_events_stream
-    lines = [line.rstrip(b"\n") for line in source if line.strip()]
-    sent = 0
-    for start in range(0, len(lines), 500):
-        chunk = lines[start : start + 500]
-        records = [{"Data": line, "PartitionKey": _partition_key(line)} for line in chunk]
-        response = _kinesis().put_records(StreamName=name, Records=records)
-        sent += len(chunk) - response.get("FailedRecordCount", 0)
-    click.echo(f"sent {sent} of {len(lines)} records to {name}")
-
-
-def _partition_key(line: bytes) -> str:
+    outcome = PutOutcome()
     try:
-        payload = json.loads(line)
-        return f"{payload.get('source')}:{payload.get('source_ref')}"[:256]
-    except (ValueError, AttributeError):
-        return "unparseable"
+        put(_kinesis(), name, source, outcome)
+    except (BotoCoreError, ClientError) as exc:
+        raise click.ClickException(f"{exc} ({outcome.sent} records were sent before it)") from None
+    click.echo(f"sent {outcome.sent} of {outcome.lines} records to {name}")
+    for problem in outcome.problems:
+        click.echo(problem, err=True)
+    if outcome.problems:
+        sys.exit(1)
 
 
 @stream_group.command("tail")
 @click.option("--stream", "stream_name", default=None, help="Default: NOOK_LISTING_SCORES_STREAM.")
-@click.option("--from-start", is_flag=True, help="Read from the oldest record, not only new ones.")
-@click.option("--follow", is_flag=True, help="Keep reading until interrupted.")
-def stream_tail(stream_name: str | None, from_start: bool, follow: bool) -> None:
-    """Print the stream's records as decoded JSON (like get-records | base64 --decode | jq)."""
+@click.option("-n", "--lines", default=10, show_default=True, help="How many of the last hour's records.")
+@click.option("--from-start", is_flag=True, help="Every record the stream holds, from the oldest.")
+@click.option("-f", "--follow", is_flag=True, help="Then print records as they arrive, until Ctrl-C.")
+def stream_tail(stream_name: str | None, lines: int, from_start: bool, follow: bool) -> None:
+    """Print the stream's records as decoded JSON, a line each (like get-records | base64 --decode | jq)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from jobs.local.stream_io import Tail, tail
     from models.settings import get_settings
 
-    name = stream_name or get_settings().listing_scores_stream
-    client = _kinesis()
-    kind = "TRIM_HORIZON" if from_start else "LATEST"
-    iterators = [
-        client.get_shard_iterator(StreamName=name, ShardId=s["ShardId"], ShardIteratorType=kind)[
-            "ShardIterator"
-        ]
-        for s in client.list_shards(StreamName=name)["Shards"]
-    ]
-    while iterators:
-        following = []
-        for iterator in iterators:
-            page = client.get_records(ShardIterator=iterator, Limit=1000)
-            for record in page["Records"]:
-                data = record["Data"]
-                try:
-                    click.echo(json.dumps(json.loads(data)))
-                except ValueError:
-                    click.echo(data.decode("utf-8", "replace"))
-            if page.get("NextShardIterator"):
-                following.append(page["NextShardIterator"])
-        if not follow:
-            return
-        iterators = following
-        time.sleep(1)
+    if lines < 0:
+        raise click.BadParameter("must be 0 or more", param_hint="--lines")
+    reader = Tail(_kinesis(), stream_name or get_settings().listing_scores_stream, lines, from_start)
+    try:
+        tail(reader, click.echo, follow=follow)
+    except (BotoCoreError, ClientError) as exc:
+        raise click.ClickException(str(exc)) from None
+    except KeyboardInterrupt:
+        pass
 
 
 @stream_group.command("poll")

@@ -269,17 +269,18 @@ def test_database_down_mid_batch_is_retried_from_the_first_record(
 
 
 class Throttling:
-    """A Kinesis client that throttles some entries on the first PutRecords, then behaves."""
+    """A Kinesis client that throttles every `throttle_every`-th entry of its first `throttled_calls`
+    PutRecords calls, then behaves."""
 
-    def __init__(self, real, throttle_every: int = 4):
-        self.real, self.every, self.calls = real, throttle_every, []
+    def __init__(self, real, throttle_every: int = 4, throttled_calls: int = 1):
+        self.real, self.every, self.throttled_calls, self.calls = real, throttle_every, throttled_calls, []
 
     def put_records(self, StreamName, Records):  # noqa: N803 - boto3's names
         self.calls.append(len(Records))
-        if len(self.calls) > 1:
+        if len(self.calls) > self.throttled_calls:
             return self.real.put_records(StreamName=StreamName, Records=Records)
         keep = [r for n, r in enumerate(Records) if n % self.every]
-        accepted = iter(self.real.put_records(StreamName=StreamName, Records=keep)["Records"])
+        accepted = iter(self.real.put_records(StreamName=StreamName, Records=keep)["Records"] if keep else [])
         return {
             "FailedRecordCount": len(Records) - len(keep),
             "Records": [
