@@ -52,9 +52,9 @@ def partition_key(line: bytes) -> str:
         return "unparseable"
 
 
-def entries(lines: Iterable[bytes], outcome: PutOutcome) -> list[Entry]:
-    """One record per non-blank line, bytes as they are; a line over Kinesis's record limit is refused."""
-    found = []
+def entries(lines: Iterable[bytes], outcome: PutOutcome) -> Iterator[Entry]:
+    """One record per non-blank line, bytes as they are, read as they are sent (a file of any size); a
+    line over Kinesis's record limit is refused."""
     for number, raw in enumerate(lines, start=1):
         data = raw.rstrip(b"\r\n")
         if not data.strip():
@@ -64,11 +64,10 @@ def entries(lines: Iterable[bytes], outcome: PutOutcome) -> list[Entry]:
         if entry.size > MAX_RECORD_BYTES:
             outcome.problems.append(f"line {number}: {entry.size:,} bytes, over Kinesis's 1 MiB record limit")
         else:
-            found.append(entry)
-    return found
+            yield entry
 
 
-def calls(found: list[Entry]) -> Iterator[list[Entry]]:
+def calls(found: Iterable[Entry]) -> Iterator[list[Entry]]:
     """The entries cut into PutRecords calls of at most 500 records and 5 MiB."""
     call: list[Entry] = []
     size = 0
