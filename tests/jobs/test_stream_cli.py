@@ -7,12 +7,15 @@ import json
 
 import boto3
 import pytest
+from sqlalchemy import func, select
 
 from jobs import cli
 from jobs.cli import stream_group
 from jobs.local import stream_io
 from jobs.local.stream_io import MAX_CALL_BYTES, PutOutcome, Tail, calls, entries, put, tail
-from tests.jobs.test_stream import Throttling
+from models.listing import QuarantinedRecord
+from models.session import session_scope
+from tests.jobs.test_stream import Throttling, aws, partner, payloads  # noqa: F401 - fixtures
 
 
 @pytest.fixture
@@ -177,3 +180,23 @@ def test_tail_follows_what_arrives(kinesis):
     with pytest.raises(Stop):
         tail(Tail(kinesis, "listing_scores", lines=0), printed.append, follow=True, wait=wait)
     assert printed == ['{"n": 7}']  # -n 0 -f: only what arrives from now on
+
+
+def test_the_seeds_workflow_put_poll_tail(runner, partner, tmp_path):  # noqa: F811
+    """`aws kinesis put-record`, Lambda, `get-records | base64 --decode | jq`: here three commands."""
+    sent = payloads(12)
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join([*(json.dumps(p) for p in sent), "garbage"]) + "\n")
+    assert (
+        runner.invoke(stream_group, ["put", str(path)]).stdout == "sent 13 of 13 records to listing_events\n"
+    )
+    polled = runner.invoke(stream_group, ["poll", "--once"])
+    assert polled.exit_code == 0, polled.output
+    assert json.loads(polled.stdout.splitlines()[-1]) == {"records": 13, "failed": 0}
+    tailed = runner.invoke(stream_group, ["tail", "--from-start"])
+    assert tailed.exit_code == 0, tailed.output
+    scores = [json.loads(line) for line in tailed.stdout.splitlines()]
+    assert sorted(s["source_ref"] for s in scores) == sorted(p["source_ref"] for p in sent)
+    assert all(s["label"] in {"low", "typical", "high"} and s["p25"] <= s["p50"] <= s["p75"] for s in scores)
+    with session_scope() as session:  # the garbage line is quarantined, not lost
+        assert session.scalar(select(func.count()).select_from(QuarantinedRecord)) == 1
