@@ -12,10 +12,13 @@ from __future__ import annotations
 import heapq
 import json
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 MAX_RECORD_BYTES = 1024 * 1024  # data plus partition key
 MAX_CALL_RECORDS = 500
@@ -132,13 +135,22 @@ def shard_ids(client: Any, stream: str) -> list[str]:
         request = {"NextToken": page["NextToken"]}
 
 
-def read_shard(client: Any, iterator: str, found: list[dict[str, Any]]) -> str | None:
+def read_shard(
+    client: Any, iterator: str, found: list[Any] | deque[Any], sleep: Callable[[float], None] = time.sleep
+) -> str | None:
     """Every record from `iterator` up to the newest, onto `found`; returns where to go on from (None:
     the shard is closed). A page can come back empty while records remain (Kinesis steps through empty
-    stretches), so the shard counts as read only when a page is empty and nothing lies behind it."""
+    stretches), so the shard counts as read only when a page is empty and nothing lies behind it. Kinesis
+    serves five reads a second a shard: a read it turns away is tried again a second later."""
     while True:
-        page = client.get_records(ShardIterator=iterator, Limit=PAGE)
-        found += page["Records"]
+        try:
+            page = client.get_records(ShardIterator=iterator, Limit=PAGE)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ProvisionedThroughputExceededException":
+                raise
+            sleep(1.0)
+            continue
+        found.extend(page["Records"])
         following = page.get("NextShardIterator")
         if following is None or (not page["Records"] and page.get("MillisBehindLatest", 0) == 0):
             return following
@@ -172,20 +184,22 @@ class Tail:
             ]
             for shard in shard_ids(self.client, self.stream)
         }
-        texts = self.read()
         if self.from_start:
-            return texts
-        return texts[-self.lines :] if self.lines else []
+            return self.read()
+        return self.read(last=self.lines) if self.lines else []
 
-    def read(self) -> list[str]:
-        """What has arrived on the open shards since the last read, oldest first."""
-        shards: list[list[dict[str, Any]]] = []
+    def read(self, last: int | None = None) -> list[str]:
+        """What has arrived on the open shards since the last read (only the `last` newest of it), oldest
+        first. The last n of the stream are among the last n of each shard: no more are kept or decoded."""
+        shards: list[deque[dict[str, Any]]] = []
         for shard, iterator in self.iterators.items():
             if iterator is not None:
-                shards.append([])
+                shards.append(deque(maxlen=last))
                 self.iterators[shard] = read_shard(self.client, iterator, shards[-1])
-        merged = heapq.merge(*shards, key=lambda r: r["ApproximateArrivalTimestamp"])  # keeps shard order
-        return [decoded(r["Data"]) for r in merged]
+        merged = list(
+            heapq.merge(*shards, key=lambda r: r["ApproximateArrivalTimestamp"])
+        )  # keeps shard order
+        return [decoded(r["Data"]) for r in (merged[-last:] if last else merged)]
 
     @property
     def closed(self) -> bool:

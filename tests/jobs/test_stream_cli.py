@@ -7,12 +7,13 @@ import json
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from sqlalchemy import func, select
 
 from jobs import cli
 from jobs.cli import stream_group
 from jobs.local import stream_io
-from jobs.local.stream_io import MAX_CALL_BYTES, PutOutcome, Tail, calls, entries, put, tail
+from jobs.local.stream_io import MAX_CALL_BYTES, PutOutcome, Tail, calls, entries, put, read_shard, tail
 from models.listing import QuarantinedRecord
 from models.session import session_scope
 from tests.jobs.test_stream import Throttling, aws, partner, payloads  # noqa: F401 - fixtures
@@ -153,6 +154,35 @@ def test_tail_reads_past_a_page(runner, kinesis, monkeypatch):
     result = runner.invoke(stream_group, ["tail", "--from-start"])
     assert result.exit_code == 0, result.output
     assert [json.loads(line)["n"] for line in result.output.splitlines()] == list(range(180))
+
+
+class ReadThrottling:
+    """A Kinesis client whose first GetRecords is turned away (five reads a second a shard)."""
+
+    def __init__(self, real, code: str = "ProvisionedThroughputExceededException"):
+        self.real, self.code, self.refused = real, code, 0
+
+    def get_records(self, **kwargs):
+        if not self.refused:
+            self.refused += 1
+            raise ClientError({"Error": {"Code": self.code, "Message": "Rate exceeded"}}, "GetRecords")
+        return self.real.get_records(**kwargs)
+
+
+def test_tail_waits_out_a_read_kinesis_turned_away(kinesis):
+    publish(kinesis, [b'{"n": 1}', b'{"n": 2}'], stream="listing_events")
+    iterators = [
+        kinesis.get_shard_iterator(
+            StreamName="listing_events", ShardId=s["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        for s in kinesis.list_shards(StreamName="listing_events")["Shards"]
+    ]
+    found, waits = [], []
+    for iterator in iterators:
+        assert read_shard(ReadThrottling(kinesis), iterator, found, sleep=waits.append) is not None
+    assert sorted(r["Data"] for r in found) == [b'{"n": 1}', b'{"n": 2}'] and waits == [1.0, 1.0]
+    with pytest.raises(ClientError, match="ExpiredIteratorException"):
+        read_shard(ReadThrottling(kinesis, "ExpiredIteratorException"), iterators[0], [], sleep=waits.append)
 
 
 class Stop(Exception):
