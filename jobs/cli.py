@@ -11,6 +11,7 @@ import json
 import sys
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
@@ -143,8 +144,6 @@ def schedule(stages: tuple[str, ...], once: bool, list_only: bool) -> None:
     """Fire the stages' scheduled events locally, as EventBridge would."""
     jobs = scheduler.scheduled_jobs(stages or None)
     if list_only:
-        from datetime import UTC, datetime
-
         now = datetime.now(UTC)
         for job in jobs:
             upcoming = job.next_after(now)
@@ -191,7 +190,6 @@ def price_rank_group() -> None:
 )
 def price_rank_run(run_id: str | None, step: tuple[str, ...]) -> None:
     """Wrangle -> train -> update, as the price_rank stage's schedule chains them."""
-    from datetime import UTC, datetime
 
     from jobs.price_rank import storage, train, update, wrangle
 
@@ -275,6 +273,66 @@ def sources_add(name: str, kind: str, config_json: str) -> None:
             raise click.ClickException(f"a source named {name} already exists")
         session.add(Source(name=name, kind=kind, config=config))
     click.echo(f"source {name} ({kind}) added")
+
+
+@click.group("quarantine")
+def quarantine_group() -> None:
+    """Records nook refused, with why (ingest, process and stream file them; nothing is dropped)."""
+
+
+def _since(_ctx: Any, _param: Any, value: str | None) -> datetime | None:
+    """--since: 90m, 24h, 7d, or a date or time (UTC unless it says otherwise)."""
+    if value is None:
+        return None
+    units = {"m": "minutes", "h": "hours", "d": "days"}
+    if value[:-1].isdigit() and value[-1:] in units:
+        return datetime.now(UTC) - timedelta(**{units[value[-1]]: int(value[:-1])})
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter("give 90m, 24h, 7d, or a date such as 2026-11-30") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+@quarantine_group.command("list")
+@click.option("--stage", type=click.Choice(["ingest", "process", "stream"]), default=None)
+@click.option("--source", default=None, help="A source's name.")
+@click.option("--since", callback=_since, default=None, help="90m, 24h, 7d, or a date (UTC).")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+def quarantine_list(stage: str | None, source: str | None, since: datetime | None, limit: int) -> None:
+    """How many records were quarantined by each stage, and the newest of them with their reasons."""
+    from models.quarantine import filed
+    from models.session import session_scope
+
+    with session_scope() as session:
+        counts, rows = filed(session, stage, source, since, limit)
+    total = sum(counts.values())
+    by_stage = ", ".join(f"{name} {n:,}" for name, n in sorted(counts.items()))
+    click.echo(
+        f"{total:,} quarantined"
+        + (f" ({by_stage})" if total else "")
+        + (f"; the newest {len(rows)}:" if rows else "")
+    )
+    for row in rows:
+        reason = row.reason if len(row.reason) <= 100 else row.reason[:99] + "…"
+        click.echo(
+            f"{row.id:>7} {row.created_at:%Y-%m-%d %H:%M} {row.stage:8} {row.source or '-':16} "
+            f"{row.source_ref or '-':16} {reason}"
+        )
+
+
+@quarantine_group.command("show")
+@click.argument("record_id", type=int)
+def quarantine_show(record_id: int) -> None:
+    """Everything kept of one record, as JSON (a stream record's bytes also decoded, when they are text)."""
+    from models.quarantine import record
+    from models.session import session_scope
+
+    with session_scope() as session:
+        kept = record(session, record_id)
+    if kept is None:
+        raise click.ClickException(f"no quarantined record {record_id}")
+    click.echo(json.dumps(kept, indent=2, ensure_ascii=False))
 
 
 @click.group("stream")
@@ -379,7 +437,6 @@ def checks_group() -> None:
 @click.argument("suites", nargs=-1)
 def checks_run(suites: tuple[str, ...]) -> None:
     """Run the suites (all, or the named ones); exit non-zero when one fails."""
-    from datetime import UTC, datetime
 
     from jobs.checks import check_and_report
     from models.session import session_scope
@@ -424,7 +481,6 @@ def _bed_kind(beds: str) -> str:
 @click.option("--strict", is_flag=True, help="Exit non-zero when a target is missed.")
 def market_backtest(region_id: int | None, beds: str, weeks: int, days: int, strict: bool) -> None:
     """Roll the forecast origin over past weeks: 80% interval coverage, and MAE vs seasonal naive."""
-    from datetime import UTC, datetime
 
     from jobs.market import COVERAGE_TARGET, LEVEL, backtest_splits
     from models.market import BED_BUCKETS
@@ -512,6 +568,7 @@ def create_app() -> Flask:
         schedule,
         price_rank_group,
         sources_group,
+        quarantine_group,
         stream_group,
         checks_group,
         market_group,

@@ -207,15 +207,16 @@ def features(clean: CleanListing) -> ListingFeatures:
 
 
 def resolve_sources(session: Session, items: list[Item]) -> None:
-    """Attach source ids; a source nook does not know makes the record poison."""
-    names = {i.payload["source"].strip() for i in items if not i.poison and i.payload}
+    """Attach source ids (to poison too, so that a partner's refused records are found under its name); a
+    source nook does not know makes the record poison."""
+    named = [i for i in items if i.payload and isinstance(i.payload.get("source"), str)]
+    names = {i.payload["source"].strip() for i in named}  # type: ignore[index]
     known = dict(session.execute(SOURCE_IDS, {"names": list(names)}).all()) if names else {}
-    for item in items:
-        if not item.poison and item.payload:
-            name = item.payload["source"].strip()
-            item.source_id = known.get(name)
-            if item.source_id is None:
-                item.reason = f"source: unknown source {name[:60]!r} (register it with `flask sources add`)"
+    for item in named:
+        name = item.payload["source"].strip()  # type: ignore[index]
+        item.source_id = known.get(name)
+        if item.source_id is None and not item.poison:
+            item.reason = f"source: unknown source {name[:60]!r} (register it with `flask sources add`)"
 
 
 def latest(good: list[Item]) -> tuple[list[Item], list[Item]]:
@@ -245,7 +246,7 @@ def store(
             BadRecord(
                 stage="stream",
                 reason=f"{i.reason} (sequence {i.sequence})",
-                source_id=None,
+                source_id=i.source_id,
                 source_ref=(i.payload or {}).get("source_ref") if isinstance(i.payload, dict) else None,
                 payload=None,
                 raw=i.data[:100_000],

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from models.listing import QuarantinedRecord
+from models.source import Source
 
 FILE_RECORDS = (
     insert(QuarantinedRecord)
@@ -62,3 +67,81 @@ def quarantine(session: Session, records: list[BadRecord]) -> int:
     }
     # one statement form for any number of records: compiled once, then taken from the cache
     return len(session.execute(FILE_RECORDS, list(rows.values())).all())
+
+
+@dataclass(frozen=True)
+class Filed:
+    """A quarantined record as an operator lists it."""
+
+    id: int
+    created_at: datetime
+    stage: str
+    source: str | None
+    source_ref: str | None
+    reason: str
+
+
+def filed(
+    session: Session,
+    stage: str | None = None,
+    source: str | None = None,
+    since: datetime | None = None,
+    limit: int = 20,
+) -> tuple[dict[str, int], list[Filed]]:
+    """How many records each stage quarantined (of those matching), and the newest `limit` of them."""
+    name = Source.name.label("source")
+    conditions = []
+    if stage is not None:
+        conditions.append(QuarantinedRecord.stage == stage)
+    if source is not None:
+        conditions.append(name == source)
+    if since is not None:
+        conditions.append(QuarantinedRecord.created_at >= since)
+    matching = (
+        select(QuarantinedRecord)
+        .outerjoin(Source, Source.id == QuarantinedRecord.source_id)
+        .where(*conditions)
+    )
+    found = matching.subquery()
+    counts = dict(session.execute(select(found.c.stage, func.count()).group_by(found.c.stage)).all())
+    rows = session.execute(
+        matching.with_only_columns(
+            QuarantinedRecord.id,
+            QuarantinedRecord.created_at,
+            QuarantinedRecord.stage,
+            name,
+            QuarantinedRecord.source_ref,
+            QuarantinedRecord.reason,
+        )
+        .order_by(QuarantinedRecord.created_at.desc(), QuarantinedRecord.id.desc())
+        .limit(limit)
+    )
+    return counts, [Filed(*row) for row in rows]
+
+
+def record(session: Session, record_id: int) -> dict[str, Any] | None:
+    """Everything kept of one quarantined record; a stream record's data also decoded when it is text."""
+    found = session.execute(
+        select(QuarantinedRecord, Source.name)
+        .outerjoin(Source, Source.id == QuarantinedRecord.source_id)
+        .where(QuarantinedRecord.id == record_id)
+    ).first()
+    if found is None:
+        return None
+    row, source = found
+    kept: dict[str, Any] = {
+        "id": row.id,
+        "created_at": row.created_at.isoformat(),
+        "stage": row.stage,
+        "source": source,
+        "source_ref": row.source_ref,
+        "reason": row.reason,
+        "payload": row.payload,
+        "raw": row.raw,
+    }
+    if row.stage == "stream" and row.raw:
+        try:
+            kept["data"] = base64.b64decode(row.raw, validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            kept["data"] = None  # not text (or cut short at 100,000 characters): `raw` holds it as sent
+    return kept
