@@ -274,6 +274,8 @@ nook is running.
   data checks  HTML reports in {services.LOCAL_DIR}/reports/ (the checks run once now, then daily)
   stream       a partner pushes a listing (or takes one down) every {TRICKLE_SECONDS:.0f}s; watch the
                scores with  eval "$(make -s env)" && .venv/bin/flask stream tail --follow
+  refused      records the feeds or the partner sent that nook quarantined, and why:
+               eval "$(make -s env)" && .venv/bin/flask quarantine list
   database     {os.environ["DATABASE_URL"]}
   AWS (moto)   {os.environ["AWS_ENDPOINT_URL"]}
   logs         JSON lines below; service logs in {services.LOCAL_DIR}/
