@@ -11,8 +11,9 @@ import json
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from flask import Flask
@@ -21,6 +22,9 @@ from app import create_app as create_web_app
 from jobs.local import scheduler, services
 from jobs.local.lambda_context import LocalContext
 from jobs.runtime import JobFailed, progress_listener
+
+if TYPE_CHECKING:
+    from jobs.local.stream_io import PutOutcome
 
 # Each job's entry point; `flask jobs run NAME` fires it as its schedule would.
 JOBS: dict[str, str] = {
@@ -335,6 +339,34 @@ def quarantine_show(record_id: int) -> None:
     click.echo(json.dumps(kept, indent=2, ensure_ascii=False))
 
 
+@quarantine_group.command("replay")
+@click.argument("record_ids", nargs=-1, type=int)
+@click.option("--source", default=None, help="Every refused record of this (known) source.")
+@click.option(
+    "--since", callback=_since, default=None, help="Every refused record since: 90m, 24h, 7d, a date."
+)
+@click.option("--stream", "stream_name", default=None, help="Default: NOOK_LISTING_EVENTS_STREAM.")
+def quarantine_replay(
+    record_ids: tuple[int, ...], source: str | None, since: datetime | None, stream_name: str | None
+) -> None:
+    """Send the stream's refused records onto listing_events again, bytes as the partner sent them.
+
+    For after a fix on either side (a source registered late, a rule mended): the stage takes those that
+    now pass, and those that still fail stay filed once (the same bytes are the same record). Exits 1
+    naming each record that could not be sent."""
+    from jobs.local.stream_io import PutOutcome, replayable
+    from models.quarantine import stream_records
+    from models.session import session_scope
+
+    if not (record_ids or source or since):
+        raise click.UsageError("name the records: their IDs, --source or --since")
+    with session_scope() as session:
+        found = stream_records(session, record_ids, source, since)
+    outcome = PutOutcome()
+    datas, names = replayable(found, record_ids, outcome)
+    _send("replayed", stream_name, datas, outcome, where=lambda n: names[n - 1])
+
+
 @click.group("stream")
 def stream_group() -> None:
     """The Kinesis streams: send listing events, read scores, run the local poller."""
@@ -353,18 +385,31 @@ def stream_put(source, stream_name: str | None) -> None:  # noqa: ANN001
     """Send each line of a JSONL file (or - for stdin) as one record, bytes as they are.
 
     Entries Kinesis turns away (throttling) are retried; exits 1 naming every line that was not sent."""
+    from jobs.local.stream_io import PutOutcome
+
+    _send("sent", stream_name, source, PutOutcome())
+
+
+def _send(
+    verb: str,
+    stream_name: str | None,
+    lines: Iterable[bytes],
+    outcome: PutOutcome,
+    where: Callable[[int], str] | None = None,
+) -> None:
+    """Put the lines onto listing_events (or the named stream), say how many went, and exit 1 naming
+    each record that did not."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from jobs.local.stream_io import PutOutcome, put
+    from jobs.local.stream_io import at_line, put
     from models.settings import get_settings
 
     name = stream_name or get_settings().listing_events_stream
-    outcome = PutOutcome()
     try:
-        put(_kinesis(), name, source, outcome)
+        put(_kinesis(), name, lines, outcome, where=where or at_line)
     except (BotoCoreError, ClientError) as exc:
         raise click.ClickException(f"{exc} ({outcome.sent} records were sent before it)") from None
-    click.echo(f"sent {outcome.sent} of {outcome.lines} records to {name}")
+    click.echo(f"{verb} {outcome.sent} of {outcome.lines} records to {name}")
     for problem in outcome.problems:
         click.echo(problem, err=True)
     if outcome.problems:

@@ -50,7 +50,7 @@ with collector_paused(freeze=True):
     from models.matching import hand_over, mark_duplicates, match_regions
     from models.normalize import CleanListing, Rejected, clean_listing, source_ref_of
     from models.pricing import Estimate, ListingFeatures, ModelUnavailable, PriceModel, current_model
-    from models.quarantine import BadRecord, quarantine
+    from models.quarantine import RAW_KEPT, BadRecord, quarantine
     from models.ranking import store_ranks
     from models.session import session_scope
     from models.settings import get_settings
@@ -249,7 +249,7 @@ def store(
                 source_id=i.source_id,
                 source_ref=(i.payload or {}).get("source_ref") if isinstance(i.payload, dict) else None,
                 payload=None,
-                raw=i.data[:100_000],
+                raw=i.data[:RAW_KEPT],
             )
             for i in items
             if i.poison

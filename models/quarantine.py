@@ -6,6 +6,7 @@ import base64
 import binascii
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,6 +17,8 @@ from sqlalchemy.orm import Session
 
 from models.listing import QuarantinedRecord
 from models.source import Source
+
+RAW_KEPT = 100_000  # characters of a record's raw form the table keeps (the dead letters keep it whole)
 
 FILE_RECORDS = (
     insert(QuarantinedRecord)
@@ -145,3 +148,17 @@ def record(session: Session, record_id: int) -> dict[str, Any] | None:
         except (binascii.Error, ValueError):
             kept["data"] = None  # not text (or cut short at 100,000 characters): `raw` holds it as sent
     return kept
+
+
+def stream_records(
+    session: Session, ids: Sequence[int] = (), source: str | None = None, since: datetime | None = None
+) -> list[tuple[int, str | None]]:
+    """(id, raw) of the stream's quarantined records with these ids, or of this source, or since then."""
+    query = select(QuarantinedRecord.id, QuarantinedRecord.raw).where(QuarantinedRecord.stage == "stream")
+    if ids:
+        query = query.where(QuarantinedRecord.id.in_(list(ids)))
+    if source is not None:
+        query = query.join(Source, Source.id == QuarantinedRecord.source_id).where(Source.name == source)
+    if since is not None:
+        query = query.where(QuarantinedRecord.created_at >= since)
+    return [(rid, raw) for rid, raw in session.execute(query.order_by(QuarantinedRecord.id))]

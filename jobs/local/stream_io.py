@@ -9,6 +9,8 @@ until it has caught up with the newest record, and with --follow keeps reading.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import heapq
 import json
 import time
@@ -20,6 +22,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from models.quarantine import RAW_KEPT
+
 MAX_RECORD_BYTES = 1024 * 1024  # data plus partition key
 MAX_CALL_RECORDS = 500
 MAX_CALL_BYTES = 5 * 1024 * 1024
@@ -29,7 +33,7 @@ PAGE = 1000
 
 @dataclass
 class PutOutcome:
-    """What a put did; `problems` name the line of every record that was not sent, and why."""
+    """What a put did; `problems` name every record that was not sent (by its line), and why."""
 
     lines: int = 0
     sent: int = 0
@@ -38,7 +42,7 @@ class PutOutcome:
 
 @dataclass(frozen=True)
 class Entry:
-    line: int
+    where: str  # "line 7" (or what the caller calls its records)
     record: dict[str, Any]
 
     @property
@@ -55,7 +59,13 @@ def partition_key(line: bytes) -> str:
         return "unparseable"
 
 
-def entries(lines: Iterable[bytes], outcome: PutOutcome) -> Iterator[Entry]:
+def at_line(number: int) -> str:
+    return f"line {number}"
+
+
+def entries(
+    lines: Iterable[bytes], outcome: PutOutcome, where: Callable[[int], str] = at_line
+) -> Iterator[Entry]:
     """One record per non-blank line, bytes as they are, read as they are sent (a file of any size); a
     line over Kinesis's record limit is refused."""
     for number, raw in enumerate(lines, start=1):
@@ -63,9 +73,9 @@ def entries(lines: Iterable[bytes], outcome: PutOutcome) -> Iterator[Entry]:
         if not data.strip():
             continue
         outcome.lines += 1
-        entry = Entry(number, {"Data": data, "PartitionKey": partition_key(data)})
+        entry = Entry(where(number), {"Data": data, "PartitionKey": partition_key(data)})
         if entry.size > MAX_RECORD_BYTES:
-            outcome.problems.append(f"line {number}: {entry.size:,} bytes, over Kinesis's 1 MiB record limit")
+            outcome.problems.append(f"{entry.where}: {entry.size:,} bytes, over Kinesis's 1 MiB record limit")
         else:
             yield entry
 
@@ -90,13 +100,14 @@ def put(
     lines: Iterable[bytes],
     outcome: PutOutcome,
     sleep: Callable[[float], None] = time.sleep,
+    where: Callable[[int], str] = at_line,
 ) -> PutOutcome:
     """Send the lines; entries Kinesis turns away are retried alone, with backoff, up to six times.
 
     `outcome` is filled as it goes, so a caller that catches an error still knows what was sent."""
-    for call in calls(entries(lines, outcome)):
+    for call in calls(entries(lines, outcome, where)):
         pending = call
-        errors: dict[int, str] = {}
+        errors: dict[str, str] = {}
         for attempt in range(PUT_ATTEMPTS):
             if attempt:
                 sleep(min(2.0, 0.1 * 2 ** (attempt - 1)))
@@ -105,15 +116,43 @@ def put(
             for entry, result in zip(pending, response["Records"], strict=True):
                 if result.get("ErrorCode"):
                     failed.append(entry)
-                    errors[entry.line] = f"{result['ErrorCode']}: {result.get('ErrorMessage', '')}".strip()
+                    errors[entry.where] = f"{result['ErrorCode']}: {result.get('ErrorMessage', '')}".strip()
             outcome.sent += len(pending) - len(failed)
             pending = failed
             if not pending:
                 break
         outcome.problems.extend(
-            f"line {e.line}: not accepted after {PUT_ATTEMPTS} tries ({errors[e.line]})" for e in pending
+            f"{e.where}: not accepted after {PUT_ATTEMPTS} tries ({errors[e.where]})" for e in pending
         )
     return outcome
+
+
+def replayable(
+    found: list[tuple[int, str | None]], asked: Iterable[int], outcome: PutOutcome
+) -> tuple[list[bytes], list[str]]:
+    """The bytes of each quarantined stream record (id, base64 data as Kinesis delivered it) that can be
+    sent again, and their names; those that cannot, and ids asked for but not found, go to `problems`."""
+    datas, names = [], []
+    ids = {rid for rid, _ in found}
+    for rid in dict.fromkeys(asked):
+        if rid not in ids:
+            outcome.lines += 1
+            outcome.problems.append(f"record {rid}: no record of the stream's in quarantine")
+    for rid, raw in found:
+        try:
+            data = base64.b64decode(raw or "", validate=True)
+        except binascii.Error:
+            data = b""
+        if data.strip() and len(raw or "") < RAW_KEPT:
+            datas.append(data)
+            names.append(f"record {rid}")
+            continue
+        outcome.lines += 1
+        outcome.problems.append(
+            f"record {rid}: nothing whole to send (the table keeps {RAW_KEPT:,} characters of the base64 "
+            "data Kinesis delivered; its dead letter in the bucket keeps all of it)"
+        )
+    return datas, names
 
 
 def decoded(data: bytes) -> str:
