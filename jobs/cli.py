@@ -418,11 +418,15 @@ def _send(
 
 @stream_group.command("tail")
 @click.option("--stream", "stream_name", default=None, help="Default: NOOK_LISTING_SCORES_STREAM.")
-@click.option("-n", "--lines", default=10, show_default=True, help="How many of the last hour's records.")
+@click.option("-n", "--lines", default=10, show_default=True, help="How many of the last records.")
+@click.option("--since", callback=_since, default=None, help="Look that far back for them: 90m, 24h, a date.")
 @click.option("--from-start", is_flag=True, help="Every record the stream holds, from the oldest.")
 @click.option("-f", "--follow", is_flag=True, help="Then print records as they arrive, until Ctrl-C.")
-def stream_tail(stream_name: str | None, lines: int, from_start: bool, follow: bool) -> None:
-    """Print the stream's records as decoded JSON, a line each (like get-records | base64 --decode | jq)."""
+def stream_tail(
+    stream_name: str | None, lines: int, since: datetime | None, from_start: bool, follow: bool
+) -> None:
+    """Print the stream's records as decoded JSON, a line each (like get-records | base64 --decode | jq):
+    the last N of the last hour (or --since), in order of arrival across shards."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     from jobs.local.stream_io import Tail, tail
@@ -430,7 +434,7 @@ def stream_tail(stream_name: str | None, lines: int, from_start: bool, follow: b
 
     if lines < 0:
         raise click.BadParameter("must be 0 or more", param_hint="--lines")
-    reader = Tail(_kinesis(), stream_name or get_settings().listing_scores_stream, lines, from_start)
+    reader = Tail(_kinesis(), stream_name or get_settings().listing_scores_stream, lines, from_start, since)
     try:
         tail(reader, click.echo, follow=follow)
     except (BotoCoreError, ClientError) as exc:

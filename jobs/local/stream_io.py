@@ -206,7 +206,7 @@ class Tail:
     stream: str
     lines: int = 10
     from_start: bool = False
-    window: timedelta = timedelta(hours=1)  # how far back the last `lines` are looked for
+    since: datetime | None = None  # how far back the last `lines` are looked for (default: an hour)
     iterators: dict[str, str | None] = field(default_factory=dict)
 
     def start(self) -> list[str]:
@@ -214,7 +214,8 @@ class Tail:
         if self.from_start:
             position: dict[str, Any] = {"ShardIteratorType": "TRIM_HORIZON"}
         elif self.lines:
-            position = {"ShardIteratorType": "AT_TIMESTAMP", "Timestamp": datetime.now(UTC) - self.window}
+            since = self.since or datetime.now(UTC) - timedelta(hours=1)
+            position = {"ShardIteratorType": "AT_TIMESTAMP", "Timestamp": since}
         else:
             position = {"ShardIteratorType": "LATEST"}
         self.iterators = {

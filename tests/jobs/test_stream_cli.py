@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -138,6 +139,11 @@ def test_tail_prints_the_last_records_in_arrival_order(runner, kinesis):
 
     result = runner.invoke(stream_group, ["tail", "-n", "3"])
     assert result.output.splitlines() == expected[-3:]
+    assert (
+        runner.invoke(stream_group, ["tail", "--since", "5m", "-n", "2"]).output.splitlines() == expected[-2:]
+    )
+    later = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
+    assert runner.invoke(stream_group, ["tail", "--since", later]).output == ""  # nothing arrived since
     assert runner.invoke(stream_group, ["tail", "-n", "0"]).output == ""
     result = runner.invoke(stream_group, ["tail", "--from-start"])
     assert (
