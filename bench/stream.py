@@ -84,28 +84,40 @@ def batches(records: int, size: int = 100) -> list[dict]:
     return events
 
 
-def throughput(events: list[dict]) -> tuple[float, float, int, int, int]:
-    """Seconds for all events through the handler, of which in PutRecords to listing_scores (the
-    emulator's share), and the valid and poison records seen and the alerts queued."""
+# the steps of a batch timed on their way (module functions of jobs.stream, looked up when called); scoring
+# and the dead letters run on threads alongside the database steps, PutRecords after the commit
+STEPS = {
+    "upsert_active": "listing upsert",
+    "mark_duplicates": "duplicates",
+    "match_regions": "placement + alerts",
+    "store_ranks": "ranks",
+    "quarantine": "quarantine",
+    "score": "scoring (alongside)",
+    "publish": "PutRecords (moto)",
+}
+
+
+def throughput(events: list[dict]) -> tuple[float, dict[str, float], int, int, int]:
+    """Seconds for all events through the handler, the seconds spent in each of STEPS, and the valid and
+    poison records seen and the alerts queued."""
     from jobs import stream
     from jobs.local.lambda_context import LocalContext
 
-    aws = 0.0
+    spent = dict.fromkeys(STEPS, 0.0)
 
-    def timed(function):
+    def timed(name, function):
         def wrapper(*args, **kwargs):
-            nonlocal aws
             started = time.perf_counter()
             try:
                 return function(*args, **kwargs)
             finally:
-                aws += time.perf_counter() - started
+                spent[name] += time.perf_counter() - started
 
         return wrapper
 
-    # dead letters to S3 run alongside the database work, so only PutRecords holds the handler up
-    original = stream.publish
-    stream.publish = timed(stream.publish)
+    originals = {name: getattr(stream, name) for name in STEPS}
+    for name, function in originals.items():
+        setattr(stream, name, timed(name, function))
     valid = poison = alerts = 0
     try:
         started = time.perf_counter()
@@ -114,9 +126,10 @@ def throughput(events: list[dict]) -> tuple[float, float, int, int, int]:
             assert result["batchItemFailures"] == [], result
             valid, poison = valid + result["valid"], poison + result["poison"]
             alerts += result.get("alerts", 0)
-        return time.perf_counter() - started, aws, valid, poison, alerts
+        return time.perf_counter() - started, spent, valid, poison, alerts
     finally:
-        stream.publish = original
+        for name, function in originals.items():
+            setattr(stream, name, function)
 
 
 def cold_start(artifact: Path, runs: int = 5) -> tuple[float, float]:
@@ -155,20 +168,28 @@ def fresh_scores_stream(name: str) -> None:
     kinesis.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.2})
 
 
-def passes(events: list[dict], database: str) -> list[dict]:
-    """First delivery and re-delivery of every event; a table row each."""
+def passes(events: list[dict], database: str, steps: list[dict]) -> list[dict]:
+    """First delivery and re-delivery of every event; a table row each (and one onto `steps`: ms a
+    batch in each step)."""
     from models.settings import get_settings
 
     rows = []
     for label in ("first delivery", "re-delivery (all unchanged)"):
         fresh_scores_stream(get_settings().listing_scores_stream)
-        seconds, aws, valid, poison, alerts = throughput(events)
+        seconds, spent, valid, poison, alerts = throughput(events)
+        aws = spent["publish"]
+        steps.append(
+            {"database": database, "pass": label}
+            | {STEPS[name]: f"{spent[name] / len(events) * 1000:.1f}" for name in STEPS}
+            | {"whole batch": f"{seconds / len(events) * 1000:.1f}"}
+        )
         total = valid + poison
         rate, own = total / seconds, total / (seconds - aws)
         print(
             f"{database:34} {label:28} {total:,} records ({poison} poison, {alerts:,} alerts) in "
             f"{seconds:.2f}s = {rate:,.0f} records/s ({aws:.2f}s in PutRecords (moto); without it "
-            f"{own:,.0f} records/s)"
+            f"{own:,.0f} records/s)\n    ms a batch: "
+            + ", ".join(f"{key} {value}" for key, value in list(steps[-1].items())[2:])
         )
         rows.append(
             {
@@ -247,7 +268,7 @@ def main() -> None:
     from jobs.local.services import bootstrap_aws, local_environment
 
     events = batches(args.records)
-    rows, artifact = [], None
+    rows, steps, artifact = [], [], None
     for database, market in (("empty", 0), (f"{args.market:,} listings, 1,000 regions", args.market)):
         scratch_database("nook_bench_stream")
         logs_aside()
@@ -256,7 +277,7 @@ def main() -> None:
             load(market, random.Random(7))
         bootstrap_aws(local_environment())
         artifact = current_model(100_000, "bench-stream", sources=("bench-partner",), artifact=artifact)
-        rows += passes(events, database)
+        rows += passes(events, database, steps)
     place_ms, pairs = placement()
     print(f"placing 100 new listings in the market's regions: {place_ms:.1f} ms for {pairs:,.0f} alerts")
     market_first = rows[2]
@@ -273,6 +294,9 @@ def main() -> None:
         f"a market of {args.market:,} listings with bench.api's 1,000 regions (100 users x 10, analyzed), "
         "where each new listing lands in many regions and queues an alert for each.\n\n"
         + table(rows)
+        + "\n\nWhere a batch goes, ms per batch of 100 (scoring runs on a thread alongside the database"
+        " steps, so it counts only where it ends after them; PutRecords waits for the commit):\n\n"
+        + table(steps)
         + f"\n\nCold start in a fresh interpreter (median of 5): import of the handler module + loading the "
         f"100k-listing artifact from a local directory **{handler:.3f} s**; floor ({FLOOR}) {floor:.3f} s."
         "\n\nScoring (annoy releases the GIL) and the S3 dead letters run on threads alongside the database"
@@ -281,7 +305,7 @@ def main() -> None:
         " shard). moto numbers every record it is sent by listing all the keys of its shard, so its"
         " PutRecords slows as the stream fills (with one shard, a second pass on the first pass's 10k"
         " records took 31 instead of 17 ms per 100); each pass starts from an empty listing_scores stream."
-        " Real Kinesis answers in tens of ms however full the stream. The last"
+        " Real Kinesis answers in tens of ms however full the stream. The first table's last"
         " column is the handler's own rate (decode, score, store, match, dead letters) without PutRecords."
         "\n\nIn the market a new listing lands in "
         + f"{fan_out:.1f}"
