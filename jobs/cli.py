@@ -194,7 +194,6 @@ def price_rank_group() -> None:
 )
 def price_rank_run(run_id: str | None, step: tuple[str, ...]) -> None:
     """Wrangle -> train -> update, as the price_rank stage's schedule chains them."""
-
     from jobs.price_rank import storage, train, update, wrangle
 
     run_id = run_id or storage.new_run_id(datetime.now(UTC))
@@ -486,7 +485,6 @@ def checks_group() -> None:
 @click.argument("suites", nargs=-1)
 def checks_run(suites: tuple[str, ...]) -> None:
     """Run the suites (all, or the named ones); exit non-zero when one fails."""
-
     from jobs.checks import check_and_report
     from models.session import session_scope
 
@@ -530,7 +528,6 @@ def _bed_kind(beds: str) -> str:
 @click.option("--strict", is_flag=True, help="Exit non-zero when a target is missed.")
 def market_backtest(region_id: int | None, beds: str, weeks: int, days: int, strict: bool) -> None:
     """Roll the forecast origin over past weeks: 80% interval coverage, and MAE vs seasonal naive."""
-
     from jobs.market import COVERAGE_TARGET, LEVEL, backtest_splits
     from models.market import BED_BUCKETS
     from models.session import session_scope

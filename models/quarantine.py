@@ -143,11 +143,23 @@ def record(session: Session, record_id: int) -> dict[str, Any] | None:
         "raw": row.raw,
     }
     if row.stage == "stream" and row.raw:
+        data = stream_bytes(row.raw)
         try:
-            kept["data"] = base64.b64decode(row.raw, validate=True).decode("utf-8")
-        except (binascii.Error, ValueError):
-            kept["data"] = None  # not text (or cut short at 100,000 characters): `raw` holds it as sent
+            kept["data"] = data.decode("utf-8") if data is not None else None
+        except UnicodeDecodeError:
+            kept["data"] = None  # not text: `raw` holds it as Kinesis delivered it
     return kept
+
+
+def stream_bytes(raw: str | None) -> bytes | None:
+    """The bytes a stream record carried, from the base64 data the table keeps; None when there is none
+    whole (not base64, or longer than the table keeps: its dead letter in the bucket has all of it)."""
+    if not raw or len(raw) >= RAW_KEPT:
+        return None
+    try:
+        return base64.b64decode(raw, validate=True)
+    except binascii.Error:
+        return None
 
 
 def stream_records(

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from jobs.local.stream_io import partition_key
+
 DEMO_EMAIL = "demo@nook.local"
 HOST, PORT = "127.0.0.1", int(os.environ.get("NOOK_DEMO_PORT", "5000"))
 FEED_PORT = int(os.environ.get("NOOK_DEMO_FEED_PORT", "54331"))
@@ -154,12 +156,12 @@ class Partner:
         if self.listed and self.rng.random() < self.removal_share:
             index = self.listed.pop(self.rng.randrange(len(self.listed)))
             data = json.dumps({"source": STREAM_SOURCE, "source_ref": f"S-{index}", "status": "delisted"})
-            return data.encode(), f"{STREAM_SOURCE}:{index}"
+            return data.encode(), partition_key(data.encode())
         index = self.rng.randrange(1_000_000, 2_000_000)
         data = partner_event(index, self.rng)
         if data.startswith(b"{"):
             self.listed.append(index)
-        return data, f"{STREAM_SOURCE}:{index}"
+        return data, partition_key(data)
 
 
 def partner_event(index: int, rng: random.Random) -> bytes:

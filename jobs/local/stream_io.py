@@ -9,8 +9,6 @@ until it has caught up with the newest record, and with --follow keeps reading.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import heapq
 import json
 import time
@@ -22,7 +20,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from models.quarantine import RAW_KEPT
+from models.quarantine import RAW_KEPT, stream_bytes
 
 MAX_RECORD_BYTES = 1024 * 1024  # data plus partition key
 MAX_CALL_RECORDS = 500
@@ -139,11 +137,8 @@ def replayable(
             outcome.lines += 1
             outcome.problems.append(f"record {rid}: no record of the stream's in quarantine")
     for rid, raw in found:
-        try:
-            data = base64.b64decode(raw or "", validate=True)
-        except binascii.Error:
-            data = b""
-        if data.strip() and len(raw or "") < RAW_KEPT:
+        data = stream_bytes(raw)
+        if data is not None and data.strip():
             datas.append(data)
             names.append(f"record {rid}")
             continue
@@ -236,9 +231,8 @@ class Tail:
             if iterator is not None:
                 shards.append(deque(maxlen=last))
                 self.iterators[shard] = read_shard(self.client, iterator, shards[-1])
-        merged = list(
-            heapq.merge(*shards, key=lambda r: r["ApproximateArrivalTimestamp"])
-        )  # keeps shard order
+        # merged by arrival, each shard's records staying in their order
+        merged = list(heapq.merge(*shards, key=lambda r: r["ApproximateArrivalTimestamp"]))
         return [decoded(r["Data"]) for r in (merged[-last:] if last else merged)]
 
     @property

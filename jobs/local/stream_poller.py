@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobs.local.lambda_context import LocalContext
+from jobs.local.stream_io import shard_ids
 from jobs.local.zappa_config import load_all, resolve_stage
 
 log = logging.getLogger("nook.stream.poller")
@@ -109,7 +110,7 @@ class Poller:
     def poll_once(self) -> dict[str, int]:
         """One round over every shard."""
         totals = {"records": 0, "failed": 0}
-        for shard in (s["ShardId"] for s in self.kinesis.list_shards(StreamName=self.stream)["Shards"]):
+        for shard in shard_ids(self.kinesis, self.stream):
             for key, value in self.poll_shard(shard).items():
                 totals[key] += value
         return totals
