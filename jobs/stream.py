@@ -233,7 +233,6 @@ def store(
     session: Session,
     items: list[Item],
     now: datetime,
-    model: PriceModel | None,
     scored: Callable[[], Any] = lambda: None,
 ) -> dict[str, int]:
     """Quarantine poison, upsert and activate valid listings, rank and match them, take down the removed
@@ -296,12 +295,32 @@ def store(
 
 
 def score(items: list[Item], model: PriceModel | None) -> None:
-    """Estimate every valid record (before storing: ranks are written with the batch)."""
-    if model is None:
-        return
+    """Estimate every record that decoded to a listing (none without a model), before storing: ranks are
+    written with the batch. A record found poison later (an unknown source) keeps an estimate nobody
+    reads."""
     for item in items:
-        if item.clean is not None and not item.poison:
-            item.estimate = model.estimate(features(item.clean), price=item.clean.price)
+        if item.clean is not None:
+            item.estimate = model.estimate(features(item.clean), price=item.clean.price) if model else None
+
+
+class LastModel:
+    """The model the container's last batch was scored with: the next batch is scored with it from the
+    start, before the database has said which model is current, and again if that is another."""
+
+    model: PriceModel | None = None
+
+
+def scoring_by(
+    items: list[Item], early: Background | None, guess: PriceModel | None, model: PriceModel | None
+) -> Background:
+    """Scoring by the current `model`: the early scoring by `guess` if that is it, else a new one (once
+    the early one has stopped writing estimates)."""
+    LastModel.model = model
+    if early is not None and guess is model:
+        return early
+    if early is not None:
+        early.wait()
+    return in_background(score, items, model)
 
 
 def dead_letter(items: list[Item], bucket: str) -> None:
@@ -445,13 +464,18 @@ def process(records: list[Mapping[str, Any]], now: datetime) -> dict[str, Any]:
         # container): at a cold start it is made while the database and the artifact are waited for.
         # publish() asks for it again, waits on the lock if it is still being made, and reports a failure
         in_background(kinesis)
-    background: list[Background] = []
+    # scoring (annoy lets go of the GIL) needs nothing from the database but the current model's
+    # version, and that rarely changes: it starts now, with the last batch's model
+    guess = LastModel.model
+    early = in_background(score, items, guess) if guess is not None else None
+    background = [early] if early is not None else []
     try:
         with session_scope() as session:
             resolve_sources(session, items)
-            model = _model(session)
+            scoring = scoring_by(items, early, guess, _model(session))
+            background.append(scoring)
             if settings.stream_dry_run:
-                score(items, model)
+                scoring.result()
                 session.rollback()
                 counts = {
                     "valid": sum(not i.poison for i in items),
@@ -467,12 +491,11 @@ def process(records: list[Mapping[str, Any]], now: datetime) -> dict[str, Any]:
                     },
                 )
                 return {"batchItemFailures": [], **counts}
-            # scoring (annoy lets go of the GIL) and the dead letters to S3 need nothing from the
-            # database: they run while it works; ranks are stored once the scores are in
-            scoring = in_background(score, items, model)
+            # the dead letters to S3 need nothing more from the database: they are written while it
+            # works, as the scores are computed; ranks are stored once the scores are in
             dead_letters = in_background(dead_letter, items, settings.bucket)
-            background += [scoring, dead_letters]
-            counts = store(session, items, now, model, scored=scoring.result)
+            background.append(dead_letters)
+            counts = store(session, items, now, scored=scoring.result)
     except (OperationalError, DBAPIError) as exc:
         log.warning("database unavailable; Lambda will retry the batch", extra={"error": str(exc)[:300]})
         for task in background:

@@ -447,7 +447,9 @@ def test_a_missing_model_artifact_does_not_stall_the_stream(zappa_stream, partne
 def test_the_batch_after_a_model_is_activated_is_scored_with_it(
     zappa_stream, partner, artifact_dir, tmp_path
 ):
-    first, second = (json.dumps(p).encode() for p in payloads(2))
+    # the container starts scoring a batch with its last batch's model before the database says which
+    # is current: every listing of the batch after an activation must still carry the new model
+    first, *rest = (json.dumps(p).encode() for p in payloads(31))
     zappa_stream.handler(kinesis_event([first]), LocalContext())  # the container's last model: v1
     newer = tmp_path / "v2"
     shutil.copytree(artifact_dir, newer)
@@ -456,11 +458,12 @@ def test_the_batch_after_a_model_is_activated_is_scored_with_it(
     with session_scope() as session:
         activate_artifact(session, newer, version="api-test-v2")
     try:
-        result = zappa_stream.handler(kinesis_event([second], first_sequence=2000), LocalContext())
+        result = zappa_stream.handler(kinesis_event(rest, first_sequence=2000), LocalContext())
+        again = zappa_stream.handler(kinesis_event(rest, first_sequence=2000), LocalContext())
     finally:
         pricing._loaded.pop("api-test-v2", None)
-    assert result["batchItemFailures"] == []
-    assert [m["model_version"] for m in scores_published()] == ["api-test-v1", "api-test-v2"]
+    assert result["batchItemFailures"] == [] == again["batchItemFailures"]
+    assert [m["model_version"] for m in scores_published()] == ["api-test-v1"] + ["api-test-v2"] * 60
     with session_scope() as session:
         versions = dict(
             session.execute(
@@ -469,10 +472,8 @@ def test_the_batch_after_a_model_is_activated_is_scored_with_it(
                 )
             ).all()
         )
-    assert versions == {
-        payloads(2)[0]["source_ref"]: "api-test-v1",
-        payloads(2)[1]["source_ref"]: "api-test-v2",
-    }
+    refs = [p["source_ref"] for p in payloads(31)]
+    assert versions == {refs[0]: "api-test-v1"} | dict.fromkeys(refs[1:], "api-test-v2")
 
 
 CITY = "SRID=4326;MULTIPOLYGON(((-80 43,-78 43,-78 45,-80 45,-80 43)))"
