@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import bindparam, text
@@ -22,8 +23,60 @@ DEGREES_PER_METRE = 1 / 80_000
 _BATCH = """(SELECT DISTINCT unnest(CAST(:ids AS bigint[])) AS id) AS batch
     CROSS JOIN LATERAL (SELECT * FROM listings WHERE listings.id = batch.id LIMIT 1) AS"""
 
+# Copies of one flat written at the same time. The stream's shards (a Lambda each) and the process job
+# write listings concurrently, and a transaction cannot see another's uncommitted copy: each would stay
+# shown. So a writer first locks where it writes, with transaction advisory locks taken in one
+# statement, always in the same order (no deadlock between writers): the stream locks the map shared,
+# then the ~100 m cells within reach of its listings (two copies close enough to be one flat share a
+# cell; batches far apart go on side by side); the process job locks the whole map. The second writer
+# of a flat waits for the first to commit, then sees its copy, which went live first (MARK_DUPLICATES).
+CELL_DEGREES = 0.001
+WHOLE_MAP = 0x6E6F6F6B << 32  # "nook": the key of the map; a cell's follows it
+LOCK_PLACES = text("""
+SELECT count(CASE WHEN shared THEN pg_advisory_xact_lock_shared(key) ELSE pg_advisory_xact_lock(key) END)
+FROM unnest(CAST(:keys AS bigint[]), CAST(:shared AS boolean[])) AS places(key, shared)
+""")
+
+
+def cell_keys(points: Iterable[tuple[float, float]], metres: float = DEDUPE_METRES) -> list[int]:
+    """The lock keys of the cells within the dedupe prefilter's reach of each (latitude, longitude),
+    ascending: a copy that MARK_DUPLICATES can match lies in one of them, and locks its own cell."""
+    reach = metres * DEGREES_PER_METRE * 2
+    keys = set()
+    for latitude, longitude in points:
+        rows = range(
+            math.floor((latitude - reach) / CELL_DEGREES), math.floor((latitude + reach) / CELL_DEGREES) + 1
+        )
+        columns = range(
+            math.floor((longitude - reach) / CELL_DEGREES), math.floor((longitude + reach) / CELL_DEGREES) + 1
+        )
+        keys.update(
+            WHOLE_MAP + 1 + (row + 90_000) * 400_000 + column + 180_000 for row in rows for column in columns
+        )
+    return sorted(keys)
+
+
+def hold_places(session: Session, points: Sequence[tuple[float, float]]) -> int:
+    """Lock the cells around the listings a stream batch writes (and the map, shared), until the
+    transaction ends; return how many cells."""
+    if not points:
+        return 0
+    keys = cell_keys(points)
+    session.execute(LOCK_PLACES, {"keys": [WHOLE_MAP, *keys], "shared": [True] + [False] * len(keys)})
+    return len(keys)
+
+
+def hold_whole_map(session: Session) -> None:
+    """Lock the whole map for a writer of many listings (the process job), until the transaction ends."""
+    session.execute(LOCK_PLACES, {"keys": [WHOLE_MAP], "shared": [False]})
+
+
 # LATERAL: one GiST nearest-neighbour probe per new listing, whatever the statistics say (without
-# them the planner would otherwise pick a join that compares every pair).
+# them the planner would otherwise pick a join that compares every pair). The copy that went live first
+# stays the one shown: a listing of the batch defers to any live listing from before the batch (a
+# partner's copy that came in on the stream while a feed's copy of the same flat waited to be processed
+# was first seen later, and has had its alerts), and within the batch to the older. The copies of a
+# listing that turns out a copy follow it to the one shown: no listing points at a copy.
 MARK_DUPLICATES = text(f"""
 WITH matches AS (
     SELECT n.id, m.id AS canonical
@@ -38,12 +91,16 @@ WITH matches AS (
           AND c.bedrooms = n.bedrooms
           AND c.bathrooms IS NOT DISTINCT FROM n.bathrooms
           AND abs(c.price - n.price) <= :tolerance * greatest(c.price, n.price)
-          AND (c.first_seen_at, c.id) < (n.first_seen_at, n.id)
+          AND (c.id <> ALL(:ids) OR (c.first_seen_at, c.id) < (n.first_seen_at, n.id))
           AND ST_DWithin(c.geom::geography, n.geom::geography, :metres)
         ORDER BY c.geom <-> n.geom, c.id
         LIMIT 1
     ) m
     WHERE n.status = 'active'
+),
+followers AS (
+    UPDATE listings AS d SET canonical_id = m.canonical
+    FROM matches m WHERE d.canonical_id = m.id AND d.id <> ALL(:ids)
 )
 UPDATE listings AS l SET canonical_id = m.canonical
 FROM matches m WHERE l.id = m.id

@@ -211,3 +211,45 @@ def test_duplicates_do_not_alert(db_session):
     add_listing(db_session, b, "b1", lat=43.650009, first_seen_at=T0.replace(hour=14))
     process.process_pending(db_session, T0)
     assert db_session.scalar(select(func.count()).select_from(Notification)) == 1
+
+
+def test_the_copy_that_went_live_first_stays_the_one_shown(db_session):
+    # a feed's copy of a flat waits as pending from T0 until the next process run; meanwhile a partner's
+    # copy (first seen later) came in on the stream and went live at once, with its alerts
+    a, b = sources(db_session)
+    user, _ = create_user(db_session, "r@example.com")
+    region = add_region(db_session, user)
+    live = add_listing(db_session, b, "b1", lat=43.650009, first_seen_at=T0.replace(minute=5))
+    process.process_pending(db_session, T0.replace(minute=5))
+    waiting = add_listing(db_session, a, "a1", first_seen_at=T0)
+    result = process.process_pending(db_session, T0.replace(minute=10))
+    db_session.refresh(waiting)
+    assert result["duplicates"] == 1 and waiting.canonical_id == live.id
+    assert db_session.scalar(select(func.count()).select_from(Notification)) == 1
+    members = db_session.scalars(
+        text("SELECT listing_id FROM region_listings WHERE region_id = :r"), {"r": region.id}
+    ).all()
+    assert members == [live.id]
+
+
+def test_the_copies_of_a_listing_that_turns_out_a_copy_follow_it_to_the_one_shown(db_session):
+    a, b = sources(db_session)
+    c = Source(name="c", kind="json_feed", config={"url": "http://unused"})
+    db_session.add(c)
+    listing = add_listing(db_session, a, "a1", price=2500)
+    add_listing(db_session, c, "c1", price=2500, lat=43.650018, first_seen_at=T0.replace(hour=14))
+    shown = add_listing(db_session, b, "b1", lat=43.650009, first_seen_at=T0.replace(hour=13))
+    process.process_pending(db_session, T0.replace(hour=14))
+    assert dict(db_session.execute(select(Listing.source_ref, Listing.canonical_id)).all()) == {
+        "a1": None,
+        "b1": None,
+        "c1": listing.id,
+    }
+    # a1 comes down to b1's price: it is b1's flat, and so is its copy c1 (no listing points at a copy)
+    db_session.execute(
+        text("UPDATE listings SET status = 'pending', raw = raw || '{\"price\": 2000}' WHERE id = :id"),
+        {"id": listing.id},
+    )
+    process.process_pending(db_session, T0.replace(hour=15))
+    canonical = dict(db_session.execute(select(Listing.source_ref, Listing.canonical_id)).all())
+    assert canonical == {"a1": shown.id, "b1": None, "c1": shown.id}
