@@ -21,7 +21,7 @@ from jobs.http import polite_session
 from jobs.runtime import budget_deadline, report_progress, run_job
 from jobs.sources import registry
 from models.listing import Listing
-from models.matching import place_in_regions, promote_duplicates, prune_region_members
+from models.matching import mend_copies, place_in_regions, promote_duplicates, prune_region_members
 from models.source import Source
 
 
@@ -103,7 +103,8 @@ def recheck(
         report_progress("recheck", checked, None)
         delisted += batch[1]
         unknown += batch[2]
-    heirs = promote_duplicates(session, expired + delisted)
+    # the listings that went in this run, and any other gone original an active copy points at
+    heirs = promote_duplicates(session, list({*expired, *delisted, *mend_copies(session)}))
     place_in_regions(session, heirs)  # heirs of canonical listings that went take their place in regions
     pruned = prune_region_members(session)
     return {

@@ -153,6 +153,21 @@ ON CONFLICT (region_id, listing_id) DO NOTHING
 """
 ).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
 
+# Copies left pointing at a listing that is gone or is itself a copy. Writers lock the places of the
+# listings they write, not of those a removal takes down (a partner's removal names no place): a copy
+# written while another shard removes its original can point at it after it went, unseen until its
+# original's heir goes too. The hourly recheck mends them (`mend_copies`).
+SHORTCUT_COPIES = text("""
+UPDATE listings AS d SET canonical_id = c.canonical_id
+FROM listings c
+WHERE c.id = d.canonical_id AND c.canonical_id IS NOT NULL AND c.canonical_id <> d.id
+""")
+GONE_ORIGINALS = text("""
+SELECT DISTINCT c.id
+FROM listings d JOIN listings c ON c.id = d.canonical_id
+WHERE d.status = 'active' AND c.status <> 'active'
+""")
+
 PROMOTE_DUPLICATES = text("""
 WITH heirs AS (
     SELECT DISTINCT ON (d.canonical_id) d.canonical_id AS old, d.id AS heir
@@ -259,6 +274,15 @@ def hand_over(session: Session, gone_ids: Sequence[int]) -> list[int]:
     heirs = promote_duplicates(session, gone_ids)
     place_in_regions(session, [*gone_ids, *heirs])
     return heirs
+
+
+def mend_copies(session: Session, max_depth: int = 10) -> list[int]:
+    """Point copies of copies at the listing shown, and return the originals that went while an active
+    copy still points at them (to hand over, `promote_duplicates`)."""
+    for _ in range(max_depth):
+        if not session.execute(SHORTCUT_COPIES).rowcount:
+            break
+    return list(session.scalars(GONE_ORIGINALS))
 
 
 def promote_duplicates(session: Session, gone_ids: Sequence[int]) -> list[int]:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text, update
 
 from jobs import ingest, process, recheck
 from models.listing import Listing
+from models.source import Source
+from models.user import create_user
 from tests.jobs.conftest import T0
 
 
@@ -78,3 +80,31 @@ def test_when_a_canonical_listing_goes_its_duplicate_takes_over(db_session, demo
     result = recheck.recheck(db_session, T0, client, deadline=time.monotonic() - 1)
     db_session.refresh(duplicate)
     assert result["promoted"] >= 1 and duplicate.canonical_id is None
+
+
+def test_copies_left_pointing_at_a_gone_listing_or_at_a_copy_are_mended(db_session):
+    # what a removal racing a copy on another shard can leave: a copy of a listing that went without
+    # handing over, and a copy of that copy
+    from tests.jobs.test_process import add_listing, add_region, sources
+
+    a, b = sources(db_session)
+    user, _ = create_user(db_session, "r@example.com")
+    region = add_region(db_session, user)
+    original = add_listing(db_session, a, "a1")
+    copy = add_listing(db_session, b, "b1", lat=43.650009, first_seen_at=T0 + timedelta(hours=1))
+    process.process_pending(db_session, T0)
+    third = Source(name="c", kind="json_feed", config={"url": "http://unused"})
+    db_session.add(third)
+    db_session.flush()
+    copy_of_copy = add_listing(db_session, third, "c1", lat=43.650018, first_seen_at=T0 + timedelta(hours=2))
+    process.process_pending(db_session, T0)
+    db_session.execute(update(Listing).where(Listing.id == copy_of_copy.id).values(canonical_id=copy.id))
+    db_session.execute(update(Listing).where(Listing.id == original.id).values(status="delisted"))
+    result = recheck.recheck(db_session, T0, deadline=time.monotonic() - 1)  # no page checks
+    canonical = dict(db_session.execute(select(Listing.source_ref, Listing.canonical_id)).all())
+    assert result["promoted"] == 1 and canonical == {"a1": None, "b1": None, "c1": copy.id}
+    members = db_session.scalars(
+        text("SELECT listing_id FROM region_listings WHERE region_id = :r"), {"r": region.id}
+    ).all()
+    assert members == [copy.id]
+    assert recheck.recheck(db_session, T0, deadline=time.monotonic() - 1)["promoted"] == 0
