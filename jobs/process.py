@@ -24,7 +24,6 @@ from models.listing import Listing
 from models.matching import (
     DEDUPE_METRES,
     PRICE_TOLERANCE,
-    hold_whole_map,
     mark_duplicates,
     match_regions,
     refresh_listing_statistics,
@@ -89,8 +88,6 @@ def process_batch(
                     ),
                 )
             )
-    if good:  # the stream's shards wait while this run writes (see models.matching.hold_places)
-        hold_whole_map(session)
     activate(session, good, now)
     if bad:
         session.execute(

@@ -21,7 +21,13 @@ from jobs.http import polite_session
 from jobs.runtime import budget_deadline, report_progress, run_job
 from jobs.sources import registry
 from models.listing import Listing
-from models.matching import mend_copies, place_in_regions, promote_duplicates, prune_region_members
+from models.matching import (
+    mark_recent_copies,
+    mend_copies,
+    place_in_regions,
+    promote_duplicates,
+    prune_region_members,
+)
 from models.source import Source
 
 
@@ -84,8 +90,10 @@ def recheck(
     expire_after_days: float = 30,
     batch_size: int = 200,
     workers: int = 4,
+    copies_within_hours: float = 24,
 ) -> dict[str, Any]:
-    """Expire stale listings, then check the rest until done or out of time."""
+    """Expire stale listings, then check the rest until done or out of time; then count copies of a flat
+    that went live in the last `copies_within_hours` once, and mend copies left pointing at a gone one."""
     import time
 
     client = client or polite_session(retries=2)
@@ -103,16 +111,18 @@ def recheck(
         report_progress("recheck", checked, None)
         delisted += batch[1]
         unknown += batch[2]
+    copies = mark_recent_copies(session, now - timedelta(hours=copies_within_hours))
     # the listings that went in this run, and any other gone original an active copy points at
     heirs = promote_duplicates(session, list({*expired, *delisted, *mend_copies(session)}))
     place_in_regions(session, heirs)  # heirs of canonical listings that went take their place in regions
-    pruned = prune_region_members(session)
+    pruned = prune_region_members(session)  # and the copies marked just now leave theirs
     return {
         "expired": len(expired),
         "checked": checked,
         "delisted": len(delisted),
         "unknown": unknown,
         "promoted": len(heirs),
+        "copies_marked": len(copies),
         "region_memberships_pruned": pruned,
         "finished": finished,
     }

@@ -47,7 +47,7 @@ with collector_paused(freeze=True):
 
     from models.activation import delist, upsert_active
     from models.logs import configure_logging
-    from models.matching import hand_over, hold_places, mark_duplicates, match_regions
+    from models.matching import hand_over, mark_duplicates, match_regions
     from models.normalize import CleanListing, Rejected, clean_listing, source_ref_of
     from models.pricing import Estimate, ListingFeatures, ModelUnavailable, PriceModel, current_model
     from models.quarantine import RAW_KEPT, BadRecord, quarantine
@@ -239,8 +239,6 @@ def store(
     ones. `scored` returns once every item carries its estimate (scoring may run alongside)."""
     good = [i for i in items if not i.poison]
     listed, removals = latest(good)
-    # first, before this transaction holds any row: another shard may be writing a copy of a flat nearby
-    hold_places(session, [(i.clean.latitude, i.clean.longitude) for i in listed])  # type: ignore[union-attr]
     filed = quarantine(
         session,
         [

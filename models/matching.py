@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import bindparam, text
@@ -22,54 +21,6 @@ DEGREES_PER_METRE = 1 / 80_000
 # and would read them all for the batch's ids (3,000 reads for a batch of 20 in a test).
 _BATCH = """(SELECT DISTINCT unnest(CAST(:ids AS bigint[])) AS id) AS batch
     CROSS JOIN LATERAL (SELECT * FROM listings WHERE listings.id = batch.id LIMIT 1) AS"""
-
-# Copies of one flat written at the same time. The stream's shards (a Lambda each) and the process job
-# write listings concurrently, and a transaction cannot see another's uncommitted copy: each would stay
-# shown. So a writer first locks where it writes, with transaction advisory locks taken in one
-# statement, always in the same order (no deadlock between writers): the stream locks the map shared,
-# then the ~100 m cells within reach of its listings (two copies close enough to be one flat share a
-# cell; batches far apart go on side by side); the process job locks the whole map. The second writer
-# of a flat waits for the first to commit, then sees its copy, which went live first (MARK_DUPLICATES).
-CELL_DEGREES = 0.001
-WHOLE_MAP = 0x6E6F6F6B << 32  # "nook": the key of the map; a cell's follows it
-LOCK_PLACES = text("""
-SELECT count(CASE WHEN shared THEN pg_advisory_xact_lock_shared(key) ELSE pg_advisory_xact_lock(key) END)
-FROM unnest(CAST(:keys AS bigint[]), CAST(:shared AS boolean[])) AS places(key, shared)
-""")
-
-
-def cell_keys(points: Iterable[tuple[float, float]], metres: float = DEDUPE_METRES) -> list[int]:
-    """The lock keys of the cells within the dedupe prefilter's reach of each (latitude, longitude),
-    ascending: a copy that MARK_DUPLICATES can match lies in one of them, and locks its own cell."""
-    reach = metres * DEGREES_PER_METRE * 2
-    keys = set()
-    for latitude, longitude in points:
-        rows = range(
-            math.floor((latitude - reach) / CELL_DEGREES), math.floor((latitude + reach) / CELL_DEGREES) + 1
-        )
-        columns = range(
-            math.floor((longitude - reach) / CELL_DEGREES), math.floor((longitude + reach) / CELL_DEGREES) + 1
-        )
-        keys.update(
-            WHOLE_MAP + 1 + (row + 90_000) * 400_000 + column + 180_000 for row in rows for column in columns
-        )
-    return sorted(keys)
-
-
-def hold_places(session: Session, points: Sequence[tuple[float, float]]) -> int:
-    """Lock the cells around the listings a stream batch writes (and the map, shared), until the
-    transaction ends; return how many cells."""
-    if not points:
-        return 0
-    keys = cell_keys(points)
-    session.execute(LOCK_PLACES, {"keys": [WHOLE_MAP, *keys], "shared": [True] + [False] * len(keys)})
-    return len(keys)
-
-
-def hold_whole_map(session: Session) -> None:
-    """Lock the whole map for a writer of many listings (the process job), until the transaction ends."""
-    session.execute(LOCK_PLACES, {"keys": [WHOLE_MAP], "shared": [False]})
-
 
 # LATERAL: one GiST nearest-neighbour probe per new listing, whatever the statistics say (without
 # them the planner would otherwise pick a join that compares every pair). The copy that went live first
@@ -153,10 +104,19 @@ ON CONFLICT (region_id, listing_id) DO NOTHING
 """
 ).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
 
-# Copies left pointing at a listing that is gone or is itself a copy. Writers lock the places of the
-# listings they write, not of those a removal takes down (a partner's removal names no place): a copy
-# written while another shard removes its original can point at it after it went, unseen until its
-# original's heir goes too. The hourly recheck mends them (`mend_copies`).
+# Copies two writers wrote at the same time (the stream's shards, a Lambda each, or the stream and the
+# process job): neither transaction could see the other's uncommitted copy, so both went live. The
+# hourly recheck dedupes the listings that went live lately once more, now that all are committed
+# (`mark_recent_copies`). Locking places against it would cost every stream batch a statement and
+# serialise most shards' batches in a city (two batches of 100 usually share some cell).
+RECENTLY_LIVE = text("""
+SELECT id FROM listings WHERE status = 'active' AND canonical_id IS NULL AND processed_at >= :since
+""")
+
+# Copies left pointing at a listing that is gone or is itself a copy: a copy written while another
+# shard takes its original down points at it after it went (and stays hidden), and a copy can point at a
+# listing of its batch that became a copy in the same statement. The hourly recheck mends them
+# (`mend_copies`).
 SHORTCUT_COPIES = text("""
 UPDATE listings AS d SET canonical_id = c.canonical_id
 FROM listings c
@@ -274,6 +234,12 @@ def hand_over(session: Session, gone_ids: Sequence[int]) -> list[int]:
     heirs = promote_duplicates(session, gone_ids)
     place_in_regions(session, [*gone_ids, *heirs])
     return heirs
+
+
+def mark_recent_copies(session: Session, since: datetime) -> set[int]:
+    """Mark the copies among the listings that went live since `since` (and are shown): the older of
+    two copies stays; return the copies marked (they leave their regions at the next prune)."""
+    return mark_duplicates(session, list(session.scalars(RECENTLY_LIVE, {"since": since})))
 
 
 def mend_copies(session: Session, max_depth: int = 10) -> list[int]:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
-from sqlalchemy import event, func, select, text, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.exc import OperationalError
 
 import jobs.stream as stream
@@ -611,114 +611,31 @@ def test_a_dry_run_takes_nothing_down(zappa_stream, partner, monkeypatch):
     assert states() == {flat["source_ref"]: "active"}
 
 
-def waiting_for_a_place(timeout: float = 10.0) -> bool:
-    """Whether a transaction waits on another's place lock (models.matching.hold_places), within timeout."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with session_scope() as session:
-            if session.scalar(
-                text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
-            ):
-                return True
-        time.sleep(0.02)
-    return False
-
-
-class OtherShard:
-    """A batch of another shard's, stored and not yet committed: its transaction holds its places."""
-
-    def __init__(self, records: list[dict]) -> None:
-        self.session = models.session.get_sessionmaker()()
-        items = [stream.decode(n, r) for n, r in enumerate(kinesis_event(records)["Records"])]
-        stream.resolve_sources(self.session, items)
-        stream.store(self.session, items, datetime.now(UTC))
-        self.ids = [i.listing_id for i in items]
-
-    def commit(self) -> None:
-        self.session.commit()
-        self.session.close()
-
-
-def in_thread(function, *args) -> tuple[threading.Thread, list]:
-    outcome: list = []
-    thread = threading.Thread(target=lambda: outcome.append(function(*args)), daemon=True)
-    thread.start()
-    return thread, outcome
-
-
-def add_stream_source(name: str) -> None:
-    with session_scope() as session:
-        session.add(Source(name=name, kind="stream", config={}))
-
-
-def test_a_copy_another_shard_is_writing_at_the_same_time_is_marked(zappa_stream, partner):
+def test_copies_two_shards_write_at_the_same_time_count_once_after_the_next_recheck(zappa_stream, partner):
     # two partners send the same flat at once, on different shards (a Lambda each): neither transaction
-    # sees the other's uncommitted copy, so the second waits for the first's cells, then marks its copy
-    add_stream_source("other")
+    # sees the other's uncommitted copy, so both go live; the hourly recheck dedupes what went live lately
+    from jobs import recheck
+
+    with session_scope() as session:
+        session.add(Source(name="other", kind="stream", config={}))
+    region = city_region()
     flat = payloads(1)[0]
-    other = OtherShard([json.dumps(flat | {"source": "other", "source_ref": "O-1"}).encode()])
+    other_shard = models.session.get_sessionmaker()()  # its batch stored, not yet committed
     try:
-        thread, outcome = in_thread(
-            zappa_stream.handler, kinesis_event([json.dumps(flat).encode()]), LocalContext()
-        )
-        assert waiting_for_a_place() and thread.is_alive()
+        record = kinesis_event([json.dumps(flat | {"source": "other", "source_ref": "O-1"}).encode()])
+        items = [stream.decode(0, record["Records"][0])]
+        stream.resolve_sources(other_shard, items)
+        stream.store(other_shard, items, datetime.now(UTC))
+        result = zappa_stream.handler(kinesis_event([json.dumps(flat).encode()]), LocalContext())
+        other_shard.commit()
     finally:
-        other.commit()
-    thread.join(30)
-    assert outcome[0]["batchItemFailures"] == [] and outcome[0]["duplicates"] == 1
+        other_shard.close()
+    assert result["batchItemFailures"] == [] and result["duplicates"] == 0
+    assert region_members(region) == {"O-1", flat["source_ref"]}
+    with session_scope() as session:
+        swept = recheck.recheck(session, datetime.now(UTC), deadline=time.monotonic() - 1)  # no page checks
     with session_scope() as session:
         canonical = dict(session.execute(select(Listing.source_ref, Listing.canonical_id)).all())
-    assert canonical == {"O-1": None, flat["source_ref"]: other.ids[0]}
-    assert [m["source_ref"] for m in scores_published()] == [flat["source_ref"]]
-
-
-def test_shards_writing_far_apart_do_not_wait_for_each_other(zappa_stream, partner):
-    add_stream_source("other")
-    flat = payloads(1)[0]
-    elsewhere = flat | {"source": "other", "source_ref": "O-1", "latitude": flat["latitude"] + 0.01}  # 1.1 km
-    other = OtherShard([json.dumps(elsewhere).encode()])
-    try:
-        thread, outcome = in_thread(
-            zappa_stream.handler, kinesis_event([json.dumps(flat).encode()]), LocalContext()
-        )
-        thread.join(30)
-        assert not thread.is_alive() and outcome[0]["duplicates"] == 0 and outcome[0]["published"] == 1
-    finally:
-        other.commit()
-
-
-def test_the_stream_waits_while_the_process_job_writes(zappa_stream, partner):
-    from jobs import process
-
-    flat = payloads(1)[0]
-    with session_scope() as session:
-        feed = Source(name="feed", kind="json_feed", config={"url": "http://unused"})
-        session.add(feed)
-        session.flush()
-        raw = {k: flat[k] for k in ("price", "bedrooms", "bathrooms", "latitude", "longitude")}
-        session.add(
-            Listing(
-                source_id=feed.id,
-                source_ref="F-1",
-                raw=raw | {"source_ref": "F-1"},
-                status="pending",
-                first_seen_at=datetime.now(UTC),
-                last_seen_at=datetime.now(UTC),
-            )
-        )
-    job = models.session.get_sessionmaker()()
-    try:
-        assert process.process_pending(job, datetime.now(UTC))["activated"] == 1
-        thread, outcome = in_thread(
-            zappa_stream.handler, kinesis_event([json.dumps(flat).encode()]), LocalContext()
-        )
-        assert waiting_for_a_place() and thread.is_alive()
-        job.commit()
-    finally:
-        job.close()
-    thread.join(30)
-    assert outcome[0]["duplicates"] == 1
-    with session_scope() as session:
-        canonical = dict(session.execute(select(Listing.source_ref, Listing.canonical_id)).all())
-        feed_id = session.scalar(select(Listing.id).where(Listing.source_ref == "F-1"))
-    assert canonical == {"F-1": None, flat["source_ref"]: feed_id}
+    assert swept["copies_marked"] == 1
+    assert canonical == {"O-1": None, flat["source_ref"]: items[0].listing_id}
+    assert region_members(region) == {"O-1"}
