@@ -2,9 +2,10 @@
 
 Each pending listing is validated with the shared rules (models.normalize);
 valid ones become `active` with a POINT geometry, impossible ones become
-`rejected` and are quarantined with the reason. New listings that repeat an
-older one from another source point at it; canonical ones inside a user's
-region (and criteria) queue one notification per (region, listing).
+`rejected` and are quarantined with the reason. New listings that repeat one
+from another source point at it (at one live before the batch, else at the
+older: the copy that went live first stays shown); canonical ones inside a
+user's region (and criteria) queue one notification per (region, listing).
 """
 
 from __future__ import annotations

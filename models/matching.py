@@ -202,7 +202,8 @@ def mark_duplicates(
     metres: float = DEDUPE_METRES,
     tolerance: float = PRICE_TOLERANCE,
 ) -> set[int]:
-    """Point each listing that repeats an older one from another source at it; return their ids."""
+    """Point each listing that repeats one from another source at it (at one live before this batch, else
+    at the older of the batch's), and the listings that pointed at it there too; return their ids."""
     if not listing_ids:
         return set()
     result = session.execute(
