@@ -112,6 +112,10 @@ ON CONFLICT (region_id, listing_id) DO NOTHING
 RECENTLY_LIVE = text("""
 SELECT id FROM listings WHERE status = 'active' AND canonical_id IS NULL AND processed_at >= :since
 """)
+# the alerts of such a copy not sent yet (a user hears of the flat once; one being sent is left alone)
+UNSENT_ALERTS = text(
+    "DELETE FROM notifications WHERE listing_id = ANY(:ids) AND status = 'queued'"
+).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
 
 # Copies left pointing at a listing that is gone or is itself a copy: a copy written while another
 # shard takes its original down points at it after it went (and stays hidden), and a copy can point at a
@@ -239,8 +243,12 @@ def hand_over(session: Session, gone_ids: Sequence[int]) -> list[int]:
 
 def mark_recent_copies(session: Session, since: datetime) -> set[int]:
     """Mark the copies among the listings that went live since `since` (and are shown): the older of
-    two copies stays; return the copies marked (they leave their regions at the next prune)."""
-    return mark_duplicates(session, list(session.scalars(RECENTLY_LIVE, {"since": since})))
+    two copies stays; return the copies marked (their unsent alerts go now, their regions at the next
+    prune)."""
+    copies = mark_duplicates(session, list(session.scalars(RECENTLY_LIVE, {"since": since})))
+    if copies:
+        session.execute(UNSENT_ALERTS, {"ids": list(copies)})
+    return copies
 
 
 def mend_copies(session: Session, max_depth: int = 10) -> list[int]:

@@ -632,10 +632,20 @@ def test_copies_two_shards_write_at_the_same_time_count_once_after_the_next_rech
         other_shard.close()
     assert result["batchItemFailures"] == [] and result["duplicates"] == 0
     assert region_members(region) == {"O-1", flat["source_ref"]}
+    assert alerted() == {"O-1", flat["source_ref"]}  # queued: the notify job has not run yet
     with session_scope() as session:
         swept = recheck.recheck(session, datetime.now(UTC), deadline=time.monotonic() - 1)  # no page checks
     with session_scope() as session:
         canonical = dict(session.execute(select(Listing.source_ref, Listing.canonical_id)).all())
     assert swept["copies_marked"] == 1
     assert canonical == {"O-1": None, flat["source_ref"]: items[0].listing_id}
-    assert region_members(region) == {"O-1"}
+    assert region_members(region) == {"O-1"} and alerted() == {"O-1"}
+
+
+def alerted() -> set[str]:
+    with session_scope() as session:
+        return set(
+            session.scalars(
+                select(Listing.source_ref).join(Notification, Notification.listing_id == Listing.id)
+            )
+        )
