@@ -473,7 +473,8 @@ def process(records: list[Mapping[str, Any]], now: datetime) -> dict[str, Any]:
         with session_scope() as session:
             resolve_sources(session, items)
             scoring = scoring_by(items, early, guess, _model(session))
-            background.append(scoring)
+            if scoring is not early:
+                background.append(scoring)
             if settings.stream_dry_run:
                 scoring.result()
                 session.rollback()

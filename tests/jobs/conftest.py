@@ -10,11 +10,70 @@ import pytest
 from jobs.http import polite_session
 from jobs.local.demo_feed import DemoFeed, serve
 from jobs.sources.demo_market import Market
+from models.listing import Listing
+from models.region import Region
 from models.source import Source
 from tests.conftest import free_port
 from tests.http_servers import WebhookReceiver, scripted_server
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+# listings and regions written straight to the database, for the pipeline's own tests
+SQUARE = "MULTIPOLYGON((({w} {s}, {e} {s}, {e} {n}, {w} {n}, {w} {s})))"
+
+
+def add_listing(
+    session,
+    source,
+    ref,
+    price=2000,
+    bedrooms=1,
+    bathrooms=1,
+    lat=43.65,
+    lon=-79.38,
+    first_seen_at=T0,
+    unit_type="apartment",
+    **extra,
+):
+    raw = {
+        "source_ref": ref,
+        "price": price,
+        "bedrooms": bedrooms,
+        "bathrooms": bathrooms,
+        "latitude": lat,
+        "longitude": lon,
+        "unit_type": unit_type,
+        **extra,
+    }
+    listing = Listing(
+        source_id=source.id,
+        source_ref=ref,
+        raw=raw,
+        status="pending",
+        first_seen_at=first_seen_at,
+        last_seen_at=T0,
+    )
+    session.add(listing)
+    session.flush()
+    return listing
+
+
+def add_region(session, user, name="Area", w=-79.40, s=43.64, e=-79.36, n=43.66, **criteria):
+    region = Region(
+        user_id=user.id, name=name, geom=f"SRID=4326;{SQUARE.format(w=w, s=s, e=e, n=n)}", **criteria
+    )
+    session.add(region)
+    session.flush()
+    return region
+
+
+def sources(session):
+    a = Source(name="a", kind="json_feed", config={"url": "http://unused"})
+    b = Source(name="b", kind="json_feed", config={"url": "http://unused"})
+    session.add_all([a, b])
+    session.flush()
+    return a, b
 
 
 @dataclass

@@ -11,7 +11,7 @@ from jobs import ingest, process, recheck
 from models.listing import Listing
 from models.source import Source
 from models.user import create_user
-from tests.jobs.conftest import T0
+from tests.jobs.conftest import T0, add_listing, add_region, sources
 
 
 def statuses(session):
@@ -85,8 +85,6 @@ def test_when_a_canonical_listing_goes_its_duplicate_takes_over(db_session, demo
 def test_copies_left_pointing_at_a_gone_listing_or_at_a_copy_are_mended(db_session):
     # what a removal racing a copy on another shard can leave: a copy of a listing that went without
     # handing over, and a copy of that copy
-    from tests.jobs.test_process import add_listing, add_region, sources
-
     a, b = sources(db_session)
     user, _ = create_user(db_session, "r@example.com")
     region = add_region(db_session, user)
