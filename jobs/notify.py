@@ -7,6 +7,11 @@ then committed at once. A failed delivery stays queued with exponential
 backoff; nothing is lost while the webhook is down. Each message carries an
 Idempotency-Key so a receiver can drop the rare repeat after a crash between
 its 2xx and our commit.
+
+An alert whose listing is no longer shown when its turn comes (taken down, expired,
+or found to be a copy of a flat another source lists) is withdrawn, not sent: the
+user would follow a link to a flat that is gone, and /v1/alerts already leaves it
+out. Should the listing come back, placing it again queues a fresh alert.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from jobs.http import polite_session
@@ -45,6 +50,7 @@ class Delivery:
     user_id: int
     sent: int = 0
     failed: int = 0
+    withdrawn: int = 0
     error: str | None = None
 
 
@@ -97,7 +103,10 @@ def build_message(rows: list[tuple[Notification, Listing, Region, PriceRank | No
 
 def _due(
     session: Session, user_id: int, now: datetime
-) -> list[tuple[Notification, Listing, Region, PriceRank | None]]:
+) -> tuple[list[tuple[Notification, Listing, Region, PriceRank | None]], int]:
+    """Lock a batch of the user's due alerts; withdraw those of listings no longer shown.
+
+    Returns the rows to send and how many were withdrawn."""
     locked = (
         select(Notification.id)
         .where(
@@ -111,7 +120,21 @@ def _due(
     )
     ids = list(session.scalars(locked))
     if not ids:
-        return []
+        return [], 0
+    gone = (
+        select(Listing.id)
+        .where(
+            Listing.id == Notification.listing_id,
+            or_(Listing.status != "active", Listing.canonical_id.is_not(None)),
+        )
+        .exists()
+    )
+    withdrawn = set(
+        session.scalars(delete(Notification).where(Notification.id.in_(ids), gone).returning(Notification.id))
+    )
+    ids = [i for i in ids if i not in withdrawn]
+    if not ids:
+        return [], len(withdrawn)
     query = (
         select(Notification, Listing, Region, PriceRank)
         .join(Listing, Listing.id == Notification.listing_id)
@@ -120,13 +143,13 @@ def _due(
         .where(Notification.id.in_(ids))
         .order_by(Notification.created_at, Notification.id)
     )
-    return [tuple(row) for row in session.execute(query)]  # type: ignore[misc]
+    return [tuple(row) for row in session.execute(query)], len(withdrawn)  # type: ignore[misc]
 
 
 def deliver_to_user(session: Session, user: User, now: datetime, client: requests.Session) -> Delivery:
     """Send one batch of a user's due alerts; mark them sent only after a 2xx."""
     result = Delivery(user.id)
-    rows = _due(session, user.id, now)
+    rows, result.withdrawn = _due(session, user.id, now)
     if not rows:
         return result
     notifications = [row[0] for row in rows]
@@ -177,14 +200,17 @@ def notify_all(
     client = client or polite_session(retries=2, methods=frozenset({"POST"}))
     with session_scope() as session:
         user_ids = users_with_due_alerts(session, now)
-    sent = failed = batches = 0
+    sent = failed = withdrawn = batches = 0
     failing_users = []
     for user_id in user_ids:
         while deadline is None or time.monotonic() < deadline:
             with session_scope() as session:
                 user = session.get_one(User, user_id)
                 delivery = deliver_to_user(session, user, now, client)
+            withdrawn += delivery.withdrawn
             if not (delivery.sent or delivery.failed):
+                if delivery.withdrawn:  # a batch of gone listings' alerts; others may be due
+                    continue
                 break
             batches += 1
             sent, failed = sent + delivery.sent, failed + delivery.failed
@@ -197,6 +223,7 @@ def notify_all(
         "batches": batches,
         "sent": sent,
         "failed": failed,
+        "withdrawn": withdrawn,
         "failing_users": failing_users,
     }
 

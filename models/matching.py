@@ -58,6 +58,13 @@ FROM matches m WHERE l.id = m.id
 RETURNING l.id
 """).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
 
+# whether listing `l` meets region `r`'s criteria (a region is alerted of the listings it wants)
+_WANTED = """(r.min_bedrooms IS NULL OR l.bedrooms >= r.min_bedrooms)
+           AND (r.max_bedrooms IS NULL OR l.bedrooms <= r.max_bedrooms)
+           AND (r.min_bathrooms IS NULL OR l.bathrooms >= r.min_bathrooms)
+           AND (r.max_price IS NULL OR l.price <= r.max_price)
+           AND (r.unit_types IS NULL OR cardinality(r.unit_types) = 0 OR l.unit_type = ANY(r.unit_types))"""
+
 # Places listings in the regions that contain them, in one spatial join: the memberships a listing no
 # longer has (it moved, or stopped being active and canonical) go, the others are written. The DELETE
 # and the upsert touch disjoint rows, as data-modifying CTEs of one statement must. `hits` also says
@@ -66,12 +73,7 @@ _PLACE = f"""
 WITH hits AS (
     SELECT r.id AS region_id, r.user_id, l.id AS listing_id, l.posted_at, l.price,
            l.posted_at IS NOT NULL AND l.price IS NOT NULL AS placeable,
-           (r.min_bedrooms IS NULL OR l.bedrooms >= r.min_bedrooms)
-           AND (r.max_bedrooms IS NULL OR l.bedrooms <= r.max_bedrooms)
-           AND (r.min_bathrooms IS NULL OR l.bathrooms >= r.min_bathrooms)
-           AND (r.max_price IS NULL OR l.price <= r.max_price)
-           AND (r.unit_types IS NULL OR cardinality(r.unit_types) = 0 OR l.unit_type = ANY(r.unit_types))
-           AS wanted
+           {_WANTED} AS wanted
     FROM {_BATCH} l
     JOIN regions r ON ST_Contains(r.geom, l.geom)
     WHERE l.status = 'active' AND l.canonical_id IS NULL
@@ -112,10 +114,6 @@ ON CONFLICT (region_id, listing_id) DO NOTHING
 RECENTLY_LIVE = text("""
 SELECT id FROM listings WHERE status = 'active' AND canonical_id IS NULL AND processed_at >= :since
 """)
-# the alerts of such a copy not sent yet (a user hears of the flat once; one being sent is left alone)
-UNSENT_ALERTS = text(
-    "DELETE FROM notifications WHERE listing_id = ANY(:ids) AND status = 'queued'"
-).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
 
 # Copies left pointing at a listing that is gone or is itself a copy: a copy written while another
 # shard takes its original down points at it after it went (and stays hidden), and a copy can point at a
@@ -132,7 +130,11 @@ FROM listings d JOIN listings c ON c.id = d.canonical_id
 WHERE d.status = 'active' AND c.status <> 'active'
 """)
 
-PROMOTE_DUPLICATES = text("""
+# The oldest active copy of each listing that went takes over. Alerts of the listing that went not sent
+# yet go with the flat to its heir, in the regions that contain the heir and want it (the notify job
+# would otherwise withdraw them, and nobody would hear of a flat still to let); one being sent is waited
+# for and then stays. Regions already told of the heir keep their own alert.
+PROMOTE_DUPLICATES = text(f"""
 WITH heirs AS (
     SELECT DISTINCT ON (d.canonical_id) d.canonical_id AS old, d.id AS heir
     FROM listings d
@@ -142,6 +144,13 @@ WITH heirs AS (
 repointed AS (
     UPDATE listings AS d SET canonical_id = h.heir
     FROM heirs h WHERE d.canonical_id = h.old AND d.id <> h.heir
+),
+alerts AS (
+    UPDATE notifications AS n SET listing_id = h.heir
+    FROM heirs h, listings l, regions r
+    WHERE n.listing_id = h.old AND n.status = 'queued'
+      AND l.id = h.heir AND r.id = n.region_id AND ST_Contains(r.geom, l.geom) AND {_WANTED}
+      AND NOT EXISTS (SELECT 1 FROM notifications e WHERE e.region_id = n.region_id AND e.listing_id = h.heir)
 )
 UPDATE listings AS d SET canonical_id = NULL
 FROM heirs h WHERE d.id = h.heir
@@ -232,8 +241,8 @@ def match_regions(session: Session, listing_ids: Sequence[int], now: datetime) -
 
 def hand_over(session: Session, gone_ids: Sequence[int]) -> list[int]:
     """Listings that went leave their regions, and the oldest active duplicate of each canonical one
-    takes its place there (without alerts: its users were told of the listing it repeats); return the
-    heirs' ids."""
+    takes its place there (no new alerts: it inherits those of the listing it repeats not sent yet);
+    return the heirs' ids."""
     if not gone_ids:
         return []
     heirs = promote_duplicates(session, gone_ids)
@@ -243,12 +252,9 @@ def hand_over(session: Session, gone_ids: Sequence[int]) -> list[int]:
 
 def mark_recent_copies(session: Session, since: datetime) -> set[int]:
     """Mark the copies among the listings that went live since `since` (and are shown): the older of
-    two copies stays; return the copies marked (their unsent alerts go now, their regions at the next
-    prune)."""
-    copies = mark_duplicates(session, list(session.scalars(RECENTLY_LIVE, {"since": since})))
-    if copies:
-        session.execute(UNSENT_ALERTS, {"ids": list(copies)})
-    return copies
+    two copies stays; return the copies marked (their regions go at the next prune; the notify job
+    withdraws their alerts not sent yet)."""
+    return mark_duplicates(session, list(session.scalars(RECENTLY_LIVE, {"since": since})))
 
 
 def mend_copies(session: Session, max_depth: int = 10) -> list[int]:
@@ -261,7 +267,8 @@ def mend_copies(session: Session, max_depth: int = 10) -> list[int]:
 
 
 def promote_duplicates(session: Session, gone_ids: Sequence[int]) -> list[int]:
-    """When canonical listings go, their oldest active duplicate takes over; return the heirs' ids."""
+    """When canonical listings go, their oldest active duplicate takes over with their alerts not sent
+    yet; return the heirs' ids."""
     if not gone_ids:
         return []
     return list(session.scalars(PROMOTE_DUPLICATES, {"ids": list(gone_ids)}))

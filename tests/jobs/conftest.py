@@ -144,6 +144,17 @@ def server():
 
 
 @pytest.fixture
+def private_webhooks_allowed(monkeypatch):
+    """Webhooks on 127.0.0.1 (the test receiver) are allowed."""
+    from models.settings import get_settings
+
+    monkeypatch.setenv("NOOK_ALLOW_PRIVATE_WEBHOOKS", "true")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture
 def receiver():
     """A webhook receiver on 127.0.0.1 that can fail on demand."""
     hook = WebhookReceiver().start()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import select
 
 from jobs import notify
 from models.listing import Listing
+from models.matching import match_regions
 from models.region import Notification, Region
 from models.session import session_scope
 from models.source import Source
@@ -17,16 +17,6 @@ from tests.factories import add_price_rank
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
 SQUARE = "SRID=4326;MULTIPOLYGON(((-79.4 43.6, -79.3 43.6, -79.3 43.7, -79.4 43.7, -79.4 43.6)))"
-
-
-@pytest.fixture
-def private_webhooks_allowed(monkeypatch):
-    from models.settings import get_settings
-
-    monkeypatch.setenv("NOOK_ALLOW_PRIVATE_WEBHOOKS", "true")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 def seed_alerts(webhook_url: str, count: int = 3, ranked: bool = True) -> int:
@@ -101,6 +91,38 @@ def test_failing_then_recovering_webhook_gets_each_alert_once(
     assert third["sent"] == 0 and len(receiver.delivered) == 1
     ids = [a["id"] for r in receiver.delivered for a in r.json()["nook"]["notifications"]]
     assert sorted(ids) == sorted(n.id for n in notifications())  # each alert exactly once
+
+
+def test_alerts_of_listings_no_longer_shown_are_withdrawn_not_sent(
+    committed, receiver, client, private_webhooks_allowed
+):
+    # flats taken down, expired or found to be copies before the notify job ran: the renter would follow
+    # links to flats that are gone (and /v1/alerts already leaves them out)
+    seed_alerts(receiver.hook_url, count=24)
+    with session_scope() as session:
+        listings = session.scalars(select(Listing).order_by(Listing.id)).all()
+        for n, listing in enumerate(listings[:21]):  # more than one message's worth, so two batches
+            if n % 3 == 0:
+                listing.status = "delisted"
+            elif n % 3 == 1:
+                listing.status = "expired"
+            else:
+                listing.canonical_id = listings[23].id
+        ids = [listing.id for listing in listings]
+    result = notify.notify_all(NOW, client)
+    assert result["withdrawn"] == 21 and result["sent"] == 3 and result["batches"] == 1
+    (request,) = receiver.delivered
+    assert [a["listing_id"] for a in request.json()["nook"]["notifications"]] == ids[21:]
+    assert request.json()["text"] == "3 new listings in your areas"
+    assert [(n.listing_id, n.status) for n in notifications()] == [(i, "sent") for i in ids[21:]]
+
+    # the flat taken down comes back: placed again, it is alerted afresh (nobody was told of it)
+    with session_scope() as session:
+        session.get_one(Listing, ids[0]).status = "active"
+        assert match_regions(session, [ids[0]], NOW) == 1
+    later = notify.notify_all(NOW + timedelta(minutes=1), client)
+    assert later["sent"] == 1 and later["withdrawn"] == 0
+    assert [a["listing_id"] for a in receiver.delivered[1].json()["nook"]["notifications"]] == [ids[0]]
 
 
 def test_message_is_slack_compatible_and_explains_the_price(

@@ -9,6 +9,7 @@ from sqlalchemy import func, select, text, update
 
 from jobs import ingest, process, recheck
 from models.listing import Listing
+from models.region import Notification
 from models.source import Source
 from models.user import create_user
 from tests.jobs.conftest import T0, add_listing, add_region, sources
@@ -105,4 +106,8 @@ def test_copies_left_pointing_at_a_gone_listing_or_at_a_copy_are_mended(db_sessi
         text("SELECT listing_id FROM region_listings WHERE region_id = :r"), {"r": region.id}
     ).all()
     assert members == [copy.id]
+    # the original's alert, not sent yet, went with the flat to the copy now shown
+    assert db_session.execute(select(Notification.region_id, Notification.listing_id)).all() == [
+        (region.id, copy.id)
+    ]
     assert recheck.recheck(db_session, T0, deadline=time.monotonic() - 1)["promoted"] == 0
