@@ -8,10 +8,13 @@ backoff; nothing is lost while the webhook is down. Each message carries an
 Idempotency-Key so a receiver can drop the rare repeat after a crash between
 its 2xx and our commit.
 
-An alert whose listing is no longer shown when its turn comes (taken down, expired,
-or found to be a copy of a flat another source lists) is withdrawn, not sent: the
-user would follow a link to a flat that is gone, and /v1/alerts already leaves it
-out. Should the listing come back, placing it again queues a fresh alert.
+An alert is sent only if its region would still send it when its turn comes: one
+whose listing is no longer shown (taken down, expired, or found to be a copy of a
+flat another source lists), or that its region no longer contains or wants (redrawn,
+criteria changed, or the listing's price or size changed) is withdrawn. The user
+would otherwise follow a link to a flat that is gone (/v1/alerts already leaves
+those out) or hear of one they asked not to. Should the listing come back, or come
+to fit, placing it again queues a fresh alert.
 """
 
 from __future__ import annotations
@@ -24,12 +27,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from jobs.http import polite_session
 from jobs.runtime import budget_deadline, run_job
 from models.listing import Listing
+from models.matching import withdraw_alerts
 from models.price_rank import PriceRank
 from models.region import Notification, Region
 from models.session import session_scope
@@ -104,7 +108,7 @@ def build_message(rows: list[tuple[Notification, Listing, Region, PriceRank | No
 def _due(
     session: Session, user_id: int, now: datetime
 ) -> tuple[list[tuple[Notification, Listing, Region, PriceRank | None]], int]:
-    """Lock a batch of the user's due alerts; withdraw those of listings no longer shown.
+    """Lock a batch of the user's due alerts; withdraw those their region would no longer send.
 
     Returns the rows to send and how many were withdrawn."""
     locked = (
@@ -121,17 +125,7 @@ def _due(
     ids = list(session.scalars(locked))
     if not ids:
         return [], 0
-    gone = (
-        select(Listing.id)
-        .where(
-            Listing.id == Notification.listing_id,
-            or_(Listing.status != "active", Listing.canonical_id.is_not(None)),
-        )
-        .exists()
-    )
-    withdrawn = set(
-        session.scalars(delete(Notification).where(Notification.id.in_(ids), gone).returning(Notification.id))
-    )
+    withdrawn = withdraw_alerts(session, ids)
     ids = [i for i in ids if i not in withdrawn]
     if not ids:
         return [], len(withdrawn)
@@ -209,7 +203,7 @@ def notify_all(
                 delivery = deliver_to_user(session, user, now, client)
             withdrawn += delivery.withdrawn
             if not (delivery.sent or delivery.failed):
-                if delivery.withdrawn:  # a batch of gone listings' alerts; others may be due
+                if delivery.withdrawn:  # a batch all withdrawn; others may be due
                     continue
                 break
             batches += 1

@@ -106,6 +106,19 @@ ON CONFLICT (region_id, listing_id) DO NOTHING
 """
 ).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
 
+# Alerts (of `ids`) their region would no longer send: the listing is not shown any more (taken down,
+# expired, a copy), or the region no longer contains it or wants it (redrawn, criteria changed, the
+# listing's price or size changed). The notify job withdraws them instead of sending them.
+WITHDRAW_ALERTS = text(f"""
+DELETE FROM notifications n
+WHERE n.id = ANY(:ids) AND NOT EXISTS (
+    SELECT 1 FROM listings l JOIN regions r ON r.id = n.region_id
+    WHERE l.id = n.listing_id AND l.status = 'active' AND l.canonical_id IS NULL
+      AND ST_Contains(r.geom, l.geom) AND {_WANTED}
+)
+RETURNING n.id
+""").bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
+
 # Copies two writers wrote at the same time (the stream's shards, a Lambda each, or the stream and the
 # process job): neither transaction could see the other's uncommitted copy, so both went live. The
 # hourly recheck dedupes the listings that went live lately once more, now that all are committed
@@ -248,6 +261,12 @@ def hand_over(session: Session, gone_ids: Sequence[int]) -> list[int]:
     heirs = promote_duplicates(session, gone_ids)
     place_in_regions(session, [*gone_ids, *heirs])
     return heirs
+
+
+def withdraw_alerts(session: Session, alert_ids: Sequence[int]) -> set[int]:
+    """Delete those of the alerts that their region would no longer send (`WITHDRAW_ALERTS`); return
+    their ids."""
+    return set(session.scalars(WITHDRAW_ALERTS, {"ids": list(alert_ids)})) if alert_ids else set()
 
 
 def mark_recent_copies(session: Session, since: datetime) -> set[int]:

@@ -125,6 +125,23 @@ def test_alerts_of_listings_no_longer_shown_are_withdrawn_not_sent(
     assert [a["listing_id"] for a in receiver.delivered[1].json()["nook"]["notifications"]] == [ids[0]]
 
 
+def test_alerts_their_region_no_longer_wants_are_withdrawn(
+    committed, receiver, client, private_webhooks_allowed
+):
+    # after the alerts were queued the renter lowered the region's price limit, and one flat's position
+    # was corrected to outside the region: only the alert the region would still send goes
+    seed_alerts(receiver.hook_url, count=4)  # $2,000, $2,100, $2,200, $2,300
+    with session_scope() as session:
+        session.scalars(select(Region)).one().max_price = 2150
+        ids = session.scalars(select(Listing.id).order_by(Listing.id)).all()
+        session.get_one(Listing, ids[0]).geom = "SRID=4326;POINT(-79.5 43.65)"
+    result = notify.notify_all(NOW, client)
+    assert result["withdrawn"] == 3 and result["sent"] == 1
+    (request,) = receiver.delivered
+    assert [a["listing_id"] for a in request.json()["nook"]["notifications"]] == [ids[1]]
+    assert [(n.listing_id, n.status) for n in notifications()] == [(ids[1], "sent")]
+
+
 def test_message_is_slack_compatible_and_explains_the_price(
     committed, receiver, client, private_webhooks_allowed
 ):
