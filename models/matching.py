@@ -145,8 +145,9 @@ WHERE d.status = 'active' AND c.status <> 'active'
 
 # The oldest active copy of each listing that went takes over. Alerts of the listing that went not sent
 # yet go with the flat to its heir, in the regions that contain the heir and want it (the notify job
-# would otherwise withdraw them, and nobody would hear of a flat still to let); one being sent is waited
-# for and then stays. Regions already told of the heir keep their own alert.
+# would otherwise withdraw them, and nobody would hear of a flat still to let). One the notify job is
+# sending stays (SKIP LOCKED: a stream batch must not wait on a slow webhook). Regions already told of
+# the heir keep their own alert.
 PROMOTE_DUPLICATES = text(f"""
 WITH heirs AS (
     SELECT DISTINCT ON (d.canonical_id) d.canonical_id AS old, d.id AS heir
@@ -158,12 +159,18 @@ repointed AS (
     UPDATE listings AS d SET canonical_id = h.heir
     FROM heirs h WHERE d.canonical_id = h.old AND d.id <> h.heir
 ),
-alerts AS (
-    UPDATE notifications AS n SET listing_id = h.heir
-    FROM heirs h, listings l, regions r
-    WHERE n.listing_id = h.old AND n.status = 'queued'
-      AND l.id = h.heir AND r.id = n.region_id AND ST_Contains(r.geom, l.geom) AND {_WANTED}
+movable AS (
+    SELECT n.id, h.heir
+    FROM heirs h
+    JOIN notifications n ON n.listing_id = h.old AND n.status = 'queued'
+    JOIN listings l ON l.id = h.heir
+    JOIN regions r ON r.id = n.region_id
+    WHERE ST_Contains(r.geom, l.geom) AND {_WANTED}
       AND NOT EXISTS (SELECT 1 FROM notifications e WHERE e.region_id = n.region_id AND e.listing_id = h.heir)
+    FOR UPDATE OF n SKIP LOCKED
+),
+alerts AS (
+    UPDATE notifications AS n SET listing_id = m.heir FROM movable m WHERE n.id = m.id
 )
 UPDATE listings AS d SET canonical_id = NULL
 FROM heirs h WHERE d.id = h.heir

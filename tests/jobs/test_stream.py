@@ -566,6 +566,32 @@ def test_a_removed_listing_hands_its_place_to_its_duplicate(zappa_stream, partne
     assert alerted() == ({flat["source_ref"]} if told else {"M-1"})
 
 
+def test_a_removal_does_not_wait_for_an_alert_being_sent(zappa_stream, partner):
+    # the notify job holds the flat's alert while it posts it to a slow webhook: the removal hands the flat
+    # to its copy without waiting, and the alert being sent stays the flat's
+    with session_scope() as session:
+        session.add(Source(name="mirror", kind="stream", config={}))
+    region = city_region()
+    flat = payloads(1)[0]
+    zappa_stream.handler(kinesis_event([json.dumps(flat).encode()]), LocalContext())
+    copy = flat | {"source": "mirror", "source_ref": "M-1"}
+    zappa_stream.handler(kinesis_event([json.dumps(copy).encode()], 2000), LocalContext())
+    sending = models.session.get_sessionmaker()()
+    try:
+        assert len(sending.execute(select(Notification).with_for_update()).all()) == 1  # as notify locks it
+        with ThreadPoolExecutor(1) as pool:
+            batch = kinesis_event([removal(flat["source_ref"])], 3000)
+            removed = pool.submit(zappa_stream.handler, batch, LocalContext())
+            try:
+                result = removed.result(timeout=10)
+            finally:
+                sending.rollback()  # the webhook answered: a removal that waited goes on
+    finally:
+        sending.close()
+    assert result["batchItemFailures"] == [] and result["promoted"] == 1
+    assert region_members(region) == {"M-1"} and alerted() == {flat["source_ref"]}
+
+
 def test_the_last_event_of_a_listing_in_a_batch_wins(zappa_stream, partner):
     up, down = payloads(2)
     zappa_stream.handler(kinesis_event([json.dumps(up).encode()]), LocalContext())
