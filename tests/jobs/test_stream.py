@@ -541,8 +541,8 @@ def test_a_removal_takes_the_listing_down_and_out_of_its_regions(zappa_stream, p
     assert alerts_queued() == alerts  # one alert per (region, listing), ever: no second one on its return
 
 
-@pytest.mark.parametrize("told", [True, False], ids=["alert-sent", "alert-not-sent-yet"])
-def test_a_removed_listing_hands_its_place_to_its_duplicate(zappa_stream, partner, told):
+def flat_and_its_copy(zappa_stream) -> tuple[int, dict]:
+    """A renter's region, and a flat streamed in by the partner then by "mirror" (M-1, its copy)."""
     with session_scope() as session:
         session.add(Source(name="mirror", kind="stream", config={}))
     region = city_region()
@@ -551,6 +551,12 @@ def test_a_removed_listing_hands_its_place_to_its_duplicate(zappa_stream, partne
     copy = flat | {"source": "mirror", "source_ref": "M-1"}
     result = zappa_stream.handler(kinesis_event([json.dumps(copy).encode()], 2000), LocalContext())
     assert result["duplicates"] == 1 and region_members(region) == {flat["source_ref"]}
+    return region, flat
+
+
+@pytest.mark.parametrize("told", [True, False], ids=["alert-sent", "alert-not-sent-yet"])
+def test_a_removed_listing_hands_its_place_to_its_duplicate(zappa_stream, partner, told):
+    region, flat = flat_and_its_copy(zappa_stream)
     if told:  # the notify job ran before the flat's first listing was taken down
         with session_scope() as session:
             session.execute(update(Notification).values(status="sent"))
@@ -569,13 +575,7 @@ def test_a_removed_listing_hands_its_place_to_its_duplicate(zappa_stream, partne
 def test_a_removal_does_not_wait_for_an_alert_being_sent(zappa_stream, partner):
     # the notify job holds the flat's alert while it posts it to a slow webhook: the removal hands the flat
     # to its copy without waiting, and the alert being sent stays the flat's
-    with session_scope() as session:
-        session.add(Source(name="mirror", kind="stream", config={}))
-    region = city_region()
-    flat = payloads(1)[0]
-    zappa_stream.handler(kinesis_event([json.dumps(flat).encode()]), LocalContext())
-    copy = flat | {"source": "mirror", "source_ref": "M-1"}
-    zappa_stream.handler(kinesis_event([json.dumps(copy).encode()], 2000), LocalContext())
+    region, flat = flat_and_its_copy(zappa_stream)
     sending = models.session.get_sessionmaker()()
     try:
         assert len(sending.execute(select(Notification).with_for_update()).all()) == 1  # as notify locks it
