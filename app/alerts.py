@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response
-from sqlalchemy import tuple_
+from sqlalchemy import or_, tuple_
 
 from app.api import Blueprint
 from app.auth import SECURITY, auth_required, current_user
@@ -14,6 +14,7 @@ from app.errors import ApiError
 from app.pagination import decode_cursor, encode_cursor
 from app.schemas import AlertPageSchema, MeSchema, PageArgs, WebhookBody
 from app.search import base_query, listing_item
+from models.matching import SENDABLE
 from models.region import Notification, Region
 from models.settings import get_settings
 from models.webhooks import WebhookNotAllowed, check_webhook_url
@@ -44,6 +45,8 @@ def alerts(args: dict[str, Any]) -> dict[str, Any]:
         .join(Notification, Notification.listing_id == base_query().selected_columns.id)
         .join(Region, Region.id == Notification.region_id)
         .where(Notification.user_id == current_user().id)
+        # sent, or still to be sent: not one the notify job will withdraw (its region no longer wants it)
+        .where(or_(Notification.status == "sent", SENDABLE))
     )
     if args.get("cursor"):
         created, last_id = decode_cursor(args["cursor"], "alerts", 2)

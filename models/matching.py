@@ -109,15 +109,16 @@ ON CONFLICT (region_id, listing_id) DO NOTHING
 # Alerts (of `ids`) their region would no longer send: the listing is not shown any more (taken down,
 # expired, a copy), or the region no longer contains it or wants it (redrawn, criteria changed, the
 # listing's price or size changed). The notify job withdraws them instead of sending them.
-WITHDRAW_ALERTS = text(f"""
-DELETE FROM notifications n
-WHERE n.id = ANY(:ids) AND NOT EXISTS (
-    SELECT 1 FROM listings l JOIN regions r ON r.id = n.region_id
-    WHERE l.id = n.listing_id AND l.status = 'active' AND l.canonical_id IS NULL
+_SENDABLE = f"""EXISTS (
+    SELECT 1 FROM listings l JOIN regions r ON r.id = notifications.region_id
+    WHERE l.id = notifications.listing_id AND l.status = 'active' AND l.canonical_id IS NULL
       AND ST_Contains(r.geom, l.geom) AND {_WANTED}
-)
-RETURNING n.id
-""").bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
+)"""
+# (a condition on `notifications`: the alert list leaves out the unsent alerts the notify job will withdraw)
+SENDABLE = text(_SENDABLE)
+WITHDRAW_ALERTS = text(
+    f"DELETE FROM notifications WHERE id = ANY(:ids) AND NOT {_SENDABLE} RETURNING id"
+).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
 
 # Copies two writers wrote at the same time (the stream's shards, a Lambda each, or the stream and the
 # process job): neither transaction could see the other's uncommitted copy, so both went live. The

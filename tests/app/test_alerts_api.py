@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
+from models.listing import Listing
 from models.region import Notification, Region
 
 SQUARE = "SRID=4326;MULTIPOLYGON(((-79.9 43.3,-78.9 43.3,-78.9 44.1,-79.9 44.1,-79.9 43.3)))"
@@ -52,6 +54,28 @@ def test_alerts_newest_first_paginated_and_private(client, alice, bob, alerts):
     item = first["items"][0]
     assert item["region"]["name"] == "alice@example.com area" and item["listing"]["price"] > 0
     assert len(client.get("/v1/alerts", headers=bob.headers).get_json()["items"]) == 5
+
+
+def test_alerts_the_region_no_longer_wants_are_listed_only_if_sent(client, alice, db_session, alerts):
+    # alice lowered her area's price limit after its alerts were queued: those above it will be withdrawn
+    # by the notify job, not sent, so they are not listed; one already sent stays in her history
+    rows = db_session.execute(
+        select(Notification, Listing.price)
+        .join(Listing, Listing.id == Notification.listing_id)
+        .where(Notification.user_id == alice.user.id)
+    ).all()
+    prices = sorted(price for _, price in rows)
+    limit = prices[len(prices) // 2]
+    alerts[alice.user.id].max_price = limit
+    above = [n for n, price in rows if price > limit]
+    above[0].status, above[0].sent_at = "sent", datetime(2026, 11, 21, tzinfo=UTC)
+    db_session.flush()
+    listed = {
+        a["id"]
+        for a in client.get("/v1/alerts", query_string={"limit": 50}, headers=alice.headers).json["items"]
+    }
+    assert listed == {n.id for n, price in rows if price <= limit} | {above[0].id}
+    assert len(above) >= 5 and len(listed) == 20 - len(above) + 1
 
 
 def test_me_and_webhook(client, alice):
