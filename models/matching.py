@@ -108,11 +108,17 @@ ON CONFLICT (region_id, listing_id) DO NOTHING
 
 # Alerts (of `ids`) their region would no longer send: the listing is not shown any more (taken down,
 # expired, a copy), or the region no longer contains it or wants it (redrawn, criteria changed, the
-# listing's price or size changed). The notify job withdraws them instead of sending them.
+# listing's price or size changed), or the region was told of the flat already through a listing now
+# found to be a copy of it (two copies written at once, both alerted, one sent before the recheck marked
+# it). The notify job withdraws them instead of sending them.
 _SENDABLE = f"""EXISTS (
     SELECT 1 FROM listings l JOIN regions r ON r.id = notifications.region_id
     WHERE l.id = notifications.listing_id AND l.status = 'active' AND l.canonical_id IS NULL
       AND ST_Contains(r.geom, l.geom) AND {_WANTED}
+      AND NOT EXISTS (
+          SELECT 1 FROM listings c JOIN notifications s ON s.listing_id = c.id
+          WHERE c.canonical_id = l.id AND s.region_id = r.id AND s.status = 'sent'
+      )
 )"""
 # (a condition on `notifications`: the alert list leaves out the unsent alerts the notify job will withdraw)
 SENDABLE = text(_SENDABLE)
