@@ -151,11 +151,11 @@ WHERE d.status = 'active' AND c.status <> 'active'
 """)
 
 # The oldest active copy of each listing that went takes over. Alerts of the listing that went not sent
-# yet go with the flat to its heir, in the regions that contain the heir and want it (the notify job
-# would otherwise withdraw them, and nobody would hear of a flat still to let). One the notify job is
-# sending stays (SKIP LOCKED: a stream batch must not wait on a slow webhook). Regions already told of
-# the heir keep their own alert.
-PROMOTE_DUPLICATES = text(f"""
+# yet go with the flat to its heir (the notify job would otherwise withdraw them, and nobody would hear
+# of a flat still to let); whether the region still wants the heir is the notify job's to judge when it
+# sends, as for any alert (`_SENDABLE`). One the notify job is sending stays (SKIP LOCKED: a stream batch
+# must not wait on a slow webhook). Regions already told of the heir keep their own alert.
+PROMOTE_DUPLICATES = text("""
 WITH heirs AS (
     SELECT DISTINCT ON (d.canonical_id) d.canonical_id AS old, d.id AS heir
     FROM listings d
@@ -170,10 +170,7 @@ movable AS (
     SELECT n.id, h.heir
     FROM heirs h
     JOIN notifications n ON n.listing_id = h.old AND n.status = 'queued'
-    JOIN listings l ON l.id = h.heir
-    JOIN regions r ON r.id = n.region_id
-    WHERE ST_Contains(r.geom, l.geom) AND {_WANTED}
-      AND NOT EXISTS (SELECT 1 FROM notifications e WHERE e.region_id = n.region_id AND e.listing_id = h.heir)
+    WHERE NOT EXISTS (SELECT 1 FROM notifications e WHERE e.region_id = n.region_id AND e.listing_id = h.heir)
     FOR UPDATE OF n SKIP LOCKED
 ),
 alerts AS (
