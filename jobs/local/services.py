@@ -30,6 +30,7 @@ MOTO_PORT = int(os.environ.get("NOOK_MOTO_PORT", "54330"))
 PG_BIN = Path(os.environ.get("NOOK_PG_BIN", "/usr/lib/postgresql/15/bin"))
 DEFAULT_DB = "nook"
 LOCAL_BUCKET = "nook-local"
+MOTO_MODULE = "jobs.local.moto_server"  # moto's server, its Kinesis look-ups made constant-time
 
 
 class ServiceError(RuntimeError):
@@ -315,14 +316,14 @@ def moto_responding(port: int = MOTO_PORT) -> bool:
 
 def start_moto(port: int, log_path: Path) -> int:
     """Start a detached moto server on loopback, wait until it answers; return its pid."""
-    moto_bin = Path(sys.executable).with_name("moto_server")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     launched = subprocess.run(
         [
             "sh",
             "-c",
-            '"$0" -H 127.0.0.1 -p "$1" >>"$2" 2>&1 </dev/null & echo $!',
-            str(moto_bin),
+            '"$0" -m "$1" -H 127.0.0.1 -p "$2" >>"$3" 2>&1 </dev/null & echo $!',
+            sys.executable,
+            MOTO_MODULE,
             str(port),
             str(log_path),
         ],
@@ -330,6 +331,7 @@ def start_moto(port: int, log_path: Path) -> int:
         capture_output=True,
         text=True,
         start_new_session=True,
+        cwd=PROJECT_ROOT,
     )
     pid = int(launched.stdout.strip())
     deadline = time.monotonic() + 30
@@ -357,8 +359,8 @@ def stop_pid(pid: int, timeout: float = 5.0) -> bool:
 
 
 def _moto_server_on(port: int) -> int | None:
-    """The pid of a moto_server started for `port` with this project's interpreter, if one runs."""
-    wanted = [str(Path(sys.executable).with_name("moto_server")), "-p", str(port)]
+    """The pid of a moto server started for `port` with this project's interpreter, if one runs."""
+    wanted = ["-p", str(port)]
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -366,7 +368,8 @@ def _moto_server_on(port: int) -> int | None:
             argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
         except OSError:
             continue
-        if wanted[0] in argv and any(argv[i : i + 2] == wanted[1:] for i in range(len(argv) - 1)):
+        ours = argv[:3] == [sys.executable, "-m", MOTO_MODULE]
+        if ours and any(argv[i : i + 2] == wanted for i in range(len(argv) - 1)):
             return int(entry.name)
     return None
 
