@@ -14,7 +14,9 @@ flat another source lists), or that its region no longer contains or wants (redr
 criteria changed, or the listing's price or size changed) is withdrawn. The user
 would otherwise follow a link to a flat that is gone (/v1/alerts already leaves
 those out) or hear of one they asked not to. Should the listing come back, or come
-to fit, placing it again queues a fresh alert.
+to fit, placing it again queues a fresh alert. A flat that passes to a copy from another
+source while its alert is being sent gets a second alert on the copy, which waits for the
+send: sent, it is withdrawn; failed, it goes in the first one's place.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from sqlalchemy.orm import Session
 from jobs.http import polite_session
 from jobs.runtime import budget_deadline, run_job
 from models.listing import Listing
-from models.matching import withdraw_alerts
+from models.matching import READY, withdraw_alerts
 from models.price_rank import PriceRank
 from models.region import Notification, Region
 from models.session import session_scope
@@ -117,6 +119,7 @@ def _due(
             Notification.user_id == user_id,
             Notification.status == "queued",
             Notification.next_attempt_at <= now,
+            READY,
         )
         .order_by(Notification.created_at, Notification.id)
         .limit(MAX_PER_MESSAGE)

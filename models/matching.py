@@ -110,8 +110,9 @@ ON CONFLICT (region_id, listing_id) DO NOTHING
 # expired, a copy), or the region no longer contains it or wants it (redrawn, criteria changed, the
 # listing's price or size changed), or the region was told of the flat already through a listing now
 # found to be a copy of it (two copies written at once, both alerted, one sent before the recheck marked
-# it). The notify job withdraws them instead of sending them.
-_SENDABLE = f"""EXISTS (
+# it), or the alert it inherits from was sent (`PROMOTE_DUPLICATES`). The notify job withdraws them
+# instead of sending them.
+_SENDABLE = f"""(EXISTS (
     SELECT 1 FROM listings l JOIN regions r ON r.id = notifications.region_id
     WHERE l.id = notifications.listing_id AND l.status = 'active' AND l.canonical_id IS NULL
       AND ST_Contains(r.geom, l.geom) AND {_WANTED}
@@ -119,9 +120,16 @@ _SENDABLE = f"""EXISTS (
           SELECT 1 FROM listings c JOIN notifications s ON s.listing_id = c.id
           WHERE c.canonical_id = l.id AND s.region_id = r.id AND s.status = 'sent'
       )
-)"""
+) AND NOT EXISTS (
+    SELECT 1 FROM notifications o WHERE o.id = notifications.inherited_from AND o.status = 'sent'
+))"""
 # (a condition on `notifications`: the alert list leaves out the unsent alerts the notify job will withdraw)
 SENDABLE = text(_SENDABLE)
+# An alert is ready unless it inherits from one still queued (being sent, or waiting to be tried again):
+# the notify job leaves it until that one is sent or withdrawn.
+READY = text("""NOT EXISTS (
+    SELECT 1 FROM notifications o WHERE o.id = notifications.inherited_from AND o.status = 'queued'
+)""")
 WITHDRAW_ALERTS = text(
     f"DELETE FROM notifications WHERE id = ANY(:ids) AND NOT {_SENDABLE} RETURNING id"
 ).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
@@ -153,8 +161,11 @@ WHERE d.status = 'active' AND c.status <> 'active'
 # The oldest active copy of each listing that went takes over. Alerts of the listing that went not sent
 # yet go with the flat to its heir (the notify job would otherwise withdraw them, and nobody would hear
 # of a flat still to let); whether the region still wants the heir is the notify job's to judge when it
-# sends, as for any alert (`_SENDABLE`). One the notify job is sending stays (SKIP LOCKED: a stream batch
-# must not wait on a slow webhook). Regions already told of the heir keep their own alert.
+# sends, as for any alert (`_SENDABLE`). One the notify job is sending cannot move (SKIP LOCKED: a stream
+# batch must not wait on a slow webhook): the heir gets an alert that inherits from it, which waits for
+# that send's outcome (`READY`): sent, the region was told and the heir's alert is withdrawn; failed,
+# the alert that went with its listing is withdrawn and the heir's is sent in its place. Regions already
+# told of the heir keep their own alert.
 PROMOTE_DUPLICATES = text("""
 WITH heirs AS (
     SELECT DISTINCT ON (d.canonical_id) d.canonical_id AS old, d.id AS heir
@@ -175,6 +186,17 @@ movable AS (
 ),
 alerts AS (
     UPDATE notifications AS n SET listing_id = m.heir FROM movable m WHERE n.id = m.id
+),
+being_sent AS (
+    INSERT INTO notifications (
+        user_id, region_id, listing_id, status, attempts, next_attempt_at, created_at, inherited_from
+    )
+    SELECT n.user_id, n.region_id, h.heir, 'queued', 0, n.next_attempt_at, n.created_at, n.id
+    FROM heirs h
+    JOIN notifications n ON n.listing_id = h.old AND n.status = 'queued'
+    WHERE n.id NOT IN (SELECT id FROM movable)
+      AND NOT EXISTS (SELECT 1 FROM notifications e WHERE e.region_id = n.region_id AND e.listing_id = h.heir)
+    ON CONFLICT (region_id, listing_id) DO NOTHING
 )
 UPDATE listings AS d SET canonical_id = NULL
 FROM heirs h WHERE d.id = h.heir

@@ -98,3 +98,7 @@ class Notification(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at_column()
+    # the alert of a listing that went, being sent when its flat passed to this alert's listing (a copy
+    # from another source): this one waits for that send, and is withdrawn if it went (no foreign key:
+    # that alert is deleted when it is withdrawn)
+    inherited_from: Mapped[int | None] = mapped_column(BigInteger)

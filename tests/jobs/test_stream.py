@@ -572,24 +572,52 @@ def test_a_removed_listing_hands_its_place_to_its_duplicate(zappa_stream, partne
     assert alerted() == ({flat["source_ref"]} if told else {"M-1"})
 
 
-def test_a_removal_does_not_wait_for_an_alert_being_sent(zappa_stream, partner):
+@pytest.mark.parametrize("post", ["failed", "answered"])
+def test_a_removal_does_not_wait_for_an_alert_being_sent(
+    zappa_stream, partner, receiver, client, private_webhooks_allowed, post
+):
     # the notify job holds the flat's alert while it posts it to a slow webhook: the removal hands the flat
-    # to its copy without waiting, and the alert being sent stays the flat's
+    # to its copy without waiting; the copy gets an alert that waits for that post. Answered, the region
+    # was told and the copy's alert is withdrawn; failed, the alert of the listing that went is withdrawn
+    # when it is tried again, and the copy's goes in its place: the region hears of the flat once.
+    from jobs import notify
+
     region, flat = flat_and_its_copy(zappa_stream)
+    with session_scope() as session:
+        session.scalars(select(User)).one().webhook_url = receiver.hook_url
+    now = datetime.now(UTC)
     sending = models.session.get_sessionmaker()()
     try:
-        assert len(sending.execute(select(Notification).with_for_update()).all()) == 1  # as notify locks it
+        (alert,) = sending.scalars(select(Notification).with_for_update()).all()  # as notify locks it
         with ThreadPoolExecutor(1) as pool:
             batch = kinesis_event([removal(flat["source_ref"])], 3000)
             removed = pool.submit(zappa_stream.handler, batch, LocalContext())
             try:
                 result = removed.result(timeout=10)
-            finally:
-                sending.rollback()  # the webhook answered: a removal that waited goes on
+            finally:  # the webhook answered, or not, as notify records it
+                alert.attempts += 1
+                if post == "answered":
+                    alert.status, alert.sent_at = "sent", now
+                else:
+                    alert.next_attempt_at = now + notify.backoff(alert.attempts)
+                sending.commit()
     finally:
         sending.close()
     assert result["batchItemFailures"] == [] and result["promoted"] == 1
-    assert region_members(region) == {"M-1"} and alerted() == {flat["source_ref"]}
+    assert region_members(region) == {"M-1"} and alerted() == {flat["source_ref"], "M-1"}
+
+    first = notify.notify_all(now, client)  # the copy's alert waits while the flat's is queued
+    assert first["sent"] == 0 and first["withdrawn"] == (1 if post == "answered" else 0)
+    later = notify.notify_all(now + timedelta(minutes=2), client)
+    if post == "answered":
+        assert later["sent"] == 0 and later["withdrawn"] == 0 and receiver.delivered == []
+        assert alerted() == {flat["source_ref"]}  # the one sent stays in the renter's history
+    else:
+        assert later["sent"] == 1 and later["withdrawn"] == 1 and alerted() == {"M-1"}
+        (request,) = receiver.delivered
+        with session_scope() as session:
+            heir = session.scalars(select(Listing.id).where(Listing.source_ref == "M-1")).one()
+        assert [a["listing_id"] for a in request.json()["nook"]["notifications"]] == [heir]
 
 
 def test_the_last_event_of_a_listing_in_a_batch_wins(zappa_stream, partner):
