@@ -78,6 +78,32 @@ def test_alerts_the_region_no_longer_wants_are_listed_only_if_sent(client, alice
     assert len(above) >= 5 and len(listed) == 20 - len(above) + 1
 
 
+@pytest.mark.parametrize("post", ["answered", "failed"])
+def test_an_inherited_alert_is_listed_only_if_the_post_it_waits_for_failed(
+    client, alice, db_session, alerts, post
+):
+    # a flat's listing went while the notify job posted its alert; its copy took over with an alert that
+    # inherits from the one posted (PROMOTE_DUPLICATES). Failed: the gone listing's alert will be
+    # withdrawn and the copy's is listed. Answered: the copy's will be withdrawn, so it is not listed
+    # either; the one sent is left out with its listing, as every alert of a listing that went
+    gone, copy = db_session.scalars(
+        select(Notification).where(Notification.user_id == alice.user.id).order_by(Notification.id).limit(2)
+    ).all()
+    db_session.get(Listing, gone.listing_id).status = "delisted"
+    if post == "answered":
+        gone.status, gone.sent_at = "sent", datetime(2026, 11, 21, tzinfo=UTC)
+    copy.inherited_from = gone.id  # the copy's own alert stands for the one it inherits
+    db_session.flush()
+    listed = {
+        a["id"]
+        for a in client.get("/v1/alerts", query_string={"limit": 50}, headers=alice.headers).json["items"]
+    }
+    others = set(db_session.scalars(select(Notification.id).where(Notification.user_id == alice.user.id)))
+    others -= {gone.id, copy.id}
+    assert listed == (others if post == "answered" else others | {copy.id})
+    assert len(others) == 18
+
+
 def test_me_and_webhook(client, alice):
     assert client.get("/v1/me", headers=alice.headers).get_json() == {
         "id": alice.user.id,
