@@ -106,6 +106,11 @@ ON CONFLICT (region_id, listing_id) DO NOTHING
 """
 ).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
 
+# the alert an alert inherits from (`PROMOTE_DUPLICATES`), if it has that status
+_INHERITED = (
+    "SELECT 1 FROM notifications o WHERE o.id = notifications.inherited_from AND o.status = '{status}'"
+)
+
 # Alerts (of `ids`) their region would no longer send: the listing is not shown any more (taken down,
 # expired, a copy), or the region no longer contains it or wants it (redrawn, criteria changed, the
 # listing's price or size changed), or the region was told of the flat already through a listing now
@@ -120,16 +125,12 @@ _SENDABLE = f"""(EXISTS (
           SELECT 1 FROM listings c JOIN notifications s ON s.listing_id = c.id
           WHERE c.canonical_id = l.id AND s.region_id = r.id AND s.status = 'sent'
       )
-) AND NOT EXISTS (
-    SELECT 1 FROM notifications o WHERE o.id = notifications.inherited_from AND o.status = 'sent'
-))"""
+) AND NOT EXISTS ({_INHERITED.format(status="sent")}))"""
 # (a condition on `notifications`: the alert list leaves out the unsent alerts the notify job will withdraw)
 SENDABLE = text(_SENDABLE)
 # An alert is ready unless it inherits from one still queued (being sent, or waiting to be tried again):
 # the notify job leaves it until that one is sent or withdrawn.
-READY = text("""NOT EXISTS (
-    SELECT 1 FROM notifications o WHERE o.id = notifications.inherited_from AND o.status = 'queued'
-)""")
+READY = text(f"NOT EXISTS ({_INHERITED.format(status='queued')})")
 WITHDRAW_ALERTS = text(
     f"DELETE FROM notifications WHERE id = ANY(:ids) AND NOT {_SENDABLE} RETURNING id"
 ).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
@@ -177,11 +178,15 @@ repointed AS (
     UPDATE listings AS d SET canonical_id = h.heir
     FROM heirs h WHERE d.canonical_id = h.old AND d.id <> h.heir
 ),
-movable AS (
-    SELECT n.id, h.heir
+unsent AS (
+    SELECT n.id, n.user_id, n.region_id, n.next_attempt_at, n.created_at, h.heir
     FROM heirs h
     JOIN notifications n ON n.listing_id = h.old AND n.status = 'queued'
     WHERE NOT EXISTS (SELECT 1 FROM notifications e WHERE e.region_id = n.region_id AND e.listing_id = h.heir)
+),
+movable AS (
+    SELECT n.id, u.heir
+    FROM unsent u JOIN notifications n ON n.id = u.id AND n.status = 'queued'
     FOR UPDATE OF n SKIP LOCKED
 ),
 alerts AS (
@@ -191,11 +196,8 @@ being_sent AS (
     INSERT INTO notifications (
         user_id, region_id, listing_id, status, attempts, next_attempt_at, created_at, inherited_from
     )
-    SELECT n.user_id, n.region_id, h.heir, 'queued', 0, n.next_attempt_at, n.created_at, n.id
-    FROM heirs h
-    JOIN notifications n ON n.listing_id = h.old AND n.status = 'queued'
-    WHERE n.id NOT IN (SELECT id FROM movable)
-      AND NOT EXISTS (SELECT 1 FROM notifications e WHERE e.region_id = n.region_id AND e.listing_id = h.heir)
+    SELECT user_id, region_id, heir, 'queued', 0, next_attempt_at, created_at, id
+    FROM unsent WHERE id NOT IN (SELECT id FROM movable)
     ON CONFLICT (region_id, listing_id) DO NOTHING
 )
 UPDATE listings AS d SET canonical_id = NULL
