@@ -10,7 +10,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, json
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
 log = logging.getLogger("nook.app")
@@ -93,7 +93,7 @@ def handle_unexpected(exc: Exception) -> Response:
     if isinstance(exc, HTTPException):
         return handle_http_exception(exc)
     log.exception("unhandled error", extra={"error_type": type(exc).__name__})
-    return problem(500, "The server could not complete the request.", title=InternalServerError.name)
+    return problem(500, "The server could not complete the request.")
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -19,6 +19,16 @@ class StrictSchema(ma.Schema):
         unknown = ma.RAISE
 
 
+class Text(ma.fields.String):
+    """A string nook keeps: PostgreSQL stores no NUL character (\\u0000), so one is refused here."""
+
+    def _deserialize(self, value: object, attr: str | None, data: object, **kwargs: object) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if "\x00" in text:
+            raise ma.ValidationError("must not contain a NUL character (\\u0000)")
+        return text
+
+
 def _pair(value: str, name: str, count: int) -> list[float]:
     parts = value.split(",")
     if len(parts) != count:
@@ -211,7 +221,7 @@ class CriteriaSchema(StrictSchema):
 
 
 class RegionCreate(StrictSchema):
-    name = ma.fields.String(required=True, validate=validate.Length(1, 120))
+    name = Text(required=True, validate=validate.Length(1, 120))
     geometry = ma.fields.Dict(
         required=True,
         metadata={
@@ -222,7 +232,7 @@ class RegionCreate(StrictSchema):
 
 
 class RegionPatch(StrictSchema):
-    name = ma.fields.String(validate=validate.Length(1, 120))
+    name = Text(validate=validate.Length(1, 120))
     geometry = ma.fields.Dict(metadata={"description": "GeoJSON Polygon or MultiPolygon (or a Feature)"})
     criteria = ma.fields.Nested(CriteriaSchema)
 
@@ -266,7 +276,7 @@ class AlertPageSchema(ma.Schema):
 
 
 class WebhookBody(StrictSchema):
-    url = ma.fields.String(required=True, validate=validate.Length(1, 2000))
+    url = Text(required=True, validate=validate.Length(1, 2000))
 
 
 class MeSchema(ma.Schema):

@@ -27,7 +27,7 @@ from jobs.runtime import JobFailed, budget_deadline, report_progress, run_job
 from jobs.sources import registry
 from jobs.sources.base import FetchContext, Page, SourceError
 from models.listing import Listing
-from models.normalize import Rejected
+from models.normalize import NUL, Rejected
 from models.quarantine import BadRecord, quarantine
 from models.source import Source
 from models.upsert import EncodedPage, encode_page, write_page
@@ -110,7 +110,19 @@ class PreparedPage:
 
 def _prepare(source: Source, page: Page) -> PreparedPage:
     good, bad = _split(source, page.records)
-    return PreparedPage(page, encode_page(good), [ref for ref, _ in good], bad)
+    encoded = encode_page(good)
+    refused = {ref for ref, _, _ in encoded.refused}
+    bad += [  # kept as escaped text, as it came: not as a jsonb it cannot be
+        BadRecord(
+            stage="ingest",
+            reason=reason,
+            source_id=source.id,
+            source_ref=None if NUL in ref else ref,
+            raw=json.dumps(payload, default=str)[:10_000],
+        )
+        for ref, payload, reason in encoded.refused
+    ]
+    return PreparedPage(page, encoded, [ref for ref, _ in good if ref not in refused], bad)
 
 
 def _write(

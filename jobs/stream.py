@@ -48,7 +48,15 @@ with collector_paused(freeze=True):
     from models.activation import delist, upsert_active
     from models.logs import configure_logging
     from models.matching import hand_over, mark_duplicates, match_regions
-    from models.normalize import CleanListing, Rejected, clean_listing, source_ref_of
+    from models.normalize import (
+        NUL,
+        SUSPECT,
+        CleanListing,
+        Rejected,
+        clean_listing,
+        source_ref_of,
+        unstorable,
+    )
     from models.pricing import Estimate, ListingFeatures, ModelUnavailable, PriceModel, current_model
     from models.quarantine import RAW_KEPT, BadRecord, quarantine
     from models.ranking import store_ranks
@@ -172,6 +180,12 @@ def decode(index: int, record: Mapping[str, Any]) -> Item:
         return item
     if not isinstance(payload, dict):
         item.reason = f"record is a {type(payload).__name__}, not an object"
+        return item
+    if SUSPECT.search(text) and (reason := unstorable(payload)):
+        item.reason = reason  # filed under the partner's name if it is one, never with the rest
+        item.payload = {
+            k: v for k in ("source", "source_ref") if isinstance(v := payload.get(k), str) and NUL not in v
+        }
         return item
     item.payload = payload
     if not isinstance(payload.get("source"), str) or not payload["source"].strip():

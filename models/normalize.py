@@ -125,6 +125,38 @@ def extract(payload: Any, config: dict[str, Any]) -> dict[str, Any]:
     return {name: pluck(payload, path) for name, path in mapping.items() if path}
 
 
+NUL = "\x00"
+# what JSON text shows of a value `unstorable` refuses (a NUL is escaped, NaN and Infinity are bare): text
+# without it holds none, so a clean record costs one scan
+SUSPECT = re.compile(r"\\u0000|NaN|Infinity")
+
+
+def unstorable(value: Any, path: str = "") -> str | None:
+    """Why PostgreSQL cannot keep this parsed record as it is, or None.
+
+    Python's JSON parser reads NaN and Infinity, which are not JSON, and a JSON string may hold a NUL
+    character (\\u0000), which neither jsonb nor text stores: either makes the whole statement writing a
+    batch or a page fail, so such a record is refused on its own, with the place it happened.
+    """
+    where = path or "record"
+    if isinstance(value, str):
+        return f"{where}: holds a NUL character (\\u0000), which cannot be stored" if NUL in value else None
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return None
+        token = "NaN" if value != value else "Infinity" if value > 0 else "-Infinity"
+        return f"{where}: {token} is not a JSON number"
+    if isinstance(value, dict):
+        if any(isinstance(key, str) and NUL in key for key in value):
+            return f"{where}: a field name holds a NUL character (\\u0000), which cannot be stored"
+        children = ((f"{path}.{key}" if path else str(key), item) for key, item in value.items())
+    elif isinstance(value, list):
+        children = ((f"{where}[{n}]", item) for n, item in enumerate(value))
+    else:
+        return None
+    return next((reason for name, item in children if (reason := unstorable(item, name))), None)
+
+
 def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 

@@ -15,11 +15,13 @@ from __future__ import annotations
 import io
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
+
+from models.normalize import SUSPECT, unstorable
 
 STAGE = """
 CREATE TEMP TABLE IF NOT EXISTS ingest_stage (source_ref text, raw jsonb) ON COMMIT DELETE ROWS
@@ -52,10 +54,12 @@ _encode = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 
 @dataclass(frozen=True)
 class EncodedPage:
-    """A page ready for COPY: one `ref<TAB>json` line per distinct ref."""
+    """A page ready for COPY: one `ref<TAB>json` line per distinct ref; `refused` holds the (ref, payload,
+    reason) of the records PostgreSQL cannot store (a NaN, a NUL character), which are not in it."""
 
     text: str
     count: int
+    refused: list[tuple[str, Any, str]] = field(default_factory=list)
 
 
 def _copy_text(value: str) -> str:
@@ -66,10 +70,16 @@ def _copy_text(value: str) -> str:
 
 
 def encode_page(records: list[tuple[str, Any]]) -> EncodedPage:
-    """Encode (ref, payload) pairs; a ref repeated within the page keeps its last payload."""
-    latest = dict(records)
-    lines = [f"{_copy_text(ref)}\t{_copy_text(_encode(payload))}\n" for ref, payload in latest.items()]
-    return EncodedPage("".join(lines), len(latest))
+    """Encode (ref, payload) pairs; a ref repeated within the page keeps its last payload. A payload that
+    cannot be stored would fail the whole page's COPY: it is refused instead."""
+    lines, refused = [], []
+    for ref, payload in dict(records).items():
+        encoded = _encode(payload)
+        if SUSPECT.search(encoded) and (reason := unstorable(payload)):
+            refused.append((ref, payload, reason))
+        else:
+            lines.append(f"{_copy_text(ref)}\t{_copy_text(encoded)}\n")
+    return EncodedPage("".join(lines), len(lines), refused)
 
 
 def write_page(session: Session, source_id: int, page: EncodedPage, now: datetime) -> tuple[int, int, int]:

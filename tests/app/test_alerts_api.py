@@ -126,6 +126,7 @@ def test_me_and_webhook(client, alice):
         ("http://[::1]/hook", "non-public address"),
         ("https://user:pw@93.184.215.14/", "credentials"),
         ("not a url", "http or https"),
+        ("https://93.184.215.14/hooks/\x00nook", "NUL character"),  # PostgreSQL cannot store it: was a 500
     ],
 )
 def test_webhook_urls_that_are_refused(client, alice, url, reason):

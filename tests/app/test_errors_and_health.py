@@ -7,6 +7,7 @@ from flask import Blueprint
 from sqlalchemy.orm import sessionmaker
 
 from app import create_app
+from app.errors import handle_unexpected
 
 PROBLEM = "application/problem+json"
 
@@ -60,6 +61,9 @@ def test_unexpected_exception_is_a_generic_500_problem(app):
     text = response.get_data(as_text=True)
     assert "hunter2" not in text and "RuntimeError" not in text
     assert response.get_json()["title"] == "Internal Server Error"
+    with app.app_context():  # answered by the handler itself (it once failed, and Flask answered instead)
+        answer = handle_unexpected(RuntimeError("boom"))
+    assert answer.status_code == 500 and answer.get_json()["title"] == "Internal Server Error"
 
 
 def test_oversized_body_is_413_problem():

@@ -117,6 +117,16 @@ def test_criteria_are_validated(client, alice):
     assert response.status_code == 422
 
 
+def test_a_name_postgresql_cannot_store_is_refused_not_a_500(client, alice):
+    response = create(client, alice, name="Down\x00town")
+    assert response.status_code == 422 and response.get_json()["errors"] == [
+        {"field": "json.name", "message": "must not contain a NUL character (\\u0000)"}
+    ]
+    rid = create(client, alice).get_json()["id"]
+    patched = client.patch(f"/v1/regions/{rid}", json={"name": "\x00"}, headers=alice.headers)
+    assert patched.status_code == 422 and patched.get_json()["errors"][0]["field"] == "json.name"
+
+
 def test_another_users_region_is_a_404_never_a_403(client, alice, bob):
     rid = create(client, alice).get_json()["id"]
     for method, path, kwargs in (

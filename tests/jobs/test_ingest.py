@@ -81,22 +81,56 @@ def test_price_change_makes_a_listing_pending_again(db_session, demo_sources, de
     assert len(changed) == result["updated"]
 
 
-def test_a_renamed_id_field_fails_the_source_loudly(db_session, server, demo_sources, client):
-    items = [{"listing_key": f"k{i}", "rent": 1000} for i in range(60)]  # "id" was renamed upstream
+def partner_feed(db_session, server, items: list) -> Source:
+    """A json_feed source "partner" serving `items` in one page, ids in "id"."""
     server.route("/feed", lambda r: Reply(200, {"items": items}))
-    broken = Source(
+    source = Source(
         name="partner",
         kind="json_feed",
         config={"url": f"{server.url}/feed", "pagination": "none", "fields": {"source_ref": "id"}},
     )
-    db_session.add(broken)
+    db_session.add(source)
     db_session.flush()
+    return source
+
+
+def test_a_renamed_id_field_fails_the_source_loudly(db_session, server, demo_sources, client):
+    items = [{"listing_key": f"k{i}", "rent": 1000} for i in range(60)]  # "id" was renamed upstream
+    broken = partner_feed(db_session, server, items)
     result = ingest.ingest_all(db_session, T0, client)
     partner = result["sources"]["partner"]
     assert "60 of 60 records refused" in partner["error"] and "source_ref: missing" in partner["error"]
     assert result["errors"] == [f"partner: {partner['error']}"]
     assert result["sources"]["demo-main"]["error"] is None and result["sources"]["demo-main"]["inserted"] > 0
     assert count(db_session, QuarantinedRecord, source_id=broken.id) == 60  # kept, with reasons
+
+
+def test_a_record_postgresql_cannot_store_is_quarantined_not_the_page(
+    db_session, server, demo_sources, client
+):
+    # Python's parser reads NaN (not JSON) and a string may hold \u0000 (neither jsonb nor text stores it):
+    # either failed the page's COPY, losing its good records on every run
+    items = [{"id": f"k{i}", "rent": 1000 + i} for i in range(3)]
+    items += [{"id": "nan", "rent": 1200, "extra": {"ratio": float("nan")}}, {"id": "nul", "title": "a\x00b"}]
+    partner = partner_feed(db_session, server, items)
+    for _ in range(2):  # a re-run files nothing twice
+        result = ingest.ingest_all(db_session, T0, client)["sources"]["partner"]
+        assert result["error"] is None and result["fetched"] == 5 and result["quarantined"] == 2
+        stored = set(db_session.scalars(select(Listing.source_ref).where(Listing.source_id == partner.id)))
+        assert stored == {"k0", "k1", "k2"}
+        filed = db_session.execute(
+            select(QuarantinedRecord.reason, QuarantinedRecord.raw, QuarantinedRecord.source_ref)
+            .where(QuarantinedRecord.source_id == partner.id)
+            .order_by(QuarantinedRecord.reason)
+        ).all()
+        assert [(reason, ref) for reason, _, ref in filed] == [
+            ("extra.ratio: NaN is not a JSON number", "nan"),
+            ("title: holds a NUL character (\\u0000), which cannot be stored", "nul"),
+        ]
+        assert [raw for _, raw, _ in filed] == [  # as they came, escaped
+            '{"id": "nan", "rent": 1200, "extra": {"ratio": NaN}}',
+            '{"id": "nul", "title": "a\\u0000b"}',
+        ]
 
 
 def test_one_failing_source_does_not_stop_the_others(db_session, server, demo_sources, client):

@@ -191,6 +191,30 @@ def test_a_batch_with_poison_records_is_scored_published_and_quarantined(zappa_s
     assert base64.b64decode(letter["data_base64"]) in POISON
 
 
+def test_records_postgresql_cannot_store_are_poison_not_a_blocked_shard(zappa_stream, partner):
+    # NaN is not JSON but Python reads it, and \u0000 is JSON that neither jsonb nor text stores: either
+    # failed the batch's upsert, so Lambda retried the whole batch until it gave up on it
+    good = payloads(3)
+    datas = [json.dumps(p).encode() for p in good]
+    datas.append(json.dumps({**payloads(1, seed=4)[0], "extra": [1, float("nan")]}).encode())
+    datas.append(json.dumps({**payloads(1, seed=5)[0], "title": "a\x00b"}).encode())
+    for _ in range(2):  # re-delivered: nothing twice
+        result = zappa_stream.handler(kinesis_event(datas), LocalContext())
+        assert result["batchItemFailures"] == [] and result["valid"] == 3 and result["poison"] == 2
+        with session_scope() as session:
+            filed = session.execute(
+                select(QuarantinedRecord.reason, Source.name).join(Source).order_by(QuarantinedRecord.reason)
+            ).all()
+            assert sorted(session.scalars(select(Listing.source_ref))) == sorted(
+                p["source_ref"] for p in good
+            )
+        assert filed == [  # under the partner's name
+            ("extra[1]: NaN is not a JSON number (sequence 1003)", "partner"),
+            ("title: holds a NUL character (\\u0000), which cannot be stored (sequence 1004)", "partner"),
+        ]
+    assert sorted(m["source_ref"] for m in scores_published()) == sorted(2 * [p["source_ref"] for p in good])
+
+
 def test_redelivery_changes_nothing(zappa_stream, partner):
     batch, _ = batch_with_poison()
     zappa_stream.handler(batch, LocalContext())
