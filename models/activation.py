@@ -54,14 +54,15 @@ def activate(session: Session, rows: list[tuple[int, CleanListing]], now: dateti
 # batch path, where ingest makes these rows pending and process activates the pending ones).
 _REFRESH = "(l.raw IS DISTINCT FROM EXCLUDED.raw OR l.status IN ('pending', 'delisted', 'expired'))"
 _COPIED = ("status", "processed_at", *_NAMES, "geom")
-_ARRAYS = (
+_ROW = (
     ("source_id", "int"), ("source_ref", "text"), ("raw", "jsonb"), *CLEAN_COLUMNS,
     ("lat", "float8"), ("lon", "float8"), ("posted_at", "timestamptz"),
 )  # fmt: skip
+# The batch goes as one JSON document of rows: as 15 arrays, psycopg2 adapted and quoted every element
+# holding the GIL (the stream's upsert of 100 listings took 3.3 ms of CPU, as one document 2.4).
 UPSERT_ACTIVE = f"""
 WITH v AS (
-    SELECT * FROM unnest({", ".join(f"%({n})s::{t}[]" for n, t in _ARRAYS)})
-        AS v({", ".join(n for n, _ in _ARRAYS)})
+    SELECT * FROM json_to_recordset(%(rows)s::json) AS v({", ".join(f"{n} {t}" for n, t in _ROW)})
 )
 INSERT INTO listings AS l (
     source_id, source_ref, raw, first_seen_at, last_seen_at, updated_at, posted_at, {", ".join(_COPIED)}
@@ -100,21 +101,22 @@ def upsert_active(
     latest = {(source_id, clean.source_ref): (raw, clean) for source_id, raw, clean in records}
     if not latest:
         return {}
-    cleans = [clean for _, clean in latest.values()]
-    params = {
-        "source_id": [key[0] for key in latest],
-        "source_ref": [key[1] for key in latest],
-        "raw": [_encode(raw) for raw, _ in latest.values()],
-        **{name: [getattr(c, name) for c in cleans] for name in _NAMES},
-        "lat": [c.latitude for c in cleans],
-        "lon": [c.longitude for c in cleans],
-        "posted_at": [c.posted_at for c in cleans],
-        "now": now,
-    }
+    rows = [
+        {
+            "source_id": source_id,
+            "source_ref": ref,
+            "raw": raw,
+            **{name: getattr(c, name) for name in _NAMES},
+            "lat": c.latitude,
+            "lon": c.longitude,
+            "posted_at": c.posted_at.isoformat() if c.posted_at else None,
+        }
+        for (source_id, ref), (raw, c) in latest.items()
+    ]
     with session.connection().connection.cursor() as cursor:
-        cursor.execute(UPSERT_ACTIVE, params)
-        rows = cursor.fetchall()
-    return {(row[1], row[2]): Upserted(*row) for row in rows}
+        cursor.execute(UPSERT_ACTIVE, {"rows": _encode(rows), "now": now})
+        written = cursor.fetchall()
+    return {(row[1], row[2]): Upserted(*row) for row in written}
 
 
 # A partner's "this listing is gone": active (or not yet processed) listings become delisted, as when a

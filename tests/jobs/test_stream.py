@@ -215,6 +215,31 @@ def test_records_postgresql_cannot_store_are_poison_not_a_blocked_shard(zappa_st
     assert sorted(m["source_ref"] for m in scores_published()) == sorted(2 * [p["source_ref"] for p in good])
 
 
+def test_a_listing_is_written_exactly_as_sent(zappa_stream, partner):
+    payload = {
+        **payloads(1)[0],
+        "title": 'Flat "A" \\ on two\nlines, café 🏠',
+        "url": "https://partner.example/l/1?a=1&b='2'",
+        "posted_at": "2026-11-01T10:00:00.123456-05:00",
+        "latitude": 43.651234567891234,
+        "nested": {"list": [1, 2.5, None, True, "x"], "empty": {}},
+    }
+    result = zappa_stream.handler(kinesis_event([json.dumps(payload).encode()]), LocalContext())
+    assert result["batchItemFailures"] == [] and result["valid"] == 1
+    with session_scope() as session:
+        listing = session.scalars(select(Listing)).one()
+        latitude = session.scalar(select(func.ST_Y(Listing.geom)))
+    assert listing.raw == payload and listing.title == payload["title"] and listing.url == payload["url"]
+    assert listing.posted_at == datetime(2026, 11, 1, 15, 0, 0, 123456, tzinfo=UTC)
+    assert latitude == payload["latitude"] and listing.price == payload["price"]
+    assert (listing.bedrooms, listing.bathrooms, listing.sqft, listing.unit_type) == (
+        payload["bedrooms"],
+        payload["bathrooms"],
+        payload["sqft"],
+        payload["unit_type"],
+    )
+
+
 def test_redelivery_changes_nothing(zappa_stream, partner):
     batch, _ = batch_with_poison()
     zappa_stream.handler(batch, LocalContext())
