@@ -50,11 +50,11 @@ with collector_paused(freeze=True):
     from models.matching import hand_over, mark_duplicates, match_regions
     from models.normalize import (
         NUL,
-        SUSPECT,
         CleanListing,
         Rejected,
         clean_listing,
         source_ref_of,
+        suspect,
         unstorable,
     )
     from models.pricing import Estimate, ListingFeatures, ModelUnavailable, PriceModel, current_model
@@ -159,6 +159,18 @@ def s3() -> Any:
     return CLIENTS.get("s3")
 
 
+def parse(text: str) -> tuple[Any, str | None]:
+    """A record's JSON value, or the reason it has none."""
+    try:
+        return json.loads(text), None
+    except json.JSONDecodeError as exc:
+        return None, f"data is not JSON ({exc.msg} at position {exc.pos})"
+    except RecursionError:
+        return None, "data is not JSON nook reads (nested too deeply)"
+    except ValueError as exc:  # an integer of over 4,300 digits
+        return None, f"data is not JSON nook reads ({str(exc).split(':')[0]})"
+
+
 def decode(index: int, record: Mapping[str, Any]) -> Item:
     """Decode and validate one record; a poison record carries its reason."""
     kinesis_part = record.get("kinesis") or {}
@@ -173,15 +185,13 @@ def decode(index: int, record: Mapping[str, Any]) -> Item:
     except (binascii.Error, ValueError):
         item.reason = "data is not base64-encoded UTF-8"
         return item
-    try:
-        payload = json.loads(text)
-    except json.JSONDecodeError as exc:
-        item.reason = f"data is not JSON ({exc.msg} at position {exc.pos})"
+    payload, item.reason = parse(text)
+    if item.reason is not None:
         return item
     if not isinstance(payload, dict):
         item.reason = f"record is a {type(payload).__name__}, not an object"
         return item
-    if SUSPECT.search(text) and (reason := unstorable(payload)):
+    if suspect(text) and (reason := unstorable(payload)):
         item.reason = reason  # filed under the partner's name if it is one, never with the rest
         item.payload = {
             k: v for k in ("source", "source_ref") if isinstance(v := payload.get(k), str) and NUL not in v

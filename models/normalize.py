@@ -126,35 +126,47 @@ def extract(payload: Any, config: dict[str, Any]) -> dict[str, Any]:
 
 
 NUL = "\x00"
-# what JSON text shows of a value `unstorable` refuses (a NUL is escaped, NaN and Infinity are bare): text
-# without it holds none, so a clean record costs one scan
-SUSPECT = re.compile(r"\\u0000|NaN|Infinity")
+MAX_DEPTH = 64  # a listing needs a few levels; JSON far deeper is an attack on every parser after ours
+# what JSON text shows of a value `unstorable` refuses (a NUL is escaped, NaN and Infinity are bare)
+_SUSPECT = re.compile(r"\\u0000|NaN|Infinity")
 
 
-def unstorable(value: Any, path: str = "") -> str | None:
-    """Why PostgreSQL cannot keep this parsed record as it is, or None.
+def suspect(text: str) -> bool:
+    """Whether `unstorable` may refuse the record this JSON text holds: most texts are cleared by a scan."""
+    return _SUSPECT.search(text) is not None or text.count("[") + text.count("{") > MAX_DEPTH
+
+
+def unstorable(value: Any) -> str | None:
+    """Why nook cannot keep this parsed record as it is, or None.
 
     Python's JSON parser reads NaN and Infinity, which are not JSON, and a JSON string may hold a NUL
     character (\\u0000), which neither jsonb nor text stores: either makes the whole statement writing a
-    batch or a page fail, so such a record is refused on its own, with the place it happened.
+    batch or a page fail. A record nested deeper than MAX_DEPTH levels may exhaust the interpreter's stack
+    when encoded for the database. Such a record is refused on its own, with the first place it happens
+    (found by a walk, not a recursion).
     """
-    where = path or "record"
-    if isinstance(value, str):
-        return f"{where}: holds a NUL character (\\u0000), which cannot be stored" if NUL in value else None
-    if isinstance(value, float):
-        if math.isfinite(value):
-            return None
-        token = "NaN" if value != value else "Infinity" if value > 0 else "-Infinity"
-        return f"{where}: {token} is not a JSON number"
-    if isinstance(value, dict):
-        if any(isinstance(key, str) and NUL in key for key in value):
-            return f"{where}: a field name holds a NUL character (\\u0000), which cannot be stored"
-        children = ((f"{path}.{key}" if path else str(key), item) for key, item in value.items())
-    elif isinstance(value, list):
-        children = ((f"{where}[{n}]", item) for n, item in enumerate(value))
-    else:
-        return None
-    return next((reason for name, item in children if (reason := unstorable(item, name))), None)
+    todo: list[tuple[str, Any, int]] = [("", value, 0)]
+    while todo:
+        path, value, depth = todo.pop()
+        where = path if len(path) <= 80 else f"{path[:40]}...{path[-30:]}"
+        where = where or "record"
+        if isinstance(value, str) and NUL in value:
+            return f"{where}: holds a NUL character (\\u0000), which cannot be stored"
+        if isinstance(value, float) and not math.isfinite(value):
+            token = "NaN" if value != value else "Infinity" if value > 0 else "-Infinity"
+            return f"{where}: {token} is not a JSON number"
+        if isinstance(value, dict | list) and depth == MAX_DEPTH:
+            return f"{where}: nested deeper than {MAX_DEPTH} levels"
+        if isinstance(value, dict):
+            if any(isinstance(key, str) and NUL in key for key in value):
+                return f"{where}: a field name holds a NUL character (\\u0000), which cannot be stored"
+            children = [(f"{path}.{key}" if path else str(key), item) for key, item in value.items()]
+        elif isinstance(value, list):
+            children = [(f"{where}[{n}]", item) for n, item in enumerate(value)]
+        else:
+            continue
+        todo += [(name, item, depth + 1) for name, item in reversed(children)]
+    return None
 
 
 def _blank(value: Any) -> bool:
@@ -164,8 +176,13 @@ def _blank(value: Any) -> bool:
 def _number(value: Any, field: str) -> float:
     if isinstance(value, bool):
         raise Rejected(f"{field}: expected a number, got a boolean")
-    if isinstance(value, int | float):
-        number = float(value)
+    if isinstance(value, float):
+        number = value
+    elif isinstance(value, int):
+        try:
+            number = float(value)
+        except OverflowError:  # JSON's integers have no bound; a float's do
+            raise Rejected(f"{field}: not a finite number") from None
     elif isinstance(value, str):
         cleaned = re.sub(r"[\s,$]|/mo(nth)?$|per month$|sq\.? ?ft$|sqft$|ft2$", "", value.strip().lower())
         try:

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from models.normalize import SUSPECT, unstorable
+from models.normalize import suspect, unstorable
 
 STAGE = """
 CREATE TEMP TABLE IF NOT EXISTS ingest_stage (source_ref text, raw jsonb) ON COMMIT DELETE ROWS
@@ -75,7 +75,7 @@ def encode_page(records: list[tuple[str, Any]]) -> EncodedPage:
     lines, refused = [], []
     for ref, payload in dict(records).items():
         encoded = _encode(payload)
-        if SUSPECT.search(encoded) and (reason := unstorable(payload)):
+        if suspect(encoded) and (reason := unstorable(payload)):
             refused.append((ref, payload, reason))
         else:
             lines.append(f"{_copy_text(ref)}\t{_copy_text(encoded)}\n")

@@ -58,6 +58,8 @@ def json_body(response: requests.Response, what: str) -> Any:
     except ValueError:
         snippet = response.text[:80].replace("\n", " ")
         raise SourceError(f"{what}: response is not JSON ({snippet!r})") from None
+    except RecursionError:
+        raise SourceError(f"{what}: response is JSON nested too deeply to read") from None
 
 
 def check_url(url: str | None, client: requests.Session) -> CheckResult:

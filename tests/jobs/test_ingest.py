@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import requests
 from sqlalchemy import func, select
@@ -112,10 +114,11 @@ def test_a_record_postgresql_cannot_store_is_quarantined_not_the_page(
     # either failed the page's COPY, losing its good records on every run
     items = [{"id": f"k{i}", "rent": 1000 + i} for i in range(3)]
     items += [{"id": "nan", "rent": 1200, "extra": {"ratio": float("nan")}}, {"id": "nul", "title": "a\x00b"}]
+    items += [{"id": "deep", "x": json.loads("[" * 64 + "]" * 64)}]  # too deep to encode safely
     partner = partner_feed(db_session, server, items)
     for _ in range(2):  # a re-run files nothing twice
         result = ingest.ingest_all(db_session, T0, client)["sources"]["partner"]
-        assert result["error"] is None and result["fetched"] == 5 and result["quarantined"] == 2
+        assert result["error"] is None and result["fetched"] == 6 and result["quarantined"] == 3
         stored = set(db_session.scalars(select(Listing.source_ref).where(Listing.source_id == partner.id)))
         assert stored == {"k0", "k1", "k2"}
         filed = db_session.execute(
@@ -126,11 +129,24 @@ def test_a_record_postgresql_cannot_store_is_quarantined_not_the_page(
         assert [(reason, ref) for reason, _, ref in filed] == [
             ("extra.ratio: NaN is not a JSON number", "nan"),
             ("title: holds a NUL character (\\u0000), which cannot be stored", "nul"),
+            (f"x{'[0]' * 13}...{'[0]' * 10}: nested deeper than 64 levels", "deep"),
         ]
         assert [raw for _, raw, _ in filed] == [  # as they came, escaped
             '{"id": "nan", "rent": 1200, "extra": {"ratio": NaN}}',
             '{"id": "nul", "title": "a\\u0000b"}',
+            json.dumps(items[-1]),
         ]
+
+
+def test_a_feed_nested_too_deeply_fails_its_source_not_the_run(db_session, server, demo_sources, client):
+    partner_feed(db_session, server, [])
+    server.route("/feed", lambda r: Reply(200, '{"items": ' + "[" * 100_000 + "]" * 100_000 + "}"))
+    result = ingest.ingest_all(db_session, T0, client)  # was a RecursionError out of the whole run
+    assert (
+        result["sources"]["partner"]["error"]
+        == "SourceError: json_feed: response is JSON nested too deeply to read"
+    )
+    assert result["sources"]["demo-main"]["error"] is None and result["sources"]["demo-main"]["inserted"] > 0
 
 
 def test_one_failing_source_does_not_stop_the_others(db_session, server, demo_sources, client):

@@ -191,26 +191,41 @@ def test_a_batch_with_poison_records_is_scored_published_and_quarantined(zappa_s
     assert base64.b64decode(letter["data_base64"]) in POISON
 
 
-def test_records_postgresql_cannot_store_are_poison_not_a_blocked_shard(zappa_stream, partner):
-    # NaN is not JSON but Python reads it, and \u0000 is JSON that neither jsonb nor text stores: either
-    # failed the batch's upsert, so Lambda retried the whole batch until it gave up on it
+def test_records_nook_cannot_read_or_store_are_poison_not_a_blocked_shard(zappa_stream, partner):
+    # each of these stopped the whole batch (StreamFailed: Lambda retried it until it gave up on it): NaN
+    # is not JSON but Python reads it and jsonb does not, \u0000 is JSON neither jsonb nor text stores, the
+    # parser gives up on 1,000 levels or a 4,301-digit integer, and a float on an integer of 400 digits
     good = payloads(3)
-    datas = [json.dumps(p).encode() for p in good]
-    datas.append(json.dumps({**payloads(1, seed=4)[0], "extra": [1, float("nan")]}).encode())
-    datas.append(json.dumps({**payloads(1, seed=5)[0], "title": "a\x00b"}).encode())
+    listing = payloads(1, seed=4)[0]
+    poison = {
+        json.dumps({**listing, "extra": [1, float("nan")]}): "extra[1]: NaN is not a JSON number",
+        json.dumps(
+            {**listing, "title": "a\x00b"}
+        ): "title: holds a NUL character (\\u0000), which cannot be stored",
+        json.dumps({**listing, "x": json.loads("[" * 64 + "]" * 64)}): (
+            f"x{'[0]' * 13}...{'[0]' * 10}: nested deeper than 64 levels"
+        ),
+        json.dumps({**listing, "price": 10**400}): "price: not a finite number",
+        '{"source": "partner", "x": ' + "[" * 100_000 + "]" * 100_000 + "}": (
+            "data is not JSON nook reads (nested too deeply)"
+        ),
+        json.dumps(listing).replace(f'"price": {listing["price"]}', '"price": 1' + "0" * 5000): (
+            "data is not JSON nook reads (Exceeds the limit (4300 digits) for integer string conversion)"
+        ),
+    }
+    datas = [json.dumps(p).encode() for p in good] + [data.encode() for data in poison]
     for _ in range(2):  # re-delivered: nothing twice
         result = zappa_stream.handler(kinesis_event(datas), LocalContext())
-        assert result["batchItemFailures"] == [] and result["valid"] == 3 and result["poison"] == 2
+        assert result["batchItemFailures"] == [] and result["valid"] == 3 and result["poison"] == 6
         with session_scope() as session:
             filed = session.execute(
-                select(QuarantinedRecord.reason, Source.name).join(Source).order_by(QuarantinedRecord.reason)
+                select(QuarantinedRecord.reason, Source.name).outerjoin(Source).order_by(QuarantinedRecord.id)
             ).all()
-            assert sorted(session.scalars(select(Listing.source_ref))) == sorted(
-                p["source_ref"] for p in good
-            )
-        assert filed == [  # under the partner's name
-            ("extra[1]: NaN is not a JSON number (sequence 1003)", "partner"),
-            ("title: holds a NUL character (\\u0000), which cannot be stored (sequence 1004)", "partner"),
+            stored = sorted(session.scalars(select(Listing.source_ref)))
+        assert stored == sorted(p["source_ref"] for p in good)
+        assert filed == [  # under the partner's name when it could be read
+            (f"{reason} (sequence {1003 + n})", "partner" if n < 4 else None)
+            for n, reason in enumerate(poison.values())
         ]
     assert sorted(m["source_ref"] for m in scores_published()) == sorted(2 * [p["source_ref"] for p in good])
 

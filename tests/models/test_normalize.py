@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -16,6 +17,8 @@ from models.normalize import (
     parse_sqft,
     parse_time,
     parse_unit_type,
+    suspect,
+    unstorable,
 )
 
 GOOD = {
@@ -183,6 +186,12 @@ def test_clean_listing_good_record():
         ({"bedrooms": "two"}, "bedrooms: not a number: 'two'"),
         ({"source_ref": None}, "source_ref: missing"),
         ({"price": None}, "price: missing"),
+        # JSON's integers have no bound: one beyond a float's was an OverflowError that stopped the batch
+        ({"price": 10**400}, "price: not a finite number"),
+        ({"latitude": -(10**400)}, "latitude: not a finite number"),
+        ({"bedrooms": 10**400}, "bedrooms: not a finite number"),
+        ({"bathrooms": 10**400}, "bathrooms: not a finite number"),
+        ({"sqft": 10**400}, "sqft: not a finite number"),
     ],
 )
 def test_clean_listing_rejections(change, reason):
@@ -193,3 +202,22 @@ def test_clean_listing_rejections(change, reason):
 def test_non_object_record_is_rejected():
     with pytest.raises(Rejected, match="record is a str, not an object"):
         clean_listing("#ERROR row 7")
+
+
+@pytest.mark.parametrize(
+    ("record", "reason"),
+    [
+        ({"a": 1, "b": [1, float("nan")], "c": "x\x00"}, "b[1]: NaN is not a JSON number"),
+        ({"a": {"t": "x\x00y"}}, "a.t: holds a NUL character (\\u0000), which cannot be stored"),
+        ({"a\x00": 1}, "record: a field name holds a NUL character (\\u0000), which cannot be stored"),
+        ({"a": [{"b": float("-inf")}]}, "a[0].b: -Infinity is not a JSON number"),
+        (
+            {"a": json.loads("[" * 64 + "]" * 64)},
+            f"a{'[0]' * 13}...{'[0]' * 10}: nested deeper than 64 levels",  # a long place, shortened
+        ),
+        ({"a": json.loads("[" * 63 + "]" * 63), "b": [None, True, 2.5, "x", {}]}, None),
+    ],
+)
+def test_what_postgresql_cannot_store_is_found_with_its_place(record, reason):
+    assert unstorable(record) == reason
+    assert suspect(json.dumps(record)) or reason is None  # the scan that spares clean records the walk
