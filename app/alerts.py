@@ -11,7 +11,7 @@ from app.api import Blueprint
 from app.auth import SECURITY, auth_required, current_user
 from app.db import get_db
 from app.errors import ApiError
-from app.pagination import decode_cursor, encode_cursor
+from app.pagination import decode_cursor, encode_cursor, key_id, key_time
 from app.schemas import AlertPageSchema, MeSchema, PageArgs, WebhookBody
 from app.search import base_query, listing_item
 from models.matching import SENDABLE
@@ -29,7 +29,6 @@ blp = Blueprint("alerts", __name__, url_prefix="/v1", description="Your alerts a
 @blp.response(200, AlertPageSchema)
 def alerts(args: dict[str, Any]) -> dict[str, Any]:
     """Your notifications, newest first."""
-    from datetime import datetime
 
     query = (
         base_query()
@@ -50,11 +49,8 @@ def alerts(args: dict[str, Any]) -> dict[str, Any]:
     )
     if args.get("cursor"):
         created, last_id = decode_cursor(args["cursor"], "alerts", 2)
-        try:
-            when = datetime.fromisoformat(str(created))
-        except ValueError:
-            raise ApiError(400, "cursor: not a cursor this API returned.", field="query.cursor") from None
-        query = query.where(tuple_(Notification.created_at, Notification.id) < tuple_(when, int(last_id)))
+        after = tuple_(key_time(created), key_id(last_id))
+        query = query.where(tuple_(Notification.created_at, Notification.id) < after)
     limit = args["limit"]
     rows = (
         get_db()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, func, literal, select, tuple_
@@ -18,7 +17,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from app.errors import ApiError
-from app.pagination import decode_cursor, encode_cursor
+from app.pagination import decode_cursor, encode_cursor, key_id, key_number, key_time
 from models.listing import Listing
 from models.price_rank import PriceRank
 from models.region import Region, RegionListing
@@ -143,15 +142,13 @@ def filtered(query: Select, args: dict[str, Any]) -> Select:
 def _after(spec: SortSpec, keys: list[Any]) -> ColumnElement[bool]:
     first, last_id = keys
     column, id_column = spec.keys
-    if first is None or not isinstance(last_id, int):
-        raise ApiError(400, "cursor: not a cursor this API returned.", field="query.cursor")
-    try:
-        value = literal(float(first)) if column is VALUE else literal(first, type_=column.type)
-        if sort_is_time(column):
-            value = literal(datetime.fromisoformat(str(first)), type_=column.type)
-    except (TypeError, ValueError):
-        raise ApiError(400, "cursor: not a cursor this API returned.", field="query.cursor") from None
-    row, after = tuple_(column, id_column), tuple_(value, last_id)
+    if column is VALUE:
+        value = literal(key_number(first))
+    elif sort_is_time(column):
+        value = literal(key_time(first), type_=column.type)
+    else:  # the price, an integer: anything else (text, a number beyond bigint) was a 500 from PostgreSQL
+        value = literal(key_id(first), type_=column.type)
+    row, after = tuple_(column, id_column), tuple_(value, key_id(last_id))
     return row < after if spec.descending else row > after
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from app.pagination import encode_cursor
 from models.listing import Listing
 from models.region import Notification, Region
 
@@ -102,6 +103,14 @@ def test_an_inherited_alert_is_listed_only_if_the_post_it_waits_for_failed(
     others -= {gone.id, copy.id}
     assert listed == (others if post == "answered" else others | {copy.id})
     assert len(others) == 18
+
+
+@pytest.mark.parametrize(
+    "keys", [["2026-11-30T10:00:00+00:00", "x"], ["2026-11-30T10:00:00+00:00", 2**64], [5, 1]]
+)
+def test_a_cursor_put_together_by_hand_is_a_400(client, alice, keys):
+    response = client.get(f"/v1/alerts?cursor={encode_cursor('alerts', keys)}", headers=alice.headers)
+    assert response.status_code == 400 and response.get_json()["errors"][0]["field"] == "query.cursor"
 
 
 def test_me_and_webhook(client, alice):

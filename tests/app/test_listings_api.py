@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
+from app.pagination import encode_cursor
 from models.listing import Listing
 from tests.factories import insert_active_listings
 
@@ -87,6 +88,11 @@ def test_near_search_is_a_circle_in_metres(client, market_ids, alice, db_session
         ({"bbox": CITY, "price_min": 3000, "price_max": 1000}, "query.price_min"),
         ({"bbox": CITY, "colour": "blue"}, "query.colour"),
         ({"bbox": CITY, "cursor": "garbage!!"}, "query.cursor"),
+        # cursors put together by hand: each of these was a 500 from PostgreSQL or from int()
+        ({"bbox": CITY, "sort": "price", "cursor": encode_cursor("price", ["x", 1])}, "query.cursor"),
+        ({"bbox": CITY, "sort": "price", "cursor": encode_cursor("price", [10**30, 1])}, "query.cursor"),
+        ({"bbox": CITY, "sort": "price", "cursor": encode_cursor("price", [1500, 2**70])}, "query.cursor"),
+        ({"bbox": CITY, "sort": "value", "cursor": encode_cursor("value", [10**320, 1])}, "query.cursor"),
     ],
 )
 def test_bad_queries_are_problems_naming_the_field(client, alice, params, field):

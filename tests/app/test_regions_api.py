@@ -127,6 +127,23 @@ def test_a_name_postgresql_cannot_store_is_refused_not_a_500(client, alice):
     assert patched.status_code == 422 and patched.get_json()["errors"][0]["field"] == "json.name"
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"name": "x", "geometry": '
+        + "[" * 100_000
+        + "]" * 100_000
+        + "}",  # the parser gives up: RecursionError
+        '{"name": "x", "geometry": {}, "criteria": {"price_max": 1' + "0" * 5000 + "}}",  # over 4,300 digits
+    ],
+)
+def test_a_body_the_json_parser_gives_up_on_is_a_400_not_a_500(client, alice, body):
+    response = client.post("/v1/regions", data=body, content_type="application/json", headers=alice.headers)
+    assert response.status_code == 400 and response.get_json()["errors"] == [
+        {"field": "json", "message": "Invalid JSON body."}
+    ]
+
+
 def test_another_users_region_is_a_404_never_a_403(client, alice, bob):
     rid = create(client, alice).get_json()["id"]
     for method, path, kwargs in (
