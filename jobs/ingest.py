@@ -108,6 +108,14 @@ class PreparedPage:
     bad: list[BadRecord]
 
 
+def _as_text(payload: Any) -> str:
+    """A refused record as escaped JSON text, as it came (first 10,000 characters)."""
+    try:
+        return json.dumps(payload, default=str)[:10_000]
+    except RecursionError:
+        return "(a record nested too deeply to write out)"
+
+
 def _prepare(source: Source, page: Page) -> PreparedPage:
     good, bad = _split(source, page.records)
     encoded = encode_page(good)
@@ -118,7 +126,7 @@ def _prepare(source: Source, page: Page) -> PreparedPage:
             reason=reason,
             source_id=source.id,
             source_ref=None if NUL in ref else ref,
-            raw=json.dumps(payload, default=str)[:10_000],
+            raw=_as_text(payload),
         )
         for ref, payload, reason in encoded.refused
     ]

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from models.normalize import suspect, unstorable
+from models.normalize import MAX_DEPTH, suspect, unstorable
 
 STAGE = """
 CREATE TEMP TABLE IF NOT EXISTS ingest_stage (source_ref text, raw jsonb) ON COMMIT DELETE ROWS
@@ -74,7 +74,10 @@ def encode_page(records: list[tuple[str, Any]]) -> EncodedPage:
     cannot be stored would fail the whole page's COPY: it is refused instead."""
     lines, refused = [], []
     for ref, payload in dict(records).items():
-        encoded = _encode(payload)
+        try:
+            encoded = _encode(payload)
+        except RecursionError:  # nested about as deep as the parser allows: too deep, the walk says where
+            encoded = "[" * (MAX_DEPTH + 1)
         if suspect(encoded) and (reason := unstorable(payload)):
             refused.append((ref, payload, reason))
         else:

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from jobs import ingest
 from jobs.runtime import JobFailed
+from jobs.sources.base import Page
 from models import upsert
 from models.listing import Listing, QuarantinedRecord
 from models.session import session_scope
@@ -136,6 +137,16 @@ def test_a_record_postgresql_cannot_store_is_quarantined_not_the_page(
             '{"id": "nul", "title": "a\\u0000b"}',
             json.dumps(items[-1]),
         ]
+
+
+def test_a_record_nested_nearly_as_deep_as_python_goes_is_refused_not_raised(demo_sources):
+    deep: list = []
+    for _ in range(990):  # the parser stops at about 1,000; encoding it again raised RecursionError
+        deep = [deep]
+    prepared = ingest._prepare(demo_sources[0], Page([{"id": "deep", "x": deep}, {"id": "fine"}]))
+    assert prepared.refs == ["fine"] and prepared.encoded.count == 1
+    [bad] = prepared.bad
+    assert bad.reason.endswith("nested deeper than 64 levels") and bad.source_ref == "deep"
 
 
 def test_a_feed_nested_too_deeply_fails_its_source_not_the_run(db_session, server, demo_sources, client):
