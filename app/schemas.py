@@ -6,6 +6,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from models.listing import UNIT_TYPES
+from models.normalize import NUL
 from models.price_rank import PRICE_LABELS
 
 MAX_PAGE = 100
@@ -24,7 +25,7 @@ class Text(ma.fields.String):
 
     def _deserialize(self, value: object, attr: str | None, data: object, **kwargs: object) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
-        if "\x00" in text:
+        if NUL in text:
             raise ma.ValidationError("must not contain a NUL character (\\u0000)")
         return text
 

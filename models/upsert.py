@@ -55,7 +55,7 @@ _encode = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 @dataclass(frozen=True)
 class EncodedPage:
     """A page ready for COPY: one `ref<TAB>json` line per distinct ref; `refused` holds the (ref, payload,
-    reason) of the records PostgreSQL cannot store (a NaN, a NUL character), which are not in it."""
+    reason) of the records nook cannot store (normalize.unstorable), which are not in it."""
 
     text: str
     count: int
@@ -76,8 +76,11 @@ def encode_page(records: list[tuple[str, Any]]) -> EncodedPage:
     for ref, payload in dict(records).items():
         try:
             encoded = _encode(payload)
-        except RecursionError:  # nested about as deep as the parser allows: too deep, the walk says where
-            encoded = "[" * (MAX_DEPTH + 1)
+        except RecursionError:  # nested about as deep as the parser allows
+            refused.append(
+                (ref, payload, unstorable(payload) or f"record: nested deeper than {MAX_DEPTH} levels")
+            )
+            continue
         if suspect(encoded) and (reason := unstorable(payload)):
             refused.append((ref, payload, reason))
         else:
