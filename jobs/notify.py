@@ -153,9 +153,14 @@ def deliver_to_user(session: Session, user: User, now: datetime, client: request
     try:
         url = check_webhook_url(user.webhook_url or "", allow_private=get_settings().allow_private_webhooks)
         key = hashlib.sha1(",".join(str(n.id) for n in notifications).encode()).hexdigest()
-        response = client.post(url, json=build_message(rows), headers={"Idempotency-Key": f"nook-{key}"})
-        if not 200 <= response.status_code < 300:
-            raise requests.HTTPError(f"webhook answered HTTP {response.status_code}")
+        # the answer is its status line: the body, which a webhook may make endless or drip byte by byte
+        # (each byte within the read timeout), is never read
+        with client.post(
+            url, json=build_message(rows), headers={"Idempotency-Key": f"nook-{key}"}, stream=True
+        ) as response:
+            status = response.status_code
+        if not 200 <= status < 300:
+            raise requests.HTTPError(f"webhook answered HTTP {status}")
     except (requests.RequestException, WebhookNotAllowed) as exc:
         result.failed, result.error = len(notifications), f"{type(exc).__name__}: {exc}"[:500]
         for notification in notifications:

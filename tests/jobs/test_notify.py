@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import threading
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -91,6 +93,46 @@ def test_failing_then_recovering_webhook_gets_each_alert_once(
     assert third["sent"] == 0 and len(receiver.delivered) == 1
     ids = [a["id"] for r in receiver.delivered for a in r.json()["nook"]["notifications"]]
     assert sorted(ids) == sorted(n.id for n in notifications())  # each alert exactly once
+
+
+class EndlessAnswer:
+    """A webhook on 127.0.0.1 that answers 200 and then never finishes its body (until stopped)."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/hook"
+        self.released, self.requests = threading.Event(), 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while not self.released.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            with connection:
+                self.requests += 1
+                connection.recv(65536)
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n\r\nnot all")
+                self.released.wait()
+
+    def stop(self) -> None:
+        self.released.set()
+        self.listener.close()
+
+
+def test_a_webhook_whose_answer_never_ends_does_not_hold_the_job(committed, client, private_webhooks_allowed):
+    # it answered 200, then its body never came: notify read it until the read timeout (30 s), for every
+    # retry, and recorded the alerts as failed; a body dripped a byte at a time would have held it for good
+    webhook = EndlessAnswer()
+    try:
+        seed_alerts(webhook.url, count=2)
+        client.timeout = (5.0, 2.0)  # were the body read, this run would fail after two seconds a try
+        result = notify.notify_all(NOW, client)
+    finally:
+        webhook.stop()
+    assert result["sent"] == 2 and result["failed"] == 0 and webhook.requests == 1
+    assert {n.status for n in notifications()} == {"sent"}
 
 
 def test_alerts_of_listings_no_longer_shown_are_withdrawn_not_sent(
