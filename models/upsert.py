@@ -1,9 +1,10 @@
 """Bulk, idempotent upsert of raw listings by (source_id, source_ref).
 
-Shared by the batch ingest and the stream stage (standard library + psycopg2
-only). A page is encoded into COPY text (`encode_page`, pure CPU, safe to run
-in a worker thread), then written (`write_page`): COPY into a temp staging
-table and one INSERT ... ON CONFLICT that returns only counts.
+The batch ingest's (the stream writes straight to active listings with
+models.activation.upsert_active); standard library, psycopg2 and
+models.normalize only. A page is encoded into COPY text (`encode_page`, pure
+CPU, safe to run in a worker thread), then written (`write_page`): COPY into a
+temp staging table and one INSERT ... ON CONFLICT that returns only counts.
 
 Counting: a new row has xmax = 0; a row whose payload changed gets
 updated_at = clock_timestamp(), never earlier than the statement's start, while
