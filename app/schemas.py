@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import marshmallow as ma
 from marshmallow import validate
 
@@ -28,6 +30,20 @@ class Text(ma.fields.String):
         if NUL in text:
             raise ma.ValidationError("must not contain a NUL character (\\u0000)")
         return text
+
+
+class UtcDateTime(ma.fields.AwareDateTime):
+    """An aware date and time, handed on in UTC: Python takes offsets up to 23:59, PostgreSQL only up to
+    15:59 (a query with -23:00 was a 500), and a time that UTC puts outside the years 1-9999 is refused."""
+
+    def _deserialize(self, value: object, attr: str | None, data: object, **kwargs: object) -> datetime:
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:
+            raise ma.ValidationError(
+                "Not a date and time nook can compare (outside the years 1-9999 in UTC)."
+            ) from None
 
 
 def _pair(value: str, name: str, count: int) -> list[float]:
@@ -86,7 +102,7 @@ class ListingFilters(StrictSchema):
         ma.fields.String(validate=validate.OneOf(PRICE_LABELS)),
         metadata={"description": "Price rank label; repeat for several."},
     )
-    posted_since = ma.fields.AwareDateTime(default_timezone=None)
+    posted_since = UtcDateTime(default_timezone=None)
     sort = ma.fields.String(
         load_default="newest",
         validate=validate.OneOf(SORTS),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select, update
@@ -93,12 +93,26 @@ def test_near_search_is_a_circle_in_metres(client, market_ids, alice, db_session
         ({"bbox": CITY, "sort": "price", "cursor": encode_cursor("price", [10**30, 1])}, "query.cursor"),
         ({"bbox": CITY, "sort": "price", "cursor": encode_cursor("price", [1500, 2**70])}, "query.cursor"),
         ({"bbox": CITY, "sort": "value", "cursor": encode_cursor("value", [10**320, 1])}, "query.cursor"),
+        ({"bbox": CITY, "posted_since": "9999-12-31T23:59:59-23:00"}, "query.posted_since"),  # 10000 in UTC
+        ({"bbox": CITY, "posted_since": "0001-01-01T00:00:00+05:00"}, "query.posted_since"),  # year 0
     ],
 )
 def test_bad_queries_are_problems_naming_the_field(client, alice, params, field):
     response = search(client, alice, **params)
     assert response.status_code in (400, 422) and response.mimetype == "application/problem+json"
     assert field in [e["field"] for e in response.get_json()["errors"]], response.get_json()
+
+
+def test_posted_since_takes_any_offset_python_reads(client, market_ids, alice):
+    # PostgreSQL takes offsets up to 15:59: -20:00 (which Python reads) was a 500
+    since = datetime.now(UTC) - timedelta(days=3)
+    far_west = since.astimezone(timezone(timedelta(hours=-20))).isoformat()
+    ids = [
+        i["id"]
+        for i in search(client, alice, bbox=CITY, posted_since=far_west, limit=100).get_json()["items"]
+    ]
+    same = search(client, alice, bbox=CITY, posted_since=since.isoformat(), limit=100).get_json()["items"]
+    assert ids and ids == [i["id"] for i in same]
 
 
 def test_filters(client, market_ids, alice):
