@@ -282,16 +282,17 @@ def parse_coordinate(value: Any, field: str, limit: float) -> float:
 
 
 def parse_time(value: Any, field: str) -> datetime | None:
-    """ISO 8601 text or epoch milliseconds (ArcGIS) as an aware UTC datetime."""
+    """ISO 8601 text or epoch milliseconds (ArcGIS) as an aware UTC datetime (in UTC: Python reads offsets
+    up to 23:59, PostgreSQL only up to 15:59, and one beyond failed the whole statement writing it)."""
     if _blank(value):
         return None
     try:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return datetime.fromtimestamp(value / 1000, UTC)
         parsed = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-    except (ValueError, OverflowError, OSError):
+        return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except (ValueError, OverflowError, OSError):  # OverflowError: outside the years 1-9999 in UTC
         raise Rejected(f"{field}: not a date: {str(value)[:40]!r}") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _text(value: Any, limit: int = 500) -> str | None:

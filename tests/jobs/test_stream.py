@@ -255,6 +255,16 @@ def test_a_listing_is_written_exactly_as_sent(zappa_stream, partner):
     )
 
 
+def test_a_posting_time_far_from_utc_is_kept_not_a_failed_batch(zappa_stream, partner):
+    # Python reads offsets up to 23:59, PostgreSQL only up to 15:59: the batch failed on every retry
+    sent = [{**p, "posted_at": "2026-11-01T10:00:00-23:00"} for p in payloads(2)]
+    result = zappa_stream.handler(kinesis_event([json.dumps(p).encode() for p in sent]), LocalContext())
+    assert result["batchItemFailures"] == [] and result["valid"] == 2 and result["poison"] == 0
+    with session_scope() as session:
+        posted = set(session.scalars(select(Listing.posted_at)))
+    assert posted == {datetime(2026, 11, 2, 9, tzinfo=UTC)}
+
+
 def test_redelivery_changes_nothing(zappa_stream, partner):
     batch, _ = batch_with_poison()
     zappa_stream.handler(batch, LocalContext())

@@ -147,8 +147,12 @@ def test_times():
     moment = datetime(2026, 11, 20, 10, tzinfo=UTC)
     assert parse_time(int(moment.timestamp() * 1000), "t") == moment  # ArcGIS epoch milliseconds
     assert parse_time("2026-11-20 10:00", "t").tzinfo is UTC
-    with pytest.raises(Rejected, match="not a date"):
-        parse_time("yesterday", "t")
+    # in UTC whatever the offset: PostgreSQL refuses offsets beyond 15:59, which Python reads
+    far_west = parse_time("2026-11-01T10:00:00-23:00", "t")
+    assert far_west == datetime(2026, 11, 2, 9, tzinfo=UTC) and far_west.tzinfo is UTC
+    for bad in ("yesterday", "9999-12-31T23:00:00-23:00", "0001-01-01T00:00:00+05:00"):  # the last two: UTC
+        with pytest.raises(Rejected, match="not a date"):  # puts them outside the years 1-9999
+            parse_time(bad, "t")
 
 
 def test_clean_listing_with_mapping_and_values():
