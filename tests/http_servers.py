@@ -1,8 +1,10 @@
-"""Real HTTP servers on 127.0.0.1 for tests: scripted sources and a webhook receiver."""
+"""Real HTTP servers on 127.0.0.1 for tests: scripted sources, a webhook receiver, and a webhook whose
+answer never ends."""
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -136,3 +138,29 @@ class WebhookReceiver(ScriptedServer):
             return Reply(self.fail_status, {"error": "receiver is down"})
         self.delivered.append(request)
         return Reply(200, {"ok": True})
+
+
+class EndlessAnswer:
+    """A webhook on 127.0.0.1 that answers 200 and then never finishes its body (until stopped)."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/hook"
+        self.released, self.requests = threading.Event(), 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while not self.released.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            with connection:
+                self.requests += 1
+                connection.recv(65536)
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n\r\nnot all")
+                self.released.wait()
+
+    def stop(self) -> None:
+        self.released.set()
+        self.listener.close()

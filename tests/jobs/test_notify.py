@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -16,6 +14,7 @@ from models.session import session_scope
 from models.source import Source
 from models.user import create_user
 from tests.factories import add_price_rank
+from tests.http_servers import EndlessAnswer
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
 SQUARE = "SRID=4326;MULTIPOLYGON(((-79.4 43.6, -79.3 43.6, -79.3 43.7, -79.4 43.7, -79.4 43.6)))"
@@ -93,32 +92,6 @@ def test_failing_then_recovering_webhook_gets_each_alert_once(
     assert third["sent"] == 0 and len(receiver.delivered) == 1
     ids = [a["id"] for r in receiver.delivered for a in r.json()["nook"]["notifications"]]
     assert sorted(ids) == sorted(n.id for n in notifications())  # each alert exactly once
-
-
-class EndlessAnswer:
-    """A webhook on 127.0.0.1 that answers 200 and then never finishes its body (until stopped)."""
-
-    def __init__(self) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/hook"
-        self.released, self.requests = threading.Event(), 0
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while not self.released.is_set():
-            try:
-                connection, _ = self.listener.accept()
-            except OSError:
-                return
-            with connection:
-                self.requests += 1
-                connection.recv(65536)
-                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n\r\nnot all")
-                self.released.wait()
-
-    def stop(self) -> None:
-        self.released.set()
-        self.listener.close()
 
 
 def test_a_webhook_whose_answer_never_ends_does_not_hold_the_job(committed, client, private_webhooks_allowed):
