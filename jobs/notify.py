@@ -4,9 +4,11 @@ Alerts are batched per user into one Slack-compatible message. Each user's
 batch is its own transaction: the rows are locked (SKIP LOCKED, so parallel
 runs never send the same alert), posted, and marked sent only after a 2xx —
 then committed at once. A failed delivery stays queued with exponential
-backoff; nothing is lost while the webhook is down. Each message carries an
-Idempotency-Key so a receiver can drop the rare repeat after a crash between
-its 2xx and our commit.
+backoff (or as long as the webhook's Retry-After asks, up to six hours); nothing
+is lost while the webhook is down. A delivery has a deadline (jobs/webhook_post),
+so one slow or hostile webhook cannot hold the job from everybody else's. Each
+message carries an Idempotency-Key so a receiver can drop the rare repeat after
+a crash between its 2xx and our commit, or an answer that came too late.
 
 An alert is sent only if its region would still send it when its turn comes: one
 whose listing is no longer shown (taken down, expired, or found to be a copy of a
@@ -22,26 +24,26 @@ send: sent, it is withdrawn; failed, it goes in the first one's place.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import requests
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from jobs.http import polite_session
 from jobs.runtime import budget_deadline, run_job
+from jobs.webhook_post import NoAnswer, WebhookPoster
 from models.listing import Listing
 from models.matching import READY, withdraw_alerts
 from models.price_rank import PriceRank
 from models.region import Notification, Region
 from models.session import session_scope
-from models.settings import get_settings
 from models.user import User
-from models.webhooks import WebhookNotAllowed, check_webhook_url
+from models.webhooks import WebhookNotAllowed
 
 log = logging.getLogger("nook.jobs.notify")
 
@@ -143,29 +145,31 @@ def _due(
     return [tuple(row) for row in session.execute(query)], len(withdrawn)  # type: ignore[misc]
 
 
-def deliver_to_user(session: Session, user: User, now: datetime, client: requests.Session) -> Delivery:
-    """Send one batch of a user's due alerts; mark them sent only after a 2xx."""
+def deliver_to_user(
+    session: Session, user: User, now: datetime, poster: WebhookPoster, budget: float | None = None
+) -> Delivery:
+    """Send one batch of a user's due alerts; mark them sent only after a 2xx. `budget`: seconds the
+    delivery may take at most (the run's time left)."""
     result = Delivery(user.id)
     rows, result.withdrawn = _due(session, user.id, now)
     if not rows:
         return result
     notifications = [row[0] for row in rows]
+    key = hashlib.sha1(",".join(str(n.id) for n in notifications).encode()).hexdigest()
+    body = json.dumps(build_message(rows), separators=(",", ":"), allow_nan=False).encode()
+    wait = timedelta(0)
     try:
-        url = check_webhook_url(user.webhook_url or "", allow_private=get_settings().allow_private_webhooks)
-        key = hashlib.sha1(",".join(str(n.id) for n in notifications).encode()).hexdigest()
-        # the answer is its status line: the body, which a webhook may make endless or drip byte by byte
-        # (each byte within the read timeout), is never read
-        with client.post(
-            url, json=build_message(rows), headers={"Idempotency-Key": f"nook-{key}"}, stream=True
-        ) as response:
-            status = response.status_code
-        if not 200 <= status < 300:
-            raise requests.HTTPError(f"webhook answered HTTP {status}")
-    except (requests.RequestException, WebhookNotAllowed) as exc:
+        answer = poster.post(user.webhook_url or "", body, {"Idempotency-Key": f"nook-{key}"}, budget)
+        if not 200 <= answer.status < 300:
+            redirect = " (nook follows no redirect)" if 300 <= answer.status < 400 else ""
+            if answer.retry_after is not None:  # the next try waits as long as asked, up to the longest
+                wait = min(MAX_BACKOFF, timedelta(seconds=answer.retry_after))
+            raise NoAnswer(f"webhook answered HTTP {answer.status}{redirect}")
+    except (NoAnswer, WebhookNotAllowed) as exc:
         result.failed, result.error = len(notifications), f"{type(exc).__name__}: {exc}"[:500]
         for notification in notifications:
             notification.attempts += 1
-            notification.next_attempt_at = now + backoff(notification.attempts)
+            notification.next_attempt_at = now + max(wait, backoff(notification.attempts))
             notification.last_error = result.error
         return result
     for notification in notifications:
@@ -194,12 +198,11 @@ def users_with_due_alerts(session: Session, now: datetime) -> list[int]:
 
 
 def notify_all(
-    now: datetime, client: requests.Session | None = None, deadline: float | None = None
+    now: datetime, poster: WebhookPoster | None = None, deadline: float | None = None
 ) -> dict[str, Any]:
-    """Deliver every user's due alerts, each batch in its own committed transaction."""
-    import time
-
-    client = client or polite_session(retries=2, methods=frozenset({"POST"}))
+    """Deliver every user's due alerts, each batch in its own committed transaction, none posted past
+    `deadline` (time.monotonic())."""
+    poster = poster or WebhookPoster()
     with session_scope() as session:
         user_ids = users_with_due_alerts(session, now)
     sent = failed = withdrawn = batches = 0
@@ -208,7 +211,8 @@ def notify_all(
         while deadline is None or time.monotonic() < deadline:
             with session_scope() as session:
                 user = session.get_one(User, user_id)
-                delivery = deliver_to_user(session, user, now, client)
+                budget = None if deadline is None else deadline - time.monotonic()
+                delivery = deliver_to_user(session, user, now, poster, budget)
             withdrawn += delivery.withdrawn
             if not (delivery.sent or delivery.failed):
                 if delivery.withdrawn:  # a batch all withdrawn; others may be due

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 
 class WebhookNotAllowed(ValueError):
@@ -29,8 +29,7 @@ def _addresses(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]
     return [ipaddress.ip_address(info[4][0]) for info in infos]
 
 
-def check_webhook_url(url: str, allow_private: bool = False, resolve: bool = True) -> str:
-    """Return the URL if nook may deliver to it, else raise WebhookNotAllowed saying why."""
+def _checked_parts(url: str) -> SplitResult:
     if not isinstance(url, str) or len(url) > 2000:
         raise WebhookNotAllowed("webhook URL must be a string of at most 2000 characters")
     parts = urlsplit(url.strip())
@@ -40,9 +39,34 @@ def check_webhook_url(url: str, allow_private: bool = False, resolve: bool = Tru
         raise WebhookNotAllowed("webhook URL has no host")
     if parts.username or parts.password:
         raise WebhookNotAllowed("webhook URL must not carry credentials")
-    if allow_private or not resolve:
-        return url.strip()
-    for address in _addresses(parts.hostname):
-        if not address.is_global or address.is_multicast:
-            raise WebhookNotAllowed(f"webhook host {parts.hostname} resolves to a non-public address")
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number from 0 to 65535
+    except ValueError:
+        raise WebhookNotAllowed("webhook URL has a port that is not a number from 0 to 65535") from None
+    return parts
+
+
+def _allowed(host: str, allow_private: bool) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    addresses = _addresses(host)
+    if not allow_private:
+        for address in addresses:
+            if not address.is_global or address.is_multicast:
+                raise WebhookNotAllowed(f"webhook host {host} resolves to a non-public address")
+    return addresses
+
+
+def check_webhook_url(url: str, allow_private: bool = False, resolve: bool = True) -> str:
+    """Return the URL if nook may deliver to it, else raise WebhookNotAllowed saying why."""
+    parts = _checked_parts(url)
+    if not allow_private and resolve:
+        _allowed(parts.hostname or "", allow_private)
     return url.strip()
+
+
+def webhook_target(
+    url: str, allow_private: bool = False
+) -> tuple[SplitResult, list[ipaddress.IPv4Address | ipaddress.IPv6Address]]:
+    """The URL's parts and the addresses its host resolved to, all checked: a delivery connects to these
+    addresses, so a name that resolves elsewhere a moment later (DNS rebinding) cannot take it inside."""
+    parts = _checked_parts(url)
+    return parts, _allowed(parts.hostname or "", allow_private)

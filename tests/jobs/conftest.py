@@ -10,6 +10,7 @@ import pytest
 from jobs.http import polite_session
 from jobs.local.demo_feed import DemoFeed, serve
 from jobs.sources.demo_market import Market
+from jobs.webhook_post import WebhookPoster
 from models.listing import Listing
 from models.region import Region
 from models.source import Source
@@ -134,6 +135,12 @@ def demo_sources(db_session, demo_feed):
 def client():
     """A polite HTTP client with quick retries (tests hit local servers)."""
     return polite_session(retries=2, backoff=0.01)
+
+
+@pytest.fixture
+def poster():
+    """How notify posts to webhooks, with quick retries (tests hit local servers)."""
+    return WebhookPoster(backoff=0.01)
 
 
 @pytest.fixture

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import ssl
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from urllib.parse import urlsplit
 
+import pytest
 from sqlalchemy import select
 
 from jobs import notify
+from jobs.webhook_post import retry_after_seconds
 from models.listing import Listing
 from models.matching import match_regions
 from models.region import Notification, Region
@@ -14,18 +19,32 @@ from models.session import session_scope
 from models.source import Source
 from models.user import create_user
 from tests.factories import add_price_rank
-from tests.http_servers import EndlessAnswer
+from tests.http_servers import (
+    DrippingAnswer,
+    EndlessAnswer,
+    Reply,
+    WebhookReceiver,
+    localhost_certificate,
+    scripted_server,
+)
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
 SQUARE = "SRID=4326;MULTIPOLYGON(((-79.4 43.6, -79.3 43.6, -79.3 43.7, -79.4 43.7, -79.4 43.6)))"
 
 
-def seed_alerts(webhook_url: str, count: int = 3, ranked: bool = True) -> int:
-    """A user with a region and `count` queued alerts; commits (notify owns its transactions)."""
+def seed_alerts(
+    webhook_url: str,
+    count: int = 3,
+    ranked: bool = True,
+    email: str = "renter@example.com",
+    source: str = "s",
+) -> int:
+    """A user with a region and `count` queued alerts (of listings of a new source); commits (notify owns
+    its transactions)."""
     with session_scope() as session:
-        user, _ = create_user(session, "renter@example.com")
+        user, _ = create_user(session, email)
         user.webhook_url = webhook_url
-        source = Source(name="s", kind="json_feed", config={"url": "http://unused"})
+        source = Source(name=source, kind="json_feed", config={"url": "http://unused"})
         region = Region(user_id=user.id, name="Downtown", geom=SQUARE)
         session.add_all([source, region])
         session.flush()
@@ -69,47 +88,149 @@ def notifications():
 
 
 def test_failing_then_recovering_webhook_gets_each_alert_once(
-    committed, receiver, client, private_webhooks_allowed
+    committed, receiver, poster, private_webhooks_allowed
 ):
     seed_alerts(receiver.hook_url, count=3)
     receiver.fail_next = 10  # down for the first run, through every retry
-    first = notify.notify_all(NOW, client)
+    first = notify.notify_all(NOW, poster)
     assert first["sent"] == 0 and first["failed"] == 3 and receiver.delivered == []
     rows = notifications()
     assert {(n.status, n.attempts) for n in rows} == {("queued", 1)}
     assert all(n.next_attempt_at == NOW + timedelta(minutes=1) and "HTTP 500" in n.last_error for n in rows)
 
-    too_soon = notify.notify_all(NOW + timedelta(seconds=30), client)
+    too_soon = notify.notify_all(NOW + timedelta(seconds=30), poster)
     assert too_soon["batches"] == 0  # backing off
 
     receiver.fail_next = 0
     later = NOW + timedelta(minutes=2)
-    second = notify.notify_all(later, client)
+    second = notify.notify_all(later, poster)
     assert second["sent"] == 3 and len(receiver.delivered) == 1
     assert {(n.status, n.sent_at) for n in notifications()} == {("sent", later)}
 
-    third = notify.notify_all(later + timedelta(hours=1), client)
+    third = notify.notify_all(later + timedelta(hours=1), poster)
     assert third["sent"] == 0 and len(receiver.delivered) == 1
     ids = [a["id"] for r in receiver.delivered for a in r.json()["nook"]["notifications"]]
     assert sorted(ids) == sorted(n.id for n in notifications())  # each alert exactly once
 
 
-def test_a_webhook_whose_answer_never_ends_does_not_hold_the_job(committed, client, private_webhooks_allowed):
+def test_a_webhook_whose_answer_never_ends_does_not_hold_the_job(committed, poster, private_webhooks_allowed):
     # it answered 200, then its body never came: notify read it until the read timeout (30 s), for every
     # retry, and recorded the alerts as failed; a body dripped a byte at a time would have held it for good
     webhook = EndlessAnswer()
     try:
         seed_alerts(webhook.url, count=2)
-        client.timeout = (5.0, 2.0)  # were the body read, this run would fail after two seconds a try
-        result = notify.notify_all(NOW, client)
+        result = notify.notify_all(NOW, poster)
     finally:
         webhook.stop()
     assert result["sent"] == 2 and result["failed"] == 0 and webhook.requests == 1
     assert {n.status for n in notifications()} == {"sent"}
 
 
+def test_a_webhook_dripping_its_answer_is_cut_off_at_the_deadline(
+    committed, receiver, poster, private_webhooks_allowed
+):
+    # each byte of its headers came well within the read timeout (30 s), so a webhook dripping them held
+    # the job for as long as it liked: past Lambda's timeout, and the next run began with the same renter
+    webhook = DrippingAnswer(seconds=6)
+    try:
+        seed_alerts(webhook.url, count=2)
+        seed_alerts(receiver.hook_url, count=1, email="other@example.com", source="t")
+        poster.deadline = 1.0
+        result = notify.notify_all(NOW, poster)
+    finally:
+        webhook.stop()
+    assert result["failed"] == 2 and result["sent"] == 1 and len(receiver.delivered) == 1
+    assert webhook.requests == 1  # the deadline covers the retries too
+    failed = [n for n in notifications() if n.status == "queued"]
+    assert len(failed) == 2 and all("no answer within 1 s" in n.last_error for n in failed)
+
+
+def test_a_webhook_asking_to_be_tried_later_is_tried_then_not_waited_for(
+    committed, receiver, poster, private_webhooks_allowed
+):
+    # urllib3 slept as long as a 429/503's Retry-After asked (up to six hours), twice, holding the job
+    seed_alerts(receiver.hook_url, count=2)
+    receiver.fail_next, receiver.fail_status, receiver.fail_headers = 1, 503, {"Retry-After": "7200"}
+    first = notify.notify_all(NOW, poster)
+    assert first["failed"] == 2 and len(receiver.requests) == 1  # not tried again in this run
+    assert {(n.next_attempt_at, n.last_error) for n in notifications()} == {
+        (NOW + timedelta(hours=2), "NoAnswer: webhook answered HTTP 503")
+    }
+    assert notify.notify_all(NOW + timedelta(minutes=119), poster)["batches"] == 0
+    # as an HTTP date, and longer than nook ever waits: six hours
+    receiver.fail_next, receiver.fail_status = 1, 429
+    receiver.fail_headers = {
+        "Retry-After": format_datetime(datetime.now(UTC) + timedelta(days=2), usegmt=True)
+    }
+    second = notify.notify_all(NOW + timedelta(hours=2), poster)
+    assert second["failed"] == 2 and len(receiver.requests) == 2
+    assert {n.next_attempt_at for n in notifications()} == {NOW + timedelta(hours=8)}
+    third = notify.notify_all(NOW + timedelta(hours=8), poster)
+    assert third["sent"] == 2 and len(receiver.delivered) == 1
+
+
+def test_retry_after_is_read_as_seconds_or_a_date():
+    now = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    assert retry_after_seconds("120", now) == 120.0
+    assert retry_after_seconds("Mon, 30 Nov 2026 12:05:00 GMT", now) == 300.0
+    assert retry_after_seconds("Mon, 30 Nov 2026 11:00:00 GMT", now) == 0.0  # past: now
+    assert [retry_after_seconds(v, now) for v in (None, "", "soon", "-5", "1.5")] == [None] * 5
+
+
+def test_a_redirect_is_not_followed(committed, receiver, poster, private_webhooks_allowed):
+    # a public webhook answering 307 to an inner address (the cloud's metadata service, say) had nook
+    # post the renter's alerts there: the address was never checked
+    with scripted_server() as mover:
+        mover.route("/hook", lambda request: Reply(307, "", {"Location": receiver.hook_url}))
+        seed_alerts(f"{mover.url}/hook", count=1)
+        result = notify.notify_all(NOW, poster)
+    assert result["failed"] == 1 and receiver.delivered == [] and len(mover.requests) == 1
+    assert "HTTP 307 (nook follows no redirect)" in notifications()[0].last_error
+
+
+def test_the_post_goes_to_an_address_checked_and_names_its_host(
+    committed, receiver, poster, private_webhooks_allowed
+):
+    # localhost may resolve to ::1 first, where nobody listens: the next address checked is tried
+    url = receiver.hook_url.replace("127.0.0.1", "localhost")
+    seed_alerts(url, count=1)
+    assert notify.notify_all(NOW, poster)["sent"] == 1
+    (request,) = receiver.delivered
+    assert request.headers["host"] == urlsplit(url).netloc and request.path == "/hook"
+
+
+@pytest.fixture
+def tls_receiver(tmp_path):
+    """A webhook receiver over TLS with a self-signed certificate for the name localhost."""
+    certificate, key = localhost_certificate(str(tmp_path))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certificate, key)
+    hook = WebhookReceiver().start(tls=context)
+    try:
+        yield hook, certificate
+    finally:
+        hook.stop()
+
+
+def test_a_tls_webhook_must_prove_its_name(committed, tls_receiver, poster, private_webhooks_allowed):
+    hook, certificate = tls_receiver
+    by_name = hook.hook_url.replace("127.0.0.1", "localhost")
+    seed_alerts(by_name, count=1)
+    seed_alerts(hook.hook_url, count=1, email="other@example.com", source="t")  # by address
+    untrusted = notify.notify_all(NOW, poster)
+    assert untrusted["failed"] == 2 and hook.delivered == []
+    assert all("CERTIFICATE_VERIFY_FAILED" in n.last_error for n in notifications())
+
+    poster.ssl_context = ssl.create_default_context(cafile=certificate)  # now its issuer is trusted
+    trusted = notify.notify_all(NOW + timedelta(minutes=1), poster)
+    assert trusted["sent"] == 1 and trusted["failed"] == 1 and len(hook.delivered) == 1
+    assert hook.delivered[0].headers["host"] == urlsplit(by_name).netloc
+    (refused,) = [n for n in notifications() if n.status == "queued"]
+    assert "IP address mismatch" in refused.last_error  # the certificate names localhost, not 127.0.0.1
+
+
 def test_alerts_of_listings_no_longer_shown_are_withdrawn_not_sent(
-    committed, receiver, client, private_webhooks_allowed
+    committed, receiver, poster, private_webhooks_allowed
 ):
     # flats taken down, expired or found to be copies before the notify job ran: the renter would follow
     # links to flats that are gone (and /v1/alerts already leaves them out)
@@ -124,7 +245,7 @@ def test_alerts_of_listings_no_longer_shown_are_withdrawn_not_sent(
             else:
                 listing.canonical_id = listings[23].id
         ids = [listing.id for listing in listings]
-    result = notify.notify_all(NOW, client)
+    result = notify.notify_all(NOW, poster)
     assert result["withdrawn"] == 21 and result["sent"] == 3 and result["batches"] == 1
     (request,) = receiver.delivered
     assert [a["listing_id"] for a in request.json()["nook"]["notifications"]] == ids[21:]
@@ -135,13 +256,13 @@ def test_alerts_of_listings_no_longer_shown_are_withdrawn_not_sent(
     with session_scope() as session:
         session.get_one(Listing, ids[0]).status = "active"
         assert match_regions(session, [ids[0]], NOW) == 1
-    later = notify.notify_all(NOW + timedelta(minutes=1), client)
+    later = notify.notify_all(NOW + timedelta(minutes=1), poster)
     assert later["sent"] == 1 and later["withdrawn"] == 0
     assert [a["listing_id"] for a in receiver.delivered[1].json()["nook"]["notifications"]] == [ids[0]]
 
 
 def test_alerts_their_region_no_longer_wants_are_withdrawn(
-    committed, receiver, client, private_webhooks_allowed
+    committed, receiver, poster, private_webhooks_allowed
 ):
     # after the alerts were queued the renter lowered the region's price limit, and one flat's position
     # was corrected to outside the region: only the alert the region would still send goes
@@ -150,7 +271,7 @@ def test_alerts_their_region_no_longer_wants_are_withdrawn(
         session.scalars(select(Region)).one().max_price = 2150
         ids = session.scalars(select(Listing.id).order_by(Listing.id)).all()
         session.get_one(Listing, ids[0]).geom = "SRID=4326;POINT(-79.5 43.65)"
-    result = notify.notify_all(NOW, client)
+    result = notify.notify_all(NOW, poster)
     assert result["withdrawn"] == 3 and result["sent"] == 1
     (request,) = receiver.delivered
     assert [a["listing_id"] for a in request.json()["nook"]["notifications"]] == [ids[1]]
@@ -158,10 +279,10 @@ def test_alerts_their_region_no_longer_wants_are_withdrawn(
 
 
 def test_message_is_slack_compatible_and_explains_the_price(
-    committed, receiver, client, private_webhooks_allowed
+    committed, receiver, poster, private_webhooks_allowed
 ):
     seed_alerts(receiver.hook_url, count=2)
-    notify.notify_all(NOW, client)
+    notify.notify_all(NOW, poster)
     (request,) = receiver.delivered
     message = request.json()
     assert message["text"] == "2 new listings in your areas"
@@ -174,9 +295,9 @@ def test_message_is_slack_compatible_and_explains_the_price(
     assert request.headers["content-type"] == "application/json"
 
 
-def test_private_webhook_addresses_are_refused_by_default(committed, receiver, client):
+def test_private_webhook_addresses_are_refused_by_default(committed, receiver, poster):
     seed_alerts(receiver.hook_url, count=1)
-    result = notify.notify_all(NOW, client)
+    result = notify.notify_all(NOW, poster)
     assert result["failed"] == 1 and receiver.delivered == []
     assert "non-public address" in notifications()[0].last_error
 

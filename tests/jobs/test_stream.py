@@ -648,7 +648,7 @@ def test_a_removed_listing_hands_its_place_to_its_duplicate(zappa_stream, partne
 
 @pytest.mark.parametrize("post", ["failed", "answered"])
 def test_a_removal_does_not_wait_for_an_alert_being_sent(
-    zappa_stream, partner, receiver, client, private_webhooks_allowed, post
+    zappa_stream, partner, receiver, poster, private_webhooks_allowed, post
 ):
     # the notify job holds the flat's alert while it posts it to a slow webhook: the removal hands the flat
     # to its copy without waiting; the copy gets an alert that waits for that post. Answered, the region
@@ -680,9 +680,9 @@ def test_a_removal_does_not_wait_for_an_alert_being_sent(
     assert result["batchItemFailures"] == [] and result["promoted"] == 1
     assert region_members(region) == {"M-1"} and alerted() == {flat["source_ref"], "M-1"}
 
-    first = notify.notify_all(now, client)  # the copy's alert waits while the flat's is queued
+    first = notify.notify_all(now, poster)  # the copy's alert waits while the flat's is queued
     assert first["sent"] == 0 and first["withdrawn"] == (1 if post == "answered" else 0)
-    later = notify.notify_all(now + timedelta(minutes=2), client)
+    later = notify.notify_all(now + timedelta(minutes=2), poster)
     if post == "answered":
         assert later["sent"] == 0 and later["withdrawn"] == 0 and receiver.delivered == []
         assert alerted() == {flat["source_ref"]}  # the one sent stays in the renter's history
@@ -747,7 +747,7 @@ def test_a_dry_run_takes_nothing_down(zappa_stream, partner, monkeypatch):
 
 @pytest.mark.parametrize("copy_told", [False, True], ids=["neither-sent", "copy-sent-first"])
 def test_copies_two_shards_write_at_the_same_time_count_once_after_the_next_recheck(
-    zappa_stream, partner, receiver, client, private_webhooks_allowed, copy_told
+    zappa_stream, partner, receiver, poster, private_webhooks_allowed, copy_told
 ):
     # two partners send the same flat at once, on different shards (a Lambda each): neither transaction
     # sees the other's uncommitted copy, so both go live; the hourly recheck dedupes what went live lately
@@ -788,7 +788,7 @@ def test_copies_two_shards_write_at_the_same_time_count_once_after_the_next_rech
     # sent, the alert of the listing shown
     with session_scope() as session:
         session.scalars(select(User)).one().webhook_url = receiver.hook_url
-    sent = notify.notify_all(datetime.now(UTC), client)
+    sent = notify.notify_all(datetime.now(UTC), poster)
     if copy_told:
         assert sent["sent"] == 0 and sent["withdrawn"] == 1 and receiver.delivered == []
         assert alerted() == {flat["source_ref"]}  # the one sent stays in the renter's history
