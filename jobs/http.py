@@ -1,4 +1,10 @@
-"""A polite HTTP client: timeouts, retries with backoff on 429/5xx, a minimum interval."""
+"""A polite HTTP client: timeouts, retries with backoff on 429/5xx, a minimum interval.
+
+A Retry-After is honoured when it asks for at most LONGEST_WAIT seconds; a longer one is not waited
+for: the 429/503 is the answer (the page fails, the listing's check is "unknown") and the job's next
+run asks again. urllib3 would sleep up to six hours, twice, in a job Lambda stops after fifteen
+minutes: a rate-limited site held the recheck job at the same listings on every run.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +14,31 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3 import BaseHTTPResponse
+from urllib3.exceptions import InvalidHeader, MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
 USER_AGENT = "nook/1.0 (+https://github.com/nook-rentals/nook)"
 DEFAULT_TIMEOUT = (5.0, 30.0)  # connect, read
+LONGEST_WAIT = 30.0  # seconds a Retry-After may ask us to wait
+
+
+class PoliteRetry(Retry):
+    """Retry, except that an answer asking for a wait over LONGEST_WAIT is handed back, not waited for,
+    and an unreadable Retry-After counts as none (urllib3 raised InvalidHeader on it)."""
+
+    def get_retry_after(self, response: BaseHTTPResponse) -> float | None:
+        try:
+            return super().get_retry_after(response)
+        except InvalidHeader:
+            return None
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):  # type: ignore[no-untyped-def, override]
+        if response is not None and self.respect_retry_after_header:
+            wait = self.get_retry_after(response)
+            if wait is not None and wait > LONGEST_WAIT:
+                raise MaxRetryError(_pool, url, ResponseError(f"Retry-After asks for {wait:g} s"))
+        return super().increment(method, url, response, error, _pool, _stacktrace)
 
 
 class PoliteSession(requests.Session):
@@ -43,7 +70,7 @@ def polite_session(
 ) -> PoliteSession:
     """A session retrying idempotent requests on connection errors, 429 and 5xx (honouring Retry-After)."""
     session = PoliteSession(min_interval=min_interval)
-    retry = Retry(
+    retry = PoliteRetry(
         total=retries,
         connect=retries,
         read=retries,

@@ -12,6 +12,7 @@ from models.listing import Listing
 from models.region import Notification
 from models.source import Source
 from models.user import create_user
+from tests.http_servers import Reply
 from tests.jobs.conftest import T0, add_listing, add_region, sources
 
 
@@ -81,6 +82,23 @@ def test_when_a_canonical_listing_goes_its_duplicate_takes_over(db_session, demo
     result = recheck.recheck(db_session, T0, client, deadline=time.monotonic() - 1)
     db_session.refresh(duplicate)
     assert result["promoted"] >= 1 and duplicate.canonical_id is None
+
+
+def test_a_site_asking_to_be_asked_later_is_not_waited_for(db_session, client, server):
+    # a listing site rate-limiting with a Retry-After of an hour: urllib3 slept it (up to six hours),
+    # twice, so the run died at Lambda's limit holding the same batch, which the next run began with
+    a, _ = sources(db_session)
+    server.route("/limited", lambda r: Reply(429, "", {"Retry-After": "3600"}))
+    server.route("/gone", lambda r: Reply(410, ""))
+    limited = add_listing(db_session, a, "a1", url=f"{server.url}/limited")
+    gone = add_listing(db_session, a, "a2", url=f"{server.url}/gone", lat=43.66)
+    process.process_pending(db_session, T0)
+    result = recheck.recheck(db_session, T0, client)
+    assert (result["checked"], result["delisted"], result["unknown"]) == (2, 1, 1)
+    assert [r.path for r in server.requests].count("/limited") == 1
+    db_session.refresh(limited)
+    db_session.refresh(gone)
+    assert (limited.status, gone.status) == ("active", "delisted")
 
 
 def test_copies_left_pointing_at_a_gone_listing_or_at_a_copy_are_mended(db_session):

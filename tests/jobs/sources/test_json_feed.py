@@ -93,6 +93,36 @@ def test_transient_errors_are_retried(server, client):
     assert state["calls"] == 2
 
 
+@pytest.mark.parametrize(
+    ("retry_after", "calls", "outcome"),
+    [
+        ("1", 2, 5),  # a short wait is waited for
+        ("soon", 2, 5),  # unreadable: urllib3 raised InvalidHeader, the page failed; now retried with backoff
+        ("3600", 1, "HTTP 429"),  # urllib3 slept an hour (up to six), twice: now the answer is the 429
+        ("Wed, 01 Jan 2098 00:00:00 GMT", 1, "HTTP 429"),
+    ],
+)
+def test_a_retry_after_is_waited_for_only_when_short(server, client, retry_after, calls, outcome):
+    state = {"calls": 0}
+    inner = offset_route(ITEMS[:5])
+
+    def limited(request):
+        state["calls"] += 1
+        return (
+            Reply(429, {"error": "slow down"}, {"Retry-After": retry_after})
+            if state["calls"] == 1
+            else inner(request)
+        )
+
+    server.route("/listings", limited)
+    if isinstance(outcome, int):
+        assert sum(len(p.records) for p in fetch(config(server), client)) == outcome
+    else:
+        with pytest.raises(SourceError, match=outcome):
+            fetch(config(server), client)
+    assert state["calls"] == calls
+
+
 def test_persistent_error_page_is_a_source_error(server, client):
     server.route(
         "/listings", lambda r: Reply(500, "<html>Internal error</html>", {"Content-Type": "text/html"})
