@@ -67,9 +67,10 @@ def polite_session(
     backoff: float = 0.5,
     min_interval: float = 0.0,
     methods: frozenset[str] = frozenset({"GET", "HEAD"}),
+    timeout: tuple[float, float] = DEFAULT_TIMEOUT,
 ) -> PoliteSession:
     """A session retrying idempotent requests on connection errors, 429 and 5xx (honouring Retry-After)."""
-    session = PoliteSession(min_interval=min_interval)
+    session = PoliteSession(min_interval=min_interval, timeout=timeout)
     retry = PoliteRetry(
         total=retries,
         connect=retries,

@@ -2,12 +2,15 @@
 
 Listings not seen for `expire_after_days` expire without a request. The rest
 are checked oldest-checked first within a time budget that fits Lambda's
-900 s; the next run continues where this one stopped. A canonical listing
+900 s (no page check starts after it, and each is bounded: two tries of 3 s to
+connect and 10 s to answer, a Retry-After over 30 s is not waited for); the next
+run continues where this one stopped. A canonical listing
 that goes hands its duplicates to the oldest remaining one.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -30,6 +33,8 @@ from models.matching import (
 )
 from models.source import Source
 
+PAGE_CHECK_TIMEOUT = (3.05, 10.0)  # connect, read
+
 
 def expire_stale(session: Session, now: datetime, expire_after_days: float) -> list[int]:
     """Active listings not seen for the given days become expired; return their ids."""
@@ -44,7 +49,10 @@ def expire_stale(session: Session, now: datetime, expire_after_days: float) -> l
     )
 
 
-def _check_one(row: Any, client: requests.Session) -> str:
+def _check_one(row: Any, client: requests.Session, deadline: float | None) -> str | None:
+    """The listing's verdict, or None if the run's time was up before its turn."""
+    if deadline is not None and time.monotonic() > deadline:
+        return None
     try:
         return registry.adapter(row.kind).check(row.config, row.source_ref, row.url, client)
     except Exception:  # a broken check is "unknown", never a reason to delist
@@ -58,8 +66,10 @@ def check_batch(
     started: datetime,
     batch_size: int,
     workers: int,
+    deadline: float | None = None,
 ) -> tuple[int, list[int], int] | None:
-    """Check the next batch not yet checked in this run; (checked, gone ids, unknown) or None."""
+    """Check the next batch not yet checked in this run; (checked, gone ids, unknown) or None. No check
+    starts after `deadline` (time.monotonic()): the listings left wait for the next run, unchecked."""
     rows = session.execute(
         select(Listing.id, Listing.source_ref, Listing.url, Source.kind, Source.config)
         .join(Source, Source.id == Listing.source_id)
@@ -74,12 +84,13 @@ def check_batch(
     if not rows:
         return None
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        verdicts = list(pool.map(lambda row: _check_one(row, client), rows))
+        verdicts = list(pool.map(lambda row: _check_one(row, client, deadline), rows))
+    checked = [row.id for row, verdict in zip(rows, verdicts, strict=True) if verdict is not None]
     gone = [row.id for row, verdict in zip(rows, verdicts, strict=True) if verdict == "gone"]
-    session.execute(update(Listing).where(Listing.id.in_([r.id for r in rows])).values(last_checked_at=now))
+    session.execute(update(Listing).where(Listing.id.in_(checked)).values(last_checked_at=now))
     if gone:
         session.execute(update(Listing).where(Listing.id.in_(gone)).values(status="delisted"))
-    return len(rows), gone, verdicts.count("unknown")
+    return len(checked), gone, verdicts.count("unknown")
 
 
 def recheck(
@@ -94,9 +105,9 @@ def recheck(
 ) -> dict[str, Any]:
     """Expire stale listings, then check the rest until done or out of time; then count copies of a flat
     that went live in the last `copies_within_hours` once, and mend copies left pointing at a gone one."""
-    import time
-
-    client = client or polite_session(retries=2)
+    # a page check takes at most two tries of 3 s to connect and 10 s to answer: the run's margin
+    # (budget_deadline's minute) covers the checks under way when its time is up
+    client = client or polite_session(retries=1, timeout=PAGE_CHECK_TIMEOUT)
     expired = expire_stale(session, now, expire_after_days)
     checked, unknown, delisted = 0, 0, []
     finished = True
@@ -104,7 +115,7 @@ def recheck(
         if deadline is not None and time.monotonic() > deadline:
             finished = False
             break
-        batch = check_batch(session, now, client, now, batch_size, workers)
+        batch = check_batch(session, now, client, now, batch_size, workers, deadline)
         if batch is None:
             break
         checked += batch[0]

@@ -101,6 +101,30 @@ def test_a_site_asking_to_be_asked_later_is_not_waited_for(db_session, client, s
     assert (limited.status, gone.status) == ("active", "delisted")
 
 
+def test_no_page_check_starts_once_the_run_is_out_of_time(db_session, client, server):
+    # a batch was checked whole whatever the time (200 pages, each up to three tries of 5 s to connect
+    # and 30 s to answer): against a slow or unreachable site the run outlived Lambda's limit, and all
+    # its work, this batch and those before it, was rolled back, so the next run did the same
+    a, _ = sources(db_session)
+
+    def slow(request):
+        time.sleep(0.4)
+        return Reply(200, "")
+
+    server.route("/slow", slow)
+    for n in range(10):
+        add_listing(db_session, a, f"a{n}", url=f"{server.url}/slow", lat=43.64 + n * 0.002)
+    process.process_pending(db_session, T0)
+    first = recheck.recheck(db_session, T0, client, deadline=time.monotonic() + 0.5, workers=2)
+    assert first["finished"] is False and first["checked"] < 10 and len(server.requests) == first["checked"]
+    unchecked = set(db_session.scalars(select(Listing.id).where(Listing.last_checked_at.is_(None))))
+    assert len(unchecked) == 10 - first["checked"]  # not marked checked: first in line next run
+    later = T0 + timedelta(hours=1)
+    batch = recheck.check_batch(db_session, later, client, later, batch_size=len(unchecked), workers=2)
+    assert batch[0] == len(unchecked)
+    assert set(db_session.scalars(select(Listing.id).where(Listing.last_checked_at == later))) == unchecked
+
+
 def test_copies_left_pointing_at_a_gone_listing_or_at_a_copy_are_mended(db_session):
     # what a removal racing a copy on another shard can leave: a copy of a listing that went without
     # handing over, and a copy of that copy
