@@ -4,6 +4,10 @@ A Retry-After is honoured when it asks for at most LONGEST_WAIT seconds; a longe
 for: the 429/503 is the answer (the page fails, the listing's check is "unknown") and the job's next
 run asks again. urllib3 would sleep up to six hours, twice, in a job Lambda stops after fifteen
 minutes: a rate-limited site held the recheck job at the same listings on every run.
+
+A job may set a session's `stop_at` (a time.monotonic()): no request or retry starts after it, and a
+request's timeouts are cut to the time left, so a job ends in the time Lambda gives it, whatever the
+sites it calls do (a killed job commits nothing).
 """
 
 from __future__ import annotations
@@ -21,11 +25,28 @@ from urllib3.util.retry import Retry
 USER_AGENT = "nook/1.0 (+https://github.com/nook-rentals/nook)"
 DEFAULT_TIMEOUT = (5.0, 30.0)  # connect, read
 LONGEST_WAIT = 30.0  # seconds a Retry-After may ask us to wait
+# how long after its deadline (when no new page or check starts) a job's requests may still run: the
+# deadline leaves Lambda's last minute (runtime.budget_deadline), and the rest is for the database
+OVERRUN = 30.0
+
+
+def stop_requests(client: requests.Session, deadline: float | None, overrun: float = OVERRUN) -> None:
+    """No request of `client` starts, or goes on, later than `overrun` seconds after `deadline`."""
+    if deadline is not None and isinstance(client, PoliteSession):
+        client.stop_at = deadline + overrun
 
 
 class PoliteRetry(Retry):
     """Retry, except that an answer asking for a wait over LONGEST_WAIT is handed back, not waited for,
-    and an unreadable Retry-After counts as none (urllib3 raised InvalidHeader on it)."""
+    an unreadable Retry-After counts as none (urllib3 raised InvalidHeader on it), and nothing is retried
+    after `stop_at` (time.monotonic())."""
+
+    stop_at: float | None = None
+
+    def new(self, **kw: Any) -> PoliteRetry:
+        retry = super().new(**kw)
+        retry.stop_at = self.stop_at
+        return retry
 
     def get_retry_after(self, response: BaseHTTPResponse) -> float | None:
         try:
@@ -34,6 +55,8 @@ class PoliteRetry(Retry):
             return None
 
     def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):  # type: ignore[no-untyped-def, override]
+        if self.stop_at is not None and time.monotonic() >= self.stop_at:
+            raise MaxRetryError(_pool, url, error or ResponseError("out of time to try again"))
         if response is not None and self.respect_retry_after_header:
             wait = self.get_retry_after(response)
             if wait is not None and wait > LONGEST_WAIT:
@@ -50,12 +73,32 @@ class PoliteSession(requests.Session):
         self.timeout = timeout
         self._lock = threading.Lock()
         self._last = 0.0
+        self._stop_at: float | None = None
         self.headers["User-Agent"] = USER_AGENT
+
+    @property
+    def stop_at(self) -> float | None:
+        """The time.monotonic() after which no request or retry starts (None: no limit)."""
+        return self._stop_at
+
+    @stop_at.setter
+    def stop_at(self, value: float | None) -> None:
+        self._stop_at = value
+        for adapter in self.adapters.values():
+            if isinstance(getattr(adapter, "max_retries", None), PoliteRetry):
+                adapter.max_retries.stop_at = value  # type: ignore[attr-defined]
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         kwargs.setdefault("timeout", self.timeout)
         with self._lock:
             wait = self._last + self.min_interval - time.monotonic()
+            if self._stop_at is not None:
+                left = self._stop_at - time.monotonic() - max(0.0, wait)
+                if left <= 0:
+                    raise requests.Timeout("out of time: the job's deadline has passed")
+                given = kwargs["timeout"]
+                connect, read = given if isinstance(given, tuple) else (given, given)
+                kwargs["timeout"] = (min(connect or left, left), min(read or left, left))
             if wait > 0:
                 time.sleep(wait)
             self._last = time.monotonic()

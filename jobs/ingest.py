@@ -21,7 +21,7 @@ import requests
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
-from jobs.http import polite_session
+from jobs.http import OVERRUN, polite_session, stop_requests
 from jobs.pipeline import prefetched
 from jobs.runtime import JobFailed, budget_deadline, report_progress, run_job
 from jobs.sources import registry
@@ -185,12 +185,16 @@ def ingest_all(
     client: requests.Session | None = None,
     deadline: float | None = None,
     sources: list[str] | None = None,
+    overrun: float = OVERRUN,
 ) -> dict[str, Any]:
-    """Pull every enabled source (or the named ones); a summary with per-source counts."""
+    """Pull every enabled source (or the named ones); a summary with per-source counts. No page is begun
+    after `deadline` (time.monotonic()) unless the source cannot resume, and no request runs on more than
+    `overrun` seconds after it."""
     query = select(Source).where(Source.enabled.is_(True), Source.kind != "stream").order_by(Source.id)
     if sources:
         query = query.where(Source.name.in_(sources))
     client = client or polite_session()
+    stop_requests(client, deadline, overrun)
     results = [ingest_source(session, source, client, now, deadline) for source in session.scalars(query)]
     totals = {
         key: sum(getattr(r, key) for r in results)

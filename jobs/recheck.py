@@ -20,7 +20,7 @@ import requests
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from jobs.http import polite_session
+from jobs.http import polite_session, stop_requests
 from jobs.runtime import budget_deadline, report_progress, run_job
 from jobs.sources import registry
 from models.listing import Listing
@@ -108,6 +108,7 @@ def recheck(
     # a page check takes at most two tries of 3 s to connect and 10 s to answer: the run's margin
     # (budget_deadline's minute) covers the checks under way when its time is up
     client = client or polite_session(retries=1, timeout=PAGE_CHECK_TIMEOUT)
+    stop_requests(client, deadline)
     expired = expire_stale(session, now, expire_after_days)
     checked, unknown, delisted = 0, 0, []
     finished = True

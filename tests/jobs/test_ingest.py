@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 import requests
@@ -169,6 +170,36 @@ def test_one_failing_source_does_not_stop_the_others(db_session, server, demo_so
     assert (
         result["sources"]["demo-main"]["inserted"] > 0 and result["sources"]["demo-mirror"]["error"] is None
     )
+
+
+def test_a_slow_page_after_the_deadline_does_not_hold_the_run(db_session, server, client):
+    # no page starts after the deadline, unless the source cannot resume; but a page under way (or the
+    # next, fetched meanwhile) ran for as long as its site took, up to five tries of 30 s: Lambda ended
+    # the run, and everything it had written was rolled back
+    items = [{"id": f"r{i}", "price": 1000 + i} for i in range(30)]
+
+    def pages(request):
+        offset = int(request.query["offset"])
+        if offset:
+            time.sleep(6)  # a deep page the site is slow to build
+        return Reply(200, {"items": items[offset : offset + 10], "total": 30})
+
+    server.route("/slow", pages)
+    db_session.add(
+        Source(
+            name="slow",
+            kind="json_feed",
+            config={"url": f"{server.url}/slow", "page_size": 10, "fields": {"source_ref": "id"}},
+        )
+    )
+    db_session.flush()
+    started = time.monotonic()
+    result = ingest.ingest_all(db_session, T0, client, deadline=time.monotonic() + 0.2, overrun=0.5)
+    assert time.monotonic() - started < 4  # the slow page takes 6 s: it was cut off
+    slow = result["sources"]["slow"]
+    assert slow["inserted"] == 10 and slow["pages"] == 1  # the first page is kept
+    assert "Timeout" in slow["error"] or "out of time" in slow["error"]
+    assert count(db_session, Listing) == 10
 
 
 class CrashAfter(requests.Session):
