@@ -59,7 +59,14 @@ def geometry_of(value: Any) -> dict[str, Any]:
     for lon, lat, *_ in positions:
         if not (-180 <= lon <= 180 and -90 <= lat <= 90):
             raise _bad(f"position [{lon}, {lat}] is not longitude in -180..180, latitude in -90..90")
-    return {"type": value["type"], "coordinates": value["coordinates"]}
+    return {"type": value["type"], "coordinates": _flat(value["coordinates"], depth)}
+
+
+def _flat(coordinates: list[Any], depth: int) -> list[Any]:
+    """The coordinates without altitudes (GeoJSON allows a third number; regions are drawn on a map)."""
+    if depth == 0:
+        return coordinates[:2]
+    return [_flat(part, depth - 1) for part in coordinates]
 
 
 def validated_geojson(session: Session, value: Any) -> str:

@@ -55,6 +55,15 @@ def test_multipolygons_and_features_are_accepted(client, alice, geometry):
     assert create(client, alice, geometry).status_code == 201
 
 
+def test_positions_with_an_altitude_are_drawn_without_it(client, alice):
+    # GeoJSON allows a third number (an altitude): accepted, then PostgreSQL refused the 3D shape, a 500
+    ring = [[*position, 76.5] for position in SQUARE["coordinates"][0]]
+    ring[1] = ring[1][:2]  # a mix of both, as a hand-edited file may have
+    response = create(client, alice, {"type": "Polygon", "coordinates": [ring]})
+    assert response.status_code == 201
+    assert response.get_json()["geometry"]["coordinates"] == [SQUARE["coordinates"]]
+
+
 @pytest.mark.parametrize(
     ("geometry", "reason"),
     [
