@@ -40,9 +40,11 @@ def _checked_parts(url: str) -> SplitResult:
     if parts.username or parts.password:
         raise WebhookNotAllowed("webhook URL must not carry credentials")
     try:
-        parts.port  # noqa: B018 - raises on a port that is not a number from 0 to 65535
+        port = parts.port  # raises on a port that is not a number from 0 to 65535
     except ValueError:
-        raise WebhookNotAllowed("webhook URL has a port that is not a number from 0 to 65535") from None
+        port = 0
+    if port == 0:
+        raise WebhookNotAllowed("webhook URL has a port that is not a number from 1 to 65535")
     return parts
 
 

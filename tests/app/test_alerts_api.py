@@ -138,6 +138,7 @@ def test_me_and_webhook(client, alice):
         ("https://93.184.215.14/hooks/\x00nook", "NUL character"),  # PostgreSQL cannot store it: was a 500
         ("https://93.184.215.14:99999/hook", "port"),  # was stored, and every delivery failed
         ("https://93.184.215.14:http/hook", "port"),
+        ("https://93.184.215.14:0/hook", "port"),
     ],
 )
 def test_webhook_urls_that_are_refused(client, alice, url, reason):
