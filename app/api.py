@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import http
 import json
-from typing import Any
+from typing import Any, NoReturn
 
 import marshmallow as ma
 from flask import Flask, Request
 from flask_smorest import Api
 from flask_smorest import Blueprint as SmorestBlueprint
 from flask_smorest.utils import prepare_response
-from webargs.flaskparser import FlaskParser
+from webargs.flaskparser import FlaskParser, abort
 
 PROBLEM = "application/problem+json"
+GAVE_UP = "(a body the JSON parser gave up on)"  # the document of the errors StrictParser raises itself
 
 
 class FieldErrorSchema(ma.Schema):
@@ -54,9 +55,22 @@ class StrictParser(FlaskParser):
         except json.JSONDecodeError:
             raise
         except RecursionError:
-            raise json.JSONDecodeError("nested too deeply", doc="(body)", pos=0) from None
+            raise json.JSONDecodeError("nested too deeply", doc=GAVE_UP, pos=0) from None
         except ValueError as exc:
-            raise json.JSONDecodeError(str(exc).split(":")[0], doc="(body)", pos=0) from None
+            raise json.JSONDecodeError(str(exc).split(":")[0], doc=GAVE_UP, pos=0) from None
+
+    def _handle_invalid_json_error(
+        self, error: json.JSONDecodeError | UnicodeDecodeError, req: Request, *args: Any, **kwargs: Any
+    ) -> NoReturn:
+        """A 400 saying what is wrong with the body and where (webargs said only "Invalid JSON body.")."""
+        undecoded = error if isinstance(error, UnicodeDecodeError) else error.__cause__
+        if isinstance(undecoded, UnicodeDecodeError):  # webargs words it as if the bytes were the text
+            reason = f"not UTF-8 (byte 0x{undecoded.object[undecoded.start]:02x} at offset {undecoded.start})"
+        elif error.doc is GAVE_UP:
+            reason = error.msg
+        else:
+            reason = f"{error.msg} at line {error.lineno}, column {error.colno}"
+        abort(400, exc=error, messages={"json": [f"Invalid JSON body: {reason}."]})
 
 
 class Blueprint(SmorestBlueprint):

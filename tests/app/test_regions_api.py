@@ -137,19 +137,28 @@ def test_a_name_postgresql_cannot_store_is_refused_not_a_500(client, alice):
 
 
 @pytest.mark.parametrize(
-    "body",
+    ("body", "reason"),
     [
-        '{"name": "x", "geometry": '
-        + "[" * 100_000
-        + "]" * 100_000
-        + "}",  # the parser gives up: RecursionError
-        '{"name": "x", "geometry": {}, "criteria": {"price_max": 1' + "0" * 5000 + "}}",  # over 4,300 digits
+        (
+            '{"name": "x", "geometry": ' + "[" * 100_000 + "]" * 100_000 + "}",
+            "nested too deeply",  # the parser gives up: RecursionError
+        ),
+        (
+            '{"name": "x", "geometry": {}, "criteria": {"price_max": 1' + "0" * 5000 + "}}",
+            "Exceeds the limit (4300 digits) for integer string conversion",
+        ),
+        (
+            '{"name": "x",\n "geometry": {]}',
+            "Expecting property name enclosed in double quotes at line 2, column 15",
+        ),
+        (b'{"name":\n "caf\xe9"}', "not UTF-8 (byte 0xe9 at offset 14)"),  # Latin-1
     ],
 )
-def test_a_body_the_json_parser_gives_up_on_is_a_400_not_a_500(client, alice, body):
+def test_a_body_that_is_not_json_is_a_400_saying_why(client, alice, body, reason):
+    # webargs said only "Invalid JSON body.", and let the parser's give-ups through as 500s
     response = client.post("/v1/regions", data=body, content_type="application/json", headers=alice.headers)
     assert response.status_code == 400 and response.get_json()["errors"] == [
-        {"field": "json", "message": "Invalid JSON body."}
+        {"field": "json", "message": f"Invalid JSON body: {reason}."}
     ]
 
 
