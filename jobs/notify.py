@@ -160,23 +160,25 @@ def deliver_to_user(
     wait = timedelta(0)
     try:
         answer = poster.post(user.webhook_url or "", body, {"Idempotency-Key": f"nook-{key}"}, budget)
-        if not 200 <= answer.status < 300:
-            redirect = " (nook follows no redirect)" if 300 <= answer.status < 400 else ""
-            if answer.retry_after is not None:  # the next try waits as long as asked, up to the longest
-                wait = min(MAX_BACKOFF, timedelta(seconds=answer.retry_after))
-            raise NoAnswer(f"webhook answered HTTP {answer.status}{redirect}")
     except (NoAnswer, WebhookNotAllowed) as exc:
-        result.failed, result.error = len(notifications), f"{type(exc).__name__}: {exc}"[:500]
-        for notification in notifications:
-            notification.attempts += 1
-            notification.next_attempt_at = now + max(wait, backoff(notification.attempts))
-            notification.last_error = result.error
-        return result
+        result.error = f"{type(exc).__name__}: {exc}"[:500]
+    else:
+        if 200 <= answer.status < 300:
+            for notification in notifications:
+                notification.status, notification.sent_at = "sent", now
+                notification.attempts += 1
+                notification.last_error = None
+            result.sent = len(notifications)
+            return result
+        redirect = " (nook follows no redirect)" if 300 <= answer.status < 400 else ""
+        result.error = f"webhook answered HTTP {answer.status}{redirect}"
+        if answer.retry_after is not None:  # the next try waits as long as asked, up to the longest
+            wait = min(MAX_BACKOFF, timedelta(seconds=answer.retry_after))
+    result.failed = len(notifications)
     for notification in notifications:
-        notification.status, notification.sent_at = "sent", now
         notification.attempts += 1
-        notification.last_error = None
-    result.sent = len(notifications)
+        notification.next_attempt_at = now + max(wait, backoff(notification.attempts))
+        notification.last_error = result.error
     return result
 
 

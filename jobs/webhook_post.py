@@ -27,6 +27,8 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import SplitResult
 
+from requests.utils import requote_uri
+
 from jobs.http import USER_AGENT
 from models.settings import get_settings
 from models.webhooks import webhook_target
@@ -163,7 +165,7 @@ class WebhookPoster:
                 watchdog.follow(sock)
                 sock.do_handshake()
             answer = _exchange(sock, parts, port, body, headers)
-        except (OSError, http.client.HTTPException) as exc:
+        except (OSError, http.client.HTTPException, ValueError) as exc:  # ValueError: a URL it cannot send
             failure = f"{type(exc).__name__}: {exc}"
         finally:
             fired = watchdog.cancel()
@@ -183,10 +185,10 @@ def _exchange(
     connection.sock = sock
     connection.request(
         "POST",
-        (parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
+        requote_uri((parts.path or "/") + (f"?{parts.query}" if parts.query else "")),  # as requests sends it
         body=body,
         headers={
-            "Host": parts.netloc,
+            "Host": _host_header(parts),
             "User-Agent": USER_AGENT,
             "Content-Type": "application/json",
             "Connection": "close",
@@ -195,6 +197,16 @@ def _exchange(
     )
     response = connection.getresponse()
     return Answer(response.status, retry_after_seconds(response.getheader("Retry-After")))
+
+
+def _host_header(parts: SplitResult) -> str:
+    """The Host header: the URL's host (IDNA-encoded if it is not ASCII) and its port if it names one."""
+    host = parts.hostname or ""
+    if not host.isascii():
+        host = host.encode("idna").decode("ascii")
+    if ":" in host:  # an IPv6 address
+        host = f"[{host}]"
+    return host if parts.port is None else f"{host}:{parts.port}"
 
 
 def _connect(addresses: list, port: int, end: float) -> socket.socket:
