@@ -59,7 +59,8 @@ class PoliteRetry(Retry):
             raise MaxRetryError(_pool, url, error or ResponseError("out of time to try again"))
         if response is not None and self.respect_retry_after_header:
             wait = self.get_retry_after(response)
-            if wait is not None and wait > LONGEST_WAIT:
+            late = self.stop_at is not None and wait is not None and time.monotonic() + wait >= self.stop_at
+            if wait is not None and (wait > LONGEST_WAIT or late):
                 raise MaxRetryError(_pool, url, ResponseError(f"Retry-After asks for {wait:g} s"))
         return super().increment(method, url, response, error, _pool, _stacktrace)
 
