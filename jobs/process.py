@@ -10,6 +10,7 @@ user's region (and criteria) queue one notification per (region, listing).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from jobs.runtime import report_progress, run_job
+from jobs.runtime import budget_deadline, report_progress, run_job
 from jobs.sources import registry
 from models.activation import activate
 from models.listing import Listing
@@ -106,11 +107,13 @@ def process_batch(
 
 
 def process_pending(
-    session: Session, now: datetime, batch_size: int = 2000, **options: float
-) -> dict[str, int]:
-    """Process every pending listing, batch by batch."""
+    session: Session, now: datetime, batch_size: int = 2000, deadline: float | None = None, **options: float
+) -> dict[str, Any]:
+    """Process every pending listing, batch by batch; no batch starts after `deadline` (time.monotonic()),
+    so a backlog larger than one run can take is worked through over several (a run Lambda stops commits
+    nothing), and the run says whether it finished."""
     totals = BatchResult()
-    batches, since_analyze = 0, 0
+    batches, since_analyze, finished = 0, 0, True
     pending = session.scalar(select(func.count()).select_from(Listing).where(Listing.status == "pending"))
     while (
         batch := process_batch(session, now, batch_size, changed_before=since_analyze, **options)
@@ -120,17 +123,24 @@ def process_pending(
         for key in ("activated", "rejected", "duplicates", "notifications"):
             setattr(totals, key, getattr(totals, key) + getattr(batch, key))
         report_progress("process", totals.activated + totals.rejected, pending)
+        if deadline is not None and time.monotonic() > deadline:
+            finished = False
+            break
     return {
         "batches": batches,
         "activated": totals.activated,
         "rejected": totals.rejected,
         "duplicates": totals.duplicates,
         "notifications": totals.notifications,
+        "finished": finished,
     }
 
 
 def run(event: Mapping[str, Any] | None, context: Any) -> dict[str, Any]:
-    """Batch-stage entry point (kwargs: batch_size, metres, tolerance)."""
-    return run_job(
-        "process", lambda session, **kw: process_pending(session, datetime.now(UTC), **kw), event, context
-    )
+    """Batch-stage entry point (kwargs: batch_size, metres, tolerance, budget_seconds)."""
+
+    def body(session: Session, budget_seconds: float | None = None, **options: Any) -> dict[str, Any]:
+        deadline = budget_deadline(context, budget_seconds)
+        return process_pending(session, datetime.now(UTC), deadline=deadline, **options)
+
+    return run_job("process", body, event, context)

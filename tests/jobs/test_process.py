@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import func, select, text
 
 from jobs import ingest, process
@@ -34,6 +36,19 @@ def test_pending_listings_become_active_with_geometry(db_session):
     ).one()
     assert (round(lat, 4), round(lon, 4), srid) == (43.65, -79.38, 4326)
     assert listing.processed_at == T0 and listing.posted_at == T0
+
+
+def test_a_backlog_larger_than_a_run_is_worked_through_over_runs(db_session):
+    # every pending listing was processed in one run whatever the time: a backlog larger than Lambda's
+    # 900 s outlived the run, which committed nothing, and the next run tried the same backlog again
+    a, _ = sources(db_session)
+    for n in range(5):
+        add_listing(db_session, a, f"x{n}", lat=43.64 + n * 0.002)
+    out_of_time = process.process_pending(db_session, T0, batch_size=2, deadline=time.monotonic() - 1)
+    assert (out_of_time["batches"], out_of_time["activated"], out_of_time["finished"]) == (1, 2, False)
+    assert db_session.scalar(select(func.count()).where(Listing.status == "pending")) == 3
+    rest = process.process_pending(db_session, T0, batch_size=2, deadline=time.monotonic() + 600)
+    assert (rest["batches"], rest["activated"], rest["finished"]) == (2, 3, True)
 
 
 def test_impossible_values_are_rejected_and_quarantined(db_session):
