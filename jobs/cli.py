@@ -264,13 +264,18 @@ def sources_add(name: str, kind: str, config_json: str) -> None:
     """Register a source (a partner pushing to Kinesis is --kind stream)."""
     from sqlalchemy import select
 
+    from jobs.sources import registry
+    from jobs.sources.base import SourceError
     from models.session import session_scope
     from models.source import Source
 
     try:
         config = json.loads(config_json)
+        registry.check_config(kind, config)
     except json.JSONDecodeError as exc:
         raise click.BadParameter(f"not JSON: {exc}", param_hint="--config") from None
+    except SourceError as exc:
+        raise click.BadParameter(str(exc), param_hint="--config") from None
     with session_scope() as session:
         if session.scalar(select(Source.id).where(Source.name == name)):
             raise click.ClickException(f"a source named {name} already exists")
@@ -289,7 +294,10 @@ def _since(_ctx: Any, _param: Any, value: str | None) -> datetime | None:
         return None
     units = {"m": "minutes", "h": "hours", "d": "days"}
     if value[:-1].isdigit() and value[-1:] in units:
-        return datetime.now(UTC) - timedelta(**{units[value[-1]]: int(value[:-1])})
+        try:
+            return datetime.now(UTC) - timedelta(**{units[value[-1]]: int(value[:-1])})
+        except OverflowError:
+            raise click.BadParameter(f"{value} goes back further than dates do") from None
     try:
         when = datetime.fromisoformat(value)
     except ValueError:

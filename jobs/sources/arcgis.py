@@ -22,9 +22,10 @@ from typing import Any
 
 import requests
 
-from jobs.sources.base import CheckResult, FetchContext, Page, SourceError, json_body
+from jobs.sources.base import CheckResult, FetchContext, Page, SourceError, json_body, require
 
 snapshot = False
+REQUIRED_CONFIG = ("url", "updated_field")
 
 
 def _query(client: requests.Session, config: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
@@ -51,9 +52,7 @@ def _where(config: dict[str, Any], since_ms: int | None) -> str:
 
 def pages(config: dict[str, Any], ctx: FetchContext) -> Iterator[Page]:
     """Count, then page through features updated since the cursor, oldest update first."""
-    for key in ("url", "updated_field"):
-        if not config.get(key):
-            raise SourceError(f"arcgis config needs {key}")
+    require(config, "arcgis", REQUIRED_CONFIG)
     since_ms = (ctx.cursor or {}).get("updated_since_ms")
     where = _where(config, since_ms)
     expected = _query(ctx.client, config, {"where": where, "returnCountOnly": "true"}).get("count")

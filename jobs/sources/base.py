@@ -49,6 +49,15 @@ class Adapter(Protocol):
     ) -> CheckResult: ...
 
 
+def require(config: Any, kind: str, keys: tuple[str, ...]) -> None:
+    """SourceError unless a source's config is a JSON object giving each of `keys`."""
+    if not isinstance(config, dict):
+        raise SourceError(f"{kind} config must be a JSON object, not {type(config).__name__}")
+    missing = [key for key in keys if not config.get(key)]
+    if missing:
+        raise SourceError(f"{kind} config needs {' and '.join(missing)}")
+
+
 def json_body(response: requests.Response, what: str) -> Any:
     """The JSON body of a successful response, or a SourceError that says what went wrong."""
     if response.status_code >= 400:

@@ -25,10 +25,11 @@ from typing import Any
 
 import requests
 
-from jobs.sources.base import CheckResult, FetchContext, Page, SourceError
+from jobs.sources.base import CheckResult, FetchContext, Page, SourceError, require
 from models.normalize import Rejected, source_ref_of
 
 snapshot = True
+REQUIRED_CONFIG = ("path",)
 
 
 def _open_s3(path: str) -> tuple[io.TextIOBase, dict[str, Any]]:
@@ -45,9 +46,8 @@ def _open_s3(path: str) -> tuple[io.TextIOBase, dict[str, Any]]:
 
 
 def _open(config: dict[str, Any]) -> tuple[io.TextIOBase, dict[str, Any]]:
-    path = config.get("path")
-    if not path:
-        raise SourceError("csv config needs a path")
+    require(config, "csv", REQUIRED_CONFIG)
+    path = config["path"]
     if path.startswith("s3://"):
         return _open_s3(path)
     try:

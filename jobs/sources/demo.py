@@ -17,6 +17,7 @@ from jobs.sources.base import CheckResult, FetchContext, Page
 from jobs.sources.demo_market import DEMO_FIELDS
 
 snapshot = False
+REQUIRED_CONFIG: tuple[str, ...] = ()  # each has a default
 DEFAULT_BASE_URL = "http://127.0.0.1:54331"
 
 

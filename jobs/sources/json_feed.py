@@ -26,10 +26,11 @@ from typing import Any
 
 import requests
 
-from jobs.sources.base import CheckResult, FetchContext, Page, SourceError, check_url, json_body
+from jobs.sources.base import CheckResult, FetchContext, Page, SourceError, check_url, json_body, require
 from models.normalize import Rejected, extract, parse_time, pluck
 
 snapshot = False
+REQUIRED_CONFIG = ("url",)
 
 
 def _headers(config: dict[str, Any]) -> dict[str, str]:
@@ -105,8 +106,7 @@ def _initial_params(config: dict[str, Any], cursor: dict[str, Any] | None) -> di
 
 def pages(config: dict[str, Any], ctx: FetchContext) -> Iterator[Page]:
     """Fetch every page updated since the cursor."""
-    if not config.get("url"):
-        raise SourceError("json_feed config needs a url")
+    require(config, "json_feed", REQUIRED_CONFIG)
     params = _initial_params(config, ctx.cursor)
     since = (ctx.cursor or {}).get("updated_since")
     latest = parse_time(since, "cursor") if since else None

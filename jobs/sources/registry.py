@@ -6,7 +6,7 @@ from types import ModuleType
 from typing import Any
 
 from jobs.sources import arcgis, csv_file, demo, json_feed, stream
-from jobs.sources.base import SourceError
+from jobs.sources.base import SourceError, require
 from models.normalize import source_ref_of
 
 ADAPTERS: dict[str, ModuleType] = {
@@ -24,6 +24,11 @@ def adapter(kind: str) -> ModuleType:
         return ADAPTERS[kind]
     except KeyError:
         raise SourceError(f"unknown source kind {kind!r}") from None
+
+
+def check_config(kind: str, config: Any) -> None:
+    """SourceError saying what is wrong unless `config` is an object with what the kind needs."""
+    require(config, kind, adapter(kind).REQUIRED_CONFIG)
 
 
 def mapping(kind: str, config: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import requests
 from jobs.sources.base import CheckResult, FetchContext, Page, check_url
 
 snapshot = False
+REQUIRED_CONFIG: tuple[str, ...] = ()  # partners push; nothing to pull
 
 
 def pages(config: dict[str, Any], ctx: FetchContext) -> Iterator[Page]:
