@@ -19,6 +19,7 @@ from typing import Any
 
 import requests
 from sqlalchemy import select, text, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from jobs.http import OVERRUN, polite_session, stop_requests
@@ -159,9 +160,10 @@ def ingest_source(
     """
     result = SourceResult(source=source.name)
     seen: set[str] = set()
-    adapter = registry.adapter(source.kind)
-    pages = adapter.pages(source.config, FetchContext(client, source.cursor))
     try:
+        registry.check_config(source.kind, source.config)
+        adapter = registry.adapter(source.kind)
+        pages = adapter.pages(source.config, FetchContext(client, source.cursor))
         for prepared in prefetched(pages, lambda page: _prepare(source, page)):
             _write(session, source, prepared, now, result)
             seen.update(prepared.refs)
@@ -176,6 +178,11 @@ def ingest_source(
     except (SourceError, requests.RequestException, json.JSONDecodeError, ValueError) as exc:
         result.error = f"{type(exc).__name__}: {exc}"
         log.warning("source failed", extra={"source": source.name, "error": result.error})
+    except SQLAlchemyError:
+        raise  # the database's trouble is the run's
+    except Exception as exc:  # a source's own trouble, however unforeseen, fails that source alone
+        result.error = f"{type(exc).__name__}: {exc}"
+        log.error("source failed unexpectedly", exc_info=True, extra={"source": source.name})
     return result
 
 

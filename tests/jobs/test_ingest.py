@@ -202,6 +202,25 @@ def test_a_slow_page_after_the_deadline_does_not_hold_the_run(db_session, server
     assert count(db_session, Listing) == 10
 
 
+def test_a_source_that_cannot_be_pulled_fails_alone(db_session, server, demo_sources, client):
+    # a config that is not an object (added before `sources add` checked it, or edited by hand) raised
+    # AttributeError out of ingest: the whole run failed, every run, and no source was pulled
+    server.route("/odd", lambda r: Reply(200, {"items": [{"id": "r1"}]}))
+    db_session.add_all(
+        [
+            Source(name="listed", kind="json_feed", config=["not", "an", "object"]),
+            # an items_path that is not a path: the adapter fails in a way nobody foresaw
+            Source(name="odd", kind="json_feed", config={"url": f"{server.url}/odd", "items_path": 5}),
+        ]
+    )
+    db_session.flush()
+    result = ingest.ingest_all(db_session, T0, client)
+    errors = {name: summary["error"] for name, summary in result["sources"].items()}
+    assert errors["listed"] == "SourceError: json_feed config must be a JSON object, not list"
+    assert errors["odd"] is not None and errors["demo-main"] is None and errors["demo-mirror"] is None
+    assert result["sources"]["demo-main"]["inserted"] > 0 and len(result["errors"]) == 2
+
+
 class CrashAfter(requests.Session):
     """A client that dies (like a killed Lambda) after N successful requests."""
 
