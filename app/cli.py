@@ -7,7 +7,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from models.session import session_scope
-from models.user import User, create_user
+from models.user import User, checked_email, create_user
 
 
 @click.group("db")
@@ -44,10 +44,14 @@ def users_group() -> None:
 @click.argument("email")
 def users_create(email: str) -> None:
     """Create a user and print its API key (shown only this once)."""
+    try:
+        address = checked_email(email)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="EMAIL") from None
     with session_scope() as session:
-        if session.scalar(select(User.id).where(User.email == email.strip().lower())):
+        if session.scalar(select(User.id).where(User.email == address)):
             raise click.ClickException(f"a user with email {email} already exists")
-        user, key = create_user(session, email)
+        user, key = create_user(session, address)
         user_id = user.id
     click.echo(f"user {user_id} <{email}>")
     click.echo(f"API key (store it now, it is not shown again): {key}")

@@ -1,6 +1,7 @@
 """API users. Keys are random and long, so a SHA-256 digest is a safe store."""
 
 import hashlib
+import re
 import secrets
 from datetime import datetime
 
@@ -33,10 +34,22 @@ def new_api_key() -> str:
     return "nook_" + secrets.token_urlsafe(32)
 
 
+# one @ between a local part and a domain, neither holding spaces or control characters
+EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+")
+
+
+def checked_email(email: str) -> str:
+    """The address as stored (trimmed, lower case); ValueError if it cannot be an email address."""
+    address = email.strip().lower()
+    if len(address) > 254 or not EMAIL.fullmatch(address):
+        raise ValueError(f"{email!r} is not an email address")
+    return address
+
+
 def create_user(session: Session, email: str, api_key: str | None = None) -> tuple[User, str]:
     """Add a user with a new API key; return the user and the plain key."""
     key = api_key or new_api_key()
-    user = User(email=email.strip().lower(), api_key_hash=hash_api_key(key), api_key_prefix=key[:12])
+    user = User(email=checked_email(email), api_key_hash=hash_api_key(key), api_key_prefix=key[:12])
     session.add(user)
     session.flush()
     return user, key

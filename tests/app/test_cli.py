@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from models.session import session_scope
@@ -20,3 +21,14 @@ def test_users_create_prints_key_and_stores_hash(runner, committed):
 
     again = runner.invoke(args=["users", "create", "renter@example.com"])
     assert again.exit_code != 0 and "already exists" in again.output
+
+
+@pytest.mark.parametrize(
+    "email", ["renter", "renter@", "@example.com", "a b@example.com", "a@b@c", "a\x00@b.c"]
+)
+def test_users_create_refuses_what_cannot_be_an_email_address(runner, committed, email):
+    # "renter" was stored as a user's email (and a NUL was a traceback from PostgreSQL)
+    result = runner.invoke(args=["users", "create", email])
+    assert result.exit_code == 2 and "is not an email address" in result.output
+    with session_scope() as session:
+        assert session.scalars(select(User)).all() == []
