@@ -35,7 +35,7 @@ CANONICAL_FIELDS = (
 )
 REQUIRED = ("price", "bedrooms", "latitude", "longitude")
 
-MAX_PRICE = 100_000
+MIN_PRICE, MAX_PRICE = 100, 100_000
 MIN_SQFT, MAX_SQFT = 80, 20_000
 MAX_ROOMS = 20
 SQFT_PER_SQM = 10.7639
@@ -173,7 +173,30 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _number(value: Any, field: str) -> float:
+# a quantity written with grouping marks: the last mark followed by one or two digits is the decimal point
+# (1,850.00, 1.850,00, 950,50) and any other groups thousands (1,850, 1.850); text that fits neither is
+# read with its commas dropped, as before
+GROUPED = re.compile(r"(\d{1,3}(?:([.,])\d{3})?(?:\2\d{3})*|\d+)(?:([.,])(\d{1,2}))?")
+UNITS = re.compile(r"(?:/mo(?:nth)?|permonth|a?month(?:ly)?|sq\.?ft|sqft|ft2)$")
+# how listings write room counts: 2 bed, 2 beds, 2 bedrooms, 2br, 2 bd, 2+den (a den is no bedroom);
+# 1.5 bath, 2 baths, 1 ba, 1½
+BEDROOM_WORDS = re.compile(r"\s*(?:\+\s*den)?\s*(?:bed(?:room)?s?|bdrms?|br|bd)?\.?\s*$")
+BATHROOM_WORDS = re.compile(r"\s*(?:bath(?:room)?s?|ba)?\.?\s*$")
+
+
+def _grouped(text: str) -> str:
+    """Plain decimal text for a quantity written with grouping marks (see GROUPED)."""
+    match = GROUPED.fullmatch(text)
+    if match is None:
+        return text.replace(",", "")
+    whole, _, point, fraction = match.groups()
+    if point is not None and point in whole:  # 1,850,50 or 1.850.50: the same mark cannot do both
+        return text
+    return re.sub(r"[.,]", "", whole) + (f".{fraction}" if fraction else "")
+
+
+def _number(value: Any, field: str, quantity: bool = False) -> float:
+    """A number from a JSON number or from text; `quantity` (a price, a size) reads grouping marks."""
     if isinstance(value, bool):
         raise Rejected(f"{field}: expected a number, got a boolean")
     if isinstance(value, float):
@@ -184,7 +207,8 @@ def _number(value: Any, field: str) -> float:
         except OverflowError:  # JSON's integers have no bound; a float's do
             raise Rejected(f"{field}: not a finite number") from None
     elif isinstance(value, str):
-        cleaned = re.sub(r"[\s,$]|/mo(nth)?$|per month$|sq\.? ?ft$|sqft$|ft2$", "", value.strip().lower())
+        cleaned = UNITS.sub("", re.sub(r"[\s$]", "", value.lower()))
+        cleaned = _grouped(cleaned) if quantity else cleaned.replace(",", "")
         try:
             number = float(cleaned)
         except ValueError:
@@ -200,12 +224,19 @@ def parse_price(value: Any) -> int:
     """Monthly rent in whole dollars."""
     if _blank(value):
         raise Rejected("price: missing")
-    price = round(_number(value, "price"))
-    if price <= 0:
-        raise Rejected(f"price: must be positive, got {price}")
+    price = round(_number(value, "price", quantity=True))
+    if price < MIN_PRICE:
+        raise Rejected(f"price: {price} a month is not plausible (nook takes rents from ${MIN_PRICE})")
     if price > MAX_PRICE:
         raise Rejected(f"price: {price} a month is not plausible")
     return price
+
+
+def _rooms(value: Any, words: re.Pattern[str]) -> Any:
+    """A room count's text without the words after it (BEDROOM_WORDS, BATHROOM_WORDS); else as it is."""
+    if not isinstance(value, str):
+        return value
+    return words.sub("", value.lower().replace("\u00bd", ".5")) or value
 
 
 def parse_bedrooms(value: Any) -> int:
@@ -214,7 +245,7 @@ def parse_bedrooms(value: Any) -> int:
         raise Rejected("bedrooms: missing")
     if isinstance(value, str) and value.strip().lower() in STUDIO_WORDS:
         return 0
-    number = _number(value, "bedrooms")
+    number = _number(_rooms(value, BEDROOM_WORDS), "bedrooms")
     if number != int(number) or not 0 <= number <= MAX_ROOMS:
         raise Rejected(f"bedrooms: {value!r} is not a count between 0 and {MAX_ROOMS}")
     return int(number)
@@ -224,7 +255,7 @@ def parse_bathrooms(value: Any) -> float | None:
     """Bathroom count in halves, or None when not given."""
     if _blank(value):
         return None
-    number = _number(value, "bathrooms")
+    number = _number(_rooms(value, BATHROOM_WORDS), "bathrooms")
     if not 0 <= number <= MAX_ROOMS or (number * 2) != int(number * 2):
         raise Rejected(f"bathrooms: {value!r} is not a count of halves between 0 and {MAX_ROOMS}")
     return number
@@ -234,7 +265,7 @@ def parse_sqft(value: Any, unit: str = "sqft") -> int | None:
     """Size in square feet (converted from m² when the source says so), or None."""
     if _blank(value):
         return None
-    number = _number(value, "sqft")
+    number = _number(value, "sqft", quantity=True)
     if unit == "sqm":
         number *= SQFT_PER_SQM
     if not MIN_SQFT <= number <= MAX_SQFT:

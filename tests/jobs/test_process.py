@@ -68,7 +68,7 @@ def test_impossible_values_are_rejected_and_quarantined(db_session):
     )
     assert reasons == {
         "bad-lat": "latitude: 143.6 is out of range",
-        "bad-price": "price: must be positive, got 0",
+        "bad-price": "price: 0 a month is not plausible (nook takes rents from $100)",
         "bad-size": "sqft: 5 square feet is not plausible",
     }
     statuses = dict(db_session.execute(select(Listing.source_ref, Listing.status)).all())

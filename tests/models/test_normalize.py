@@ -46,6 +46,12 @@ GOOD = {
         ("2300.49", 2300),
         (" 1,950 per month", 1950),
         (2299.5, 2300),
+        ("$2,250 / month", 2250),  # was refused: the spaces around the slash
+        ("2250 monthly", 2250),
+        ("1.850,00", 1850),  # was $2: the comma dropped, then 1.85000 read as dollars
+        ("1.850", 1850),  # was $2 likewise
+        ("950,50", 950),  # was $95,050: a decimal comma read as a thousands one
+        ("1 850,00 $", 1850),
     ],
 )
 def test_price_in_whole_dollars(raw, expected):
@@ -58,8 +64,11 @@ def test_price_in_whole_dollars(raw, expected):
         (None, "price: missing"),
         ("", "price: missing"),
         ("Call for price", "price: not a number"),
-        (0, "price: must be positive"),
-        (-5, "price: must be positive"),
+        (0, r"price: 0 a month is not plausible \(nook takes rents from \$100\)"),
+        (-5, "price: -5 a month is not plausible"),
+        (2, "price: 2 a month is not plausible"),
+        ("1,85", "price: 2 a month is not plausible"),
+        ("1,850,50", "price: not a number"),  # one mark cannot both group and end the dollars
         (250_000, "not plausible"),
         (True, "boolean"),
         ("nan", "not a finite number"),
@@ -71,13 +80,26 @@ def test_bad_prices(raw, reason):
 
 
 @pytest.mark.parametrize(
-    ("raw", "expected"), [(2, 2), ("3", 3), ("Studio", 0), ("bachelor", 0), (0, 0), (2.0, 2)]
+    ("raw", "expected"),
+    [
+        (2, 2),
+        ("3", 3),
+        ("Studio", 0),
+        ("bachelor", 0),
+        (0, 0),
+        (2.0, 2),
+        ("2 bed", 2),  # these were refused as "not a number"
+        ("2BR", 2),
+        ("3 Bedrooms", 3),
+        ("1 bd", 1),
+        ("2+den", 2),  # a den is no bedroom
+    ],
 )
 def test_bedrooms(raw, expected):
     assert parse_bedrooms(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["two", 2.5, -1, 45, None])
+@pytest.mark.parametrize("raw", ["two", 2.5, -1, 45, None, "2 baths", "den"])
 def test_bad_bedrooms(raw):
     with pytest.raises(Rejected, match="bedrooms"):
         parse_bedrooms(raw)
@@ -85,12 +107,15 @@ def test_bad_bedrooms(raw):
 
 def test_bathrooms_in_halves():
     assert parse_bathrooms("1.5") == 1.5 and parse_bathrooms(None) is None
-    with pytest.raises(Rejected, match="bathrooms"):
-        parse_bathrooms(1.3)
+    assert [parse_bathrooms(raw) for raw in ("1.5 bath", "1\u00bd", "2 Baths", "1 ba")] == [1.5, 1.5, 2, 1]
+    for raw in (1.3, "2 beds"):
+        with pytest.raises(Rejected, match="bathrooms"):
+            parse_bathrooms(raw)
 
 
 def test_sqft_units_and_sanity():
     assert parse_sqft("850 sq ft") == 850
+    assert parse_sqft("1,200 sq. ft") == parse_sqft("1.200") == 1200  # 1.200 was 1 square foot
     assert parse_sqft(70, "sqm") == 753
     assert parse_sqft("") is None
     with pytest.raises(Rejected, match="not plausible"):
