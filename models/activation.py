@@ -25,7 +25,7 @@ ACTIVATE = f"""
 UPDATE listings AS l SET
     status = 'active', {", ".join(f"{n} = v.{n}" for n in _NAMES)},
     geom = ST_SetSRID(ST_MakePoint(v.lon, v.lat), 4326),
-    posted_at = COALESCE(v.posted_at, l.posted_at, l.first_seen_at),
+    posted_at = LEAST(COALESCE(v.posted_at, l.posted_at, l.first_seen_at), v.now),
     processed_at = v.now, canonical_id = NULL
 FROM (VALUES %s) AS v(id, {", ".join(_NAMES)}, lat, lon, posted_at, now)
 WHERE l.id = v.id
@@ -67,16 +67,16 @@ WITH v AS (
 INSERT INTO listings AS l (
     source_id, source_ref, raw, first_seen_at, last_seen_at, updated_at, posted_at, {", ".join(_COPIED)}
 )
-SELECT source_id, source_ref, raw, %(now)s, %(now)s, clock_timestamp(), COALESCE(posted_at, %(now)s),
+SELECT source_id, source_ref, raw, %(now)s, %(now)s, clock_timestamp(), LEAST(posted_at, %(now)s),
     'active', %(now)s, {", ".join(_NAMES)}, ST_SetSRID(ST_MakePoint(lon, lat), 4326)
 FROM v
 ON CONFLICT (source_id, source_ref) DO UPDATE SET
     last_seen_at = EXCLUDED.last_seen_at,
     raw = EXCLUDED.raw,
     updated_at = CASE WHEN l.raw IS DISTINCT FROM EXCLUDED.raw THEN clock_timestamp() ELSE l.updated_at END,
-    posted_at = CASE WHEN {_REFRESH} THEN COALESCE(
+    posted_at = CASE WHEN {_REFRESH} THEN LEAST(COALESCE(
         (SELECT v.posted_at FROM v WHERE v.source_id = l.source_id AND v.source_ref = l.source_ref),
-        l.posted_at, l.first_seen_at) ELSE l.posted_at END,
+        l.posted_at, l.first_seen_at), %(now)s) ELSE l.posted_at END,
     canonical_id = CASE WHEN {_REFRESH} THEN NULL ELSE l.canonical_id END,
     {", ".join(f"{c} = CASE WHEN {_REFRESH} THEN EXCLUDED.{c} ELSE l.{c} END" for c in _COPIED)}
 RETURNING l.id, l.source_id, l.source_ref, l.processed_at = %(now)s AS fresh

@@ -312,14 +312,22 @@ def parse_coordinate(value: Any, field: str, limit: float) -> float:
     return number
 
 
+# an epoch time below this is in seconds, at or above it in milliseconds: 1e11 seconds is the year 5138,
+# 1e11 milliseconds March 1973
+EPOCH_MS_FROM = 10**11
+
+
 def parse_time(value: Any, field: str) -> datetime | None:
-    """ISO 8601 text or epoch milliseconds (ArcGIS) as an aware UTC datetime (in UTC: Python reads offsets
-    up to 23:59, PostgreSQL only up to 15:59, and one beyond failed the whole statement writing it)."""
+    """ISO 8601 text or an epoch time in seconds or milliseconds (ArcGIS's), as a number or digits, as an
+    aware UTC datetime (in UTC: Python reads offsets up to 23:59, PostgreSQL only up to 15:59, and one
+    beyond failed the whole statement writing it)."""
     if _blank(value):
         return None
     try:
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)  # ValueError past 4,300 digits
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return datetime.fromtimestamp(value / 1000, UTC)
+            return datetime.fromtimestamp(value / 1000 if abs(value) >= EPOCH_MS_FROM else value, UTC)
         parsed = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
         return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     except (ValueError, OverflowError, OSError):  # OverflowError: outside the years 1-9999 in UTC

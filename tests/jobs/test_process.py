@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select, text
 
@@ -49,6 +50,17 @@ def test_a_backlog_larger_than_a_run_is_worked_through_over_runs(db_session):
     assert db_session.scalar(select(func.count()).where(Listing.status == "pending")) == 3
     rest = process.process_pending(db_session, T0, batch_size=2, deadline=time.monotonic() + 600)
     assert (rest["batches"], rest["activated"], rest["finished"]) == (2, 3, True)
+
+
+def test_a_posting_time_in_the_future_is_taken_as_now(db_session):
+    a, _ = sources(db_session)
+    future = add_listing(db_session, a, "x1", posted_at="2099-01-01T00:00:00Z")
+    seconds = add_listing(db_session, a, "x2", posted_at=1_764_000_000, lat=43.66)  # epoch seconds
+    process.process_pending(db_session, T0)
+    db_session.refresh(future)
+    db_session.refresh(seconds)
+    assert future.posted_at == T0  # was 2099: first among the newest for good
+    assert seconds.posted_at == datetime(2025, 11, 24, 16, tzinfo=UTC)  # was January 1970
 
 
 def test_impossible_values_are_rejected_and_quarantined(db_session):

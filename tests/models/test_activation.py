@@ -93,6 +93,16 @@ def test_a_change_refreshes_the_listing_and_keeps_its_posting_time(db_session):
     assert changed.canonical_id is None  # duplicate marking is done again
 
 
+def test_a_posting_time_in_the_future_is_taken_as_now(db_session):
+    # a listing dated 2099 (a partner's clock, or a way to stay first among the newest for good) kept it
+    sid = source(db_session)
+    write(db_session, sid, [record("a", posted_at="2099-01-01T00:00:00Z"), record("b")], T0)
+    assert row(db_session, "a").posted_at == T0
+    later = T0 + timedelta(hours=1)
+    write(db_session, sid, [record("b", price=1990, posted_at=1_000 * 4_070_908_800)], later)  # 2099, in ms
+    assert row(db_session, "b").posted_at == later
+
+
 def test_a_listing_that_went_comes_back(db_session):
     sid = source(db_session)
     write(db_session, sid, [record("gone"), record("rejected")], T0)

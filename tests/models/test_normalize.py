@@ -171,12 +171,19 @@ def test_times():
     assert parse_time("2026-11-20T10:00:00Z", "t") == datetime(2026, 11, 20, 10, tzinfo=UTC)
     moment = datetime(2026, 11, 20, 10, tzinfo=UTC)
     assert parse_time(int(moment.timestamp() * 1000), "t") == moment  # ArcGIS epoch milliseconds
+    # epoch seconds, the commoner kind, were read as milliseconds: posted in January 1970
+    assert parse_time(int(moment.timestamp()), "t") == moment
+    assert parse_time(f" {int(moment.timestamp())} ", "t") == parse_time(
+        str(int(moment.timestamp() * 1000)), "t"
+    )
+    assert parse_time(str(int(moment.timestamp())), "t") == moment
     assert parse_time("2026-11-20 10:00", "t").tzinfo is UTC
     # in UTC whatever the offset: PostgreSQL refuses offsets beyond 15:59, which Python reads
     far_west = parse_time("2026-11-01T10:00:00-23:00", "t")
     assert far_west == datetime(2026, 11, 2, 9, tzinfo=UTC) and far_west.tzinfo is UTC
-    for bad in ("yesterday", "9999-12-31T23:00:00-23:00", "0001-01-01T00:00:00+05:00"):  # the last two: UTC
-        with pytest.raises(Rejected, match="not a date"):  # puts them outside the years 1-9999
+    # UTC puts the last two outside the years 1-9999
+    for bad in ("yesterday", "1" * 5000, "9999-12-31T23:00:00-23:00", "0001-01-01T00:00:00+05:00"):
+        with pytest.raises(Rejected, match="not a date"):
             parse_time(bad, "t")
 
 
