@@ -324,7 +324,7 @@ def parse_time(value: Any, field: str) -> datetime | None:
     if _blank(value):
         return None
     try:
-        if isinstance(value, str) and value.strip().isdigit():
+        if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) != 8:  # 8: 20261130
             value = int(value)  # ValueError past 4,300 digits
         if isinstance(value, int | float) and not isinstance(value, bool):
             return datetime.fromtimestamp(value / 1000 if abs(value) >= EPOCH_MS_FROM else value, UTC)

@@ -177,6 +177,9 @@ def test_times():
         str(int(moment.timestamp() * 1000)), "t"
     )
     assert parse_time(str(int(moment.timestamp())), "t") == moment
+    assert parse_time("20261120", "t") == datetime(
+        2026, 11, 20, tzinfo=UTC
+    )  # eight digits: ISO 8601's basic form
     assert parse_time("2026-11-20 10:00", "t").tzinfo is UTC
     # in UTC whatever the offset: PostgreSQL refuses offsets beyond 15:59, which Python reads
     far_west = parse_time("2026-11-01T10:00:00-23:00", "t")
