@@ -45,23 +45,34 @@ UNIT_TYPE_SYNONYMS = {
     "apt": "apartment",
     "flat": "apartment",
     "studio": "apartment",
+    "studio apartment": "apartment",
+    "bachelor": "apartment",
+    "apartment unit": "apartment",
     "loft": "apartment",
     "duplex": "apartment",
     "triplex": "apartment",
     "condo": "condo",
     "condominium": "condo",
     "condo apartment": "condo",
+    "condo unit": "condo",
     "house": "house",
     "detached": "house",
-    "semi-detached": "house",
+    "detached house": "house",
+    "semi detached": "house",
+    "semi detached house": "house",
     "semi": "house",
     "bungalow": "house",
     "basement": "basement",
     "basement apartment": "basement",
     "basement apt": "basement",
+    "basement suite": "basement",
+    "basement unit": "basement",
     "lower level": "basement",
     "townhouse": "townhouse",
+    "town house": "townhouse",
     "townhome": "townhouse",
+    "condo townhouse": "townhouse",
+    "stacked townhouse": "townhouse",
     "row house": "townhouse",
     "rowhouse": "townhouse",
     "room": "room",
@@ -296,7 +307,7 @@ def parse_unit_type(value: Any, mapping: dict[str, str] | None = None) -> str | 
     raw = str(value).strip()
     if mapping and raw in mapping:
         raw = mapping[raw]
-    word = re.sub(r"\s+", " ", raw.lower().replace("_", " "))
+    word = re.sub(r"[\s_-]+", " ", raw.lower()).strip()
     if word in UNIT_TYPE_SYNONYMS:
         return UNIT_TYPE_SYNONYMS[word]
     raise Rejected(f"unit_type: unknown type {raw[:40]!r}")

@@ -154,6 +154,11 @@ def test_furnished_value_mapping_and_garbage():
         ("Room for rent", "room"),
         ("semi-detached", "house"),
         ("Townhome", "townhouse"),
+        ("Town House", "townhouse"),  # these were refused as unknown types
+        ("Stacked_Townhouse", "townhouse"),
+        ("Semi Detached", "house"),
+        ("Basement Suite", "basement"),
+        ("Studio apartment", "apartment"),
         (None, None),
     ],
 )
