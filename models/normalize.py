@@ -87,10 +87,17 @@ TRUE_WORDS = {
     "1",
     "furnished",
     "fully furnished",
+    "t",
     "partially furnished",
     "partly furnished",
+    "partially",
+    "partly",
+    "semi furnished",
+    "semi-furnished",
 }
-FALSE_WORDS = {"false", "no", "n", "0", "unfurnished", "not furnished"}
+FALSE_WORDS = {"false", "no", "n", "f", "0", "unfurnished", "not furnished"}
+# a source saying it does not know: the listing stays, its furnishing unknown
+UNKNOWN_WORDS = {"unknown", "n/a", "na", "-", "?", "not specified", "ask", "negotiable"}
 STUDIO_WORDS = {"studio", "bachelor", "bachelor/studio", "0"}
 
 
@@ -297,6 +304,8 @@ def parse_furnished(value: Any, mapping: dict[str, Any] | None = None) -> bool |
         return True
     if word in FALSE_WORDS:
         return False
+    if word in UNKNOWN_WORDS:
+        return None
     raise Rejected(f"furnished: cannot read {str(value)[:40]!r}")
 
 

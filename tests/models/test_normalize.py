@@ -133,6 +133,10 @@ def test_sqft_units_and_sanity():
         (True, True),
         (False, False),
         ("", None),
+        ("Partially", True),  # as "partially furnished" already was; these four refused the listing
+        ("f", False),
+        ("N/A", None),  # the source does not know: the listing stays, its furnishing unknown
+        ("Unknown", None),
     ],
 )
 def test_furnished(raw, expected):
