@@ -41,6 +41,7 @@ class Adapter(Protocol):
     """A source kind: yields pages of raw records; can tell whether a listing is still up."""
 
     snapshot: bool
+    REQUIRED_CONFIG: tuple[str, ...]  # the config keys it cannot pull without (checked by `require`)
 
     def pages(self, config: dict[str, Any], ctx: FetchContext) -> Iterator[Page]: ...
 
