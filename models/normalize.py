@@ -197,9 +197,11 @@ def _blank(value: Any) -> bool:
 GROUPED = re.compile(r"(\d{1,3}(?:([.,])\d{3})?(?:\2\d{3})*|\d+)(?:([.,])(\d{1,2}))?")
 UNITS = re.compile(r"(?:/mo(?:nth)?|permonth|a?month(?:ly)?|sq\.?ft|sqft|ft2)$")
 # how listings write room counts: 2 bed, 2 beds, 2 bedrooms, 2br, 2 bd, 2+den (a den is no bedroom);
-# 1.5 bath, 2 baths, 1 ba, 1½
-BEDROOM_WORDS = re.compile(r"\s*(?:\+\s*den)?\s*(?:bed(?:room)?s?|bdrms?|br|bd)?\.?\s*$")
-BATHROOM_WORDS = re.compile(r"\s*(?:bath(?:room)?s?|ba)?\.?\s*$")
+# 1.5 bath, 2 baths, 1 ba, 1½. Matched once the text has no whitespace: patterns with a run of \s* on
+# each side of an optional word backtrack cubically (1 + 400 spaces + x took 9 s; a partner's record
+# could hold a stream batch past Lambda's limit on every retry)
+BEDROOM_WORDS = re.compile(r"(?:\+den)?(?:bed(?:room)?s?|bdrms?|br|bd)?\.?$")
+BATHROOM_WORDS = re.compile(r"(?:bath(?:room)?s?|ba)?\.?$")
 
 
 def _grouped(text: str) -> str:
@@ -254,7 +256,7 @@ def _rooms(value: Any, words: re.Pattern[str]) -> Any:
     """A room count's text without the words after it (BEDROOM_WORDS, BATHROOM_WORDS); else as it is."""
     if not isinstance(value, str):
         return value
-    return words.sub("", value.lower().replace("\u00bd", ".5")) or value
+    return words.sub("", re.sub(r"\s+", "", value.lower()).replace("\u00bd", ".5"), count=1) or value
 
 
 def parse_bedrooms(value: Any) -> int:

@@ -105,6 +105,15 @@ def test_bad_bedrooms(raw):
         parse_bedrooms(raw)
 
 
+def test_room_counts_padded_with_spaces_are_refused_at_once():
+    # the room-word patterns backtracked cubically over whitespace: 1 + 400 spaces + x took 9 s, so a
+    # partner's record of a few thousand spaces held its stream batch past Lambda's limit on every retry
+    for parse, field in ((parse_bedrooms, "bedrooms"), (parse_bathrooms, "bathrooms")):
+        with pytest.raises(Rejected, match=f"{field}: not a number"):
+            parse("1" + " \t" * 50_000 + "x")
+    assert parse_bedrooms("2" + " " * 50_000 + "bed") == 2
+
+
 def test_bathrooms_in_halves():
     assert parse_bathrooms("1.5") == 1.5 and parse_bathrooms(None) is None
     assert [parse_bathrooms(raw) for raw in ("1.5 bath", "1\u00bd", "2 Baths", "1 ba")] == [1.5, 1.5, 2, 1]
