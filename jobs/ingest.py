@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -24,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from jobs.http import OVERRUN, polite_session, stop_requests
 from jobs.pipeline import prefetched
-from jobs.runtime import JobFailed, budget_deadline, report_progress, run_job
+from jobs.runtime import JobFailed, budget_deadline, past, report_progress, run_job
 from jobs.sources import registry
 from jobs.sources.base import FetchContext, Page, SourceError
 from models.listing import Listing
@@ -169,7 +168,7 @@ def ingest_source(
             seen.update(prepared.refs)
             report_progress(source.name, result.fetched, prepared.page.total)
             _check_drift(source, result)
-            if deadline is not None and time.monotonic() > deadline and prepared.page.cursor is not None:
+            if past(deadline) and prepared.page.cursor is not None:
                 result.complete = False
                 break
         if adapter.snapshot and result.complete and result.pages:

@@ -35,7 +35,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from jobs.runtime import budget_deadline, run_job
+from jobs.runtime import budget_deadline, past, run_job
 from jobs.webhook_post import NoAnswer, WebhookPoster
 from models.listing import Listing
 from models.matching import READY, withdraw_alerts
@@ -210,7 +210,7 @@ def notify_all(
     sent = failed = withdrawn = batches = 0
     failing_users = []
     for user_id in user_ids:
-        while deadline is None or time.monotonic() < deadline:
+        while not past(deadline):
             with session_scope() as session:
                 user = session.get_one(User, user_id)
                 budget = None if deadline is None else deadline - time.monotonic()

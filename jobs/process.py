@@ -10,7 +10,6 @@ user's region (and criteria) queue one notification per (region, listing).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,7 +18,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from jobs.runtime import budget_deadline, report_progress, run_job
+from jobs.runtime import budget_deadline, past, report_progress, run_job
 from jobs.sources import registry
 from models.activation import activate
 from models.listing import Listing
@@ -123,7 +122,7 @@ def process_pending(
         for key in ("activated", "rejected", "duplicates", "notifications"):
             setattr(totals, key, getattr(totals, key) + getattr(batch, key))
         report_progress("process", totals.activated + totals.rejected, pending)
-        if deadline is not None and time.monotonic() > deadline:
+        if past(deadline):
             finished = False
             break
     return {

@@ -10,7 +10,6 @@ that goes hands its duplicates to the oldest remaining one.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -21,7 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from jobs.http import polite_session, stop_requests
-from jobs.runtime import budget_deadline, report_progress, run_job
+from jobs.runtime import budget_deadline, past, report_progress, run_job
 from jobs.sources import registry
 from models.listing import Listing
 from models.matching import (
@@ -51,7 +50,7 @@ def expire_stale(session: Session, now: datetime, expire_after_days: float) -> l
 
 def _check_one(row: Any, client: requests.Session, deadline: float | None) -> str | None:
     """The listing's verdict, or None if the run's time was up before its turn."""
-    if deadline is not None and time.monotonic() > deadline:
+    if past(deadline):
         return None
     try:
         return registry.adapter(row.kind).check(row.config, row.source_ref, row.url, client)
@@ -113,7 +112,7 @@ def recheck(
     checked, unknown, delisted = 0, 0, []
     finished = True
     while True:
-        if deadline is not None and time.monotonic() > deadline:
+        if past(deadline):
             finished = False
             break
         batch = check_batch(session, now, client, now, batch_size, workers, deadline)

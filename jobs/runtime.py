@@ -74,6 +74,11 @@ def budget_deadline(context: Any, budget_seconds: float | None = None, margin: f
     return time.monotonic() + min(limits) if limits else None
 
 
+def past(deadline: float | None) -> bool:
+    """Whether a time.monotonic() deadline from budget_deadline has passed (None: never)."""
+    return deadline is not None and time.monotonic() > deadline
+
+
 def _invocation_id(context: Any) -> str | None:
     return getattr(context, "aws_request_id", None)
 
