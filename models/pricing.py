@@ -174,9 +174,17 @@ class PriceModel:
     ) -> Estimate:
         """Calibrated, non-crossing p25/p50/p75 in dollars, and the label of `price` if given."""
         raw = self.raw_quantiles(features, exclude_id)
-        p25, p50, p75 = sorted(math.exp(raw[q] + self.shifts[q]) for q in QUANTILES)
+        p25, p50, p75 = sorted(in_cents(math.exp(raw[q] + self.shifts[q])) for q in QUANTILES)
         label = label_for(price, p25, p75) if price is not None else None
         return Estimate(p25, p50, p75, self.version, label)
+
+
+def in_cents(amount: float) -> float:
+    """A dollar amount to whole cents, half to even, as the training step's numpy rounds it.
+
+    Rents are compared with these bands: a band a rounding error away from a rent (p25 of
+    1500.0000000012 for a rent of 1500, where every flat rents alike) must not label it low."""
+    return round(amount * 100) / 100
 
 
 def neighbour_price(

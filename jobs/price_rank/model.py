@@ -234,6 +234,9 @@ def fit_quantiles(
     for q, level in LEVELS.items():
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", IterationLimitWarning)
+            # the fit also estimates its covariance, which nook never reads; where every price is
+            # fitted exactly (one rent for every flat) that divides by a zero residual density
+            warnings.filterwarnings("ignore", category=RuntimeWarning, module=QuantReg.__module__)
             result = QuantReg(log_price, design.to_numpy()).fit(q=level, **FIT)
         params[q] = dict(zip(design.columns, (float(v) for v in result.params), strict=True))
         facts[q] = {
@@ -251,9 +254,10 @@ def predict_log(design: pd.DataFrame, coefficients: dict[str, dict[str, float]])
 
 
 def served(raw: dict[str, np.ndarray], shifts: dict[str, float]) -> np.ndarray:
-    """Calibrated, sorted (non-crossing) dollar quantiles: shape (n, 3)."""
+    """Calibrated, sorted (non-crossing) dollar quantiles in whole cents (models.pricing.in_cents):
+    shape (n, 3)."""
     stacked = np.column_stack([np.exp(raw[q] + shifts.get(q, 0.0)) for q in QUANTILES])
-    return np.sort(stacked, axis=1)
+    return np.rint(np.sort(stacked, axis=1) * 100) / 100
 
 
 def calibration_shifts(residuals: list[dict[str, np.ndarray]]) -> dict[str, float]:

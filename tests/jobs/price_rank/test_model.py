@@ -275,3 +275,17 @@ def test_scorer_reproduces_statsmodels_on_every_training_row(market, trained):
 def test_too_few_listings_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="need at least 50 listings to train, got 4"):
         model.train(TINY, tmp_path, "v")
+
+
+def test_a_market_where_every_flat_rents_alike_labels_every_flat_typical(tmp_path):
+    """The bands come out a rounding error either side of the one rent (1499.9999999988 to
+    1500.0000000096); compared as they were, 998 of 1,000 flats at $1,500 were labelled low."""
+    frame = market_frame(1000)
+    frame["price"] = 1500.0
+    trained = model.train(frame, tmp_path, "alike")
+    assert (trained.scores["label"] == "typical").all()
+    assert (trained.scores[["p25", "p50", "p75"]] == 1500.0).all().all()
+    loaded = PriceModel.load(trained.directory)
+    for row in frame.head(50).itertuples(index=False):
+        estimate = loaded.estimate(features_of(row), price=1500.0, exclude_id=int(row.listing_id))
+        assert (estimate.label, estimate.p25, estimate.p75) == ("typical", 1500.0, 1500.0)
