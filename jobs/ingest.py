@@ -27,7 +27,7 @@ from jobs.runtime import JobFailed, budget_deadline, past, report_progress, run_
 from jobs.sources import registry
 from jobs.sources.base import FetchContext, Page, SourceError
 from models.listing import Listing
-from models.normalize import NUL, Rejected
+from models.normalize import Rejected
 from models.quarantine import BadRecord, quarantine
 from models.source import Source
 from models.upsert import EncodedPage, encode_page, write_page
@@ -125,7 +125,7 @@ def _prepare(source: Source, page: Page) -> PreparedPage:
             stage="ingest",
             reason=reason,
             source_id=source.id,
-            source_ref=None if NUL in ref else ref,
+            source_ref=ref,
             raw=_as_text(payload),
         )
         for ref, payload, reason in encoded.refused

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 CANONICAL_FIELDS = (
     "source_ref",
@@ -38,6 +39,9 @@ REQUIRED = ("price", "bedrooms", "latitude", "longitude")
 MIN_PRICE, MAX_PRICE = 100, 100_000
 MIN_SQFT, MAX_SQFT = 80, 20_000
 MAX_ROOMS = 20
+MAX_REF = 255  # listings.source_ref's width
+MAX_URL = 8000  # the longest request line common servers take
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 SQFT_PER_SQM = 10.7639
 
 UNIT_TYPE_SYNONYMS = {
@@ -371,9 +375,36 @@ def source_ref_of(payload: Any, config: dict[str, Any]) -> str:
 
 def _ref(raw: dict[str, Any]) -> str:
     ref = raw.get("source_ref")
-    if _blank(ref) or isinstance(ref, dict | list | bool):
+    if _blank(ref):
         raise Rejected("source_ref: missing")
-    return str(ref).strip()[:255]
+    if isinstance(ref, dict | list | bool):
+        raise Rejected(f"source_ref: expected text or a number, got {type(ref).__name__}")
+    text = str(ref).strip()
+    if len(text) > MAX_REF:  # cut short, it could be another listing's id
+        raise Rejected(f"source_ref: {len(text):,} characters; at most {MAX_REF}")
+    return text
+
+
+def parse_url(value: Any) -> str | None:
+    """A listing's page: an absolute http(s) address, kept whole (the recheck asks it, the map links
+    it; cut short it would be another page, and any other scheme is no page to open)."""
+    if _blank(value):
+        return None
+    if not isinstance(value, str):
+        raise Rejected(f"url: expected text, got {type(value).__name__}")
+    text = value.strip()
+    if len(text) > MAX_URL:
+        raise Rejected(f"url: {len(text):,} characters; at most {MAX_URL:,}")
+    if CONTROL.search(text):
+        raise Rejected("url: holds a control character")
+    try:
+        parts = urlsplit(text)
+        absolute = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # an unclosed [IPv6] host
+        absolute = False
+    if not absolute:
+        raise Rejected(f"url: {text[:60]!r} is not an http(s) address")
+    return text
 
 
 def clean_listing(
@@ -401,7 +432,7 @@ def clean_listing(
         latitude=parse_coordinate(raw.get("latitude"), "latitude", 90),
         longitude=parse_coordinate(raw.get("longitude"), "longitude", 180),
         title=_text(raw.get("title")),
-        url=_text(raw.get("url"), 2000),
+        url=parse_url(raw.get("url")),
         address=_text(raw.get("address")),
         posted_at=parse_time(raw.get("posted_at"), "posted_at"),
     )

@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from models.listing import QuarantinedRecord
+from models.normalize import NUL
 from models.source import Source
 
 RAW_KEPT = 100_000  # characters of a record's raw form the table keeps (the dead letters keep it whole)
@@ -34,7 +35,7 @@ class BadRecord:
     stage: str
     reason: str
     source_id: int | None = None
-    source_ref: str | None = None
+    source_ref: Any = None  # as the record gave it; filed as text (see _filed_ref)
     payload: Any = None
     raw: str | None = None
 
@@ -44,6 +45,19 @@ class BadRecord:
             [self.stage, self.source_id, self.source_ref, self.payload, self.raw], sort_keys=True, default=str
         )
         return hashlib.sha1(body.encode()).hexdigest()
+
+
+REF_KEPT = 255  # quarantined_records.source_ref's width
+
+
+def _filed_ref(ref: Any) -> str | None:
+    """The source_ref a bad record is filed under: text (a number as text) without a NUL, cut to the
+    column's width. A ref that is an object, a list or true is no ref: it stays in the record itself."""
+    if isinstance(ref, int | float) and not isinstance(ref, bool):
+        ref = str(ref)
+    if not isinstance(ref, str) or NUL in ref:
+        return None
+    return ref[:REF_KEPT]
 
 
 def _as_json_payload(payload: Any) -> dict[str, Any] | None:
@@ -62,7 +76,7 @@ def quarantine(session: Session, records: list[BadRecord]) -> int:
             "stage": record.stage,
             "reason": record.reason[:2000],
             "source_id": record.source_id,
-            "source_ref": record.source_ref,
+            "source_ref": _filed_ref(record.source_ref),
             "payload": _as_json_payload(record.payload),
             "raw": record.raw,
         }

@@ -497,6 +497,27 @@ def test_unknown_source_and_odd_payloads_are_poison(zappa_stream, partner):
         assert expected in reasons
 
 
+def test_a_source_ref_that_is_no_id_is_poison_not_a_failed_batch(zappa_stream, partner):
+    """A record naming its listing with an object failed the quarantine's insert (the ref went to
+    PostgreSQL as it came), so the whole batch was retried until Lambda gave up on the record."""
+    good = payloads(3)
+    datas = [json.dumps(p).encode() for p in good]
+    datas.insert(1, json.dumps(good[0] | {"source_ref": {"id": 7}}).encode())
+    datas.insert(2, json.dumps(good[0] | {"source_ref": "r" * 300}).encode())
+    datas.insert(3, json.dumps(good[0] | {"source_ref": 17, "url": "javascript:alert(1)"}).encode())
+    result = zappa_stream.handler(kinesis_event(datas), LocalContext())
+    assert result["batchItemFailures"] == [] and result["valid"] == 3 and result["poison"] == 3
+    with session_scope() as session:
+        filed = session.execute(
+            select(QuarantinedRecord.source_ref, QuarantinedRecord.reason).order_by(QuarantinedRecord.id)
+        ).all()
+    assert filed == [
+        (None, "source_ref: expected text or a number, got dict (sequence 1001)"),
+        ("r" * 255, "source_ref: 300 characters; at most 255 (sequence 1002)"),
+        ("17", "url: 'javascript:alert(1)' is not an http(s) address (sequence 1003)"),
+    ]
+
+
 def test_the_synthetic_event_file_goes_through_zappa(zappa_stream, partner):
     result = zappa_stream.handler(load_event("kinesis_listing_event.json"), LocalContext())
     assert result["batchItemFailures"] == [] and result["valid"] == 1

@@ -249,11 +249,32 @@ def test_clean_listing_good_record():
         ({"bedrooms": 10**400}, "bedrooms: not a finite number"),
         ({"bathrooms": 10**400}, "bathrooms: not a finite number"),
         ({"sqft": 10**400}, "sqft: not a finite number"),
+        ({"source_ref": {"id": 7}}, "source_ref: expected text or a number, got dict"),
+        # an id cut to the column's 255 characters could be another listing's: both were one listing
+        ({"source_ref": "https://site.example/rent?" + "x" * 300}, "source_ref: 326 characters; at most 255"),
+        # any scheme was stored and served as the listing's link, and one past 2,000 characters was cut
+        # short: the recheck then asked another page (a 404 would have marked the flat gone)
+        ({"url": "javascript:alert(1)"}, "url: 'javascript:alert\\(1\\)' is not an http\\(s\\) address"),
+        ({"url": "/listings/17"}, "url: '/listings/17' is not an http"),
+        ({"url": "https://"}, "url: 'https://' is not an http"),
+        ({"url": "http://[::1/x"}, "url: 'http://\\[::1/x' is not an http"),
+        ({"url": "https://a.example/x\ny"}, "url: holds a control character"),
+        ({"url": ["https://a.example/"]}, "url: expected text, got list"),
+        ({"url": "https://a.example/" + "x" * 8000}, "url: 8,018 characters; at most 8,000"),
     ],
 )
 def test_clean_listing_rejections(change, reason):
     with pytest.raises(Rejected, match=reason):
         clean_listing(GOOD | change)
+
+
+def test_a_listing_page_address_is_kept_whole():
+    long = "https://Rent.example/listing/17?" + "&".join(f"utm_{i}=campaign" for i in range(150))
+    assert len(long) > 2000
+    assert clean_listing(GOOD | {"url": f"  {long} "}).url == long
+    assert clean_listing(GOOD | {"url": "HTTP://a.example"}).url == "HTTP://a.example"
+    assert clean_listing(GOOD | {"url": " "}).url is None
+    assert clean_listing(GOOD | {"source_ref": 17}).source_ref == "17"
 
 
 def test_non_object_record_is_rejected():
