@@ -8,7 +8,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from models.listing import UNIT_TYPES
-from models.normalize import NUL
+from models.normalize import text_fault
 from models.price_rank import PRICE_LABELS
 
 MAX_PAGE = 100
@@ -23,12 +23,13 @@ class StrictSchema(ma.Schema):
 
 
 class Text(ma.fields.String):
-    """A string nook keeps: PostgreSQL stores no NUL character (\\u0000), so one is refused here."""
+    """A string nook keeps: PostgreSQL stores no NUL character (\\u0000) and no lone surrogate (\\ud800,
+    which JSON may escape), so either is refused here (normalize.text_fault)."""
 
     def _deserialize(self, value: object, attr: str | None, data: object, **kwargs: object) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
-        if NUL in text:
-            raise ma.ValidationError("must not contain a NUL character (\\u0000)")
+        if fault := text_fault(text):
+            raise ma.ValidationError(fault)
         return text
 
 

@@ -49,12 +49,12 @@ with collector_paused(freeze=True):
     from models.logs import configure_logging
     from models.matching import hand_over, mark_duplicates, match_regions
     from models.normalize import (
-        NUL,
         CleanListing,
         Rejected,
         clean_listing,
         source_ref_of,
         suspect,
+        text_fault,
         unstorable,
     )
     from models.pricing import Estimate, ListingFeatures, ModelUnavailable, PriceModel, current_model
@@ -194,7 +194,9 @@ def decode(index: int, record: Mapping[str, Any]) -> Item:
     if suspect(text) and (reason := unstorable(payload)):
         item.reason = reason  # filed under the partner's name if it is one, never with the rest
         item.payload = {
-            k: v for k in ("source", "source_ref") if isinstance(v := payload.get(k), str) and NUL not in v
+            k: v
+            for k in ("source", "source_ref")
+            if isinstance(v := payload.get(k), str) and not text_fault(v)
         }
         return item
     item.payload = payload

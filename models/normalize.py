@@ -149,8 +149,21 @@ def extract(payload: Any, config: dict[str, Any]) -> dict[str, Any]:
 
 NUL = "\x00"
 MAX_DEPTH = 64  # a listing needs a few levels; JSON far deeper is an attack on every parser after ours
-# what JSON text shows of a value `unstorable` refuses (a NUL is escaped, NaN and Infinity are bare)
-_SUSPECT = re.compile(r"\\u0000|NaN|Infinity")
+# what JSON text shows of a value `unstorable` refuses (a NUL or a surrogate is escaped, NaN and
+# Infinity are bare)
+_SUSPECT = re.compile(r"\\u0000|\\u[dD][89a-fA-F]|NaN|Infinity")
+SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def text_fault(text: str) -> str | None:
+    """Why PostgreSQL cannot store this string, or None. JSON may escape a NUL (\\u0000) or half of a
+    UTF-16 surrogate pair (\\ud800 alone), and Python reads either into a str; neither is stored (a
+    surrogate is not even encodable as UTF-8)."""
+    if NUL in text:
+        return "holds a NUL character (\\u0000), which cannot be stored"
+    if match := SURROGATE.search(text):
+        return f"holds a lone surrogate (\\u{ord(match.group()):04x}), which is not text"
+    return None
 
 
 def suspect(text: str) -> bool:
@@ -162,26 +175,27 @@ def unstorable(value: Any) -> str | None:
     """Why nook cannot keep this parsed record as it is, or None.
 
     Python's JSON parser reads NaN and Infinity, which are not JSON, and a JSON string may hold a NUL
-    character (\\u0000), which neither jsonb nor text stores: either makes the whole statement writing a
-    batch or a page fail. A record nested deeper than MAX_DEPTH levels may exhaust the interpreter's stack
-    when encoded for the database. Such a record is refused on its own, with the first place it happens
-    (found by a walk, not a recursion).
+    character (\\u0000) or a lone surrogate (\\ud800), which neither jsonb nor text stores (text_fault):
+    any of them makes the whole statement writing a batch or a page fail. A record nested deeper than
+    MAX_DEPTH levels may exhaust the interpreter's stack when encoded for the database. Such a record is
+    refused on its own, with the first place it happens (found by a walk, not a recursion).
     """
     todo: list[tuple[str, Any, int]] = [("", value, 0)]
     while todo:
         path, value, depth = todo.pop()
         where = path if len(path) <= 80 else f"{path[:40]}...{path[-30:]}"
         where = where or "record"
-        if isinstance(value, str) and NUL in value:
-            return f"{where}: holds a NUL character (\\u0000), which cannot be stored"
+        if isinstance(value, str) and (fault := text_fault(value)):
+            return f"{where}: {fault}"
         if isinstance(value, float) and not math.isfinite(value):
             token = "NaN" if value != value else "Infinity" if value > 0 else "-Infinity"
             return f"{where}: {token} is not a JSON number"
         if isinstance(value, dict | list) and depth == MAX_DEPTH:
             return f"{where}: nested deeper than {MAX_DEPTH} levels"
         if isinstance(value, dict):
-            if any(isinstance(key, str) and NUL in key for key in value):
-                return f"{where}: a field name holds a NUL character (\\u0000), which cannot be stored"
+            for key in value:
+                if isinstance(key, str) and (fault := text_fault(key)):
+                    return f"{where}: a field name {fault}"
             children = [(f"{path}.{key}" if path else str(key), item) for key, item in value.items()]
         elif isinstance(value, list):
             children = [(f"{where}[{n}]", item) for n, item in enumerate(value)]

@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from models.listing import QuarantinedRecord
-from models.normalize import NUL
+from models.normalize import text_fault
 from models.source import Source
 
 RAW_KEPT = 100_000  # characters of a record's raw form the table keeps (the dead letters keep it whole)
@@ -51,11 +51,11 @@ REF_KEPT = 255  # quarantined_records.source_ref's width
 
 
 def _filed_ref(ref: Any) -> str | None:
-    """The source_ref a bad record is filed under: text (a number as text) without a NUL, cut to the
-    column's width. A ref that is an object, a list or true is no ref: it stays in the record itself."""
+    """The source_ref a bad record is filed under: text (a number as text) PostgreSQL can store, cut to
+    the column's width. A ref that is an object, a list or true is no ref: it stays in the record itself."""
     if isinstance(ref, int | float) and not isinstance(ref, bool):
         ref = str(ref)
-    if not isinstance(ref, str) or NUL in ref:
+    if not isinstance(ref, str) or text_fault(ref):
         return None
     return ref[:REF_KEPT]
 

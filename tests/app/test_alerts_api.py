@@ -136,6 +136,7 @@ def test_me_and_webhook(client, alice):
         ("https://user:pw@93.184.215.14/", "credentials"),
         ("not a url", "http or https"),
         ("https://93.184.215.14/hooks/\x00nook", "NUL character"),  # PostgreSQL cannot store it: was a 500
+        ("https://93.184.215.14/hooks/\udfff", "lone surrogate"),  # nor this (UTF-8 cannot encode it)
         ("https://93.184.215.14:99999/hook", "port"),  # was stored, and every delivery failed
         ("https://93.184.215.14:http/hook", "port"),
         ("https://93.184.215.14:0/hook", "port"),

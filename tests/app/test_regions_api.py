@@ -129,11 +129,16 @@ def test_criteria_are_validated(client, alice):
 def test_a_name_postgresql_cannot_store_is_refused_not_a_500(client, alice):
     response = create(client, alice, name="Down\x00town")
     assert response.status_code == 422 and response.get_json()["errors"] == [
-        {"field": "json.name", "message": "must not contain a NUL character (\\u0000)"}
+        {"field": "json.name", "message": "holds a NUL character (\\u0000), which cannot be stored"}
     ]
     rid = create(client, alice).get_json()["id"]
     patched = client.patch(f"/v1/regions/{rid}", json={"name": "\x00"}, headers=alice.headers)
     assert patched.status_code == 422 and patched.get_json()["errors"][0]["field"] == "json.name"
+    # half a UTF-16 pair, which JSON may escape ("\ud800"): UTF-8 cannot encode it, so it was a 500
+    patched = client.patch(f"/v1/regions/{rid}", json={"name": "Down\ud800"}, headers=alice.headers)
+    assert patched.status_code == 422 and patched.get_json()["errors"] == [
+        {"field": "json.name", "message": "holds a lone surrogate (\\ud800), which is not text"}
+    ]
 
 
 @pytest.mark.parametrize(

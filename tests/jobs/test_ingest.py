@@ -117,10 +117,11 @@ def test_a_record_postgresql_cannot_store_is_quarantined_not_the_page(
     items = [{"id": f"k{i}", "rent": 1000 + i} for i in range(3)]
     items += [{"id": "nan", "rent": 1200, "extra": {"ratio": float("nan")}}, {"id": "nul", "title": "a\x00b"}]
     items += [{"id": "deep", "x": json.loads("[" * 64 + "]" * 64)}]  # too deep to encode safely
+    items += [{"id": "half", "title": "a\ud800"}, {"id": "\udfff"}]  # half a UTF-16 pair: not text
     partner = partner_feed(db_session, server, items)
     for _ in range(2):  # a re-run files nothing twice
         result = ingest.ingest_all(db_session, T0, client)["sources"]["partner"]
-        assert result["error"] is None and result["fetched"] == 6 and result["quarantined"] == 3
+        assert result["error"] is None and result["fetched"] == 8 and result["quarantined"] == 5
         stored = set(db_session.scalars(select(Listing.source_ref).where(Listing.source_id == partner.id)))
         assert stored == {"k0", "k1", "k2"}
         filed = db_session.execute(
@@ -130,13 +131,17 @@ def test_a_record_postgresql_cannot_store_is_quarantined_not_the_page(
         ).all()
         assert [(reason, ref) for reason, _, ref in filed] == [
             ("extra.ratio: NaN is not a JSON number", "nan"),
+            ("id: holds a lone surrogate (\\udfff), which is not text", None),
             ("title: holds a NUL character (\\u0000), which cannot be stored", "nul"),
+            ("title: holds a lone surrogate (\\ud800), which is not text", "half"),
             (f"x{'[0]' * 13}...{'[0]' * 10}: nested deeper than 64 levels", "deep"),
         ]
         assert [raw for _, raw, _ in filed] == [  # as they came, escaped
             '{"id": "nan", "rent": 1200, "extra": {"ratio": NaN}}',
+            '{"id": "\\udfff"}',
             '{"id": "nul", "title": "a\\u0000b"}',
-            json.dumps(items[-1]),
+            '{"id": "half", "title": "a\\ud800"}',
+            json.dumps(items[-3]),
         ]
 
 

@@ -196,12 +196,20 @@ def test_records_nook_cannot_read_or_store_are_poison_not_a_blocked_shard(zappa_
     # is not JSON but Python reads it and jsonb does not, \u0000 is JSON neither jsonb nor text stores, the
     # parser gives up on 1,000 levels or a 4,301-digit integer, and a float on an integer of 400 digits
     good = payloads(3)
+    good[2]["title"] = "Flat \U0001f600"  # sent as an escaped surrogate pair: one character, stored
     listing = payloads(1, seed=4)[0]
     poison = {
         json.dumps({**listing, "extra": [1, float("nan")]}): "extra[1]: NaN is not a JSON number",
         json.dumps(
             {**listing, "title": "a\x00b"}
         ): "title: holds a NUL character (\\u0000), which cannot be stored",
+        # JSON may escape half a UTF-16 pair; Python reads it, neither UTF-8 nor jsonb takes it
+        json.dumps(
+            {**listing, "title": "a\ud800"}
+        ): "title: holds a lone surrogate (\\ud800), which is not text",
+        json.dumps(
+            {**listing, "source_ref": "\udfff"}
+        ): "source_ref: holds a lone surrogate (\\udfff), which is not text",
         json.dumps({**listing, "x": json.loads("[" * 64 + "]" * 64)}): (
             f"x{'[0]' * 13}...{'[0]' * 10}: nested deeper than 64 levels"
         ),
@@ -216,15 +224,17 @@ def test_records_nook_cannot_read_or_store_are_poison_not_a_blocked_shard(zappa_
     datas = [json.dumps(p).encode() for p in good] + [data.encode() for data in poison]
     for _ in range(2):  # re-delivered: nothing twice
         result = zappa_stream.handler(kinesis_event(datas), LocalContext())
-        assert result["batchItemFailures"] == [] and result["valid"] == 3 and result["poison"] == 6
+        assert result["batchItemFailures"] == [] and result["valid"] == 3 and result["poison"] == 8
         with session_scope() as session:
             filed = session.execute(
                 select(QuarantinedRecord.reason, Source.name).outerjoin(Source).order_by(QuarantinedRecord.id)
             ).all()
             stored = sorted(session.scalars(select(Listing.source_ref)))
+            emoji = session.scalars(select(Listing.title).where(Listing.title.like("%\U0001f600"))).all()
         assert stored == sorted(p["source_ref"] for p in good)
+        assert emoji == ["Flat \U0001f600"]
         assert filed == [  # under the partner's name when it could be read
-            (f"{reason} (sequence {1003 + n})", "partner" if n < 4 else None)
+            (f"{reason} (sequence {1003 + n})", "partner" if n < 6 else None)
             for n, reason in enumerate(poison.values())
         ]
     assert sorted(m["source_ref"] for m in scores_published()) == sorted(2 * [p["source_ref"] for p in good])

@@ -288,6 +288,10 @@ def test_non_object_record_is_rejected():
         ({"a": 1, "b": [1, float("nan")], "c": "x\x00"}, "b[1]: NaN is not a JSON number"),
         ({"a": {"t": "x\x00y"}}, "a.t: holds a NUL character (\\u0000), which cannot be stored"),
         ({"a\x00": 1}, "record: a field name holds a NUL character (\\u0000), which cannot be stored"),
+        # half a UTF-16 pair: JSON escapes it, Python reads it, UTF-8 cannot encode it, jsonb refuses it
+        ({"a": ["ok", "x\udfff"]}, "a[1]: holds a lone surrogate (\\udfff), which is not text"),
+        ({"\ud800": 1}, "record: a field name holds a lone surrogate (\\ud800), which is not text"),
+        ({"a": "\U0001f600"}, None),  # a whole pair is one character
         ({"a": [{"b": float("-inf")}]}, "a[0].b: -Infinity is not a JSON number"),
         (
             {"a": json.loads("[" * 64 + "]" * 64)},
