@@ -246,7 +246,9 @@ def _number(value: Any, field: str, quantity: bool = False) -> float:
             raise Rejected(f"{field}: not a finite number") from None
     elif isinstance(value, str):
         cleaned = UNITS.sub("", re.sub(r"[\s$]", "", value.lower()))
-        cleaned = _grouped(cleaned) if quantity else cleaned.replace(",", "")
+        # a count or a coordinate is never grouped in thousands: its comma is a decimal one ("1,5"
+        # bathrooms was 15)
+        cleaned = _grouped(cleaned) if quantity else cleaned.replace(",", ".")
         try:
             number = float(cleaned)
         except ValueError:
@@ -355,6 +357,7 @@ def parse_coordinate(value: Any, field: str, limit: float) -> float:
 # an epoch time below this is in seconds, at or above it in milliseconds: 1e11 seconds is the year 5138,
 # 1e11 milliseconds March 1973
 EPOCH_MS_FROM = 10**11
+POSTED_FROM = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def parse_time(value: Any, field: str) -> datetime | None:
@@ -372,6 +375,14 @@ def parse_time(value: Any, field: str) -> datetime | None:
         return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     except (ValueError, OverflowError, OSError):  # OverflowError: outside the years 1-9999 in UTC
         raise Rejected(f"{field}: not a date: {str(value)[:40]!r}") from None
+
+
+def parse_posted_at(value: Any) -> datetime | None:
+    """When the listing was posted, or None, when nook takes the time it first saw it instead. A time
+    before POSTED_FROM is no posting time: 0 is many partners' "unknown", and -1 or 1500 are misreads;
+    each put the listing in 1970, last among the newest and outside every "posted since"."""
+    moment = parse_time(value, "posted_at")
+    return moment if moment is None or moment >= POSTED_FROM else None
 
 
 def _text(value: Any, limit: int = 500) -> str | None:
@@ -448,5 +459,5 @@ def clean_listing(
         title=_text(raw.get("title")),
         url=parse_url(raw.get("url")),
         address=_text(raw.get("address")),
-        posted_at=parse_time(raw.get("posted_at"), "posted_at"),
+        posted_at=parse_posted_at(raw.get("posted_at")),
     )

@@ -120,6 +120,11 @@ def test_bathrooms_in_halves():
     for raw in (1.3, "2 beds"):
         with pytest.raises(Rejected, match="bathrooms"):
             parse_bathrooms(raw)
+    # a decimal comma: "1,5" was 15 bathrooms (a count has no thousands to group)
+    assert parse_bathrooms("1,5") == parse_bathrooms("1,5 bath") == 1.5
+    with pytest.raises(Rejected, match="bedrooms: '1,5' is not a count"):
+        parse_bedrooms("1,5")  # was 15 bedrooms
+    assert clean_listing(GOOD | {"latitude": "43,65", "longitude": "-79,38"}).latitude == 43.65
 
 
 def test_sqft_units_and_sanity():
@@ -206,6 +211,15 @@ def test_times():
     for bad in ("yesterday", "1" * 5000, "9999-12-31T23:00:00-23:00", "0001-01-01T00:00:00+05:00"):
         with pytest.raises(Rejected, match="not a date"):
             parse_time(bad, "t")
+
+
+def test_a_posting_time_before_2000_is_no_posting_time():
+    # 0 is many partners' "unknown"; each of these put the listing in 1970, last among the newest
+    for placeholder in (0, -1, "0", 1500, "1970-01-01T00:00:00Z", "1999-12-31T23:59:59Z"):
+        assert clean_listing(GOOD | {"posted_at": placeholder}).posted_at is None, placeholder
+    assert clean_listing(GOOD | {"posted_at": "2000-01-01T00:00:00Z"}).posted_at == datetime(
+        2000, 1, 1, tzinfo=UTC
+    )
 
 
 def test_clean_listing_with_mapping_and_values():
