@@ -162,7 +162,7 @@ def ingest_source(
     try:
         registry.check_config(source.kind, source.config)
         adapter = registry.adapter(source.kind)
-        pages = adapter.pages(source.config, FetchContext(client, source.cursor))
+        pages = adapter.pages(source.config, FetchContext(client, source.cursor, now=now))
         for prepared in prefetched(pages, lambda page: _prepare(source, page)):
             _write(session, source, prepared, now, result)
             seen.update(prepared.refs)

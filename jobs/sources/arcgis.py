@@ -16,6 +16,7 @@ from `returnCountOnly` is compared with what the pages delivered.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -59,6 +60,7 @@ def pages(config: dict[str, Any], ctx: FetchContext) -> Iterator[Page]:
     if not isinstance(expected, int):
         raise SourceError("arcgis: returnCountOnly gave no count")
     size, offset, latest = int(config.get("page_size", 1000)), 0, since_ms
+    now_ms = int(ctx.now.timestamp() * 1000)
     id_field = config.get("id_field", "OBJECTID")
     while True:
         body = _query(
@@ -83,8 +85,8 @@ def pages(config: dict[str, Any], ctx: FetchContext) -> Iterator[Page]:
                 if isinstance(feature, dict)
                 else None
             )
-            if isinstance(stamp, int | float) and (latest is None or stamp > latest):
-                latest = int(stamp)
+            if isinstance(stamp, int | float) and math.isfinite(stamp) and (latest is None or stamp > latest):
+                latest = min(int(stamp), now_ms)  # see no_later_than
         offset += len(features)
         more = bool(body.get("exceededTransferLimit")) and bool(features)
         cursor = {"updated_since_ms": latest} if latest is not None else ctx.cursor

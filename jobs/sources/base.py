@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 import requests
@@ -30,11 +31,19 @@ class Page:
 
 @dataclass
 class FetchContext:
-    """What an adapter gets besides its config: the HTTP client and stored cursor."""
+    """What an adapter gets besides its config: the HTTP client, the stored cursor, and the run's time,
+    beyond which no cursor goes (see `no_later_than`)."""
 
     client: requests.Session
     cursor: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+def no_later_than(latest: datetime, now: datetime) -> datetime:
+    """An update time fit for a cursor: a record dated ahead of the run (2099) would put the cursor
+    there, and every later pull would ask for updates since 2099 and never see one again."""
+    return min(latest, now)
 
 
 class Adapter(Protocol):

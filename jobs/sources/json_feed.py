@@ -9,7 +9,8 @@ Config keys:
   cursor_param / next_cursor_path  query name and response path for cursor pagination
   total_path      optional response path of the total count (offset pagination)
   since_param     query name for incremental fetches (updated since the stored cursor)
-  fields          canonical field -> record path; `updated_at` advances the cursor
+  fields          canonical field -> record path; `updated_at` advances the cursor (never past the
+                  run's time: one record dated 2099 would otherwise stop every later pull)
   check_url_template  e.g. "https://host/listings/{ref}" (default: the listing's url)
   auth_env        name of an environment variable holding a bearer token (never the token)
   max_pages       safety stop (default 10000)
@@ -26,7 +27,16 @@ from typing import Any
 
 import requests
 
-from jobs.sources.base import CheckResult, FetchContext, Page, SourceError, check_url, json_body, require
+from jobs.sources.base import (
+    CheckResult,
+    FetchContext,
+    Page,
+    SourceError,
+    check_url,
+    json_body,
+    no_later_than,
+    require,
+)
 from models.normalize import Rejected, extract, parse_time, pluck
 
 snapshot = False
@@ -63,10 +73,10 @@ def _latest_update(items: list[Any], config: dict[str, Any], current: datetime |
     return latest
 
 
-def _cursor(latest: datetime | None, previous: dict[str, Any] | None) -> dict[str, Any] | None:
+def _cursor(latest: datetime | None, previous: dict[str, Any] | None, now: datetime) -> dict[str, Any] | None:
     if latest is None:
         return previous
-    return {"updated_since": latest.isoformat()}
+    return {"updated_since": no_later_than(latest, now).isoformat()}
 
 
 def _page_query(
@@ -129,7 +139,7 @@ def pages(config: dict[str, Any], ctx: FetchContext) -> Iterator[Page]:
         checkpoint = done or config.get("ordered_by_update")
         yield Page(
             items,
-            _cursor(latest, ctx.cursor) if checkpoint else None,
+            _cursor(latest, ctx.cursor, ctx.now) if checkpoint else None,
             total if isinstance(total, int) else None,
         )
         if done:

@@ -58,6 +58,15 @@ def test_pages_follow_exceeded_transfer_limit(server, client):
     assert server.requests[0].query["returnCountOnly"] == "true"
 
 
+def test_a_feature_dated_ahead_of_the_run_does_not_take_the_cursor_with_it(server, client):
+    now = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    ahead = {"attributes": {"OBJECTID": 99, "RENT": 1900, "BEDS": 1, "EditDate": 4_070_908_800_000}}  # 2099
+    odd = {"attributes": {"OBJECTID": 98, "RENT": 1900, "BEDS": 1, "EditDate": float("nan")}}
+    server.route(f"{LAYER}/query", layer([*FEATURES[:2], odd, ahead]))
+    pages = list(arcgis.pages(config(server), FetchContext(client, None, now=now)))
+    assert pages[-1].cursor == {"updated_since_ms": int(now.timestamp() * 1000)}
+
+
 def test_incremental_where_uses_the_cursor(server, client):
     server.route(f"{LAYER}/query", layer(FEATURES[:2]))
     since = datetime(2026, 9, 21, 12, 53, 20, tzinfo=UTC)

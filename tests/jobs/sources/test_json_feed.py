@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from jobs.sources import json_feed
@@ -46,6 +48,17 @@ def test_offset_pagination_with_total(server, client):
     assert [r["id"] for p in pages for r in p.records] == [i["id"] for i in ITEMS]
     assert pages[-1].cursor == {"updated_since": "2026-11-19T00:00:00+00:00"}
     assert pages[0].cursor is None  # unordered feed: only the last page is a safe checkpoint
+
+
+def test_a_record_dated_ahead_of_the_run_does_not_take_the_cursor_with_it(server, client):
+    """A cursor of 2099 had every later pull ask for updates since 2099: the feed never came in again."""
+    now = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    items = [*ITEMS[:3], {"id": "ahead", "price": 1500, "updated": "2099-01-01T00:00:00Z"}]
+    server.route("/listings", offset_route(items))
+    pages = list(
+        json_feed.pages(config(server, total_path="meta.total"), FetchContext(client, None, now=now))
+    )
+    assert pages[-1].cursor == {"updated_since": now.isoformat()}
 
 
 def test_partial_pages_continue_until_total(server, client):
