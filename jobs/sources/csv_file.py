@@ -16,11 +16,12 @@ mtime), nothing is fetched.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import requests
@@ -32,7 +33,7 @@ snapshot = True
 REQUIRED_CONFIG = ("path",)
 
 
-def _open_s3(path: str) -> tuple[io.TextIOBase, dict[str, Any]]:
+def _open_s3(path: str, encoding: str) -> tuple[io.TextIOBase, dict[str, Any]]:
     import boto3
     from botocore.exceptions import ClientError
 
@@ -41,21 +42,29 @@ def _open_s3(path: str) -> tuple[io.TextIOBase, dict[str, Any]]:
         obj = boto3.client("s3").get_object(Bucket=bucket, Key=key)
     except ClientError as exc:
         raise SourceError(f"csv: cannot read {path}: {exc.response['Error'].get('Code')}") from None
-    text = io.TextIOWrapper(io.BytesIO(obj["Body"].read()), encoding="utf-8-sig", newline="")
+    text = io.TextIOWrapper(io.BytesIO(obj["Body"].read()), encoding=encoding, newline="")
     return text, {"etag": obj.get("ETag")}
 
 
 def _open(config: dict[str, Any]) -> tuple[io.TextIOBase, dict[str, Any]]:
     require(config, "csv", REQUIRED_CONFIG)
-    path = config["path"]
+    path, encoding = config["path"], _encoding(config)
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise SourceError(f"csv: unknown encoding {encoding!r}") from None
     if path.startswith("s3://"):
-        return _open_s3(path)
+        return _open_s3(path, encoding)
     try:
         stat = os.stat(path)
-        handle = open(path, encoding=config.get("encoding", "utf-8-sig"), newline="")  # noqa: SIM115
+        handle = open(path, encoding=encoding, newline="")  # noqa: SIM115
     except OSError as exc:
         raise SourceError(f"csv: cannot read {path}: {exc.strerror}") from None
     return handle, {"size": stat.st_size, "mtime": stat.st_mtime}
+
+
+def _encoding(config: dict[str, Any]) -> str:
+    return str(config.get("encoding") or "utf-8-sig")
 
 
 def source_ref(payload: Any, config: dict[str, Any]) -> str:
@@ -80,23 +89,34 @@ def pages(config: dict[str, Any], ctx: FetchContext) -> Iterator[Page]:
         if ctx.cursor and ctx.cursor.get("version") == version:
             return
         reader = csv.DictReader(handle, delimiter=config.get("delimiter", ","))
-        if not reader.fieldnames:
-            raise SourceError("csv: the file has no header row")
-        mapped = {column for column in (config.get("fields") or {}).values() if column}
-        missing = sorted(mapped - set(reader.fieldnames))
-        if missing:
-            raise SourceError(f"csv: mapped columns missing from the header: {', '.join(missing)}")
-        size, batch = int(config.get("page_size", 2000)), []
         try:
-            for row in reader:
-                extra = row.pop(None, None)  # type: ignore[call-overload]
-                batch.append(row | ({"_extra_cells": extra} if extra else {}))
-                if len(batch) >= size:
-                    yield Page(batch)
-                    batch = []
+            last = yield from _full_pages(reader, config)
         except csv.Error as exc:
             raise SourceError(f"csv: line {reader.line_num}: {exc}") from None
-        yield Page(batch, {"version": version})
+        except UnicodeDecodeError as exc:  # the text is decoded a block at a time, so: after the line
+            raise SourceError(
+                f"csv: not {_encoding(config)} text (byte 0x{exc.object[exc.start]:02x} after line "
+                f"{reader.line_num}); set the source's encoding"
+            ) from None
+        yield Page(last, {"version": version})
+
+
+def _full_pages(reader: csv.DictReader[str], config: dict[str, Any]) -> Generator[Page, None, list[Any]]:
+    """The rows in pages of page_size; returns the rows after the last full page."""
+    if not reader.fieldnames:
+        raise SourceError("csv: the file has no header row")
+    mapped = {column for column in (config.get("fields") or {}).values() if column}
+    missing = sorted(mapped - set(reader.fieldnames))
+    if missing:
+        raise SourceError(f"csv: mapped columns missing from the header: {', '.join(missing)}")
+    size, batch = int(config.get("page_size", 2000)), []
+    for row in reader:
+        extra = row.pop(None, None)  # type: ignore[call-overload]
+        batch.append(row | ({"_extra_cells": extra} if extra else {}))
+        if len(batch) >= size:
+            yield Page(batch)
+            batch = []
+    return batch
 
 
 def check(config: dict[str, Any], ref: str, url: str | None, client: requests.Session) -> CheckResult:

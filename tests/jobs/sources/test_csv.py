@@ -66,6 +66,21 @@ def test_s3_file(moto_endpoint):
     assert pages[-1].cursor["version"]["etag"]
 
 
+def test_an_export_in_another_encoding_is_read_as_configured(moto_endpoint, tmp_path):
+    text = CSV.replace("Apt,Y", "Appartement meublé,Y")
+    boto3.client("s3").create_bucket(Bucket="exports")
+    boto3.client("s3").put_object(Bucket="exports", Key="latin.csv", Body=text.encode("latin-1"))
+    local = tmp_path / "latin.csv"
+    local.write_bytes(text.encode("latin-1"))
+    for path in ("s3://exports/latin.csv", str(local)):  # the S3 file was read as UTF-8 whatever was set
+        rows = [r for p in fetch(CONFIG | {"path": path, "encoding": "latin-1"}) for r in p.records]
+        assert rows[0]["kind"] == "Appartement meublé", path
+        with pytest.raises(SourceError, match=r"not utf-8-sig text \(byte 0xe9 after line \d+\); set the"):
+            fetch(CONFIG | {"path": path})  # was a UnicodeDecodeError, no line, no hint
+    with pytest.raises(SourceError, match="unknown encoding 'latin-9x'"):
+        fetch(CONFIG | {"path": str(local), "encoding": "latin-9x"})
+
+
 def test_missing_s3_object(moto_endpoint):
     boto3.client("s3").create_bucket(Bucket="exports")
     with pytest.raises(SourceError, match="cannot read s3://exports/nope.csv: NoSuchKey"):
