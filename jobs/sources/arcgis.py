@@ -101,7 +101,9 @@ def check(config: dict[str, Any], ref: str, url: str | None, client: requests.Se
     """Ask the layer whether the feature's id still exists."""
     id_field = config.get("id_field", "OBJECTID")
     try:
-        ref_value = int(ref) if ref.isdigit() else f"'{ref}'"
+        # an id as the layer's SQL reads it: digits as a number (only ASCII ones: "²" is a digit to
+        # Python and int() refuses it), anything else as a string literal with its quotes doubled
+        ref_value = ref if ref.isascii() and ref.isdigit() else "'" + ref.replace("'", "''") + "'"
         body = _query(client, config, {"where": f"{id_field} = {ref_value}", "returnCountOnly": "true"})
     except (SourceError, requests.RequestException):
         return "unknown"

@@ -124,3 +124,18 @@ def test_check_asks_for_the_object_id(server, client):
     )
     assert arcgis.check(config(server), "7", None, client) == "gone"
     assert arcgis.check(config(server), "8", None, client) == "active"
+
+
+def test_check_quotes_a_text_id(server, client):
+    """An id with a quote broke the where clause (the check was "unknown" for good), or widened it: x' OR
+    '1'='1 counted every feature; "²" raised ValueError out of the check (Python calls it a digit)."""
+    wheres = []
+
+    def handler(request):
+        wheres.append(request.query["where"])
+        return Reply(200, {"count": 0})
+
+    server.route(f"{LAYER}/query", handler)
+    for ref in ("O'Brien-3", "x' OR '1'='1", "\u00b2"):
+        assert arcgis.check(config(server, id_field="LISTING_ID"), ref, None, client) == "gone"
+    assert wheres == ["LISTING_ID = 'O''Brien-3'", "LISTING_ID = 'x'' OR ''1''=''1'", "LISTING_ID = '\u00b2'"]
