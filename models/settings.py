@@ -78,6 +78,7 @@ class Settings:
     log_level: str
     db_pool_size: int
     allow_private_webhooks: bool
+    allow_private_pages: bool
     neighbour_decay_m: float
     listing_events_stream: str
     listing_scores_stream: str
@@ -94,6 +95,7 @@ def load_settings() -> Settings:
         log_level=os.environ.get("NOOK_LOG_LEVEL", "INFO").upper(),
         db_pool_size=_int("NOOK_DB_POOL_SIZE", 2),
         allow_private_webhooks=_bool("NOOK_ALLOW_PRIVATE_WEBHOOKS", False),
+        allow_private_pages=_bool("NOOK_ALLOW_PRIVATE_PAGES", False),
         neighbour_decay_m=_float("NOOK_NEIGHBOUR_DECAY_M", 1000.0),
         listing_events_stream=os.environ.get("NOOK_LISTING_EVENTS_STREAM", "listing_events"),
         listing_scores_stream=os.environ.get("NOOK_LISTING_SCORES_STREAM", "listing_scores"),

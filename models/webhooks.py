@@ -1,9 +1,11 @@
-"""Which webhook URLs nook will deliver to (shared by the API and the notify job).
+"""Which URLs nook will call on someone else's word: a user's webhook (the API and the notify job)
+and a listing page a source gave (the recheck).
 
 Only http(s) URLs whose host resolves to public addresses are allowed, so a
-user cannot point nook at the cloud metadata service or an internal network.
-NOOK_ALLOW_PRIVATE_WEBHOOKS=true lifts that for local use (the demo's
-receiver listens on 127.0.0.1).
+user or a source cannot point nook at the cloud metadata service or an internal
+network. NOOK_ALLOW_PRIVATE_WEBHOOKS=true (and NOOK_ALLOW_PRIVATE_PAGES=true for
+listing pages) lifts that for local use (the demo's receiver and market listen
+on 127.0.0.1).
 """
 
 from __future__ import annotations
@@ -29,9 +31,9 @@ def _addresses(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]
     return [ipaddress.ip_address(info[4][0]) for info in infos]
 
 
-def _checked_parts(url: str) -> SplitResult:
-    if not isinstance(url, str) or len(url) > 2000:
-        raise WebhookNotAllowed("webhook URL must be a string of at most 2000 characters")
+def _checked_parts(url: str, limit: int = 2000) -> SplitResult:
+    if not isinstance(url, str) or len(url) > limit:
+        raise WebhookNotAllowed(f"webhook URL must be a string of at most {limit} characters")
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https"):
         raise WebhookNotAllowed("webhook URL must use http or https")
@@ -72,3 +74,16 @@ def webhook_target(
     addresses, so a name that resolves elsewhere a moment later (DNS rebinding) cannot take it inside."""
     parts = _checked_parts(url)
     return parts, _allowed(parts.hostname or "", allow_private)
+
+
+def page_allowed(url: str, allow_private: bool) -> bool:
+    """Whether nook may ask for this listing page on a source's word: the webhook rules (http(s), no
+    credentials, a port from 1 to 65535, public addresses unless `allow_private`), at the length a
+    listing's url may have (normalize.MAX_URL)."""
+    try:
+        parts = _checked_parts(url, limit=8000)
+        if not allow_private:
+            _allowed(parts.hostname or "", allow_private)
+    except WebhookNotAllowed:
+        return False
+    return True

@@ -73,6 +73,7 @@ def pytest_configure(config: pytest.Config) -> None:
             "AWS_DEFAULT_REGION": "us-east-1",
             "NOOK_BUCKET": "nook-test",
             "NOOK_STAGE": "test",
+            "NOOK_ALLOW_PRIVATE_PAGES": "true",  # every test site listens on 127.0.0.1
         }
     )
     os.environ.pop("AWS_PROFILE", None)

@@ -236,6 +236,7 @@ def main() -> int:
     os.environ.update(services.local_environment())
     os.environ.setdefault("NOOK_STAGE", "local")
     os.environ.setdefault("NOOK_ALLOW_PRIVATE_WEBHOOKS", "true")  # the receiver listens on 127.0.0.1
+    os.environ.setdefault("NOOK_ALLOW_PRIVATE_PAGES", "true")  # and so does the market's listing pages
 
     from jobs.local import webhook_receiver
     from models import migrate

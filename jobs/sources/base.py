@@ -6,10 +6,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
+from urllib.parse import urljoin
 
 import requests
 
+from models.settings import get_settings
+from models.webhooks import page_allowed
+
 CheckResult = Literal["active", "gone", "unknown"]
+MAX_REDIRECTS = 5  # a listing page's, each checked like the page
 
 
 class SourceError(RuntimeError):
@@ -81,15 +86,26 @@ def json_body(response: requests.Response, what: str) -> Any:
         raise SourceError(f"{what}: response is JSON nested too deeply to read") from None
 
 
-def check_url(url: str | None, client: requests.Session) -> CheckResult:
-    """A listing page answering 404 or 410 is gone; 2xx is active; anything else unknown."""
-    if not url:
-        return "unknown"
-    try:
-        response = client.get(url, allow_redirects=True, stream=True)
-        response.close()
-    except requests.RequestException:
-        return "unknown"
+def check_url(url: str | None, client: requests.Session, trusted: bool = False) -> CheckResult:
+    """A listing page answering 404 or 410 is gone; 2xx is active; anything else unknown.
+
+    A page a source gave is asked only at public addresses (models.webhooks.page_allowed), and so is
+    every redirect it answers with: a listing's url on 169.254.169.254 or an inner host had the recheck
+    call it. `trusted`: the operator's own address (a source's check_url_template), asked as it is."""
+    allow_private = trusted or get_settings().allow_private_pages
+    for _ in range(MAX_REDIRECTS + 1):
+        if not url or not page_allowed(url, allow_private):
+            return "unknown"
+        try:
+            response = client.get(url, allow_redirects=False, stream=True)
+            response.close()
+        except requests.RequestException:
+            return "unknown"
+        if not response.is_redirect:
+            break
+        url = urljoin(url, response.headers["location"])
+    else:
+        return "unknown"  # redirected in circles
     if response.status_code in (404, 410):
         return "gone"
     return "active" if response.ok else "unknown"

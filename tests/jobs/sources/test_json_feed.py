@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import UTC, datetime
 
 import pytest
@@ -189,3 +190,49 @@ def test_bearer_token_comes_from_the_environment(server, client, monkeypatch):
 def test_check_listing_url(server, client, status, verdict):
     server.route("/l/r1", lambda r: Reply(status, {}))
     assert json_feed.check({}, "r1", f"{server.url}/l/r1", client) == verdict
+
+
+@pytest.fixture
+def public_pages_only(monkeypatch):
+    """As deployed: a listing page a source gave is asked only at public addresses."""
+    from models.settings import get_settings
+
+    monkeypatch.setenv("NOOK_ALLOW_PRIVATE_PAGES", "false")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_a_listing_page_on_an_inner_address_is_not_asked(server, client, public_pages_only):
+    """The recheck asked any address a source gave as a listing's url: 169.254.169.254, an inner host."""
+    server.route("/l/r1", lambda r: Reply(200, {}))
+    assert json_feed.check({}, "r1", f"{server.url}/l/r1", client) == "unknown"
+    assert server.requests == []
+    template = {"check_url_template": f"{server.url}/l/{{ref}}"}  # the operator's own address: asked
+    assert json_feed.check(template, "r1", None, client) == "active"
+
+
+def test_a_public_page_redirecting_inside_is_not_followed(server, client, public_pages_only, monkeypatch):
+    from models import webhooks
+
+    resolve = webhooks._addresses  # "localhost" stands for a public host here; requests still reaches it
+    monkeypatch.setattr(
+        webhooks,
+        "_addresses",
+        lambda host: [ipaddress.ip_address("93.184.215.14")] if host == "localhost" else resolve(host),
+    )
+    inner = f"{server.url}/secret"  # 127.0.0.1
+    server.route("/hop", lambda r: Reply(302, "", {"Location": inner}))
+    server.route("/secret", lambda r: Reply(410, ""))
+    public = server.url.replace("127.0.0.1", "localhost")
+    assert json_feed.check({}, "r1", f"{public}/hop", client) == "unknown"
+    assert [r.path for r in server.requests] == ["/hop"]
+
+
+def test_redirects_are_followed_each_checked_and_not_in_circles(server, client):
+    server.route("/moved", lambda r: Reply(301, "", {"Location": "/l/gone"}))
+    server.route("/l/gone", lambda r: Reply(410, ""))
+    server.route("/loop", lambda r: Reply(302, "", {"Location": "/loop"}))
+    assert json_feed.check({}, "r1", f"{server.url}/moved", client) == "gone"
+    assert json_feed.check({}, "r1", f"{server.url}/loop", client) == "unknown"
+    assert [r.path for r in server.requests].count("/loop") == 6  # the page and five redirects
