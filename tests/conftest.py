@@ -85,6 +85,19 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         services.stop_pid(_moto_pid)
 
 
+@pytest.fixture
+def setting(monkeypatch):
+    """`setting(NAME, value)`: an environment setting for this test, with the settings read again."""
+    from models.settings import get_settings
+
+    def put(name: str, value: str) -> None:
+        monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+
+    yield put
+    get_settings.cache_clear()
+
+
 @pytest.fixture(scope="session")
 def engine():
     """The engine every code path uses (models.session.get_engine)."""

@@ -151,14 +151,9 @@ def server():
 
 
 @pytest.fixture
-def private_webhooks_allowed(monkeypatch):
+def private_webhooks_allowed(setting):
     """Webhooks on 127.0.0.1 (the test receiver) are allowed."""
-    from models.settings import get_settings
-
-    monkeypatch.setenv("NOOK_ALLOW_PRIVATE_WEBHOOKS", "true")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
+    setting("NOOK_ALLOW_PRIVATE_WEBHOOKS", "true")
 
 
 @pytest.fixture

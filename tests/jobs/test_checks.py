@@ -204,19 +204,13 @@ def test_a_skewed_label_mix_fails_the_model_suite(committed):
     assert {f["column"] for f in outcome.failures} >= {"low_share", "high_share"}
 
 
-def test_results_are_stored_reported_and_sent_to_ops(committed, receiver, monkeypatch, tmp_path):
-    from models.settings import get_settings
-
-    monkeypatch.setenv("NOOK_OPS_WEBHOOK_URL", receiver.hook_url)
+def test_results_are_stored_reported_and_sent_to_ops(committed, receiver, monkeypatch, setting, tmp_path):
+    setting("NOOK_OPS_WEBHOOK_URL", receiver.hook_url)
     monkeypatch.setattr(checks, "REPORT_DIR", tmp_path)
-    get_settings.cache_clear()
     with session_scope() as session:
         build_market(session, last_success=NOW - timedelta(hours=30))
-    try:
-        with session_scope() as session:
-            summary = checks.check_and_report(session, NOW, ["freshness", "completeness"])
-    finally:
-        get_settings.cache_clear()
+    with session_scope() as session:
+        summary = checks.check_and_report(session, NOW, ["freshness", "completeness"])
     assert summary["suites"] == {"freshness": "FAIL", "completeness": "pass"} and summary["ops_notified"]
     (request,) = receiver.delivered
     message = request.json()

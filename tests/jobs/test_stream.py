@@ -454,16 +454,10 @@ def test_dead_letters_failing_retry_from_the_first_record_whose_letter_failed(
     assert [m["source_ref"] for m in scores_published()] == [p["source_ref"] for p in good]  # each once
 
 
-def test_dry_run_writes_nothing(zappa_stream, partner, monkeypatch):
-    monkeypatch.setenv("NOOK_STREAM_DRY_RUN", "true")
-    from models.settings import get_settings
-
-    get_settings.cache_clear()
-    try:
-        batch, _ = batch_with_poison()
-        result = zappa_stream.handler(batch, LocalContext())
-    finally:
-        get_settings.cache_clear()
+def test_dry_run_writes_nothing(zappa_stream, partner, setting):
+    setting("NOOK_STREAM_DRY_RUN", "true")
+    batch, _ = batch_with_poison()
+    result = zappa_stream.handler(batch, LocalContext())
     assert result["dry_run"] is True and result["valid"] == 97 and result["poison"] == 3
     assert counts() == {"listings": 0, "active": 0, "quarantined": 0, "ranks": 0}
     assert scores_published() == []
@@ -761,17 +755,11 @@ def test_removals_that_cannot_be_applied_are_poison(zappa_stream, partner):
     assert reasons[2].startswith("status: 'rented' is neither 'active' nor 'delisted' (sequence 1001)")
 
 
-def test_a_dry_run_takes_nothing_down(zappa_stream, partner, monkeypatch):
+def test_a_dry_run_takes_nothing_down(zappa_stream, partner, setting):
     flat = payloads(1)[0]
     zappa_stream.handler(kinesis_event([json.dumps(flat).encode()]), LocalContext())
-    monkeypatch.setenv("NOOK_STREAM_DRY_RUN", "true")
-    from models.settings import get_settings
-
-    get_settings.cache_clear()
-    try:
-        result = zappa_stream.handler(kinesis_event([removal(flat["source_ref"])], 2000), LocalContext())
-    finally:
-        get_settings.cache_clear()
+    setting("NOOK_STREAM_DRY_RUN", "true")
+    result = zappa_stream.handler(kinesis_event([removal(flat["source_ref"])], 2000), LocalContext())
     assert result["dry_run"] is True and result["removals"] == 1
     assert states() == {flat["source_ref"]: "active"}
 

@@ -193,14 +193,9 @@ def test_check_listing_url(server, client, status, verdict):
 
 
 @pytest.fixture
-def public_pages_only(monkeypatch):
+def public_pages_only(setting):
     """As deployed: a listing page a source gave is asked only at public addresses."""
-    from models.settings import get_settings
-
-    monkeypatch.setenv("NOOK_ALLOW_PRIVATE_PAGES", "false")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
+    setting("NOOK_ALLOW_PRIVATE_PAGES", "false")
 
 
 def test_a_listing_page_on_an_inner_address_is_not_asked(server, client, public_pages_only):
