@@ -11,7 +11,7 @@ from app.errors import ApiError
 from app.schemas import EstimateRequest, EstimateSchema
 from models.chart import price_rank_svg
 from models.explain import explanation, range_sentence, round_down, round_up
-from models.pricing import ListingFeatures, ModelUnavailable, current_model
+from models.pricing import REACH_M, ListingFeatures, ModelUnavailable, current_model
 
 blp = Blueprint("estimates", __name__, url_prefix="/v1/estimates", description="Price estimates.")
 
@@ -25,6 +25,13 @@ def estimate_for(body: dict[str, Any]) -> dict[str, Any]:
     if model is None:
         raise ApiError(
             503, "No price model has been trained yet; try again after the price_rank pipeline runs."
+        )
+    nearest = model.nearest_m(body["latitude"], body["longitude"])
+    if nearest is not None and nearest > REACH_M:  # its neighbours would be a city away, or a continent
+        raise ApiError(
+            422,
+            f"nook knows no listing within {REACH_M // 1000} km of this place, "
+            "so it cannot judge a rent there.",
         )
     features = ListingFeatures(
         bedrooms=body["bedrooms"],

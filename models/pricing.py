@@ -37,6 +37,7 @@ QUANTILES = ("p25", "p50", "p75")
 EARTH_RADIUS_M = 6_371_008.8
 MAX_BUCKET = 4
 MIN_GROUP = 5
+REACH_M = 50_000  # a place farther than this from every listing a model learned from is outside its market
 UNIT_TYPES = ("apartment", "condo", "house", "basement", "townhouse", "room")
 CACHE_DIR = Path(os.environ.get("NOOK_MODEL_CACHE", "/tmp/nook-models"))
 
@@ -146,6 +147,16 @@ class PriceModel:
         spec = json.loads((directory / "model.json").read_text())
         buckets = {key: NeighbourIndex.load(directory, key) for key in spec["neighbours"]["buckets"]}
         return cls(spec, buckets)
+
+    def nearest_m(self, latitude: float, longitude: float) -> float | None:
+        """Metres from this place to the nearest listing the model learned from (on the market's local
+        projection: close within tens of kilometres, an overestimate half the world away), or None when
+        it keeps no neighbour index (trained without the neighbour feature)."""
+        index = self.buckets.get("all")
+        if index is None or not len(index):
+            return None
+        x, y = self.projection.to_metres(latitude, longitude)
+        return float(index.index.get_nns_by_vector([x, y], 1, include_distances=True)[1][0])
 
     def neighbour_price(self, features: ListingFeatures, exclude_id: int | None = None) -> float:
         """The neighbour price feature of a listing (see `neighbour_price`)."""

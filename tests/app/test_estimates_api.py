@@ -79,6 +79,19 @@ def test_body_must_be_json_and_not_huge(client, alice, active_model):
     assert huge.status_code == 413 and huge.mimetype == "application/problem+json"
 
 
+def test_a_place_outside_the_market_is_not_judged(client, alice, active_model):
+    """Sydney was given a Toronto rent range, from neighbours half the world away, as confidently."""
+    response = client.post(
+        "/v1/estimates", json=BODY | {"latitude": -33.87, "longitude": 151.21}, headers=alice.headers
+    )
+    assert response.status_code == 422
+    assert response.get_json()["detail"] == (
+        "nook knows no listing within 50 km of this place, so it cannot judge a rent there."
+    )
+    suburb = BODY | {"latitude": 43.80, "longitude": -79.50}  # ~20 km out: still the market
+    assert client.post("/v1/estimates", json=suburb, headers=alice.headers).status_code == 200
+
+
 def test_an_unloadable_model_is_a_503(client, alice, db_session, tmp_path):
     from datetime import UTC, datetime
 
