@@ -10,11 +10,14 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from jobs.runtime import run_job
+from models.listing import QuarantinedRecord
 from models.ops import CheckResult, JobRun
 
 
 def prune_history(session: Session, now: datetime, keep_days: int = 90) -> dict[str, int]:
-    """Delete finished job runs and check results older than `keep_days`."""
+    """Delete finished job runs, check results and quarantined records older than `keep_days` (a
+    partner sending bad records all day filed them for good, up to 100,000 characters each; their dead
+    letters in S3 keep every one whole for as long as the bucket keeps them)."""
     if keep_days < 1:
         raise ValueError("keep_days must be at least 1")
     cutoff = now - timedelta(days=keep_days)
@@ -22,7 +25,8 @@ def prune_history(session: Session, now: datetime, keep_days: int = 90) -> dict[
         delete(JobRun).where(JobRun.started_at < cutoff, JobRun.status != "running")
     ).rowcount
     checks = session.execute(delete(CheckResult).where(CheckResult.run_at < cutoff)).rowcount
-    return {"job_runs_deleted": runs, "check_results_deleted": checks}
+    refused = session.execute(delete(QuarantinedRecord).where(QuarantinedRecord.created_at < cutoff)).rowcount
+    return {"job_runs_deleted": runs, "check_results_deleted": checks, "quarantined_deleted": refused}
 
 
 def run(event: Mapping[str, Any] | None, context: Any) -> dict[str, Any]:

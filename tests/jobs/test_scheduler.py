@@ -106,7 +106,11 @@ def test_fire_runs_the_job_through_zappas_dispatch(committed):
     assert result["status"] == "succeeded" and result["job"] == "prune_history"
     with session_scope() as session:
         row = session.scalars(select(JobRun)).one()
-    assert row.status == "succeeded" and row.counts == {"job_runs_deleted": 0, "check_results_deleted": 0}
+    assert row.status == "succeeded" and row.counts == {
+        "job_runs_deleted": 0,
+        "check_results_deleted": 0,
+        "quarantined_deleted": 0,
+    }
 
 
 def test_dispatch_of_the_synthetic_event_file(committed, lambda_context):
