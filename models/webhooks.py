@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
+from typing import Any
 from urllib.parse import SplitResult, urlsplit
+
+RESOLVE_TIMEOUT_S = 5.0
 
 
 class WebhookNotAllowed(ValueError):
@@ -25,10 +29,32 @@ def _addresses(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]
     except ValueError:
         pass
     try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+        infos = _getaddrinfo(host)
     except (socket.gaierror, UnicodeError):
         raise WebhookNotAllowed(f"host {host!r} does not resolve") from None
     return [ipaddress.ip_address(info[4][0]) for info in infos]
+
+
+def _getaddrinfo(host: str) -> list[Any]:
+    """socket.getaddrinfo within RESOLVE_TIMEOUT_S. It has no timeout of its own: a host whose name
+    servers never answer held the notify job, an API request or the recheck for as long as the
+    resolver retried. The look-up runs on a thread of its own, left to finish (or fail) alone."""
+    box: dict[str, Any] = {}
+
+    def look_up() -> None:
+        try:
+            box["infos"] = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+        except Exception as exc:  # handed to the caller
+            box["error"] = exc
+
+    thread = threading.Thread(target=look_up, name="resolve", daemon=True)
+    thread.start()
+    thread.join(RESOLVE_TIMEOUT_S)
+    if thread.is_alive():
+        raise WebhookNotAllowed(f"host {host!r} did not resolve within {RESOLVE_TIMEOUT_S:g} s")
+    if "error" in box:
+        raise box["error"]
+    return box["infos"]
 
 
 def _checked_parts(url: str, limit: int = 2000) -> SplitResult:

@@ -146,3 +146,27 @@ def test_webhook_urls_that_are_refused(client, alice, url, reason):
     response = client.put("/v1/me/webhook", json={"url": url}, headers=alice.headers)
     assert response.status_code == 422 and reason in response.get_json()["detail"]
     assert response.get_json()["errors"][0]["field"] == "json.url"
+
+
+def test_a_webhook_host_whose_name_servers_never_answer_is_refused_in_time(client, alice, monkeypatch):
+    """getaddrinfo has no timeout: a host whose name servers never answer held the request (and the
+    notify job, and the recheck) for as long as the resolver retried."""
+    import socket
+    import time
+
+    from models import webhooks
+
+    real = socket.getaddrinfo
+
+    def silent_name_servers(host, *args, **kwargs):
+        if host == "slow.example":
+            time.sleep(3)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", silent_name_servers)
+    monkeypatch.setattr(webhooks, "RESOLVE_TIMEOUT_S", 0.3, raising=False)
+    started = time.monotonic()
+    response = client.put("/v1/me/webhook", json={"url": "https://slow.example/hook"}, headers=alice.headers)
+    assert time.monotonic() - started < 2
+    assert response.status_code == 422
+    assert "host 'slow.example' did not resolve within 0.3 s" in response.get_json()["detail"]
