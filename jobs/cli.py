@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 from flask import Flask
+from flask.cli import NoAppException
 
 from app import create_app as create_web_app
 from jobs.local import scheduler, services
 from jobs.local.lambda_context import LocalContext
 from jobs.runtime import JobFailed, progress_listener
+from models.settings import ConfigError
 
 if TYPE_CHECKING:
     from jobs.local.stream_io import PutOutcome
@@ -614,8 +616,12 @@ def demo_backfill(days: int) -> None:
 
 
 def create_app() -> Flask:
-    """The web app with the local commands attached."""
-    app = create_web_app()
+    """The web app with the local commands attached. Without its settings Flask says what is missing
+    in one line (NoAppException) instead of a traceback."""
+    try:
+        app = create_web_app()
+    except ConfigError as exc:
+        raise NoAppException(f'{exc}; locally: eval "$(make -s env)"') from None
     for command in (
         services_group,
         jobs_group,

@@ -32,3 +32,26 @@ def test_users_create_refuses_what_cannot_be_an_email_address(runner, committed,
     assert result.exit_code == 2 and "is not an email address" in result.output
     with session_scope() as session:
         assert session.scalars(select(User)).all() == []
+
+
+def test_without_its_settings_the_cli_says_what_is_missing_in_a_line():
+    """It printed a 30-line traceback ending in ConfigError (`flask --help` before the env was set)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DATABASE_URL_SSM")}
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "jobs.cli", "--help"],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith(
+        "Error: DATABASE_URL is not set (nor DATABASE_URL_SSM); see .env.example;"
+    )
+    assert 'locally: eval "$(make -s env)"' in result.stderr.splitlines()[0]
