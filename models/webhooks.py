@@ -16,6 +16,8 @@ import threading
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
+from models.normalize import MAX_URL
+
 RESOLVE_TIMEOUT_S = 5.0
 
 
@@ -105,9 +107,9 @@ def webhook_target(
 def page_allowed(url: str, allow_private: bool) -> bool:
     """Whether nook may ask for this listing page on a source's word: the webhook rules (http(s), no
     credentials, a port from 1 to 65535, public addresses unless `allow_private`), at the length a
-    listing's url may have (normalize.MAX_URL)."""
+    listing's url may have."""
     try:
-        parts = _checked_parts(url, limit=8000)
+        parts = _checked_parts(url, limit=MAX_URL)
         if not allow_private:
             _allowed(parts.hostname or "", allow_private)
     except WebhookNotAllowed:
