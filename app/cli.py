@@ -6,8 +6,26 @@ import click
 from flask import Flask
 from sqlalchemy import select
 
+from models.normalize import NUL, text_fault
 from models.session import session_scope
 from models.user import User, checked_email, create_user
+
+
+class StoredText(click.ParamType):
+    """An argument nook stores or looks up: one that is not UTF-8 (the terminal's bytes and the locale
+    disagree) arrives holding lone surrogates, which ended in a UnicodeEncodeError traceback from the
+    database driver; it is a usage error saying so instead."""
+
+    name = "text"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> object:
+        if isinstance(value, str) and (fault := text_fault(value)):
+            hint = "" if NUL in value else " (are the terminal's encoding and the locale the same?)"
+            self.fail(f"{value!r} {fault}{hint}", param, ctx)
+        return value
+
+
+TEXT = StoredText()
 
 
 @click.group("db")
@@ -41,7 +59,7 @@ def users_group() -> None:
 
 
 @users_group.command("create")
-@click.argument("email")
+@click.argument("email", type=TEXT)
 def users_create(email: str) -> None:
     """Create a user and print its API key (shown only this once)."""
     try:

@@ -20,6 +20,7 @@ from flask import Flask
 from flask.cli import NoAppException
 
 from app import create_app as create_web_app
+from app.cli import TEXT
 from jobs.local import scheduler, services
 from jobs.local.lambda_context import LocalContext
 from jobs.runtime import JobFailed, progress_listener
@@ -259,7 +260,7 @@ def sources_list() -> None:
 
 
 @sources_group.command("add")
-@click.argument("name")
+@click.argument("name", type=TEXT)
 @click.option("--kind", type=click.Choice(["demo", "arcgis", "json_feed", "csv", "stream"]), required=True)
 @click.option("--config", "config_json", default="{}", help="JSON config (field mapping, URL, path...).")
 def sources_add(name: str, kind: str, config_json: str) -> None:
@@ -309,7 +310,7 @@ def _since(_ctx: Any, _param: Any, value: str | None) -> datetime | None:
 
 @quarantine_group.command("list")
 @click.option("--stage", type=click.Choice(["ingest", "process", "stream"]), default=None)
-@click.option("--source", default=None, help="A source's name.")
+@click.option("--source", type=TEXT, default=None, help="A source's name.")
 @click.option("--since", callback=_since, default=None, help="90m, 24h, 7d, or a date (UTC).")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 def quarantine_list(stage: str | None, source: str | None, since: datetime | None, limit: int) -> None:
@@ -350,7 +351,7 @@ def quarantine_show(record_id: int) -> None:
 
 @quarantine_group.command("replay")
 @click.argument("record_ids", nargs=-1, type=int)
-@click.option("--source", default=None, help="Every refused record of this (known) source.")
+@click.option("--source", type=TEXT, default=None, help="Every refused record of this (known) source.")
 @click.option(
     "--since", callback=_since, default=None, help="Every refused record since: 90m, 24h, 7d, a date."
 )

@@ -43,3 +43,13 @@ def test_configs_the_kinds_can_use_are_added(runner, committed):
 def test_a_since_further_back_than_dates_go_is_refused_not_a_traceback(runner, committed):
     result = runner.invoke(quarantine_group, ["list", "--since", "99999999d"])
     assert result.exit_code == 2 and "99999999d goes back further than dates do" in result.output
+
+
+def test_a_name_that_is_not_utf8_is_a_usage_error_not_a_traceback(runner, committed):
+    # bytes the locale cannot decode arrive as lone surrogates; the database driver raised on them
+    added = runner.invoke(sources_group, ["add", "caf\udce9", "--kind", "stream"])
+    listed = runner.invoke(quarantine_group, ["list", "--source", "caf\udce9"])
+    for result in (added, listed):
+        assert result.exit_code == 2 and "holds a lone surrogate (\\udce9)" in result.output, result.output
+    with session_scope() as session:
+        assert session.scalars(select(Source)).all() == []
