@@ -87,9 +87,9 @@ def _allowed(host: str, allow_private: bool) -> list[ipaddress.IPv4Address | ipa
     return addresses
 
 
-def check_webhook_url(url: str, allow_private: bool = False, resolve: bool = True) -> str:
+def check_webhook_url(url: str, allow_private: bool = False, resolve: bool = True, limit: int = 2000) -> str:
     """Return the URL if nook may deliver to it, else raise WebhookNotAllowed saying why."""
-    parts = _checked_parts(url)
+    parts = _checked_parts(url, limit)
     if not allow_private and resolve:
         _allowed(parts.hostname or "", allow_private)
     return url.strip()
@@ -109,9 +109,7 @@ def page_allowed(url: str, allow_private: bool) -> bool:
     credentials, a port from 1 to 65535, public addresses unless `allow_private`), at the length a
     listing's url may have."""
     try:
-        parts = _checked_parts(url, limit=MAX_URL)
-        if not allow_private:
-            _allowed(parts.hostname or "", allow_private)
+        check_webhook_url(url, allow_private, limit=MAX_URL)
     except WebhookNotAllowed:
         return False
     return True
