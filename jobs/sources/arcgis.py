@@ -23,7 +23,7 @@ from typing import Any
 
 import requests
 
-from jobs.sources.base import CheckResult, FetchContext, Page, SourceError, json_body, require
+from jobs.sources.base import CheckResult, FetchContext, Page, SourceError, json_body, no_later_than, require
 
 snapshot = False
 REQUIRED_CONFIG = ("url", "updated_field")
@@ -86,7 +86,7 @@ def pages(config: dict[str, Any], ctx: FetchContext) -> Iterator[Page]:
                 else None
             )
             if isinstance(stamp, int | float) and math.isfinite(stamp) and (latest is None or stamp > latest):
-                latest = min(int(stamp), now_ms)  # see no_later_than
+                latest = no_later_than(int(stamp), now_ms)
         offset += len(features)
         more = bool(body.get("exceededTransferLimit")) and bool(features)
         cursor = {"updated_since_ms": latest} if latest is not None else ctx.cursor

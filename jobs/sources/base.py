@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 from urllib.parse import urljoin
 
 import requests
@@ -45,7 +45,10 @@ class FetchContext:
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
-def no_later_than(latest: datetime, now: datetime) -> datetime:
+Moment = TypeVar("Moment", datetime, int)  # a time, or epoch milliseconds (ArcGIS)
+
+
+def no_later_than(latest: Moment, now: Moment) -> Moment:
     """An update time fit for a cursor: a record dated ahead of the run (2099) would put the cursor
     there, and every later pull would ask for updates since 2099 and never see one again."""
     return min(latest, now)
