@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from models.session import session_scope
 from models.user import User, hash_api_key
+from tests.conftest import run_python
 
 
 def test_users_create_prints_key_and_stores_hash(runner, committed):
@@ -52,19 +53,13 @@ def test_an_argument_nook_cannot_store_is_a_usage_error(runner, committed, email
 
 def test_without_its_settings_the_cli_says_what_is_missing_in_a_line():
     """It printed a 30-line traceback ending in ConfigError (`flask --help` before the env was set)."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DATABASE_URL_SSM")}
-    result = subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "jobs.cli", "--help"],
-        cwd=Path(__file__).resolve().parents[2],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    result = run_python(
+        "import os, sys\n"
+        "for key in ('DATABASE_URL', 'DATABASE_URL_SSM'):\n"
+        "    os.environ.pop(key, None)\n"
+        "sys.argv = ['flask', '--app', 'jobs.cli', '--help']\n"
+        "from flask.cli import main\n"
+        "main()"
     )
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith(
