@@ -133,9 +133,7 @@ class Clients:
     def get(self, service: str) -> Any:
         with self._lock:  # held while making one: a second thread waits for it instead of making another
             if service not in self._made:
-                import boto3
-
-                self._made[service] = boto3.client(service)
+                self._made[service] = _client(service)
             return self._made[service]
 
     def __contains__(self, service: str) -> bool:
@@ -144,6 +142,19 @@ class Clients:
     def clear(self) -> None:
         with self._lock:
             self._made.clear()
+
+
+def _client(service: str) -> Any:
+    import boto3
+
+    client = boto3.client(service)
+    if service == "s3":
+        # botocore asks S3 for a go-ahead (Expect: 100-continue) before sending any PutObject body, a
+        # round trip more a letter; the letters are a few hundred bytes, sent whole at once
+        from botocore.handlers import add_expect_header
+
+        client.meta.events.unregister("before-call.s3", add_expect_header)
+    return client
 
 
 CLIENTS = Clients()

@@ -419,6 +419,19 @@ def test_a_burst_of_poison_gets_one_dead_letter_per_record(zappa_stream, partner
     assert counts()["quarantined"] == 40
 
 
+def test_a_dead_letter_is_sent_whole_without_waiting_for_a_go_ahead(zappa_stream, partner):
+    """botocore sends `Expect: 100-continue` with every PutObject body and waits for S3's reply before
+    sending it: a round trip more for each letter of a few hundred bytes."""
+    sent = []
+    stream.s3().meta.events.register(
+        "before-send.s3.PutObject", lambda request, **_: sent.append(dict(request.headers))
+    )
+    batch, _ = batch_with_poison()
+    assert zappa_stream.handler(batch, LocalContext())["poison"] == 3
+    assert len(sent) == 3 and all("Expect" not in headers for headers in sent)
+    assert len(dead_letters()) == 3
+
+
 class FlakyS3:
     """The real S3 client, except that the letters of some sequence numbers cannot be written."""
 
