@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +34,14 @@ def scratch_database(name: str) -> str:
     return url
 
 
+def scratch_dir(prefix: str) -> Path:
+    """A new temporary directory, removed when the benchmark's process exits (a 100k-listing artifact is
+    38 MB, the deploy benchmark's packages far more: left behind, every run filled /tmp further)."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
 def current_model(
     rows: int, version: str, sources: tuple[str, ...] = (), artifact: Path | None = None
 ) -> Path:
@@ -44,7 +54,7 @@ def current_model(
     from models.source import Source
 
     if artifact is None:
-        artifact = Path(tempfile.mkdtemp(prefix=f"nook-{version}-"))
+        artifact = scratch_dir(f"nook-{version}-")
         train(market_frame(rows, seed=3), artifact, version=version)
     with session_scope() as session:
         session.add_all(Source(name=name, kind="stream", config={}) for name in sources)

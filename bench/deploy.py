@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import tempfile
 from pathlib import Path
 
 from bench.results import table, write_section
@@ -27,7 +26,7 @@ ROUNDS = 9
 
 def main() -> None:
     """Package, measure, record."""
-    from bench.db import current_model, scratch_database
+    from bench.db import current_model, scratch_database, scratch_dir
 
     scratch_database("nook_bench_deploy")
     from callbacks.lambda_wheels import deploy_venv
@@ -35,7 +34,7 @@ def main() -> None:
     from tests import deploy_support as ds
 
     bootstrap_aws(local_environment())
-    work = Path(tempfile.mkdtemp(prefix="nook-bench-deploy-"))
+    work = scratch_dir("nook-bench-deploy-")
     venv = deploy_venv()
     packages = ds.package_all(venv, work / "packages")
     bare_packages = ds.package_all(venv, work / "bare", ("app", "stream"), {"NOOK_PACKAGE_BYTECODE": "0"})
