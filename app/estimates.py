@@ -26,13 +26,6 @@ def estimate_for(body: dict[str, Any]) -> dict[str, Any]:
         raise ApiError(
             503, "No price model has been trained yet; try again after the price_rank pipeline runs."
         )
-    nearest = model.nearest_m(body["latitude"], body["longitude"])
-    if nearest is not None and nearest > REACH_M:  # its neighbours would be a city away, or a continent
-        raise ApiError(
-            422,
-            f"nook knows no listing within {REACH_M // 1000} km of this place, "
-            "so it cannot judge a rent there.",
-        )
     features = ListingFeatures(
         bedrooms=body["bedrooms"],
         bathrooms=body.get("bathrooms"),
@@ -44,6 +37,12 @@ def estimate_for(body: dict[str, Any]) -> dict[str, Any]:
     )
     price = body.get("price")
     result = model.estimate(features, price=price)
+    if not result.within_reach:  # its neighbours would be a city away, or a continent
+        raise ApiError(
+            422,
+            f"nook knows no listing within {REACH_M // 1000} km of this place, "
+            "so it cannot judge a rent there.",
+        )
     words = dict(
         bedrooms=features.bedrooms,
         bathrooms=features.bathrooms,

@@ -432,17 +432,19 @@ def in_background(function: Callable[..., Any], *args: Any) -> Background:
 
 
 def score_message(item: Item) -> dict[str, Any]:
-    """What listing_scores carries for a record."""
+    """What listing_scores carries for a record: no range and no label without a model, nor for a
+    listing outside the market of the model named (too far from every listing it learned from)."""
     e = item.estimate
+    ranked = e is not None and e.within_reach
     return {
         "listing_id": item.listing_id,
         "source": item.payload["source"],  # type: ignore[index]
         "source_ref": item.clean.source_ref,
         "price": item.clean.price,  # type: ignore[union-attr]
-        "p25": round(e.p25, 2) if e else None,
-        "p50": round(e.p50, 2) if e else None,
-        "p75": round(e.p75, 2) if e else None,
-        "label": e.label if e else None,
+        "p25": round(e.p25, 2) if ranked else None,
+        "p50": round(e.p50, 2) if ranked else None,
+        "p75": round(e.p75, 2) if ranked else None,
+        "label": e.label if ranked else None,
         "model_version": e.model_version if e else None,
     }
 

@@ -13,7 +13,9 @@ nearest listings with the same bedroom bucket, weights exp(-d / decay), the
 listing itself never counted), then log(price) quantiles p25/p50/p75 as
 design · coefficients, the calibration shift of each quantile, exp, and sorted
 so quantiles never cross. Training computes its neighbour feature with this
-very code, so the scorer reproduces the fitted model exactly.
+very code, so the scorer reproduces the fitted model exactly. A place with no
+training listing but itself within REACH_M is outside the model's market: its
+estimate says so (`Estimate.within_reach`), and nook ranks no listing there.
 """
 
 from __future__ import annotations
@@ -93,16 +95,16 @@ class NeighbourIndex:
         ids.frombytes((directory / f"ids_{key}.bin").read_bytes())
         return cls(index, prices, ids)
 
-    def weighted_price(
-        self, x: float, y: float, k: int, decay_m: float, exclude_id: int | None
-    ) -> float | None:
-        """Distance-weighted mean price of the k nearest items (never the excluded listing)."""
+    def nearest(self, x: float, y: float, k: int, exclude_id: int | None) -> tuple[list[int], list[float]]:
+        """The k nearest items and their distances in metres, nearest first (never the excluded listing)."""
         items, distances = self.index.get_nns_by_vector([x, y], k + 1, include_distances=True)
         if exclude_id is None:  # serving: nobody to leave out
-            items, distances = items[:k], distances[:k]
-        else:
-            kept = [n for n, item in enumerate(items) if self.ids[item] != exclude_id][:k]
-            items, distances = [items[n] for n in kept], [distances[n] for n in kept]
+            return items[:k], distances[:k]
+        kept = [n for n, item in enumerate(items) if self.ids[item] != exclude_id][:k]
+        return [items[n] for n in kept], [distances[n] for n in kept]
+
+    def weighted_price(self, items: list[int], distances: list[float], decay_m: float) -> float | None:
+        """Distance-weighted mean price of `items` (`nearest`'s answer)."""
         if not items:
             return None
         nearest, prices = distances[0], self.prices
@@ -123,6 +125,9 @@ class Estimate:
     p75: float
     model_version: str
     label: str | None = None
+    # False when no listing the model learned from (but the listing itself) lies within REACH_M: its range
+    # would come from another market's rents, so nook neither ranks the listing nor answers for the place
+    within_reach: bool = True
 
 
 class PriceModel:
@@ -148,19 +153,12 @@ class PriceModel:
         buckets = {key: NeighbourIndex.load(directory, key) for key in spec["neighbours"]["buckets"]}
         return cls(spec, buckets)
 
-    def nearest_m(self, latitude: float, longitude: float) -> float | None:
-        """Metres from this place to the nearest listing the model learned from (on the market's local
-        projection: close within tens of kilometres, an overestimate half the world away), or None when
-        it keeps no neighbour index (trained without the neighbour feature)."""
-        index = self.buckets.get("all")
-        if index is None or not len(index):
-            return None
-        x, y = self.projection.to_metres(latitude, longitude)
-        return float(index.index.get_nns_by_vector([x, y], 1, include_distances=True)[1][0])
-
-    def neighbour_price(self, features: ListingFeatures, exclude_id: int | None = None) -> float:
-        """The neighbour price feature of a listing (see `neighbour_price`)."""
-        return neighbour_price(
+    def neighbourhood(self, features: ListingFeatures, exclude_id: int | None = None) -> Neighbourhood:
+        """The neighbour price feature of a listing and whether it is in the market (see `neighbourhood`);
+        a model trained without the neighbour feature cannot tell, and takes every place as in it."""
+        if not self.buckets:
+            return Neighbourhood(float(self.spec["fills"]["price"]), True)
+        return neighbourhood(
             self.buckets,
             self.projection,
             self.k,
@@ -170,24 +168,32 @@ class PriceModel:
             float(self.spec["fills"]["price"]),
         )
 
+    def neighbour_price(self, features: ListingFeatures, exclude_id: int | None = None) -> float:
+        """The neighbour price feature of a listing (see `neighbourhood`)."""
+        return self.neighbourhood(features, exclude_id).price
+
     def design(self, features: ListingFeatures, neighbour_price: float | None) -> list[float]:
         """The design row, in `self.columns` order."""
         return design_row(features, neighbour_price, self.spec["fills"], self.columns)
 
     def raw_quantiles(self, features: ListingFeatures, exclude_id: int | None = None) -> dict[str, float]:
         """log(price) quantiles straight from the fitted coefficients (no calibration, unsorted)."""
-        neighbour = self.neighbour_price(features, exclude_id) if "log_nn_price" in self.columns else None
-        row = self.design(features, neighbour)
+        return self._raw(features, self.neighbourhood(features, exclude_id))
+
+    def _raw(self, features: ListingFeatures, around: Neighbourhood) -> dict[str, float]:
+        row = self.design(features, around.price if "log_nn_price" in self.columns else None)
         return {q: math.fsum(map(operator.mul, row, self.coefficients[q])) for q in QUANTILES}
 
     def estimate(
         self, features: ListingFeatures, price: float | None = None, exclude_id: int | None = None
     ) -> Estimate:
-        """Calibrated, non-crossing p25/p50/p75 in dollars, and the label of `price` if given."""
-        raw = self.raw_quantiles(features, exclude_id)
+        """Calibrated, non-crossing p25/p50/p75 in dollars, the label of `price` if given, and whether
+        the place is within the model's market at all (`Estimate.within_reach`)."""
+        around = self.neighbourhood(features, exclude_id)
+        raw = self._raw(features, around)
         p25, p50, p75 = sorted(in_cents(math.exp(raw[q] + self.shifts[q])) for q in QUANTILES)
         label = label_for(price, p25, p75) if price is not None else None
-        return Estimate(p25, p50, p75, self.version, label)
+        return Estimate(p25, p50, p75, self.version, label, around.within_reach)
 
 
 def in_cents(amount: float) -> float:
@@ -198,7 +204,15 @@ def in_cents(amount: float) -> float:
     return round(amount * 100) / 100
 
 
-def neighbour_price(
+@dataclass(frozen=True)
+class Neighbourhood:
+    """A listing's neighbour price, and whether a listing the model learned from is within REACH_M."""
+
+    price: float
+    within_reach: bool
+
+
+def neighbourhood(
     buckets: dict[str, NeighbourIndex],
     projection: Projection,
     k: int,
@@ -206,18 +220,29 @@ def neighbour_price(
     features: ListingFeatures,
     exclude_id: int | None,
     fallback: float,
-) -> float:
-    """Distance-weighted mean price of the k nearest listings with the same bedroom bucket.
+) -> Neighbourhood:
+    """The distance-weighted mean price of the k nearest listings with the same bedroom bucket, and
+    whether any listing (of any bucket; never the listing itself) lies within REACH_M.
 
     Falls back to all listings when the bucket is too small, and to `fallback`
     when there is nobody at all. Training and serving both call this function.
+    The reach costs no search of its own where the bucket's nearest is close enough.
     """
     x, y = projection.to_metres(features.latitude, features.longitude)
+    everyone = buckets["all"]
     index = buckets.get(bucket_of(features.bedrooms))
     if index is None or len(index) - (exclude_id is not None) < MIN_GROUP:
-        index = buckets["all"]
-    price = index.weighted_price(x, y, k, decay_m, exclude_id)
-    return price if price is not None else fallback
+        index = everyone
+    items, distances = index.nearest(x, y, k, exclude_id)
+    price = index.weighted_price(items, distances, decay_m)
+    if distances and distances[0] <= REACH_M:
+        within = True
+    elif index is everyone:
+        within = False
+    else:
+        closest = everyone.nearest(x, y, k, exclude_id)[1]
+        within = bool(closest) and closest[0] <= REACH_M
+    return Neighbourhood(price if price is not None else fallback, within)
 
 
 def design_row(

@@ -11,7 +11,8 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import BigInteger, bindparam, func, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from models.listing import Listing
@@ -46,7 +47,8 @@ def features_of(listing: Listing | object) -> ListingFeatures:
 def rank_listings(
     session: Session, listing_ids: Sequence[int], now: datetime, model: PriceModel | None = None
 ) -> dict[int, Estimate]:
-    """Score active canonical listings and store their ranks; {} before the first model exists."""
+    """Score active canonical listings and store their ranks (none for those outside the model's market);
+    {} before the first model exists."""
     if not listing_ids:
         return {}
     if model is None:
@@ -80,8 +82,18 @@ def rank_listings(
     return estimates
 
 
+UNRANK = text("DELETE FROM price_ranks WHERE listing_id = ANY(:ids)").bindparams(
+    bindparam("ids", type_=ARRAY(BigInteger))
+)
+
+
 def store_ranks(session: Session, estimates: dict[int, Estimate], now: datetime) -> None:
-    """Upsert price ranks (the estimates must carry a label)."""
+    """Upsert price ranks (the estimates must carry a label); a listing outside the model's market
+    (`Estimate.within_reach`) gets none, and loses the one it had (say, before it moved there)."""
+    outside = [i for i, e in estimates.items() if not e.within_reach]
+    if outside:
+        session.execute(UNRANK, {"ids": outside})
+        estimates = {i: e for i, e in estimates.items() if e.within_reach}
     if not estimates:
         return
     # one statement over one JSON document: a round trip and a plan per batch, not per row (as six

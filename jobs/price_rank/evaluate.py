@@ -117,7 +117,7 @@ def _score_fold(train_rows: pd.DataFrame, test_rows: pd.DataFrame, settings: mod
             from models.pricing import PriceModel
 
             buckets = PriceModel.load(Path(tmp)).buckets
-            nn = model.neighbour_prices(
+            nn, _ = model.neighbour_prices(
                 test_rows, buckets, projection, settings, trained.spec["fills"]["price"], exclude_self=False
             )
         design = model.design_frame(test_rows, nn, trained.spec["fills"])

@@ -38,7 +38,7 @@ from models.pricing import (
     NeighbourIndex,
     Projection,
     bucket_of,
-    neighbour_price,
+    neighbourhood,
 )
 
 LEVELS = {"p25": 0.25, "p50": 0.50, "p75": 0.75}
@@ -183,15 +183,17 @@ def neighbour_prices(
     settings: Settings,
     fallback: float,
     exclude_self: bool,
-) -> np.ndarray:
-    """The neighbour price of every row, through the serving code (models.pricing)."""
-    out = np.empty(len(frame))
+) -> tuple[np.ndarray, np.ndarray]:
+    """The neighbour price of every row, and whether it is within the market (a listing learned from,
+    not itself, within REACH_M), through the serving code (models.pricing)."""
+    prices, within = np.empty(len(frame)), np.empty(len(frame), bool)
     for i, row in enumerate(frame.itertuples(index=False)):
         exclude = int(row.listing_id) if exclude_self else None
-        out[i] = neighbour_price(
+        around = neighbourhood(
             buckets, projection, settings.k, settings.decay_m, features_of(row), exclude, fallback
         )
-    return out
+        prices[i], within[i] = around.price, around.within_reach
+    return prices, within
 
 
 def design_frame(frame: pd.DataFrame, nn_price: np.ndarray | None, fills: dict[str, Any]) -> pd.DataFrame:
@@ -362,11 +364,11 @@ def train(frame: pd.DataFrame, directory: Path, version: str, settings: Settings
     if int(learn.sum()) < 50:
         raise ValueError(f"need at least 50 listings to train, got {int(learn.sum())}")
     projection, fills = projection_for(frame[learn]), fills_for(frame[learn])
-    nn = None
+    nn, within = None, np.ones(len(frame), bool)
     if settings.use_neighbours:
         buckets = build_buckets(frame[learn], projection, directory, settings)
         timings["index"] = time.perf_counter() - started
-        nn = neighbour_prices(frame, buckets, projection, settings, fills["price"], exclude_self=True)
+        nn, within = neighbour_prices(frame, buckets, projection, settings, fills["price"], exclude_self=True)
         timings["neighbours"] = time.perf_counter() - started - sum(timings.values())
     design = design_frame(frame, nn, fills)
     price = frame["price"].to_numpy(float)
@@ -384,6 +386,7 @@ def train(frame: pd.DataFrame, directory: Path, version: str, settings: Settings
         **held_out,
         "n_total": len(frame),
         "n_outliers": int((~learn).sum()),
+        "n_outside_market": int((~within).sum()),
         "n_fit": folds[0].n_fit,
         "n_calibration": held_out["n_test"],
         "fit": folds[0].facts,
@@ -415,13 +418,15 @@ def train(frame: pd.DataFrame, directory: Path, version: str, settings: Settings
     }
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "model.json").write_text(json.dumps(spec, indent=1))
+    # a listing outside the market (no other listing learned from within REACH_M) is not ranked
+    ranked = np.where(within[:, None], bands, np.nan)
     scores = pd.DataFrame(
         {
             "listing_id": frame["listing_id"].astype("int64"),
-            "p25": bands[:, 0],
-            "p50": bands[:, 1],
-            "p75": bands[:, 2],
-            "label": labels_for(price, bands),
+            "p25": ranked[:, 0],
+            "p50": ranked[:, 1],
+            "p75": ranked[:, 2],
+            "label": pd.Series(labels_for(price, bands), dtype=object).where(within, None),
         }
     )
     timings["total"] = time.perf_counter() - started

@@ -51,6 +51,7 @@ def train_run(session: Session, bucket: str, run_id: str, settings: Settings | N
     return {
         "run_id": run_id,
         "scored": len(trained.scores),
+        "outside_market": m["n_outside_market"],
         "artifact": uri,
         "artifact_bytes": artifact_bytes,
         "tail_low": round(m["tail_low"], 4),

@@ -1,5 +1,8 @@
 """Step 3 — update: scores -> price_ranks (bulk), ranks of inactive listings removed, model activated.
 
+A listing outside the model's market (no listing it learned from within REACH_M but itself) was scored
+without a range: it is not ranked, and loses a rank an earlier model gave it.
+
 Labels are recomputed against each listing's current price, so a price that
 changed between training and now is judged as it stands. Old runs are pruned
 from S3 (the newest `keep_runs` and every activated model's files stay).
@@ -30,6 +33,7 @@ SELECT s.listing_id, :version, s.p25, s.p50, s.p75,
        CASE WHEN l.price < s.p25 THEN 'low' WHEN l.price > s.p75 THEN 'high' ELSE 'typical' END, :now
 FROM rank_stage s
 JOIN listings l ON l.id = s.listing_id AND l.status = 'active' AND l.canonical_id IS NULL
+WHERE s.p25 IS NOT NULL
 ON CONFLICT (listing_id) DO UPDATE SET
     model_version = EXCLUDED.model_version, p25 = EXCLUDED.p25, p50 = EXCLUDED.p50, p75 = EXCLUDED.p75,
     label = EXCLUDED.label, scored_at = EXCLUDED.scored_at
@@ -37,6 +41,10 @@ ON CONFLICT (listing_id) DO UPDATE SET
 REMOVE_INACTIVE = text("""
 DELETE FROM price_ranks r USING listings l
 WHERE r.listing_id = l.id AND (l.status <> 'active' OR l.canonical_id IS NOT NULL)
+""")
+# listings the model does not rank: outside its market (scored without a range)
+REMOVE_OUTSIDE = text("""
+DELETE FROM price_ranks r USING rank_stage s WHERE r.listing_id = s.listing_id AND s.p25 IS NULL
 """)
 
 
@@ -70,6 +78,7 @@ def update_run(
     _stage_scores(session, scores)
     written = session.execute(UPSERT, {"version": run_id, "now": now}).rowcount
     removed = session.execute(REMOVE_INACTIVE).rowcount
+    outside = session.execute(REMOVE_OUTSIDE).rowcount
     session.execute(update(PriceModel).where(PriceModel.version == run_id).values(activated_at=now))
     labels = dict(
         session.execute(
@@ -81,6 +90,7 @@ def update_run(
         "run_id": run_id,
         "ranked": written,
         "removed_inactive": removed,
+        "removed_outside_market": outside,
         "labels": labels,
         "pruned_objects": prune_runs(session, bucket, keep_runs),
     }

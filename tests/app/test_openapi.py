@@ -88,7 +88,7 @@ def test_fuzz_the_api_against_its_openapi_document(app, alice, market_ids, activ
     nearly never within 50 km of the test market: the reach is lifted so that the scorer's answers are
     fuzzed too; test_estimates_api holds the reach.)
     """
-    monkeypatch.setattr("app.estimates.REACH_M", float("inf"))
+    monkeypatch.setattr("models.pricing.REACH_M", float("inf"))
     schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 13

@@ -225,3 +225,28 @@ def test_the_copies_of_a_listing_that_turns_out_a_copy_follow_it_to_the_one_show
     process.process_pending(db_session, T0.replace(hour=15))
     canonical = dict(db_session.execute(select(Listing.source_ref, Listing.canonical_id)).all())
     assert canonical == {"a1": shown.id, "b1": None, "c1": shown.id}
+
+
+def test_a_listing_outside_the_models_market_is_not_ranked(db_session, artifact_dir):
+    """The model learned Toronto: a flat in Montreal (500 km from all of it) was labelled by the rents of
+    its 50 'neighbours' in Toronto. It is listed, matched and shown, without a rank."""
+    from models.price_rank import PriceRank
+    from models.ranking import rank_listings
+    from tests.factories import activate_artifact
+
+    activate_artifact(db_session, artifact_dir)
+    a, _ = sources(db_session)
+    here = add_listing(db_session, a, "toronto")
+    there = add_listing(db_session, a, "montreal", lat=45.50, lon=-73.57)
+    result = process.process_pending(db_session, T0)
+    assert result["activated"] == 2
+    ranks = dict(db_session.execute(select(PriceRank.listing_id, PriceRank.label)).all())
+    assert set(ranks) == {here.id} and ranks[here.id] in ("low", "typical", "high")
+    assert db_session.scalar(select(Listing.status).where(Listing.id == there.id)) == "active"
+    # the Toronto flat moves to Montreal: its rank goes
+    db_session.execute(
+        text("UPDATE listings SET geom = ST_SetSRID(ST_MakePoint(-73.57, 45.50), 4326) WHERE id = :id"),
+        {"id": here.id},
+    )
+    assert not rank_listings(db_session, [here.id], T0)[here.id].within_reach
+    assert db_session.scalar(select(func.count()).select_from(PriceRank)) == 0

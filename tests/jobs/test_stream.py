@@ -589,6 +589,34 @@ def test_the_batch_after_a_model_is_activated_is_scored_with_it(
     assert versions == {refs[0]: "api-test-v1"} | dict.fromkeys(refs[1:], "api-test-v2")
 
 
+def test_a_listing_outside_the_models_market_is_stored_and_published_without_a_rank(zappa_stream, partner):
+    """The model learned Toronto: a flat in Montreal was published as "low" from Toronto's rents."""
+    here, there = payloads(2)
+    there |= {"latitude": 45.50, "longitude": -73.57}
+    result = zappa_stream.handler(
+        kinesis_event([json.dumps(p).encode() for p in (here, there)]), LocalContext()
+    )
+    assert result["batchItemFailures"] == [] and result["valid"] == 2 and result["poison"] == 0
+    published = {m["source_ref"]: m for m in scores_published()}
+    assert published[here["source_ref"]]["label"] in ("low", "typical", "high")
+    assert {
+        k: published[there["source_ref"]][k] for k in ("p25", "p50", "p75", "label", "model_version")
+    } == {
+        "p25": None,
+        "p50": None,
+        "p75": None,
+        "label": None,
+        "model_version": "api-test-v1",
+    }
+    assert counts() == {"listings": 2, "active": 2, "quarantined": 0, "ranks": 1}
+    # the Toronto flat moves to Montreal: its rank goes
+    moved = here | {"latitude": 45.51, "longitude": -73.56}
+    assert (
+        zappa_stream.handler(kinesis_event([json.dumps(moved).encode()], 2000), LocalContext())["valid"] == 1
+    )
+    assert counts()["ranks"] == 0 and scores_published()[-1]["label"] is None
+
+
 CITY = "SRID=4326;MULTIPOLYGON(((-80 43,-78 43,-78 45,-80 45,-80 43)))"
 
 

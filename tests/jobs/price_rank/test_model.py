@@ -125,7 +125,8 @@ def test_a_listing_is_never_its_own_neighbour(tmp_path):
     projection = model.projection_for(frame)
     settings = Settings(k=50)
     buckets = model.build_buckets(frame, projection, tmp_path, settings)
-    nn = model.neighbour_prices(frame, buckets, projection, settings, 2000.0, exclude_self=True)
+    nn, within = model.neighbour_prices(frame, buckets, projection, settings, 2000.0, exclude_self=True)
+    assert within.all()
     assert nn[12] == pytest.approx(2000.0)  # the $9,000 one sees only its $2,000 neighbours
     assert all(2000.0 < v < 9000.0 for i, v in enumerate(nn) if i != 12)  # everyone else sees it
 
@@ -151,10 +152,10 @@ def test_neighbour_weights_decay_with_distance(tmp_path):
     projection = model.projection_for(frame)
     buckets = model.build_buckets(frame, projection, tmp_path, Settings())
     corner = features_of(frame.iloc[[0]].itertuples(index=False).__next__())
-    from models.pricing import neighbour_price
+    from models.pricing import neighbourhood
 
-    near = neighbour_price(buckets, projection, 50, 100.0, corner, 100, 0.0)  # short decay: local view
-    far = neighbour_price(buckets, projection, 50, 1e9, corner, 100, 0.0)  # no decay: plain mean
+    near = neighbourhood(buckets, projection, 50, 100.0, corner, 100, 0.0).price  # short decay: local view
+    far = neighbourhood(buckets, projection, 50, 1e9, corner, 100, 0.0).price  # no decay: plain mean
     assert far == pytest.approx((23 * 2000 + 9000) / 24)
     assert near < far  # the $9,000 one is ~300 m away and counts much less
 
@@ -289,3 +290,33 @@ def test_a_market_where_every_flat_rents_alike_labels_every_flat_typical(tmp_pat
     for row in frame.head(50).itertuples(index=False):
         estimate = loaded.estimate(features_of(row), price=1500.0, exclude_id=int(row.listing_id))
         assert (estimate.label, estimate.p25, estimate.p75) == ("typical", 1500.0, 1500.0)
+
+
+def test_a_place_farther_than_the_reach_from_every_listing_is_outside_the_market(tmp_path):
+    """Toronto's market, one flat in Montreal and six studios in Kingston: Montreal's flat has nobody
+    within 50 km but itself, so neither training nor the scorer ranks it; a two-bedroom in Kingston has
+    no two-bedroom within 50 km, but the studios there make it the market's."""
+    toronto = market_frame(300)
+    montreal = toronto.head(1).assign(listing_id=9001, latitude=45.50, longitude=-73.57)
+    kingston = toronto.head(6).assign(
+        listing_id=range(9002, 9008),
+        bedrooms=0,
+        latitude=[44.23 + n * 0.001 for n in range(6)],
+        longitude=-76.48,
+    )
+    trained = model.train(pd.concat([toronto, montreal, kingston], ignore_index=True), tmp_path, "reach")
+    scores = trained.scores.set_index("listing_id")
+    assert scores.loc[9001, ["p25", "p50", "p75"]].isna().all() and scores.loc[9001, "label"] is None
+    assert scores.drop(9001)["label"].isin(["low", "typical", "high"]).all()
+    assert trained.metrics["n_outside_market"] == 1
+    loaded = PriceModel.load(trained.directory)
+    flat = features_of(montreal.iloc[0])
+    assert not loaded.estimate(flat, price=2000.0, exclude_id=9001).within_reach
+    assert loaded.estimate(flat, price=2000.0).within_reach  # a new listing there finds this one
+    two_bedroom = ListingFeatures(2, 1.0, 800.0, False, "apartment", 44.235, -76.48)
+    assert loaded.estimate(two_bedroom).within_reach
+    ottawa = ListingFeatures(2, 1.0, 800.0, False, "apartment", 45.42, -75.70)  # 140 km from Kingston
+    assert not loaded.estimate(ottawa).within_reach
+    assert loaded.estimate(
+        features_of(toronto.iloc[0]), exclude_id=int(toronto.iloc[0].listing_id)
+    ).within_reach

@@ -137,3 +137,28 @@ def test_process_ranks_new_listings_with_the_current_model(listings, bucket, lam
         rank = session.get(PriceRank, fresh.id)
     assert rank is not None and rank.label == "high" and rank.model_version == "20261123T120000Z"
     assert rank.p25 <= rank.p50 <= rank.p75 < 9999
+
+
+def test_a_listing_outside_the_market_loses_its_rank_and_gets_none(listings, bucket, lambda_context):
+    """Listed in Montreal, 500 km from every other listing: its range would be Toronto's."""
+    run_all(lambda_context)
+    ids = list(listings.values())
+    lone, pair = ids[0], ids[1:3]
+    with session_scope() as session:
+        for listing_id, (lat, lon) in zip(
+            [lone, *pair], [(45.50, -73.57), (49.28, -123.12), (49.281, -123.121)], strict=True
+        ):
+            session.execute(
+                update(Listing)
+                .where(Listing.id == listing_id)
+                .values(geom=func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326))
+            )
+    _, trained, updated = run_all(lambda_context, run_id="20261124T120000Z")
+    # two neighbours in Vancouver are each other's market: thin, but a market
+    assert trained["scored"] == 3000 and trained["outside_market"] == 1
+    assert updated["ranked"] == 2999 and updated["removed_outside_market"] == 1
+    with session_scope() as session:
+        ranked = set(session.scalars(select(PriceRank.listing_id)))
+        metrics = session.get(PriceModel, "20261124T120000Z").metrics
+    assert lone not in ranked and set(pair) <= ranked and len(ranked) == 2999
+    assert metrics["n_outside_market"] == 1
