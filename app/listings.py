@@ -18,6 +18,7 @@ from app.search import listing_item, search_listings
 from models.chart import price_rank_svg
 from models.listing import Listing
 from models.price_rank import PriceRank
+from models.pricing import REACH_M, ListingFeatures, ModelUnavailable, current_model
 
 blp = Blueprint("listings", __name__, url_prefix="/v1/listings", description="Search listings and read one.")
 VISIBLE = ("active", "delisted", "expired")
@@ -49,10 +50,40 @@ def _load(listing_id: int) -> tuple[Listing, PriceRank | None, float, float]:
     return row[0], row[1], row[2], row[3]
 
 
-def _explain(listing: Listing, rank: PriceRank | None) -> str | None:
-    if rank is None or listing.status != "active":
+def _explain(listing: Listing, rank: PriceRank | None, lat: float | None, lon: float | None) -> str | None:
+    if listing.status != "active":
         return None
+    if rank is None:
+        return _unranked(listing, lat, lon)
     return rank.explain(listing)
+
+
+def _unranked(listing: Listing, lat: float | None, lon: float | None) -> str | None:
+    """Why an active listing has no rank when the reason is its place (outside the current model's
+    market); None when it is simply not ranked yet."""
+    if lat is None or lon is None or listing.bedrooms is None:
+        return None
+    try:
+        model = current_model(get_db())
+    except ModelUnavailable:
+        return None
+    if model is None:
+        return None
+    features = ListingFeatures(
+        bedrooms=listing.bedrooms,
+        bathrooms=listing.bathrooms,
+        sqft=listing.sqft,
+        furnished=listing.furnished,
+        unit_type=listing.unit_type,
+        latitude=lat,
+        longitude=lon,
+    )
+    if model.estimate(features, exclude_id=listing.id).within_reach:
+        return None
+    return (
+        f"nook knows no other listing within {REACH_M // 1000} km of this one, "
+        "so it does not judge its price."
+    )
 
 
 def _cacheable(body: bytes, mimetype: str) -> Response:
@@ -93,7 +124,7 @@ def detail(listing_id: int) -> Response:
             "p75": round(active_rank.p75),
             "model_version": active_rank.model_version,
         },
-        "explanation": _explain(listing, active_rank),
+        "explanation": _explain(listing, active_rank, lat, lon),
         "chart_url": url_for("listings.chart", listing_id=listing.id) if active_rank else None,
     }
     body = json.dumps(ListingDetailSchema().dump(item), separators=(",", ":")).encode()
@@ -107,5 +138,5 @@ def chart(listing_id: int) -> Response:
     listing, rank, _, _ = _load(listing_id)
     if rank is None or listing.status != "active":
         raise ApiError(404, "This listing has no price rank yet.")
-    svg = price_rank_svg(rank.p25, rank.p75, listing.price, rank.label, title=_explain(listing, rank))
+    svg = price_rank_svg(rank.p25, rank.p75, listing.price, rank.label, title=rank.explain(listing))
     return _cacheable(svg.encode(), "image/svg+xml")

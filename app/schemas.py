@@ -181,7 +181,14 @@ class ListingDetailSchema(ListingSchema):
     address = ma.fields.String(allow_none=True, required=True)
     first_seen_at = ma.fields.AwareDateTime(required=True)
     last_seen_at = ma.fields.AwareDateTime(required=True)
-    explanation = ma.fields.String(allow_none=True, required=True)
+    explanation = ma.fields.String(
+        allow_none=True,
+        required=True,
+        metadata={
+            "description": "The price rank in plain words; for an active listing without one that is "
+            "outside the price model's market, why it is not judged; else null."
+        },
+    )
     chart_url = ma.fields.String(allow_none=True, required=True)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, text, update
 
 from app.pagination import encode_cursor
 from models.listing import Listing
@@ -219,3 +219,24 @@ def test_detail_of_delisted_pending_and_unknown(client, db_session, market_ids):
     assert client.get(f"/v1/listings/{ids[0]}/price-rank.svg").status_code == 404
     assert client.get(f"/v1/listings/{ids[1]}").status_code == 404
     assert client.get("/v1/listings/999999999").status_code == 404
+
+
+def test_detail_says_why_a_listing_outside_the_market_has_no_rank(
+    client, db_session, market_ids, active_model
+):
+    """The model learned Toronto: a flat moved to Montreal is not ranked, and the detail says why; an
+    unranked flat in Toronto is simply not ranked yet."""
+    ids = list(market_ids.values())
+    ranked, unranked = ids[0], ids[1]  # every other listing has a rank
+    db_session.execute(
+        update(Listing)
+        .where(Listing.id == ids[2])
+        .values(geom=func.ST_SetSRID(func.ST_MakePoint(-73.57, 45.50), 4326))
+    )
+    db_session.execute(text("DELETE FROM price_ranks WHERE listing_id = :id"), {"id": ids[2]})
+    away = client.get(f"/v1/listings/{ids[2]}").get_json()
+    assert away["price_rank"] is None and away["explanation"] == (
+        "nook knows no other listing within 50 km of this one, so it does not judge its price."
+    )
+    assert client.get(f"/v1/listings/{unranked}").get_json()["explanation"] is None
+    assert "usually rent for" in client.get(f"/v1/listings/{ranked}").get_json()["explanation"]
