@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 CANONICAL_FIELDS = (
     "source_ref",
@@ -410,24 +410,42 @@ def _ref(raw: dict[str, Any]) -> str:
     return text
 
 
-def parse_url(value: Any) -> str | None:
-    """A listing's page: an absolute http(s) address, kept whole (the recheck asks it, the map links
-    it; cut short it would be another page, and any other scheme is no page to open)."""
-    if _blank(value):
-        return None
-    if not isinstance(value, str):
-        raise Rejected(f"url: expected text, got {type(value).__name__}")
-    text = value.strip()
+def _http_address(text: str) -> bool:
+    try:
+        parts = urlsplit(text)
+        return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # an unclosed [IPv6] host
+        return False
+
+
+def _storable_url(text: str) -> str:
     if len(text) > MAX_URL:
         raise Rejected(f"url: {len(text):,} characters; at most {MAX_URL:,}")
     if CONTROL.search(text):
         raise Rejected("url: holds a control character")
+    return text
+
+
+def _relative(text: str) -> bool:
     try:
-        parts = urlsplit(text)
-        absolute = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
-    except ValueError:  # an unclosed [IPv6] host
-        absolute = False
-    if not absolute:
+        return not urlsplit(text).scheme
+    except ValueError:
+        return False
+
+
+def parse_url(value: Any, base: str | None = None) -> str | None:
+    """A listing's page: an absolute http(s) address, kept whole (the recheck asks it, the map links
+    it; cut short it would be another page, and any other scheme is no page to open). A relative link
+    ("/listings/12", "12.html") is read against `base`, the address its record was found at, as a
+    browser reads it; without one it names no page."""
+    if _blank(value):
+        return None
+    if not isinstance(value, str):
+        raise Rejected(f"url: expected text, got {type(value).__name__}")
+    text = _storable_url(value.strip())
+    if not _http_address(text) and base and _http_address(base) and _relative(text):
+        text = _storable_url(urljoin(base, text))
+    if not _http_address(text):
         raise Rejected(f"url: {text[:60]!r} is not an http(s) address")
     return text
 
@@ -457,7 +475,7 @@ def clean_listing(
         latitude=parse_coordinate(raw.get("latitude"), "latitude", 90),
         longitude=parse_coordinate(raw.get("longitude"), "longitude", 180),
         title=_text(raw.get("title")),
-        url=parse_url(raw.get("url")),
+        url=parse_url(raw.get("url"), config.get("link_base")),
         address=_text(raw.get("address")),
         posted_at=parse_posted_at(raw.get("posted_at")),
     )

@@ -8,6 +8,7 @@ Config keys:
   page_size      resultRecordCount (default 1000; servers cap it with maxRecordCount)
   id_field       default "OBJECTID"
   fields         canonical field -> feature path, e.g. {"price": "attributes.RENT", "latitude": "geometry.y"}
+  link_base      the site relative listing links ("/listings/12") are read against (none: refused)
 
 ArcGIS reports errors as `{"error": {...}}` in HTTP 200 responses and marks a
 truncated page with `exceededTransferLimit`; both are handled. The count

@@ -76,6 +76,12 @@ def require(config: Any, kind: str, keys: tuple[str, ...]) -> None:
         raise SourceError(f"{kind} config needs {' and '.join(missing)}")
 
 
+def record_mapping(config: dict[str, Any]) -> dict[str, Any]:
+    """What of a source's config maps its records to listings (models.normalize.clean_listing): fields,
+    values, units, and `link_base`, the address its relative listing links are read against."""
+    return {key: config[key] for key in ("fields", "values", "units", "link_base") if key in config}
+
+
 def json_body(response: requests.Response, what: str) -> Any:
     """The JSON body of a successful response, or a SourceError that says what went wrong."""
     if response.status_code >= 400:

@@ -5,6 +5,7 @@ Config keys:
   fields      canonical field -> column, e.g. {"price": "price", "bedrooms": "beds"}
   values      value mappings, e.g. {"unit_type": {"Apt": "apartment"}, "furnished": {"Y": true}}
   units       {"sqft": "sqm"} when sizes are square metres
+  link_base   the site relative listing links ("/listings/12") are read against (none: refused)
   ref_columns columns whose values identify a row when there is no id column
   delimiter   default ","; encoding default "utf-8-sig"
   page_size   rows per page (default 2000)

@@ -11,6 +11,7 @@ Config keys:
   since_param     query name for incremental fetches (updated since the stored cursor)
   fields          canonical field -> record path; `updated_at` advances the cursor (never past the
                   run's time: one record dated 2099 would otherwise stop every later pull)
+  link_base       the address relative listing links ("/listings/12") are read against (default: url)
   check_url_template  e.g. "https://host/listings/{ref}" (default: the listing's url)
   auth_env        name of an environment variable holding a bearer token (never the token)
   max_pages       safety stop (default 10000)
@@ -35,12 +36,19 @@ from jobs.sources.base import (
     check_url,
     json_body,
     no_later_than,
+    record_mapping,
     require,
 )
 from models.normalize import Rejected, extract, parse_time, pluck
 
 snapshot = False
 REQUIRED_CONFIG = ("url",)
+
+
+def mapping(config: dict[str, Any]) -> dict[str, Any]:
+    """The record mapping (jobs.sources.base.record_mapping): links are relative to the feed itself
+    unless `link_base` says otherwise."""
+    return {"link_base": config.get("url")} | record_mapping(config)
 
 
 def _headers(config: dict[str, Any]) -> dict[str, str]:

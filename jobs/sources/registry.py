@@ -6,7 +6,7 @@ from types import ModuleType
 from typing import Any
 
 from jobs.sources import arcgis, csv_file, demo, json_feed, stream
-from jobs.sources.base import SourceError, require
+from jobs.sources.base import SourceError, record_mapping, require
 from models.normalize import source_ref_of
 
 ADAPTERS: dict[str, ModuleType] = {
@@ -36,7 +36,7 @@ def mapping(kind: str, config: dict[str, Any]) -> dict[str, Any]:
     module = adapter(kind)
     if hasattr(module, "mapping"):
         return module.mapping(config)
-    return {key: config[key] for key in ("fields", "values", "units") if key in config}
+    return record_mapping(config)
 
 
 def source_ref(kind: str, payload: Any, config: dict[str, Any]) -> str:

@@ -347,3 +347,29 @@ def test_fan_out_on_lambda_dispatches_async_invocations(
     assert result["dispatched"] == ["demo-main"] and result["ran_here"] == {}
     with session_scope() as session:
         assert session.scalar(select(func.count()).select_from(Listing)) == 0  # it ran elsewhere, not here
+
+
+def test_a_feeds_relative_links_lead_to_its_own_site(db_session, server, client):
+    """A feed giving its listings' links as "/listings/k0" had every listing rejected by process."""
+    from jobs import process
+
+    base = {"price": 1800, "bedrooms": 1, "latitude": 43.65, "longitude": -79.38}
+    items = [base | {"id": "k0", "url": "/listings/k0"}, base | {"id": "k1", "url": "k1.html"}]
+    partner = partner_feed(db_session, server, items)
+    assert ingest.ingest_all(db_session, T0, client)["sources"]["partner"]["inserted"] == 2
+    assert process.process_pending(db_session, T0)["activated"] == 2
+    links = dict(
+        db_session.execute(
+            select(Listing.source_ref, Listing.url).where(Listing.source_id == partner.id)
+        ).all()
+    )
+    assert links == {"k0": f"{server.url}/listings/k0", "k1": f"{server.url}/k1.html"}
+    # a source that says where its links live
+    partner.config = partner.config | {"link_base": "https://partner.example/flats/"}
+    server.route("/feed", lambda r: Reply(200, {"items": [base | {"id": "k2", "url": "k2"}]}))
+    ingest.ingest_all(db_session, T0, client)
+    process.process_pending(db_session, T0)
+    assert (
+        db_session.scalar(select(Listing.url).where(Listing.source_ref == "k2"))
+        == "https://partner.example/flats/k2"
+    )

@@ -291,6 +291,41 @@ def test_a_listing_page_address_is_kept_whole():
     assert clean_listing(GOOD | {"source_ref": 17}).source_ref == "17"
 
 
+FEED = "https://partner.example/api/v2/feed.json?page=3"
+
+
+@pytest.mark.parametrize(
+    "link, page",
+    [
+        ("/listings/17", "https://partner.example/listings/17"),
+        ("17.html", "https://partner.example/api/v2/17.html"),
+        ("../rent/17?src=feed", "https://partner.example/api/rent/17?src=feed"),
+        ("//cdn.partner.example/17", "https://cdn.partner.example/17"),
+        ("  ?id=17 ", "https://partner.example/api/v2/feed.json?id=17"),
+        ("https://other.example/17", "https://other.example/17"),  # absolute: as sent
+    ],
+)
+def test_a_relative_link_is_read_against_the_address_its_record_came_from(link, page):
+    """A feed that gave its listings' links as "/listings/17" had every listing rejected."""
+    assert clean_listing(GOOD | {"url": link}, {"link_base": FEED}).url == page
+
+
+@pytest.mark.parametrize(
+    "link, base, reason",
+    [
+        ("/listings/17", None, "url: '/listings/17' is not an http"),  # nothing to read it against
+        ("/listings/17", "s3://bucket/rentals.csv", "url: '/listings/17' is not an http"),
+        ("javascript:alert(1)", FEED, "url: 'javascript:alert\\(1\\)' is not an http"),  # has a scheme
+        ("mailto:agent@partner.example", FEED, "url: 'mailto:agent@partner.example' is not an http"),
+        ("/" + "x" * 7990, FEED, "url: 8,014 characters; at most 8,000"),  # too long once read
+        ("/listings/1\n7", FEED, "url: holds a control character"),
+    ],
+)
+def test_a_relative_link_that_names_no_page_is_still_refused(link, base, reason):
+    with pytest.raises(Rejected, match=reason):
+        clean_listing(GOOD | {"url": link}, {"link_base": base})
+
+
 def test_non_object_record_is_rejected():
     with pytest.raises(Rejected, match="record is a str, not an object"):
         clean_listing("#ERROR row 7")
