@@ -6,6 +6,9 @@ valid ones become `active` with a POINT geometry, impossible ones become
 from another source point at it (at one live before the batch, else at the
 older: the copy that went live first stays shown); canonical ones inside a
 user's region (and criteria) queue one notification per (region, listing).
+The listings of a source whose config nook cannot use (its mapping edited to
+something nook cannot read) wait, pending, until it is mended: the run does the
+rest and fails naming the source.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from jobs.runtime import budget_deadline, past, report_progress, run_job
 from jobs.sources import registry
+from jobs.sources.base import SourceError
 from models.activation import activate
 from models.listing import Listing
 from models.matching import (
@@ -53,8 +57,10 @@ def process_batch(
     metres: float = DEDUPE_METRES,
     tolerance: float = PRICE_TOLERANCE,
     changed_before: int = 0,
+    held: frozenset[int] = frozenset(),
 ) -> BatchResult | None:
-    """Process up to `batch_size` pending listings; None when nothing is pending.
+    """Process up to `batch_size` pending listings (none of the `held` sources'); None when nothing is
+    pending.
 
     `changed_before` is how many listings this run changed since statistics were last
     refreshed (see refresh_listing_statistics).
@@ -62,7 +68,7 @@ def process_batch(
     pending = session.execute(
         select(Listing.id, Listing.source_id, Listing.source_ref, Listing.raw, Source.kind, Source.config)
         .join(Source, Source.id == Listing.source_id)
-        .where(Listing.status == "pending")
+        .where(Listing.status == "pending", Listing.source_id.not_in(list(held)))
         .order_by(Listing.id)
         .limit(batch_size)
         .with_for_update(of=Listing, skip_locked=True)
@@ -113,9 +119,16 @@ def process_pending(
     nothing), and the run says whether it finished."""
     totals = BatchResult()
     batches, since_analyze, finished = 0, 0, True
-    pending = session.scalar(select(func.count()).select_from(Listing).where(Listing.status == "pending"))
+    held = misconfigured(session)
+    pending = session.scalar(
+        select(func.count())
+        .select_from(Listing)
+        .where(Listing.status == "pending", Listing.source_id.not_in(list(held)))
+    )
     while (
-        batch := process_batch(session, now, batch_size, changed_before=since_analyze, **options)
+        batch := process_batch(
+            session, now, batch_size, changed_before=since_analyze, held=frozenset(held), **options
+        )
     ) is not None:
         batches += 1
         since_analyze = 0 if batch.analyzed else since_analyze + batch.activated + batch.rejected
@@ -132,7 +145,30 @@ def process_pending(
         "duplicates": totals.duplicates,
         "notifications": totals.notifications,
         "finished": finished,
+        "errors": list(held.values()),
     }
+
+
+def misconfigured(session: Session) -> dict[int, str]:
+    """The sources with pending listings whose config nook cannot use, each with what is wrong and how
+    many listings wait for it (a mapping value of the wrong kind failed every batch of every source)."""
+    waiting = (
+        select(Listing.source_id, func.count().label("listings"))
+        .where(Listing.status == "pending")
+        .group_by(Listing.source_id)
+        .subquery()
+    )
+    held = {}
+    for source in session.execute(
+        select(Source.id, Source.name, Source.kind, Source.config, waiting.c.listings).join(
+            waiting, waiting.c.source_id == Source.id
+        )
+    ):
+        try:
+            registry.check_config(source.kind, source.config)
+        except SourceError as exc:
+            held[source.id] = f"{source.name}: {exc} ({source.listings:,} listing(s) wait, pending)"
+    return held
 
 
 def run(event: Mapping[str, Any] | None, context: Any) -> dict[str, Any]:

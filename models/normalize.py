@@ -410,7 +410,8 @@ def _ref(raw: dict[str, Any]) -> str:
     return text
 
 
-def _http_address(text: str) -> bool:
+def is_http_address(text: str) -> bool:
+    """An absolute http(s) address with a host."""
     try:
         parts = urlsplit(text)
         return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
@@ -443,9 +444,9 @@ def parse_url(value: Any, base: str | None = None) -> str | None:
     if not isinstance(value, str):
         raise Rejected(f"url: expected text, got {type(value).__name__}")
     text = _storable_url(value.strip())
-    if not _http_address(text) and base and _http_address(base) and _relative(text):
+    if not is_http_address(text) and base and is_http_address(base) and _relative(text):
         text = _storable_url(urljoin(base, text))
-    if not _http_address(text):
+    if not is_http_address(text):
         raise Rejected(f"url: {text[:60]!r} is not an http(s) address")
     return text
 

@@ -24,10 +24,29 @@ from typing import Any
 
 import requests
 
-from jobs.sources.base import CheckResult, FetchContext, Page, SourceError, json_body, no_later_than, require
+from jobs.sources.base import (
+    CheckResult,
+    FetchContext,
+    Page,
+    SourceError,
+    http_address,
+    json_body,
+    no_later_than,
+    require,
+    text_value,
+    whole_above_zero,
+)
 
 snapshot = False
 REQUIRED_CONFIG = ("url", "updated_field")
+CONFIG_CHECKS = {
+    "url": http_address,
+    "updated_field": text_value,
+    "where": text_value,
+    "out_fields": text_value,
+    "page_size": whole_above_zero,
+    "id_field": text_value,
+}
 
 
 def _query(client: requests.Session, config: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:

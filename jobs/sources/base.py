@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, TypeVar
@@ -10,6 +11,7 @@ from urllib.parse import urljoin
 
 import requests
 
+from models.normalize import CANONICAL_FIELDS, is_http_address
 from models.settings import get_settings
 from models.webhooks import page_allowed
 
@@ -59,6 +61,7 @@ class Adapter(Protocol):
 
     snapshot: bool
     REQUIRED_CONFIG: tuple[str, ...]  # the config keys it cannot pull without (checked by `require`)
+    CONFIG_CHECKS: dict[str, ConfigCheck]  # what the values it reads must be (checked by `require`)
 
     def pages(self, config: dict[str, Any], ctx: FetchContext) -> Iterator[Page]: ...
 
@@ -67,13 +70,124 @@ class Adapter(Protocol):
     ) -> CheckResult: ...
 
 
-def require(config: Any, kind: str, keys: tuple[str, ...]) -> None:
-    """SourceError unless a source's config is a JSON object giving each of `keys`."""
+def require(
+    config: Any, kind: str, keys: tuple[str, ...], checks: dict[str, ConfigCheck] | None = None
+) -> None:
+    """SourceError unless a source's config is a JSON object giving each of `keys`, and each value it
+    gives that `checks` names is one its source can use (a value of the wrong kind was taken, then
+    failed the source's every pull with a Python error, or was silently misread)."""
     if not isinstance(config, dict):
         raise SourceError(f"{kind} config must be a JSON object, not {type(config).__name__}")
     missing = [key for key in keys if not config.get(key)]
     if missing:
         raise SourceError(f"{kind} config needs {' and '.join(missing)}")
+    for key, check in (checks or {}).items():
+        if key in config and (problem := check(config[key])):
+            raise SourceError(f"{kind} config: {key} {problem}")
+
+
+# --- what a config value must be: each check says what is wrong with a value, or None ------------------
+
+ConfigCheck = Callable[[Any], str | None]
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _must(ok: bool, what: str, value: Any) -> str | None:
+    return None if ok else f"must be {what}, not {_shown(value)}"
+
+
+def text_value(value: Any) -> str | None:
+    return _must(isinstance(value, str) and bool(value.strip()), "text", value)
+
+
+def path_value(value: Any) -> str | None:
+    """A dotted path into a record ("" for the record itself)."""
+    return _must(isinstance(value, str), "a dotted path (text)", value)
+
+
+def whole_above_zero(value: Any) -> str | None:
+    return _must(type(value) is int and value > 0, "a whole number above 0", value)
+
+
+def flag(value: Any) -> str | None:
+    return _must(isinstance(value, bool), "true or false", value)
+
+
+def one_character(value: Any) -> str | None:
+    return _must(isinstance(value, str) and len(value) == 1, "one character", value)
+
+
+def http_address(value: Any) -> str | None:
+    return _must(isinstance(value, str) and is_http_address(value), "an http(s) address", value)
+
+
+def one_of(*options: str) -> ConfigCheck:
+    return lambda value: _must(value in options, "one of " + ", ".join(options), value)
+
+
+def column_names(value: Any) -> str | None:
+    ok = isinstance(value, list) and bool(value) and all(isinstance(v, str) and v for v in value)
+    return _must(ok, "a list of column names", value)
+
+
+def query_params(value: Any) -> str | None:
+    ok = isinstance(value, dict) and all(isinstance(v, str | int | float) for v in value.values())
+    return _must(ok, "an object of query name -> text or number", value)
+
+
+def ref_template(value: Any) -> str | None:
+    try:
+        ok = isinstance(value, str) and "{ref}" in value and bool(value.format(ref="17"))
+    except (KeyError, IndexError, ValueError, AttributeError):
+        ok = False
+    return _must(
+        ok, 'an address with {ref} in it (and no other {...}), e.g. "https://host/listings/{ref}"', value
+    )
+
+
+def field_paths(value: Any) -> str | None:
+    if not isinstance(value, dict) or not all(v is None or isinstance(v, str) for v in value.values()):
+        return _must(False, "an object of nook field -> record path", value)
+    unknown = sorted(set(value) - set(CANONICAL_FIELDS))
+    if unknown:
+        return f"names {_shown(unknown[0])}, which is no field of nook's ({', '.join(CANONICAL_FIELDS)})"
+    return None
+
+
+def value_maps(value: Any) -> str | None:
+    meanings = {"furnished": (bool, "true, false or null"), "unit_type": (str, "a unit type or null")}
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        return _must(
+            False, 'an object such as {"furnished": {"Y": true}, "unit_type": {"Apt": "apartment"}}', value
+        )
+    for name, table in value.items():
+        if name not in meanings:
+            return f"maps {_shown(name)}; values are mapped for {' and '.join(meanings)} only"
+        kind, what = meanings[name]
+        if not all(isinstance(meaning, kind) or meaning is None for meaning in table.values()):
+            return f"{name} values must each mean {what}, not {_shown(table)}"
+    return None
+
+
+def size_units(value: Any) -> str | None:
+    return _must(
+        isinstance(value, dict) and set(value) <= {"sqft"} and value.get("sqft", "sqft") in ("sqft", "sqm"),
+        '{"sqft": "sqm"} (or "sqft")',
+        value,
+    )
+
+
+# what every source's record mapping may say (record_mapping)
+MAPPING_CHECKS: dict[str, ConfigCheck] = {
+    "fields": field_paths,
+    "values": value_maps,
+    "units": size_units,
+    "link_base": http_address,
+}
 
 
 def record_mapping(config: dict[str, Any]) -> dict[str, Any]:

@@ -27,11 +27,28 @@ from typing import Any
 
 import requests
 
-from jobs.sources.base import CheckResult, FetchContext, Page, SourceError, require
+from jobs.sources.base import (
+    CheckResult,
+    FetchContext,
+    Page,
+    SourceError,
+    column_names,
+    one_character,
+    require,
+    text_value,
+    whole_above_zero,
+)
 from models.normalize import Rejected, source_ref_of
 
 snapshot = True
 REQUIRED_CONFIG = ("path",)
+CONFIG_CHECKS = {
+    "path": text_value,
+    "ref_columns": column_names,
+    "delimiter": one_character,
+    "encoding": text_value,
+    "page_size": whole_above_zero,
+}
 
 
 def _open_s3(path: str, encoding: str) -> tuple[io.TextIOBase, dict[str, Any]]:

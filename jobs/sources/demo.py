@@ -13,11 +13,12 @@ from typing import Any
 import requests
 
 from jobs.sources import json_feed
-from jobs.sources.base import CheckResult, FetchContext, Page
+from jobs.sources.base import CheckResult, FetchContext, Page, http_address, one_of, whole_above_zero
 from jobs.sources.demo_market import DEMO_FIELDS
 
 snapshot = False
 REQUIRED_CONFIG: tuple[str, ...] = ()  # each has a default
+CONFIG_CHECKS = {"base_url": http_address, "feed": one_of("main", "mirror"), "page_size": whole_above_zero}
 DEFAULT_BASE_URL = "http://127.0.0.1:54331"
 
 

@@ -34,15 +34,42 @@ from jobs.sources.base import (
     Page,
     SourceError,
     check_url,
+    flag,
+    http_address,
     json_body,
     no_later_than,
+    one_of,
+    path_value,
+    query_params,
     record_mapping,
+    ref_template,
     require,
+    text_value,
+    whole_above_zero,
 )
 from models.normalize import Rejected, extract, parse_time, pluck
 
 snapshot = False
 REQUIRED_CONFIG = ("url",)
+CONFIG_CHECKS = {
+    "url": http_address,
+    "items_path": path_value,
+    "pagination": one_of("offset", "cursor", "none"),
+    "page_size": whole_above_zero,
+    "limit_param": text_value,
+    "offset_param": text_value,
+    "cursor_param": text_value,
+    "next_cursor_path": path_value,
+    "total_path": path_value,
+    "since_param": text_value,
+    "check_url_template": ref_template,
+    "auth_env": text_value,
+    "max_pages": whole_above_zero,
+    "consistency_param": text_value,
+    "consistency_path": path_value,
+    "ordered_by_update": flag,
+    "params": query_params,
+}
 
 
 def mapping(config: dict[str, Any]) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from types import ModuleType
 from typing import Any
 
 from jobs.sources import arcgis, csv_file, demo, json_feed, stream
-from jobs.sources.base import SourceError, record_mapping, require
+from jobs.sources.base import MAPPING_CHECKS, SourceError, record_mapping, require
 from models.normalize import source_ref_of
 
 ADAPTERS: dict[str, ModuleType] = {
@@ -28,7 +28,8 @@ def adapter(kind: str) -> ModuleType:
 
 def check_config(kind: str, config: Any) -> None:
     """SourceError saying what is wrong unless `config` is an object with what the kind needs."""
-    require(config, kind, adapter(kind).REQUIRED_CONFIG)
+    module = adapter(kind)
+    require(config, kind, module.REQUIRED_CONFIG, MAPPING_CHECKS | module.CONFIG_CHECKS)
 
 
 def mapping(kind: str, config: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from jobs.sources.base import CheckResult, FetchContext, Page, check_url
 
 snapshot = False
 REQUIRED_CONFIG: tuple[str, ...] = ()  # partners push; nothing to pull
+CONFIG_CHECKS: dict[str, Any] = {}
 
 
 def pages(config: dict[str, Any], ctx: FetchContext) -> Iterator[Page]:

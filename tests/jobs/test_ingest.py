@@ -214,7 +214,7 @@ def test_a_source_that_cannot_be_pulled_fails_alone(db_session, server, demo_sou
     db_session.add_all(
         [
             Source(name="listed", kind="json_feed", config=["not", "an", "object"]),
-            # an items_path that is not a path: the adapter fails in a way nobody foresaw
+            # an items_path that is not a path: the adapter failed with a TypeError
             Source(name="odd", kind="json_feed", config={"url": f"{server.url}/odd", "items_path": 5}),
         ]
     )
@@ -222,7 +222,8 @@ def test_a_source_that_cannot_be_pulled_fails_alone(db_session, server, demo_sou
     result = ingest.ingest_all(db_session, T0, client)
     errors = {name: summary["error"] for name, summary in result["sources"].items()}
     assert errors["listed"] == "SourceError: json_feed config must be a JSON object, not list"
-    assert errors["odd"] is not None and errors["demo-main"] is None and errors["demo-mirror"] is None
+    assert errors["odd"] == "SourceError: json_feed config: items_path must be a dotted path (text), not 5"
+    assert errors["demo-main"] is None and errors["demo-mirror"] is None
     assert result["sources"]["demo-main"]["inserted"] > 0 and len(result["errors"]) == 2
 
 

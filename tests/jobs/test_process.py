@@ -250,3 +250,25 @@ def test_a_listing_outside_the_models_market_is_not_ranked(db_session, artifact_
     )
     assert not rank_listings(db_session, [here.id], T0)[here.id].within_reach
     assert db_session.scalar(select(func.count()).select_from(PriceRank)) == 0
+
+
+def test_a_source_whose_mapping_nook_cannot_read_waits_and_the_rest_go_on(db_session):
+    """A source's values edited to {"furnished": "Yes"} raised a TypeError out of process: every batch
+    of every source failed, every run."""
+    a, b = sources(db_session)
+    b.config = b.config | {"values": {"furnished": "Yes"}}
+    db_session.flush()
+    add_listing(db_session, a, "fine")
+    add_listing(db_session, b, "waits", furnished="Y")
+    result = process.process_pending(db_session, T0)
+    assert result["activated"] == 1 and result["errors"] == [
+        'b: json_feed config: values must be an object such as {"furnished": {"Y": true}, "unit_type": '
+        '{"Apt": "apartment"}}, not {"furnished": "Yes"} (1 listing(s) wait, pending)'
+    ]
+    states = dict(db_session.execute(select(Listing.source_ref, Listing.status)).all())
+    assert states == {"fine": "active", "waits": "pending"}
+    b.config = b.config | {"values": {"furnished": {"Y": True}}}  # mended: the listing goes live
+    db_session.flush()
+    again = process.process_pending(db_session, T0)
+    assert again["activated"] == 1 and again["errors"] == []
+    assert db_session.scalar(select(Listing.furnished).where(Listing.source_ref == "waits")) is True

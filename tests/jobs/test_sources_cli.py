@@ -18,6 +18,88 @@ from models.source import Source
         ("json_feed", "{}", "json_feed config needs url"),
         ("arcgis", '{"url": "https://example.com/0"}', "arcgis config needs updated_field"),
         ("csv", '{"delimiter": ";"}', "csv config needs path"),
+        # values of the wrong kind were added, then failed every pull with a Python error (TypeError:
+        # "delimiter" must be a 1-character string), or were silently misread (a typo'd pagination read
+        # one page; a template naming {id} failed every recheck)
+        (
+            "csv",
+            '{"path": "a.csv", "delimiter": ";;"}',
+            'csv config: delimiter must be one character, not ";;"',
+        ),
+        (
+            "csv",
+            '{"path": "a.csv", "page_size": "500"}',
+            'page_size must be a whole number above 0, not "500"',
+        ),
+        (
+            "csv",
+            '{"path": "a.csv", "ref_columns": "id"}',
+            'ref_columns must be a list of column names, not "id"',
+        ),
+        (
+            "csv",
+            '{"path": "a.csv", "fields": ["price"]}',
+            "fields must be an object of nook field -> record path",
+        ),
+        (
+            "csv",
+            '{"path": "a.csv", "fields": {"prce": "rent"}}',
+            'fields names "prce", which is no field of nook',
+        ),
+        (
+            "csv",
+            '{"path": "a.csv", "values": {"furnished": "Y"}}',
+            'values must be an object such as {"furnished"',
+        ),
+        (
+            "csv",
+            '{"path": "a.csv", "values": {"furnished": {"Y": "yes"}}}',
+            "furnished values must each mean true",
+        ),
+        ("csv", '{"path": "a.csv", "values": {"colour": {}}}', 'values maps "colour"; values are mapped for'),
+        ("csv", '{"path": "a.csv", "units": {"sqft": "m2"}}', 'units must be {"sqft": "sqm"} (or "sqft")'),
+        (
+            "csv",
+            '{"path": "a.csv", "link_base": "ftp://host/"}',
+            'link_base must be an http(s) address, not "ftp',
+        ),
+        ("json_feed", '{"url": 5}', "json_feed config: url must be an http(s) address, not 5"),
+        (
+            "json_feed",
+            '{"url": "https://h/f", "pagination": "cursur"}',
+            "pagination must be one of offset, cursor",
+        ),
+        (
+            "json_feed",
+            '{"url": "https://h/f", "check_url_template": "https://h/{id}"}',
+            "must be an address with {ref}",
+        ),
+        (
+            "json_feed",
+            '{"url": "https://h/f", "check_url_template": "https://h/{ref"}',
+            "must be an address with {ref}",
+        ),
+        (
+            "json_feed",
+            '{"url": "https://h/f", "ordered_by_update": "yes"}',
+            "ordered_by_update must be true or false",
+        ),
+        (
+            "json_feed",
+            '{"url": "https://h/f", "params": {"q": [1]}}',
+            "params must be an object of query name",
+        ),
+        (
+            "arcgis",
+            '{"url": "https://h/0", "updated_field": "", "where": "1=1"}',
+            "arcgis config needs updated_field",
+        ),
+        (
+            "arcgis",
+            '{"url": "https://h/0", "updated_field": "d", "page_size": 0}',
+            "page_size must be a whole number",
+        ),
+        ("demo", '{"feed": "other"}', 'demo config: feed must be one of main, mirror, not "other"'),
     ],
 )
 def test_a_config_the_kind_cannot_use_is_refused(runner, committed, kind, config, reason):
@@ -30,14 +112,28 @@ def test_a_config_the_kind_cannot_use_is_refused(runner, committed, kind, config
 def test_configs_the_kinds_can_use_are_added(runner, committed):
     for kind, config in [
         ("json_feed", '{"url": "https://example.com/feed"}'),
+        (
+            "json_feed",
+            '{"url": "https://example.com/feed", "items_path": "", "pagination": "cursor", "page_size": 50, '
+            '"check_url_template": "https://example.com/l/{ref}", "params": {"city": "toronto", "v": 2}, '
+            '"ordered_by_update": true, "fields": {"source_ref": "id", "price": "rent.amount", "url": null}}',
+        ),
         ("csv", '{"path": "s3://bucket/listings.csv"}'),
+        (
+            "csv",
+            '{"path": "a.csv", "delimiter": ";", "ref_columns": ["street", "unit"], '
+            '"units": {"sqft": "sqm"}, "values": {"furnished": {"Y": true, "?": null}, '
+            '"unit_type": {"Apt": "apartment"}}, '
+            '"link_base": "https://example.com/"}',
+        ),
         ("demo", "{}"),
         ("stream", "{}"),
     ]:
-        result = runner.invoke(sources_group, ["add", f"a-{kind}", "--kind", kind, "--config", config])
-        assert result.exit_code == 0 and f"source a-{kind} ({kind}) added" in result.output
+        name = f"a-{kind}-{len(config)}"
+        result = runner.invoke(sources_group, ["add", name, "--kind", kind, "--config", config])
+        assert result.exit_code == 0 and f"source {name} ({kind}) added" in result.output, result.output
     with session_scope() as session:
-        assert len(session.scalars(select(Source)).all()) == 4
+        assert len(session.scalars(select(Source)).all()) == 6
 
 
 def test_a_since_further_back_than_dates_go_is_refused_not_a_traceback(runner, committed):
