@@ -38,7 +38,7 @@ from jobs.sources.base import (
     text_value,
     whole_above_zero,
 )
-from models.normalize import Rejected, source_ref_of
+from models.normalize import CANONICAL_FIELDS, Rejected, source_ref_of
 
 snapshot = True
 REQUIRED_CONFIG = ("path",)
@@ -106,15 +106,19 @@ def pages(config: dict[str, Any], ctx: FetchContext) -> Iterator[Page]:
     with handle:
         if ctx.cursor and ctx.cursor.get("version") == version:
             return
-        reader = csv.DictReader(handle, delimiter=config.get("delimiter", ","))
+        # strict: a quote opened and never closed made the rest of the file one field of one row, and
+        # every listing after it was delisted as gone from the snapshot
+        reader = csv.DictReader(handle, delimiter=config.get("delimiter", ","), strict=True)
         try:
             last = yield from _full_pages(reader, config)
         except csv.Error as exc:
-            raise SourceError(f"csv: line {reader.line_num}: {exc}") from None
+            hint = " (a quoted field never closed)" if "end of data" in str(exc) else ""
+            # the csv reader's count: the DictReader's stops at the last row it gave
+            raise SourceError(f"csv: line {reader.reader.line_num}: {exc}{hint}") from None
         except UnicodeDecodeError as exc:  # the text is decoded a block at a time, so: after the line
             raise SourceError(
                 f"csv: not {_encoding(config)} text (byte 0x{exc.object[exc.start]:02x} after line "
-                f"{reader.line_num}); set the source's encoding"
+                f"{reader.reader.line_num}); set the source's encoding"
             ) from None
         yield Page(last, {"version": version})
 
@@ -127,6 +131,11 @@ def _full_pages(reader: csv.DictReader[str], config: dict[str, Any]) -> Generato
     missing = sorted(mapped - set(reader.fieldnames))
     if missing:
         raise SourceError(f"csv: mapped columns missing from the header: {', '.join(missing)}")
+    paths = {name: name for name in CANONICAL_FIELDS} | (config.get("fields") or {})
+    read = {path for path in paths.values() if path} | set(config.get("ref_columns") or ())
+    twice = sorted({name for name in reader.fieldnames if name in read and reader.fieldnames.count(name) > 1})
+    if twice:  # a row would keep only the last column of the name
+        raise SourceError(f"csv: the header names {', '.join(twice)} more than once: which one is meant?")
     size, batch = int(config.get("page_size", 2000)), []
     for row in reader:
         extra = row.pop(None, None)  # type: ignore[call-overload]

@@ -106,3 +106,39 @@ def test_ref_columns_when_there_is_no_id():
     assert one != csv_file.source_ref({"address": "1 King St", "unit": "5B"}, config)
     with pytest.raises(Rejected, match="all empty"):
         csv_file.source_ref({"address": "", "unit": ""}, config)
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        # the quote swallowed the rest of the file into one field: a2 and a3 were gone from the snapshot,
+        # and ingest delisted them
+        (
+            CSV.replace('"$2,100"', '"$2,100'),
+            "line 4: unexpected end of data \\(a quoted field never closed\\)",
+        ),
+        (CSV.replace('"$2,100"', '"$2,1"00'), "line 2: ',' expected after '\"'"),
+        # a row kept the last "beds" column: the first was silently ignored
+        (
+            "\n".join(line + (",beds" if n == 0 else ",3") for n, line in enumerate(CSV.splitlines())),
+            "the header names beds more than once: which one is meant\\?",
+        ),
+    ],
+)
+def test_a_file_broken_where_nook_reads_it_is_a_source_error(tmp_path, text, reason):
+    path = tmp_path / "export.csv"
+    path.write_text(text)
+    with pytest.raises(SourceError, match=reason):
+        fetch(CONFIG | {"path": str(path)})
+
+
+def test_what_nook_does_not_read_may_repeat_and_a_lone_quote_inside_a_field_is_text(tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_text(CSV.replace("kind,furn", "note,note").replace(",Apt,", ',5" wide,', 1))
+    rows = fetch(
+        {
+            "path": str(path),
+            "fields": {k: v for k, v in CONFIG["fields"].items() if k not in ("unit_type", "furnished")},
+        }
+    )[0].records
+    assert [r["listing_id"] for r in rows] == ["a1", "a2", "a3"] and rows[0]["note"] == "Y"
