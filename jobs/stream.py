@@ -66,6 +66,12 @@ with collector_paused(freeze=True):
 log = logging.getLogger("nook.stream")
 
 DEAD_LETTER_PREFIX = "dead_letter/listing_events"
+# data a partner's producer wrapped: each is poison saying what to send instead (Lambda unwraps neither)
+WRAPPED = {
+    b"\xf3\x89\x9a\xc2": "data is a KPL aggregated record (several records in one): send one JSON listing a "
+    "record (the Kinesis Producer Library's AggregationEnabled=false)",
+    b"\x1f\x8b": "data is gzip-compressed: send the JSON listing as it is",
+}
 # what a record's optional "status" may say: a listing (the default), or a removal
 STATUSES = (None, "active", "delisted")
 MAX_PUT_RECORDS = 500
@@ -192,9 +198,16 @@ def decode(index: int, record: Mapping[str, Any]) -> Item:
         str(kinesis_part.get("data", "")),
     )
     try:
-        text = base64.b64decode(item.data, validate=True).decode("utf-8")
+        data = base64.b64decode(item.data, validate=True)
     except (binascii.Error, ValueError):
-        item.reason = "data is not base64-encoded UTF-8"
+        item.reason = "data is not base64-encoded"
+        return item
+    try:
+        text = data.decode("utf-8")
+    except ValueError:
+        item.reason = next(
+            (reason for magic, reason in WRAPPED.items() if data.startswith(magic)), "data is not UTF-8 text"
+        )
         return item
     payload, item.reason = parse(text)
     if item.reason is not None:

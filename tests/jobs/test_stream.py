@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import os
 import shutil
@@ -177,7 +178,7 @@ def test_a_batch_with_poison_records_is_scored_published_and_quarantined(zappa_s
     assert message["model_version"] == "api-test-v1" and message["p25"] <= message["p50"] <= message["p75"]
     with session_scope() as session:
         reasons = sorted(session.scalars(select(QuarantinedRecord.reason)))
-    assert any(r.startswith("data is not base64-encoded UTF-8 (sequence 1005)") for r in reasons)
+    assert any(r.startswith("data is not UTF-8 text (sequence 1005)") for r in reasons)
     assert any(r.startswith("data is not JSON") for r in reasons)
     assert any(r.startswith("price: not a number: 'call me'") for r in reasons)
     letters = boto3.client("s3").list_objects_v2(Bucket="nook-test", Prefix=stream.DEAD_LETTER_PREFIX)[
@@ -189,6 +190,26 @@ def test_a_batch_with_poison_records_is_scored_published_and_quarantined(zappa_s
     )
     assert set(letter) == {"sequence_number", "shard", "reason", "data_base64"}
     assert base64.b64decode(letter["data_base64"]) in POISON
+
+
+def test_data_a_producer_wrapped_is_poison_saying_what_to_send(zappa_stream, partner):
+    """The Kinesis Producer Library aggregates records by default, and Lambda does not unpack them: a
+    partner using it saw every listing refused as "not base64-encoded UTF-8"."""
+    listing = json.dumps(payloads(1)[0]).encode()
+    aggregated = b"\xf3\x89\x9a\xc2" + listing  # the KPL's magic, then (protobuf) the records
+    event = kinesis_event([aggregated, gzip.compress(listing), listing])
+    event["Records"][0]["kinesis"]["data"] += "%"  # not base64 at all
+    event["Records"].insert(0, kinesis_event([aggregated], first_sequence=999)["Records"][0])
+    result = zappa_stream.handler(event, LocalContext())
+    assert result["batchItemFailures"] == [] and result["valid"] == 1 and result["poison"] == 3
+    with session_scope() as session:
+        reasons = sorted(session.scalars(select(QuarantinedRecord.reason)))
+    assert reasons == [
+        "data is a KPL aggregated record (several records in one): send one JSON listing a record (the "
+        "Kinesis Producer Library's AggregationEnabled=false) (sequence 999)",
+        "data is gzip-compressed: send the JSON listing as it is (sequence 1001)",
+        "data is not base64-encoded (sequence 1000)",
+    ]
 
 
 def test_records_nook_cannot_read_or_store_are_poison_not_a_blocked_shard(zappa_stream, partner):
