@@ -2,7 +2,9 @@
 
 Each pending listing is validated with the shared rules (models.normalize);
 valid ones become `active` with a POINT geometry, impossible ones become
-`rejected` and are quarantined with the reason. New listings that repeat one
+`rejected` and are quarantined with the reason; an impossible update of a listing
+nook has shown is quarantined and the listing stays up as it last was valid (as
+the stream stage keeps it). New listings that repeat one
 from another source point at it (at one live before the batch, else at the
 older: the copy that went live first stays shown); canonical ones inside a
 user's region (and criteria) queue one notification per (region, listing).
@@ -45,6 +47,7 @@ class BatchResult:
 
     activated: int = 0
     rejected: int = 0
+    kept: int = 0  # of the rejected: updates refused, the listing kept as it last was valid
     duplicates: int = 0
     notifications: int = 0
     analyzed: bool = False
@@ -96,19 +99,28 @@ def process_batch(
                 )
             )
     activate(session, good, now)
+    kept = 0
     if bad:
+        refused = [lid for lid, _ in bad]
         session.execute(
             update(Listing)
-            .where(Listing.id.in_([lid for lid, _ in bad]))
+            .where(Listing.id.in_(refused), Listing.geom.is_(None))
             .values(status="rejected", processed_at=now, canonical_id=None)
         )
+        # an update nook cannot use does not take down the listing it showed (its clean columns and
+        # geometry are the last valid version): taken down, it was gone until the source mended it
+        kept = session.execute(
+            update(Listing)
+            .where(Listing.id.in_(refused), Listing.geom.is_not(None))
+            .values(status="active", processed_at=now)
+        ).rowcount
         quarantine(session, [record for _, record in bad])
     active_ids = [lid for lid, _ in good]
     analyzed = refresh_listing_statistics(session, changed_before + len(pending))
     duplicates = mark_duplicates(session, active_ids, metres, tolerance)
     rank_listings(session, active_ids, now)  # so alerts and the API can explain prices right away
     notifications = match_regions(session, active_ids, now)
-    return BatchResult(len(good), len(bad), len(duplicates), notifications, analyzed)
+    return BatchResult(len(good), len(bad), kept, len(duplicates), notifications, analyzed)
 
 
 def process_pending(
@@ -132,7 +144,7 @@ def process_pending(
     ) is not None:
         batches += 1
         since_analyze = 0 if batch.analyzed else since_analyze + batch.activated + batch.rejected
-        for key in ("activated", "rejected", "duplicates", "notifications"):
+        for key in ("activated", "rejected", "kept", "duplicates", "notifications"):
             setattr(totals, key, getattr(totals, key) + getattr(batch, key))
         report_progress("process", totals.activated + totals.rejected, pending)
         if past(deadline):
@@ -142,6 +154,7 @@ def process_pending(
         "batches": batches,
         "activated": totals.activated,
         "rejected": totals.rejected,
+        "kept_as_last_valid": totals.kept,
         "duplicates": totals.duplicates,
         "notifications": totals.notifications,
         "finished": finished,

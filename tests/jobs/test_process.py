@@ -272,3 +272,29 @@ def test_a_source_whose_mapping_nook_cannot_read_waits_and_the_rest_go_on(db_ses
     again = process.process_pending(db_session, T0)
     assert again["activated"] == 1 and again["errors"] == []
     assert db_session.scalar(select(Listing.furnished).where(Listing.source_ref == "waits")) is True
+
+
+def test_an_update_nook_cannot_use_keeps_the_listing_as_it_last_was_valid(db_session):
+    """A shown listing whose source sent "call us" for its price was taken down (rejected) until the
+    source mended it; the stream stage kept it. Now both keep it, and the update is quarantined."""
+    a, _ = sources(db_session)
+    shown = add_listing(db_session, a, "shown", price=2100)
+    process.process_pending(db_session, T0)
+    db_session.execute(
+        text(
+            "UPDATE listings SET raw = raw || '{\"price\": \"call us\"}', status = 'pending' WHERE id = :id"
+        ),
+        {"id": shown.id},
+    )
+    add_listing(db_session, a, "never-valid", price="call us")
+    result = process.process_pending(db_session, T0)
+    assert (result["activated"], result["rejected"], result["kept_as_last_valid"]) == (0, 2, 1)
+    rows = {
+        r.source_ref: (r.status, r.price)
+        for r in db_session.execute(select(Listing.source_ref, Listing.status, Listing.price))
+    }
+    assert rows == {"shown": ("active", 2100), "never-valid": ("rejected", None)}
+    filed = db_session.scalars(
+        select(QuarantinedRecord.source_ref).where(QuarantinedRecord.stage == "process")
+    )
+    assert sorted(filed) == ["never-valid", "shown"]
