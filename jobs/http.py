@@ -12,15 +12,28 @@ sites it calls do (a killed job commits nothing).
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3 import BaseHTTPResponse
-from urllib3.exceptions import InvalidHeader, MaxRetryError, ResponseError
+from urllib3 import BaseHTTPResponse, HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    InvalidHeader,
+    MaxRetryError,
+    NewConnectionError,
+    ResponseError,
+)
 from urllib3.util.retry import Retry
+
+from models.webhooks import WebhookNotAllowed, public_addresses
 
 USER_AGENT = "nook/1.0 (+https://github.com/nook-rentals/nook)"
 DEFAULT_TIMEOUT = (5.0, 30.0)  # connect, read
@@ -28,6 +41,65 @@ LONGEST_WAIT = 30.0  # seconds a Retry-After may ask us to wait
 # how long after its deadline (when no new page or check starts) a job's requests may still run: the
 # deadline leaves Lambda's last minute (runtime.budget_deadline), and the rest is for the database
 OVERRUN = 30.0
+
+
+_PUBLIC_ONLY: ContextVar[bool] = ContextVar("nook_public_only", default=False)
+
+
+@contextmanager
+def public_addresses_only() -> Iterator[None]:
+    """Requests made within connect only to public addresses of their host, resolved and checked as they
+    connect. A check of the name before the request is not enough: requests resolves it again, and a
+    name that answers a public address first and 127.0.0.1 a moment later (DNS rebinding) took the
+    recheck inside. (A pooled connection was checked when it was made.)"""
+    token = _PUBLIC_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _PUBLIC_ONLY.reset(token)
+
+
+class _PublicOnly(HTTPConnection):
+    """Within public_addresses_only(), connects to the host's checked public addresses themselves."""
+
+    def _new_conn(self) -> socket.socket:
+        if not _PUBLIC_ONLY.get():
+            return super()._new_conn()
+        host = self._dns_host
+        try:
+            addresses = public_addresses(host)
+        except WebhookNotAllowed as exc:
+            raise NewConnectionError(self, f"not asked: {exc}") from None
+        failure: Exception | None = None
+        for address in addresses:
+            self._dns_host = str(address)  # the socket's peer; TLS still names and verifies `host`
+            try:
+                return super()._new_conn()
+            except (NewConnectionError, ConnectTimeoutError) as exc:
+                failure = exc
+            finally:
+                self._dns_host = host
+        raise failure or NewConnectionError(self, f"{host} has no address")
+
+
+class _PublicOnlyHTTPS(_PublicOnly, HTTPSConnection):
+    pass
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _PublicOnly
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _PublicOnlyHTTPS
+
+
+class PoliteAdapter(HTTPAdapter):
+    """An HTTPAdapter whose connections honour public_addresses_only()."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
 
 
 def stop_requests(client: requests.Session, deadline: float | None, overrun: float = OVERRUN) -> None:
@@ -127,7 +199,7 @@ def polite_session(
         respect_retry_after_header=True,
         raise_on_status=False,
     )
-    adapter = HTTPAdapter(max_retries=retry, pool_maxsize=8)
+    adapter = PoliteAdapter(max_retries=retry, pool_maxsize=8)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session

@@ -87,6 +87,11 @@ def _allowed(host: str, allow_private: bool) -> list[ipaddress.IPv4Address | ipa
     return addresses
 
 
+def public_addresses(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """The addresses `host` resolves to now, if all are public; else WebhookNotAllowed."""
+    return _allowed(host, allow_private=False)
+
+
 def check_webhook_url(url: str, allow_private: bool = False, resolve: bool = True, limit: int = 2000) -> str:
     """Return the URL if nook may deliver to it, else raise WebhookNotAllowed saying why."""
     parts = _checked_parts(url, limit)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, TypeVar
@@ -11,6 +12,7 @@ from urllib.parse import urljoin
 
 import requests
 
+from jobs.http import public_addresses_only
 from models.normalize import CANONICAL_FIELDS, is_http_address
 from models.settings import get_settings
 from models.webhooks import page_allowed
@@ -214,14 +216,16 @@ def check_url(url: str | None, client: requests.Session, trusted: bool = False) 
 
     A page a source gave is asked only at public addresses (models.webhooks.page_allowed), and so is
     every redirect it answers with: a listing's url on 169.254.169.254 or an inner host had the recheck
-    call it. `trusted`: the operator's own address (a source's check_url_template), asked as it is."""
+    call it. The connection goes to the addresses checked as it is made (jobs.http.public_addresses_only).
+    `trusted`: the operator's own address (a source's check_url_template), asked as it is."""
     allow_private = trusted or get_settings().allow_private_pages
     for _ in range(MAX_REDIRECTS + 1):
         if not url or not page_allowed(url, allow_private):
             return "unknown"
         try:
-            response = client.get(url, allow_redirects=False, stream=True)
-            response.close()
+            with nullcontext() if allow_private else public_addresses_only():
+                response = client.get(url, allow_redirects=False, stream=True)
+                response.close()
         except requests.RequestException:
             return "unknown"
         if not response.is_redirect:

@@ -207,21 +207,81 @@ def test_a_listing_page_on_an_inner_address_is_not_asked(server, client, public_
     assert json_feed.check(template, "r1", None, client) == "active"
 
 
-def test_a_public_page_redirecting_inside_is_not_followed(server, client, public_pages_only, monkeypatch):
+@pytest.fixture
+def localhost_public(monkeypatch):
+    """The name localhost stands for a public host: its 127.0.0.1 passes the public-address check."""
     from models import webhooks
 
-    resolve = webhooks._addresses  # "localhost" stands for a public host here; requests still reaches it
+    allowed = webhooks._allowed
     monkeypatch.setattr(
         webhooks,
-        "_addresses",
-        lambda host: [ipaddress.ip_address("93.184.215.14")] if host == "localhost" else resolve(host),
+        "_allowed",
+        lambda host, allow_private: (
+            [ipaddress.ip_address("127.0.0.1")] if host == "localhost" else allowed(host, allow_private)
+        ),
     )
+
+
+def test_a_public_page_redirecting_inside_is_not_followed(
+    server, client, public_pages_only, localhost_public
+):
     inner = f"{server.url}/secret"  # 127.0.0.1
     server.route("/hop", lambda r: Reply(302, "", {"Location": inner}))
     server.route("/secret", lambda r: Reply(410, ""))
     public = server.url.replace("127.0.0.1", "localhost")
     assert json_feed.check({}, "r1", f"{public}/hop", client) == "unknown"
     assert [r.path for r in server.requests] == ["/hop"]
+
+
+def test_a_name_that_turns_inner_between_the_check_and_the_request_is_not_asked(
+    server, client, public_pages_only, monkeypatch
+):
+    """DNS rebinding: the name answered a public address to the check, and 127.0.0.1 to requests, which
+    resolved it again; the recheck asked the inner host."""
+    import socket
+
+    from models import webhooks
+
+    answers = iter([[ipaddress.ip_address("93.184.215.14")]])  # the check's; every later look-up: inside
+    monkeypatch.setattr(
+        webhooks, "_addresses", lambda host: next(answers, [ipaddress.ip_address("127.0.0.1")])
+    )
+    resolve = socket.getaddrinfo
+    monkeypatch.setattr(
+        socket,
+        "getaddrinfo",
+        lambda host, *rest, **kw: resolve("127.0.0.1" if host == "rebind.example" else host, *rest, **kw),
+    )
+    server.route("/l/r1", lambda r: Reply(200, {}))
+    page = server.url.replace("127.0.0.1", "rebind.example") + "/l/r1"
+    assert json_feed.check({}, "r1", page, client) == "unknown"
+    assert server.requests == []
+
+
+def test_a_page_over_tls_is_asked_at_its_checked_address_and_proves_its_name(
+    tmp_path, client, public_pages_only, localhost_public
+):
+    """The connection goes to the address checked, while TLS still names and verifies the host."""
+    import ssl
+
+    from tests.http_servers import ScriptedServer, localhost_certificate
+
+    certificate, key = localhost_certificate(str(tmp_path))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certificate, key)
+    site = ScriptedServer().start(tls=context)
+    try:
+        site.route("/l/r1", lambda r: Reply(410, ""))
+        client.verify, client.trust_env = certificate, False  # (REQUESTS_CA_BUNDLE would win over verify)
+        assert (
+            json_feed.check({}, "r1", site.url.replace("127.0.0.1", "localhost") + "/l/r1", client) == "gone"
+        )
+        assert [r.headers["host"] for r in site.requests] == [
+            site.url.replace("https://127.0.0.1", "localhost")
+        ]
+        assert json_feed.check({}, "r1", site.url + "/l/r1", client) == "unknown"  # 127.0.0.1 itself: inside
+    finally:
+        site.stop()
 
 
 def test_redirects_are_followed_each_checked_and_not_in_circles(server, client):
