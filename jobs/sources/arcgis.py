@@ -82,6 +82,7 @@ def pages(config: dict[str, Any], ctx: FetchContext) -> Iterator[Page]:
     size, offset, latest = int(config.get("page_size", 1000)), 0, since_ms
     now_ms = int(ctx.now.timestamp() * 1000)
     id_field = config.get("id_field", "OBJECTID")
+    firsts: set[str] = set()
     while True:
         body = _query(
             ctx.client,
@@ -99,6 +100,14 @@ def pages(config: dict[str, Any], ctx: FetchContext) -> Iterator[Page]:
         features = body.get("features")
         if not isinstance(features, list):
             raise SourceError("arcgis: response has no features list: the layer changed shape")
+        # a layer that ignores resultOffset gives its first page again and again, each saying there is
+        # more: the pull went round until the run's deadline, every run
+        first = repr(features[0])[:500] if features else None
+        if first is not None and first in firsts:
+            raise SourceError(
+                f"arcgis: pagination is not advancing at offset {offset} (is resultOffset supported?)"
+            )
+        firsts.add(first or "")
         for feature in features:
             stamp = (
                 (feature.get("attributes") or {}).get(config["updated_field"])

@@ -139,3 +139,15 @@ def test_check_quotes_a_text_id(server, client):
     for ref in ("O'Brien-3", "x' OR '1'='1", "\u00b2"):
         assert arcgis.check(config(server, id_field="LISTING_ID"), ref, None, client) == "gone"
     assert wheres == ["LISTING_ID = 'O''Brien-3'", "LISTING_ID = 'x'' OR ''1''=''1'", "LISTING_ID = '\u00b2'"]
+
+
+def test_a_layer_that_ignores_the_offset_is_a_source_error_not_an_endless_pull(server, client):
+    def first_page_always(request):
+        if request.query.get("returnCountOnly") == "true":
+            return Reply(200, {"count": len(FEATURES)})
+        return Reply(200, {"features": FEATURES[:10], "exceededTransferLimit": True})
+
+    server.route(f"{LAYER}/query", first_page_always)
+    with pytest.raises(SourceError, match="pagination is not advancing at offset 10"):
+        fetch(config(server), client)
+    assert len(server.requests) == 3  # the count, the first page, the same page again
