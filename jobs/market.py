@@ -9,7 +9,8 @@ weeks) — counts are small, overdispersed and weekly-seasonal; the backtest
 from simulating the fitted model — coefficients drawn from their estimated
 distribution, then negative-binomial counts — so the next-7-days total gets a
 proper interval too; each day's is the integer interval nearest 80%. The price is forecast with a
-damped-trend ETS model. Results replace the window they cover in
+damped-trend ETS model, its interval at least that of the median of the last window's listings
+(order statistics), and not at all from fewer than three listings. Results replace the window they cover in
 market_points, so re-running a day changes nothing.
 """
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -48,6 +49,7 @@ MIN_ACTIVE_DAYS = 14  # days with listings in the fitted 6 weeks for the day-of-
 SIMULATIONS = 4000
 MIN_ALPHA = 1e-3  # below this dispersion, Poisson
 PRICE_MODEL = "ets(add, damped trend)"
+MIN_PRICE_LISTINGS = 3  # in the last window: a median of one or two listings is no market price
 
 # A listing is new on the day it was posted unless it re-posts a unit seen in the
 # 30 days before: a cross-source duplicate (whatever its canonical_id says today) or
@@ -92,6 +94,7 @@ class Series:
 
     counts: pd.DataFrame  # index: day; columns: BED_BUCKETS
     price: pd.DataFrame  # index: day; columns: BED_BUCKETS; NaN where the window had no listing
+    recent: dict[str, np.ndarray] = field(default_factory=dict)  # the last day's window's prices, by bucket
 
 
 def load_new_listings(session: Session, start: date, end: date) -> pd.DataFrame:
@@ -138,15 +141,14 @@ def build_series(listings: pd.DataFrame, start: date, end: date) -> Series:
     ordinal = np.asarray([d.toordinal() for d in frame["day"]], dtype=np.int64)
     prices = frame["price"].to_numpy(dtype=float)
     buckets = frame["bucket"].to_numpy()
+    recent: dict[str, np.ndarray] = {}
     for day in days:
         window = (ordinal > day.toordinal() - PRICE_WINDOW) & (ordinal <= day.toordinal())
-        if window.any():
-            price.loc[day, "all"] = float(np.median(prices[window]))
-            for bucket in BED_BUCKETS[1:]:
-                chosen = window & (buckets == bucket)
-                if chosen.any():
-                    price.loc[day, bucket] = float(np.median(prices[chosen]))
-    return Series(counts, price)
+        recent = {"all": prices[window]} | {b: prices[window & (buckets == b)] for b in BED_BUCKETS[1:]}
+        for bucket, chosen in recent.items():
+            if len(chosen):
+                price.loc[day, bucket] = float(np.median(chosen))
+    return Series(counts, price, recent)
 
 
 def _design(days: np.ndarray, start: int) -> np.ndarray:
@@ -226,12 +228,34 @@ def _interval(draws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return best_low.astype(float), best_high.astype(float)
 
 
-def forecast_price(history: pd.Series, horizon: int = HORIZON) -> pd.DataFrame:
-    """Daily forecast of the trailing median price with an 80% interval (empty if too little data)."""
+def median_interval(prices: np.ndarray, level: float = LEVEL) -> tuple[float, float]:
+    """A distribution-free interval for the median of the population `prices` were drawn from: the
+    order statistics x(j) and x(n+1-j) with the largest j whose coverage, 1 - 2 P(Binomial(n, 1/2) < j),
+    is at least `level` (the sample's extremes when none is)."""
+    from scipy.stats import binom
+
+    ordered = np.sort(np.asarray(prices, dtype=float))
+    n = len(ordered)
+    below = int(binom.ppf((1 - level) / 2, n, 0.5))  # P(Bin <= below) >= (1 - level) / 2
+    if binom.cdf(below, n, 0.5) > (1 - level) / 2:
+        below -= 1
+    j = max(below + 1, 1)  # 1-based: P(Bin <= j - 1) <= (1 - level) / 2
+    return float(ordered[j - 1]), float(ordered[n - j])
+
+
+def forecast_price(
+    history: pd.Series, recent: np.ndarray | None = None, horizon: int = HORIZON
+) -> pd.DataFrame:
+    """Daily forecast of the trailing median price with an 80% interval (empty if too little data).
+
+    The ETS interval follows the series, and a series of medians is smooth: where it has not moved
+    (a small region where every listing asked $2,150) the interval had no width at all. `recent`, the
+    prices in the last window, sets a floor: the interval covers at least the interval of their
+    median (and with fewer than MIN_PRICE_LISTINGS of them there is no forecast)."""
     from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
     observed = history.dropna()
-    if len(observed) < 21:
+    if len(observed) < 21 or (recent is not None and len(recent) < MIN_PRICE_LISTINGS):
         return pd.DataFrame(columns=["value", "low", "high"])
     series = pd.Series(np.log(history.ffill().bfill().to_numpy(dtype=float)))
     with warnings.catch_warnings():
@@ -240,13 +264,11 @@ def forecast_price(history: pd.Series, horizon: int = HORIZON) -> pd.DataFrame:
         frame = fitted.get_prediction(start=len(series), end=len(series) + horizon - 1).summary_frame(
             alpha=1 - LEVEL
         )
-    return pd.DataFrame(
-        {
-            "value": np.exp(frame["mean"].to_numpy()),
-            "low": np.exp(frame["pi_lower"].to_numpy()),
-            "high": np.exp(frame["pi_upper"].to_numpy()),
-        }
-    )
+    value, low, high = (np.exp(frame[c].to_numpy()) for c in ("mean", "pi_lower", "pi_upper"))
+    if recent is not None:
+        floor, ceiling = median_interval(recent)
+        low, high = np.minimum(low, floor), np.maximum(high, ceiling)
+    return pd.DataFrame({"value": value, "low": np.minimum(low, value), "high": np.maximum(high, value)})
 
 
 def seasonal_naive(history: pd.Series, horizon: int = HORIZON) -> np.ndarray:
@@ -373,7 +395,7 @@ def area_points(series: Series, scope: str, today: date, now: datetime) -> list[
         price_key = series_key(scope, "price", beds)
         recent_price = pd.DataFrame({"value": series.price[beds].loc[shown], **empty})
         points += _points(price_key, list(shown), recent_price, "history", None, now)
-        price = forecast_price(series.price[beds])
+        price = forecast_price(series.price[beds], series.recent.get(beds))
         if len(price):
             points += _points(price_key, future, price, "forecast", PRICE_MODEL, now)
     return points

@@ -232,6 +232,23 @@ def test_forecast_shapes_and_intervals():
     assert market.forecast_price(pd.Series([2000.0] * 20 + [np.nan] * 64, index=days)).empty
 
 
+def test_a_median_that_has_not_moved_still_gets_an_interval_from_the_listings_behind_it():
+    """A small region where the trailing median sat at $2,150 for weeks was forecast $2,150-$2,150: the
+    interval of a smooth series of medians, not of the few listings each median is taken from."""
+    days = pd.Index(pd.date_range("2026-06-01", periods=56, freq="D").date)
+    flat = pd.Series([2150.0] * 56, index=days)
+    alone = market.forecast_price(flat)
+    assert (alone["high"] - alone["low"]).max() < 1.0  # the series alone: an interval of no width
+    listings = np.array([1900.0, 2000, 2100, 2150, 2150, 2200, 2250, 2300, 2400, 2600])
+    forecast = market.forecast_price(flat, listings)
+    # 80% for the median of ten: the 3rd and 8th of them (89% by the binomial), whatever the prices' shape
+    assert market.median_interval(listings) == (2100.0, 2300.0)
+    assert np.allclose(forecast["value"], 2150.0) and (forecast["low"] <= 2100.0).all()
+    assert (forecast["high"] >= 2300.0).all()
+    assert market.median_interval(np.array([3000.0, 1000, 2000])) == (1000.0, 3000.0)  # the extremes
+    assert market.forecast_price(flat, np.array([2150.0, 2150.0])).empty  # two listings: no market price
+
+
 def test_backtest_on_data_with_known_weekly_seasonality():
     """20 weekly origins over 300 days of negative-binomial counts with a weekly rhythm: the 80%
     intervals cover 80% ± 5 points and the model beats seasonal naive."""
