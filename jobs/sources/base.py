@@ -112,7 +112,10 @@ def path_value(value: Any) -> str | None:
 
 
 def whole_above_zero(value: Any) -> str | None:
-    return _must(type(value) is int and value > 0, "a whole number above 0", value)
+    """A count: a number, or its digits as text (which the adapters have always read)."""
+    digits = isinstance(value, str) and value.strip().isascii() and value.strip().isdigit()
+    ok = (type(value) is int or digits) and int(value) > 0
+    return _must(ok, "a whole number above 0", value)
 
 
 def flag(value: Any) -> str | None:

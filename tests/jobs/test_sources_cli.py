@@ -28,8 +28,8 @@ from models.source import Source
         ),
         (
             "csv",
-            '{"path": "a.csv", "page_size": "500"}',
-            'page_size must be a whole number above 0, not "500"',
+            '{"path": "a.csv", "page_size": "5OO"}',
+            'page_size must be a whole number above 0, not "5OO"',
         ),
         (
             "csv",
@@ -114,7 +114,7 @@ def test_configs_the_kinds_can_use_are_added(runner, committed):
         ("json_feed", '{"url": "https://example.com/feed"}'),
         (
             "json_feed",
-            '{"url": "https://example.com/feed", "items_path": "", "pagination": "cursor", "page_size": 50, '
+            '{"url": "https://example.com/feed", "items_path": "", "pagination": "cursor", "page_size": "50", '
             '"check_url_template": "https://example.com/l/{ref}", "params": {"city": "toronto", "v": 2}, '
             '"ordered_by_update": true, "fields": {"source_ref": "id", "price": "rent.amount", "url": null}}',
         ),
