@@ -30,6 +30,12 @@ def check_config(kind: str, config: Any) -> None:
     """SourceError saying what is wrong unless `config` is an object with what the kind needs."""
     module = adapter(kind)
     require(config, kind, module.REQUIRED_CONFIG, MAPPING_CHECKS | module.CONFIG_CHECKS)
+    unread = sorted(set(MAPPING_CHECKS) & set(config)) if not getattr(module, "MAPS_RECORDS", True) else []
+    if unread:  # taken, they would be ignored: the partner's records would not be read as the operator meant
+        raise SourceError(
+            f"{kind} config: {', '.join(unread)} is not read: a {kind} source sends listings in nook's own "
+            "field names, with absolute links"
+        )
 
 
 def mapping(kind: str, config: dict[str, Any]) -> dict[str, Any]:

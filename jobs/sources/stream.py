@@ -12,6 +12,7 @@ from jobs.sources.base import CheckResult, FetchContext, Page, check_url
 snapshot = False
 REQUIRED_CONFIG: tuple[str, ...] = ()  # partners push; nothing to pull
 CONFIG_CHECKS: dict[str, Any] = {}
+MAPS_RECORDS = False  # partners send listings in nook's own field names: no mapping is read
 
 
 def pages(config: dict[str, Any], ctx: FetchContext) -> Iterator[Page]:

@@ -100,6 +100,11 @@ from models.source import Source
             "page_size must be a whole number",
         ),
         ("demo", '{"feed": "other"}', 'demo config: feed must be one of main, mirror, not "other"'),
+        (
+            "stream",
+            '{"link_base": "https://acme.example/"}',
+            "stream config: link_base is not read: a stream",
+        ),
     ],
 )
 def test_a_config_the_kind_cannot_use_is_refused(runner, committed, kind, config, reason):
@@ -114,8 +119,9 @@ def test_configs_the_kinds_can_use_are_added(runner, committed):
         ("json_feed", '{"url": "https://example.com/feed"}'),
         (
             "json_feed",
-            '{"url": "https://example.com/feed", "items_path": "", "pagination": "cursor", "page_size": "50", '
-            '"check_url_template": "https://example.com/l/{ref}", "params": {"city": "toronto", "v": 2}, '
+            '{"url": "https://example.com/feed", "items_path": "", "pagination": "cursor", '
+            '"page_size": "50", "check_url_template": "https://example.com/l/{ref}", '
+            '"params": {"city": "toronto", "v": 2}, '
             '"ordered_by_update": true, "fields": {"source_ref": "id", "price": "rent.amount", "url": null}}',
         ),
         ("csv", '{"path": "s3://bucket/listings.csv"}'),
