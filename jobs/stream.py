@@ -79,7 +79,7 @@ DEAD_LETTER_WRITERS = 8
 PUT_ATTEMPTS = 5
 
 # the ids of a batch's sources by name, in one round trip
-SOURCE_IDS = text("SELECT name, id FROM sources WHERE name = ANY(:names)").bindparams(
+SOURCE_IDS = text("SELECT name, id, kind, enabled FROM sources WHERE name = ANY(:names)").bindparams(
     bindparam("names", type_=ARRAY(Text))
 )
 # A partner that delivers valid records is fresh. The freshness check reads last_success_at in hours, so
@@ -258,15 +258,26 @@ def features(clean: CleanListing) -> ListingFeatures:
 
 def resolve_sources(session: Session, items: list[Item]) -> None:
     """Attach source ids (to poison too, so that a partner's refused records are found under its name); a
-    source nook does not know makes the record poison."""
+    source nook does not know, one that is not a stream partner, or one disabled makes the record poison
+    (a partner naming a feed's source wrote over that feed's listings)."""
     named = [i for i in items if i.payload and isinstance(i.payload.get("source"), str)]
     names = {i.payload["source"].strip() for i in named}  # type: ignore[index]
-    known = dict(session.execute(SOURCE_IDS, {"names": list(names)}).all()) if names else {}
+    known = {r.name: r for r in session.execute(SOURCE_IDS, {"names": list(names)})} if names else {}
     for item in named:
         name = item.payload["source"].strip()  # type: ignore[index]
-        item.source_id = known.get(name)
-        if item.source_id is None and not item.poison:
+        source = known.get(name)
+        # filed under a partner's name only: a record naming a feed's source is no record of that feed
+        item.source_id = source.id if source is not None and source.kind == "stream" else None
+        if item.poison:
+            continue
+        if source is None:
             item.reason = f"source: unknown source {name[:60]!r} (register it with `flask sources add`)"
+        elif source.kind != "stream":
+            item.reason = f"source: {name[:60]!r} is a {source.kind} source, not a stream partner"
+        elif not source.enabled:
+            item.reason = (
+                f"source: {name[:60]!r} is disabled (`flask sources enable` takes its records again)"
+            )
 
 
 def latest(good: list[Item]) -> tuple[list[Item], list[Item]]:

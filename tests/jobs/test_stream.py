@@ -535,6 +535,33 @@ def test_unknown_source_and_odd_payloads_are_poison(zappa_stream, partner):
         assert expected in reasons
 
 
+def test_a_record_naming_a_feeds_source_or_a_disabled_partner_is_poison(zappa_stream, partner):
+    """A partner could name a feed's source and write over that feed's listings; a partner the operator
+    disabled was still taken."""
+    with session_scope() as session:
+        session.add(Source(name="feed", kind="json_feed", config={"url": "https://feed.example/"}))
+        session.add(Source(name="paused", kind="stream", config={}, enabled=False))
+    listing = payloads(1)[0]
+    datas = [json.dumps(listing | {"source": name}).encode() for name in ("feed", "paused", "partner")]
+    result = zappa_stream.handler(kinesis_event(datas), LocalContext())
+    assert result["batchItemFailures"] == [] and (result["valid"], result["poison"]) == (1, 2)
+    with session_scope() as session:
+        filed = dict(
+            session.execute(
+                select(QuarantinedRecord.reason, Source.name).outerjoin(
+                    Source, Source.id == QuarantinedRecord.source_id
+                )
+            ).all()
+        )
+        owners = set(session.scalars(select(Source.name).join(Listing, Listing.source_id == Source.id)))
+    disabled = "source: 'paused' is disabled (`flask sources enable` takes its records again)"
+    assert filed == {
+        "source: 'feed' is a json_feed source, not a stream partner (sequence 1000)": None,  # not the feed's
+        f"{disabled} (sequence 1001)": "paused",
+    }
+    assert owners == {"partner"}
+
+
 def test_a_source_ref_that_is_no_id_is_poison_not_a_failed_batch(zappa_stream, partner):
     """A record naming its listing with an object failed the quarantine's insert (the ref went to
     PostgreSQL as it came), so the whole batch was retried until Lambda gave up on the record."""
