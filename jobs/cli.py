@@ -267,10 +267,21 @@ def sources_add(name: str, kind: str, config_json: str) -> None:
     """Register a source (a partner pushing to Kinesis is --kind stream)."""
     from sqlalchemy import select
 
-    from jobs.sources import registry
-    from jobs.sources.base import SourceError
     from models.session import session_scope
     from models.source import Source
+
+    config = _checked_config(kind, config_json)
+    with session_scope() as session:
+        if session.scalar(select(Source.id).where(Source.name == name)):
+            raise click.ClickException(f"a source named {name} already exists")
+        session.add(Source(name=name, kind=kind, config=config))
+    click.echo(f"source {name} ({kind}) added")
+
+
+def _checked_config(kind: str, config_json: str) -> Any:
+    """--config as JSON its kind can use, else a usage error saying what is wrong."""
+    from jobs.sources import registry
+    from jobs.sources.base import SourceError
 
     try:
         config = json.loads(config_json)
@@ -279,11 +290,53 @@ def sources_add(name: str, kind: str, config_json: str) -> None:
         raise click.BadParameter(f"not JSON: {exc}", param_hint="--config") from None
     except SourceError as exc:
         raise click.BadParameter(str(exc), param_hint="--config") from None
+    return config
+
+
+def _named_source(session: Any, name: str) -> Any:
+    from sqlalchemy import select
+
+    from models.source import Source
+
+    source = session.scalar(select(Source).where(Source.name == name))
+    if source is None:
+        raise click.ClickException(f"no source named {name} (`flask sources list` shows them)")
+    return source
+
+
+@sources_group.command("configure")
+@click.argument("name", type=TEXT)
+@click.option("--config", "config_json", required=True, help="The whole new JSON config.")
+def sources_configure(name: str, config_json: str) -> None:
+    """Replace a source's config, checked as `add` checks it (its cursor is kept)."""
+    from models.session import session_scope
+
     with session_scope() as session:
-        if session.scalar(select(Source.id).where(Source.name == name)):
-            raise click.ClickException(f"a source named {name} already exists")
-        session.add(Source(name=name, kind=kind, config=config))
-    click.echo(f"source {name} ({kind}) added")
+        source = _named_source(session, name)
+        source.config = _checked_config(source.kind, config_json)
+    click.echo(f"source {name} configured")
+
+
+@sources_group.command("disable")
+@click.argument("name", type=TEXT)
+def sources_disable(name: str) -> None:
+    """Stop pulling a source (a partner's stream records are quarantined, to replay once it is enabled)."""
+    _set_enabled(name, False)
+
+
+@sources_group.command("enable")
+@click.argument("name", type=TEXT)
+def sources_enable(name: str) -> None:
+    """Pull a source again (and take a partner's stream records again)."""
+    _set_enabled(name, True)
+
+
+def _set_enabled(name: str, enabled: bool) -> None:
+    from models.session import session_scope
+
+    with session_scope() as session:
+        _named_source(session, name).enabled = enabled
+    click.echo(f"source {name} {'enabled' if enabled else 'disabled'}")
 
 
 @click.group("quarantine")

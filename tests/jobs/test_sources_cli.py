@@ -155,3 +155,37 @@ def test_a_name_that_is_not_utf8_is_a_usage_error_not_a_traceback(runner, commit
         assert result.exit_code == 2 and "holds a lone surrogate (\\udce9)" in result.output, result.output
     with session_scope() as session:
         assert session.scalars(select(Source)).all() == []
+
+
+def test_a_source_is_configured_disabled_and_enabled_by_name(runner, committed):
+    """Mending a source's config, or pausing one, took SQL."""
+    assert (
+        runner.invoke(
+            sources_group, ["add", "feed", "--kind", "csv", "--config", '{"path": "a.csv"}']
+        ).exit_code
+        == 0
+    )
+    with session_scope() as session:
+        session.scalar(select(Source).where(Source.name == "feed")).cursor = {"version": {"size": 7}}
+    refused = runner.invoke(
+        sources_group, ["configure", "feed", "--config", '{"path": "a.csv", "delimiter": ";;"}']
+    )
+    assert refused.exit_code == 2 and "csv config: delimiter must be one character" in refused.output
+    mended = runner.invoke(
+        sources_group, ["configure", "feed", "--config", '{"path": "b.csv", "delimiter": ";"}']
+    )
+    assert mended.exit_code == 0 and "source feed configured" in mended.output
+    assert runner.invoke(sources_group, ["disable", "feed"]).output == "source feed disabled\n"
+    with session_scope() as session:
+        feed = session.scalar(select(Source).where(Source.name == "feed"))
+        assert (feed.config, feed.enabled, feed.cursor) == (
+            {"path": "b.csv", "delimiter": ";"},
+            False,
+            {"version": {"size": 7}},
+        )
+    assert "disabled" in runner.invoke(sources_group, ["list"]).output
+    assert runner.invoke(sources_group, ["enable", "feed"]).output == "source feed enabled\n"
+    with session_scope() as session:
+        assert session.scalar(select(Source.enabled).where(Source.name == "feed")) is True
+    unknown = runner.invoke(sources_group, ["disable", "nope"])
+    assert unknown.exit_code == 1 and "no source named nope" in unknown.output
