@@ -18,7 +18,8 @@ from app.search import listing_item, search_listings
 from models.chart import price_rank_svg
 from models.listing import Listing
 from models.price_rank import PriceRank
-from models.pricing import REACH_M, ListingFeatures, ModelUnavailable, current_model
+from models.pricing import REACH_M
+from models.ranking import outside_market
 
 blp = Blueprint("listings", __name__, url_prefix="/v1/listings", description="Search listings and read one.")
 VISIBLE = ("active", "delisted", "expired")
@@ -61,24 +62,7 @@ def _explain(listing: Listing, rank: PriceRank | None, lat: float | None, lon: f
 def _unranked(listing: Listing, lat: float | None, lon: float | None) -> str | None:
     """Why an active listing has no rank when the reason is its place (outside the current model's
     market); None when it is simply not ranked yet."""
-    if lat is None or lon is None or listing.bedrooms is None:
-        return None
-    try:
-        model = current_model(get_db())
-    except ModelUnavailable:
-        return None
-    if model is None:
-        return None
-    features = ListingFeatures(
-        bedrooms=listing.bedrooms,
-        bathrooms=listing.bathrooms,
-        sqft=listing.sqft,
-        furnished=listing.furnished,
-        unit_type=listing.unit_type,
-        latitude=lat,
-        longitude=lon,
-    )
-    if model.estimate(features, exclude_id=listing.id).within_reach:
+    if lat is None or lon is None or not outside_market(get_db(), listing, lat, lon):
         return None
     return (
         f"nook knows no other listing within {REACH_M // 1000} km of this one, "

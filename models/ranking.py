@@ -31,17 +31,31 @@ ON CONFLICT (listing_id) DO UPDATE SET
 """)
 
 
-def features_of(listing: Listing | object) -> ListingFeatures:
-    """The model's view of a listing row (needs latitude/longitude attributes or a geometry)."""
+def features_of(
+    listing: Listing | object, latitude: float | None = None, longitude: float | None = None
+) -> ListingFeatures:
+    """The model's view of a listing row: its latitude/longitude attributes, or the position given."""
     return ListingFeatures(
         bedrooms=int(listing.bedrooms),
         bathrooms=listing.bathrooms,
         sqft=listing.sqft,  # type: ignore[attr-defined]
         furnished=listing.furnished,
         unit_type=listing.unit_type,  # type: ignore[attr-defined]
-        latitude=float(listing.latitude),
-        longitude=float(listing.longitude),  # type: ignore[attr-defined]
+        latitude=float(listing.latitude if latitude is None else latitude),  # type: ignore[attr-defined]
+        longitude=float(listing.longitude if longitude is None else longitude),  # type: ignore[attr-defined]
     )
+
+
+def outside_market(session: Session, listing: Listing, latitude: float, longitude: float) -> bool:
+    """Whether the current model would leave this listing unranked for its place: no listing it learned
+    from but this one within REACH_M (False when there is no model to ask)."""
+    try:
+        model = current_model(session)
+    except ModelUnavailable:
+        return False
+    if model is None or listing.bedrooms is None:
+        return False
+    return not model.neighbourhood(features_of(listing, latitude, longitude), listing.id).within_reach
 
 
 def rank_listings(
