@@ -138,13 +138,18 @@ def pluck(payload: Any, path: str) -> Any:
     return value
 
 
+def record_paths(config: dict[str, Any]) -> dict[str, str]:
+    """Canonical field name -> the path a source's records hold it at: its own name unless the field
+    mapping says otherwise (a field mapped to null is not read)."""
+    mapping = {name: name for name in CANONICAL_FIELDS} | dict(config.get("fields") or {})
+    return {name: path for name, path in mapping.items() if path}
+
+
 def extract(payload: Any, config: dict[str, Any]) -> dict[str, Any]:
     """Canonical field name -> raw value, following the source's field mapping."""
-    fields = config.get("fields")
-    if not fields and isinstance(payload, dict):  # records in nook's own field names (the stream)
+    if not config.get("fields") and isinstance(payload, dict):  # records in nook's own names (the stream)
         return {name: payload.get(name) for name in CANONICAL_FIELDS}
-    mapping = {name: name for name in CANONICAL_FIELDS} | dict(fields or {})
-    return {name: pluck(payload, path) for name, path in mapping.items() if path}
+    return {name: pluck(payload, path) for name, path in record_paths(config).items()}
 
 
 NUL = "\x00"

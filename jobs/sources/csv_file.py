@@ -38,7 +38,7 @@ from jobs.sources.base import (
     text_value,
     whole_above_zero,
 )
-from models.normalize import CANONICAL_FIELDS, Rejected, source_ref_of
+from models.normalize import Rejected, record_paths, source_ref_of
 
 snapshot = True
 REQUIRED_CONFIG = ("path",)
@@ -131,8 +131,7 @@ def _full_pages(reader: csv.DictReader[str], config: dict[str, Any]) -> Generato
     missing = sorted(mapped - set(reader.fieldnames))
     if missing:
         raise SourceError(f"csv: mapped columns missing from the header: {', '.join(missing)}")
-    paths = {name: name for name in CANONICAL_FIELDS} | (config.get("fields") or {})
-    read = {path for path in paths.values() if path} | set(config.get("ref_columns") or ())
+    read = set(record_paths(config).values()) | set(config.get("ref_columns") or ())
     twice = sorted({name for name in reader.fieldnames if name in read and reader.fieldnames.count(name) > 1})
     if twice:  # a row would keep only the last column of the name
         raise SourceError(f"csv: the header names {', '.join(twice)} more than once: which one is meant?")
