@@ -18,6 +18,7 @@ from models.settings import get_settings
 from models.webhooks import page_allowed
 
 CheckResult = Literal["active", "gone", "unknown"]
+ConfigCheck = Callable[[Any], str | None]  # what is wrong with a config value, or None (see require)
 MAX_REDIRECTS = 5  # a listing page's, each checked like the page
 
 
@@ -89,8 +90,6 @@ def require(
 
 
 # --- what a config value must be: each check says what is wrong with a value, or None ------------------
-
-ConfigCheck = Callable[[Any], str | None]
 
 
 def _shown(value: Any) -> str:
