@@ -123,6 +123,9 @@ def _draw_progress(task: str, done: int, total: int | None) -> None:
 
 def _print_summary(name: str, result: Any, seconds: float) -> None:
     """The job's counts, with per-source counts as a table."""
+    if isinstance(result, dict) and result.get("status") == "skipped":
+        click.echo(f"{name}: skipped: {result['reason']}")
+        return
     click.echo(f"{name}: done in {seconds:.1f}s")
     if not isinstance(result, dict):
         return
@@ -140,7 +143,8 @@ def _print_summary(name: str, result: Any, seconds: float) -> None:
         click.echo("\n  " + f"{'source':<16}" + "".join(f"{c:>12}" for c in columns) + "  error")
         for source, counts in table.items():
             cells = "".join(f"{counts.get(c, 0):>12,}" for c in columns)
-            click.echo(f"  {source:<16}{cells}  {counts.get('error') or ''}")
+            skipped = f"skipped: {counts['skipped']}" if counts.get("skipped") else ""
+            click.echo(f"  {source:<16}{cells}  {counts.get('error') or skipped}")
 
 
 @click.command("schedule")

@@ -6,27 +6,45 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from jobs.runtime import run_job
 from models.listing import QuarantinedRecord
 from models.ops import CheckResult, JobRun
 
+# a run still "running" this long after it started has stopped without saying so: no Lambda runs longer
+# than 15 minutes, nor a local run a day
+ABANDONED_AFTER = timedelta(days=1)
+ABANDONED = (
+    "did not finish: the process running it stopped (a Lambda timeout or a crash) before it recorded an end"
+)
+
 
 def prune_history(session: Session, now: datetime, keep_days: int = 90) -> dict[str, int]:
-    """Delete finished job runs, check results and quarantined records older than `keep_days` (a
-    partner sending bad records all day filed them for good, up to 100,000 characters each; their dead
-    letters in S3 keep every one whole for as long as the bucket keeps them)."""
+    """Record the runs that stopped without saying so as failed, and delete finished job runs, check
+    results and quarantined records older than `keep_days` (a partner sending bad records all day filed
+    them for good, up to 100,000 characters each; their dead letters in S3 keep every one whole for as
+    long as the bucket keeps them)."""
     if keep_days < 1:
         raise ValueError("keep_days must be at least 1")
     cutoff = now - timedelta(days=keep_days)
+    abandoned = session.execute(
+        update(JobRun)
+        .where(JobRun.status == "running", JobRun.started_at < now - ABANDONED_AFTER)
+        .values(status="failed", error=ABANDONED)
+    ).rowcount
     runs = session.execute(
         delete(JobRun).where(JobRun.started_at < cutoff, JobRun.status != "running")
     ).rowcount
     checks = session.execute(delete(CheckResult).where(CheckResult.run_at < cutoff)).rowcount
     refused = session.execute(delete(QuarantinedRecord).where(QuarantinedRecord.created_at < cutoff)).rowcount
-    return {"job_runs_deleted": runs, "check_results_deleted": checks, "quarantined_deleted": refused}
+    return {
+        "job_runs_abandoned": abandoned,
+        "job_runs_deleted": runs,
+        "check_results_deleted": checks,
+        "quarantined_deleted": refused,
+    }
 
 
 def run(event: Mapping[str, Any] | None, context: Any) -> dict[str, Any]:

@@ -242,4 +242,5 @@ def run(event: Mapping[str, Any] | None, context: Any) -> dict[str, Any]:
     def body(_session: Session, budget_seconds: float | None = None) -> dict[str, Any]:
         return notify_all(datetime.now(UTC), deadline=budget_deadline(context, budget_seconds))
 
-    return run_job("notify", body, event, context)
+    # runs side by side: each user's alerts are taken with SKIP LOCKED
+    return run_job("notify", body, event, context, exclusive=False)

@@ -4,18 +4,25 @@ Zappa calls a scheduled function as `f(event, context)` and, if that raises
 `TypeError`, calls it again as `f(event)` and then `f()`. A job body that
 raised TypeError would therefore run twice or three times. `run_job` turns
 every exception from the body into `JobFailed`, which is never a TypeError.
+
+Runs of a job can meet: a run longer than its schedule's interval (ingest runs
+every 10 minutes for up to 14), or a scheduled event delivered twice. A job runs
+once at a time unless it is built to run side by side: the run that finds
+another under way is recorded as skipped and returns at once.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from models.logs import configure_logging
@@ -26,6 +33,12 @@ from models.settings import get_settings
 log = logging.getLogger("nook.jobs")
 
 JobBody = Callable[..., Mapping[str, Any]]
+
+# PostgreSQL advisory-lock spaces (the first key of pg_try_advisory_xact_lock): a job's runs, a source's
+# pulls
+JOB_LOCKS = 0x6E6F6F6B  # "nook"
+SOURCE_LOCKS = JOB_LOCKS + 1
+TRY_LOCK = text("SELECT pg_try_advisory_xact_lock(:space, :key)")
 
 
 ProgressListener = Callable[[str, int, "int | None"], None]
@@ -79,6 +92,31 @@ def past(deadline: float | None) -> bool:
     return deadline is not None and time.monotonic() > deadline
 
 
+def take_lock(session: Session, space: int, key: int | str) -> bool:
+    """Take the lock on `key` in `space` for the session's transaction, unless another transaction holds
+    it; whether it did. It goes at commit or rollback, and with the connection of a process that died (a
+    Lambda stopped mid-run holds nothing for long)."""
+    number = zlib.crc32(key.encode()) if isinstance(key, str) else key & 0xFFFFFFFF
+    number -= 2**32 if number >= 2**31 else 0  # the key is a signed 32-bit integer
+    return bool(session.scalar(TRY_LOCK, {"space": space, "key": number}))
+
+
+def _under_way(session: Session, job: str, run_id: int) -> str:
+    """What a skipped run says of the run it gave way to."""
+    other = session.execute(
+        select(JobRun.id, JobRun.started_at)
+        .where(JobRun.job == job, JobRun.status == "running", JobRun.id < run_id)
+        .order_by(JobRun.id.desc())
+        .limit(1)
+    ).first()
+    since = (
+        f" (job run {other.id}, started {other.started_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC)"
+        if other
+        else ""
+    )
+    return f"another run of {job} is under way{since}"
+
+
 def _invocation_id(context: Any) -> str | None:
     return getattr(context, "aws_request_id", None)
 
@@ -112,6 +150,7 @@ def run_job(
     body: JobBody,
     event: Mapping[str, Any] | None,
     context: Any,
+    exclusive: bool = True,
 ) -> dict[str, Any]:
     """Run `body(session, **kwargs)` in its own session scope and record the run.
 
@@ -119,16 +158,23 @@ def run_job(
     rollback of a failed body. A body that returns a non-empty `errors` list
     has its work committed, but the run is recorded as failed and JobFailed is
     raised, so a partly failing job is never mistaken for a healthy one.
-    Returns the body's summary plus run bookkeeping.
+    An `exclusive` job's run that finds another run of it under way does
+    nothing and is recorded as skipped, saying which run it gave way to; it
+    does not fail (Lambda would try it again). Returns the body's summary plus
+    run bookkeeping.
     """
     configure_logging(get_settings().log_level)
     stage = get_settings().stage
     started = time.monotonic()
     kwargs = event_kwargs(event)
     run_id = _start(job, stage, _invocation_id(context))
+    skipped = None
     try:
         with session_scope() as session:
-            counts = dict(_call(body, session, kwargs))
+            if exclusive and not take_lock(session, JOB_LOCKS, job):
+                skipped = _under_way(session, job, run_id)
+            else:
+                counts = dict(_call(body, session, kwargs))
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
         _finish(run_id, "failed", {}, error[:4000])
@@ -139,6 +185,10 @@ def run_job(
         )
         raise JobFailed(f"{job} failed: {error}") from exc
     seconds = round(time.monotonic() - started, 3)
+    if skipped is not None:
+        _finish(run_id, "skipped", {}, skipped)
+        log.warning("job skipped", extra={"job": job, "job_run_id": run_id, "reason": skipped})
+        return {"job": job, "job_run_id": run_id, "status": "skipped", "seconds": seconds, "reason": skipped}
     errors = counts.get("errors") or []
     if errors:
         # The work that succeeded is committed; the run still fails, loudly, naming what broke.

@@ -11,11 +11,12 @@ from models.base import Base, created_at_column
 
 
 class JobRun(Base):
-    """One invocation of a job: when, how it ended, what it counted."""
+    """One invocation of a job: when, how it ended, what it counted. A run skipped because another run
+    of its job was under way says which in `error`."""
 
     __tablename__ = "job_runs"
     __table_args__ = (
-        CheckConstraint("status IN ('running', 'succeeded', 'failed')", name="status"),
+        CheckConstraint("status IN ('running', 'succeeded', 'failed', 'skipped')", name="status"),
         Index("ix_job_runs_job_started_at", "job", "started_at"),
     )
 

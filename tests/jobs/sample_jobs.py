@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from sqlalchemy import func, select, text
@@ -52,3 +53,27 @@ def _count_body(session: Session, expect_name: str | None = None) -> dict[str, A
 def counts_sources(event, context):
     """A healthy job that reads."""
     return run_job("counts_sources", _count_body, event, context)
+
+
+HOLD = threading.Event()  # a held run's body waits for it
+ENTERED = threading.Event()  # set once a held run's body has begun
+
+
+def _held_body(session: Session) -> dict[str, Any]:
+    session.add(Source(name=f"held-{len(CALLS)}", kind="demo", config={}))
+    session.flush()
+    CALLS.append("held")
+    ENTERED.set()
+    if not HOLD.wait(30):
+        raise TimeoutError("the test never let the held run go")
+    return {"written": 1}
+
+
+def held(event, context):
+    """A job whose body runs until the test lets it go (as a run longer than its schedule's interval)."""
+    return run_job("held", _held_body, event, context)
+
+
+def held_side_by_side(event, context):
+    """The same, for a job built to run side by side."""
+    return run_job("held_side_by_side", _held_body, event, context, exclusive=False)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 import pytest
 import requests
 from sqlalchemy import func, select
+from zappa.handler import LambdaHandler
 
 from jobs import ingest
 from jobs.runtime import JobFailed
@@ -374,3 +376,50 @@ def test_a_feeds_relative_links_lead_to_its_own_site(db_session, server, client)
         db_session.scalar(select(Listing.url).where(Listing.source_ref == "k2"))
         == "https://partner.example/flats/k2"
     )
+
+
+def test_runs_that_meet_never_pull_a_source_at_once(committed, server, lambda_context):
+    # a run takes up to 14 minutes and one starts every 10: the second pulled the site again from the
+    # same cursor, then waited on the first run's rows (not committed until it ended) until it ended
+    slow_items = [{"id": f"s{i}", "price": 1000 + i} for i in range(30)]
+    let_go = threading.Event()
+
+    def slow(request):
+        offset = int(request.query["offset"])
+        if offset and not let_go.wait(30):  # the site is slow past the first page
+            return Reply(503, {"error": "the test never let the page go"})
+        return Reply(200, {"items": slow_items[offset : offset + 10], "total": 30})
+
+    server.route("/slow", slow)
+    server.route("/quick", lambda r: Reply(200, {"items": [{"id": f"q{i}"} for i in range(5)]}))
+    with session_scope() as session:
+        for name in ("slow", "quick"):  # pulled in this order
+            config = {"url": f"{server.url}/{name}", "page_size": 10, "fields": {"source_ref": "id"}}
+            session.add(Source(name=name, kind="json_feed", config=config))
+            session.flush()
+    first: list = []
+    worker = threading.Thread(
+        target=lambda: first.append(LambdaHandler.run_function(ingest.run, {"kwargs": {}}, lambda_context))
+    )
+    worker.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not any(r.path == "/slow" and r.query.get("offset") == "10" for r in server.requests):
+            assert time.monotonic() < deadline, "the first run never reached the slow page"
+            time.sleep(0.01)
+        began = time.monotonic()
+        second = LambdaHandler.run_function(ingest.run, {"kwargs": {}}, lambda_context)
+        assert time.monotonic() - began < 5  # it waited for nothing
+    finally:
+        let_go.set()
+        worker.join(30)
+    assert second["status"] == "succeeded" and second["errors"] == []
+    assert second["sources"]["slow"]["skipped"] == "another run is pulling this source"
+    assert (second["sources"]["slow"]["fetched"], second["sources"]["quick"]["inserted"]) == (0, 5)
+    assert [r.query.get("offset") for r in server.requests if r.path == "/slow"].count("0") == 1
+    (done,) = first
+    assert done["status"] == "succeeded" and done["sources"]["slow"]["inserted"] == 30
+    assert (done["sources"]["quick"]["unchanged"], done["sources"]["quick"]["skipped"]) == (5, None)
+    with session_scope() as session:
+        refs = session.scalars(select(Listing.source_ref)).all()
+    assert len(refs) == len(set(refs)) == 35

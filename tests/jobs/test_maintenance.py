@@ -17,7 +17,7 @@ NOW = datetime(2026, 11, 30, 4, 30, tzinfo=UTC)
 
 def test_history_and_refused_records_older_than_the_keep_days_go(db_session):
     old, recent = NOW - timedelta(days=91), NOW - timedelta(days=89)
-    for started, status in ((old, "succeeded"), (old, "running"), (recent, "failed")):
+    for started, status in ((old, "succeeded"), (recent, "failed")):
         db_session.add(JobRun(job="ingest", stage="test", status=status, started_at=started, counts={}))
     for run_at in (old, recent):
         db_session.add(
@@ -28,11 +28,26 @@ def test_history_and_refused_records_older_than_the_keep_days_go(db_session):
     filed[0].created_at, filed[1].created_at, filed[2].created_at = old, recent, NOW
     db_session.flush()
     assert prune_history(db_session, NOW) == {
-        "job_runs_deleted": 1,  # a run still marked running is kept, however old
+        "job_runs_abandoned": 0,
+        "job_runs_deleted": 1,
         "check_results_deleted": 1,
         "quarantined_deleted": 1,
     }
     assert sorted(db_session.scalars(select(QuarantinedRecord.reason))) == ["bad 1", "bad 2"]
-    assert db_session.scalar(select(JobRun.status).where(JobRun.started_at == old)) == "running"
     with pytest.raises(ValueError, match="keep_days must be at least 1"):
         prune_history(db_session, NOW, keep_days=0)
+
+
+def test_a_run_that_stopped_without_saying_so_is_recorded_failed(db_session):
+    # a Lambda stopped at its timeout (or a crashed process) never records its run's end: the row said
+    # "running" for good, and was never deleted (only finished runs are)
+    starts = {"stopped": NOW - timedelta(days=2), "long gone": NOW - timedelta(days=91), "under way": NOW}
+    for job, started in starts.items():
+        db_session.add(JobRun(job=job, stage="test", status="running", started_at=started, counts={}))
+    db_session.flush()
+    counts = prune_history(db_session, NOW)
+    assert (counts["job_runs_abandoned"], counts["job_runs_deleted"]) == (2, 1)
+    runs = {run.job: run for run in db_session.scalars(select(JobRun))}
+    assert set(runs) == {"stopped", "under way"}  # the one 91 days old went once it was recorded failed
+    assert runs["stopped"].status == "failed" and runs["stopped"].error.startswith("did not finish")
+    assert (runs["under way"].status, runs["under way"].error) == ("running", None)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from sqlalchemy import create_engine, select
 from zappa.handler import LambdaHandler
@@ -128,3 +131,84 @@ def test_failed_request_never_poisons_the_next_request(committed, one_connection
     assert client.post("/poison").status_code == 500
     assert one_connection_pool.pool.checkedout() == 0
     assert client.get("/health").status_code == 200
+
+
+@pytest.fixture
+def held_run(lambda_context):
+    """Start a run of `job` (a sample job) whose body waits until the test is done with it; yield a
+    function starting one, and let every run go at the end."""
+    started, workers = [], []
+
+    def start(job):
+        sample_jobs.HOLD.clear()
+        sample_jobs.ENTERED.clear()
+        worker = threading.Thread(
+            target=lambda: started.append(LambdaHandler.run_function(job, {"kwargs": {}}, lambda_context))
+        )
+        worker.start()
+        workers.append(worker)
+        assert sample_jobs.ENTERED.wait(10), "the held run never began"
+        return worker
+
+    yield start, started
+    sample_jobs.HOLD.set()
+    for worker in workers:
+        worker.join(10)
+
+
+def test_a_run_that_finds_another_under_way_is_skipped_not_failed(committed, lambda_context, held_run):
+    # a run longer than its schedule's interval, or an EventBridge event delivered twice: both runs did
+    # the same work at once (and waited on each other's rows); a failure would have Lambda run it again
+    start, finished = held_run
+    sample_jobs.CALLS.clear()
+    first = start(sample_jobs.held)
+    began = time.monotonic()
+    second = LambdaHandler.run_function(sample_jobs.held, {"kwargs": {}}, lambda_context)
+    assert time.monotonic() - began < 5  # at once: it waited for nothing
+    assert sample_jobs.CALLS == ["held"]  # the second body never ran
+    runs = _runs()
+    assert second["status"] == "skipped" and second["job_run_id"] == runs[1].id
+    assert second["reason"].startswith(f"another run of held is under way (job run {runs[0].id}, started 20")
+    assert [(r.status, r.error) for r in runs] == [("running", None), ("skipped", second["reason"])]
+    sample_jobs.HOLD.set()
+    first.join(10)
+    assert finished[0]["status"] == "succeeded"
+    third = LambdaHandler.run_function(sample_jobs.held, {"kwargs": {}}, lambda_context)  # nothing under way
+    assert third["status"] == "succeeded" and sample_jobs.CALLS == ["held", "held"]
+    assert [r.status for r in _runs()] == ["succeeded", "skipped", "succeeded"]
+
+
+def test_other_jobs_and_jobs_built_to_run_side_by_side_are_not_held_up(committed, lambda_context, held_run):
+    start, _ = held_run
+    sample_jobs.CALLS.clear()
+    start(sample_jobs.held)
+    assert (
+        LambdaHandler.run_function(sample_jobs.counts_sources, {"kwargs": {}}, lambda_context)["status"]
+        == "succeeded"
+    )
+    sample_jobs.HOLD.set()
+    start(sample_jobs.held_side_by_side)
+    sample_jobs.ENTERED.clear()
+    alongside = threading.Thread(
+        target=LambdaHandler.run_function,
+        args=(sample_jobs.held_side_by_side, {"kwargs": {}}, lambda_context),
+    )
+    alongside.start()
+    assert sample_jobs.ENTERED.wait(10)  # the second run's body began while the first's was under way
+    sample_jobs.HOLD.set()
+    alongside.join(10)
+    assert sample_jobs.CALLS == ["held", "held", "held"]
+
+
+def test_jobs_run_says_a_run_was_skipped_and_why(runner, committed):
+    from jobs.cli import jobs_group
+    from jobs.runtime import JOB_LOCKS, take_lock
+
+    with session_scope() as elsewhere:  # a process run under way in another process (no row of it here)
+        assert take_lock(elsewhere, JOB_LOCKS, "process")
+        skipped = runner.invoke(jobs_group, ["run", "process"])
+    assert skipped.exit_code == 0, skipped.output
+    assert skipped.stdout == "process: skipped: another run of process is under way\n"
+    done = runner.invoke(jobs_group, ["run", "process"])  # the lock went with the other transaction
+    assert done.exit_code == 0 and done.stdout.startswith("process: done in ")
+    assert [(r.job, r.status) for r in _runs()] == [("process", "skipped"), ("process", "succeeded")]
