@@ -40,6 +40,23 @@ JOBS: dict[str, str] = {
 }
 
 
+def _since(_ctx: Any, _param: Any, value: str | None) -> datetime | None:
+    """--since: 90m, 24h, 7d, or a date or time (UTC unless it says otherwise)."""
+    if value is None:
+        return None
+    units = {"m": "minutes", "h": "hours", "d": "days"}
+    if value[:-1].isdigit() and value[-1:] in units:
+        try:
+            return datetime.now(UTC) - timedelta(**{units[value[-1]]: int(value[:-1])})
+        except OverflowError:
+            raise click.BadParameter(f"{value} goes back further than dates do") from None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter("give 90m, 24h, 7d, or a date such as 2026-11-30") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
 @click.group("services")
 def services_group() -> None:
     """Local PostgreSQL + PostGIS and moto (S3, Kinesis, ...)."""
@@ -109,6 +126,39 @@ def jobs_run(name: str, kwargs_json: str) -> None:
             raise click.ClickException(str(exc)) from None
     click.echo("", err=True)
     _print_summary(name, result, time.monotonic() - started)
+
+
+@jobs_group.command("history")
+@click.option("--job", type=TEXT, default=None, help="A job's name (ingest also shows its per-source runs).")
+@click.option("--status", type=click.Choice(["running", "succeeded", "failed", "skipped"]), default=None)
+@click.option("--since", callback=_since, default=None, help="90m, 24h, 7d, or a date (UTC).")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+def jobs_history(job: str | None, status: str | None, since: datetime | None, limit: int) -> None:
+    """The newest job runs: when, how long, how each ended and why (every stage records its runs)."""
+    from sqlalchemy import func, or_, select
+
+    from models.ops import JobRun
+    from models.session import session_scope
+
+    query = select(JobRun)
+    if job is not None:
+        query = query.where(or_(JobRun.job == job, JobRun.job.startswith(f"{job}:", autoescape=True)))
+    if status is not None:
+        query = query.where(JobRun.status == status)
+    if since is not None:
+        query = query.where(JobRun.started_at >= since)
+    with session_scope() as session:
+        total = session.scalar(select(func.count()).select_from(query.subquery()))
+        runs = session.scalars(query.order_by(JobRun.started_at.desc(), JobRun.id.desc()).limit(limit)).all()
+    click.echo(f"{total:,} run(s)" + (f"; the newest {len(runs)}:" if runs else ""))
+    for run in runs:
+        took = f"{(run.finished_at - run.started_at).total_seconds():.1f}s" if run.finished_at else "-"
+        error = (run.error or "").splitlines()[0] if run.error else ""
+        error = error if len(error) <= 100 else error[:99] + "…"
+        click.echo(
+            f"{run.id:>7} {run.started_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} {run.job:24} {run.status:9} "
+            f"{took:>8}  {error}".rstrip()
+        )
 
 
 def _draw_progress(task: str, done: int, total: int | None) -> None:
@@ -346,23 +396,6 @@ def _set_enabled(name: str, enabled: bool) -> None:
 @click.group("quarantine")
 def quarantine_group() -> None:
     """Records nook refused, with why (ingest, process and stream file them; nothing is dropped)."""
-
-
-def _since(_ctx: Any, _param: Any, value: str | None) -> datetime | None:
-    """--since: 90m, 24h, 7d, or a date or time (UTC unless it says otherwise)."""
-    if value is None:
-        return None
-    units = {"m": "minutes", "h": "hours", "d": "days"}
-    if value[:-1].isdigit() and value[-1:] in units:
-        try:
-            return datetime.now(UTC) - timedelta(**{units[value[-1]]: int(value[:-1])})
-        except OverflowError:
-            raise click.BadParameter(f"{value} goes back further than dates do") from None
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter("give 90m, 24h, 7d, or a date such as 2026-11-30") from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 @quarantine_group.command("list")

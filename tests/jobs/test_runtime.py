@@ -212,3 +212,31 @@ def test_jobs_run_says_a_run_was_skipped_and_why(runner, committed):
     done = runner.invoke(jobs_group, ["run", "process"])  # the lock went with the other transaction
     assert done.exit_code == 0 and done.stdout.startswith("process: done in ")
     assert [(r.job, r.status) for r in _runs()] == [("process", "skipped"), ("process", "succeeded")]
+
+
+def test_jobs_history_shows_the_newest_runs_and_how_each_ended(runner, committed, lambda_context):
+    from jobs.cli import jobs_group
+
+    run_job("ingest", lambda session: {}, {}, lambda_context, exclusive=False)
+    run_job("ingest:demo-main", lambda session: {}, {}, lambda_context, exclusive=False)
+    with pytest.raises(JobFailed):
+        run_job("process", lambda session: {"errors": ["feed: config\nsecond line"]}, {}, lambda_context)
+    run_job("ingestion-report", lambda session: {}, {}, lambda_context)  # not one of ingest's runs
+    every = runner.invoke(jobs_group, ["history"])
+    assert every.exit_code == 0, every.output
+    lines = every.stdout.splitlines()
+    assert lines[0] == "4 run(s); the newest 4:"
+    assert [line.split()[3:5] for line in lines[1:]] == [
+        ["ingestion-report", "succeeded"],
+        ["process", "failed"],
+        ["ingest:demo-main", "succeeded"],
+        ["ingest", "succeeded"],
+    ]
+    assert lines[2].endswith("s  1 part(s) failed: feed: config")  # its first line
+    ingest = runner.invoke(jobs_group, ["history", "--job", "ingest", "--limit", "1"]).stdout.splitlines()
+    assert ingest[0] == "2 run(s); the newest 1:" and ingest[1].split()[3] == "ingest:demo-main"
+    failed = runner.invoke(jobs_group, ["history", "--status", "failed"]).stdout.splitlines()
+    assert failed[0] == "1 run(s); the newest 1:" and " process " in failed[1]
+    assert runner.invoke(jobs_group, ["history", "--since", "2099-01-01"]).stdout == "0 run(s)\n"
+    refused = runner.invoke(jobs_group, ["history", "--since", "yesterday"])
+    assert refused.exit_code == 2 and "give 90m, 24h, 7d, or a date" in refused.output
