@@ -287,6 +287,11 @@ def test_deploy_update_status_tail_undeploy_against_moto(packages, venv, moto_en
     (mapping,) = lam.list_event_source_mappings(FunctionName="nook-stream")["EventSourceMappings"]
     assert mapping["StartingPosition"] == "TRIM_HORIZON"
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    for stage in ds.STAGES:  # the post callback: the scheduled stages' invocations are not retried
+        name = f"nook-{stage.replace('_', '-')}"
+        configs = lam.list_function_event_invoke_configs(FunctionName=name)["FunctionEventInvokeConfigs"]
+        declared = {**config["base"], **config[stage]}.get("async_invoke")
+        assert [c["MaximumRetryAttempts"] for c in configs] == ([0] if declared else []), stage
     assert any(
         api["name"].startswith("nook-app") for api in boto3.client("apigateway").get_rest_apis()["items"]
     )
