@@ -37,19 +37,23 @@ def db_group() -> None:
 @click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
     """Migrate the database up to REVISION (default: head)."""
-    from models import migrate  # alembic is only needed by this command
-
-    migrate.upgrade(revision=revision)
-    click.echo(f"database at {revision}")
+    _migrate("upgrade", revision)
 
 
 @db_group.command("downgrade")
 @click.argument("revision", default="base")
 def db_downgrade(revision: str) -> None:
     """Migrate the database down to REVISION (default: base)."""
-    from models import migrate
+    _migrate("downgrade", revision)
 
-    migrate.downgrade(revision=revision)
+
+def _migrate(direction: str, revision: str) -> None:
+    from models import migrate  # alembic is only needed by these commands
+
+    try:
+        getattr(migrate, direction)(revision=revision)
+    except migrate.MigrationBlocked as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"database at {revision}")
 
 

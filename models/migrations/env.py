@@ -34,19 +34,26 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+def _migrate(connection) -> None:
+    """Every pending migration in one transaction, which waits at most `lock_timeout` for each lock: a
+    migration queued behind a job's long transaction would hold up every query of its tables meanwhile."""
+    _configure(connection=connection)
+    with context.begin_transaction():
+        timeout = context.config.attributes.get("lock_timeout")
+        if timeout:
+            connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(timeout * 1000)}ms'")
+        context.run_migrations()
+
+
 def run_migrations_online() -> None:
     """Run migrations against the database."""
     connection = context.config.attributes.get("connection")
     if connection is not None:
-        _configure(connection=connection)
-        with context.begin_transaction():
-            context.run_migrations()
+        _migrate(connection)
         return
     engine = create_engine(_url(), poolclass=pool.NullPool)
     with engine.connect() as conn:
-        _configure(connection=conn)
-        with context.begin_transaction():
-            context.run_migrations()
+        _migrate(conn)
 
 
 if context.is_offline_mode():

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import time
 
 import pytest
 from sqlalchemy import create_engine, inspect, make_url, text
@@ -69,3 +71,37 @@ def test_listing_geometry_has_a_gist_index(db_session):
         .all()
     )
     assert any("(geom)" in definition for definition in indexes)
+
+
+def _revision(url: str) -> str:
+    engine = create_engine(sqlalchemy_url(url))
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def test_a_migration_waits_for_a_busy_table_a_bounded_time_and_says_who_holds_it(scratch_url):
+    # a migration waited for as long as a job's transaction used a table it alters (minutes), and every
+    # query of that table queued behind it (the API's included) waited as long
+    migrate.upgrade(scratch_url, revision="0009")
+    patience = migrate.Patience(lock_timeout=0.3, attempts=2, pause=0.1)
+    engine = create_engine(sqlalchemy_url(scratch_url), connect_args={"application_name": "nook-batch"})
+    try:
+        with engine.connect() as job:  # a run's open transaction has read job_runs
+            job.execute(text("SELECT count(*) FROM job_runs"))
+            began = time.monotonic()
+            with pytest.raises(migrate.MigrationBlocked) as blocked:
+                migrate.upgrade(scratch_url, revision="0010", patience=patience)
+            assert time.monotonic() - began < 5
+    finally:
+        engine.dispose()
+    message = str(blocked.value)
+    assert message.startswith("a table the migration alters stayed in use by another transaction through 2 ")
+    assert re.search(
+        r"Open transactions: pid \d+ nook-batch \(idle in transaction for [\d:]+: SELECT count", message
+    )
+    assert _revision(scratch_url) == "0009"  # nothing was changed
+    migrate.upgrade(scratch_url, revision="0010", patience=patience)  # the run's transaction has ended
+    assert _revision(scratch_url) == "0010"
