@@ -110,7 +110,8 @@ API_CONFIG = {
     "API_SPEC_OPTIONS": {
         "info": {
             "description": "Find fairly priced rentals: search listings, see their price rank, draw areas "
-            "and get alerts. Authenticate with `Authorization: Bearer <API key>`."
+            "and get alerts. Authenticate with `Authorization: Bearer <API key>`. Errors are problem details "
+            "(RFC 9457); a 503 with Retry-After means the database did not answer in time: try again then."
         },
         "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
     },

@@ -10,12 +10,14 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, json
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
 log = logging.getLogger("nook.app")
 
 PROBLEM_TYPE = "about:blank"
+RETRY_AFTER_S = 5  # what a 503 for database trouble asks the client to wait
 
 
 class ApiError(Exception):
@@ -96,8 +98,20 @@ def handle_unexpected(exc: Exception) -> Response:
     return problem(500, "The server could not complete the request.")
 
 
+def handle_database_trouble(exc: OperationalError) -> Response:
+    """The database unreachable, or a statement cut off (too slow, a lock not granted, a deadlock): a 503
+    to try again, not a 500."""
+    log.warning(
+        "database trouble", extra={"error_type": type(exc.orig).__name__, "error": str(exc.orig)[:300]}
+    )
+    response = problem(503, "The database did not answer in time; try again shortly.")
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
+
+
 def register_error_handlers(app: Flask) -> None:
     """Install the handlers in one place."""
     app.register_error_handler(ApiError, handle_api_error)
+    app.register_error_handler(OperationalError, handle_database_trouble)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(Exception, handle_unexpected)

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.settings import get_settings
+from models.settings import Settings, get_settings
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -29,7 +29,16 @@ def sqlalchemy_url(url: str) -> str:
 @functools.cache
 def get_engine() -> Engine:
     """The container's engine, created on first use."""
-    settings = get_settings()
+    return build_engine(get_settings())
+
+
+def build_engine(settings: Settings) -> Engine:
+    """An engine as `settings` say: a small pool, the stage named on every connection, and statements
+    and idle transactions cut off once they outlive the stage's Lambda (db_statement_timeout_s)."""
+    connect_args: dict[str, object] = {"connect_timeout": 10, "application_name": f"nook-{settings.stage}"}
+    if settings.db_statement_timeout_s > 0:
+        ms = round(settings.db_statement_timeout_s * 1000)
+        connect_args["options"] = f"-c statement_timeout={ms} -c idle_in_transaction_session_timeout={ms}"
     return create_engine(
         sqlalchemy_url(settings.database_url),
         pool_pre_ping=True,
@@ -38,7 +47,7 @@ def get_engine() -> Engine:
         pool_recycle=300,
         # executemany of UPDATEs and upserts in pages (psycopg2's execute_batch), not a round trip per row
         executemany_mode="values_plus_batch",
-        connect_args={"connect_timeout": 10, "application_name": f"nook-{settings.stage}"},
+        connect_args=connect_args,
     )
 
 

@@ -77,6 +77,7 @@ class Settings:
     stage: str
     log_level: str
     db_pool_size: int
+    db_statement_timeout_s: float  # 0: none
     allow_private_webhooks: bool
     allow_private_pages: bool
     neighbour_decay_m: float
@@ -94,6 +95,7 @@ def load_settings() -> Settings:
         stage=os.environ.get("NOOK_STAGE", "local"),
         log_level=os.environ.get("NOOK_LOG_LEVEL", "INFO").upper(),
         db_pool_size=_int("NOOK_DB_POOL_SIZE", 2),
+        db_statement_timeout_s=_float("NOOK_DB_STATEMENT_TIMEOUT_S", 0.0),
         allow_private_webhooks=_bool("NOOK_ALLOW_PRIVATE_WEBHOOKS", False),
         allow_private_pages=_bool("NOOK_ALLOW_PRIVATE_PAGES", False),
         neighbour_decay_m=_float("NOOK_NEIGHBOUR_DECAY_M", 1000.0),

@@ -41,3 +41,13 @@ def test_no_secrets_in_settings():
         assert "aws_environment_variables" not in stage
     assert not re.search(r"postgres(ql)?://", text)
     assert not re.search(r"AKIA[0-9A-Z]{16}", text)
+
+
+def test_every_stage_cuts_off_statements_before_its_lambda_ends():
+    # a query or a transaction outliving the Lambda that asked for it goes on using the database (and
+    # holding its locks) for nobody
+    raw = load_all()
+    for stage in STAGES:
+        settings = resolve_stage(stage, raw)
+        limit = float(settings["environment_variables"]["NOOK_DB_STATEMENT_TIMEOUT_S"])
+        assert 0 < limit < settings["timeout_seconds"], stage

@@ -78,3 +78,49 @@ def test_oversized_body_is_413_problem():
     response = app.test_client().post("/echo", data=b"x" * 100)
     assert response.status_code == 413
     assert response.mimetype == PROBLEM
+
+
+def test_an_api_request_without_its_database_is_a_503_to_retry_not_a_500(db_connection):
+    from sqlalchemy import create_engine
+
+    dead = create_engine("postgresql+psycopg2://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 1})
+    app = create_app({"TESTING": True, "SESSION_FACTORY": sessionmaker(bind=dead)})
+    response = app.test_client().get(
+        "/v1/listings?bbox=-79.5,43.6,-79.3,43.7", headers={"Authorization": "Bearer nook_some-key"}
+    )
+    assert response.status_code == 503 and response.mimetype == PROBLEM  # was a 500, as for a bug
+    assert response.headers["Retry-After"] == "5"
+    assert response.get_json()["detail"] == "The database did not answer in time; try again shortly."
+    assert "127.0.0.1" not in response.get_data(as_text=True)
+
+
+def test_a_statement_outliving_the_stage_is_cut_off_and_answered_503():
+    import dataclasses
+    import time
+
+    from sqlalchemy import text
+
+    from app.db import get_db
+    from models.session import build_engine
+    from models.settings import get_settings
+
+    engine = build_engine(dataclasses.replace(get_settings(), db_statement_timeout_s=0.2))
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SHOW statement_timeout")).scalar_one() == "200ms"
+            assert conn.execute(text("SHOW idle_in_transaction_session_timeout")).scalar_one() == "200ms"
+        app = create_app({"TESTING": True, "SESSION_FACTORY": sessionmaker(bind=engine)})
+        slow = Blueprint("slow", __name__)
+
+        @slow.get("/slow")
+        def run_slowly():
+            get_db().execute(text("SELECT pg_sleep(5)"))
+            return {}
+
+        app.register_blueprint(slow)
+        began = time.monotonic()
+        response = app.test_client().get("/slow")
+        assert time.monotonic() - began < 3  # the database stopped it, not the 5 s sleep ending
+        assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+    finally:
+        engine.dispose()
