@@ -24,6 +24,7 @@ import json
 import math
 import operator
 import os
+import shutil
 import threading
 from array import array
 from dataclasses import dataclass
@@ -272,7 +273,11 @@ def design_row(
 
 # --- loading artifacts, once per container -------------------------------------------------
 
-_loaded: dict[str, PriceModel] = {}
+# A warm container sees a new model every retraining (every two hours): it keeps the newest two loaded
+# (the stream scores a batch with its last model before the database names the current one), and on
+# disk only what it needs: /tmp is 512 MB, and a 100k-listing artifact is ~38 MB.
+KEEP_LOADED = 2
+_loaded: dict[str, PriceModel] = {}  # oldest first
 _lock = threading.Lock()
 
 
@@ -280,10 +285,21 @@ class ModelUnavailable(RuntimeError):
     """The current model's artifact cannot be found or read."""
 
 
+def _make_room(version: str) -> None:
+    """Before loading `version` from S3: forget every loaded model but the newest, and delete every
+    cached artifact but theirs (a model still in use keeps working: its index files stay mapped until it
+    is let go; whatever a process stopped before it could delete goes here too)."""
+    newest = next(reversed(_loaded), None)
+    for old in [v for v in _loaded if v != newest]:
+        del _loaded[old]
+    if CACHE_DIR.is_dir():
+        for entry in CACHE_DIR.iterdir():
+            if entry.name not in (version, newest):
+                shutil.rmtree(entry, ignore_errors=True)
+
+
 def _download(uri: str, version: str) -> Path:
     """Copy an s3:// artifact prefix to the local cache (once; never a partial copy)."""
-    import shutil
-
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -293,37 +309,48 @@ def _download(uri: str, version: str) -> Path:
         return target
     partial = target.with_name(version + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
     s3 = boto3.client("s3")
     try:
-        for page in s3.get_paginator("list_objects_v2").paginate(
-            Bucket=bucket, Prefix=prefix.rstrip("/") + "/"
-        ):
-            for obj in page.get("Contents", []):
-                s3.download_file(bucket, obj["Key"], str(partial / obj["Key"].rsplit("/", 1)[-1]))
-    except (BotoCoreError, ClientError) as exc:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise ModelUnavailable(f"cannot download {uri}: {exc}") from exc
-    if not (partial / "model.json").exists():
-        shutil.rmtree(partial, ignore_errors=True)
-        raise ModelUnavailable(f"{uri} holds no model.json")
-    shutil.rmtree(target, ignore_errors=True)
-    partial.rename(target)
+        try:
+            partial.mkdir(parents=True)
+            for page in s3.get_paginator("list_objects_v2").paginate(
+                Bucket=bucket, Prefix=prefix.rstrip("/") + "/"
+            ):
+                for obj in page.get("Contents", []):
+                    s3.download_file(bucket, obj["Key"], str(partial / obj["Key"].rsplit("/", 1)[-1]))
+            complete = (partial / "model.json").exists()
+            if complete:
+                shutil.rmtree(target, ignore_errors=True)
+                partial.rename(target)
+        except (BotoCoreError, ClientError, OSError) as exc:  # OSError: the disk is full, for one
+            raise ModelUnavailable(f"cannot download {uri}: {exc}") from exc
+        if not complete:
+            raise ModelUnavailable(f"{uri} holds no model.json")
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)  # renamed if it was whole
     return target
 
 
 def load_model(uri: str, version: str) -> PriceModel:
-    """The artifact at `uri` (a local directory or s3:// prefix), loaded once per container."""
+    """The artifact at `uri` (a local directory or s3:// prefix), loaded once per container while it is
+    one of the newest two it was asked for."""
     with _lock:
-        if version not in _loaded:
-            directory = (
-                _download(uri, version) if uri.startswith("s3://") else Path(uri.removeprefix("file://"))
-            )
-            try:
-                _loaded[version] = PriceModel.load(directory)
-            except (OSError, ValueError, KeyError) as exc:
-                raise ModelUnavailable(f"cannot load the model artifact at {uri}: {exc}") from exc
-        return _loaded[version]
+        if version in _loaded:
+            _loaded[version] = _loaded.pop(version)  # the newest again
+            return _loaded[version]
+        if uri.startswith("s3://"):
+            _make_room(version)
+            directory = _download(uri, version)
+        else:
+            directory = Path(uri.removeprefix("file://"))
+        try:
+            model = PriceModel.load(directory)
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelUnavailable(f"cannot load the model artifact at {uri}: {exc}") from exc
+        _loaded[version] = model
+        while len(_loaded) > KEEP_LOADED:
+            del _loaded[next(iter(_loaded))]
+        return model
 
 
 def current_model(session: Any) -> PriceModel | None:

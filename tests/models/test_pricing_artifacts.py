@@ -6,6 +6,9 @@ import boto3
 import pytest
 
 from models import pricing
+from tests.conftest import run_python
+
+FEATURES = pricing.ListingFeatures(1, 1.0, 650.0, None, "apartment", 43.66, -79.38)
 
 
 @pytest.fixture
@@ -34,3 +37,55 @@ def test_an_empty_or_missing_artifact_is_model_unavailable_and_nothing_is_cached
         pricing.load_model("s3://no-such-bucket/x/", "x")
     with pytest.raises(pricing.ModelUnavailable, match="cannot load the model artifact"):
         pricing.load_model("/definitely/not/here", "local")
+
+
+def _upload(artifact_dir, *runs):
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="models")
+    for run in runs:
+        for path in artifact_dir.iterdir():
+            s3.upload_file(str(path), "models", f"price_rank/{run}/model/{path.name}")
+
+
+def test_a_warm_container_keeps_the_newest_two_models_and_only_their_files(
+    moto_endpoint, artifact_dir, cache
+):
+    # a model every retraining (every two hours), each downloaded to /tmp (512 MB; ~38 MB a 100k-listing
+    # artifact) and kept loaded for good: a container living a day filled its disk, and then every load
+    # failed until Lambda recycled it
+    _upload(artifact_dir, "r1", "r2", "r3", "r4")
+    first = pricing.load_model("s3://models/price_rank/r1/model/", "r1")
+    for run in ("r2", "r3"):
+        pricing.load_model(f"s3://models/price_rank/{run}/model/", run)
+    assert list(pricing._loaded) == ["r2", "r3"]
+    assert sorted(p.name for p in cache.iterdir()) == ["r2", "r3"]
+    assert first.estimate(FEATURES).p50 > 0  # a model let go still scores for whoever holds it
+    pricing.load_model("s3://models/price_rank/r2/model/", "r2")  # the newest again
+    pricing.load_model("s3://models/price_rank/r4/model/", "r4")
+    assert list(pricing._loaded) == ["r2", "r4"]
+    assert sorted(p.name for p in cache.iterdir()) == ["r2", "r4"]
+    assert pricing.load_model("s3://models/price_rank/r1/model/", "r1") is not first  # fetched again
+
+
+def test_a_disk_too_small_for_the_artifact_is_model_unavailable_and_leaves_nothing(
+    moto_endpoint, artifact_dir, cache
+):
+    # the OSError of a full disk came out of load_model as it was: the stream stage failed every batch
+    # (Lambda retried and bisected them) instead of publishing without ranks, and the partial copy stayed
+    _upload(artifact_dir, "r1")
+    done = run_python(
+        "import resource, signal\n"
+        "from pathlib import Path\n"
+        "from models import pricing\n"
+        f"pricing.CACHE_DIR = Path({str(cache)!r})\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (2000, 2000))  # room for 2 KB a file\n"
+        "try:\n"
+        "    pricing.load_model('s3://models/price_rank/r1/model/', 'r1')\n"
+        "except pricing.ModelUnavailable as exc:\n"
+        "    print('unavailable:', exc)\n"
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("unavailable: cannot download s3://models/price_rank/r1/model/: ")
+    assert "File too large" in done.stdout
+    assert list(cache.iterdir()) == []
