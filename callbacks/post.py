@@ -11,9 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-if (
-    __package__ != "callbacks"
-):  # Zappa's CLI loads a callback file as a module of its own, outside its package
+# Zappa's CLI loads a callback's file as a module of its own, without the project on the path
+if __package__ != "callbacks":
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from callbacks import async_invoke, event_source  # noqa: E402
 

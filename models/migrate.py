@@ -3,8 +3,8 @@
 A migration that alters a table needs it to itself, and waits for every
 transaction using it: a job's run can hold one for minutes, and every query of
 the table queued behind the waiting migration (the API's included) would wait as
-long. So a migration waits at most LOCK_TIMEOUT seconds for a lock, tries again
-a few times, and then fails saying which transactions are open; nothing is
+long. So a migration waits a few seconds at most for a lock (Patience), tries
+again a few times, and then fails saying which transactions are open; nothing is
 changed (all pending migrations run in one transaction).
 """
 
