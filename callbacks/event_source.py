@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 RESPONSE_TYPES = ["ReportBatchItemFailures"]
+MAX_PARALLELIZATION = 10  # Lambda's limit: batches of one shard worked on at once
 
 
 def kinesis_sources(stage_config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -23,7 +24,15 @@ def kinesis_sources(stage_config: dict[str, Any]) -> list[tuple[str, dict[str, A
 
 
 def mapping_settings(source: dict[str, Any]) -> dict[str, Any]:
-    """The mapping's tunables (all but the starting position can change later)."""
+    """The mapping's tunables (all but the starting position can change later).
+
+    `parallelization_factor` (1-10) lets Lambda work on that many batches of a shard at once, keeping
+    each partition key's records in order: partners key a record by `source:source_ref`, so a listing's
+    events stay in order, and copies two batches write at once are marked by the hourly recheck, as for
+    two shards."""
+    factor = int(source.get("parallelization_factor", 1))
+    if not 1 <= factor <= MAX_PARALLELIZATION:
+        raise ValueError(f"parallelization_factor must be 1 to {MAX_PARALLELIZATION}, not {factor}")
     settings = {
         "BatchSize": int(source.get("batch_size", 100)),
         "MaximumBatchingWindowInSeconds": int(source.get("maximum_batching_window_in_seconds", 1)),
@@ -31,6 +40,7 @@ def mapping_settings(source: dict[str, Any]) -> dict[str, Any]:
         "BisectBatchOnFunctionError": bool(source.get("bisect_batch_on_function_error", True)),
         "MaximumRetryAttempts": int(source.get("maximum_retry_attempts", 10)),
         "MaximumRecordAgeInSeconds": int(source.get("maximum_record_age_in_seconds", 86400)),
+        "ParallelizationFactor": factor,
         "Enabled": bool(source.get("enabled", True)),
     }
     if source.get("on_failure_destination"):

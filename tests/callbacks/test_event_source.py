@@ -44,10 +44,12 @@ def test_create_then_update_idempotently(lambda_function):
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["BisectBatchOnFunctionError"] is True and mapping["MaximumRetryAttempts"] == 10
     assert mapping["BatchSize"] == 100 and mapping["MaximumBatchingWindowInSeconds"] == 1
-    changed = source | {"batch_size": 250, "maximum_retry_attempts": 3}
+    assert mapping["ParallelizationFactor"] == 1
+    changed = source | {"batch_size": 250, "maximum_retry_attempts": 3, "parallelization_factor": 4}
     assert event_source.ensure_mapping(boto3.client("lambda"), lambda_function, changed) == "updated"
     (mapping,) = mappings()
     assert mapping["BatchSize"] == 250 and mapping["MaximumRetryAttempts"] == 3
+    assert mapping["ParallelizationFactor"] == 4
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
 
@@ -65,3 +67,10 @@ def test_zappa_post_callback(lambda_function, capsys):
     cli.command = "status"
     event_source.main(cli)  # only deploy/update touch the mapping
     assert len(mappings()) == 1
+
+
+@pytest.mark.parametrize("factor", [0, 11])
+def test_a_parallelization_factor_lambda_refuses_is_refused_before_any_call(factor):
+    ((_, source),) = event_source.kinesis_sources(resolve_stage("stream", load_all()))
+    with pytest.raises(ValueError, match=f"parallelization_factor must be 1 to 10, not {factor}"):
+        event_source.mapping_settings(source | {"parallelization_factor": factor})
