@@ -1,6 +1,6 @@
 """The stream stage: records/s through the handler, and its cold start in a fresh process.
 
-    .venv/bin/python -m bench.stream [--records 10000] [--market 100000]
+    .venv/bin/python -m bench.stream [--records 10000] [--market 100000] [--repeat 1]
 
 Batches of 100 Lambda-shaped Kinesis records (2% poison) go through
 jobs.stream.handle against local PostGIS and the moto S3/Kinesis emulator —
@@ -246,6 +246,18 @@ def placement(batches: int = 20) -> tuple[float, float]:
     return statistics.median(times) * 1000, statistics.median(pairs)
 
 
+def over_rounds(rounds: list[list[dict]]) -> list[dict]:
+    """The last round's rows, their rates the median of every round's with the range beside it."""
+    rows = [dict(row) for row in rounds[-1]]
+    if len(rounds) == 1:
+        return rows
+    for n, row in enumerate(rows):
+        for column in ("records/s", "records/s without them"):
+            rates = sorted(int(r[n][column].replace(",", "")) for r in rounds)
+            row[column] = f"{statistics.median(rates):,.0f} ({rates[0]:,}-{rates[-1]:,})"
+    return rows
+
+
 def logs_aside() -> None:
     """The handler logs a JSON line a batch to stdout, as it does in Lambda; here the lines are still
     formatted and written, to /dev/null, so that 200 passes' worth do not bury the figures."""
@@ -264,27 +276,36 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--records", type=int, default=10_000)
     parser.add_argument("--market", type=int, default=100_000)
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="rounds of every scenario: records/s as median and range"
+    )
     args = parser.parse_args()
     from bench.api import load
     from bench.db import current_model, scratch_database
     from jobs.local.services import bootstrap_aws, local_environment
 
     market_label = f"{args.market:,} listings, 1,000 regions"
-    rows, steps, artifact = [], [], None
-    for database, market, poison in (
-        ("empty", 0, 0.02),
-        ("empty, no poison", 0, 0.0),
-        (market_label, args.market, 0.02),
-    ):
-        events = batches(args.records, poison=poison)
-        scratch_database("nook_bench_stream")
-        logs_aside()
-        if market:
-            print(f"loading {market:,} listings and 1,000 regions ...", flush=True)
-            load(market, random.Random(7))
-        bootstrap_aws(local_environment())
-        artifact = current_model(100_000, "bench-stream", sources=("bench-partner",), artifact=artifact)
-        rows += passes(events, database, steps)
+    rounds, artifact = [], None
+    for round_ in range(1, args.repeat + 1):
+        if args.repeat > 1:
+            print(f"round {round_} of {args.repeat}", flush=True)
+        rows, steps = [], []
+        for database, market, poison in (
+            ("empty", 0, 0.02),
+            ("empty, no poison", 0, 0.0),
+            (market_label, args.market, 0.02),
+        ):
+            events = batches(args.records, poison=poison)
+            scratch_database("nook_bench_stream")
+            logs_aside()
+            if market:
+                print(f"loading {market:,} listings and 1,000 regions ...", flush=True)
+                load(market, random.Random(7))
+            bootstrap_aws(local_environment())
+            artifact = current_model(100_000, "bench-stream", sources=("bench-partner",), artifact=artifact)
+            rows += passes(events, database, steps)
+        rounds.append(rows)
+    rows = over_rounds(rounds)
     place_ms, pairs = placement()
     print(f"placing 100 new listings in the market's regions: {place_ms:.1f} ms for {pairs:,.0f} alerts")
     market_first = next(row for row in rows if row["database"] == market_label)
@@ -300,7 +321,14 @@ def main() -> None:
         "PutRecords to listing_scores), with a 100k-listing model loaded; into an empty database, the same "
         "listings without the poison into another, and into "
         f"a market of {args.market:,} listings with bench.api's 1,000 regions (100 users x 10, analyzed), "
-        "where each new listing lands in many regions and queues an alert for each.\n\n"
+        "where each new listing lands in many regions and queues an alert for each."
+        + (
+            f" {args.repeat} rounds of it all: records/s are the median of the rounds (their range beside"
+            " it); the other columns and the second table are the last round's."
+            if args.repeat > 1
+            else ""
+        )
+        + "\n\n"
         + table(rows)
         + "\n\nWhere a batch goes, ms per batch of 100 (scoring runs on a thread alongside the database"
         " steps, so it counts only where it ends after them; PutRecords waits for the commit):\n\n"

@@ -13,3 +13,24 @@ def test_a_benchmarks_scratch_directory_goes_when_it_exits():
     assert made.returncode == 0, made.stderr
     path = Path(made.stdout.strip())
     assert path.name.startswith("nook-test-scratch-") and not path.exists()
+
+
+def test_repeated_stream_rounds_report_the_median_rate_and_its_range():
+    from bench.stream import over_rounds
+
+    def round_(rate, own, seconds):
+        return [{"database": "empty", "records/s": rate, "records/s without them": own, "seconds": seconds}]
+
+    rows = over_rounds(
+        [round_("2,317", "3,188", "4.32"), round_("1,766", "2,385", "5.66"), round_("1,690", "2,274", "5.92")]
+    )
+    assert rows == [
+        {
+            "database": "empty",
+            "records/s": "1,766 (1,690-2,317)",
+            "records/s without them": "2,385 (2,274-3,188)",
+            "seconds": "5.92",  # the last round's
+        }
+    ]
+    once = [round_("2,000", "3,000", "5.00")]
+    assert over_rounds(once) == once[0] and over_rounds(once) is not once[0]
