@@ -24,6 +24,7 @@ from app.cli import TEXT
 from jobs.local import scheduler, services
 from jobs.local.lambda_context import LocalContext
 from jobs.runtime import JobFailed, progress_listener
+from models.ops import RUN_STATUSES
 from models.settings import ConfigError
 
 if TYPE_CHECKING:
@@ -130,35 +131,29 @@ def jobs_run(name: str, kwargs_json: str) -> None:
 
 @jobs_group.command("history")
 @click.option("--job", type=TEXT, default=None, help="A job's name (ingest also shows its per-source runs).")
-@click.option("--status", type=click.Choice(["running", "succeeded", "failed", "skipped"]), default=None)
+@click.option("--status", type=click.Choice(RUN_STATUSES), default=None)
 @click.option("--since", callback=_since, default=None, help="90m, 24h, 7d, or a date (UTC).")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 def jobs_history(job: str | None, status: str | None, since: datetime | None, limit: int) -> None:
     """The newest job runs: when, how long, how each ended and why (every stage records its runs)."""
-    from sqlalchemy import func, or_, select
-
-    from models.ops import JobRun
+    from models.ops import recent_runs
     from models.session import session_scope
 
-    query = select(JobRun)
-    if job is not None:
-        query = query.where(or_(JobRun.job == job, JobRun.job.startswith(f"{job}:", autoescape=True)))
-    if status is not None:
-        query = query.where(JobRun.status == status)
-    if since is not None:
-        query = query.where(JobRun.started_at >= since)
     with session_scope() as session:
-        total = session.scalar(select(func.count()).select_from(query.subquery()))
-        runs = session.scalars(query.order_by(JobRun.started_at.desc(), JobRun.id.desc()).limit(limit)).all()
+        total, runs = recent_runs(session, job, status, since, limit)
     click.echo(f"{total:,} run(s)" + (f"; the newest {len(runs)}:" if runs else ""))
     for run in runs:
         took = f"{(run.finished_at - run.started_at).total_seconds():.1f}s" if run.finished_at else "-"
-        error = (run.error or "").splitlines()[0] if run.error else ""
-        error = error if len(error) <= 100 else error[:99] + "…"
+        error = _clipped(run.error.splitlines()[0]) if run.error else ""
         click.echo(
             f"{run.id:>7} {run.started_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} {run.job:24} {run.status:9} "
             f"{took:>8}  {error}".rstrip()
         )
+
+
+def _clipped(text: str, width: int = 100) -> str:
+    """A line cut to `width` characters, an ellipsis saying so."""
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _draw_progress(task: str, done: int, total: int | None) -> None:
@@ -418,7 +413,7 @@ def quarantine_list(stage: str | None, source: str | None, since: datetime | Non
         + (f"; the newest {len(rows)}:" if rows else "")
     )
     for row in rows:
-        reason = row.reason if len(row.reason) <= 100 else row.reason[:99] + "…"
+        reason = _clipped(row.reason)
         click.echo(
             f"{row.id:>7} {row.created_at:%Y-%m-%d %H:%M} {row.stage:8} {row.source or '-':16} "
             f"{row.source_ref or '-':16} {reason}"

@@ -3,11 +3,13 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, DateTime, Index, String, Text
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, DateTime, Index, String, Text, func, or_, select
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, created_at_column
+
+RUN_STATUSES = ("running", "succeeded", "failed", "skipped")
 
 
 class JobRun(Base):
@@ -16,7 +18,7 @@ class JobRun(Base):
 
     __tablename__ = "job_runs"
     __table_args__ = (
-        CheckConstraint("status IN ('running', 'succeeded', 'failed', 'skipped')", name="status"),
+        CheckConstraint(f"status IN {RUN_STATUSES}", name="status"),
         Index("ix_job_runs_job_started_at", "job", "started_at"),
     )
 
@@ -29,6 +31,27 @@ class JobRun(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     counts: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+def recent_runs(
+    session: Session,
+    job: str | None = None,
+    status: str | None = None,
+    since: datetime | None = None,
+    limit: int = 20,
+) -> tuple[int, list[JobRun]]:
+    """How many runs match (of `job`, and of its per-source runs "job:..."), and the newest `limit`."""
+    conditions = []
+    if job is not None:
+        conditions.append(or_(JobRun.job == job, JobRun.job.startswith(f"{job}:", autoescape=True)))
+    if status is not None:
+        conditions.append(JobRun.status == status)
+    if since is not None:
+        conditions.append(JobRun.started_at >= since)
+    matching = select(JobRun).where(*conditions)
+    total = session.scalar(select(func.count()).select_from(matching.subquery())) or 0
+    runs = session.scalars(matching.order_by(JobRun.started_at.desc(), JobRun.id.desc()).limit(limit))
+    return total, list(runs)
 
 
 class CheckResult(Base):

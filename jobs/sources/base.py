@@ -197,7 +197,7 @@ MAPPING_CHECKS: dict[str, ConfigCheck] = {
 def record_mapping(config: dict[str, Any]) -> dict[str, Any]:
     """What of a source's config maps its records to listings (models.normalize.clean_listing): fields,
     values, units, and `link_base`, the address its relative listing links are read against."""
-    return {key: config[key] for key in ("fields", "values", "units", "link_base") if key in config}
+    return {key: config[key] for key in MAPPING_CHECKS if key in config}
 
 
 def json_body(response: requests.Response, what: str) -> Any:
