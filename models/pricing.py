@@ -4,7 +4,7 @@ An artifact is a directory (local, or an S3 prefix copied to /tmp once per
 container) holding `model.json` and, per bedroom bucket, an annoy index of the
 training listings' positions in metres with their prices and ids:
 
-    model.json                       coefficients, calibration, feature fills, metrics
+    model.json                       coefficients, calibration, feature fills, metrics, search_k
     index_<bucket>.ann               annoy (euclidean, 2-d) over local x/y metres
     prices_<bucket>.bin / ids_<bucket>.bin   float64 prices, int64 listing ids (item order)
 
@@ -80,25 +80,28 @@ class Projection:
 class NeighbourIndex:
     """One bucket's annoy index with the price and listing id of every item."""
 
-    def __init__(self, index: AnnoyIndex, prices: array, ids: array) -> None:
+    def __init__(self, index: AnnoyIndex, prices: array, ids: array, search_k: int = -1) -> None:
         self.index, self.prices, self.ids = index, prices, ids
+        self.search_k = search_k  # candidates examined a search; -1: annoy's default, trees x items asked
 
     def __len__(self) -> int:
         return len(self.prices)
 
     @classmethod
-    def load(cls, directory: Path, key: str) -> NeighbourIndex:
+    def load(cls, directory: Path, key: str, search_k: int = -1) -> NeighbourIndex:
         """Load (mmap) a saved bucket."""
         index = AnnoyIndex(2, "euclidean")
         index.load(str(directory / f"index_{key}.ann"))
         prices, ids = array("d"), array("q")
         prices.frombytes((directory / f"prices_{key}.bin").read_bytes())
         ids.frombytes((directory / f"ids_{key}.bin").read_bytes())
-        return cls(index, prices, ids)
+        return cls(index, prices, ids, search_k)
 
     def nearest(self, x: float, y: float, k: int, exclude_id: int | None) -> tuple[list[int], list[float]]:
         """The k nearest items and their distances in metres, nearest first (never the excluded listing)."""
-        items, distances = self.index.get_nns_by_vector([x, y], k + 1, include_distances=True)
+        items, distances = self.index.get_nns_by_vector(
+            [x, y], k + 1, search_k=self.search_k, include_distances=True
+        )
         if exclude_id is None:  # serving: nobody to leave out
             return items[:k], distances[:k]
         kept = [n for n, item in enumerate(items) if self.ids[item] != exclude_id][:k]
@@ -151,7 +154,11 @@ class PriceModel:
         """Load an artifact directory (model.json + bucket files)."""
         directory = Path(directory)
         spec = json.loads((directory / "model.json").read_text())
-        buckets = {key: NeighbourIndex.load(directory, key) for key in spec["neighbours"]["buckets"]}
+        # an artifact trained before search_k was stored is searched as it was trained: annoy's default
+        search_k = int(spec["neighbours"].get("search_k", -1))
+        buckets = {
+            key: NeighbourIndex.load(directory, key, search_k) for key in spec["neighbours"]["buckets"]
+        }
         return cls(spec, buckets)
 
     def neighbourhood(self, features: ListingFeatures, exclude_id: int | None = None) -> Neighbourhood:
