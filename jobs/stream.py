@@ -57,9 +57,9 @@ with collector_paused(freeze=True):
         text_fault,
         unstorable,
     )
-    from models.pricing import Estimate, ListingFeatures, ModelUnavailable, PriceModel, current_model
+    from models.pricing import Estimate, ModelUnavailable, PriceModel, current_model
     from models.quarantine import RAW_KEPT, BadRecord, quarantine
-    from models.ranking import store_ranks
+    from models.ranking import features_of, store_ranks
     from models.session import session_scope
     from models.settings import get_settings
 
@@ -243,19 +243,6 @@ def decode(index: int, record: Mapping[str, Any]) -> Item:
     return item
 
 
-def features(clean: CleanListing) -> ListingFeatures:
-    """The model's view of a validated listing."""
-    return ListingFeatures(
-        bedrooms=clean.bedrooms,
-        bathrooms=clean.bathrooms,
-        sqft=clean.sqft,
-        furnished=clean.furnished,
-        unit_type=clean.unit_type,
-        latitude=clean.latitude,
-        longitude=clean.longitude,
-    )
-
-
 def resolve_sources(session: Session, items: list[Item]) -> None:
     """Attach source ids (to poison too, so that a partner's refused records are found under its name); a
     source nook does not know, one that is not a stream partner, or one disabled makes the record poison
@@ -361,7 +348,7 @@ def score(items: list[Item], model: PriceModel | None) -> None:
     reads."""
     for item in items:
         if item.clean is not None:
-            item.estimate = model.estimate(features(item.clean), price=item.clean.price) if model else None
+            item.estimate = model.estimate(features_of(item.clean), price=item.clean.price) if model else None
 
 
 class LastModel:

@@ -34,7 +34,8 @@ ON CONFLICT (listing_id) DO UPDATE SET
 def features_of(
     listing: Listing | object, latitude: float | None = None, longitude: float | None = None
 ) -> ListingFeatures:
-    """The model's view of a listing row: its latitude/longitude attributes, or the position given."""
+    """The model's view of a listing row or a validated record (the stream's CleanListing): its
+    latitude/longitude attributes, or the position given."""
     return ListingFeatures(
         bedrooms=int(listing.bedrooms),
         bathrooms=listing.bathrooms,
