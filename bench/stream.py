@@ -28,7 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.results import table, write_section
+from bench.results import table, time_spent, write_section
 
 FLOOR = "import zappa.handler, flask, sqlalchemy, geoalchemy2, psycopg2"
 ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/listing_events"
@@ -105,23 +105,8 @@ def throughput(events: list[dict]) -> tuple[float, dict[str, float], int, int, i
     from jobs import stream
     from jobs.local.lambda_context import LocalContext
 
-    spent = dict.fromkeys(STEPS, 0.0)
-
-    def timed(name, function):
-        def wrapper(*args, **kwargs):
-            started = time.perf_counter()
-            try:
-                return function(*args, **kwargs)
-            finally:
-                spent[name] += time.perf_counter() - started
-
-        return wrapper
-
-    originals = {name: getattr(stream, name) for name in STEPS}
-    for name, function in originals.items():
-        setattr(stream, name, timed(name, function))
     valid = poison = alerts = 0
-    try:
+    with time_spent(stream, list(STEPS)) as spent:
         started = time.perf_counter()
         for event in events:
             result = stream.handle(event, LocalContext())
@@ -129,9 +114,6 @@ def throughput(events: list[dict]) -> tuple[float, dict[str, float], int, int, i
             valid, poison = valid + result["valid"], poison + result["poison"]
             alerts += result.get("alerts", 0)
         return time.perf_counter() - started, spent, valid, poison, alerts
-    finally:
-        for name, function in originals.items():
-            setattr(stream, name, function)
 
 
 def cold_start(artifact: Path, runs: int = 5) -> tuple[float, float]:

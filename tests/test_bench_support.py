@@ -34,3 +34,21 @@ def test_repeated_stream_rounds_report_the_median_rate_and_its_range():
     ]
     once = [round_("2,000", "3,000", "5.00")]
     assert over_rounds(once) == once[0] and over_rounds(once) is not once[0]
+
+
+def test_time_spent_counts_a_modules_functions_while_it_runs_and_puts_them_back():
+    import time
+    from types import SimpleNamespace
+
+    from bench.results import time_spent
+
+    def nap(seconds):
+        time.sleep(seconds)
+        return seconds
+
+    module = SimpleNamespace(nap=nap)
+    with time_spent(module, ["nap"]) as spent:
+        assert module.nap(0.02) == 0.02 and module.nap(0.01) == 0.01  # callers see the same results
+        assert module.nap is not nap
+    assert module.nap is nap
+    assert 0.03 <= spent["nap"] < 0.5
