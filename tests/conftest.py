@@ -153,7 +153,7 @@ def runner(app):
 
 TABLES = (
     "notifications, price_ranks, price_models, regions, users, quarantined_records, "
-    "listings, sources, job_runs, check_results"
+    "listings, sources, job_runs, check_results, market_points"
 )
 
 

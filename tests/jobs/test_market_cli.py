@@ -11,11 +11,14 @@ from jobs.cli import market_group
 from jobs.local.demo_history import backfill
 from models.listing import Listing
 from models.market import MarketPoint
+from models.region import Region
 from models.session import session_scope
 from models.source import Source
+from models.user import create_user
 from tests.factories import insert_arrivals, weekly_counts
 from tests.jobs.conftest import T0
 from tests.jobs.test_ingest import served_refs
+from tests.jobs.test_market import SQUARE
 
 
 def seed_city(days: int = 100) -> None:
@@ -82,6 +85,25 @@ def test_run_entry_point_commits_the_points(committed, lambda_context):
         assert session.scalar(select(func.count()).select_from(MarketPoint)) == result["points"]
     again = market.run({"kwargs": {}}, lambda_context)
     assert again["points"] == result["points"]
+
+
+def test_run_entry_point_stops_at_its_budget_and_commits_what_it_did(committed, lambda_context):
+    seed_city(60)
+    with session_scope() as session:
+        user, _ = create_user(session, "budget@example.com")
+        session.add(Region(user_id=user.id, name="r", geom=SQUARE))
+    result = market.run({"kwargs": {"budget_seconds": 0}}, lambda_context)
+    assert result["status"] == "succeeded" and (result["areas"], result["left"]) == (1, 1)
+    with session_scope() as session:
+        keys = set(session.scalars(select(MarketPoint.series_key).where(MarketPoint.kind == "forecast")))
+    assert keys and all(key.startswith("city:") for key in keys)
+    rest = market.run({"kwargs": {"budget_seconds": 0}}, lambda_context)
+    assert (rest["areas"], rest["left"]) == (1, 1)
+    with session_scope() as session:
+        assert (
+            session.scalar(select(func.count()).where(MarketPoint.series_key.like("region:%:new:all:next7")))
+            == 1
+        )
 
 
 def test_demo_backfill_writes_gone_listings_once(db_session, demo_sources, demo_feed):
