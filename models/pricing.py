@@ -292,15 +292,33 @@ class ModelUnavailable(RuntimeError):
     """The current model's artifact cannot be found or read."""
 
 
+PARTIAL = ".partial-"  # a download under way: <version>.partial-<pid>
+
+
+def _alive(pid: int) -> bool:
+    """Whether process `pid` is running (signal 0 asks without sending)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
 def _make_room(version: str) -> None:
     """Before loading `version` from S3: forget every loaded model but the newest, and delete every
     cached artifact but theirs (a model still in use keeps working: its index files stay mapped until it
-    is let go; whatever a process stopped before it could delete goes here too)."""
+    is let go; whatever a process stopped before it could delete goes here too). Another live process's
+    download is left alone: locally, the API, the stream poller and the jobs share the cache."""
     newest = next(reversed(_loaded), None)
     for old in [v for v in _loaded if v != newest]:
         del _loaded[old]
     if CACHE_DIR.is_dir():
         for entry in CACHE_DIR.iterdir():
+            _, partial, pid = entry.name.rpartition(PARTIAL)
+            if partial and pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
+                continue
             if entry.name not in (version, newest):
                 shutil.rmtree(entry, ignore_errors=True)
 
@@ -314,7 +332,7 @@ def _download(uri: str, version: str) -> Path:
     target = CACHE_DIR / version
     if (target / "model.json").exists():
         return target
-    partial = target.with_name(version + ".partial")
+    partial = target.with_name(f"{version}{PARTIAL}{os.getpid()}")  # this process's own
     shutil.rmtree(partial, ignore_errors=True)
     s3 = boto3.client("s3")
     try:
@@ -327,8 +345,7 @@ def _download(uri: str, version: str) -> Path:
                     s3.download_file(bucket, obj["Key"], str(partial / obj["Key"].rsplit("/", 1)[-1]))
             complete = (partial / "model.json").exists()
             if complete:
-                shutil.rmtree(target, ignore_errors=True)
-                partial.rename(target)
+                _settle(partial, target)
         except (BotoCoreError, ClientError, OSError) as exc:  # OSError: the disk is full, for one
             raise ModelUnavailable(f"cannot download {uri}: {exc}") from exc
         if not complete:
@@ -336,6 +353,19 @@ def _download(uri: str, version: str) -> Path:
     finally:
         shutil.rmtree(partial, ignore_errors=True)  # renamed if it was whole
     return target
+
+
+def _settle(partial: Path, target: Path) -> None:
+    """Make a whole download the cached copy, unless another process's is there first: that one stays
+    (it may be being read), and this one goes with the partial directory."""
+    if (target / "model.json").exists():
+        return
+    shutil.rmtree(target, ignore_errors=True)  # a copy cut short (a process stopped deleting it)
+    try:
+        partial.rename(target)
+    except OSError:
+        if not (target / "model.json").exists():  # not another process's whole copy: a real failure
+            raise
 
 
 def load_model(uri: str, version: str) -> PriceModel:

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import boto3
 import pytest
 
@@ -32,7 +38,7 @@ def test_an_empty_or_missing_artifact_is_model_unavailable_and_nothing_is_cached
     boto3.client("s3").create_bucket(Bucket="models")
     with pytest.raises(pricing.ModelUnavailable, match="holds no model.json"):
         pricing.load_model("s3://models/price_rank/nothing/model/", "nothing")
-    assert not (cache / "nothing").exists() and not (cache / "nothing.partial").exists()
+    assert not list(cache.glob("nothing*"))  # neither a copy nor a partial one
     with pytest.raises(pricing.ModelUnavailable, match="cannot download"):
         pricing.load_model("s3://no-such-bucket/x/", "x")
     with pytest.raises(pricing.ModelUnavailable, match="cannot load the model artifact"):
@@ -89,3 +95,70 @@ def test_a_disk_too_small_for_the_artifact_is_model_unavailable_and_leaves_nothi
     assert done.stdout.startswith("unavailable: cannot download s3://models/price_rank/r1/model/: ")
     assert "File too large" in done.stdout
     assert list(cache.iterdir()) == []
+
+
+def test_processes_sharing_the_cache_load_the_same_new_model_at_once(moto_endpoint, artifact_dir, tmp_path):
+    # locally the API, the stream poller and the jobs share /tmp/nook-models: each process downloaded a
+    # new model into the same partial directory, emptying it under the others (their load failed: a
+    # stream batch without ranks, an estimate answered 503), and replaced a complete copy another was
+    # reading
+    _upload(artifact_dir, "r1", "r2")
+    go = tmp_path / "go"
+    code = (
+        "import os, sys, time\n"
+        "from pathlib import Path\n"
+        "from models import pricing\n"
+        f"pricing.CACHE_DIR = Path({str(tmp_path / 'cache')!r})\n"
+        f"go = Path({str(go)!r})\n"
+        "(go.parent / f'ready-{os.getpid()}').touch()\n"
+        "while not go.exists():\n"
+        "    time.sleep(0.001)\n"
+        "for run in sys.argv[1:]:\n"
+        "    model = pricing.load_model(f's3://models/price_rank/{run}/model/', run)\n"
+        f"    print(run, model.estimate(pricing.{FEATURES!r}).p50 > 0, flush=True)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    for round_ in range(3):
+        shutil.rmtree(tmp_path / "cache", ignore_errors=True)
+        go.unlink(missing_ok=True)
+        runs = ["r1", "r2"] if round_ else ["r1"]
+        workers = [
+            subprocess.Popen(
+                [sys.executable, "-c", code, *runs],
+                cwd=root,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(4)
+        ]
+        while len(list(tmp_path.glob("ready-*"))) < 4 * (round_ + 1):  # every worker imported, waiting
+            time.sleep(0.01)
+        go.touch()
+        outcomes = [(*worker.communicate(timeout=60), worker.returncode) for worker in workers]
+        for out, err, returncode in outcomes:
+            assert returncode == 0, err[-2000:]
+            assert out.split() == [word for run in runs for word in (run, "True")]
+        assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == runs
+
+
+def test_another_live_processs_download_is_left_alone_and_a_dead_ones_goes(
+    moto_endpoint, artifact_dir, cache
+):
+    _upload(artifact_dir, "r2")
+    cache.mkdir(parents=True)
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        under_way = cache / f"r1{pricing.PARTIAL}{sleeper.pid}"
+        left_over = cache / f"r0{pricing.PARTIAL}{int(ended.stdout)}"
+        for directory in (under_way, left_over, cache / "r0"):
+            directory.mkdir()
+            (directory / "index_all.ann").write_bytes(b"x" * 100)
+        pricing.load_model("s3://models/price_rank/r2/model/", "r2")
+        assert sorted(p.name for p in cache.iterdir()) == ["r1" + pricing.PARTIAL + str(sleeper.pid), "r2"]
+    finally:
+        sleeper.kill()
+        sleeper.wait()
