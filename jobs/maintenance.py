@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, text, update
 from sqlalchemy.orm import Session
 
 from jobs.runtime import run_job
@@ -19,13 +19,22 @@ ABANDONED_AFTER = timedelta(days=1)
 ABANDONED = (
     "did not finish: the process running it stopped (a Lambda timeout or a crash) before it recorded an end"
 )
+# the market series of regions deleted since (the market job writes ~800 points a region and never
+# visits a region that is gone)
+GONE_REGIONS_POINTS = text("""
+DELETE FROM market_points p
+WHERE p.series_key LIKE 'region:%'
+  AND NOT EXISTS (
+      SELECT 1 FROM regions r WHERE r.id::text = substring(p.series_key FROM '^region:([0-9]+):')
+  )
+""")
 
 
 def prune_history(session: Session, now: datetime, keep_days: int = 90) -> dict[str, int]:
-    """Record the runs that stopped without saying so as failed, and delete finished job runs, check
+    """Record the runs that stopped without saying so as failed, delete finished job runs, check
     results and quarantined records older than `keep_days` (a partner sending bad records all day filed
     them for good, up to 100,000 characters each; their dead letters in S3 keep every one whole for as
-    long as the bucket keeps them)."""
+    long as the bucket keeps them), and the market series of regions that are gone."""
     if keep_days < 1:
         raise ValueError("keep_days must be at least 1")
     cutoff = now - timedelta(days=keep_days)
@@ -39,11 +48,13 @@ def prune_history(session: Session, now: datetime, keep_days: int = 90) -> dict[
     ).rowcount
     checks = session.execute(delete(CheckResult).where(CheckResult.run_at < cutoff)).rowcount
     refused = session.execute(delete(QuarantinedRecord).where(QuarantinedRecord.created_at < cutoff)).rowcount
+    points = session.execute(GONE_REGIONS_POINTS).rowcount
     return {
         "job_runs_abandoned": abandoned,
         "job_runs_deleted": runs,
         "check_results_deleted": checks,
         "quarantined_deleted": refused,
+        "market_points_deleted": points,
     }
 
 

@@ -9,8 +9,12 @@ from sqlalchemy import select
 
 from jobs.maintenance import prune_history
 from models.listing import QuarantinedRecord
+from models.market import MarketPoint, series_key
 from models.ops import CheckResult, JobRun
 from models.quarantine import BadRecord, quarantine
+from models.region import Region
+from models.user import create_user
+from tests.jobs.test_market import SQUARE
 
 NOW = datetime(2026, 11, 30, 4, 30, tzinfo=UTC)
 
@@ -32,6 +36,7 @@ def test_history_and_refused_records_older_than_the_keep_days_go(db_session):
         "job_runs_deleted": 1,
         "check_results_deleted": 1,
         "quarantined_deleted": 1,
+        "market_points_deleted": 0,
     }
     assert sorted(db_session.scalars(select(QuarantinedRecord.reason))) == ["bad 1", "bad 2"]
     with pytest.raises(ValueError, match="keep_days must be at least 1"):
@@ -51,3 +56,25 @@ def test_a_run_that_stopped_without_saying_so_is_recorded_failed(db_session):
     assert set(runs) == {"stopped", "under way"}  # the one 91 days old went once it was recorded failed
     assert runs["stopped"].status == "failed" and runs["stopped"].error.startswith("did not finish")
     assert (runs["under way"].status, runs["under way"].error) == ("running", None)
+
+
+def test_the_market_series_of_a_region_deleted_go_and_the_others_stay(db_session):
+    # the market job writes ~800 points a region and never visits a region that is gone: a user who
+    # redraws by deleting and drawing again left every deleted region's series for good
+    user, _ = create_user(db_session, "drawer@example.com")
+    kept, gone = (Region(user_id=user.id, name=name, geom=SQUARE) for name in ("kept", "gone"))
+    db_session.add_all([kept, gone])
+    db_session.flush()
+    scopes = ["city", f"region:{kept.id}", f"region:{gone.id}"]
+    for scope in scopes:
+        for key in (series_key(scope, "new", "all"), series_key(scope, "new", "all", "next7")):
+            db_session.add(
+                MarketPoint(series_key=key, day=NOW.date(), kind="forecast", value=1.0, trained_at=NOW)
+            )
+    db_session.flush()
+    db_session.delete(gone)
+    db_session.flush()
+    assert prune_history(db_session, NOW)["market_points_deleted"] == 2
+    left = {key.rsplit(":new", 1)[0] for key in db_session.scalars(select(MarketPoint.series_key))}
+    assert left == {"city", f"region:{kept.id}"}
+    assert prune_history(db_session, NOW)["market_points_deleted"] == 0
