@@ -26,7 +26,16 @@ from sqlalchemy.orm import Session
 
 from jobs.http import OVERRUN, polite_session, stop_requests
 from jobs.pipeline import prefetched
-from jobs.runtime import SOURCE_LOCKS, JobFailed, budget_deadline, past, report_progress, run_job, take_lock
+from jobs.runtime import (
+    SOURCE_LOCKS,
+    JobFailed,
+    budget_deadline,
+    held_by,
+    past,
+    report_progress,
+    run_job,
+    take_lock,
+)
 from jobs.sources import registry
 from jobs.sources.base import FetchContext, Page, SourceError
 from models.listing import Listing
@@ -163,7 +172,8 @@ def ingest_source(
     """
     result = SourceResult(source=source.name)
     if not take_lock(session, SOURCE_LOCKS, source.id):  # held until this run commits
-        result.complete, result.skipped = False, "another run is pulling this source"
+        result.complete = False
+        result.skipped = f"another run is pulling this source{held_by(session, SOURCE_LOCKS, source.id)}"
         log.info("source skipped", extra={"source": source.name, "reason": result.skipped})
         return result
     seen: set[str] = set()

@@ -22,7 +22,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from models.logs import configure_logging
@@ -39,6 +39,16 @@ JobBody = Callable[..., Mapping[str, Any]]
 JOB_LOCKS = 0x6E6F6F6B  # "nook"
 SOURCE_LOCKS = JOB_LOCKS + 1
 TRY_LOCK = text("SELECT pg_try_advisory_xact_lock(:space, :key)")
+# A run's transaction names it in application_name (SET LOCAL: gone at its end), so a run that finds a
+# lock taken can tell which run holds it, not guess from the rows still marked running
+RUN_NAME = "nook job run {}"
+NAME_RUN = text("SELECT set_config('application_name', :name, true)")
+HOLDER = text("""
+SELECT substring(a.application_name FROM '^nook job run ([0-9]+)$')::bigint
+FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+  AND l.classid = CAST(CAST(:space AS int4) AS oid) AND l.objid = CAST(CAST(:key AS int4) AS oid)
+""")
 
 
 ProgressListener = Callable[[str, int, "int | None"], None]
@@ -96,25 +106,31 @@ def take_lock(session: Session, space: int, key: int | str) -> bool:
     """Take the lock on `key` in `space` for the session's transaction, unless another transaction holds
     it; whether it did. It goes at commit or rollback, and with the connection of a process that died (a
     Lambda stopped mid-run holds nothing for long)."""
+    return bool(session.scalar(TRY_LOCK, {"space": space, "key": _lock_number(key)}))
+
+
+def _lock_number(key: int | str) -> int:
     number = zlib.crc32(key.encode()) if isinstance(key, str) else key & 0xFFFFFFFF
-    number -= 2**32 if number >= 2**31 else 0  # the key is a signed 32-bit integer
-    return bool(session.scalar(TRY_LOCK, {"space": space, "key": number}))
+    return number - 2**32 if number >= 2**31 else number  # the key is a signed 32-bit integer
 
 
-def _under_way(session: Session, job: str, run_id: int) -> str:
+def lock_holder(session: Session, space: int, key: int | str) -> JobRun | None:
+    """The job run whose transaction holds the lock on `key` in `space`, if a run holds it."""
+    run_id = session.scalar(HOLDER, {"space": space, "key": _lock_number(key)})
+    return session.get(JobRun, run_id) if run_id is not None else None
+
+
+def held_by(session: Session, space: int, key: int | str) -> str:
+    """ " (job run N, started ...)" naming the run holding the lock, or "" if no run of nook's does."""
+    run = lock_holder(session, space, key)
+    if run is None:
+        return ""
+    return f" (job run {run.id}, started {run.started_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC)"
+
+
+def _under_way(session: Session, job: str) -> str:
     """What a skipped run says of the run it gave way to."""
-    other = session.execute(
-        select(JobRun.id, JobRun.started_at)
-        .where(JobRun.job == job, JobRun.status == "running", JobRun.id < run_id)
-        .order_by(JobRun.id.desc())
-        .limit(1)
-    ).first()
-    since = (
-        f" (job run {other.id}, started {other.started_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC)"
-        if other
-        else ""
-    )
-    return f"another run of {job} is under way{since}"
+    return f"another run of {job} is under way{held_by(session, JOB_LOCKS, job)}"
 
 
 def _invocation_id(context: Any) -> str | None:
@@ -171,8 +187,9 @@ def run_job(
     skipped = None
     try:
         with session_scope() as session:
+            session.execute(NAME_RUN, {"name": RUN_NAME.format(run_id)})
             if exclusive and not take_lock(session, JOB_LOCKS, job):
-                skipped = _under_way(session, job, run_id)
+                skipped = _under_way(session, job)
             else:
                 counts = dict(_call(body, session, kwargs))
     except Exception as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import create_engine, select
@@ -176,6 +177,23 @@ def test_a_run_that_finds_another_under_way_is_skipped_not_failed(committed, lam
     third = LambdaHandler.run_function(sample_jobs.held, {"kwargs": {}}, lambda_context)  # nothing under way
     assert third["status"] == "succeeded" and sample_jobs.CALLS == ["held", "held"]
     assert [r.status for r in _runs()] == ["succeeded", "skipped", "succeeded"]
+
+
+def test_a_skipped_run_names_the_run_holding_the_lock_not_a_dead_one(committed, lambda_context, held_run):
+    # a run Lambda stopped stays "running" until housekeeping's next pass: the skip named the newest run
+    # marked running, which could be that dead one; the lock's holder says which run it really is
+    start, _ = held_run
+    first = start(sample_jobs.held)
+    with session_scope() as session:
+        session.add(
+            JobRun(job="held", stage="test", status="running", started_at=datetime.now(UTC), counts={})
+        )
+    second = LambdaHandler.run_function(sample_jobs.held, {"kwargs": {}}, lambda_context)
+    holder, dead, skipped = _runs()
+    assert (holder.status, dead.status, skipped.status) == ("running", "running", "skipped")
+    assert second["reason"].startswith(f"another run of held is under way (job run {holder.id}, started 20")
+    sample_jobs.HOLD.set()
+    first.join(10)
 
 
 def test_other_jobs_and_jobs_built_to_run_side_by_side_are_not_held_up(committed, lambda_context, held_run):
