@@ -436,22 +436,15 @@ def area_points(series: Series, scope: str, today: date, now: datetime) -> list[
 
 
 def replace_points(session: Session, points: list[dict[str, Any]]) -> int:
-    """Upsert points, replacing the window they cover: forecast days the new run no longer covers and
-    history older than the stored window are dropped, so re-running a day changes nothing."""
+    """Upsert points, replacing the window they cover: every earlier forecast of these series goes (the
+    days it covered are history now, or forecast anew; a next-7-days total is one row, not one a day
+    it ran) and history older than the stored window is dropped, so re-running a day changes nothing."""
     if not points:
         return 0
     keys = sorted({p["series_key"] for p in points})
-    first = (
-        min(p["day"] for p in points if p["kind"] == "forecast")
-        if any(p["kind"] == "forecast" for p in points)
-        else None
+    session.execute(
+        delete(MarketPoint).where(MarketPoint.series_key.in_(keys), MarketPoint.kind == "forecast")
     )
-    if first is not None:
-        session.execute(
-            delete(MarketPoint).where(
-                MarketPoint.series_key.in_(keys), MarketPoint.kind == "forecast", MarketPoint.day >= first
-            )
-        )
     first_history = min(p["day"] for p in points)
     session.execute(  # only the stored window is kept: the table stays bounded
         delete(MarketPoint).where(MarketPoint.series_key.in_(keys), MarketPoint.day < first_history)
@@ -470,7 +463,7 @@ FROM (
     UNION ALL
     SELECT 'region:' || r.id, 1, r.id FROM regions r WHERE r.id = ANY(:regions) OR :every
 ) a
-LEFT JOIN market_points p ON p.series_key = a.scope || ':new:all:next7'  -- a row a day it ran
+LEFT JOIN market_points p ON p.series_key = a.scope || ':new:all:next7'
 GROUP BY a.scope, a.rank, a.id
 ORDER BY max(p.trained_at) NULLS FIRST, a.rank, a.id
 """).bindparams(bindparam("regions", type_=ARRAY(Integer)))

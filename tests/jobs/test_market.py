@@ -211,6 +211,10 @@ def test_rerunning_a_day_changes_nothing_and_the_next_day_replaces_the_window(db
     ]
     assert min(days) == tomorrow - timedelta(days=market.STORED_HISTORY_DAYS)
     assert len(days) == market.STORED_HISTORY_DAYS + market.HORIZON
+    week = series_key(f"region:{busy_region.id}", "new", "all", "next7")  # one row, the latest run's
+    assert db_session.scalars(select(MarketPoint.day).where(MarketPoint.series_key == week)).all() == [
+        tomorrow
+    ]
 
 
 def test_a_run_out_of_time_stops_after_the_area_under_way_and_the_next_takes_up_the_stalest(
