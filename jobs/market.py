@@ -17,7 +17,6 @@ Lambda's time stops and commits what it did: the next run takes up the rest firs
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import warnings
@@ -34,6 +33,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import Integer
 
 from jobs.runtime import budget_deadline, past, report_progress, run_job
+from models.documents import compact
 from models.market import BED_BUCKETS, MarketPoint, series_key
 from models.matching import DEDUPE_METRES, DEGREES_PER_METRE, PRICE_TOLERANCE
 
@@ -450,7 +450,7 @@ def replace_points(session: Session, points: list[dict[str, Any]]) -> int:
         delete(MarketPoint).where(MarketPoint.series_key.in_(keys), MarketPoint.day < first_history)
     )
     rows = [p | {"day": p["day"].isoformat(), "trained_at": p["trained_at"].isoformat()} for p in points]
-    session.execute(UPSERT_POINTS, {"rows": json.dumps(rows, allow_nan=False)})
+    session.execute(UPSERT_POINTS, {"rows": compact(rows)})
     return len(points)
 
 

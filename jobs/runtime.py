@@ -114,15 +114,11 @@ def _lock_number(key: int | str) -> int:
     return number - 2**32 if number >= 2**31 else number  # the key is a signed 32-bit integer
 
 
-def lock_holder(session: Session, space: int, key: int | str) -> JobRun | None:
-    """The job run whose transaction holds the lock on `key` in `space`, if a run holds it."""
-    run_id = session.scalar(HOLDER, {"space": space, "key": _lock_number(key)})
-    return session.get(JobRun, run_id) if run_id is not None else None
-
-
 def held_by(session: Session, space: int, key: int | str) -> str:
-    """ " (job run N, started ...)" naming the run holding the lock, or "" if no run of nook's does."""
-    run = lock_holder(session, space, key)
+    """Words naming the job run whose transaction holds the lock on `key` in `space` (" (job run 12,
+    started 2026-12-01 03:00:00 UTC)"), or "" where no run of nook's holds it (a shell's transaction)."""
+    run_id = session.scalar(HOLDER, {"space": space, "key": _lock_number(key)})
+    run = session.get(JobRun, run_id) if run_id is not None else None
     if run is None:
         return ""
     return f" (job run {run.id}, started {run.started_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC)"

@@ -3,7 +3,6 @@ listings down when their source says they are gone (stream)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,6 +11,7 @@ from psycopg2.extras import execute_values
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from models.documents import compact
 from models.normalize import CleanListing
 
 # The clean columns a validated record writes, with their SQL types (activate and upsert_active).
@@ -81,7 +81,6 @@ ON CONFLICT (source_id, source_ref) DO UPDATE SET
     {", ".join(f"{c} = CASE WHEN {_REFRESH} THEN EXCLUDED.{c} ELSE l.{c} END" for c in _COPIED)}
 RETURNING l.id, l.source_id, l.source_ref, l.processed_at = %(now)s AS fresh
 """
-_encode = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 
 
 @dataclass(frozen=True)
@@ -114,7 +113,7 @@ def upsert_active(
         for (source_id, ref), (raw, c) in latest.items()
     ]
     with session.connection().connection.cursor() as cursor:
-        cursor.execute(UPSERT_ACTIVE, {"rows": _encode(rows), "now": now})
+        cursor.execute(UPSERT_ACTIVE, {"rows": compact(rows), "now": now})
         written = cursor.fetchall()
     return {(row[1], row[2]): Upserted(*row) for row in written}
 

@@ -6,7 +6,6 @@ ranks new ones right away so alerts and the API can explain their price.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from datetime import datetime
@@ -15,6 +14,7 @@ from sqlalchemy import BigInteger, bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from models.documents import compact
 from models.listing import Listing
 from models.pricing import Estimate, ListingFeatures, ModelUnavailable, PriceModel, current_model
 
@@ -117,4 +117,4 @@ def store_ranks(session: Session, estimates: dict[int, Estimate], now: datetime)
         {"id": i, "version": e.model_version, "p25": e.p25, "p50": e.p50, "p75": e.p75, "label": e.label}
         for i, e in estimates.items()
     ]
-    session.execute(UPSERT_RANKS, {"rows": json.dumps(rows), "now": now})
+    session.execute(UPSERT_RANKS, {"rows": compact(rows), "now": now})

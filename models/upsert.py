@@ -14,7 +14,6 @@ an unchanged row keeps an updated_at from an earlier statement.
 from __future__ import annotations
 
 import io
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,6 +21,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from models.documents import compact
 from models.normalize import MAX_DEPTH, suspect, unstorable
 
 STAGE = """
@@ -50,7 +50,6 @@ FROM upserted
 
 _COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
 # Records are plain JSON (parsed from JSON), so there is no need to check for cycles.
-_encode = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 
 
 @dataclass(frozen=True)
@@ -76,7 +75,7 @@ def encode_page(records: list[tuple[str, Any]]) -> EncodedPage:
     lines, refused = [], []
     for ref, payload in dict(records).items():
         try:
-            encoded = _encode(payload)
+            encoded = compact(payload)
         except RecursionError:  # nested about as deep as the parser allows
             refused.append(
                 (ref, payload, unstorable(payload) or f"record: nested deeper than {MAX_DEPTH} levels")

@@ -1,0 +1,8 @@
+"""Rows sent to PostgreSQL as one JSON document (read there with json_to_recordset): one parameter to
+send and one plan a batch, where arrays or a multi-row VALUES had psycopg2 adapt every value."""
+
+from __future__ import annotations
+
+import json
+
+compact = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
