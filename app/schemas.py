@@ -10,6 +10,7 @@ from marshmallow import validate
 from models.listing import UNIT_TYPES
 from models.normalize import text_fault
 from models.price_rank import PRICE_LABELS
+from models.region import NOTIFICATION_STATUSES
 
 MAX_PAGE = 100
 SORTS = ("newest", "price", "price_desc", "value")
@@ -289,7 +290,14 @@ class AlertRegionSchema(ma.Schema):
 class AlertSchema(ma.Schema):
     id = ma.fields.Integer(required=True)
     created_at = ma.fields.AwareDateTime(required=True)
-    status = ma.fields.String(required=True)
+    status = ma.fields.String(
+        required=True,
+        validate=validate.OneOf(NOTIFICATION_STATUSES),
+        metadata={
+            "description": "queued: waiting for your webhook; sent: your webhook took it; expired: no "
+            "webhook took it within NOOK_ALERT_MAX_AGE_HOURS (72) of being queued, so it is not posted"
+        },
+    )
     sent_at = ma.fields.AwareDateTime(allow_none=True, required=True)
     region = ma.fields.Nested(AlertRegionSchema, required=True)
     listing = ma.fields.Nested(ListingSchema, required=True)

@@ -30,11 +30,25 @@ WHERE p.series_key LIKE 'region:%'
 """)
 
 
+# Alerts of listings no longer shown, queued more than keep_days ago: no alert list shows them any more
+# (it lists shown listings' alerts) and none is posted (notify withdraws or expires it). Those of shown
+# listings stay: they keep the listing from being alerted again to the same region.
+OLD_ALERTS = text("""
+DELETE FROM notifications n
+WHERE n.created_at < :cutoff
+  AND NOT EXISTS (
+      SELECT 1 FROM listings l WHERE l.id = n.listing_id AND l.status = 'active' AND l.canonical_id IS NULL
+  )
+""")
+
+
 def prune_history(session: Session, now: datetime, keep_days: int = 90) -> dict[str, int]:
     """Record the runs that stopped without saying so as failed, delete finished job runs, check
     results and quarantined records older than `keep_days` (a partner sending bad records all day filed
     them for good, up to 100,000 characters each; their dead letters in S3 keep every one whole for as
-    long as the bucket keeps them), and the market series of regions that are gone."""
+    long as the bucket keeps them), alerts older than that of listings no longer shown (a listing lands
+    in every region drawn around it, so alerts outgrow listings many times over), and the market series
+    of regions that are gone."""
     if keep_days < 1:
         raise ValueError("keep_days must be at least 1")
     cutoff = now - timedelta(days=keep_days)
@@ -48,12 +62,14 @@ def prune_history(session: Session, now: datetime, keep_days: int = 90) -> dict[
     ).rowcount
     checks = session.execute(delete(CheckResult).where(CheckResult.run_at < cutoff)).rowcount
     refused = session.execute(delete(QuarantinedRecord).where(QuarantinedRecord.created_at < cutoff)).rowcount
+    alerts = session.execute(OLD_ALERTS, {"cutoff": cutoff}).rowcount
     points = session.execute(GONE_REGIONS_POINTS).rowcount
     return {
         "job_runs_abandoned": abandoned,
         "job_runs_deleted": runs,
         "check_results_deleted": checks,
         "quarantined_deleted": refused,
+        "alerts_deleted": alerts,
         "market_points_deleted": points,
     }
 

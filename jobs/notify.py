@@ -19,6 +19,12 @@ those out) or hear of one they asked not to. Should the listing come back, or co
 to fit, placing it again queues a fresh alert. A flat that passes to a copy from another
 source while its alert is being sent gets a second alert on the copy, which waits for the
 send: sent, it is withdrawn; failed, it goes in the first one's place.
+
+An alert is news only for so long: one no webhook took within NOOK_ALERT_MAX_AGE_HOURS (72)
+of being queued (its user had no webhook yet, or theirs was down all that time) is marked
+expired and never posted, so setting a webhook, or one coming back, brings the last days'
+alerts, not months of flats in dozens of messages. The run takes users in turns, a batch each,
+so one user's long backlog cannot spend the run's time before anyone else's alerts go.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from jobs.runtime import budget_deadline, past, run_job
@@ -42,6 +48,7 @@ from models.matching import READY, withdraw_alerts
 from models.price_rank import PriceRank
 from models.region import Notification, Region
 from models.session import session_scope
+from models.settings import get_settings
 from models.user import User
 from models.webhooks import WebhookNotAllowed
 
@@ -49,6 +56,16 @@ log = logging.getLogger("nook.jobs.notify")
 
 MAX_PER_MESSAGE = 20
 MAX_BACKOFF = timedelta(hours=6)
+# Alerts past the age limit (queued before :cutoff) are marked expired; one a run is sending right now
+# is left to it (SKIP LOCKED: sent, it stays sent; failed, the next run expires it).
+EXPIRE = text("""
+UPDATE notifications SET status = 'expired'
+WHERE id IN (
+    SELECT id FROM notifications
+    WHERE status = 'queued' AND created_at < :cutoff
+    FOR UPDATE SKIP LOCKED
+)
+""")
 
 
 @dataclass
@@ -109,10 +126,21 @@ def build_message(rows: list[tuple[Notification, Listing, Region, PriceRank | No
     }
 
 
+def cutoff(now: datetime) -> datetime:
+    """Alerts queued before this are too old to post (NOOK_ALERT_MAX_AGE_HOURS)."""
+    return now - timedelta(hours=get_settings().alert_max_age_hours)
+
+
+def expire_alerts(session: Session, now: datetime) -> int:
+    """Mark the queued alerts past the age limit expired; return how many."""
+    return session.execute(EXPIRE, {"cutoff": cutoff(now)}).rowcount
+
+
 def _due(
     session: Session, user_id: int, now: datetime
 ) -> tuple[list[tuple[Notification, Listing, Region, PriceRank | None]], int]:
-    """Lock a batch of the user's due alerts; withdraw those their region would no longer send.
+    """Lock a batch of the user's due alerts that are not too old; withdraw those their region would no
+    longer send.
 
     Returns the rows to send and how many were withdrawn."""
     locked = (
@@ -121,6 +149,7 @@ def _due(
             Notification.user_id == user_id,
             Notification.status == "queued",
             Notification.next_attempt_at <= now,
+            Notification.created_at >= cutoff(now),
             READY,
         )
         .order_by(Notification.created_at, Notification.id)
@@ -183,7 +212,7 @@ def deliver_to_user(
 
 
 def users_with_due_alerts(session: Session, now: datetime) -> list[int]:
-    """Users with a webhook and queued alerts that are due."""
+    """Users with a webhook and queued alerts that are due (and not too old), longest waiting first."""
     return list(
         session.scalars(
             select(User.id)
@@ -192,6 +221,7 @@ def users_with_due_alerts(session: Session, now: datetime) -> list[int]:
                 User.webhook_url.is_not(None),
                 Notification.status == "queued",
                 Notification.next_attempt_at <= now,
+                Notification.created_at >= cutoff(now),
             )
             .group_by(User.id)
             .order_by(func.min(Notification.created_at))
@@ -202,36 +232,42 @@ def users_with_due_alerts(session: Session, now: datetime) -> list[int]:
 def notify_all(
     now: datetime, poster: WebhookPoster | None = None, deadline: float | None = None
 ) -> dict[str, Any]:
-    """Deliver every user's due alerts, each batch in its own committed transaction, none posted past
-    `deadline` (time.monotonic())."""
+    """Expire the alerts past the age limit, then deliver every user's due alerts, a batch per user in
+    turn, each batch in its own committed transaction, none posted past `deadline` (time.monotonic())."""
     poster = poster or WebhookPoster()
+    with session_scope() as session:
+        expired = expire_alerts(session, now)
     with session_scope() as session:
         user_ids = users_with_due_alerts(session, now)
     sent = failed = withdrawn = batches = 0
     failing_users = []
-    for user_id in user_ids:
-        while not past(deadline):
+    turn = user_ids
+    while turn and not past(deadline):
+        more = []  # the users who may have more due after this turn
+        for user_id in turn:
+            if past(deadline):
+                break
             with session_scope() as session:
                 user = session.get_one(User, user_id)
                 budget = None if deadline is None else deadline - time.monotonic()
                 delivery = deliver_to_user(session, user, now, poster, budget)
             withdrawn += delivery.withdrawn
-            if not (delivery.sent or delivery.failed):
-                if delivery.withdrawn:  # a batch all withdrawn; others may be due
-                    continue
-                break
-            batches += 1
-            sent, failed = sent + delivery.sent, failed + delivery.failed
+            if delivery.sent or delivery.failed:
+                batches += 1
+                sent, failed = sent + delivery.sent, failed + delivery.failed
             if delivery.error:
                 failing_users.append(user_id)
                 log.warning("webhook delivery failed", extra={"user_id": user_id, "error": delivery.error})
-                break
+            elif delivery.sent or delivery.withdrawn:  # a batch sent or all withdrawn: others may be due
+                more.append(user_id)
+        turn = more
     return {
         "users": len(user_ids),
         "batches": batches,
         "sent": sent,
         "failed": failed,
         "withdrawn": withdrawn,
+        "expired": expired,
         "failing_users": failing_users,
     }
 

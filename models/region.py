@@ -23,7 +23,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, created_at_column
 
-NOTIFICATION_STATUSES = ("queued", "sent")
+# queued until a webhook takes it; expired when none did within NOOK_ALERT_MAX_AGE_HOURS (jobs.notify)
+NOTIFICATION_STATUSES = ("queued", "sent", "expired")
 
 
 class Region(Base):
@@ -73,12 +74,12 @@ class RegionListing(Base):
 
 
 class Notification(Base):
-    """One alert per (region, listing); queued until a webhook accepts it."""
+    """One alert per (region, listing); queued until a webhook accepts it, or expired."""
 
     __tablename__ = "notifications"
     __table_args__ = (
         UniqueConstraint("region_id", "listing_id"),
-        CheckConstraint("status IN ('queued', 'sent')", name="status"),
+        CheckConstraint("status IN ('queued', 'sent', 'expired')", name="status"),
         Index("ix_notifications_user_id_created_at", "user_id", "created_at"),
         Index("ix_notifications_queued", "status", "next_attempt_at"),
     )

@@ -8,6 +8,7 @@ first use and caches the result per container. A missing required value raises
 from __future__ import annotations
 
 import functools
+import math
 import os
 from dataclasses import dataclass
 
@@ -57,6 +58,13 @@ def _float(key: str, default: float) -> float:
         raise ConfigError(f"{key} must be a number, got {raw!r}") from None
 
 
+def _positive(key: str, default: float) -> float:
+    value = _float(key, default)
+    if not (0 < value < math.inf):
+        raise ConfigError(f"{key} must be a number above 0, got {os.environ[key].strip()!r}")
+    return value
+
+
 def _bool(key: str, default: bool) -> bool:
     raw = os.environ.get(key, "").strip().lower()
     if not raw:
@@ -85,6 +93,7 @@ class Settings:
     listing_scores_stream: str
     stream_dry_run: bool
     ops_webhook_url: str | None
+    alert_max_age_hours: float  # an alert not posted within this long of being queued is not posted
 
 
 def load_settings() -> Settings:
@@ -103,6 +112,7 @@ def load_settings() -> Settings:
         listing_scores_stream=os.environ.get("NOOK_LISTING_SCORES_STREAM", "listing_scores"),
         stream_dry_run=_bool("NOOK_STREAM_DRY_RUN", False),
         ops_webhook_url=os.environ.get("NOOK_OPS_WEBHOOK_URL") or None,
+        alert_max_age_hours=_positive("NOOK_ALERT_MAX_AGE_HOURS", 72.0),
     )
 
 

@@ -79,6 +79,24 @@ def test_alerts_the_region_no_longer_wants_are_listed_only_if_sent(client, alice
     assert len(above) >= 5 and len(listed) == 20 - len(above) + 1
 
 
+def test_an_expired_alert_is_listed_as_expired_while_its_region_still_wants_it(
+    client, alice, db_session, alerts
+):
+    # no webhook took it in time, so it is never posted: the list says so instead of "queued" for good
+    rows = db_session.scalars(
+        select(Notification).where(Notification.user_id == alice.user.id).order_by(Notification.id)
+    ).all()
+    rows[0].status = rows[1].status = "expired"
+    db_session.get(Listing, rows[1].listing_id).status = "delisted"
+    db_session.flush()
+    items = client.get("/v1/alerts", query_string={"limit": 50}, headers=alice.headers).json["items"]
+    statuses = {a["id"]: a["status"] for a in items}
+    assert statuses[rows[0].id] == "expired" and rows[1].id not in statuses
+    assert set(statuses.values()) == {"queued", "expired"} and len(statuses) == 19
+    spec = client.get("/openapi.json").json["components"]["schemas"]["Alert"]["properties"]["status"]
+    assert spec["enum"] == ["queued", "sent", "expired"]
+
+
 @pytest.mark.parametrize("post", ["answered", "failed"])
 def test_an_inherited_alert_is_listed_only_if_the_post_it_waits_for_failed(
     client, alice, db_session, alerts, post

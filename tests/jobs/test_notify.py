@@ -17,7 +17,7 @@ from models.matching import match_regions
 from models.region import Notification, Region
 from models.session import session_scope
 from models.source import Source
-from models.user import create_user
+from models.user import User, create_user
 from tests.factories import add_price_rank
 from tests.http_servers import (
     DrippingAnswer,
@@ -315,6 +315,80 @@ def test_backoff_grows_and_is_capped():
 
 
 def test_run_entry_point(committed, receiver, lambda_context, private_webhooks_allowed):
-    seed_alerts(receiver.hook_url, count=2, ranked=False)
+    user_id = seed_alerts(receiver.hook_url, count=2, ranked=False)
+    age_alerts(user_id, dict.fromkeys(range(2), datetime.now(UTC)))  # the run's clock is the real one
     result = notify.run({"kwargs": {}}, lambda_context)
     assert result["status"] == "succeeded" and result["sent"] == 2
+
+
+def age_alerts(user_id: int, created: dict[int, datetime]) -> list[int]:
+    """Back-date the user's alerts, in id order, to `created[n]` (n: their place); return their ids."""
+    with session_scope() as session:
+        rows = session.scalars(
+            select(Notification).where(Notification.user_id == user_id).order_by(Notification.id)
+        ).all()
+        for n, row in enumerate(rows):
+            if n in created:
+                row.created_at = row.next_attempt_at = created[n]
+        return [row.id for row in rows]
+
+
+def test_an_alert_no_webhook_took_within_the_age_limit_expires_unsent(
+    committed, receiver, poster, private_webhooks_allowed, setting
+):
+    # a user who set a webhook after months of drawing regions (or whose webhook was down for weeks)
+    # was posted every flat queued meanwhile, 20 a message, as "new listings in your areas"
+    setting("NOOK_ALERT_MAX_AGE_HOURS", "72")
+    user_id = seed_alerts(receiver.hook_url, count=3)
+    old, fresh, new = age_alerts(
+        user_id, {0: NOW - timedelta(days=40), 1: NOW - timedelta(hours=73), 2: NOW - timedelta(hours=71)}
+    )
+    no_hook = seed_alerts("", count=2, email="reader@example.com", source="t")
+    with session_scope() as session:
+        session.get_one(User, no_hook).webhook_url = None  # reads its alerts in the API
+    kept, stale = age_alerts(no_hook, {1: NOW - timedelta(hours=80)})
+
+    result = notify.notify_all(NOW, poster)
+    assert (result["sent"], result["expired"], result["batches"]) == (1, 3, 1)
+    posted = [a["id"] for r in receiver.delivered for a in r.json()["nook"]["notifications"]]
+    assert posted == [new]
+    statuses = {n.id: n.status for n in notifications()}
+    assert statuses == {old: "expired", fresh: "expired", new: "sent", kept: "queued", stale: "expired"}
+
+    # expired for good: the next run, with the webhook still there, posts nothing of them
+    assert notify.notify_all(NOW + timedelta(minutes=5), poster)["expired"] == 0
+    assert len(receiver.delivered) == 1
+
+
+def test_a_failing_webhook_stops_being_retried_once_its_alerts_are_too_old(
+    committed, receiver, poster, private_webhooks_allowed, setting
+):
+    setting("NOOK_ALERT_MAX_AGE_HOURS", "2")
+    seed_alerts(receiver.hook_url, count=2)
+    receiver.fail_next = 1000
+    assert notify.notify_all(NOW, poster)["failed"] == 2
+    # due again after its backoff, still inside the limit: tried again
+    assert notify.notify_all(NOW + timedelta(minutes=90), poster)["failed"] == 2
+    later = notify.notify_all(NOW + timedelta(hours=2, minutes=1), poster)
+    assert (later["expired"], later["batches"], later["users"]) == (2, 0, 0)
+    rows = notifications()
+    assert {(n.status, n.attempts) for n in rows} == {("expired", 2)}
+    assert all("HTTP 500" in n.last_error for n in rows)  # why it never went stays on the alert
+
+
+def test_users_take_turns_so_one_backlog_does_not_hold_up_the_others(
+    committed, receiver, poster, private_webhooks_allowed, monkeypatch
+):
+    # each user's alerts were sent to the end before the next user's: one user with a long backlog
+    # (waiting longest, so first in line) spent the run's time while the others' fresh alerts waited
+    monkeypatch.setattr(notify, "MAX_PER_MESSAGE", 2)
+    backlog = seed_alerts(receiver.hook_url, count=5, email="backlog@example.com", source="a")
+    age_alerts(backlog, {n: NOW - timedelta(hours=1) for n in range(5)})  # waiting longest
+    other = seed_alerts(receiver.hook_url, count=1, email="other@example.com", source="b")
+    with session_scope() as session:
+        user_of = {n.id: n.user_id for n in session.scalars(select(Notification))}
+
+    result = notify.notify_all(NOW, poster)
+    assert (result["sent"], result["batches"], result["users"]) == (6, 4, 2)
+    order = [user_of[r.json()["nook"]["notifications"][0]["id"]] for r in receiver.delivered]
+    assert order == [backlog, other, backlog, backlog]

@@ -111,6 +111,7 @@ def test_fire_runs_the_job_through_zappas_dispatch(committed):
         "job_runs_deleted": 0,
         "check_results_deleted": 0,
         "quarantined_deleted": 0,
+        "alerts_deleted": 0,
         "market_points_deleted": 0,
     }
 

@@ -30,6 +30,16 @@ def test_values_are_read_from_environment(monkeypatch):
     assert settings.log_level == "DEBUG"
 
 
+@pytest.mark.parametrize("raw", ["0", "-3", "nan", "inf", "three days"])
+def test_an_alert_age_limit_that_is_no_length_of_time_is_refused(monkeypatch, raw):
+    # 0 or less would expire every alert before it could be posted; nan compares false with any age
+    monkeypatch.setenv("NOOK_ALERT_MAX_AGE_HOURS", raw)
+    with pytest.raises(ConfigError, match="NOOK_ALERT_MAX_AGE_HOURS must be a number"):
+        load_settings()
+    monkeypatch.setenv("NOOK_ALERT_MAX_AGE_HOURS", "0.5")
+    assert load_settings().alert_max_age_hours == 0.5
+
+
 def test_env_example_documents_every_setting():
     """Every environment key the code reads is documented in .env.example."""
     root = Path(__file__).resolve().parents[2]
