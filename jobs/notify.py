@@ -57,14 +57,16 @@ log = logging.getLogger("nook.jobs.notify")
 MAX_PER_MESSAGE = 20
 MAX_BACKOFF = timedelta(hours=6)
 # Alerts past the age limit (queued before :cutoff) are marked expired; one a run is sending right now
-# is left to it (SKIP LOCKED: sent, it stays sent; failed, the next run expires it).
+# is left to it (SKIP LOCKED: sent, it stays sent; failed, the next run expires it). The ids go as an
+# array, so the update reads them through the key whatever the planner guesses of the old queued rows
+# (as `id IN (...)` it could read every alert there is to join them).
 EXPIRE = text("""
 UPDATE notifications SET status = 'expired'
-WHERE id IN (
+WHERE id = ANY(ARRAY(
     SELECT id FROM notifications
     WHERE status = 'queued' AND created_at < :cutoff
     FOR UPDATE SKIP LOCKED
-)
+))
 """)
 
 

@@ -392,3 +392,17 @@ def test_users_take_turns_so_one_backlog_does_not_hold_up_the_others(
     assert (result["sent"], result["batches"], result["users"]) == (6, 4, 2)
     order = [user_of[r.json()["nook"]["notifications"][0]["id"]] for r in receiver.delivered]
     assert order == [backlog, other, backlog, backlog]
+
+
+def test_the_age_limit_leaves_an_alert_being_sent_to_its_run(committed, setting):
+    # a run posting an alert as it crosses the limit holds it: the sweep of another run neither waits
+    # for that post (up to 15 s) nor marks expired an alert the webhook may be taking that moment
+    setting("NOOK_ALERT_MAX_AGE_HOURS", "1")
+    user_id = seed_alerts("https://example.com/hook", count=2)
+    being_sent, waiting = age_alerts(user_id, dict.fromkeys(range(2), NOW - timedelta(hours=2)))
+    with session_scope() as sending:
+        sending.execute(select(Notification).where(Notification.id == being_sent).with_for_update())
+        with session_scope() as sweep:
+            assert notify.expire_alerts(sweep, NOW) == 1
+        sending.get_one(Notification, being_sent).status = "sent"
+    assert {n.id: n.status for n in notifications()} == {being_sent: "sent", waiting: "expired"}
