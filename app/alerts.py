@@ -1,4 +1,4 @@
-"""/v1/alerts and /v1/me: the caller's notifications and webhook."""
+"""/v1/alerts and /v1/me: the caller's notifications, webhook, key and account."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from app.auth import SECURITY, auth_required, current_user
 from app.db import get_db
 from app.errors import ApiError
 from app.pagination import decode_cursor, encode_cursor, key_id, key_time
-from app.schemas import AlertPageSchema, MeSchema, PageArgs, WebhookBody
+from app.schemas import AlertPageSchema, MeSchema, NewKeySchema, PageArgs, WebhookBody
 from app.search import base_query, listing_item
 from models.matching import SENDABLE
 from models.region import Notification, Region
 from models.settings import get_settings
+from models.user import give_key
 from models.webhooks import WebhookNotAllowed, check_webhook_url
 
 blp = Blueprint("alerts", __name__, url_prefix="/v1", description="Your alerts and where they are delivered.")
@@ -75,7 +76,12 @@ def alerts(args: dict[str, Any]) -> dict[str, Any]:
 
 def _me() -> dict[str, Any]:
     user = current_user()
-    return {"id": user.id, "email": user.email, "webhook_url": user.webhook_url}
+    return {
+        "id": user.id,
+        "email": user.email,
+        "webhook_url": user.webhook_url,
+        "api_key_prefix": user.api_key_prefix,
+    }
 
 
 @blp.route("/me")
@@ -109,4 +115,25 @@ def set_webhook(body: dict[str, Any]) -> dict[str, Any]:
 def delete_webhook() -> Response:
     """Stop delivering alerts (they stay listed under /v1/alerts)."""
     current_user().webhook_url = None
+    return Response(status=204)
+
+
+@blp.route("/me/key", methods=["POST"])
+@auth_required
+@blp.doc(security=SECURITY)
+@blp.response(200, NewKeySchema)
+def new_key() -> tuple[dict[str, Any], int, dict[str, str]]:
+    """Replace your API key (one that leaked, or any time): the answer holds the new key, shown this
+    once; the key you called with stops working at once."""
+    key = give_key(current_user())
+    return {**_me(), "api_key": key}, 200, {"Cache-Control": "no-store"}  # a secret: kept by no cache
+
+
+@blp.route("/me", methods=["DELETE"])
+@auth_required
+@blp.doc(security=SECURITY)
+@blp.response(204)
+def delete_me() -> Response:
+    """Delete your account: your regions and alerts go with it, and your key stops working."""
+    get_db().delete(current_user())
     return Response(status=204)

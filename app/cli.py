@@ -1,14 +1,16 @@
-"""Web-stage commands: `flask db upgrade|downgrade`, `flask users create`."""
+"""Web-stage commands: `flask db upgrade|downgrade`, `flask users create|list|rotate-key|delete`."""
 
 from __future__ import annotations
 
 import click
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from models.normalize import NUL, text_fault
+from models.region import Notification, Region
 from models.session import session_scope
-from models.user import User, checked_email, create_user
+from models.user import User, checked_email, create_user, give_key
 
 
 class StoredText(click.ParamType):
@@ -77,6 +79,64 @@ def users_create(email: str) -> None:
         user_id = user.id
     click.echo(f"user {user_id} <{email}>")
     click.echo(f"API key (store it now, it is not shown again): {key}")
+
+
+def _user(session: Session, email: str) -> User:
+    """The user with this address, or a usage error naming it."""
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise click.ClickException(f"no user with email {email}")
+    return user
+
+
+@users_group.command("list")
+def users_list() -> None:
+    """Every user: key prefix, webhook, regions and alerts waiting."""
+    regions = select(func.count()).where(Region.user_id == User.id).scalar_subquery()
+    queued = (
+        select(func.count())
+        .where(Notification.user_id == User.id, Notification.status == "queued")
+        .scalar_subquery()
+    )
+    with session_scope() as session:
+        rows = session.execute(
+            select(User, regions.label("regions"), queued.label("queued")).order_by(User.id)
+        ).all()
+        for user, region_count, queued_count in rows:
+            click.echo(
+                f"{user.id:>5}  {user.email}  key {user.api_key_prefix}…  "
+                f"webhook {'set' if user.webhook_url else 'none'}  regions {region_count}  "
+                f"alerts queued {queued_count}  since {user.created_at:%Y-%m-%d}"
+            )
+    if not rows:
+        click.echo("no users yet: flask users create EMAIL")
+
+
+@users_group.command("rotate-key")
+@click.argument("email", type=TEXT)
+def users_rotate_key(email: str) -> None:
+    """Give a user a new API key and print it (shown only this once); the old key stops working."""
+    with session_scope() as session:
+        user = _user(session, email)
+        key = give_key(user)
+        user_id, address = user.id, user.email
+    click.echo(f"user {user_id} <{address}>: the old key no longer works")
+    click.echo(f"API key (store it now, it is not shown again): {key}")
+
+
+@users_group.command("delete")
+@click.argument("email", type=TEXT)
+@click.option("--yes", is_flag=True, help="Do not ask first.")
+def users_delete(email: str, yes: bool) -> None:
+    """Delete a user with their regions and alerts (their key stops working)."""
+    with session_scope() as session:
+        user = _user(session, email)
+        regions = session.scalar(select(func.count()).where(Region.user_id == user.id))
+        if not yes:
+            click.confirm(f"delete user {user.id} <{user.email}> and their {regions} region(s)?", abort=True)
+        user_id, address = user.id, user.email
+        session.delete(user)  # the database deletes their regions, and with them memberships and alerts
+    click.echo(f"deleted user {user_id} <{address}> and {regions} region(s)")
 
 
 def register(app: Flask) -> None:

@@ -316,3 +316,13 @@ class MeSchema(ma.Schema):
     id = ma.fields.Integer(required=True)
     email = ma.fields.String(required=True)
     webhook_url = ma.fields.String(allow_none=True, required=True)
+    api_key_prefix = ma.fields.String(
+        required=True, metadata={"description": "The start of your API key, to tell which one is in use."}
+    )
+
+
+class NewKeySchema(MeSchema):
+    api_key = ma.fields.String(
+        required=True,
+        metadata={"description": "Your new API key, shown this once (nook keeps only its digest)."},
+    )

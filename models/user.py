@@ -48,8 +48,16 @@ def checked_email(email: str) -> str:
 
 def create_user(session: Session, email: str, api_key: str | None = None) -> tuple[User, str]:
     """Add a user with a new API key; return the user and the plain key."""
-    key = api_key or new_api_key()
-    user = User(email=checked_email(email), api_key_hash=hash_api_key(key), api_key_prefix=key[:12])
+    user = User(email=checked_email(email))
+    key = give_key(user, api_key)
     session.add(user)
     session.flush()
     return user, key
+
+
+def give_key(user: User, api_key: str | None = None) -> str:
+    """Give the user a new API key (the one they had stops working with this transaction's commit);
+    return it, the one time it is seen."""
+    key = api_key or new_api_key()
+    user.api_key_hash, user.api_key_prefix = hash_api_key(key), key[:12]
+    return key

@@ -104,6 +104,7 @@
     $("who").textContent = me.email;
     $("sign-out").hidden = false;
     $("webhook-url").value = me.webhook_url || "";
+    $("key-prefix").textContent = me.api_key_prefix + "…";
     startMap();
     await Promise.all([loadRegions(), loadAlerts()]);
     pollAlerts();
@@ -629,6 +630,24 @@
       $("webhook-status").textContent = "Removed: no webhook.";
     } catch (error) {
       $("webhook-status").textContent = error.message;
+    }
+  });
+
+  /* ---- API key ---------------------------------------------------------- */
+
+  // a new key replaces the old one at once: this browser keeps signed in with it, and shows it this once
+  $("key-new").addEventListener("click", async () => {
+    if (!window.confirm("Replace your API key? The old one stops working at once, wherever it is used.")) return;
+    try {
+      const answer = await api("/v1/me/key", { method: "POST" });
+      state.key = answer.api_key;
+      localStorage.setItem(KEY, answer.api_key);
+      $("key-prefix").textContent = answer.api_key_prefix + "…";
+      $("key-shown").value = answer.api_key;
+      $("key-shown").hidden = $("key-shown-label").hidden = false;
+      $("key-status").textContent = "Copy your new key now: it is not shown again. This browser uses it already.";
+    } catch (error) {
+      $("key-status").textContent = error.message;
     }
   });
 

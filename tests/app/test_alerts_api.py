@@ -136,6 +136,7 @@ def test_me_and_webhook(client, alice):
         "id": alice.user.id,
         "email": "alice@example.com",
         "webhook_url": None,
+        "api_key_prefix": alice.key[:12],
     }
     ok = client.put("/v1/me/webhook", json={"url": "https://93.184.215.14/hooks/nook"}, headers=alice.headers)
     assert ok.status_code == 200 and ok.get_json()["webhook_url"] == "https://93.184.215.14/hooks/nook"
@@ -188,3 +189,26 @@ def test_a_webhook_host_whose_name_servers_never_answer_is_refused_in_time(clien
     assert time.monotonic() - started < 2
     assert response.status_code == 422
     assert "host 'slow.example' did not resolve within 0.3 s" in response.get_json()["detail"]
+
+
+def test_a_new_key_replaces_the_old_one_at_once(client, alice, bob):
+    # a key that leaked could not be replaced: only SQL could stop it
+    me = client.get("/v1/me", headers=alice.headers).json
+    assert me["api_key_prefix"] == alice.key[:12]
+    answer = client.post("/v1/me/key", headers=alice.headers)
+    assert answer.status_code == 200 and answer.headers["Cache-Control"] == "no-store"
+    key = answer.json["api_key"]
+    assert key.startswith("nook_") and key != alice.key and answer.json["api_key_prefix"] == key[:12]
+    assert client.get("/v1/me", headers=alice.headers).status_code == 401
+    assert client.get("/v1/me", headers={"Authorization": f"Bearer {key}"}).json["email"] == alice.user.email
+    assert client.get("/v1/me", headers=bob.headers).status_code == 200
+
+
+def test_deleting_your_account_takes_your_regions_and_alerts_with_it(client, alice, bob, db_session, alerts):
+    assert client.delete("/v1/me", headers=alice.headers).status_code == 204
+    db_session.expire_all()
+    assert client.get("/v1/me", headers=alice.headers).status_code == 401
+    left = db_session.execute(select(Notification.user_id, Notification.region_id)).all()
+    assert {user for user, _ in left} == {bob.user.id} and len(left) == 5
+    assert db_session.scalars(select(Region.user_id)).all() == [bob.user.id]
+    assert len(client.get("/v1/alerts", headers=bob.headers).json["items"]) == 5

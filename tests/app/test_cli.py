@@ -1,12 +1,14 @@
-"""`flask users create` prints a key once and stores only its hash."""
+"""`flask users`: create prints a key once and stores only its hash; list, rotate-key, delete."""
 
 from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
 
+from models.region import Region
 from models.session import session_scope
 from models.user import User, hash_api_key
+from tests.app.test_alerts_api import SQUARE
 from tests.conftest import run_python
 
 
@@ -66,3 +68,42 @@ def test_without_its_settings_the_cli_says_what_is_missing_in_a_line():
         "Error: DATABASE_URL is not set (nor DATABASE_URL_SSM); see .env.example;"
     )
     assert 'locally: eval "$(make -s env)"' in result.stderr.splitlines()[0]
+
+
+def created_key(output: str) -> str:
+    return output.split("API key (store it now, it is not shown again): ")[1].strip()
+
+
+def test_users_list_rotate_key_and_delete(runner, committed):
+    # a key that leaked could be stopped, and a user removed, only with SQL
+    keys = {
+        email: created_key(runner.invoke(args=["users", "create", email]).output)
+        for email in ("ann@example.com", "ben@example.com")
+    }
+    with session_scope() as session:
+        ann = session.scalar(select(User).where(User.email == "ann@example.com"))
+        ann.webhook_url = "https://example.com/hook"
+        session.add(Region(user_id=ann.id, name="home", geom=SQUARE))
+    listed = runner.invoke(args=["users", "list"]).output.splitlines()
+    assert len(listed) == 2 and "ann@example.com" in listed[0] and "ben@example.com" in listed[1]
+    assert f"key {keys['ann@example.com'][:12]}…" in listed[0] and keys["ann@example.com"] not in listed[0]
+    assert "webhook set  regions 1  alerts queued 0" in listed[0] and "webhook none  regions 0" in listed[1]
+
+    rotated = runner.invoke(args=["users", "rotate-key", "ANN@example.com"])
+    assert rotated.exit_code == 0 and "the old key no longer works" in rotated.output
+    new = created_key(rotated.output)
+    with session_scope() as session:
+        ann = session.scalar(select(User).where(User.email == "ann@example.com"))
+        assert ann.api_key_hash == hash_api_key(new) != hash_api_key(keys["ann@example.com"])
+
+    kept = runner.invoke(args=["users", "delete", "ann@example.com"], input="n\n")
+    assert kept.exit_code == 1 and "Aborted" in kept.output
+    gone = runner.invoke(args=["users", "delete", "ann@example.com", "--yes"])
+    assert gone.exit_code == 0 and "and 1 region(s)" in gone.output
+    with session_scope() as session:
+        assert session.scalars(select(User.email)).all() == ["ben@example.com"]
+        assert session.scalars(select(Region)).all() == []
+
+    for command in (["rotate-key", "ann@example.com"], ["delete", "ann@example.com", "--yes"]):
+        missing = runner.invoke(args=["users", *command])
+        assert missing.exit_code == 1 and "no user with email ann@example.com" in missing.output

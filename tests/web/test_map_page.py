@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 from collections import Counter
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from sqlalchemy import func, select, text
 from models.matching import match_regions
 from models.region import Region
 from models.session import session_scope
+from models.user import create_user
 from tests.factories import insert_listing
 from tests.web.conftest import screenshot
 
@@ -465,3 +467,34 @@ def test_phone_sized_screen_and_labelled_controls(phone, site):
     wait(phone).until(ec.visibility_of_element_located((By.CSS_SELECTOR, ".leaflet-popup-content .popup")))
     screenshot(phone, "07-phone")
     assert console_errors(phone) == []
+
+
+def test_replace_the_api_key_from_the_page(browser, site):
+    # a key that leaked could not be replaced at all; the page now does it and keeps the browser signed in
+    with session_scope() as session:
+        _, old = create_user(session, "rotator@example.com")
+    sign_in(browser, site, key=old)
+    prefix = wait(browser).until(lambda d: d.find_element(By.ID, "key-prefix").text or None)
+    assert prefix == old[:12] + "…"
+    browser.find_element(By.ID, "key-new").click()
+    wait(browser).until(ec.alert_is_present()).accept()
+    shown = wait(browser).until(ec.visibility_of_element_located((By.ID, "key-shown")))
+    new = wait(browser).until(lambda d: shown.get_attribute("value") or None)
+    assert new.startswith("nook_") and new != old
+    assert browser.find_element(By.ID, "key-prefix").text == new[:12] + "…"
+    assert browser.execute_script("return localStorage.getItem('nook.apiKey')") == new
+    browser.execute_script("arguments[0].scrollIntoView()", shown)
+    screenshot(browser, "09-new-key")
+
+    def me(key: str) -> int:
+        request = urllib.request.Request(site.url + "/v1/me", headers={"Authorization": f"Bearer {key}"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    assert (me(old), me(new)) == (401, 200)
+    browser.refresh()  # still signed in, with the new key
+    assert wait(browser).until(lambda d: d.find_element(By.ID, "who").text or None) == "rotator@example.com"
+    assert console_errors(browser) == []
