@@ -69,6 +69,7 @@ def _as_dict(region: Region) -> dict[str, Any]:
         "geometry": json.loads(geojson),
         "area_km2": round(area, 3),
         "criteria": {api: getattr(region, column) for api, column in CRITERIA.items()},
+        "alerts": region.alerts,
         "created_at": region.created_at,
         "updated_at": region.updated_at,
     }
@@ -85,6 +86,8 @@ def _apply(region: Region, body: dict[str, Any]) -> None:
         if api in body.get("criteria", {}):
             value = body["criteria"][api]
             setattr(region, column, (value or None) if api == "unit_types" else value)
+    if "alerts" in body:
+        region.alerts = body["alerts"]
     low, high = region.min_bedrooms, region.max_bedrooms
     if low is not None and high is not None and low > high:
         raise ApiError(
@@ -126,7 +129,7 @@ def create(body: dict[str, Any]) -> dict[str, Any]:
         geom=_stored_geometry(validated_geojson(session, body["geometry"])),
     )
     session.add(region)
-    _apply(region, {"criteria": body.get("criteria", {})})
+    _apply(region, {"criteria": body.get("criteria", {}), "alerts": body["alerts"]})
     session.flush()
     refresh_region_members(session, region.id)
     return _as_dict(region)
@@ -147,7 +150,8 @@ def read(region_id: int) -> dict[str, Any]:
 @blp.arguments(RegionPatch, as_kwargs=False)
 @blp.response(200, RegionSchema)
 def patch(body: dict[str, Any], region_id: int) -> dict[str, Any]:
-    """Rename, redraw or change the criteria of a region (criteria keys given replace, null clears)."""
+    """Rename, redraw, change the criteria of a region (criteria keys given replace, null clears), or
+    switch its alerts off or on."""
     region = get_owned_region(region_id)
     _apply(region, body)
     return _as_dict(region)

@@ -246,6 +246,13 @@ class CriteriaSchema(StrictSchema):
             raise ma.ValidationError("bedrooms_min is above bedrooms_max", field_name="bedrooms_min")
 
 
+ALERTS = (
+    "Whether a new listing here that meets the criteria queues an alert (default true). Off, the region "
+    "is there to browse: switching alerts off withdraws those not sent yet, and switching them on again "
+    "alerts the listings placed from then on."
+)
+
+
 class RegionCreate(StrictSchema):
     name = Text(required=True, validate=validate.Length(1, 120))
     geometry = ma.fields.Dict(
@@ -255,12 +262,14 @@ class RegionCreate(StrictSchema):
         },
     )
     criteria = ma.fields.Nested(CriteriaSchema, load_default=dict)
+    alerts = ma.fields.Boolean(load_default=True, metadata={"description": ALERTS})
 
 
 class RegionPatch(StrictSchema):
     name = Text(validate=validate.Length(1, 120))
     geometry = ma.fields.Dict(metadata={"description": "GeoJSON Polygon or MultiPolygon (or a Feature)"})
     criteria = ma.fields.Nested(CriteriaSchema)
+    alerts = ma.fields.Boolean(metadata={"description": ALERTS})
 
 
 class RegionSchema(ma.Schema):
@@ -268,6 +277,7 @@ class RegionSchema(ma.Schema):
     name = ma.fields.String(required=True)
     geometry = ma.fields.Dict(required=True, metadata={"description": "GeoJSON MultiPolygon"})
     criteria = ma.fields.Nested(CriteriaSchema, required=True)
+    alerts = ma.fields.Boolean(required=True, metadata={"description": ALERTS})
     area_km2 = ma.fields.Float(required=True)
     created_at = ma.fields.AwareDateTime(required=True)
     updated_at = ma.fields.AwareDateTime(required=True)

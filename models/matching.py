@@ -58,8 +58,10 @@ FROM matches m WHERE l.id = m.id
 RETURNING l.id
 """).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
 
-# whether listing `l` meets region `r`'s criteria (a region is alerted of the listings it wants)
-_WANTED = """(r.min_bedrooms IS NULL OR l.bedrooms >= r.min_bedrooms)
+# whether listing `l` meets region `r`'s criteria and the region alerts at all (a region is alerted of
+# the listings it wants)
+_WANTED = """r.alerts
+           AND (r.min_bedrooms IS NULL OR l.bedrooms >= r.min_bedrooms)
            AND (r.max_bedrooms IS NULL OR l.bedrooms <= r.max_bedrooms)
            AND (r.min_bathrooms IS NULL OR l.bathrooms >= r.min_bathrooms)
            AND (r.max_price IS NULL OR l.price <= r.max_price)
@@ -112,11 +114,11 @@ _INHERITED = (
 )
 
 # Alerts (of `ids`) their region would no longer send: the listing is not shown any more (taken down,
-# expired, a copy), or the region no longer contains it or wants it (redrawn, criteria changed, the
-# listing's price or size changed), or the region was told of the flat already through a listing now
-# found to be a copy of it (two copies written at once, both alerted, one sent before the recheck marked
-# it), or the alert it inherits from was sent (`PROMOTE_DUPLICATES`). The notify job withdraws them
-# instead of sending them.
+# expired, a copy), or the region no longer contains it or wants it (redrawn, criteria changed, its
+# alerts switched off, the listing's price or size changed), or the region was told of the flat already
+# through a listing now found to be a copy of it (two copies written at once, both alerted, one sent
+# before the recheck marked it), or the alert it inherits from was sent (`PROMOTE_DUPLICATES`). The
+# notify job withdraws them instead of sending them.
 _SENDABLE = f"""(EXISTS (
     SELECT 1 FROM listings l JOIN regions r ON r.id = notifications.region_id
     WHERE l.id = notifications.listing_id AND l.status = 'active' AND l.canonical_id IS NULL

@@ -5,6 +5,7 @@ from datetime import datetime
 from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Float,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     text,
+    true,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
@@ -43,6 +45,8 @@ class Region(Base):
     min_bathrooms: Mapped[float | None] = mapped_column(Float)
     max_price: Mapped[int | None] = mapped_column(Integer)
     unit_types: Mapped[list[str] | None] = mapped_column(ARRAY(String(16)))
+    # off: the region is there to browse, and queues no alerts (those not sent yet are withdrawn)
+    alerts: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = created_at_column()
 

@@ -377,6 +377,7 @@
         "li",
         { "data-region": String(id), class: state.selected === id ? "selected" : "" },
         el("button", { type: "button", class: "name", text: data.name, "aria-label": "Show listings in " + data.name }),
+        data.alerts ? null : el("span", { class: "muted quiet", text: "no alerts" }),
         el("button", { type: "button", class: "edit", text: "Edit", "aria-label": "Edit " + data.name }),
         el("button", { type: "button", class: "delete", text: "Delete", "aria-label": "Delete " + data.name })
       );
@@ -408,9 +409,10 @@
     };
   }
 
-  function openRegionForm(title, name, criteria) {
+  function openRegionForm(title, name, criteria, alerts = true) {
     $("region-form-title").textContent = title;
     $("region-name").value = name;
+    $("region-alerts").checked = alerts;
     $("region-beds-min").value = criteria.bedrooms_min ?? "";
     $("region-beds-max").value = criteria.bedrooms_max ?? "";
     $("region-baths-min").value = criteria.bathrooms_min ?? "";
@@ -434,7 +436,7 @@
     if (state.pending) $("region-cancel").click();
     const { data, layer } = state.regions.get(id);
     state.pending = { id, shapeChanged: false };
-    openRegionForm("Edit " + data.name, data.name, data.criteria);
+    openRegionForm("Edit " + data.name, data.name, data.criteria, data.alerts);
     $("region-form-hint").textContent = "Drag the corners on the map to change the shape.";
     layer.pm.enable({ allowSelfIntersection: true, snappable: false });
     state.map.fitBounds(layer.getBounds(), { padding: [20, 20] });
@@ -469,7 +471,7 @@
     event.preventDefault();
     const pending = state.pending;
     if (!pending) return;
-    const body = { name: $("region-name").value.trim(), criteria: criteriaFromForm() };
+    const body = { name: $("region-name").value.trim(), criteria: criteriaFromForm(), alerts: $("region-alerts").checked };
     try {
       if (pending.layer) {
         body.geometry = pending.layer.toGeoJSON().geometry;

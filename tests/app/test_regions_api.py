@@ -260,3 +260,18 @@ def test_redrawing_a_region_changes_its_listings(client, alice, market_ids):
     ).get_json()
     assert before and not before & {i["id"] for i in after["items"]}
     assert all(i["location"]["longitude"] >= -79.30 for i in after["items"])
+
+
+def test_a_regions_alerts_can_be_switched_off_and_on(client, alice):
+    region = create(client, alice).get_json()
+    assert region["alerts"] is True  # alerting unless told otherwise
+    quiet = create(client, alice, alerts=False).get_json()
+    assert quiet["alerts"] is False
+    off = client.patch(f"/v1/regions/{region['id']}", json={"alerts": False}, headers=alice.headers)
+    assert off.status_code == 200 and off.get_json()["alerts"] is False
+    renamed = client.patch(f"/v1/regions/{region['id']}", json={"name": "Still quiet"}, headers=alice.headers)
+    assert renamed.get_json()["alerts"] is False  # a patch without it leaves it
+    on = client.patch(f"/v1/regions/{region['id']}", json={"alerts": True}, headers=alice.headers)
+    assert on.get_json()["alerts"] is True
+    refused = client.patch(f"/v1/regions/{region['id']}", json={"alerts": "maybe"}, headers=alice.headers)
+    assert refused.status_code == 422 and refused.get_json()["errors"][0]["field"] == "json.alerts"

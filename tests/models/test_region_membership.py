@@ -15,6 +15,7 @@ from models.matching import (
     place_in_regions,
     prune_region_members,
     refresh_region_members,
+    withdraw_alerts,
 )
 from models.region import Notification, Region, RegionListing
 from models.user import create_user
@@ -182,3 +183,33 @@ def test_a_users_alerts_and_memberships_go_with_their_region_or_the_user(db_sess
     db_session.execute(text("DELETE FROM users WHERE id = :id"), {"id": region.user_id})
     assert user_alerts(region.user_id) == 0 and members(db_session, region.id) == set()
     assert alerts(theirs.id) == user_alerts(stranger.id) == kept  # someone else's stay
+
+
+def test_a_region_with_its_alerts_off_keeps_its_listings_and_queues_no_alert(db_session):
+    # every region alerted every listing placed in it: an area drawn to compare or browse alerted too
+    _, region = setup(db_session)
+    quiet = Region(user_id=region.user_id, name="browse", geom=DOWNTOWN, alerts=False)
+    db_session.add(quiet)
+    db_session.flush()
+    refresh_region_members(db_session, quiet.id)
+    inside = sorted(members(db_session, region.id))[:4]
+    assert place_and_match(db_session, inside) == 4  # the region alerting; the quiet one queues none
+    assert members(db_session, quiet.id) == truth(db_session, quiet.id) == members(db_session, region.id)
+    alerted = set(db_session.execute(select(Notification.region_id, Notification.listing_id)).all())
+    assert alerted == {(region.id, i) for i in inside}
+
+    # switched off: the alerts not sent yet are withdrawn; one sent stays; on again, new listings alert
+    sent = db_session.scalar(select(Notification).where(Notification.listing_id == inside[0]))
+    sent.status = "sent"
+    region.alerts = False
+    db_session.flush()
+    queued = set(db_session.scalars(select(Notification.id).where(Notification.status == "queued")))
+    assert len(queued) == 3 and withdraw_alerts(db_session, list(queued)) == queued  # as notify does
+    assert db_session.scalars(select(Notification.id)).all() == [sent.id]
+    db_session.execute(
+        update(Listing).where(Listing.id.in_(inside[1:])).values(price=Listing.price - 1)  # updated listings
+    )
+    assert place_and_match(db_session, inside) == 0
+    quiet.alerts = True
+    db_session.flush()
+    assert place_and_match(db_session, inside) == 4  # the listings placed from then on

@@ -171,15 +171,21 @@ def test_sign_in_draw_browse_estimate_delete(browser, site):
         assert ids == inside
     screenshot(browser, "05-region-listings")
 
-    # rename it through the form
+    # rename it through the form, and switch its alerts off (it is there to browse)
     browser.find_element(By.CSS_SELECTOR, "#region-list li .edit").click()
     name = wait(browser).until(ec.visibility_of_element_located((By.ID, "region-name")))
+    alerts = browser.find_element(By.ID, "region-alerts")
+    assert alerts.is_selected()  # drawn alerting
     name.clear()
     name.send_keys("Riverside East")
+    alerts.click()
     browser.find_element(By.CSS_SELECTOR, "#region-form button[type=submit]").click()
     wait(browser).until(
         lambda d: d.find_element(By.CSS_SELECTOR, "#region-list li .name").text == "Riverside East"
     )
+    assert browser.find_element(By.CSS_SELECTOR, "#region-list li .quiet").text == "no alerts"
+    with session_scope() as session:
+        assert session.get_one(Region, region_id).alerts is False
 
     # what should I pay?
     browser.find_element(By.ID, "est-sqft").send_keys("650")
