@@ -12,8 +12,8 @@ from app.auth import SECURITY, auth_required, current_user
 from app.db import get_db
 from app.errors import ApiError
 from app.pagination import decode_cursor, encode_cursor, key_id, key_time
-from app.schemas import AlertPageSchema, MeSchema, NewKeySchema, PageArgs, WebhookBody
-from app.search import base_query, listing_item
+from app.schemas import AlertArgs, AlertPageSchema, MeSchema, NewKeySchema, WebhookBody
+from app.search import base_query, listing_item, owned_region
 from models.matching import SENDABLE
 from models.region import Notification, Region
 from models.settings import get_settings
@@ -26,10 +26,10 @@ blp = Blueprint("alerts", __name__, url_prefix="/v1", description="Your alerts a
 @blp.route("/alerts")
 @auth_required
 @blp.doc(security=SECURITY)
-@blp.arguments(PageArgs, location="query", as_kwargs=False)
+@blp.arguments(AlertArgs, location="query", as_kwargs=False)
 @blp.response(200, AlertPageSchema)
 def alerts(args: dict[str, Any]) -> dict[str, Any]:
-    """Your notifications, newest first."""
+    """Your notifications, newest first (of one of your regions, or with one status, if asked)."""
 
     query = (
         base_query()
@@ -48,6 +48,12 @@ def alerts(args: dict[str, Any]) -> dict[str, Any]:
         # sent, or still to be sent: not one the notify job will withdraw (its region no longer wants it)
         .where(or_(Notification.status == "sent", SENDABLE))
     )
+    if "region_id" in args:
+        query = query.where(
+            Notification.region_id == owned_region(get_db(), current_user().id, args["region_id"])
+        )
+    if "status" in args:
+        query = query.where(Notification.status == args["status"])
     if args.get("cursor"):
         created, last_id = decode_cursor(args["cursor"], "alerts", 2)
         after = tuple_(key_time(created), key_id(last_id))

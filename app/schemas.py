@@ -292,6 +292,16 @@ class PageArgs(StrictSchema):
     cursor = ma.fields.String(validate=validate.Length(max=500))
 
 
+class AlertArgs(PageArgs):
+    region_id = ma.fields.Integer(
+        validate=validate.Range(1, 2**31 - 1), metadata={"description": "only this region's alerts"}
+    )
+    status = ma.fields.String(
+        validate=validate.OneOf(NOTIFICATION_STATUSES),
+        metadata={"description": "only alerts with this status"},
+    )
+
+
 class AlertRegionSchema(ma.Schema):
     id = ma.fields.Integer(required=True)
     name = ma.fields.String(required=True)

@@ -576,6 +576,9 @@
     }
   }
 
+  // an alert's status, as the renter reads it
+  const ALERT_STATUS = { queued: "not sent yet", sent: "sent to your webhook", expired: "too old to send" };
+
   function alertItem(alert, isNew) {
     const when = new Date(alert.created_at).toLocaleString();
     const button = el(
@@ -590,7 +593,7 @@
       { "data-alert": String(alert.id), class: isNew ? "new" : "" },
       isNew ? el("span", { class: "badge new", text: "new" }) : null,
       button,
-      el("span", { class: "muted", text: ` — ${alert.status}, ${when}` })
+      el("span", { class: "muted", text: ` — ${ALERT_STATUS[alert.status] || alert.status}, ${when}` })
     );
   }
 

@@ -212,3 +212,33 @@ def test_deleting_your_account_takes_your_regions_and_alerts_with_it(client, ali
     assert {user for user, _ in left} == {bob.user.id} and len(left) == 5
     assert db_session.scalars(select(Region.user_id)).all() == [bob.user.id]
     assert len(client.get("/v1/alerts", headers=bob.headers).json["items"]) == 5
+
+
+def test_alerts_of_one_region_or_one_status(client, alice, bob, db_session, alerts):
+    # one list of every region's alerts: a renter with several areas could not ask for one's
+    second = Region(user_id=alice.user.id, name="second", geom=SQUARE)
+    db_session.add(second)
+    db_session.flush()
+    rows = db_session.scalars(
+        select(Notification).where(Notification.user_id == alice.user.id).order_by(Notification.id)
+    ).all()
+    for row in rows[:6]:
+        row.region_id = second.id
+    rows[0].status, rows[0].sent_at = "sent", datetime(2026, 11, 21, tzinfo=UTC)
+    db_session.flush()
+
+    def ids(**query) -> set[int]:
+        answer = client.get("/v1/alerts", query_string={"limit": 50, **query}, headers=alice.headers)
+        assert answer.status_code == 200, answer.json
+        return {a["id"] for a in answer.json["items"]}
+
+    assert ids(region_id=second.id) == {n.id for n in rows[:6]}
+    assert ids(region_id=alerts[alice.user.id].id) == {n.id for n in rows[6:]}
+    assert ids(status="sent") == {rows[0].id} == ids(status="sent", region_id=second.id)
+    assert ids(status="queued") == {n.id for n in rows[1:]} and ids(status="expired") == set()
+    others = client.get(
+        "/v1/alerts", query_string={"region_id": alerts[bob.user.id].id}, headers=alice.headers
+    )
+    assert others.status_code == 404 and others.json["errors"][0]["field"] == "query.region_id"
+    odd = client.get("/v1/alerts", query_string={"status": "read"}, headers=alice.headers)
+    assert odd.status_code == 422 and odd.json["errors"][0]["field"] == "query.status"

@@ -392,6 +392,7 @@ def test_edit_a_region_shape_and_alerts_arrive(browser, site):
     assert news == "1 new alert"
     item = browser.find_element(By.CSS_SELECTOR, "#alert-list li.new[data-alert] button")
     assert "$2,345" in item.text and "Annex" in item.text
+    assert "not sent yet" in browser.find_element(By.CSS_SELECTOR, "#alert-list li.new[data-alert]").text
     screenshot(browser, "09-new-alert")
     item.click()
     popup = wait(browser).until(
@@ -490,7 +491,7 @@ def test_replace_the_api_key_from_the_page(browser, site):
     assert browser.find_element(By.ID, "key-prefix").text == new[:12] + "…"
     assert browser.execute_script("return localStorage.getItem('nook.apiKey')") == new
     browser.execute_script("arguments[0].scrollIntoView()", shown)
-    screenshot(browser, "09-new-key")
+    screenshot(browser, "10-new-key")
 
     def me(key: str) -> int:
         request = urllib.request.Request(site.url + "/v1/me", headers={"Authorization": f"Bearer {key}"})
