@@ -250,7 +250,9 @@ def notify_all(
             if past(deadline):
                 break
             with session_scope() as session:
-                user = session.get_one(User, user_id)
+                user = session.get(User, user_id)
+                if user is None:  # deleted their account meanwhile (with their alerts)
+                    continue
                 budget = None if deadline is None else deadline - time.monotonic()
                 delivery = deliver_to_user(session, user, now, poster, budget)
             withdrawn += delivery.withdrawn

@@ -406,3 +406,23 @@ def test_the_age_limit_leaves_an_alert_being_sent_to_its_run(committed, setting)
             assert notify.expire_alerts(sweep, NOW) == 1
         sending.get_one(Notification, being_sent).status = "sent"
     assert {n.id: n.status for n in notifications()} == {being_sent: "sent", waiting: "expired"}
+
+
+def test_a_user_who_deletes_their_account_during_a_run_does_not_fail_it(
+    committed, receiver, poster, private_webhooks_allowed
+):
+    # the run lists the users with alerts due, then takes them in turns: one gone by their turn raised
+    first = seed_alerts(receiver.hook_url, count=1, email="first@example.com", source="a")
+    age_alerts(first, {0: NOW - timedelta(hours=1)})  # waiting longest: first in line
+    leaving = seed_alerts(receiver.hook_url, count=1, email="leaving@example.com", source="b")
+    post = poster.post
+
+    def post_then_leave(*args, **kwargs):
+        with session_scope() as session:  # DELETE /v1/me, committed while the first user's post is out
+            session.delete(session.get_one(User, leaving))
+        return post(*args, **kwargs)
+
+    poster.post = post_then_leave
+    result = notify.notify_all(NOW, poster)
+    assert (result["users"], result["sent"], result["failing_users"]) == (2, 1, [])
+    assert [n.user_id for n in notifications()] == [first]  # the leaver's alerts went with them
