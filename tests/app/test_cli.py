@@ -12,10 +12,15 @@ from tests.app.test_alerts_api import SQUARE
 from tests.conftest import run_python
 
 
+def created_key(output: str) -> str:
+    """The key `users create` or `users rotate-key` printed."""
+    return output.split("API key (store it now, it is not shown again): ")[1].strip()
+
+
 def test_users_create_prints_key_and_stores_hash(runner, committed):
     result = runner.invoke(args=["users", "create", "Renter@Example.com"])
     assert result.exit_code == 0, result.output
-    key = result.output.split("API key (store it now, it is not shown again): ")[1].strip()
+    key = created_key(result.output)
     assert key.startswith("nook_") and len(key) > 40
     with session_scope() as session:
         user = session.scalars(select(User)).one()
@@ -68,10 +73,6 @@ def test_without_its_settings_the_cli_says_what_is_missing_in_a_line():
         "Error: DATABASE_URL is not set (nor DATABASE_URL_SSM); see .env.example;"
     )
     assert 'locally: eval "$(make -s env)"' in result.stderr.splitlines()[0]
-
-
-def created_key(output: str) -> str:
-    return output.split("API key (store it now, it is not shown again): ")[1].strip()
 
 
 def test_users_list_rotate_key_and_delete(runner, committed):
