@@ -10,6 +10,7 @@ that goes hands its duplicates to the oldest remaining one.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -66,8 +67,8 @@ def check_batch(
     batch_size: int,
     workers: int,
     deadline: float | None = None,
-) -> tuple[int, list[int], int] | None:
-    """Check the next batch not yet checked in this run; (checked, gone ids, unknown) or None. No check
+) -> tuple[int, list[int], Counter[str | None]] | None:
+    """Check the next batch not yet checked in this run; (checked, gone ids, verdicts) or None. No check
     starts after `deadline` (time.monotonic()): the listings left wait for the next run, unchecked."""
     rows = session.execute(
         select(Listing.id, Listing.source_ref, Listing.url, Source.kind, Source.config)
@@ -89,7 +90,7 @@ def check_batch(
     session.execute(update(Listing).where(Listing.id.in_(checked)).values(last_checked_at=now))
     if gone:
         session.execute(update(Listing).where(Listing.id.in_(gone)).values(status="delisted"))
-    return len(checked), gone, verdicts.count("unknown")
+    return len(checked), gone, Counter(verdicts)
 
 
 def recheck(
@@ -109,7 +110,7 @@ def recheck(
     client = client or polite_session(retries=1, timeout=PAGE_CHECK_TIMEOUT)
     stop_requests(client, deadline)
     expired = expire_stale(session, now, expire_after_days)
-    checked, unknown, delisted = 0, 0, []
+    checked, verdicts, delisted = 0, Counter[str | None](), []
     finished = True
     while True:
         if past(deadline):
@@ -121,7 +122,7 @@ def recheck(
         checked += batch[0]
         report_progress("recheck", checked, None)
         delisted += batch[1]
-        unknown += batch[2]
+        verdicts += batch[2]
     copies = mark_recent_copies(session, now - timedelta(hours=copies_within_hours))
     # the listings that went in this run, and any other gone original an active copy points at
     heirs = promote_duplicates(session, list({*expired, *delisted, *mend_copies(session)}))
@@ -131,7 +132,10 @@ def recheck(
         "expired": len(expired),
         "checked": checked,
         "delisted": len(delisted),
-        "unknown": unknown,
+        # asked with no answer to go by (a site down, limiting, refusing); worth a look when it grows
+        "unknown": verdicts["unknown"],
+        # nothing to ask: no page given (a partner's listing without a url) or a file's rows (csv)
+        "unchecked": verdicts["unchecked"],
         "promoted": len(heirs),
         "copies_marked": len(copies),
         "region_memberships_pruned": pruned,

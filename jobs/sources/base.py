@@ -17,7 +17,8 @@ from models.normalize import CANONICAL_FIELDS, is_http_address
 from models.settings import get_settings
 from models.webhooks import page_allowed
 
-CheckResult = Literal["active", "gone", "unknown"]
+# "unknown": asked, and no answer to go by; "unchecked": nothing to ask (no page, a file's rows)
+CheckResult = Literal["active", "gone", "unknown", "unchecked"]
 ConfigCheck = Callable[[Any], str | None]  # what is wrong with a config value, or None (see require)
 MAX_REDIRECTS = 5  # a listing page's, each checked like the page
 
@@ -214,12 +215,15 @@ def json_body(response: requests.Response, what: str) -> Any:
 
 
 def check_url(url: str | None, client: requests.Session, trusted: bool = False) -> CheckResult:
-    """A listing page answering 404 or 410 is gone; 2xx is active; anything else unknown.
+    """A listing page answering 404 or 410 is gone; 2xx is active; anything else unknown; no page at all,
+    unchecked.
 
     A page a source gave is asked only at public addresses (models.webhooks.page_allowed), and so is
     every redirect it answers with: a listing's url on 169.254.169.254 or an inner host had the recheck
     call it. The connection goes to the addresses checked as it is made (jobs.http.public_addresses_only).
     `trusted`: the operator's own address (a source's check_url_template), asked as it is."""
+    if not url:
+        return "unchecked"
     allow_private = trusted or get_settings().allow_private_pages
     for _ in range(MAX_REDIRECTS + 1):
         if not url or not page_allowed(url, allow_private):

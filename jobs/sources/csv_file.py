@@ -147,4 +147,4 @@ def _full_pages(reader: csv.DictReader[str], config: dict[str, Any]) -> Generato
 
 def check(config: dict[str, Any], ref: str, url: str | None, client: requests.Session) -> CheckResult:
     """A CSV snapshot is checked at ingest (rows that vanish are delisted), not here."""
-    return "unknown"
+    return "unchecked"

@@ -92,9 +92,10 @@ def test_a_site_asking_to_be_asked_later_is_not_waited_for(db_session, client, s
     server.route("/gone", lambda r: Reply(410, ""))
     limited = add_listing(db_session, a, "a1", url=f"{server.url}/limited")
     gone = add_listing(db_session, a, "a2", url=f"{server.url}/gone", lat=43.66)
+    add_listing(db_session, a, "a3", lat=43.655)  # no page to ask: unchecked, not an unanswered check
     process.process_pending(db_session, T0)
     result = recheck.recheck(db_session, T0, client)
-    assert (result["checked"], result["delisted"], result["unknown"]) == (2, 1, 1)
+    assert (result["checked"], result["delisted"], result["unknown"], result["unchecked"]) == (3, 1, 1, 1)
     assert [r.path for r in server.requests].count("/limited") == 1
     db_session.refresh(limited)
     db_session.refresh(gone)

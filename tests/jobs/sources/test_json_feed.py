@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from jobs.sources import json_feed
+from jobs.sources import csv_file, json_feed
 from jobs.sources.base import FetchContext, SourceError
 from tests.http_servers import Reply
 
@@ -190,6 +190,13 @@ def test_bearer_token_comes_from_the_environment(server, client, monkeypatch):
 def test_check_listing_url(server, client, status, verdict):
     server.route("/l/r1", lambda r: Reply(status, {}))
     assert json_feed.check({}, "r1", f"{server.url}/l/r1", client) == verdict
+
+
+def test_a_listing_without_a_page_is_unchecked_not_unknown(client):
+    # counted as unknown, every run: the recheck's unknown grew with every url-less listing, hiding
+    # the ones a site would not answer for
+    assert json_feed.check({}, "r1", None, client) == "unchecked"
+    assert csv_file.check({}, "r1", "https://example.com/l/r1", client) == "unchecked"
 
 
 @pytest.fixture
