@@ -656,6 +656,16 @@
     }
   });
 
+  $("account-delete").addEventListener("click", async () => {
+    if (!window.confirm("Delete your account, with your regions and alerts? This cannot be undone.")) return;
+    try {
+      await api("/v1/me", { method: "DELETE" });
+      signOut();
+    } catch (error) {
+      $("account-status").textContent = error.message;
+    }
+  });
+
   /* ---- start ------------------------------------------------------------ */
 
   if (state.key) {

@@ -21,7 +21,7 @@ from sqlalchemy import func, select, text
 from models.matching import match_regions
 from models.region import Region
 from models.session import session_scope
-from models.user import create_user
+from models.user import User, create_user
 from tests.factories import insert_listing
 from tests.web.conftest import screenshot
 
@@ -476,7 +476,7 @@ def test_phone_sized_screen_and_labelled_controls(phone, site):
     assert console_errors(phone) == []
 
 
-def test_replace_the_api_key_from_the_page(browser, site):
+def test_replace_the_api_key_and_delete_the_account_from_the_page(browser, site):
     # a key that leaked could not be replaced at all; the page now does it and keeps the browser signed in
     with session_scope() as session:
         _, old = create_user(session, "rotator@example.com")
@@ -504,4 +504,13 @@ def test_replace_the_api_key_from_the_page(browser, site):
     assert (me(old), me(new)) == (401, 200)
     browser.refresh()  # still signed in, with the new key
     assert wait(browser).until(lambda d: d.find_element(By.ID, "who").text or None) == "rotator@example.com"
+
+    # and done with nook: the account goes (with its regions and alerts), the page signs out
+    browser.find_element(By.ID, "account-delete").click()
+    wait(browser).until(ec.alert_is_present()).accept()
+    wait(browser).until(ec.visibility_of_element_located((By.ID, "api-key")))
+    assert browser.execute_script("return localStorage.getItem('nook.apiKey')") is None
+    assert me(new) == 401
+    with session_scope() as session:
+        assert session.scalar(select(func.count()).where(User.email == "rotator@example.com")) == 0
     assert console_errors(browser) == []
