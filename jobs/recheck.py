@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from jobs.http import polite_session, stop_requests
 from jobs.runtime import budget_deadline, past, report_progress, run_job
 from jobs.sources import registry
+from jobs.sources.base import Unanswered
 from models.listing import Listing
 from models.matching import (
     mark_recent_copies,
@@ -55,8 +56,8 @@ def _check_one(row: Any, client: requests.Session, deadline: float | None) -> st
         return None
     try:
         return registry.adapter(row.kind).check(row.config, row.source_ref, row.url, client)
-    except Exception:  # a broken check is "unknown", never a reason to delist
-        return "unknown"
+    except Exception as exc:  # a broken check is "unknown", never a reason to delist
+        return Unanswered(f"the {row.kind} check failed: {type(exc).__name__}")
 
 
 def check_batch(
@@ -67,9 +68,10 @@ def check_batch(
     batch_size: int,
     workers: int,
     deadline: float | None = None,
-) -> tuple[int, list[int], Counter[str | None]] | None:
-    """Check the next batch not yet checked in this run; (checked, gone ids, verdicts) or None. No check
-    starts after `deadline` (time.monotonic()): the listings left wait for the next run, unchecked."""
+) -> tuple[int, list[int], Counter[str | None], Counter[str]] | None:
+    """Check the next batch not yet checked in this run; (checked, gone ids, verdicts, why unknown) or
+    None. No check starts after `deadline` (time.monotonic()): the listings left wait for the next run,
+    unchecked."""
     rows = session.execute(
         select(Listing.id, Listing.source_ref, Listing.url, Source.kind, Source.config)
         .join(Source, Source.id == Listing.source_id)
@@ -90,7 +92,8 @@ def check_batch(
     session.execute(update(Listing).where(Listing.id.in_(checked)).values(last_checked_at=now))
     if gone:
         session.execute(update(Listing).where(Listing.id.in_(gone)).values(status="delisted"))
-    return len(checked), gone, Counter(verdicts)
+    why = Counter(verdict.reason for verdict in verdicts if isinstance(verdict, Unanswered))
+    return len(checked), gone, Counter(verdicts), why
 
 
 def recheck(
@@ -111,6 +114,7 @@ def recheck(
     stop_requests(client, deadline)
     expired = expire_stale(session, now, expire_after_days)
     checked, verdicts, delisted = 0, Counter[str | None](), []
+    reasons = Counter[str]()
     finished = True
     while True:
         if past(deadline):
@@ -123,6 +127,7 @@ def recheck(
         report_progress("recheck", checked, None)
         delisted += batch[1]
         verdicts += batch[2]
+        reasons += batch[3]
     copies = mark_recent_copies(session, now - timedelta(hours=copies_within_hours))
     # the listings that went in this run, and any other gone original an active copy points at
     heirs = promote_duplicates(session, list({*expired, *delisted, *mend_copies(session)}))
@@ -134,6 +139,7 @@ def recheck(
         "delisted": len(delisted),
         # asked with no answer to go by (a site down, limiting, refusing); worth a look when it grows
         "unknown": verdicts["unknown"],
+        "unknown_why": dict(reasons.most_common(5)),  # the commonest reasons, with how many each
         # nothing to ask: no page given (a partner's listing without a url) or a file's rows (csv)
         "unchecked": verdicts["unchecked"],
         "promoted": len(heirs),

@@ -29,6 +29,7 @@ from jobs.sources.base import (
     FetchContext,
     Page,
     SourceError,
+    Unanswered,
     http_address,
     json_body,
     no_later_than,
@@ -134,6 +135,6 @@ def check(config: dict[str, Any], ref: str, url: str | None, client: requests.Se
         # Python and int() refuses it), anything else as a string literal with its quotes doubled
         ref_value = ref if ref.isascii() and ref.isdigit() else "'" + ref.replace("'", "''") + "'"
         body = _query(client, config, {"where": f"{id_field} = {ref_value}", "returnCountOnly": "true"})
-    except (SourceError, requests.RequestException):
-        return "unknown"
+    except (SourceError, requests.RequestException) as exc:
+        return Unanswered(f"the layer: {str(exc)[:120] or type(exc).__name__}")
     return "gone" if body.get("count") == 0 else "active"

@@ -8,7 +8,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, TypeVar
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
@@ -19,6 +19,24 @@ from models.webhooks import page_allowed
 
 # "unknown": asked, and no answer to go by; "unchecked": nothing to ask (no page, a file's rows)
 CheckResult = Literal["active", "gone", "unknown", "unchecked"]
+
+
+class Unanswered(str):
+    """The verdict "unknown" (it compares and is stored as that), saying why: the recheck counts the
+    reasons, so an operator can tell a site that went down from one that limits nook."""
+
+    reason: str
+
+    def __new__(cls, reason: str) -> Unanswered:
+        verdict = super().__new__(cls, "unknown")
+        verdict.reason = reason
+        return verdict
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).netloc.rsplit("@", 1)[-1] or url[:60]
+
+
 ConfigCheck = Callable[[Any], str | None]  # what is wrong with a config value, or None (see require)
 MAX_REDIRECTS = 5  # a listing page's, each checked like the page
 
@@ -227,18 +245,18 @@ def check_url(url: str | None, client: requests.Session, trusted: bool = False) 
     allow_private = trusted or get_settings().allow_private_pages
     for _ in range(MAX_REDIRECTS + 1):
         if not url or not page_allowed(url, allow_private):
-            return "unknown"
+            return Unanswered(f"not a page nook may ask: {_host(url or '')}")
         try:
             with nullcontext() if allow_private else public_addresses_only():
                 response = client.get(url, allow_redirects=False, stream=True)
                 response.close()
-        except requests.RequestException:
-            return "unknown"
+        except requests.RequestException as exc:
+            return Unanswered(f"{type(exc).__name__} asking {_host(url)}")
         if not response.is_redirect:
             break
         url = urljoin(url, response.headers["location"])
     else:
-        return "unknown"  # redirected in circles
+        return Unanswered(f"redirected more than {MAX_REDIRECTS} times: {_host(url)}")
     if response.status_code in (404, 410):
         return "gone"
-    return "active" if response.ok else "unknown"
+    return "active" if response.ok else Unanswered(f"HTTP {response.status_code} from {_host(url)}")

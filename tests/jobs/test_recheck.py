@@ -96,6 +96,8 @@ def test_a_site_asking_to_be_asked_later_is_not_waited_for(db_session, client, s
     process.process_pending(db_session, T0)
     result = recheck.recheck(db_session, T0, client)
     assert (result["checked"], result["delisted"], result["unknown"], result["unchecked"]) == (3, 1, 1, 1)
+    # why, counted: "unknown: 40" alone could not tell a site that went down from one limiting nook
+    assert result["unknown_why"] == {f"HTTP 429 from {server.url.split('//')[1]}": 1}
     assert [r.path for r in server.requests].count("/limited") == 1
     db_session.refresh(limited)
     db_session.refresh(gone)

@@ -286,7 +286,8 @@ def test_a_page_over_tls_is_asked_at_its_checked_address_and_proves_its_name(
         assert [r.headers["host"] for r in site.requests] == [
             site.url.replace("https://127.0.0.1", "localhost")
         ]
-        assert json_feed.check({}, "r1", site.url + "/l/r1", client) == "unknown"  # 127.0.0.1 itself: inside
+        inside = json_feed.check({}, "r1", site.url + "/l/r1", client)  # 127.0.0.1 itself: inside
+        assert inside == "unknown" and inside.reason == f"not a page nook may ask: {site.url[8:]}"
     finally:
         site.stop()
 
@@ -296,5 +297,6 @@ def test_redirects_are_followed_each_checked_and_not_in_circles(server, client):
     server.route("/l/gone", lambda r: Reply(410, ""))
     server.route("/loop", lambda r: Reply(302, "", {"Location": "/loop"}))
     assert json_feed.check({}, "r1", f"{server.url}/moved", client) == "gone"
-    assert json_feed.check({}, "r1", f"{server.url}/loop", client) == "unknown"
+    looped = json_feed.check({}, "r1", f"{server.url}/loop", client)
+    assert looped == "unknown" and looped.reason == f"redirected more than 5 times: {server.url[7:]}"
     assert [r.path for r in server.requests].count("/loop") == 6  # the page and five redirects
