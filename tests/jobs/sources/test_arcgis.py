@@ -126,6 +126,12 @@ def test_check_asks_for_the_object_id(server, client):
     assert arcgis.check(config(server), "8", None, client) == "active"
 
 
+def test_a_check_the_layer_does_not_answer_is_unknown_saying_why(server, client):
+    server.route(f"{LAYER}/query", lambda r: Reply(503, {}))
+    verdict = arcgis.check(config(server), "7", None, client)
+    assert verdict == "unknown" and verdict.reason.startswith("the layer: ") and "503" in verdict.reason
+
+
 def test_check_quotes_a_text_id(server, client):
     """An id with a quote broke the where clause (the check was "unknown" for good), or widened it: x' OR
     '1'='1 counted every feature; "²" raised ValueError out of the check (Python calls it a digit)."""
