@@ -27,15 +27,16 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import bindparam, delete, text
+from sqlalchemy import bindparam, delete, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
-from sqlalchemy.types import Integer
+from sqlalchemy.types import Text
 
 from jobs.runtime import budget_deadline, past, report_progress, run_job
 from models.documents import compact
 from models.market import BED_BUCKETS, MarketPoint, series_key
 from models.matching import DEDUPE_METRES, DEGREES_PER_METRE, PRICE_TOLERANCE
+from models.region import Region
 
 log = logging.getLogger("nook.market")
 
@@ -454,19 +455,28 @@ def replace_points(session: Session, points: list[dict[str, Any]]) -> int:
     return len(points)
 
 
-# The areas stalest first (never refreshed before any), the city before regions among equals: a run that
-# stops at its deadline is taken up by the next where it left off, whatever the number of regions.
-STALEST_FIRST = text("""
-SELECT a.scope
-FROM (
-    SELECT 'city' AS scope, 0 AS rank, 0 AS id
-    UNION ALL
-    SELECT 'region:' || r.id, 1, r.id FROM regions r WHERE r.id = ANY(:regions) OR :every
-) a
-LEFT JOIN market_points p ON p.series_key = a.scope || ':new:all:next7'
-GROUP BY a.scope, a.rank, a.id
-ORDER BY max(p.trained_at) NULLS FIRST, a.rank, a.id
-""").bindparams(bindparam("regions", type_=ARRAY(Integer)))
+# When each area's forecast was last made (its next-7-days series is written on every refresh)
+TRAINED = text("""
+SELECT series_key, max(trained_at) FROM market_points WHERE series_key = ANY(:keys) GROUP BY series_key
+""").bindparams(bindparam("keys", type_=ARRAY(Text)))
+
+
+def stalest_first(session: Session, regions: list[int] | None) -> list[str]:
+    """The areas' scopes, stalest first (never refreshed before any), the city before regions among
+    equals: a run that stops at its deadline is taken up by the next where it left off, whatever the
+    number of regions."""
+    query = select(Region.id).order_by(Region.id)
+    if regions:
+        query = query.where(Region.id.in_(regions))
+    scopes = ["city", *(f"region:{rid}" for rid in session.scalars(query))]
+    keys = {scope: series_key(scope, "new", "all", "next7") for scope in scopes}
+    made = dict(session.execute(TRAINED, {"keys": list(keys.values())}).all())
+
+    def staleness(scope: str) -> tuple[bool, Any]:
+        last = made.get(keys[scope])
+        return last is not None, last or 0
+
+    return sorted(scopes, key=staleness)  # stable: among equals the city, then regions by id
 
 
 def area_listings(
@@ -490,7 +500,7 @@ def refresh_market(
     next run, which starts with them."""
     today = now.astimezone(UTC).date()
     start = today - timedelta(days=HISTORY_DAYS)
-    scopes = list(session.scalars(STALEST_FIRST, {"regions": regions or [], "every": not regions}))
+    scopes = stalest_first(session, regions)
     city = load_new_listings(session, start, today)
     written = done = 0
     for scope, rows in area_listings(session, scopes, city):

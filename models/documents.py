@@ -5,4 +5,5 @@ from __future__ import annotations
 
 import json
 
+# the rows are plain values, built by nook or parsed from JSON: no cycle to look for
 compact = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode

@@ -49,7 +49,6 @@ FROM upserted
 """
 
 _COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
-# Records are plain JSON (parsed from JSON), so there is no need to check for cycles.
 
 
 @dataclass(frozen=True)
