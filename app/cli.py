@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from models.normalize import NUL, text_fault
 from models.region import Notification, Region
 from models.session import session_scope
-from models.user import User, checked_email, create_user, give_key
+from models.user import User, checked_email, create_user, give_key, user_by_email
 
 
 class StoredText(click.ParamType):
@@ -73,7 +73,7 @@ def users_create(email: str) -> None:
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="EMAIL") from None
     with session_scope() as session:
-        if session.scalar(select(User.id).where(User.email == address)):
+        if user_by_email(session, address):
             raise click.ClickException(f"a user with email {email} already exists")
         user, key = create_user(session, address)
         user_id = user.id
@@ -83,7 +83,7 @@ def users_create(email: str) -> None:
 
 def _user(session: Session, email: str) -> User:
     """The user with this address, or a usage error naming it."""
-    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    user = user_by_email(session, email)
     if user is None:
         raise click.ClickException(f"no user with email {email}")
     return user

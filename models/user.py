@@ -5,7 +5,7 @@ import re
 import secrets
 from datetime import datetime
 
-from sqlalchemy import String, Text
+from sqlalchemy import String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, created_at_column
@@ -38,12 +38,22 @@ def new_api_key() -> str:
 EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+")
 
 
+def stored_email(email: str) -> str:
+    """The address as stored and looked up: trimmed, lower case."""
+    return email.strip().lower()
+
+
 def checked_email(email: str) -> str:
-    """The address as stored (trimmed, lower case); ValueError if it cannot be an email address."""
-    address = email.strip().lower()
+    """The address as stored; ValueError if it cannot be an email address."""
+    address = stored_email(email)
     if len(address) > 254 or not EMAIL.fullmatch(address):
         raise ValueError(f"{email!r} is not an email address")
     return address
+
+
+def user_by_email(session: Session, email: str) -> User | None:
+    """The user with this address, however it is typed."""
+    return session.scalar(select(User).where(User.email == stored_email(email)))
 
 
 def create_user(session: Session, email: str, api_key: str | None = None) -> tuple[User, str]:
