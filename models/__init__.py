@@ -8,7 +8,7 @@ from models.loading import collector_paused
 
 with collector_paused(freeze=True):  # the tables load once per process, at every cold start
     from models.base import Base
-    from models.listing import Listing, QuarantinedRecord
+    from models.listing import Listing, ListingPriceChange, QuarantinedRecord
     from models.market import MarketPoint
     from models.ops import CheckResult, JobRun
     from models.price_rank import PriceModel, PriceRank
@@ -22,6 +22,7 @@ __all__ = [
     "CheckResult",
     "JobRun",
     "Listing",
+    "ListingPriceChange",
     "MarketPoint",
     "Notification",
     "PriceModel",

@@ -94,6 +94,24 @@ class Listing(Base):
     last_checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = created_at_column()
+    # the price before its last change and when that was; written by the database (migration 0013's
+    # trigger), with a row of listing_price_changes, whenever a statement changes the price
+    previous_price: Mapped[int | None] = mapped_column(Integer)
+    price_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ListingPriceChange(Base):
+    """A change of a listing's asking price, from one price to another, dated by the statement that made
+    it (migration 0013's trigger writes them)."""
+
+    __tablename__ = "listing_price_changes"
+
+    listing_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("listings.id", ondelete="CASCADE"), primary_key=True
+    )
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    old_price: Mapped[int] = mapped_column(Integer)
+    new_price: Mapped[int] = mapped_column(Integer)
 
 
 class QuarantinedRecord(Base):

@@ -298,3 +298,21 @@ def test_an_update_nook_cannot_use_keeps_the_listing_as_it_last_was_valid(db_ses
         select(QuarantinedRecord.source_ref).where(QuarantinedRecord.stage == "process")
     )
     assert sorted(filed) == ["never-valid", "shown"]
+
+
+def test_a_price_the_source_changed_is_kept_in_the_listings_history(db_session):
+    a, _ = sources(db_session)
+    listing = add_listing(db_session, a, "cut", price="$2,400")
+    process.process_pending(db_session, T0)
+    db_session.execute(
+        text("UPDATE listings SET raw = raw || '{\"price\": \"$2,250\"}', status = 'pending' WHERE id = :id"),
+        {"id": listing.id},
+    )  # as ingest leaves a listing whose source changed it
+    assert process.process_pending(db_session, T0)["activated"] == 1
+    db_session.refresh(listing)
+    assert (listing.price, listing.previous_price) == (2250, 2400) and listing.price_changed_at is not None
+    history = db_session.execute(
+        text("SELECT old_price, new_price, changed_at FROM listing_price_changes WHERE listing_id = :id"),
+        {"id": listing.id},
+    ).all()
+    assert [tuple(h) for h in history] == [(2400, 2250, listing.price_changed_at)]

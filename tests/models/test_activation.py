@@ -125,3 +125,53 @@ def test_a_ref_repeated_in_one_call_keeps_its_last_record(db_session):
     assert len(done) == 1 and row(db_session, "a").price == 2200
     assert db_session.scalar(select(func.count()).select_from(Listing)) == 1
     assert upsert_active(db_session, [], T0) == {}
+
+
+def changes(session, ref: str) -> list[tuple[int, int]]:
+    """(old price, new price) of each change of a listing's price, oldest first."""
+    return [
+        tuple(r)
+        for r in session.execute(
+            text("""
+                SELECT c.old_price, c.new_price FROM listing_price_changes c
+                JOIN listings l ON l.id = c.listing_id WHERE l.source_ref = :ref ORDER BY c.changed_at
+            """),
+            {"ref": ref},
+        )
+    ]
+
+
+def test_each_price_change_is_kept_with_when_it_was_written(db_session):
+    sid = source(db_session)
+    write(db_session, sid, [record("a", price=2400), record("b", price=1800)], T0)
+    assert changes(db_session, "a") == [] and row(db_session, "a").previous_price is None  # new: no change
+    write(db_session, sid, [record("a", price=2400, title="New title")], T0 + timedelta(days=1))
+    write(db_session, sid, [record("a", price=2400, title="New title")], T0 + timedelta(days=2))
+    assert changes(db_session, "a") == []  # new content at the same price, a re-delivery: no change
+    before = db_session.scalar(text("SELECT clock_timestamp()"))
+    write(db_session, sid, [record("a", price=2250, title="New title")], T0 + timedelta(days=3))
+    write(db_session, sid, [record("a", price=2250, title="New title")], T0 + timedelta(days=4))
+    a = row(db_session, "a")
+    assert (a.price, a.previous_price) == (2250, 2400) and a.price_changed_at >= before
+    cut_at = a.price_changed_at
+    write(db_session, sid, [record("a", price=2300, title="New title")], T0 + timedelta(days=5))
+    a = row(db_session, "a")
+    assert (a.price, a.previous_price) == (2300, 2250) and a.price_changed_at > cut_at
+    assert changes(db_session, "a") == [(2400, 2250), (2250, 2300)]
+    stored = db_session.scalars(
+        text("SELECT changed_at FROM listing_price_changes WHERE listing_id = :id ORDER BY 1"), {"id": a.id}
+    ).all()
+    assert stored == [cut_at, a.price_changed_at]
+    assert changes(db_session, "b") == [] and row(db_session, "b").price_changed_at is None
+
+
+def test_any_statement_that_changes_a_price_is_recorded_and_the_history_goes_with_the_listing(db_session):
+    sid = source(db_session)
+    write(db_session, sid, [record("a", price=2400)], T0)
+    db_session.execute(text("UPDATE listings SET price = 2300 WHERE source_ref = 'a'"))  # an operator's
+    db_session.execute(text("UPDATE listings SET price = NULL WHERE source_ref = 'a'"))
+    db_session.execute(text("UPDATE listings SET price = 2100 WHERE source_ref = 'a'"))
+    assert changes(db_session, "a") == [(2400, 2300)]  # to no price and from none: no price to compare
+    assert row(db_session, "a").previous_price == 2400
+    db_session.execute(text("DELETE FROM listings WHERE source_ref = 'a'"))
+    assert db_session.scalar(text("SELECT count(*) FROM listing_price_changes")) == 0
