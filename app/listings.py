@@ -14,15 +14,16 @@ from app.auth import SECURITY, auth_required, current_user
 from app.db import get_db
 from app.errors import ApiError
 from app.schemas import ListingDetailSchema, ListingPageSchema, ListingSearchArgs
-from app.search import listing_item, search_listings
+from app.search import last_change, listing_item, search_listings
 from models.chart import price_rank_svg
-from models.listing import Listing
+from models.listing import Listing, ListingPriceChange
 from models.price_rank import PriceRank
 from models.pricing import REACH_M
 from models.ranking import outside_market
 
 blp = Blueprint("listings", __name__, url_prefix="/v1/listings", description="Search listings and read one.")
 VISIBLE = ("active", "delisted", "expired")
+HISTORY = 100  # changes of price a listing's detail gives (a source that flips its price daily has many)
 
 
 @blp.route("")
@@ -70,6 +71,26 @@ def _unranked(listing: Listing, lat: float | None, lon: float | None) -> str | N
     )
 
 
+def price_history(listing: Listing) -> list[dict[str, Any]]:
+    """Each asking price nook saw, oldest first, with when it first saw it; the last HISTORY changes."""
+    changes = (
+        get_db()
+        .execute(
+            select(ListingPriceChange.changed_at, ListingPriceChange.old_price, ListingPriceChange.new_price)
+            .where(ListingPriceChange.listing_id == listing.id)
+            .order_by(ListingPriceChange.changed_at.desc())
+            .limit(HISTORY + 1)
+        )
+        .all()[::-1]
+    )
+    if not changes:
+        return [] if listing.price is None else [{"price": listing.price, "since": listing.first_seen_at}]
+    whole = len(changes) <= HISTORY
+    changes = changes[-HISTORY:]
+    first = {"price": changes[0].old_price, "since": listing.first_seen_at if whole else None}
+    return [first] + [{"price": c.new_price, "since": c.changed_at} for c in changes]
+
+
 def _cacheable(body: bytes, mimetype: str) -> Response:
     response = Response(body, mimetype=mimetype)
     response.set_etag(hashlib.sha256(body).hexdigest()[:32])
@@ -110,6 +131,8 @@ def detail(listing_id: int) -> Response:
         },
         "explanation": _explain(listing, active_rank, lat, lon),
         "chart_url": url_for("listings.chart", listing_id=listing.id) if active_rank else None,
+        "price_change": last_change(listing),
+        "price_history": price_history(listing),
     }
     body = json.dumps(ListingDetailSchema().dump(item), separators=(",", ":")).encode()
     return _cacheable(body, "application/json")

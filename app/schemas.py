@@ -105,6 +105,15 @@ class ListingFilters(StrictSchema):
         metadata={"description": "Price rank label; repeat for several."},
     )
     posted_since = UtcDateTime(default_timezone=None)
+    price_cut = ma.fields.Boolean(
+        metadata={
+            "description": "true: only listings whose last change of price was a cut; false: none of them"
+        }
+    )
+    price_cut_since = UtcDateTime(
+        default_timezone=None,
+        metadata={"description": "only listings whose price was cut at or after this time"},
+    )
     sort = ma.fields.String(
         load_default="newest",
         validate=validate.OneOf(SORTS),
@@ -158,6 +167,29 @@ class PriceRankSchema(ma.Schema):
     model_version = ma.fields.String(required=True)
 
 
+class PriceChangeSchema(ma.Schema):
+    """A listing's last change of asking price."""
+
+    previous_price = ma.fields.Integer(required=True, metadata={"description": "the price before it"})
+    changed_at = ma.fields.AwareDateTime(required=True, metadata={"description": "when nook saw it"})
+    percent = ma.fields.Float(
+        required=True, metadata={"description": "signed, of the price before: a cut is negative"}
+    )
+    words = ma.fields.String(required=True, metadata={"example": "Cut 6% on 20 Nov 2026, from $2,400."})
+
+
+class PriceHistoryEntrySchema(ma.Schema):
+    price = ma.fields.Integer(required=True)
+    since = ma.fields.AwareDateTime(
+        allow_none=True,
+        required=True,
+        metadata={
+            "description": "when nook first saw the listing at this price; null for the first price "
+            "kept when earlier changes are left out"
+        },
+    )
+
+
 class ListingSchema(ma.Schema):
     """A listing in search results."""
 
@@ -173,6 +205,12 @@ class ListingSchema(ma.Schema):
     url = ma.fields.String(allow_none=True, required=True)
     posted_at = ma.fields.AwareDateTime(required=True)
     price_rank = ma.fields.Nested(PriceRankSchema, allow_none=True, required=True)
+    price_change = ma.fields.Nested(
+        PriceChangeSchema,
+        allow_none=True,
+        required=True,
+        metadata={"description": "the last change of its asking price; null if nook never saw one"},
+    )
 
 
 class ListingDetailSchema(ListingSchema):
@@ -191,6 +229,11 @@ class ListingDetailSchema(ListingSchema):
         },
     )
     chart_url = ma.fields.String(allow_none=True, required=True)
+    price_history = ma.fields.List(
+        ma.fields.Nested(PriceHistoryEntrySchema),
+        required=True,
+        metadata={"description": "each asking price nook saw, oldest first (the last 100 changes)"},
+    )
 
 
 class ListingPageSchema(ma.Schema):

@@ -12,12 +12,13 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, func, literal, select, tuple_
+from sqlalchemy import Select, and_, func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from app.errors import ApiError
 from app.pagination import decode_cursor, encode_cursor, key_id, key_number, key_time
+from models.explain import price_change
 from models.listing import Listing
 from models.price_rank import PriceRank
 from models.region import Region, RegionListing
@@ -67,6 +68,8 @@ def base_query() -> Select:
             Listing.furnished,
             Listing.url,
             Listing.posted_at,
+            Listing.previous_price,
+            Listing.price_changed_at,
             LAT.label("latitude"),
             LON.label("longitude"),
             PriceRank.label.label("rank_label"),
@@ -136,6 +139,11 @@ def filtered(query: Select, args: dict[str, Any]) -> Select:
         query = query.where(PriceRank.label.in_(args["label"]))
     if args.get("posted_since") is not None:
         query = query.where(Listing.posted_at >= args["posted_since"])
+    cut = Listing.previous_price > Listing.price
+    if args.get("price_cut") is not None:
+        query = query.where(cut if args["price_cut"] else or_(Listing.previous_price.is_(None), ~cut))
+    if args.get("price_cut_since") is not None:
+        query = query.where(cut, Listing.price_changed_at >= args["price_cut_since"])
     return query
 
 
@@ -220,4 +228,12 @@ def listing_item(row: Any) -> dict[str, Any]:
         "url": row.url,
         "posted_at": row.posted_at,
         "price_rank": rank,
+        "price_change": last_change(row),
     }
+
+
+def last_change(listing: Any) -> dict[str, Any] | None:
+    """The listing's (or search row's) last change of price, or None if nook saw none."""
+    if listing.previous_price is None or listing.price_changed_at is None or listing.price is None:
+        return None
+    return price_change(listing.previous_price, listing.price, listing.price_changed_at)

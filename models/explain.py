@@ -8,6 +8,8 @@ $4,200." Bounds are rounded outward to a sensible step (never "$3,183.23").
 from __future__ import annotations
 
 import math
+from datetime import datetime
+from typing import Any
 
 LABELS = ("low", "typical", "high")
 
@@ -95,3 +97,18 @@ def range_sentence(
     """The expected range without a price to judge ("what should I pay?")."""
     peers = _peers(bedrooms, bathrooms, has_size, unit_type)
     return f"{peers} usually rent for {money(round_down(p25))} to {money(round_up(p75))}."
+
+
+def price_change(previous: int, price: int, changed_at: datetime) -> dict[str, Any]:
+    """A listing's last change of price, as the API gives it: the price before, when, by how much (a
+    signed percentage of the price before) and in words ("Cut 6% on 20 Nov 2026, from $2,400.")."""
+    percent = round((price - previous) / previous * 100, 1) if previous else 0.0
+    whole = round(abs(percent))
+    amount = f"{whole}%" if whole else f"{money(abs(price - previous))}"
+    verb = "Cut" if price < previous else "Raised"
+    return {
+        "previous_price": previous,
+        "changed_at": changed_at,
+        "percent": percent,
+        "words": f"{verb} {amount} on {changed_at:%-d %b %Y}, from {money(previous)}.",
+    }

@@ -46,6 +46,7 @@ def test_bbox_search_returns_listings_with_ranks(client, market_ids, alice):
         "url",
         "posted_at",
         "price_rank",
+        "price_change",
     }
     ranked = [i for i in body["items"] if i["price_rank"]]
     assert ranked and set(ranked[0]["price_rank"]) == {"label", "p25", "p50", "p75", "model_version"}
@@ -240,3 +241,70 @@ def test_detail_says_why_a_listing_outside_the_market_has_no_rank(
     )
     assert client.get(f"/v1/listings/{unranked}").get_json()["explanation"] is None
     assert "usually rent for" in client.get(f"/v1/listings/{ranked}").get_json()["explanation"]
+
+
+def test_price_changes_are_shown_searched_and_kept_as_a_history(client, db_session, market_ids, alice):
+    cut_id, raised_id, still_id = list(market_ids.values())[:3]
+    prices = dict(
+        db_session.execute(select(Listing.id, Listing.price).where(Listing.id.in_(market_ids.values()))).all()
+    )
+    before = db_session.scalar(text("SELECT clock_timestamp()"))
+    db_session.execute(update(Listing).where(Listing.id == cut_id).values(price=round(prices[cut_id] * 0.9)))
+    db_session.execute(update(Listing).where(Listing.id == raised_id).values(price=prices[raised_id] + 100))
+    changed_at = db_session.scalar(select(Listing.price_changed_at).where(Listing.id == cut_id))
+
+    cut = search(client, alice, bbox=CITY, price_cut="true", limit=100).get_json()["items"]
+    assert [i["id"] for i in cut] == [cut_id]
+    change = cut[0]["price_change"]
+    assert change["previous_price"] == prices[cut_id] and change["percent"] == pytest.approx(-10, abs=0.1)
+    assert datetime.fromisoformat(change["changed_at"]) == changed_at >= before
+    assert change["words"] == f"Cut 10% on {changed_at:%-d %b %Y}, from ${prices[cut_id]:,}."
+    uncut = {i["id"]: i for i in all_items(client, alice, bbox=CITY, price_cut="false")}
+    assert cut_id not in uncut and len(uncut) == len(market_ids) - 1
+    assert uncut[raised_id]["price_change"]["words"].startswith("Raised ")
+    assert uncut[still_id]["price_change"] is None
+    recent = search(client, alice, bbox=CITY, price_cut_since=before.isoformat(), limit=100).get_json()
+    assert [i["id"] for i in recent["items"]] == [cut_id]
+    later = (changed_at + timedelta(seconds=1)).isoformat()
+    assert search(client, alice, bbox=CITY, price_cut_since=later).get_json()["items"] == []
+
+    detail = client.get(f"/v1/listings/{cut_id}").get_json()
+    first_seen = datetime.fromisoformat(detail["first_seen_at"])
+    assert [
+        (h["price"], h["since"] and datetime.fromisoformat(h["since"])) for h in detail["price_history"]
+    ] == [
+        (prices[cut_id], first_seen),
+        (detail["price"], changed_at),
+    ]
+    assert detail["price_change"] == change
+    still = client.get(f"/v1/listings/{still_id}").get_json()
+    assert still["price_change"] is None and [h["price"] for h in still["price_history"]] == [
+        prices[still_id]
+    ]
+
+
+def test_a_long_price_history_gives_its_last_changes(client, db_session, market_ids):
+    listing_id = next(iter(market_ids.values()))
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    db_session.execute(
+        text("""
+            INSERT INTO listing_price_changes (listing_id, changed_at, old_price, new_price)
+            SELECT :id, :start + n * interval '1 day', 2000 + n, 2001 + n FROM generate_series(0, 104) n
+        """),
+        {"id": listing_id, "start": start},
+    )  # a source that moved its price every day for 105 days
+    history = client.get(f"/v1/listings/{listing_id}").get_json()["price_history"]
+    assert len(history) == 101 and history[0] == {"price": 2005, "since": None}
+    assert history[-1]["price"] == 2105 and history[1]["price"] == 2006
+
+
+def all_items(client, caller, **params):
+    items, cursor = [], None
+    while True:
+        body = search(
+            client, caller, **params, limit=100, **({"cursor": cursor} if cursor else {})
+        ).get_json()
+        items += body["items"]
+        cursor = body["next_cursor"]
+        if not cursor:
+            return items

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
 
 import pytest
 
 from models.chart import price_rank_svg
-from models.explain import explanation, label_for, range_sentence, round_down, round_up
+from models.explain import explanation, label_for, price_change, range_sentence, round_down, round_up
 
 
 @pytest.mark.parametrize(
@@ -81,3 +82,15 @@ def test_svg_is_well_formed_and_marks_the_price(price, label):
     assert ("$" + f"{price:,}" in texts) if price else all(t != "$9,000" for t in texts)
     assert "<b>" not in svg and "&lt;b&gt;" in svg  # the title is escaped
     assert "matplotlib" not in svg
+
+
+def test_a_price_change_in_words():
+    at = datetime(2026, 11, 20, 15, tzinfo=UTC)
+    assert price_change(2400, 2250, at) == {
+        "previous_price": 2400,
+        "changed_at": at,
+        "percent": -6.2,
+        "words": "Cut 6% on 20 Nov 2026, from $2,400.",
+    }
+    assert price_change(2400, 2405, at)["words"] == "Raised $5 on 20 Nov 2026, from $2,400."  # under 0.5%
+    assert price_change(1000, 1500, at)["percent"] == 50.0
