@@ -212,6 +212,7 @@
 
   function listingsPath(cursor) {
     const params = new URLSearchParams({ sort: $("sort").value, limit: String(PAGE) });
+    if ($("price-cut").checked) params.set("price_cut", "true");
     if (cursor) params.set("cursor", cursor);
     if (state.selected !== null) {
       // the region's own criteria filter what it shows, as they filter its alerts
@@ -292,6 +293,8 @@
       el("span", { class: "badge " + label, text: label === "unranked" ? "not ranked" : label }),
       el("span", { text: facts(item) })
     );
+    const change = item.price_change;
+    if (change && change.percent < 0) row.append(el("span", { class: "cut", title: change.words, text: "price cut" }));
     const open = () => openListing(item.id);
     row.addEventListener("click", open);
     row.addEventListener("keydown", (event) => {
@@ -328,6 +331,8 @@
     box.querySelector(".explanation").textContent =
       detail.explanation || "This listing has no price rank yet.";
     box.querySelector(".explanation").className = "explanation";
+    if (detail.price_change) box.append(el("p", { class: "price-change", text: detail.price_change.words }));
+    if (detail.price_history.length > 1) box.append(el("p", { class: "muted price-history", text: historyWords(detail.price_history) }));
     if (detail.chart_url) box.append(el("div", { class: "chart" }, svgNode(await api(detail.chart_url, { raw: true }))));
     if (detail.url) {
       box.append(el("p", {}, el("a", { href: detail.url, target: "_blank", rel: "noopener noreferrer", text: "Open the original listing" })));
@@ -337,7 +342,14 @@
     else if (state.alertPopup) state.alertPopup.update();
   }
 
+  function historyWords(history) {
+    // dated as the API words the last change ("Cut 6% on 20 Nov 2026")
+    const day = (iso) => new Date(iso).toLocaleDateString("en-GB", { day: "numeric", month: "short", year: "numeric", timeZone: "UTC" });
+    return "Asked " + history.map((h) => money(h.price) + (h.since ? " from " + day(h.since) : "")).join(", then ") + ".";
+  }
+
   $("sort").addEventListener("change", reloadListings);
+  $("price-cut").addEventListener("change", reloadListings);
   $("more").addEventListener("click", loadMore);
   $("show-view").addEventListener("click", () => selectRegion(null));
 

@@ -514,3 +514,50 @@ def test_replace_the_api_key_and_delete_the_account_from_the_page(browser, site)
     with session_scope() as session:
         assert session.scalar(select(func.count()).where(User.email == "rotator@example.com")) == 0
     assert console_errors(browser) == []
+
+
+def test_price_cuts_are_marked_filtered_and_explained(browser, site):
+    sign_in(browser, site)
+    shown = [listing_id for listing_id, _ in wait_for_listings(browser)]
+    cut, raised = shown[1], shown[3]
+    with session_scope() as session:
+        was = dict(
+            session.execute(
+                text("SELECT id, price FROM listings WHERE id IN (:a, :b)"), {"a": cut, "b": raised}
+            ).all()
+        )
+        session.execute(text("UPDATE listings SET price = price - 200 WHERE id = :id"), {"id": cut})
+        session.execute(text("UPDATE listings SET price = price + 50 WHERE id = :id"), {"id": raised})
+    try:
+        browser.find_element(By.ID, "price-cut").click()
+        wait(browser).until(lambda d: [i for i, _ in listed(d)] == [cut])
+        wait(browser).until(lambda d: "Loading" not in d.find_element(By.ID, "listings-status").text)
+        row = browser.find_element(By.CSS_SELECTOR, f'#listing-list li[data-id="{cut}"]')
+        tag = row.find_element(By.CSS_SELECTOR, ".cut")
+        assert tag.text == "price cut" and tag.get_attribute("title").startswith("Cut ")
+        row.click()
+        popup = wait(browser).until(
+            ec.visibility_of_element_located(
+                (By.CSS_SELECTOR, f'.leaflet-popup-content .popup[data-listing="{cut}"]')
+            )
+        )
+        words = wait(browser).until(lambda d: popup.find_elements(By.CSS_SELECTOR, ".price-change"))[0].text
+        assert words.startswith("Cut ") and words.endswith(f"from ${was[cut]:,}.")
+        history = popup.find_element(By.CSS_SELECTOR, ".price-history").text
+        assert (
+            history.startswith(f"Asked ${was[cut]:,} from ")
+            and f", then ${was[cut] - 200:,} from " in history
+        )
+        screenshot(browser, "11-price-cut")
+        browser.find_element(By.CSS_SELECTOR, ".leaflet-popup-close-button").click()
+
+        browser.find_element(By.ID, "price-cut").click()  # off: every listing again, a raise not marked
+        wait(browser).until(lambda d: len(listed(d)) == len(shown))
+        assert not browser.find_elements(By.CSS_SELECTOR, f'#listing-list li[data-id="{raised}"] .cut')
+        assert console_errors(browser) == []
+    finally:
+        with session_scope() as session:
+            for listing_id, price in was.items():
+                session.execute(
+                    text("UPDATE listings SET price = :p WHERE id = :id"), {"p": price, "id": listing_id}
+                )
