@@ -14,8 +14,9 @@ from app.auth import SECURITY, auth_required, current_user
 from app.db import get_db
 from app.errors import ApiError
 from app.schemas import ListingDetailSchema, ListingPageSchema, ListingSearchArgs
-from app.search import last_change, listing_item, search_listings
+from app.search import listing_item, search_listings
 from models.chart import price_rank_svg
+from models.explain import last_change
 from models.listing import Listing, ListingPriceChange
 from models.price_rank import PriceRank
 from models.pricing import REACH_M

@@ -18,7 +18,7 @@ from sqlalchemy.sql import ColumnElement
 
 from app.errors import ApiError
 from app.pagination import decode_cursor, encode_cursor, key_id, key_number, key_time
-from models.explain import price_change
+from models.explain import last_change
 from models.listing import Listing
 from models.price_rank import PriceRank
 from models.region import Region, RegionListing
@@ -230,10 +230,3 @@ def listing_item(row: Any) -> dict[str, Any]:
         "price_rank": rank,
         "price_change": last_change(row),
     }
-
-
-def last_change(listing: Any) -> dict[str, Any] | None:
-    """The listing's (or search row's) last change of price, or None if nook saw none."""
-    if listing.previous_price is None or listing.price_changed_at is None or listing.price is None:
-        return None
-    return price_change(listing.previous_price, listing.price, listing.price_changed_at)

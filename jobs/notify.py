@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session
 
 from jobs.runtime import budget_deadline, past, run_job
 from jobs.webhook_post import NoAnswer, WebhookPoster
+from models.explain import last_change
 from models.listing import Listing
 from models.matching import READY, withdraw_alerts
 from models.price_rank import PriceRank
@@ -97,7 +98,16 @@ def _line(listing: Listing, region: Region, rank: PriceRank | None) -> str:
     text += f"\n{' · '.join(facts)} · in _{region.name}_"
     if rank is not None and listing.price is not None:
         text += "\n" + rank.explain(listing)
+    change = _change(listing)
+    if change is not None and change["percent"] < 0:  # a cut can be what brought it into the budget
+        text += "\n" + change["words"]
     return text
+
+
+def _change(listing: Listing) -> dict[str, Any] | None:
+    """The listing's last change of price as the API gives it (the time as ISO text), or None."""
+    change = last_change(listing)
+    return None if change is None else change | {"changed_at": change["changed_at"].isoformat()}
 
 
 def build_message(rows: list[tuple[Notification, Listing, Region, PriceRank | None]]) -> dict[str, Any]:
@@ -121,6 +131,7 @@ def build_message(rows: list[tuple[Notification, Listing, Region, PriceRank | No
                     "price": lst.price,
                     "url": lst.url,
                     "label": rank.label if rank else None,
+                    "price_change": _change(lst),
                 }
                 for n, lst, reg, rank in rows
             ]

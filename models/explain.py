@@ -112,3 +112,11 @@ def price_change(previous: int, price: int, changed_at: datetime) -> dict[str, A
         "percent": percent,
         "words": f"{verb} {amount} on {changed_at:%-d %b %Y}, from {money(previous)}.",
     }
+
+
+def last_change(listing: Any) -> dict[str, Any] | None:
+    """`price_change` of a listing (or a row with its price, previous_price and price_changed_at), or None
+    if nook never saw its price change."""
+    if listing.previous_price is None or listing.price_changed_at is None or listing.price is None:
+        return None
+    return price_change(listing.previous_price, listing.price, listing.price_changed_at)

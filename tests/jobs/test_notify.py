@@ -8,7 +8,7 @@ from email.utils import format_datetime
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from jobs import notify
 from jobs.webhook_post import retry_after_seconds
@@ -426,3 +426,25 @@ def test_a_user_who_deletes_their_account_during_a_run_does_not_fail_it(
     result = notify.notify_all(NOW, poster)
     assert (result["users"], result["sent"], result["failing_users"]) == (2, 1, [])
     assert [n.user_id for n in notifications()] == [first]  # the leaver's alerts went with them
+
+
+def test_an_alert_says_when_the_price_was_cut(committed, receiver, poster, private_webhooks_allowed):
+    # a flat can come into a region's budget by a cut: the renter hears that it was cut, and from what
+    seed_alerts(receiver.hook_url, count=2)
+    with session_scope() as session:
+        session.execute(text("UPDATE listings SET price = 1800 WHERE source_ref = 'r0'"))
+        session.execute(text("UPDATE listings SET price = 2150 WHERE source_ref = 'r1'"))  # raised
+        changed_at = session.scalar(text("SELECT price_changed_at FROM listings WHERE source_ref = 'r0'"))
+    notify.notify_all(NOW, poster)
+    (request,) = receiver.delivered
+    cut, raised = request.json()["nook"]["notifications"]
+    words = f"Cut 10% on {changed_at:%-d %b %Y}, from $2,000."
+    assert cut["price"] == 1800 and cut["price_change"] == {
+        "previous_price": 2000,
+        "changed_at": changed_at.isoformat(),
+        "percent": -10.0,
+        "words": words,
+    }
+    assert raised["price_change"]["previous_price"] == 2100 and raised["price_change"]["percent"] > 0
+    lines = [block["text"]["text"] for block in request.json()["blocks"][1:]]
+    assert lines[0].endswith("\n" + words) and "Raised" not in lines[1]
