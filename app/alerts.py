@@ -39,6 +39,7 @@ def alerts(args: dict[str, Any]) -> dict[str, Any]:
             Notification.created_at,
             Notification.status,
             Notification.sent_at,
+            Notification.reason,
             Region.id.label("region_id"),
             Region.name.label("region_name"),
         )
@@ -71,6 +72,7 @@ def alerts(args: dict[str, Any]) -> dict[str, Any]:
             "created_at": r.created_at,
             "status": r.status,
             "sent_at": r.sent_at,
+            "reason": r.reason,
             "region": {"id": r.region_id, "name": r.region_name},
             "listing": listing_item(r),
         }

@@ -361,7 +361,18 @@ class AlertSchema(ma.Schema):
             "webhook took it within NOOK_ALERT_MAX_AGE_HOURS (72) of being queued, so it is not posted"
         },
     )
-    sent_at = ma.fields.AwareDateTime(allow_none=True, required=True)
+    sent_at = ma.fields.AwareDateTime(
+        allow_none=True, required=True, metadata={"description": "when your webhook last took it"}
+    )
+    reason = ma.fields.String(
+        required=True,
+        validate=validate.OneOf(("new", "price_cut")),
+        metadata={
+            "description": "why it was (last) queued: new: the flat is new to the region; price_cut: the "
+            "region was told of it (or missed it), and its price was cut by NOOK_PRICE_CUT_ALERT_PERCENT "
+            "(3) or more since (created_at is then when that was)"
+        },
+    )
     region = ma.fields.Nested(AlertRegionSchema, required=True)
     listing = ma.fields.Nested(ListingSchema, required=True)
 

@@ -25,6 +25,10 @@ of being queued (its user had no webhook yet, or theirs was down all that time) 
 expired and never posted, so setting a webhook, or one coming back, brings the last days'
 alerts, not months of flats in dozens of messages. The run takes users in turns, a batch each,
 so one user's long backlog cannot spend the run's time before anyone else's alerts go.
+
+A region told of a flat hears of it again when its price is cut by NOOK_PRICE_CUT_ALERT_PERCENT (3)
+or more (models.matching queues the alert again, for that reason): the message says "price cut" and
+from what price.
 """
 
 from __future__ import annotations
@@ -87,7 +91,7 @@ def backoff(attempts: int) -> timedelta:
     return min(MAX_BACKOFF, timedelta(minutes=2 ** max(0, attempts - 1)))
 
 
-def _line(listing: Listing, region: Region, rank: PriceRank | None) -> str:
+def _line(notification: Notification, listing: Listing, region: Region, rank: PriceRank | None) -> str:
     facts = [f"${listing.price:,}", "studio" if listing.bedrooms == 0 else f"{listing.bedrooms} bd"]
     if listing.bathrooms is not None:
         facts.append(f"{listing.bathrooms:g} ba")
@@ -95,6 +99,8 @@ def _line(listing: Listing, region: Region, rank: PriceRank | None) -> str:
         facts.append(f"{listing.sqft:,} sqft")
     title = (listing.title or "Listing").replace(">", "").replace("|", "/")
     text = f"*<{listing.url}|{title}>*" if listing.url else f"*{title}*"
+    if notification.reason == "price_cut":
+        text = "Price cut: " + text
     text += f"\n{' · '.join(facts)} · in _{region.name}_"
     if rank is not None and listing.price is not None:
         text += "\n" + rank.explain(listing)
@@ -112,13 +118,13 @@ def _change(listing: Listing) -> dict[str, Any] | None:
 
 def build_message(rows: list[tuple[Notification, Listing, Region, PriceRank | None]]) -> dict[str, Any]:
     """A Slack-compatible message (text + blocks) with the alerts' ids for the receiver."""
-    count = len(rows)
-    headline = f"{count} new listing{'s' if count != 1 else ''} in your areas"
+    cuts = sum(1 for n, *_ in rows if n.reason == "price_cut")
+    new = len(rows) - cuts
+    news = [f"{new} new listing{'s' if new != 1 else ''}"] if new else []
+    news += [f"{cuts} price cut{'s' if cuts != 1 else ''}"] if cuts else []
+    headline = f"{' and '.join(news)} in your areas"
     blocks = [{"type": "header", "text": {"type": "plain_text", "text": headline}}]
-    blocks += [
-        {"type": "section", "text": {"type": "mrkdwn", "text": _line(lst, reg, rank)}}
-        for _, lst, reg, rank in rows
-    ]
+    blocks += [{"type": "section", "text": {"type": "mrkdwn", "text": _line(*row)}} for row in rows]
     return {
         "text": headline,
         "blocks": blocks,
@@ -126,6 +132,7 @@ def build_message(rows: list[tuple[Notification, Listing, Region, PriceRank | No
             "notifications": [
                 {
                     "id": n.id,
+                    "reason": n.reason,
                     "listing_id": lst.id,
                     "region_id": reg.id,
                     "price": lst.price,

@@ -10,6 +10,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.types import BigInteger
 
+from models.settings import get_settings
+
 DEDUPE_METRES = 10.0
 PRICE_TOLERANCE = 0.03
 # A cheap planar prefilter that uses the GiST index before the exact geography test.
@@ -67,6 +69,11 @@ _WANTED = """r.alerts
            AND (r.max_price IS NULL OR l.price <= r.max_price)
            AND (r.unit_types IS NULL OR cardinality(r.unit_types) = 0 OR l.unit_type = ANY(r.unit_types))"""
 
+# whether listing `l`'s price was cut in this transaction (the writer's statement before this one; the
+# trigger of migration 0013 dates a change by its statement) by at least :cut_share of the price before
+_CUT_NOW = """(:cut_share > 0 AND l.price_changed_at >= transaction_timestamp()
+           AND l.price <= l.previous_price * (1 - :cut_share))"""
+
 # Places listings in the regions that contain them, in one spatial join: the memberships a listing no
 # longer has (it moved, or stopped being active and canonical) go, the others are written. The DELETE
 # and the upsert touch disjoint rows, as data-modifying CTEs of one statement must. `hits` also says
@@ -75,7 +82,8 @@ _PLACE = f"""
 WITH hits AS (
     SELECT r.id AS region_id, r.user_id, l.id AS listing_id, l.posted_at, l.price,
            l.posted_at IS NOT NULL AND l.price IS NOT NULL AS placeable,
-           {_WANTED} AS wanted
+           {_WANTED} AS wanted,
+           {{cut}} AS cut
     FROM {_BATCH} l
     JOIN regions r ON ST_Contains(r.geom, l.geom)
     WHERE l.status = 'active' AND l.canonical_id IS NULL
@@ -95,16 +103,32 @@ placed AS (
     RETURNING 1
 )
 """
-PLACE_IN_REGIONS = text(_PLACE + "SELECT count(*) FROM placed").bindparams(
+PLACE_IN_REGIONS = text(_PLACE.format(cut="false") + "SELECT count(*) FROM placed").bindparams(
     bindparam("ids", type_=ARRAY(BigInteger))
 )
-# ... and queues one alert per (region, listing) whose criteria the listing meets, in the same statement
+# ... and queues one alert per (region, listing) whose criteria the listing meets, in the same statement;
+# a region told of the flat (or that missed it: expired) hears again if its price was just cut. The
+# alert queued again keeps its sent_at (when the region last heard of it), and loses its inheritance
+# (its news is the cut, not the flat).
 MATCH_REGIONS = text(
-    _PLACE
-    + """
-INSERT INTO notifications (user_id, region_id, listing_id, status, attempts, next_attempt_at, created_at)
-SELECT user_id, region_id, listing_id, 'queued', 0, :now, :now FROM hits WHERE wanted
-ON CONFLICT (region_id, listing_id) DO NOTHING
+    _PLACE.format(cut=_CUT_NOW)
+    + """,
+cut AS (
+    UPDATE notifications AS n
+    SET status = 'queued', reason = 'price_cut', attempts = 0, next_attempt_at = :now, created_at = :now,
+        last_error = NULL, inherited_from = NULL
+    FROM hits h
+    WHERE h.cut AND h.wanted AND n.region_id = h.region_id AND n.listing_id = h.listing_id
+      AND n.status IN ('sent', 'expired')
+    RETURNING 1
+),
+queued AS (
+    INSERT INTO notifications (user_id, region_id, listing_id, status, attempts, next_attempt_at, created_at)
+    SELECT user_id, region_id, listing_id, 'queued', 0, :now, :now FROM hits WHERE wanted
+    ON CONFLICT (region_id, listing_id) DO NOTHING
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM queued) + (SELECT count(*) FROM cut)
 """
 ).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
 
@@ -133,9 +157,21 @@ SENDABLE = text(_SENDABLE)
 # An alert is ready unless it inherits from one still queued (being sent, or waiting to be tried again):
 # the notify job leaves it until that one is sent or withdrawn.
 READY = text(f"NOT EXISTS ({_INHERITED.format(status='queued')})")
-WITHDRAW_ALERTS = text(
-    f"DELETE FROM notifications WHERE id = ANY(:ids) AND NOT {_SENDABLE} RETURNING id"
-).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
+# Withdrawn, an alert goes; one queued again for a price cut goes back to what it was, sent (the region
+# heard of the flat; the cut is what it will not hear of).
+WITHDRAW_ALERTS = text(f"""
+WITH unsendable AS (
+    SELECT id, sent_at IS NOT NULL AS told FROM notifications WHERE id = ANY(:ids) AND NOT {_SENDABLE}
+),
+told AS (
+    UPDATE notifications AS n SET status = 'sent', reason = 'new'
+    FROM unsendable u WHERE n.id = u.id AND u.told
+),
+dropped AS (
+    DELETE FROM notifications AS n USING unsendable u WHERE n.id = u.id AND NOT u.told
+)
+SELECT id FROM unsendable
+""").bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
 
 # Copies two writers wrote at the same time (the stream's shards, a Lambda each, or the stream and the
 # process job): neither transaction could see the other's uncommitted copy, so both went live. The
@@ -286,7 +322,10 @@ def match_regions(session: Session, listing_ids: Sequence[int], now: datetime) -
     they meet; return how many notifications were queued."""
     if not listing_ids:
         return 0
-    return session.execute(MATCH_REGIONS, {"ids": list(listing_ids), "now": now}).rowcount
+    cut_share = get_settings().price_cut_alert_percent / 100
+    return session.execute(
+        MATCH_REGIONS, {"ids": list(listing_ids), "now": now, "cut_share": cut_share}
+    ).scalar_one()
 
 
 def hand_over(session: Session, gone_ids: Sequence[int]) -> list[int]:
@@ -301,7 +340,7 @@ def hand_over(session: Session, gone_ids: Sequence[int]) -> list[int]:
 
 
 def withdraw_alerts(session: Session, alert_ids: Sequence[int]) -> set[int]:
-    """Delete those of the alerts that their region would no longer send (`WITHDRAW_ALERTS`); return
+    """Withdraw those of the alerts that their region would no longer send (`WITHDRAW_ALERTS`); return
     their ids."""
     return set(session.scalars(WITHDRAW_ALERTS, {"ids": list(alert_ids)})) if alert_ids else set()
 

@@ -84,6 +84,7 @@ class Notification(Base):
     __table_args__ = (
         UniqueConstraint("region_id", "listing_id"),
         CheckConstraint("status IN ('queued', 'sent', 'expired')", name="status"),
+        CheckConstraint("reason IN ('new', 'price_cut')", name="reason"),
         Index("ix_notifications_user_id_created_at", "user_id", "created_at"),
         Index("ix_notifications_queued", "status", "next_attempt_at"),
     )
@@ -107,3 +108,6 @@ class Notification(Base):
     # from another source): this one waits for that send, and is withdrawn if it went (no foreign key:
     # that alert is deleted when it is withdrawn)
     inherited_from: Mapped[int | None] = mapped_column(BigInteger)
+    # why it was last queued: a flat new to the region, or the price of one it was told of (or missed)
+    # cut by NOOK_PRICE_CUT_ALERT_PERCENT or more (models.matching queues it again)
+    reason: Mapped[str] = mapped_column(String(16), server_default="new", default="new")

@@ -65,6 +65,13 @@ def _positive(key: str, default: float) -> float:
     return value
 
 
+def _percent(key: str, default: float) -> float:
+    value = _float(key, default)
+    if not (0 <= value < 100):
+        raise ConfigError(f"{key} must be a percentage from 0 to under 100, got {os.environ[key].strip()!r}")
+    return value
+
+
 def _bool(key: str, default: bool) -> bool:
     raw = os.environ.get(key, "").strip().lower()
     if not raw:
@@ -94,6 +101,7 @@ class Settings:
     stream_dry_run: bool
     ops_webhook_url: str | None
     alert_max_age_hours: float  # an alert not posted within this long of being queued is not posted
+    price_cut_alert_percent: float  # a cut of this much re-alerts the regions told of the flat; 0: never
 
 
 def load_settings() -> Settings:
@@ -113,6 +121,7 @@ def load_settings() -> Settings:
         stream_dry_run=_bool("NOOK_STREAM_DRY_RUN", False),
         ops_webhook_url=os.environ.get("NOOK_OPS_WEBHOOK_URL") or None,
         alert_max_age_hours=_positive("NOOK_ALERT_MAX_AGE_HOURS", 72.0),
+        price_cut_alert_percent=_percent("NOOK_PRICE_CUT_ALERT_PERCENT", 3.0),
     )
 
 

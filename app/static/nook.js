@@ -573,9 +573,11 @@
     const list = $("alert-list");
     try {
       const page = await api("/v1/alerts?limit=10");
-      const fresh = state.seenAlerts === null ? [] : page.items.filter((a) => !state.seenAlerts.has(a.id));
+      // an alert queued again (a price cut) is news again: seen as of when it was queued
+      const seen = (a) => a.id + "@" + a.created_at;
+      const fresh = state.seenAlerts === null ? [] : page.items.filter((a) => !state.seenAlerts.has(seen(a)));
       state.seenAlerts = state.seenAlerts || new Set();
-      for (const alert of page.items) state.seenAlerts.add(alert.id);
+      for (const alert of page.items) state.seenAlerts.add(seen(alert));
       const freshIds = new Set(fresh.map((a) => a.id));
       list.replaceChildren(...page.items.map((alert) => alertItem(alert, freshIds.has(alert.id))));
       if (!page.items.length) list.append(el("li", { class: "muted", text: "No alerts yet: they arrive when a listing appears in one of your regions." }));
@@ -595,7 +597,12 @@
     const when = new Date(alert.created_at).toLocaleString();
     const button = el(
       "button",
-      { type: "button", class: "link", "aria-label": `Show the listing at ${money(alert.listing.price)} in ${alert.region.name}` },
+      {
+        type: "button",
+        class: "link",
+        "aria-label": `Show the ${alert.reason === "price_cut" ? "price cut " : ""}listing at ${money(alert.listing.price)} in ${alert.region.name}`,
+      },
+      alert.reason === "price_cut" ? "Price cut: " : "",
       el("strong", { text: money(alert.listing.price) }),
       " " + facts(alert.listing) + " in " + alert.region.name
     );

@@ -242,3 +242,20 @@ def test_alerts_of_one_region_or_one_status(client, alice, bob, db_session, aler
     assert others.status_code == 404 and others.json["errors"][0]["field"] == "query.region_id"
     odd = client.get("/v1/alerts", query_string={"status": "read"}, headers=alice.headers)
     assert odd.status_code == 422 and odd.json["errors"][0]["field"] == "query.status"
+
+
+def test_an_alert_queued_again_for_a_price_cut_says_why_and_comes_first(client, alice, db_session, alerts):
+    rows = db_session.scalars(
+        select(Notification).where(Notification.user_id == alice.user.id).order_by(Notification.id)
+    ).all()
+    told, cut_at = datetime(2026, 11, 21, tzinfo=UTC), datetime(2026, 11, 22, tzinfo=UTC)
+    listing = db_session.get(Listing, rows[0].listing_id)
+    listing.price = round(listing.price * 0.9)  # the trigger records the cut
+    rows[0].status, rows[0].reason, rows[0].sent_at, rows[0].created_at = "queued", "price_cut", told, cut_at
+    db_session.flush()
+    items = client.get("/v1/alerts", headers=alice.headers).get_json()["items"]
+    first = items[0]
+    assert (first["id"], first["reason"], first["status"]) == (rows[0].id, "price_cut", "queued")
+    assert datetime.fromisoformat(first["sent_at"]) == told
+    assert first["listing"]["price_change"]["words"].startswith("Cut 10% on ")
+    assert {i["reason"] for i in items[1:]} == {"new"}

@@ -448,3 +448,35 @@ def test_an_alert_says_when_the_price_was_cut(committed, receiver, poster, priva
     assert raised["price_change"]["previous_price"] == 2100 and raised["price_change"]["percent"] > 0
     lines = [block["text"]["text"] for block in request.json()["blocks"][1:]]
     assert lines[0].endswith("\n" + words) and "Raised" not in lines[1]
+
+
+def test_a_price_cut_alert_says_so_and_one_withdrawn_goes_back_to_sent(
+    committed, receiver, poster, private_webhooks_allowed
+):
+    told_at = NOW - timedelta(days=2)
+    seed_alerts(receiver.hook_url, count=3)
+    with session_scope() as session:  # r1 and r2 were sent, and their prices cut since (models.matching)
+        session.execute(
+            text("""
+                UPDATE notifications n SET reason = 'price_cut', sent_at = :told
+                FROM listings l WHERE l.id = n.listing_id AND l.source_ref IN ('r1', 'r2')
+            """),
+            {"told": told_at},
+        )
+        session.execute(text("UPDATE listings SET price = 1900 WHERE source_ref = 'r1'"))
+        session.execute(text("UPDATE listings SET price = 1950, status = 'delisted' WHERE source_ref = 'r2'"))
+    result = notify.notify_all(NOW, poster)
+    assert (result["sent"], result["withdrawn"]) == (2, 1)
+    (request,) = receiver.delivered
+    message = request.json()
+    assert message["text"] == "1 new listing and 1 price cut in your areas"
+    new, cut = message["nook"]["notifications"]
+    assert (new["reason"], cut["reason"]) == ("new", "price_cut") and cut["price"] == 1900
+    assert message["blocks"][2]["text"]["text"].startswith("Price cut: *<https://example.com/1|Flat 1>*")
+    assert message["blocks"][2]["text"]["text"].endswith(", from $2,100.")
+    # r2 was taken down before its cut went out: the region was told of it, and stays so
+    states = {n.listing_id: (n.status, n.reason, n.sent_at) for n in notifications()}
+    assert len(states) == 3
+    assert sorted(states.values(), key=str) == sorted(
+        [("sent", "new", NOW), ("sent", "price_cut", NOW), ("sent", "new", told_at)], key=str
+    )

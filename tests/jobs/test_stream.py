@@ -913,3 +913,34 @@ def alerted() -> set[str]:
                 select(Listing.source_ref).join(Notification, Notification.listing_id == Listing.id)
             )
         )
+
+
+def test_a_price_cut_on_the_stream_alerts_the_regions_told_of_the_flat_again(zappa_stream, partner):
+    city_region()
+    flat, other = payloads(2)
+    zappa_stream.handler(kinesis_event([json.dumps(p).encode() for p in (flat, other)]), LocalContext())
+    with session_scope() as session:  # the notify job sent both
+        session.execute(
+            update(Notification).values(status="sent", sent_at=datetime(2026, 11, 30, tzinfo=UTC))
+        )
+    cut = flat | {"price": round(flat["price"] * 0.9)}
+    nudged = other | {"price": other["price"] - 1}
+    result = zappa_stream.handler(
+        kinesis_event([json.dumps(p).encode() for p in (cut, nudged)], 2000), LocalContext()
+    )
+    assert result["batchItemFailures"] == [] and result["alerts"] == 1
+    again = zappa_stream.handler(kinesis_event([json.dumps(cut).encode()], 3000), LocalContext())
+    assert again["alerts"] == 0  # re-delivered: the price is what it was, nothing to tell
+    with session_scope() as session:
+        told = dict(
+            session.execute(
+                select(Listing.source_ref, Notification.reason + ":" + Notification.status).join(
+                    Notification, Notification.listing_id == Listing.id
+                )
+            ).all()
+        )
+        assert told == {flat["source_ref"]: "price_cut:queued", other["source_ref"]: "new:sent"}
+        assert (
+            session.scalar(select(Listing.previous_price).where(Listing.source_ref == flat["source_ref"]))
+            == flat["price"]
+        )

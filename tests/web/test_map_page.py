@@ -403,6 +403,23 @@ def test_edit_a_region_shape_and_alerts_arrive(browser, site):
     wait(browser).until(lambda d: "Loading" not in popup.find_element(By.CSS_SELECTOR, ".explanation").text)
     assert "no price rank yet" in popup.find_element(By.CSS_SELECTOR, ".explanation").text
 
+    # sent, then its price is cut: the alert comes back as news, saying why
+    with session_scope() as session:
+        session.execute(
+            text("UPDATE notifications SET status = 'sent', sent_at = now() WHERE listing_id = :i"),
+            {"i": listing_id},
+        )
+        session.execute(text("UPDATE listings SET price = 2100 WHERE id = :i"), {"i": listing_id})
+        assert match_regions(session, [listing_id], datetime.now(UTC)) == 1
+    cut = wait(browser).until(
+        lambda d: [
+            b
+            for b in d.find_elements(By.CSS_SELECTOR, "#alert-list li.new[data-alert] button")
+            if b.text.startswith("Price cut: ")
+        ]
+    )[0]
+    assert "$2,100" in cut.text and "Annex" in cut.text
+
     browser.find_element(By.CSS_SELECTOR, "#region-list li .delete").click()
     wait(browser).until(lambda d: not d.find_elements(By.CSS_SELECTOR, "#region-list li"))
     with session_scope() as session:
