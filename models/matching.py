@@ -70,9 +70,13 @@ _WANTED = """r.alerts
            AND (r.unit_types IS NULL OR cardinality(r.unit_types) = 0 OR l.unit_type = ANY(r.unit_types))"""
 
 # whether listing `l`'s price was cut in this transaction (the writer's statement before this one; the
-# trigger of migration 0013 dates a change by its statement) by at least :cut_share of the price before
-_CUT_NOW = """(:cut_share > 0 AND l.price_changed_at >= transaction_timestamp()
-           AND l.price <= l.previous_price * (1 - :cut_share))"""
+# trigger of migration 0013 dates a change by its statement) by at least :cut_share of the price before,
+# and by no more than MAX_ALERTED_CUT: a rent that falls by more than half is far likelier a source's
+# slip ($2,400 sent as $240) than news, and is recorded but alerts nobody
+MAX_ALERTED_CUT = 0.5
+_CUT_NOW = f"""(:cut_share > 0 AND l.price_changed_at >= transaction_timestamp()
+           AND l.price <= l.previous_price * (1 - :cut_share)
+           AND l.price >= l.previous_price * {1 - MAX_ALERTED_CUT})"""
 
 # Places listings in the regions that contain them, in one spatial join: the memberships a listing no
 # longer has (it moved, or stopped being active and canonical) go, the others are written. The DELETE

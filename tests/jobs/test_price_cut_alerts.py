@@ -45,10 +45,10 @@ def test_a_cut_alerts_again_the_regions_told_of_the_flat_or_that_missed_it(commi
         add_region(session, user, "budget", max_price=2850)
         add_region(session, user, "anywhere")
         add_region(session, user, "browse", alerts=False)
-        for ref in ("cut", "small-cut", "raised", "missed", "queued"):
+        for ref in ("cut", "small-cut", "raised", "missed", "queued", "slip"):
             add_listing(session, a, ref, price=2800)
         add_listing(session, a, "too-dear", price=2950)
-        assert process.process_pending(session, T0)["notifications"] == 11
+        assert process.process_pending(session, T0)["notifications"] == 13
     with session_scope() as session:  # the notify job sent them, but for "missed" (no webhook then)
         session.execute(
             text("""
@@ -62,6 +62,7 @@ def test_a_cut_alerts_again_the_regions_told_of_the_flat_or_that_missed_it(commi
     later = T0 + timedelta(hours=1)
     with session_scope() as session:
         reprice(session, {"cut": 2700, "small-cut": 2760, "raised": 2900, "missed": 2500, "queued": 2500})
+        reprice(session, {"slip": 1300})  # more than half off: a source's slip far likelier than news
         reprice(session, {"too-dear": 2800})  # cut into the budget: new there, again in "anywhere"
         assert process.process_pending(session, later)["notifications"] == 2 + 2 + 2
     with session_scope() as session:
@@ -70,7 +71,11 @@ def test_a_cut_alerts_again_the_regions_told_of_the_flat_or_that_missed_it(commi
     assert now[("budget", "missed")] == ("queued", "price_cut", later, None)
     assert now[("anywhere", "too-dear")] == ("queued", "price_cut", later, sent_at)
     assert now[("budget", "too-dear")] == ("queued", "new", later, None)
-    for ref in ("small-cut", "raised"):  # 1.4% is under NOOK_PRICE_CUT_ALERT_PERCENT; a rise is no news
+    for ref in (
+        "small-cut",
+        "raised",
+        "slip",
+    ):  # 1.4% is under NOOK_PRICE_CUT_ALERT_PERCENT; a rise is no news
         assert now[("budget", ref)] == now[("anywhere", ref)] == ("sent", "new", T0, sent_at)
     assert now[("budget", "queued")] == ("queued", "new", T0, None)  # still to go: it says the price then
     assert ("browse", "cut") not in now
