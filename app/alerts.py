@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Response
@@ -12,7 +13,7 @@ from app.auth import SECURITY, auth_required, current_user
 from app.db import get_db
 from app.errors import ApiError
 from app.pagination import decode_cursor, encode_cursor, key_id, key_time
-from app.schemas import AlertArgs, AlertPageSchema, MeSchema, NewKeySchema, WebhookBody
+from app.schemas import AlertArgs, AlertPageSchema, MeSchema, NewKeyBody, NewKeySchema, WebhookBody
 from app.search import base_query, listing_item, owned_region
 from models.matching import SENDABLE
 from models.region import Notification, Region
@@ -84,11 +85,13 @@ def alerts(args: dict[str, Any]) -> dict[str, Any]:
 
 def _me() -> dict[str, Any]:
     user = current_user()
+    old_until = user.old_key_expires_at
     return {
         "id": user.id,
         "email": user.email,
         "webhook_url": user.webhook_url,
         "api_key_prefix": user.api_key_prefix,
+        "old_key_valid_until": old_until if old_until and old_until > datetime.now(UTC) else None,
     }
 
 
@@ -129,11 +132,13 @@ def delete_webhook() -> Response:
 @blp.route("/me/key", methods=["POST"])
 @auth_required
 @blp.doc(security=SECURITY)
+@blp.arguments(NewKeyBody, as_kwargs=False)
 @blp.response(200, NewKeySchema)
-def new_key() -> tuple[dict[str, Any], int, dict[str, str]]:
+def new_key(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Replace your API key (one that leaked, or any time): the answer holds the new key, shown this
-    once; the key you called with stops working at once."""
-    key = give_key(current_user())
+    once; the key you called with stops working at once, or after keep_old_key_minutes (no body: at
+    once)."""
+    key = give_key(current_user(), keep_old=timedelta(minutes=body["keep_old_key_minutes"]))
     return {**_me(), "api_key": key}, 200, {"Cache-Control": "no-store"}  # a secret: kept by no cache
 
 

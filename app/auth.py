@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import wraps
 from typing import Any, TypeVar
 
 from flask import g, request
-from sqlalchemy import select
 
 from app.db import get_db
 from app.errors import ApiError
-from models.user import User, hash_api_key
+from models.user import User, hash_api_key, key_holder
 
 F = TypeVar("F", bound=Callable[..., Any])
 SECURITY = [{"bearerAuth": []}]
@@ -30,10 +30,12 @@ def authenticate() -> User:
     """The user owning the request's API key, or a 401 problem."""
     token = _bearer_token()
     digest = hash_api_key(token)
-    user = get_db().scalar(select(User).where(User.api_key_hash == digest))
+    user = key_holder(get_db(), digest, datetime.now(UTC))
     # The lookup is by digest; comparing the digests again in constant time keeps the
     # check free of timing differences even if the index lookup were not.
-    if user is None or not hmac.compare_digest(user.api_key_hash, digest):
+    if user is None or not (
+        hmac.compare_digest(user.api_key_hash, digest) or hmac.compare_digest(user.old_key_hash or "", digest)
+    ):
         raise ApiError(401, "The API key is not valid.", www_authenticate=True)
     return user
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import click
 from flask import Flask
 from sqlalchemy import func, select
@@ -114,13 +116,22 @@ def users_list() -> None:
 
 @users_group.command("rotate-key")
 @click.argument("email", type=TEXT)
-def users_rotate_key(email: str) -> None:
-    """Give a user a new API key and print it (shown only this once); the old key stops working."""
+@click.option(
+    "--keep-old",
+    type=click.IntRange(0, 1440),
+    default=0,
+    show_default=True,
+    help="Minutes the old key keeps working (to swap it without a gap).",
+)
+def users_rotate_key(email: str, keep_old: int) -> None:
+    """Give a user a new API key and print it (shown only this once); the old key stops working, at
+    once or after --keep-old minutes."""
     with session_scope() as session:
         user = _user(session, email)
-        key = give_key(user)
-        user_id, address = user.id, user.email
-    click.echo(f"user {user_id} <{address}>: the old key no longer works")
+        key = give_key(user, keep_old=timedelta(minutes=keep_old))
+        user_id, address, until = user.id, user.email, user.old_key_expires_at
+    ends = f"works until {until:%Y-%m-%d %H:%M} UTC" if until else "no longer works"
+    click.echo(f"user {user_id} <{address}>: the old key {ends}")
     click.echo(f"API key (store it now, it is not shown again): {key}")
 
 

@@ -393,6 +393,23 @@ class MeSchema(ma.Schema):
     api_key_prefix = ma.fields.String(
         required=True, metadata={"description": "The start of your API key, to tell which one is in use."}
     )
+    old_key_valid_until = ma.fields.AwareDateTime(
+        allow_none=True,
+        required=True,
+        metadata={"description": "Until when the key you replaced last still works, if you asked it to."},
+    )
+
+
+class NewKeyBody(StrictSchema):
+    keep_old_key_minutes = ma.fields.Integer(
+        load_default=0,
+        validate=validate.Range(0, 1440),
+        metadata={
+            "description": "How long the key you call with keeps working (0 to 1440 minutes; 0: it stops at "
+            "once): time to put the new key everywhere it is used, and to ask again with the old one if "
+            "the answer was lost. A later replacement ends it."
+        },
+    )
 
 
 class NewKeySchema(MeSchema):

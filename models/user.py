@@ -3,9 +3,9 @@
 import hashlib
 import re
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import String, Text, select
+from sqlalchemy import DateTime, String, Text, and_, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, created_at_column
@@ -27,6 +27,9 @@ class User(Base):
     api_key_prefix: Mapped[str] = mapped_column(String(12))
     webhook_url: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = created_at_column()
+    # the key replaced last, when its owner asked for it to keep working a while (give_key), and until when
+    old_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    old_key_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 def new_api_key() -> str:
@@ -65,9 +68,27 @@ def create_user(session: Session, email: str, api_key: str | None = None) -> tup
     return user, key
 
 
-def give_key(user: User, api_key: str | None = None) -> str:
-    """Give the user a new API key (the one they had stops working with this transaction's commit);
-    return it, the one time it is seen."""
+MAX_KEY_OVERLAP = timedelta(days=1)
+
+
+def give_key(user: User, api_key: str | None = None, keep_old: timedelta = timedelta(0)) -> str:
+    """Give the user a new API key; return it, the one time it is seen. The one they had stops working
+    with this transaction's commit, or `keep_old` (at most MAX_KEY_OVERLAP) after it; a key kept from an
+    earlier replacement stops now."""
+    if not timedelta(0) <= keep_old <= MAX_KEY_OVERLAP:
+        raise ValueError(f"an old key is kept from 0 to {MAX_KEY_OVERLAP}, not {keep_old}")
     key = api_key or new_api_key()
+    kept = keep_old > timedelta(0) and user.api_key_hash is not None
+    user.old_key_hash = user.api_key_hash if kept else None
+    user.old_key_expires_at = datetime.now(UTC) + keep_old if kept else None
     user.api_key_hash, user.api_key_prefix = hash_api_key(key), key[:12]
     return key
+
+
+def key_holder(session: Session, digest: str, now: datetime) -> User | None:
+    """The user whose key, or old key still kept, has this digest."""
+    return session.scalar(
+        select(User).where(
+            or_(User.api_key_hash == digest, and_(User.old_key_hash == digest, User.old_key_expires_at > now))
+        )
+    )

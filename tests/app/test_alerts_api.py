@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app.pagination import encode_cursor
 from models.listing import Listing
@@ -137,6 +137,7 @@ def test_me_and_webhook(client, alice):
         "email": "alice@example.com",
         "webhook_url": None,
         "api_key_prefix": alice.key[:12],
+        "old_key_valid_until": None,
     }
     ok = client.put("/v1/me/webhook", json={"url": "https://93.184.215.14/hooks/nook"}, headers=alice.headers)
     assert ok.status_code == 200 and ok.get_json()["webhook_url"] == "https://93.184.215.14/hooks/nook"
@@ -259,3 +260,39 @@ def test_an_alert_queued_again_for_a_price_cut_says_why_and_comes_first(client, 
     assert datetime.fromisoformat(first["sent_at"]) == told
     assert first["listing"]["price_change"]["words"].startswith("Cut 10% on ")
     assert {i["reason"] for i in items[1:]} == {"new"}
+
+
+def test_a_replaced_key_can_keep_working_a_while_to_swap_it_without_a_gap(client, alice, bob, db_session):
+    # the new key was in the answer only: a client that lost it was locked out until an operator helped
+    def me(key: str):
+        return client.get("/v1/me", headers={"Authorization": f"Bearer {key}"})
+
+    first = client.post("/v1/me/key", json={"keep_old_key_minutes": 10}, headers=alice.headers)
+    assert first.status_code == 200
+    until = datetime.fromisoformat(first.json["old_key_valid_until"])
+    assert timedelta(minutes=9) < until - datetime.now(UTC) <= timedelta(minutes=10)
+    lost = first.json["api_key"]  # say the answer never arrived: ask again with the old key
+    again = client.post("/v1/me/key", json={"keep_old_key_minutes": 10}, headers=alice.headers)
+    assert again.status_code == 200
+    key = again.json["api_key"]
+    assert me(key).status_code == 200 and me(key).json["old_key_valid_until"] is not None
+    assert me(alice.key).status_code == 401  # the second replacement ended the first one's grace
+    assert me(lost).status_code == 200  # the key it replaced is the one kept now, for its ten minutes
+    db_session.execute(
+        text("UPDATE users SET old_key_expires_at = now() - interval '1 second' WHERE id = :id"),
+        {"id": alice.user.id},
+    )
+    assert me(lost).status_code == 401 and me(key).json["old_key_valid_until"] is None
+    assert me(bob.key).status_code == 200
+
+    at_once = client.post("/v1/me/key", json={}, headers={"Authorization": f"Bearer {key}"})
+    assert at_once.json["old_key_valid_until"] is None and me(key).status_code == 401
+    for odd in (-1, 1441, "soon"):
+        refused = client.post(
+            "/v1/me/key",
+            json={"keep_old_key_minutes": odd},
+            headers={"Authorization": f"Bearer {at_once.json['api_key']}"},
+        )
+        assert (
+            refused.status_code == 422 and refused.json["errors"][0]["field"] == "json.keep_old_key_minutes"
+        )

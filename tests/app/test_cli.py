@@ -96,6 +96,15 @@ def test_users_list_rotate_key_and_delete(runner, committed):
     with session_scope() as session:
         ann = session.scalar(select(User).where(User.email == "ann@example.com"))
         assert ann.api_key_hash == hash_api_key(new) != hash_api_key(keys["ann@example.com"])
+    overlapping = runner.invoke(args=["users", "rotate-key", "ann@example.com", "--keep-old", "30"])
+    assert overlapping.exit_code == 0 and "the old key works until " in overlapping.output
+    with session_scope() as session:
+        ann = session.scalar(select(User).where(User.email == "ann@example.com"))
+        assert ann.old_key_hash == hash_api_key(new) and ann.api_key_hash == hash_api_key(
+            created_key(overlapping.output)
+        )
+    too_long = runner.invoke(args=["users", "rotate-key", "ann@example.com", "--keep-old", "2000"])
+    assert too_long.exit_code == 2 and "0<=x<=1440" in too_long.output
 
     kept = runner.invoke(args=["users", "delete", "ann@example.com"], input="n\n")
     assert kept.exit_code == 1 and "Aborted" in kept.output
