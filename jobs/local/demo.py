@@ -144,48 +144,55 @@ def seed_stream_source() -> None:
 
 
 class Partner:
-    """The demo's partner: mostly new listings, now and then a corrupt record, and now and then the
-    removal of a listing it sent before (rented: {"status": "delisted"})."""
+    """The demo's partner: mostly new listings, now and then a corrupt record, the removal of a listing it
+    sent before (rented: {"status": "delisted"}), or one of them sent again with its price cut."""
 
-    def __init__(self, rng: random.Random, removal_share: float = 0.2) -> None:
-        self.rng, self.removal_share = rng, removal_share
-        self.listed: list[int] = []
+    def __init__(self, rng: random.Random, removal_share: float = 0.2, cut_share: float = 0.1) -> None:
+        self.rng, self.removal_share, self.cut_share = rng, removal_share, cut_share
+        self.listed: dict[int, dict] = {}  # index -> the listing as last sent
 
     def next_event(self) -> tuple[bytes, str]:
         """The next record's data and partition key (the listing's, so its events stay in order)."""
-        if self.listed and self.rng.random() < self.removal_share:
-            index = self.listed.pop(self.rng.randrange(len(self.listed)))
+        roll = self.rng.random()
+        if self.listed and roll < self.removal_share:
+            index = self.rng.choice(list(self.listed))
+            del self.listed[index]
             data = json.dumps({"source": STREAM_SOURCE, "source_ref": f"S-{index}", "status": "delisted"})
             return data.encode(), partition_key(data.encode())
+        if self.listed and roll < self.removal_share + self.cut_share:
+            listing = self.listed[self.rng.choice(list(self.listed))]
+            # 4-10% off, down to a round $25: a landlord lowering the rent
+            listing["price"] = int(listing["price"] * self.rng.uniform(0.90, 0.96) // 25 * 25)
+            data = json.dumps(listing).encode()
+            return data, partition_key(data)
+        if self.rng.random() < 0.05:
+            data = b"\x00\x01 corrupt partner record"
+            return data, partition_key(data)
         index = self.rng.randrange(1_000_000, 2_000_000)
-        data = partner_event(index, self.rng)
-        if data.startswith(b"{"):
-            self.listed.append(index)
+        listing = partner_listing(index)
+        self.listed[index] = listing
+        data = json.dumps(listing).encode()
         return data, partition_key(data)
 
 
-def partner_event(index: int, rng: random.Random) -> bytes:
-    """A partner's listing event from the simulated market — now and then a corrupt one."""
+def partner_listing(index: int) -> dict:
+    """A partner's listing event from the simulated market."""
     from jobs.sources.demo_market import TYPE_LABELS, Market
 
-    if rng.random() < 0.05:
-        return b"\x00\x01 corrupt partner record"
     item = Market(DEMO_SEED, DEMO_PER_DAY).listing(index)
-    return json.dumps(
-        {
-            "source": STREAM_SOURCE,
-            "source_ref": f"S-{index}",
-            "title": f"{TYPE_LABELS[item.unit_type]} near {item.neighbourhood} (partner)",
-            "price": item.price,
-            "bedrooms": item.bedrooms,
-            "bathrooms": item.bathrooms,
-            "sqft": item.sqft if item.show_sqft else None,
-            "furnished": item.furnished,
-            "unit_type": item.unit_type,
-            "latitude": item.latitude,
-            "longitude": item.longitude,
-        }
-    ).encode()
+    return {
+        "source": STREAM_SOURCE,
+        "source_ref": f"S-{index}",
+        "title": f"{TYPE_LABELS[item.unit_type]} near {item.neighbourhood} (partner)",
+        "price": item.price,
+        "bedrooms": item.bedrooms,
+        "bathrooms": item.bathrooms,
+        "sqft": item.sqft if item.show_sqft else None,
+        "furnished": item.furnished,
+        "unit_type": item.unit_type,
+        "latitude": item.latitude,
+        "longitude": item.longitude,
+    }
 
 
 def _start_stream(stop: threading.Event) -> None:

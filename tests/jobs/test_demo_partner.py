@@ -1,4 +1,4 @@
-"""The demo's partner: listings, corrupt records, and removals of listings it sent before."""
+"""The demo's partner: listings, corrupt records, removals of listings it sent before, and price cuts."""
 
 from __future__ import annotations
 
@@ -8,22 +8,29 @@ import random
 from jobs.local.demo import STREAM_SOURCE, Partner
 
 
-def test_the_demo_partner_only_takes_down_listings_it_sent_and_keeps_each_listing_on_one_key():
+def test_the_demo_partner_only_takes_down_or_cuts_listings_it_sent_and_keeps_each_listing_on_one_key():
     partner = Partner(random.Random(3))
-    sent: dict[str, str] = {}  # source_ref -> partition key
-    kinds = {"listing": 0, "removal": 0, "corrupt": 0}
-    for _ in range(400):
+    sent: dict[str, tuple[str, int]] = {}  # source_ref -> (partition key, price last sent)
+    kinds = {"listing": 0, "removal": 0, "corrupt": 0, "cut": 0}
+    for _ in range(600):
         data, key = partner.next_event()
         if not data.startswith(b"{"):
             kinds["corrupt"] += 1
             continue
         event = json.loads(data)
         assert event["source"] == STREAM_SOURCE
+        ref = event["source_ref"]
         if event.get("status") == "delisted":
             kinds["removal"] += 1
-            assert sent.pop(event["source_ref"]) == key  # sent before, on the same shard key, and once
+            assert sent.pop(ref)[0] == key  # sent before, on the same shard key, and once
+            continue
+        assert {"price", "latitude", "longitude", "bedrooms"} <= set(event)
+        if ref in sent:  # sent again: its price cut by 4-10% (down to a round $25), on the same key
+            kinds["cut"] += 1
+            before_key, before = sent[ref]
+            assert before_key == key and 0.90 * before - 25 < event["price"] <= 0.96 * before
+            assert event["price"] % 25 == 0
         else:
             kinds["listing"] += 1
-            assert {"price", "latitude", "longitude", "bedrooms"} <= set(event)
-            sent[event["source_ref"]] = key
-    assert kinds["listing"] > kinds["removal"] > 40 and kinds["corrupt"] > 5
+        sent[ref] = (key, event["price"])
+    assert kinds["listing"] > kinds["removal"] > 60 and kinds["cut"] > 30 and kinds["corrupt"] > 5
