@@ -13,7 +13,7 @@ from models.price_rank import PRICE_LABELS
 from models.region import NOTIFICATION_STATUSES
 
 MAX_PAGE = 100
-SORTS = ("newest", "price", "price_desc", "value")
+SORTS = ("newest", "price", "price_desc", "value", "price_cut")
 
 
 class StrictSchema(ma.Schema):
@@ -117,7 +117,10 @@ class ListingFilters(StrictSchema):
     sort = ma.fields.String(
         load_default="newest",
         validate=validate.OneOf(SORTS),
-        metadata={"description": "newest | price | price_desc | value (price relative to p50)"},
+        metadata={
+            "description": "newest | price | price_desc | value (price relative to p50) | price_cut (the "
+            "largest share of the price taken off by the last change first; no cut last)"
+        },
     )
     limit = ma.fields.Integer(load_default=20, validate=validate.Range(1, MAX_PAGE))
     cursor = ma.fields.String(validate=validate.Length(max=500))

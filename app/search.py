@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, func, literal, or_, select, tuple_
+from sqlalchemy import Float, Select, and_, case, cast, func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
@@ -29,6 +29,14 @@ METRES_PER_DEGREE = 111_000.0
 LAT = func.ST_Y(Listing.geom)
 LON = func.ST_X(Listing.geom)
 VALUE = func.coalesce(Listing.price / func.nullif(PriceRank.p50, 0), UNRANKED_VALUE)
+# the share of its price a listing's last change took off (0 if it was no cut)
+CUT_SHARE = case(
+    (
+        Listing.previous_price > Listing.price,
+        cast(Listing.previous_price - Listing.price, Float) / Listing.previous_price,
+    ),
+    else_=literal(0.0, Float),
+)
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,7 @@ SORTS = {
     "price": SortSpec((Listing.price, Listing.id), descending=False),
     "price_desc": SortSpec((Listing.price, Listing.id), descending=True),
     "value": SortSpec((VALUE, Listing.id), descending=False),
+    "price_cut": SortSpec((CUT_SHARE, Listing.id), descending=True),
 }
 # In a region, the same orders come straight off region_listings' indexes (an index walk of a
 # page, however many listings the region holds). "value" depends on ranks: it sorts the region.
@@ -78,6 +87,7 @@ def base_query() -> Select:
             PriceRank.p75,
             PriceRank.model_version,
             VALUE.label("value"),
+            CUT_SHARE.label("cut_share"),
         )
         .outerjoin(PriceRank, PriceRank.listing_id == Listing.id)
         .where(Listing.status == "active", Listing.canonical_id.is_(None))
@@ -150,8 +160,8 @@ def filtered(query: Select, args: dict[str, Any]) -> Select:
 def _after(spec: SortSpec, keys: list[Any]) -> ColumnElement[bool]:
     first, last_id = keys
     column, id_column = spec.keys
-    if column is VALUE:
-        value = literal(key_number(first))
+    if column is VALUE or column is CUT_SHARE:
+        value = literal(key_number(first), Float)
     elif sort_is_time(column):
         value = literal(key_time(first), type_=column.type)
     else:  # the price, an integer: anything else (text, a number beyond bigint) was a 500 from PostgreSQL
@@ -171,6 +181,7 @@ def _cursor_keys(sort: str, row: Any) -> list[Any]:
         "price": row.price,
         "price_desc": row.price,
         "value": float(row.value),
+        "price_cut": float(row.cut_share),
     }[sort]
     return [first, row.id]
 

@@ -149,8 +149,14 @@ def all_pages(client, caller, **params):
             return seen, pages
 
 
-@pytest.mark.parametrize("sort", ["newest", "price", "price_desc", "value"])
-def test_sorted_and_paginated_without_gaps_or_repeats(client, market_ids, alice, sort):
+@pytest.mark.parametrize("sort", ["newest", "price", "price_desc", "value", "price_cut"])
+def test_sorted_and_paginated_without_gaps_or_repeats(client, db_session, market_ids, alice, sort):
+    for n, listing_id in enumerate(list(market_ids.values())[:120]):  # cuts of 1-12%, some alike, and rises
+        db_session.execute(
+            update(Listing)
+            .where(Listing.id == listing_id)
+            .values(price=Listing.price * (100 - n % 13 + 1) // 100)
+        )
     ids, pages = all_pages(client, alice, bbox=CITY, sort=sort, limit=37)
     assert len(ids) == len(set(ids)) == 400 and pages == 11
     items = search(client, alice, bbox=CITY, sort=sort, limit=100).get_json()["items"]
@@ -159,9 +165,11 @@ def test_sorted_and_paginated_without_gaps_or_repeats(client, market_ids, alice,
         "price": lambda i: i["price"],
         "price_desc": lambda i: -i["price"],
         "value": lambda i: i["price"] / i["price_rank"]["p50"] if i["price_rank"] else 1e9,
+        "price_cut": lambda i: min(0, i["price_change"]["percent"]) if i["price_change"] else 0,
     }[sort]
     keys = [key(i) for i in items]
-    slack = 1e-3 if sort == "value" else 0  # the API rounds p50 to whole dollars; the server sorts exactly
+    # the API rounds p50 to whole dollars, and a percentage to a tenth; the server sorts exactly
+    slack = {"value": 1e-3, "price_cut": 0.05}.get(sort, 0)
     assert all(a <= b + slack for a, b in zip(keys, keys[1:], strict=False))
 
 

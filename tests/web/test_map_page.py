@@ -548,6 +548,14 @@ def test_price_cuts_are_marked_filtered_and_explained(browser, site):
     try:
         browser.find_element(By.ID, "price-cut").click()
         wait(browser).until(lambda d: [i for i, _ in listed(d)] == [cut])
+        browser.find_element(By.ID, "price-cut").click()  # off: the same view again, now marked
+        wait(browser).until(lambda d: [i for i, _ in listed(d)] == shown)
+        marked = browser.find_elements(By.CSS_SELECTOR, "#listing-list li .cut")
+        assert [m.find_element(By.XPATH, "..").get_attribute("data-id") for m in marked] == [
+            str(cut)
+        ]  # no raise
+        browser.find_element(By.ID, "price-cut").click()
+        wait(browser).until(lambda d: [i for i, _ in listed(d)] == [cut])
         wait(browser).until(lambda d: "Loading" not in d.find_element(By.ID, "listings-status").text)
         row = browser.find_element(By.CSS_SELECTOR, f'#listing-list li[data-id="{cut}"]')
         tag = row.find_element(By.CSS_SELECTOR, ".cut")
@@ -568,9 +576,10 @@ def test_price_cuts_are_marked_filtered_and_explained(browser, site):
         screenshot(browser, "11-price-cut")
         browser.find_element(By.CSS_SELECTOR, ".leaflet-popup-close-button").click()
 
-        browser.find_element(By.ID, "price-cut").click()  # off: every listing again, a raise not marked
-        wait(browser).until(lambda d: len(listed(d)) == len(shown))
-        assert not browser.find_elements(By.CSS_SELECTOR, f'#listing-list li[data-id="{raised}"] .cut')
+        Select(browser.find_element(By.ID, "sort")).select_by_value("price_cut")  # biggest cut first
+        wait(browser).until(lambda d: [i for i, _ in listed(d)] == [cut])
+        browser.find_element(By.ID, "price-cut").click()  # off: every listing in view, the cut first
+        wait(browser).until(lambda d: len(listed(d)) > 1 and listed(d)[0][0] == cut)
         assert console_errors(browser) == []
     finally:
         with session_scope() as session:
