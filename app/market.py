@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import marshmallow as ma
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app.api import Blueprint
 from app.auth import SECURITY, auth_required
@@ -39,12 +39,26 @@ class NextWeekSchema(ma.Schema):
     high = ma.fields.Float(required=True)
 
 
+class PriceCutsSchema(ma.Schema):
+    days = ma.fields.Integer(required=True, metadata={"description": "the window, up to now"})
+    listings = ma.fields.Integer(
+        required=True,
+        metadata={"description": "listings shown in the region whose price was last cut within it"},
+    )
+    median_percent = ma.fields.Float(
+        allow_none=True,
+        required=True,
+        metadata={"description": "the median cut, as a share of the price before"},
+    )
+
+
 class MarketSchema(ma.Schema):
     region_id = ma.fields.Integer(required=True)
     bedrooms = ma.fields.String(required=True, metadata={"description": "all, 0, 1, 2, 3 or 4+"})
     new_listings = ma.fields.Nested(SeriesSchema, required=True)
     median_price = ma.fields.Nested(SeriesSchema, required=True)
     next_7_days = ma.fields.Nested(NextWeekSchema, allow_none=True, required=True)
+    price_cuts = ma.fields.Nested(PriceCutsSchema, required=True)
     summary = ma.fields.String(required=True)
     model = ma.fields.String(allow_none=True, required=True)
     trained_at = ma.fields.AwareDateTime(allow_none=True, required=True)
@@ -91,18 +105,67 @@ def _price_words(history: list[dict[str, Any]]) -> str:
     return f"median asking price {'up' if change > 0 else 'down'} {abs(change):.0%} to {money(now)}"
 
 
-def summary(bucket: str, week: dict[str, float] | None, price_history: list[dict[str, Any]]) -> str:
+def _cut_words(cuts: dict[str, Any]) -> str:
+    if not cuts["listings"]:
+        return f" No listing here has cut its price in the last {cuts['days']} days."
+    one = cuts["listings"] == 1
+    median = "" if cuts["median_percent"] is None else f", by {round(cuts['median_percent'])}% at the median"
+    subject = (
+        f"{cuts['listings']} {'listing' if one else 'listings'} here cut {'its' if one else 'their'} price"
+    )
+    return f" {subject} in the last {cuts['days']} days{median}."
+
+
+def summary(
+    bucket: str,
+    week: dict[str, float] | None,
+    price_history: list[dict[str, Any]],
+    cuts: dict[str, Any] | None = None,
+) -> str:
     """One sentence, e.g. 'About 12 new 1-bedroom listings expected in the next 7 days (8-16);
-    median asking price steady at $2,150.'"""
+    median asking price steady at $2,150.', and one on price cuts if given."""
     kind = {"all": "", "0": " studio", "4+": " 4+ bedroom"}.get(bucket, f" {bucket}-bedroom")
+    cut = _cut_words(cuts) if cuts is not None else ""
     if week is None:
-        return "No market figures for this region yet: they are computed once a day."
+        return "No market figures for this region yet: they are computed once a day." + cut
     expected = round(week["expected"])
     noun = "listing" if expected == 1 else "listings"
     return (
         f"About {expected} new{kind} {noun} expected in the next 7 days ({round(week['low'])}-"
-        f"{round(week['high'])}); {_price_words(price_history)}."
+        f"{round(week['high'])}); {_price_words(price_history)}.{cut}"
     )
+
+
+# The region's shown listings (of a bedroom bucket) whose last change of price was a cut since :since:
+# the partial index of migration 0016 finds the few cut lately, each then looked up in the region.
+PRICE_CUTS = text("""
+SELECT count(*) AS listings,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY (l.previous_price - l.price)::float8 / l.previous_price)
+           AS median_share
+FROM listings l
+JOIN region_listings m ON m.listing_id = l.id AND m.region_id = :region
+WHERE l.status = 'active' AND l.previous_price > l.price AND l.price_changed_at >= :since
+  AND (:low IS NULL OR l.bedrooms >= :low) AND (:high IS NULL OR l.bedrooms <= :high)
+""")
+CUT_DAYS = 30
+
+
+def price_cuts(region_id: int, bucket: str, now: datetime) -> dict[str, Any]:
+    """How many of the region's listings (of the bucket) cut their price in the last CUT_DAYS days, and
+    the median cut."""
+    low, high = (
+        (None, None) if bucket == "all" else (4, None) if bucket == "4+" else (int(bucket), int(bucket))
+    )
+    row = (
+        get_db()
+        .execute(
+            PRICE_CUTS,
+            {"region": region_id, "since": now - timedelta(days=CUT_DAYS), "low": low, "high": high},
+        )
+        .one()
+    )
+    median = None if row.median_share is None else round(row.median_share * 100, 1)
+    return {"days": CUT_DAYS, "listings": row.listings, "median_percent": median}
 
 
 @blp.route("/<int:region_id>/market")
@@ -138,13 +201,15 @@ def market(args: dict[str, Any], region_id: int) -> dict[str, Any]:
     since = (week_row.day if week_row else date.today()) - timedelta(days=HISTORY_DAYS)
     price_rows = by_key[keys["price"]]
     price = _split([r for r in price_rows if r.day >= since])
+    cuts = price_cuts(region.id, bucket, datetime.now(UTC))
     return {
         "region_id": region.id,
         "bedrooms": bucket,
         "new_listings": _split([r for r in by_key[keys["new"]] if r.day >= since]),
         "median_price": price,
         "next_7_days": week,
-        "summary": summary(bucket, week, _split(price_rows)["history"]),
+        "price_cuts": cuts,
+        "summary": summary(bucket, week, _split(price_rows)["history"], cuts),
         "model": week_row.model if week_row else None,
         "trained_at": week_row.trained_at if week_row else None,
     }

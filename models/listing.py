@@ -65,6 +65,12 @@ class Listing(Base):
             postgresql_where=text("status = 'active'"),
         ),
         Index("ix_listings_canonical_id", "canonical_id", postgresql_where=text("canonical_id IS NOT NULL")),
+        # the shown listings whose last change of price was a cut (a region's recent price cuts)
+        Index(
+            "ix_listings_price_cuts",
+            "price_changed_at",
+            postgresql_where=text("status = 'active' AND previous_price > price"),
+        ),
         {"postgresql_with": {"fillfactor": 80}},
     )
 

@@ -6,9 +6,11 @@ import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 
 from app.market import summary
 from jobs import market
+from models.matching import refresh_region_members
 from models.region import Region
 from models.source import Source
 from tests.factories import insert_arrivals, weekly_counts
@@ -59,7 +61,8 @@ def test_history_forecast_and_summary(client, alice, region_with_market):
     assert re.fullmatch(
         rf"About {expected} new 1-bedroom listings? expected in the next 7 days "
         rf"\({round(week['low'])}-{round(week['high'])}\); median asking price "
-        r"(steady at|up \d+% to|down \d+% to) \$\d,\d{3}\.",
+        r"(steady at|up \d+% to|down \d+% to) \$\d,\d{3}\. "
+        r"No listing here has cut its price in the last 30 days\.",
         body["summary"],
     ), body["summary"]
 
@@ -92,7 +95,58 @@ def test_a_region_before_the_first_run_says_so(client, alice, db_session):
     body = client.get(f"/v1/regions/{region.id}/market", headers=alice.headers).get_json()
     assert body["bedrooms"] == "all" and body["next_7_days"] is None
     assert body["new_listings"] == {"history": [], "forecast": []}
-    assert body["summary"] == "No market figures for this region yet: they are computed once a day."
+    assert body["summary"] == (
+        "No market figures for this region yet: they are computed once a day. "
+        "No listing here has cut its price in the last 30 days."
+    )
+    assert body["price_cuts"] == {"days": 30, "listings": 0, "median_percent": None}
+
+
+def test_the_price_cuts_of_the_regions_listings_lately(client, alice, db_session, region_with_market):
+    refresh_region_members(db_session, region_with_market.id)
+    members = db_session.execute(
+        text("""
+            SELECT l.id, l.bedrooms FROM listings l JOIN region_listings m ON m.listing_id = l.id
+            WHERE m.region_id = :r ORDER BY l.id
+        """),
+        {"r": region_with_market.id},
+    ).all()
+    ones = [i for i, bedrooms in members if bedrooms == 1][:3]
+    twos = [i for i, bedrooms in members if bedrooms == 2][:1]
+    for listing_id, share in zip(ones + twos, (0.04, 0.06, 0.10, 0.20), strict=True):
+        db_session.execute(
+            text("UPDATE listings SET price = round(price * (1 - :s)) WHERE id = :id"),
+            {"s": share, "id": listing_id},
+        )
+    db_session.execute(  # a cut long ago, and a rise, are not cuts of late
+        text("UPDATE listings SET price = price - 100 WHERE id = :id"),
+        {"id": [i for i, b in members if b == 1][3]},
+    )
+    db_session.execute(
+        text("UPDATE listings SET price_changed_at = now() - interval '31 days' WHERE id = :id"),
+        {"id": [i for i, b in members if b == 1][3]},
+    )
+    db_session.execute(
+        text("UPDATE listings SET price = price + 100 WHERE id = :id"),
+        {"id": [i for i, b in members if b == 1][4]},
+    )
+
+    def cuts(bedrooms: str) -> dict:
+        return client.get(
+            f"/v1/regions/{region_with_market.id}/market",
+            query_string={"bedrooms": bedrooms},
+            headers=alice.headers,
+        ).get_json()
+
+    one = cuts("1")
+    assert one["price_cuts"]["listings"] == 3 and one["price_cuts"]["median_percent"] == pytest.approx(
+        6, abs=0.2
+    )
+    assert one["summary"].endswith(
+        " 3 listings here cut their price in the last 30 days, by 6% at the median."
+    )
+    assert cuts("2")["price_cuts"]["listings"] == 1 and cuts("all")["price_cuts"]["listings"] == 4
+    assert cuts("0")["price_cuts"] == {"days": 30, "listings": 0, "median_percent": None}
 
 
 def prices(values: list[float]) -> list[dict]:
