@@ -405,8 +405,23 @@
     $("show-view").hidden = id === null;
     $("scope").textContent = id === null ? "in view" : "in " + state.regions.get(id).data.name;
     renderRegionList();
+    showMarket(id);
     if (id !== null) state.map.fitBounds(state.regions.get(id).layer.getBounds(), { padding: [20, 20] });
     await reloadListings();
+  }
+
+  // how fast the selected region moves, and its price cuts, in the API's words
+  async function showMarket(id) {
+    const box = $("region-market");
+    box.hidden = id === null;
+    box.textContent = id === null ? "" : "Loading this area's market …";
+    if (id === null) return;
+    try {
+      const market = await api(`/v1/regions/${id}/market`);
+      if (state.selected === id) box.textContent = market.summary;
+    } catch (error) {
+      if (state.selected === id) box.textContent = "Could not load this area's market: " + error.message;
+    }
   }
 
   function criteriaFromForm() {

@@ -352,6 +352,16 @@ def test_edit_a_region_shape_and_alerts_arrive(browser, site):
     # drag a corner and save: the stored shape is the drawn one, and its listings follow it
     browser.find_element(By.CSS_SELECTOR, "#region-list li .name").click()
     wait(browser).until(lambda d: "in Annex" in d.find_element(By.ID, "scope").text)
+    market = wait(browser).until(
+        lambda d: (
+            "Loading" not in d.find_element(By.ID, "region-market").text
+            and d.find_element(By.ID, "region-market")
+        )
+    )
+    assert market.text == (  # the area's market, as the API words it (no market run in this test)
+        "No market figures for this region yet: they are computed once a day. "
+        "No listing here has cut its price in the last 30 days."
+    )
     browser.find_element(By.CSS_SELECTOR, "#region-list li .edit").click()
     drag_first_corner(browser, region["id"], 80, 60)
     wait(browser).until(lambda d: layer_ring(d, region["id"]) != before)
