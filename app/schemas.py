@@ -107,7 +107,7 @@ class ListingFilters(StrictSchema):
     posted_since = UtcDateTime(default_timezone=None)
     price_cut = ma.fields.Boolean(
         metadata={
-            "description": "true: only listings whose last change of price was a cut; false: none of them"
+            "description": "true: only listings whose last change of price was a cut; false: only the others"
         }
     )
     price_cut_since = UtcDateTime(

@@ -29,10 +29,11 @@ METRES_PER_DEGREE = 111_000.0
 LAT = func.ST_Y(Listing.geom)
 LON = func.ST_X(Listing.geom)
 VALUE = func.coalesce(Listing.price / func.nullif(PriceRank.p50, 0), UNRANKED_VALUE)
-# the share of its price a listing's last change took off (0 if it was no cut)
+# whether a listing's last change of price was a cut, and the share of its price it took off (0 if none)
+CUT = Listing.previous_price > Listing.price
 CUT_SHARE = case(
     (
-        Listing.previous_price > Listing.price,
+        CUT,
         cast(Listing.previous_price - Listing.price, Float) / Listing.previous_price,
     ),
     else_=literal(0.0, Float),
@@ -149,11 +150,10 @@ def filtered(query: Select, args: dict[str, Any]) -> Select:
         query = query.where(PriceRank.label.in_(args["label"]))
     if args.get("posted_since") is not None:
         query = query.where(Listing.posted_at >= args["posted_since"])
-    cut = Listing.previous_price > Listing.price
     if args.get("price_cut") is not None:
-        query = query.where(cut if args["price_cut"] else or_(Listing.previous_price.is_(None), ~cut))
+        query = query.where(CUT if args["price_cut"] else or_(Listing.previous_price.is_(None), ~CUT))
     if args.get("price_cut_since") is not None:
-        query = query.where(cut, Listing.price_changed_at >= args["price_cut_since"])
+        query = query.where(CUT, Listing.price_changed_at >= args["price_cut_since"])
     return query
 
 
