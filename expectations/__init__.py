@@ -58,6 +58,17 @@ def stamp(moment: datetime) -> str:
 
 def suites() -> dict[str, Any]:
     """Suite name -> module, in the order they run."""
-    from expectations import completeness, distributions, freshness, model, new_listings, schema_drift
+    from expectations import (
+        completeness,
+        distributions,
+        freshness,
+        model,
+        new_listings,
+        price_changes,
+        schema_drift,
+    )
 
-    return {m.NAME: m for m in (new_listings, freshness, schema_drift, completeness, distributions, model)}
+    return {
+        m.NAME: m
+        for m in (new_listings, freshness, schema_drift, completeness, price_changes, distributions, model)
+    }

@@ -111,6 +111,7 @@ class ListingPriceChange(Base):
     it (migration 0013's trigger writes them)."""
 
     __tablename__ = "listing_price_changes"
+    __table_args__ = (Index("ix_listing_price_changes_changed_at", "changed_at"),)  # a day's (checks)
 
     listing_id: Mapped[int] = mapped_column(
         BigInteger, ForeignKey("listings.id", ondelete="CASCADE"), primary_key=True

@@ -113,6 +113,7 @@ def test_a_healthy_market_passes_every_suite(committed):
         "freshness",
         "schema_drift",
         "completeness",
+        "price_changes",
         "distributions",
         "model",
     ]
@@ -187,6 +188,36 @@ def test_a_spike_of_missing_sizes_fails_completeness(committed):
     assert failure["column"] == "sqft" and failure["observed"]["unexpected_percent"] == pytest.approx(
         70, abs=1
     )
+
+
+def add_price_changes(session, ratios: list[float]) -> None:
+    """Price changes of the market's listings written during the judged day, new = old x ratio."""
+    ids = session.scalars(text("SELECT id FROM listings ORDER BY id LIMIT :n"), {"n": len(ratios)}).all()
+    for n, (listing_id, ratio) in enumerate(zip(ids, ratios, strict=True)):
+        session.execute(
+            text("""INSERT INTO listing_price_changes (listing_id, changed_at, old_price, new_price)
+                    VALUES (:l, :t, 2400, :p)"""),
+            {"l": listing_id, "t": YESTERDAY + timedelta(minutes=n), "p": round(2400 * ratio)},
+        )
+
+
+@pytest.mark.parametrize(
+    ("ratios", "passes"),
+    [
+        ([0.95] * 29 + [0.1], True),  # one slip among 30 changes
+        ([0.95] * 25 + [0.1] * 3 + [10.0] * 2, False),  # a source sending slips: $2,400 as $240 or $24,000
+        ([0.1] * 19, True),  # too few changes that day to judge the source by
+    ],
+    ids=["one-slip", "a-source-of-slips", "too-few-to-judge"],
+)
+def test_a_source_moving_prices_implausibly_fails_price_changes(committed, ratios, passes):
+    with session_scope() as session:
+        build_market(session)
+        add_price_changes(session, ratios)
+    outcome = run(["price_changes"])["price_changes"]
+    assert outcome.success is passes
+    if not passes:
+        assert "price_changes:feed" in failure_text(outcome) and "ratio" in failure_text(outcome)
 
 
 def test_a_skewed_bedrooms_mix_fails_distributions(committed):
