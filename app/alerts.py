@@ -56,6 +56,8 @@ def alerts(args: dict[str, Any]) -> dict[str, Any]:
         )
     if "status" in args:
         query = query.where(Notification.status == args["status"])
+    if "reason" in args:
+        query = query.where(Notification.reason == args["reason"])
     if args.get("cursor"):
         created, last_id = decode_cursor(args["cursor"], "alerts", 2)
         after = tuple_(key_time(created), key_id(last_id))

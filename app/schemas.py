@@ -10,7 +10,7 @@ from marshmallow import validate
 from models.listing import UNIT_TYPES
 from models.normalize import text_fault
 from models.price_rank import PRICE_LABELS
-from models.region import NOTIFICATION_STATUSES
+from models.region import ALERT_REASONS, NOTIFICATION_STATUSES
 
 MAX_PAGE = 100
 SORTS = ("newest", "price", "price_desc", "value", "price_cut")
@@ -346,6 +346,10 @@ class AlertArgs(PageArgs):
         validate=validate.OneOf(NOTIFICATION_STATUSES),
         metadata={"description": "only alerts with this status"},
     )
+    reason = ma.fields.String(
+        validate=validate.OneOf(ALERT_REASONS),
+        metadata={"description": "only alerts queued for this reason (new, price_cut)"},
+    )
 
 
 class AlertRegionSchema(ma.Schema):
@@ -369,7 +373,7 @@ class AlertSchema(ma.Schema):
     )
     reason = ma.fields.String(
         required=True,
-        validate=validate.OneOf(("new", "price_cut")),
+        validate=validate.OneOf(ALERT_REASONS),
         metadata={
             "description": "why it was (last) queued: new: the flat is new to the region; price_cut: the "
             "region was told of it (or missed it), and its price was cut by NOOK_PRICE_CUT_ALERT_PERCENT "

@@ -27,6 +27,8 @@ from models.base import Base, created_at_column
 
 # queued until a webhook takes it; expired when none did within NOOK_ALERT_MAX_AGE_HOURS (jobs.notify)
 NOTIFICATION_STATUSES = ("queued", "sent", "expired")
+# why an alert was (last) queued: a flat new to its region, or a cut of a price the region was told of
+ALERT_REASONS = ("new", "price_cut")
 
 
 class Region(Base):

@@ -260,6 +260,10 @@ def test_an_alert_queued_again_for_a_price_cut_says_why_and_comes_first(client, 
     assert datetime.fromisoformat(first["sent_at"]) == told
     assert first["listing"]["price_change"]["words"].startswith("Cut 10% on ")
     assert {i["reason"] for i in items[1:]} == {"new"}
+    cuts = client.get("/v1/alerts", query_string={"reason": "price_cut"}, headers=alice.headers).get_json()
+    assert [i["id"] for i in cuts["items"]] == [rows[0].id]
+    odd = client.get("/v1/alerts", query_string={"reason": "drop"}, headers=alice.headers)
+    assert odd.status_code == 422 and odd.json["errors"][0]["field"] == "query.reason"
 
 
 def test_a_replaced_key_can_keep_working_a_while_to_swap_it_without_a_gap(client, alice, bob, db_session):
