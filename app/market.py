@@ -14,7 +14,7 @@ from app.db import get_db
 from app.regions import get_owned_region
 from app.schemas import StrictSchema
 from models.explain import money
-from models.market import MarketPoint, series_key
+from models.market import BED_BUCKETS, MarketPoint, bedroom_bounds, series_key
 from models.region import Region
 
 blp = Blueprint("market", __name__, url_prefix="/v1/regions", description="How fast an area moves.")
@@ -66,7 +66,7 @@ class MarketSchema(ma.Schema):
 
 class MarketArgs(StrictSchema):
     bedrooms = ma.fields.String(
-        validate=ma.validate.OneOf(["all", "0", "1", "2", "3", "4+"]),
+        validate=ma.validate.OneOf(BED_BUCKETS),
         metadata={"description": "default: the region's minimum bedrooms, else all"},
     )
 
@@ -153,9 +153,7 @@ CUT_DAYS = 30
 def price_cuts(region_id: int, bucket: str, now: datetime) -> dict[str, Any]:
     """How many of the region's listings (of the bucket) cut their price in the last CUT_DAYS days, and
     the median cut."""
-    low, high = (
-        (None, None) if bucket == "all" else (4, None) if bucket == "4+" else (int(bucket), int(bucket))
-    )
+    low, high = bedroom_bounds(bucket)
     row = (
         get_db()
         .execute(

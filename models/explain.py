@@ -104,7 +104,7 @@ def price_change(previous: int, price: int, changed_at: datetime) -> dict[str, A
     signed percentage of the price before) and in words ("Cut 6% on 20 Nov 2026, from $2,400.")."""
     percent = round((price - previous) / previous * 100, 1) if previous else 0.0
     whole = round(abs(percent))
-    amount = f"{whole}%" if whole else f"{money(abs(price - previous))}"
+    amount = f"{whole}%" if whole else money(abs(price - previous))
     verb = "Cut" if price < previous else "Raised"
     return {
         "previous_price": previous,

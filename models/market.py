@@ -16,6 +16,15 @@ from models.base import Base
 BED_BUCKETS = ("all", "0", "1", "2", "3", "4+")
 
 
+def bedroom_bounds(beds: str) -> tuple[int | None, int | None]:
+    """The fewest and most bedrooms of a bucket of BED_BUCKETS (None: no bound)."""
+    if beds == "all":
+        return None, None
+    if beds == "4+":
+        return 4, None
+    return int(beds), int(beds)
+
+
 def series_key(scope: str, measure: str, beds: str | None = None, suffix: str | None = None) -> str:
     """`scope` is "city" or "region:<id>"; measure "new" or "price"; beds one of BED_BUCKETS."""
     parts = [scope, measure] + ([beds] if beds else []) + ([suffix] if suffix else [])

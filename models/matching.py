@@ -78,16 +78,19 @@ _CUT_NOW = f"""(:cut_share > 0 AND l.price_changed_at >= transaction_timestamp()
            AND l.price <= l.previous_price * (1 - :cut_share)
            AND l.price >= l.previous_price * {1 - MAX_ALERTED_CUT})"""
 
+
 # Places listings in the regions that contain them, in one spatial join: the memberships a listing no
 # longer has (it moved, or stopped being active and canonical) go, the others are written. The DELETE
 # and the upsert touch disjoint rows, as data-modifying CTEs of one statement must. `hits` also says
-# which regions' criteria each listing meets, for the alerts.
-_PLACE = f"""
+# which regions' criteria each listing meets, for the alerts, and `cut` (SQL) whether its price was just
+# cut.
+def _place(cut: str) -> str:
+    return f"""
 WITH hits AS (
     SELECT r.id AS region_id, r.user_id, l.id AS listing_id, l.posted_at, l.price,
            l.posted_at IS NOT NULL AND l.price IS NOT NULL AS placeable,
            {_WANTED} AS wanted,
-           {{cut}} AS cut
+           {cut} AS cut
     FROM {_BATCH} l
     JOIN regions r ON ST_Contains(r.geom, l.geom)
     WHERE l.status = 'active' AND l.canonical_id IS NULL
@@ -107,7 +110,9 @@ placed AS (
     RETURNING 1
 )
 """
-PLACE_IN_REGIONS = text(_PLACE.format(cut="false") + "SELECT count(*) FROM placed").bindparams(
+
+
+PLACE_IN_REGIONS = text(_place(cut="false") + "SELECT count(*) FROM placed").bindparams(
     bindparam("ids", type_=ARRAY(BigInteger))
 )
 # ... and queues one alert per (region, listing) whose criteria the listing meets, in the same statement;
@@ -115,7 +120,7 @@ PLACE_IN_REGIONS = text(_PLACE.format(cut="false") + "SELECT count(*) FROM place
 # alert queued again keeps its sent_at (when the region last heard of it), and loses its inheritance
 # (its news is the cut, not the flat).
 MATCH_REGIONS = text(
-    _PLACE.format(cut=_CUT_NOW)
+    _place(cut=_CUT_NOW)
     + """,
 cut AS (
     UPDATE notifications AS n
