@@ -315,14 +315,16 @@
   function popupFor(item) {
     const box = el(
       "div",
-      { class: "popup", "data-listing": String(item.id) },
+      { class: "popup", "data-listing": String(item.id), "aria-busy": "true" },
       el("h3", { text: money(item.price) + " · " + (item.title || "Listing") }),
       el("p", { text: facts(item) }),
       el("p", { class: "muted explanation", text: "Loading the price explanation …" })
     );
-    fillPopup(box, item).catch((error) => {
-      box.querySelector(".explanation").textContent = "Could not load details: " + error.message;
-    });
+    fillPopup(box, item)
+      .catch((error) => {
+        box.querySelector(".explanation").textContent = "Could not load details: " + error.message;
+      })
+      .finally(() => box.removeAttribute("aria-busy"));
     return box;
   }
 

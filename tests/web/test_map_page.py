@@ -82,6 +82,28 @@ def marker_colours(driver) -> Counter:
     return Counter(next(c[7:] for c in cls.split() if c.startswith("marker-")) for cls in classes)
 
 
+def close_popup(driver) -> None:
+    """Close the open popup once it is filled and at rest: Leaflet pans the map (animated) to fit it as
+    it grows, and a click during the pan can land on the page's header."""
+    wait(driver).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, ".leaflet-popup-content .popup:not([aria-busy])")
+    )
+    where = (
+        "const b = document.querySelector('.leaflet-popup-close-button').getBoundingClientRect();"
+        "const m = document.getElementById('map').getBoundingClientRect();"
+        "return b.top >= m.top && b.bottom <= m.bottom ? [b.left, b.top] : null;"
+    )
+    seen = []
+
+    def at_rest(d) -> bool:
+        seen.append(d.execute_script(where))
+        return len(seen) > 1 and seen[-1] is not None and seen[-1] == seen[-2]
+
+    WebDriverWait(driver, 15, poll_frequency=0.1).until(at_rest)
+    driver.find_element(By.CSS_SELECTOR, ".leaflet-popup-close-button").click()
+    wait(driver).until(lambda d: not d.find_elements(By.CSS_SELECTOR, ".leaflet-popup"))
+
+
 def test_a_wrong_key_is_refused_with_a_clear_message(browser, site):
     sign_in(browser, site, key="nook_not-a-real-key")
     error = wait(browser).until(lambda d: d.find_element(By.ID, "signin-error").text or None)
@@ -126,7 +148,7 @@ def test_sign_in_draw_browse_estimate_delete(browser, site):
     explanation = popup.find_element(By.CSS_SELECTOR, ".explanation").text
     assert site.labels[ranked] in explanation and "$" in explanation
     screenshot(browser, "03-popup")
-    browser.find_element(By.CSS_SELECTOR, ".leaflet-popup-close-button").click()
+    close_popup(browser)
 
     # an invalid shape gets the API's reason next to it
     browser.execute_script("window.nookMap.setView([43.665, -79.37], 14)")
@@ -584,7 +606,7 @@ def test_price_cuts_are_marked_filtered_and_explained(browser, site):
             and f", then ${was[cut] - 200:,} from " in history
         )
         screenshot(browser, "11-price-cut")
-        browser.find_element(By.CSS_SELECTOR, ".leaflet-popup-close-button").click()
+        close_popup(browser)
 
         Select(browser.find_element(By.ID, "sort")).select_by_value("price_cut")  # biggest cut first
         wait(browser).until(lambda d: [i for i, _ in listed(d)] == [cut])
