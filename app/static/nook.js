@@ -22,6 +22,11 @@
     loadToken: 0,
     loadedPath: null, // the first page's query the list was last loaded with
     seenAlerts: null, // alert ids already shown (null before the first load)
+    alertsSince: null, // when the newest alert of the first load was queued: older ones are not news
+    alertsShown: 0, // how many alerts the list shows: a poll reloads as many, so pages "More alerts" added stay
+    alertsCursor: null,
+    alertsToken: 0,
+    alertsMore: false, // a "More alerts" load is on its way: polls wait for it
     alertTimer: null,
     alertPopup: null,
     openPopup: null,
@@ -353,6 +358,7 @@
   $("sort").addEventListener("change", reloadListings);
   $("price-cut").addEventListener("change", reloadListings);
   $("more").addEventListener("click", loadMore);
+  $("alerts-more").addEventListener("click", loadMoreAlerts);
   $("show-view").addEventListener("click", () => selectRegion(null));
 
   /* ---- regions ---------------------------------------------------------- */
@@ -384,6 +390,7 @@
   }
 
   function renderRegionList() {
+    showScope(); // a renamed region's new name
     const list = $("region-list");
     list.replaceChildren();
     for (const [id, { data }] of state.regions) {
@@ -405,9 +412,12 @@
   async function selectRegion(id) {
     state.selected = id;
     $("show-view").hidden = id === null;
-    $("scope").textContent = id === null ? "in view" : "in " + state.regions.get(id).data.name;
     renderRegionList();
     showMarket(id);
+    state.alertsShown = 0;
+    $("alert-list").replaceChildren(el("li", { class: "muted", text: "Loading alerts …" }));
+    $("alerts-more").hidden = true;
+    loadAlerts();
     if (id !== null) state.map.fitBounds(state.regions.get(id).layer.getBounds(), { padding: [20, 20] });
     await reloadListings();
   }
@@ -585,26 +595,84 @@
 
   /* ---- alerts and webhook ----------------------------------------------- */
 
-  // the latest alerts, polled while the page is visible; new ones are marked and announced
+  const ALERT_PAGE = 10;
+  const alertKey = (a) => a.id + "@" + a.created_at; // an alert queued again (a price cut) is news again
+
+  function alertsPath(limit, cursor) {
+    const params = new URLSearchParams({ limit: String(limit) });
+    if (state.selected !== null) params.set("region_id", String(state.selected));
+    if (cursor) params.set("cursor", cursor);
+    return "/v1/alerts?" + params;
+  }
+
+  // the latest alerts (of the selected region, when one is), polled while the page is visible; new ones
+  // are marked and announced. News is an alert not shown before and queued after the newest alert of
+  // the first load: a region's older alerts, first shown when it is selected, are not news.
   async function loadAlerts() {
     const list = $("alert-list");
+    const token = ++state.alertsToken;
+    state.alertsMore = false;
     try {
-      const page = await api("/v1/alerts?limit=10");
-      // an alert queued again (a price cut) is news again: seen as of when it was queued
-      const seen = (a) => a.id + "@" + a.created_at;
-      const fresh = state.seenAlerts === null ? [] : page.items.filter((a) => !state.seenAlerts.has(seen(a)));
-      state.seenAlerts = state.seenAlerts || new Set();
-      for (const alert of page.items) state.seenAlerts.add(seen(alert));
+      const page = await api(alertsPath(Math.min(100, Math.max(ALERT_PAGE, state.alertsShown)), null));
+      if (token !== state.alertsToken) return; // the scope changed, or a newer load started
+      if (state.seenAlerts === null) {
+        state.seenAlerts = new Set();
+        state.alertsSince = page.items.length ? Date.parse(page.items[0].created_at) : -Infinity;
+      }
+      const fresh = page.items.filter(
+        (a) => !state.seenAlerts.has(alertKey(a)) && Date.parse(a.created_at) > state.alertsSince
+      );
+      for (const alert of page.items) state.seenAlerts.add(alertKey(alert));
       const freshIds = new Set(fresh.map((a) => a.id));
       list.replaceChildren(...page.items.map((alert) => alertItem(alert, freshIds.has(alert.id))));
-      if (!page.items.length) list.append(el("li", { class: "muted", text: "No alerts yet: they arrive when a listing appears in one of your regions." }));
+      if (!page.items.length) list.append(el("li", { class: "muted", text: noAlertsWords() }));
+      state.alertsShown = page.items.length;
+      state.alertsCursor = page.next_cursor;
+      $("alerts-more").hidden = !state.alertsCursor;
       if (fresh.length) {
         $("alerts-news").textContent = fresh.length === 1 ? "1 new alert" : `${fresh.length} new alerts`;
       }
     } catch (error) {
+      if (token !== state.alertsToken) return;
       if (error.status === 401) return signOut();
       list.replaceChildren(el("li", { class: "error", text: "Could not load alerts: " + error.message }));
     }
+  }
+
+  async function loadMoreAlerts() {
+    if (!state.alertsCursor || state.alertsMore) return;
+    const token = ++state.alertsToken;
+    state.alertsMore = true;
+    try {
+      const page = await api(alertsPath(ALERT_PAGE, state.alertsCursor));
+      if (token !== state.alertsToken) return;
+      for (const alert of page.items) state.seenAlerts.add(alertKey(alert));
+      $("alert-list").append(...page.items.map((alert) => alertItem(alert, false)));
+      state.alertsShown += page.items.length;
+      state.alertsCursor = page.next_cursor;
+      $("alerts-more").hidden = !state.alertsCursor;
+    } catch (error) {
+      if (token !== state.alertsToken) return;
+      if (error.status === 401) return signOut();
+      $("alerts-news").textContent = "Could not load more alerts: " + error.message;
+    } finally {
+      if (token === state.alertsToken) state.alertsMore = false;
+    }
+  }
+
+  function noAlertsWords() {
+    if (state.selected === null) return "No alerts yet: they arrive when a listing appears in one of your regions.";
+    const region = state.regions.get(state.selected).data;
+    return region.alerts
+      ? `No alerts in ${region.name} yet: they arrive when a listing appears there.`
+      : `${region.name} sends no alerts: turn them on with Edit.`;
+  }
+
+  // the listings and the alerts follow the selected region
+  function showScope() {
+    const name = state.selected === null ? null : state.regions.get(state.selected).data.name;
+    $("scope").textContent = name === null ? "in view" : "in " + name;
+    $("alerts-scope").textContent = name === null ? "in all your regions" : "in " + name;
   }
 
   // an alert's status, as the renter reads it
@@ -626,7 +694,7 @@
     button.addEventListener("click", () => showAlertListing(alert.listing));
     return el(
       "li",
-      { "data-alert": String(alert.id), class: isNew ? "new" : "" },
+      { "data-alert": String(alert.id), "data-listing": String(alert.listing.id), class: isNew ? "new" : "" },
       isNew ? el("span", { class: "badge new", text: "new" }) : null,
       button,
       el("span", { class: "muted", text: ` — ${ALERT_STATUS[alert.status] || alert.status}, ${when}` })
@@ -651,7 +719,7 @@
   function pollAlerts() {
     if (state.alertTimer || !(config.alertPollSeconds > 0)) return;
     state.alertTimer = setInterval(() => {
-      if (!document.hidden && state.key) loadAlerts();
+      if (!document.hidden && state.key && !state.alertsMore) loadAlerts();
     }, config.alertPollSeconds * 1000);
   }
 

@@ -27,6 +27,9 @@ from tests.web.conftest import screenshot
 
 pytestmark = pytest.mark.browser
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+ALERT_LISTINGS = (
+    "return [...document.querySelectorAll('#alert-list li[data-alert]')].map(li => li.dataset.listing)"
+)
 
 
 def wait(driver, seconds: float = 15) -> WebDriverWait:
@@ -412,8 +415,10 @@ def test_edit_a_region_shape_and_alerts_arrive(browser, site):
         assert {i for i, _ in rows} == inside
     screenshot(browser, "08-region-reshaped")
 
-    # a listing appears in the region: the alerts panel picks it up without a reload
-    assert "No alerts yet" in browser.find_element(By.ID, "alert-list").text
+    # a listing appears in the region: the alerts panel (following the selected region) picks it up
+    assert browser.find_element(By.ID, "alert-list").text == (
+        "No alerts in Annex yet: they arrive when a listing appears there."
+    )
     with session_scope() as session:
         source_id = session.execute(text("SELECT id FROM sources WHERE name = 'browser'")).scalar_one()
         listing_id = insert_listing(
@@ -619,3 +624,82 @@ def test_price_cuts_are_marked_filtered_and_explained(browser, site):
                 session.execute(
                     text("UPDATE listings SET price = :p WHERE id = :id"), {"p": price, "id": listing_id}
                 )
+
+
+def test_the_alerts_follow_the_selected_region_and_page_on(browser, site):
+    def square(west: float, south: float) -> dict:
+        ring = [[west, south], [west + 0.01, south], [west + 0.01, south + 0.01], [west, south + 0.01]]
+        return {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
+
+    west = api_call(site, "POST", "/v1/regions", {"name": "West end", "geometry": square(-79.43, 43.64)})
+    east = api_call(site, "POST", "/v1/regions", {"name": "East end", "geometry": square(-79.35, 43.64)})
+    quiet = api_call(
+        site, "POST", "/v1/regions", {"name": "Quiet", "geometry": square(-79.39, 43.70), "alerts": False}
+    )
+    corners = {west["id"]: (-79.43, 43.64), east["id"]: (-79.35, 43.64)}
+    listings: list[int] = []
+
+    def appear(ref: str, region: dict) -> int:
+        """A listing inside the region, matched: one alert."""
+        lon, lat = corners[region["id"]]
+        with session_scope() as session:
+            source_id = session.execute(text("SELECT id FROM sources WHERE name = 'browser'")).scalar_one()
+            listing_id = insert_listing(
+                session, source_id, ref, datetime.now(UTC), lon=lon + 0.005, lat=lat + 0.005
+            )
+            assert match_regions(session, [listing_id], datetime.now(UTC)) == 1
+        listings.append(listing_id)
+        return listing_id
+
+    def shown(d) -> list[int]:
+        return [int(i) for i in d.execute_script(ALERT_LISTINGS)]
+
+    try:
+        west_ids = [appear(f"west-{n}", west) for n in range(12)]
+        east_first = appear("east-0", east)
+        sign_in(browser, site)
+        wait(browser).until(lambda d: len(shown(d)) == 10)
+        assert shown(browser) == [east_first, *west_ids[::-1]][:10]  # newest first, of every region
+        assert not browser.find_elements(
+            By.CSS_SELECTOR, "#alert-list li.new"
+        )  # older than the page: not news
+        browser.find_element(By.ID, "alerts-more").click()
+        wait(browser).until(lambda d: len(shown(d)) == 13)
+        assert not browser.find_element(By.ID, "alerts-more").is_displayed()
+        screenshot(browser, "12-alerts-paged")
+
+        # a region selected: its alerts only, and its older ones are not news either
+        browser.find_element(By.CSS_SELECTOR, f'#region-list li[data-region="{east["id"]}"] .name').click()
+        wait(browser).until(lambda d: shown(d) == [east_first])
+        assert browser.find_element(By.ID, "alerts-scope").text == "in East end"
+        assert not browser.find_elements(By.CSS_SELECTOR, "#alert-list li.new")
+
+        # listings appear in both regions at once: the selected region's list picks up its own alone
+        west_new, east_new = appear("west-new", west), appear("east-new", east)
+        wait(browser).until(lambda d: shown(d) == [east_new, east_first])
+        new = browser.find_elements(By.CSS_SELECTOR, "#alert-list li.new button")
+        assert (
+            len(new) == 1 and new[0].text.startswith("$2,000 1 bed") and new[0].text.endswith(" in East end")
+        )
+
+        # back to every region: the other region's new alert is news, the one already seen is not
+        browser.find_element(By.ID, "show-view").click()
+        wait(browser).until(lambda d: shown(d)[:3] == [east_new, west_new, east_first])
+        assert browser.find_element(By.ID, "alerts-scope").text == "in all your regions"
+        new = browser.find_elements(By.CSS_SELECTOR, "#alert-list li.new")
+        assert [int(li.get_attribute("data-listing")) for li in new] == [west_new]
+        assert browser.find_element(By.ID, "alerts-news").text == "1 new alert"
+
+        # a region that sends no alerts says so
+        browser.find_element(By.CSS_SELECTOR, f'#region-list li[data-region="{quiet["id"]}"] .name').click()
+        wait(browser).until(
+            lambda d: (
+                d.find_element(By.ID, "alert-list").text == "Quiet sends no alerts: turn them on with Edit."
+            )
+        )
+        assert console_errors(browser) == []
+    finally:
+        for region in (west, east, quiet):
+            api_call(site, "DELETE", f"/v1/regions/{region['id']}")
+        with session_scope() as session:
+            session.execute(text("DELETE FROM listings WHERE id = ANY(:ids)"), {"ids": listings})
