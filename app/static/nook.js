@@ -9,6 +9,7 @@
   const $ = (id) => document.getElementById(id);
 
   const state = {
+    email: null, // the signed-in account's
     key: localStorage.getItem(KEY),
     map: null,
     markers: null,
@@ -22,7 +23,7 @@
     loadToken: 0,
     loadedPath: null, // the first page's query the list was last loaded with
     seenAlerts: null, // alert ids already shown (null before the first load)
-    alertsSince: null, // when the newest alert of the first load was queued: older ones are not news
+    alertsSince: null, // alerts queued until then are not news: the last visit's newest, or the first load's
     alertsShown: 0, // how many alerts the list shows: a poll reloads as many, so pages "More alerts" added stay
     alertsCursor: null,
     alertsToken: 0,
@@ -107,6 +108,7 @@
     $("app").hidden = false;
     $("who").hidden = false;
     $("who").textContent = me.email;
+    state.email = me.email;
     $("sign-out").hidden = false;
     $("webhook-url").value = me.webhook_url || "";
     $("key-prefix").textContent = me.api_key_prefix + "…";
@@ -605,9 +607,13 @@
     return "/v1/alerts?" + params;
   }
 
+  // when the newest alert this browser showed of every region was queued (ms), kept per account
+  const seenUntilKey = () => "nook.alertsSeenUntil." + state.email;
+
   // the latest alerts (of the selected region, when one is), polled while the page is visible; new ones
-  // are marked and announced. News is an alert not shown before and queued after the newest alert of
-  // the first load: a region's older alerts, first shown when it is selected, are not news.
+  // are marked and announced. News is an alert not shown before and queued after the newest alert the
+  // last visit showed (or, on a first visit, the first load): a region's older alerts, first shown when
+  // it is selected, are not news.
   async function loadAlerts() {
     const list = $("alert-list");
     const token = ++state.alertsToken;
@@ -615,9 +621,12 @@
     try {
       const page = await api(alertsPath(Math.min(100, Math.max(ALERT_PAGE, state.alertsShown)), null));
       if (token !== state.alertsToken) return; // the scope changed, or a newer load started
-      if (state.seenAlerts === null) {
+      const newest = page.items.length ? Date.parse(page.items[0].created_at) : -Infinity;
+      const firstLoad = state.seenAlerts === null;
+      if (firstLoad) {
+        const lastVisit = Number(localStorage.getItem(seenUntilKey()));
         state.seenAlerts = new Set();
-        state.alertsSince = page.items.length ? Date.parse(page.items[0].created_at) : -Infinity;
+        state.alertsSince = lastVisit > 0 ? lastVisit : newest;
       }
       const fresh = page.items.filter(
         (a) => !state.seenAlerts.has(alertKey(a)) && Date.parse(a.created_at) > state.alertsSince
@@ -630,7 +639,12 @@
       state.alertsCursor = page.next_cursor;
       $("alerts-more").hidden = !state.alertsCursor;
       if (fresh.length) {
-        $("alerts-news").textContent = fresh.length === 1 ? "1 new alert" : `${fresh.length} new alerts`;
+        const words = fresh.length === 1 ? "1 new alert" : `${fresh.length} new alerts`;
+        $("alerts-news").textContent = words + (firstLoad ? " since your last visit" : "");
+      }
+      // seen: the alerts of every region up to the newest shown (a region's list says nothing of the others)
+      if (state.selected === null && newest > Number(localStorage.getItem(seenUntilKey()))) {
+        localStorage.setItem(seenUntilKey(), String(newest));
       }
     } catch (error) {
       if (token !== state.alertsToken) return;
@@ -678,6 +692,14 @@
   // an alert's status, as the renter reads it
   const ALERT_STATUS = { queued: "not sent yet", sent: "sent to your webhook", expired: "too old to send" };
 
+  function alertStatusWords(alert) {
+    // a price cut too old to send, of a flat the webhook was told of before
+    if (alert.status === "expired" && alert.sent_at) {
+      return "sent to your webhook " + new Date(alert.sent_at).toLocaleString() + "; the price cut was too old to send";
+    }
+    return ALERT_STATUS[alert.status] || alert.status;
+  }
+
   function alertItem(alert, isNew) {
     const when = new Date(alert.created_at).toLocaleString();
     const button = el(
@@ -697,7 +719,7 @@
       { "data-alert": String(alert.id), "data-listing": String(alert.listing.id), class: isNew ? "new" : "" },
       isNew ? el("span", { class: "badge new", text: "new" }) : null,
       button,
-      el("span", { class: "muted", text: ` — ${ALERT_STATUS[alert.status] || alert.status}, ${when}` })
+      el("span", { class: "muted", text: ` — ${alertStatusWords(alert)}, ${when}` })
     );
   }
 

@@ -657,6 +657,8 @@ def test_the_alerts_follow_the_selected_region_and_page_on(browser, site):
     try:
         west_ids = [appear(f"west-{n}", west) for n in range(12)]
         east_first = appear("east-0", east)
+        browser.get(site.url + "/")
+        browser.execute_script("localStorage.clear()")  # a first visit: no alert is news
         sign_in(browser, site)
         wait(browser).until(lambda d: len(shown(d)) == 10)
         assert shown(browser) == [east_first, *west_ids[::-1]][:10]  # newest first, of every region
@@ -697,6 +699,25 @@ def test_the_alerts_follow_the_selected_region_and_page_on(browser, site):
                 d.find_element(By.ID, "alert-list").text == "Quiet sends no alerts: turn them on with Edit."
             )
         )
+
+        # away from the page, a listing appears, and a price cut told too late expires: back, the new
+        # alert is news since the last visit, and the expired one says the flat itself was sent
+        west_later = appear("west-later", west)
+        with session_scope() as session:
+            session.execute(
+                text(
+                    "UPDATE notifications SET status = 'expired', reason = 'price_cut', sent_at = now() "
+                    "WHERE listing_id = :i"
+                ),
+                {"i": east_first},
+            )
+        browser.refresh()
+        wait(browser).until(lambda d: shown(d)[:1] == [west_later])
+        new = browser.find_elements(By.CSS_SELECTOR, "#alert-list li.new")
+        assert [int(li.get_attribute("data-listing")) for li in new] == [west_later]
+        assert browser.find_element(By.ID, "alerts-news").text == "1 new alert since your last visit"
+        expired = browser.find_element(By.CSS_SELECTOR, f'#alert-list li[data-listing="{east_first}"]').text
+        assert expired.startswith("Price cut: ") and "the price cut was too old to send" in expired
         assert console_errors(browser) == []
     finally:
         for region in (west, east, quiet):
