@@ -389,6 +389,37 @@ class AlertPageSchema(ma.Schema):
     next_cursor = ma.fields.String(allow_none=True, required=True)
 
 
+class SavedListingSchema(ListingSchema):
+    status = ma.fields.String(
+        required=True,
+        metadata={"description": "active: still listed; delisted: taken down; expired: no longer seen"},
+    )
+
+
+class SavedSchema(ma.Schema):
+    """A listing on your shortlist."""
+
+    listing = ma.fields.Nested(
+        SavedListingSchema,
+        required=True,
+        metadata={
+            "description": "the flat as it is now (the listing saved, or the one it was found to copy)"
+        },
+    )
+    saved_at = ma.fields.AwareDateTime(required=True)
+    saved_price = ma.fields.Integer(required=True, metadata={"description": "its asking price when saved"})
+    still_listed = ma.fields.Boolean(required=True)
+    since_saved = ma.fields.String(
+        required=True,
+        metadata={"description": "what became of it, in words: a cut or raise since it was saved, or gone"},
+    )
+
+
+class SavedPageSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(SavedSchema), required=True)
+    next_cursor = ma.fields.String(allow_none=True, required=True)
+
+
 class WebhookBody(StrictSchema):
     url = Text(required=True, validate=validate.Length(1, 2000))
 

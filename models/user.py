@@ -5,7 +5,7 @@ import re
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import DateTime, String, Text, and_, or_, select
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, and_, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, created_at_column
@@ -30,6 +30,20 @@ class User(Base):
     # the key replaced last, when its owner asked for it to keep working a while (give_key), and until when
     old_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     old_key_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SavedListing(Base):
+    """A listing on a user's shortlist, with its asking price when they saved it."""
+
+    __tablename__ = "saved_listings"
+    __table_args__ = (Index("ix_saved_listings_user_id_saved_at", "user_id", "saved_at"),)
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    listing_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("listings.id", ondelete="CASCADE"), primary_key=True
+    )
+    price: Mapped[int] = mapped_column(Integer)
+    saved_at: Mapped[datetime] = created_at_column()
 
 
 def new_api_key() -> str:

@@ -29,7 +29,9 @@
     alertsToken: 0,
     alertsMore: false, // a "More alerts" load is on its way: polls wait for it
     alertTimer: null,
-    alertPopup: null,
+    listingPopup: null, // a listing's popup opened from an alert or a saved listing, off the markers
+    saved: new Map(), // flat id -> saved listing (all of them: at most 500)
+    savedToken: 0,
     openPopup: null,
     viewMoved: false,
   };
@@ -113,7 +115,7 @@
     $("webhook-url").value = me.webhook_url || "";
     $("key-prefix").textContent = me.api_key_prefix + "…";
     startMap();
-    await Promise.all([loadRegions(), loadAlerts()]);
+    await Promise.all([loadRegions(), loadAlerts(), loadSaved()]);
     pollAlerts();
     await reloadListings();
   }
@@ -177,6 +179,7 @@
     });
     map.on("popupopen", (event) => {
       state.openPopup = event.popup;
+      syncSaveButtons(); // a marker's popup is built once: saved or removed since
     });
     map.on("popupclose", () => {
       state.openPopup = null;
@@ -325,6 +328,8 @@
       { class: "popup", "data-listing": String(item.id), "aria-busy": "true" },
       el("h3", { text: money(item.price) + " · " + (item.title || "Listing") }),
       el("p", { text: facts(item) }),
+      saveButton(item.id),
+      el("p", { class: "error save-error", role: "alert" }),
       el("p", { class: "muted explanation", text: "Loading the price explanation …" })
     );
     fillPopup(box, item)
@@ -338,7 +343,9 @@
   async function fillPopup(box, item) {
     const detail = await api(`/v1/listings/${item.id}`);
     box.querySelector(".explanation").textContent =
-      detail.explanation || "This listing has no price rank yet.";
+      detail.status !== "active"
+        ? "This listing is no longer listed."
+        : detail.explanation || "This listing has no price rank yet.";
     box.querySelector(".explanation").className = "explanation";
     if (detail.price_change) box.append(el("p", { class: "price-change", text: detail.price_change.words }));
     if (detail.price_history.length > 1) box.append(el("p", { class: "muted price-history", text: historyWords(detail.price_history) }));
@@ -348,7 +355,7 @@
     }
     const entry = state.listings.get(item.id);
     if (entry) entry.marker.getPopup().update();
-    else if (state.alertPopup) state.alertPopup.update();
+    else if (state.listingPopup) state.listingPopup.update();
   }
 
   function historyWords(history) {
@@ -713,7 +720,7 @@
       el("strong", { text: money(alert.listing.price) }),
       " " + facts(alert.listing) + " in " + alert.region.name
     );
-    button.addEventListener("click", () => showAlertListing(alert.listing));
+    button.addEventListener("click", () => showListing(alert.listing));
     return el(
       "li",
       { "data-alert": String(alert.id), "data-listing": String(alert.listing.id), class: isNew ? "new" : "" },
@@ -723,16 +730,13 @@
     );
   }
 
-  // open the alert's listing: its marker when it is on the map, else a popup where it is
-  function showAlertListing(listing) {
-    const entry = state.listings.get(listing.id);
+  // open a listing (an alert's, a saved one): its marker's popup when it is on the map, else a popup
+  // where it is. The popup pans the map to itself: a pan before it opened ended in a reload of the
+  // listings (the view moved, no popup open) that took the marker, and its popup, away.
+  function showListing(listing) {
+    if (state.listings.has(listing.id)) return openListing(listing.id);
     const at = [listing.location.latitude, listing.location.longitude];
-    if (entry) {
-      state.map.panTo(at);
-      entry.marker.openPopup();
-      return;
-    }
-    state.alertPopup = L.popup({ maxWidth: Math.min(340, window.innerWidth - 70), minWidth: Math.min(260, window.innerWidth - 70) })
+    state.listingPopup = L.popup({ maxWidth: Math.min(340, window.innerWidth - 70), minWidth: Math.min(260, window.innerWidth - 70) })
       .setLatLng(at)
       .setContent(popupFor(listing))
       .openOn(state.map);
@@ -741,8 +745,96 @@
   function pollAlerts() {
     if (state.alertTimer || !(config.alertPollSeconds > 0)) return;
     state.alertTimer = setInterval(() => {
-      if (!document.hidden && state.key && !state.alertsMore) loadAlerts();
+      if (document.hidden || !state.key) return;
+      if (!state.alertsMore) loadAlerts();
+      loadSaved(); // their prices move too
     }, config.alertPollSeconds * 1000);
+  }
+
+  /* ---- saved listings --------------------------------------------------- */
+
+  // every saved listing (at most 500), each as the flat it stands for now
+  async function loadSaved() {
+    const token = ++state.savedToken;
+    try {
+      const items = [];
+      let cursor = null;
+      do {
+        const params = new URLSearchParams({ limit: "100" });
+        if (cursor) params.set("cursor", cursor);
+        const page = await api("/v1/me/saved?" + params);
+        items.push(...page.items);
+        cursor = page.next_cursor;
+      } while (cursor);
+      if (token !== state.savedToken) return; // a newer load started (a save, a removal)
+      state.saved = new Map(items.map((saved) => [saved.listing.id, saved]));
+      const list = $("saved-list");
+      list.replaceChildren(...items.map(savedItem));
+      if (!items.length) list.append(el("li", { class: "muted", text: "Nothing saved yet: open a listing and press \u201cSave listing\u201d." }));
+      syncSaveButtons();
+    } catch (error) {
+      if (token !== state.savedToken) return;
+      if (error.status === 401) return signOut();
+      $("saved-status").textContent = "Could not load your saved listings: " + error.message;
+    }
+  }
+
+  function savedItem(saved) {
+    const listing = saved.listing;
+    const open = el(
+      "button",
+      { type: "button", class: "link", "aria-label": `Show the saved listing at ${money(listing.price)}, ${facts(listing)}` },
+      el("strong", { text: money(listing.price) }),
+      " " + facts(listing)
+    );
+    open.addEventListener("click", () => showListing(listing));
+    const remove = el("button", {
+      type: "button",
+      class: "remove",
+      text: "Remove",
+      "aria-label": `Remove the listing at ${money(listing.price)}, ${facts(listing)}, from your saved listings`,
+    });
+    remove.addEventListener("click", () => setSaved(listing.id, false));
+    return el(
+      "li",
+      { "data-listing": String(listing.id), class: saved.still_listed ? "" : "gone" },
+      open,
+      remove,
+      el("p", { class: "muted since", text: saved.since_saved })
+    );
+  }
+
+  function saveButton(id) {
+    const button = el("button", { type: "button", class: "save", "data-listing": String(id) });
+    button.addEventListener("click", () => setSaved(id, !state.saved.has(id)));
+    syncSaveButton(button);
+    return button;
+  }
+
+  // a popup's button says what a press does now
+  function syncSaveButton(button) {
+    button.textContent = state.saved.has(Number(button.dataset.listing)) ? "Remove from saved" : "Save listing";
+  }
+
+  function syncSaveButtons() {
+    for (const button of document.querySelectorAll(".popup button.save")) syncSaveButton(button);
+  }
+
+  async function setSaved(id, save) {
+    const errors = document.querySelectorAll(`.popup[data-listing="${id}"] .save-error`);
+    $("saved-status").textContent = "";
+    for (const p of errors) p.textContent = "";
+    try {
+      await api(`/v1/me/saved/${id}`, { method: save ? "PUT" : "DELETE" });
+    } catch (error) {
+      if (error.status === 401) return signOut();
+      // removed already (in another tab) is what was asked; anything else is said where it was asked
+      if (save || error.status !== 404) {
+        for (const p of errors) p.textContent = error.message;
+        if (!errors.length) $("saved-status").textContent = error.message;
+      }
+    }
+    await loadSaved();
   }
 
   $("webhook-form").addEventListener("submit", async (event) => {

@@ -724,3 +724,75 @@ def test_the_alerts_follow_the_selected_region_and_page_on(browser, site):
             api_call(site, "DELETE", f"/v1/regions/{region['id']}")
         with session_scope() as session:
             session.execute(text("DELETE FROM listings WHERE id = ANY(:ids)"), {"ids": listings})
+
+
+def test_save_a_listing_and_see_what_becomes_of_it(browser, site):
+    sign_in(browser, site)
+    listing_id = wait_for_listings(browser)[0][0]
+    with session_scope() as session:
+        price = session.execute(
+            text("SELECT price FROM listings WHERE id = :i"), {"i": listing_id}
+        ).scalar_one()
+
+    def saved_text(d) -> str | None:
+        rows = d.find_elements(By.CSS_SELECTOR, f'#saved-list li[data-listing="{listing_id}"] .since')
+        return rows[0].text if rows else None
+
+    def save_button(d):
+        return d.find_element(By.CSS_SELECTOR, f'.popup[data-listing="{listing_id}"] button.save')
+
+    try:
+        assert browser.find_element(By.ID, "saved-list").text.startswith("Nothing saved yet")
+        browser.find_element(By.CSS_SELECTOR, f'#listing-list li[data-id="{listing_id}"]').click()
+        wait(browser).until(lambda d: save_button(d).text == "Save listing")
+        save_button(browser).click()
+        assert wait(browser).until(saved_text) == "The same price as when you saved it."
+        assert save_button(browser).text == "Remove from saved"
+        close_popup(browser)
+
+        # its price is cut: the saved list says so, by how much since it was saved
+        with session_scope() as session:
+            session.execute(
+                text("UPDATE listings SET price = :p WHERE id = :i"), {"p": price - 200, "i": listing_id}
+            )
+        percent = round(200 / price * 100)
+        wait(browser).until(
+            lambda d: saved_text(d) == f"Cut $200 ({percent}%) since you saved it, from ${price:,}."
+        )
+        screenshot(browser, "13-saved-listing")
+
+        # opened from the saved list, its popup offers to remove it
+        browser.find_element(
+            By.CSS_SELECTOR, f'#saved-list li[data-listing="{listing_id}"] button.link'
+        ).click()
+        wait(browser).until(lambda d: save_button(d).text == "Remove from saved")
+        save_button(browser).click()
+        wait(browser).until(
+            lambda d: d.find_element(By.ID, "saved-list").text.startswith("Nothing saved yet")
+        )
+        assert save_button(browser).text == "Save listing"
+
+        # saved again, then taken down: listed as gone, and removed from the list itself
+        save_button(browser).click()
+        wait(browser).until(saved_text)
+        close_popup(browser)
+        with session_scope() as session:
+            session.execute(text("UPDATE listings SET status = 'delisted' WHERE id = :i"), {"i": listing_id})
+        gone = wait(browser).until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, f'#saved-list li.gone[data-listing="{listing_id}"]')
+        )[0]
+        assert gone.find_element(By.CSS_SELECTOR, ".since").text.startswith("No longer listed (taken down)")
+        gone.find_element(By.CSS_SELECTOR, "button.remove").click()
+        wait(browser).until(
+            lambda d: d.find_element(By.ID, "saved-list").text.startswith("Nothing saved yet")
+        )
+        with session_scope() as session:
+            assert session.execute(text("SELECT count(*) FROM saved_listings")).scalar_one() == 0
+        assert console_errors(browser) == []
+    finally:
+        with session_scope() as session:
+            session.execute(
+                text("UPDATE listings SET price = :p, status = 'active' WHERE id = :i"),
+                {"p": price, "i": listing_id},
+            )
+            session.execute(text("DELETE FROM saved_listings"))

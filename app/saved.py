@@ -1,0 +1,158 @@
+"""/v1/me/saved: the caller's shortlist of listings, each with its price when saved and what became of it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response
+from sqlalchemy import Select, delete, func, literal, or_, select, tuple_
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import aliased
+
+from app.api import Blueprint
+from app.auth import SECURITY, auth_required, current_user
+from app.db import get_db
+from app.errors import ApiError
+from app.pagination import decode_cursor, encode_cursor, key_id, key_time
+from app.schemas import PageArgs, SavedPageSchema, SavedSchema
+from app.search import base_query, listing_item
+from models.explain import since_saved
+from models.listing import Listing
+from models.price_rank import PriceRank
+from models.user import SavedListing, User
+
+blp = Blueprint(
+    "saved", __name__, url_prefix="/v1/me/saved", description="Your saved listings, and what became of them."
+)
+
+MAX_SAVED = 500
+
+# the listing saved, and the flat it stands for now: itself, or the listing it was found to copy
+SAVED = aliased(Listing, name="saved")
+FLAT_ID = func.coalesce(SAVED.canonical_id, SAVED.id)
+EARLIER = aliased(SavedListing, name="earlier")
+EARLIER_LISTING = aliased(Listing, name="earlier_listing")
+
+
+def _saved_query(user_id: int) -> Select:
+    """The caller's saved listings as the flats they stand for (a flat saved twice, through copies, once:
+    as first saved), with what the listing API shows of each."""
+    saved_twice = (
+        select(literal(1))
+        .select_from(EARLIER)
+        .join(EARLIER_LISTING, EARLIER_LISTING.id == EARLIER.listing_id)
+        .where(
+            EARLIER.user_id == user_id,
+            func.coalesce(EARLIER_LISTING.canonical_id, EARLIER_LISTING.id) == FLAT_ID,
+            tuple_(EARLIER.saved_at, EARLIER.listing_id)
+            < tuple_(SavedListing.saved_at, SavedListing.listing_id),
+        )
+        .exists()
+    )
+    return (
+        select(
+            *base_query().selected_columns,
+            Listing.status,
+            Listing.last_seen_at,
+            SavedListing.listing_id.label("saved_id"),
+            SavedListing.saved_at,
+            SavedListing.price.label("saved_price"),
+        )
+        .select_from(SavedListing)
+        .join(SAVED, SAVED.id == SavedListing.listing_id)
+        .join(Listing, Listing.id == FLAT_ID)
+        .outerjoin(PriceRank, PriceRank.listing_id == Listing.id)
+        .where(SavedListing.user_id == user_id, ~saved_twice)
+    )
+
+
+def _item(row: Any) -> dict[str, Any]:
+    listing = {**listing_item(row), "status": row.status}
+    if row.status != "active":
+        listing["price_rank"] = None  # a rank is of the market a listing is in: not of one gone
+    return {
+        "listing": listing,
+        "saved_at": row.saved_at,
+        "saved_price": row.saved_price,
+        "still_listed": row.status == "active",
+        "since_saved": since_saved(row.saved_price, row.price, row.status, row.last_seen_at),
+    }
+
+
+@blp.route("")
+@auth_required
+@blp.doc(security=SECURITY)
+@blp.arguments(PageArgs, location="query", as_kwargs=False)
+@blp.response(200, SavedPageSchema)
+def saved(args: dict[str, Any]) -> dict[str, Any]:
+    """Your saved listings, last saved first: each as it is now (its price against the price when you
+    saved it, or that it is no longer listed)."""
+    query = _saved_query(current_user().id)
+    if args.get("cursor"):
+        saved_at, saved_id = decode_cursor(args["cursor"], "saved", 2)
+        after = tuple_(key_time(saved_at), key_id(saved_id))
+        query = query.where(tuple_(SavedListing.saved_at, SavedListing.listing_id) < after)
+    limit = args["limit"]
+    order = (SavedListing.saved_at.desc(), SavedListing.listing_id.desc())
+    rows = get_db().execute(query.order_by(*order).limit(limit + 1)).all()
+    more, rows = len(rows) > limit, rows[:limit]
+    cursor = encode_cursor("saved", [rows[-1].saved_at.isoformat(), rows[-1].saved_id]) if more else None
+    return {"items": [_item(r) for r in rows], "next_cursor": cursor}
+
+
+def _saved_flat(user_id: int, flat_id: int) -> Any:
+    return get_db().execute(_saved_query(user_id).where(Listing.id == flat_id)).first()
+
+
+@blp.route("/<int:listing_id>", methods=["PUT"])
+@auth_required
+@blp.doc(security=SECURITY)
+@blp.response(201, SavedSchema)
+@blp.alt_response(200, schema=SavedSchema, description="It was saved already (unchanged).")
+def save(listing_id: int) -> tuple[dict[str, Any], int]:
+    """Save a listing (one shown by the listing API; a copy saves the flat it copies) with its price now.
+    Saving it again changes nothing; at most 500 are kept."""
+    session = get_db()
+    user_id = current_user().id
+    flat = session.execute(
+        select(FLAT_ID.label("id"), Listing.price)
+        .select_from(SAVED)
+        .join(Listing, Listing.id == FLAT_ID)
+        .where(SAVED.id == listing_id, Listing.status == "active", Listing.canonical_id.is_(None))
+    ).first()
+    if flat is None:
+        raise ApiError(404, "No such listing.")
+    # one save of the caller at a time: two at once cannot pass the limit together
+    session.execute(select(User.id).where(User.id == user_id).with_for_update())
+    row = _saved_flat(user_id, flat.id)
+    if row is not None:
+        return _item(row), 200
+    count = session.scalar(select(func.count()).where(SavedListing.user_id == user_id))
+    if count >= MAX_SAVED:
+        raise ApiError(409, f"You already have {MAX_SAVED} saved listings; remove one first.")
+    session.execute(
+        insert(SavedListing)
+        .values(user_id=user_id, listing_id=flat.id, price=flat.price)
+        .on_conflict_do_nothing()
+    )
+    return _item(_saved_flat(user_id, flat.id)), 201
+
+
+@blp.route("/<int:listing_id>", methods=["DELETE"])
+@auth_required
+@blp.doc(security=SECURITY)
+@blp.response(204)
+def unsave(listing_id: int) -> Response:
+    """Remove a listing from your saved listings (the id it is listed with there, or the one you saved)."""
+    copies = select(Listing.id).where(Listing.canonical_id == listing_id)
+    removed = get_db().execute(
+        delete(SavedListing)
+        .where(
+            SavedListing.user_id == current_user().id,
+            or_(SavedListing.listing_id == listing_id, SavedListing.listing_id.in_(copies)),
+        )
+        .returning(SavedListing.listing_id)
+    )
+    if not removed.all():
+        raise ApiError(404, "That listing is not among your saved listings.")
+    return Response(status=204)

@@ -1,0 +1,152 @@
+"""/v1/me/saved: a shortlist of listings, each with its price when saved and what became of it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select, text
+
+from app import saved as saved_api
+from models.user import SavedListing
+
+
+def put(client, caller, listing_id: int):
+    return client.put(f"/v1/me/saved/{listing_id}", headers=caller.headers)
+
+
+def listed(client, caller, **query) -> list[dict]:
+    response = client.get("/v1/me/saved", query_string=query, headers=caller.headers)
+    assert response.status_code == 200, response.json
+    return response.json["items"]
+
+
+def set_listing(db_session, listing_id: int, **values) -> None:
+    assignments = ", ".join(f"{name} = :{name}" for name in values)
+    db_session.execute(
+        text(f"UPDATE listings SET {assignments} WHERE id = :id"), {**values, "id": listing_id}
+    )
+
+
+def test_save_list_and_remove(client, alice, bob, market_ids):
+    listing_id = list(market_ids.values())[0]
+    first = put(client, alice, listing_id)
+    assert first.status_code == 201
+    item = first.json
+    assert item["listing"]["id"] == listing_id and item["listing"]["status"] == "active"
+    assert item["saved_price"] == item["listing"]["price"] and item["still_listed"] is True
+    assert item["since_saved"] == "The same price as when you saved it."
+    again = put(client, alice, listing_id)
+    assert (again.status_code, again.json) == (200, item)  # saved already: unchanged
+    assert listed(client, alice) == [item]
+    assert listed(client, bob) == []  # each caller's own
+
+    assert client.delete(f"/v1/me/saved/{listing_id}", headers=alice.headers).status_code == 204
+    assert listed(client, alice) == []
+    gone = client.delete(f"/v1/me/saved/{listing_id}", headers=alice.headers)
+    assert gone.status_code == 404 and gone.json["detail"] == "That listing is not among your saved listings."
+    assert client.get("/v1/me/saved").status_code == 401
+    assert client.put(f"/v1/me/saved/{listing_id}").status_code == 401
+
+
+def test_what_became_of_each_saved_listing(client, alice, db_session, market_ids):
+    cut, raised, taken_down, expired, ranked = list(market_ids.values())[:5]
+    prices = {}
+    for listing_id in (cut, raised, taken_down, expired, ranked):
+        prices[listing_id] = put(client, alice, listing_id).json["saved_price"]
+    seen = datetime(2026, 11, 28, 9, tzinfo=UTC)
+    set_listing(db_session, cut, price=prices[cut] - 200)
+    set_listing(db_session, raised, price=prices[raised] + 1)
+    set_listing(db_session, taken_down, status="delisted", last_seen_at=seen)
+    set_listing(db_session, expired, status="expired", last_seen_at=seen)
+
+    items = {i["listing"]["id"]: i for i in listed(client, alice)}
+    percent = round(200 / prices[cut] * 100)
+    assert items[cut]["since_saved"] == (f"Cut $200 ({percent}%) since you saved it, from ${prices[cut]:,}.")
+    assert items[cut]["listing"]["price"] == prices[cut] - 200 and items[cut]["saved_price"] == prices[cut]
+    assert items[cut]["listing"]["price_change"]["previous_price"] == prices[cut]
+    assert items[raised]["since_saved"] == f"Raised $1 since you saved it, from ${prices[raised]:,}."
+    assert items[taken_down]["since_saved"] == (
+        f"No longer listed (taken down): last seen 28 Nov 2026 asking ${prices[taken_down]:,}."
+    )
+    assert items[expired]["since_saved"].startswith("No longer listed (expired): last seen 28 Nov 2026")
+    for gone in (taken_down, expired):
+        assert items[gone]["still_listed"] is False and items[gone]["listing"]["price_rank"] is None
+    assert items[taken_down]["listing"]["status"] == "delisted"
+    # the market fixture ranks every other listing (this one, and the one taken down): listed, it keeps it
+    assert items[ranked]["listing"]["price_rank"] is not None
+
+    # gone, it cannot be saved anew; still listed on the shortlist, it can be removed
+    assert client.delete(f"/v1/me/saved/{taken_down}", headers=alice.headers).status_code == 204
+    refused = put(client, alice, taken_down)
+    assert refused.status_code == 404 and refused.json["detail"] == "No such listing."
+
+
+def test_a_copy_stands_for_its_flat(client, alice, db_session, market_ids):
+    flat, copy, other_copy = list(market_ids.values())[:3]
+    saved = put(client, alice, copy).json
+    # the listing saved is found to copy another: the shortlist shows the flat, at the price saved
+    set_listing(db_session, copy, canonical_id=flat)
+    set_listing(db_session, other_copy, canonical_id=flat)
+    [item] = listed(client, alice)
+    assert item["listing"]["id"] == flat and item["saved_price"] == saved["saved_price"]
+    # saving the flat, or another copy of it, finds it saved
+    assert put(client, alice, flat).status_code == 200
+    assert put(client, alice, other_copy).status_code == 200
+    assert [i["listing"]["id"] for i in listed(client, alice)] == [flat]
+    # removed by the id it is listed with
+    assert client.delete(f"/v1/me/saved/{flat}", headers=alice.headers).status_code == 204
+    assert listed(client, alice) == []
+    # a copy saves the flat it copies
+    assert put(client, alice, other_copy).json["listing"]["id"] == flat
+    assert db_session.scalars(select(SavedListing.listing_id)).all() == [flat]
+
+
+def test_newest_first_in_pages(client, alice, db_session, market_ids):
+    ids = list(market_ids.values())[:7]
+    for listing_id in ids:
+        assert put(client, alice, listing_id).status_code == 201
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    for n, listing_id in enumerate(ids):
+        db_session.execute(
+            text("UPDATE saved_listings SET saved_at = :t WHERE listing_id = :i"),
+            {"t": start + timedelta(hours=n % 3), "i": listing_id},  # ties: the id decides
+        )
+    order = [i for _, i in sorted(((n % 3, i) for n, i in enumerate(ids)), reverse=True)]
+    seen, cursor = [], None
+    while True:
+        query = {"limit": 3} | ({"cursor": cursor} if cursor else {})
+        page = client.get("/v1/me/saved", query_string=query, headers=alice.headers).json
+        seen += [i["listing"]["id"] for i in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == order
+    bad = client.get("/v1/me/saved", query_string={"cursor": "nonsense"}, headers=alice.headers)
+    assert bad.status_code == 400 and bad.json["detail"] == "cursor: not a cursor this API returned."
+
+
+def test_unknown_listings_are_refused_and_the_list_is_bounded(client, alice, monkeypatch, market_ids):
+    for unknown in (10**12, 10**30):
+        response = put(client, alice, unknown)
+        assert response.status_code == 404 and response.json["detail"] == "No such listing."
+    monkeypatch.setattr(saved_api, "MAX_SAVED", 3)
+    ids = list(market_ids.values())[:4]
+    for listing_id in ids[:3]:
+        assert put(client, alice, listing_id).status_code == 201
+    full = put(client, alice, ids[3])
+    assert full.status_code == 409 and full.json["detail"] == (
+        "You already have 3 saved listings; remove one first."
+    )
+    assert put(client, alice, ids[0]).status_code == 200  # one saved already is no new one
+
+
+def test_they_go_with_the_account(client, alice, db_session, market_ids):
+    put(client, alice, list(market_ids.values())[0])
+    assert client.delete("/v1/me", headers=alice.headers).status_code == 204
+    assert db_session.scalar(select(func.count()).select_from(SavedListing)) == 0
+
+
+@pytest.mark.parametrize("path", ["/v1/me/saved/0", "/v1/me/saved/-1"])
+def test_odd_ids_are_not_found(client, alice, path):
+    assert client.put(path, headers=alice.headers).status_code == 404
