@@ -102,6 +102,21 @@ def test_a_copy_stands_for_its_flat(client, alice, db_session, market_ids):
     assert db_session.scalars(select(SavedListing.listing_id)).all() == [flat]
 
 
+def test_two_saved_listings_found_to_be_one_flat_are_listed_once(client, alice, db_session, market_ids):
+    flat, later = list(market_ids.values())[:2]
+    first = put(client, alice, flat).json
+    assert put(client, alice, later).status_code == 201
+    db_session.execute(
+        text("UPDATE saved_listings SET saved_at = saved_at + interval '1 hour' WHERE listing_id = :i"),
+        {"i": later},
+    )
+    set_listing(db_session, later, canonical_id=flat)  # found later to be the same flat
+    [item] = listed(client, alice)
+    assert item["listing"]["id"] == flat and item["saved_price"] == first["saved_price"]  # as first saved
+    assert client.delete(f"/v1/me/saved/{flat}", headers=alice.headers).status_code == 204
+    assert listed(client, alice) == [] and db_session.scalars(select(SavedListing.listing_id)).all() == []
+
+
 def test_newest_first_in_pages(client, alice, db_session, market_ids):
     ids = list(market_ids.values())[:7]
     for listing_id in ids:
