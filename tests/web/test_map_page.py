@@ -760,12 +760,14 @@ def test_save_a_listing_and_see_what_becomes_of_it(browser, site):
             lambda d: saved_text(d) == f"Cut $200 ({percent}%) since you saved it, from ${price:,}."
         )
         screenshot(browser, "13-saved-listing")
+        assert audit(browser) == []  # the saved list's controls, labelled and legible
 
         # opened from the saved list, its popup offers to remove it
         browser.find_element(
             By.CSS_SELECTOR, f'#saved-list li[data-listing="{listing_id}"] button.link'
         ).click()
         wait(browser).until(lambda d: save_button(d).text == "Remove from saved")
+        assert audit(browser) == []  # and the popup's
         save_button(browser).click()
         wait(browser).until(
             lambda d: d.find_element(By.ID, "saved-list").text.startswith("Nothing saved yet")
