@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response
-from sqlalchemy import Select, delete, func, literal, or_, select, tuple_
+from sqlalchemy import Select, delete, func, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import aliased
 
 from app.api import Blueprint
 from app.auth import SECURITY, auth_required, current_user
@@ -16,53 +15,27 @@ from app.errors import ApiError
 from app.pagination import decode_cursor, encode_cursor, key_id, key_time
 from app.schemas import PageArgs, SavedPageSchema, SavedSchema
 from app.search import base_query, listing_item
+from models import saved as saved_model
 from models.explain import since_saved
 from models.listing import Listing
-from models.price_rank import PriceRank
+from models.saved import FLAT_ID, SAVED, saved_flats
 from models.user import SavedListing, User
 
 blp = Blueprint(
     "saved", __name__, url_prefix="/v1/me/saved", description="Your saved listings, and what became of them."
 )
 
-MAX_SAVED = 500
-
-# the listing saved, and the flat it stands for now: itself, or the listing it was found to copy
-SAVED = aliased(Listing, name="saved")
-FLAT_ID = func.coalesce(SAVED.canonical_id, SAVED.id)
-EARLIER = aliased(SavedListing, name="earlier")
-EARLIER_LISTING = aliased(Listing, name="earlier_listing")
-
 
 def _saved_query(user_id: int) -> Select:
-    """The caller's saved listings as the flats they stand for (a flat saved twice, through copies, once:
-    as first saved), with what the listing API shows of each."""
-    saved_twice = (
-        select(literal(1))
-        .select_from(EARLIER)
-        .join(EARLIER_LISTING, EARLIER_LISTING.id == EARLIER.listing_id)
-        .where(
-            EARLIER.user_id == user_id,
-            func.coalesce(EARLIER_LISTING.canonical_id, EARLIER_LISTING.id) == FLAT_ID,
-            tuple_(EARLIER.saved_at, EARLIER.listing_id)
-            < tuple_(SavedListing.saved_at, SavedListing.listing_id),
-        )
-        .exists()
-    )
-    return (
-        select(
-            *base_query().selected_columns,
-            Listing.status,
-            Listing.last_seen_at,
-            SavedListing.listing_id.label("saved_id"),
-            SavedListing.saved_at,
-            SavedListing.price.label("saved_price"),
-        )
-        .select_from(SavedListing)
-        .join(SAVED, SAVED.id == SavedListing.listing_id)
-        .join(Listing, Listing.id == FLAT_ID)
-        .outerjoin(PriceRank, PriceRank.listing_id == Listing.id)
-        .where(SavedListing.user_id == user_id, ~saved_twice)
+    """The caller's saved listings as the flats they stand for, with what the listing API shows of each."""
+    return saved_flats(
+        user_id,
+        *base_query().selected_columns,
+        Listing.status,
+        Listing.last_seen_at,
+        SavedListing.listing_id.label("saved_id"),
+        SavedListing.saved_at,
+        SavedListing.price.label("saved_price"),
     )
 
 
@@ -74,7 +47,7 @@ def _item(row: Any) -> dict[str, Any]:
         "listing": listing,
         "saved_at": row.saved_at,
         "saved_price": row.saved_price,
-        "still_listed": row.status == "active",
+        "still_listed": row.status in ("active", "pending"),  # pending: a change of it being read
         "since_saved": since_saved(row.saved_price, row.price, row.status, row.last_seen_at),
     }
 
@@ -128,11 +101,11 @@ def save(listing_id: int) -> tuple[dict[str, Any], int]:
     if row is not None:
         return _item(row), 200
     count = session.scalar(select(func.count()).where(SavedListing.user_id == user_id))
-    if count >= MAX_SAVED:
-        raise ApiError(409, f"You already have {MAX_SAVED} saved listings; remove one first.")
+    if count >= saved_model.MAX_SAVED:
+        raise ApiError(409, f"You already have {saved_model.MAX_SAVED} saved listings; remove one first.")
     session.execute(
         insert(SavedListing)
-        .values(user_id=user_id, listing_id=flat.id, price=flat.price)
+        .values(user_id=user_id, listing_id=flat.id, price=flat.price, told_price=flat.price)
         .on_conflict_do_nothing()
     )
     return _item(_saved_flat(user_id, flat.id)), 201

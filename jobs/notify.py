@@ -29,6 +29,10 @@ so one user's long backlog cannot spend the run's time before anyone else's aler
 A region told of a flat hears of it again when its price is cut by NOOK_PRICE_CUT_ALERT_PERCENT (3)
 or more (models.matching queues the alert again, for that reason): the message says "price cut" and
 from what price.
+
+A user's saved listings have news too (models.saved): a cut since the price they last heard, or that
+the flat went. It goes in messages of its own, after the alerts, delivered the same way (marked told
+only after a 2xx, backing off when the webhook fails).
 """
 
 from __future__ import annotations
@@ -37,24 +41,25 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Select, func, select, text
 from sqlalchemy.orm import Session
 
 from jobs.runtime import budget_deadline, past, run_job
 from jobs.webhook_post import NoAnswer, WebhookPoster
-from models.explain import last_change
+from models.explain import last_change, since_saved
 from models.listing import Listing
 from models.matching import READY, withdraw_alerts
 from models.price_rank import PriceRank
 from models.region import Notification, Region
+from models.saved import news_condition, saved_flats
 from models.session import session_scope
 from models.settings import get_settings
-from models.user import User
+from models.user import SavedListing, User
 from models.webhooks import WebhookNotAllowed
 
 log = logging.getLogger("nook.jobs.notify")
@@ -91,17 +96,25 @@ def backoff(attempts: int) -> timedelta:
     return min(MAX_BACKOFF, timedelta(minutes=2 ** max(0, attempts - 1)))
 
 
-def _line(notification: Notification, listing: Listing, region: Region, rank: PriceRank | None) -> str:
+def _facts(listing: Listing) -> str:
     facts = [f"${listing.price:,}", "studio" if listing.bedrooms == 0 else f"{listing.bedrooms} bd"]
     if listing.bathrooms is not None:
         facts.append(f"{listing.bathrooms:g} ba")
     if listing.sqft:
         facts.append(f"{listing.sqft:,} sqft")
+    return " · ".join(facts)
+
+
+def _link(listing: Listing) -> str:
     title = (listing.title or "Listing").replace(">", "").replace("|", "/")
-    text = f"*<{listing.url}|{title}>*" if listing.url else f"*{title}*"
+    return f"*<{listing.url}|{title}>*" if listing.url else f"*{title}*"
+
+
+def _line(notification: Notification, listing: Listing, region: Region, rank: PriceRank | None) -> str:
+    text = _link(listing)
     if notification.reason == "price_cut":
         text = "Price cut: " + text
-    text += f"\n{' · '.join(facts)} · in _{region.name}_"
+    text += f"\n{_facts(listing)} · in _{region.name}_"
     if rank is not None and listing.price is not None:
         text += "\n" + rank.explain(listing)
     change = _change(listing)
@@ -194,6 +207,35 @@ def _due(
     return [tuple(row) for row in session.execute(query)], len(withdrawn)  # type: ignore[misc]
 
 
+@dataclass
+class Posted:
+    """How a message's post went: taken (a 2xx), or the error and how long the webhook asked us to wait."""
+
+    error: str | None = None
+    wait: timedelta = timedelta(0)
+
+
+def _post(
+    poster: WebhookPoster, user: User, message: dict[str, Any], key: str, budget: float | None
+) -> Posted:
+    body = json.dumps(message, separators=(",", ":"), allow_nan=False).encode()
+    digest = hashlib.sha1(key.encode()).hexdigest()
+    try:
+        answer = poster.post(user.webhook_url or "", body, {"Idempotency-Key": f"nook-{digest}"}, budget)
+    except (NoAnswer, WebhookNotAllowed) as exc:
+        return Posted(f"{type(exc).__name__}: {exc}"[:500])
+    if 200 <= answer.status < 300:
+        return Posted()
+    redirect = " (nook follows no redirect)" if 300 <= answer.status < 400 else ""
+    # the next try waits as long as asked, up to the longest
+    wait = (
+        timedelta(0)
+        if answer.retry_after is None
+        else min(MAX_BACKOFF, timedelta(seconds=answer.retry_after))
+    )
+    return Posted(f"webhook answered HTTP {answer.status}{redirect}", wait)
+
+
 def deliver_to_user(
     session: Session, user: User, now: datetime, poster: WebhookPoster, budget: float | None = None
 ) -> Delivery:
@@ -204,30 +246,91 @@ def deliver_to_user(
     if not rows:
         return result
     notifications = [row[0] for row in rows]
-    key = hashlib.sha1(",".join(str(n.id) for n in notifications).encode()).hexdigest()
-    body = json.dumps(build_message(rows), separators=(",", ":"), allow_nan=False).encode()
-    wait = timedelta(0)
-    try:
-        answer = poster.post(user.webhook_url or "", body, {"Idempotency-Key": f"nook-{key}"}, budget)
-    except (NoAnswer, WebhookNotAllowed) as exc:
-        result.error = f"{type(exc).__name__}: {exc}"[:500]
-    else:
-        if 200 <= answer.status < 300:
-            for notification in notifications:
-                notification.status, notification.sent_at = "sent", now
-                notification.attempts += 1
-                notification.last_error = None
-            result.sent = len(notifications)
-            return result
-        redirect = " (nook follows no redirect)" if 300 <= answer.status < 400 else ""
-        result.error = f"webhook answered HTTP {answer.status}{redirect}"
-        if answer.retry_after is not None:  # the next try waits as long as asked, up to the longest
-            wait = min(MAX_BACKOFF, timedelta(seconds=answer.retry_after))
-    result.failed = len(notifications)
+    posted = _post(poster, user, build_message(rows), ",".join(str(n.id) for n in notifications), budget)
     for notification in notifications:
         notification.attempts += 1
-        notification.next_attempt_at = now + max(wait, backoff(notification.attempts))
-        notification.last_error = result.error
+        if posted.error is None:
+            notification.status, notification.sent_at, notification.last_error = "sent", now, None
+        else:
+            notification.next_attempt_at = now + max(posted.wait, backoff(notification.attempts))
+            notification.last_error = posted.error
+    result.error = posted.error
+    result.sent, result.failed = (len(notifications), 0) if posted.error is None else (0, len(notifications))
+    return result
+
+
+def _saved_news_due(session: Session, user_id: int | None, now: datetime) -> Select:
+    share = get_settings().price_cut_alert_percent / 100
+    return saved_flats(user_id, SavedListing, Listing).where(news_condition(now, cutoff(now), share))
+
+
+def saved_news_message(rows: list[tuple[SavedListing, Listing]]) -> dict[str, Any]:
+    """A Slack-compatible message of saved flats' news: each cut since the price last heard, or gone."""
+    cuts = sum(1 for _, listing in rows if listing.status == "active")
+    gone = len(rows) - cuts
+    news = [f"{cuts} price cut{'s' if cuts != 1 else ''}"] if cuts else []
+    news += [f"{gone} no longer listed"] if gone else []
+    headline = f"{' and '.join(news)} among your saved listings"
+    blocks = [{"type": "header", "text": {"type": "plain_text", "text": headline}}]
+    for saved, listing in rows:
+        words = since_saved(
+            saved.told_price,
+            listing.price,
+            listing.status,
+            listing.last_seen_at,
+            since="you last heard of it",
+        )
+        if listing.status == "active":
+            line = f"Price cut: {_link(listing)}\n{_facts(listing)}\n{words}"
+        else:
+            line = f"{_link(listing)}\n{words}"
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": line}})
+    return {
+        "text": headline,
+        "blocks": blocks,
+        "nook": {
+            "saved": [
+                {
+                    "listing_id": listing.id,
+                    "news": "price_cut" if listing.status == "active" else "gone",
+                    "status": listing.status,
+                    "price": listing.price,
+                    "last_heard_price": saved.told_price,
+                    "url": listing.url,
+                }
+                for saved, listing in rows
+            ]
+        },
+    }
+
+
+def deliver_saved_news(
+    session: Session, user: User, now: datetime, poster: WebhookPoster, budget: float | None = None
+) -> Delivery:
+    """Send one batch of the news of a user's saved flats; mark it told only after a 2xx."""
+    result = Delivery(user.id)
+    query = (
+        _saved_news_due(session, user.id, now)
+        .order_by(SavedListing.saved_at, SavedListing.listing_id)
+        .limit(MAX_PER_MESSAGE)
+        .with_for_update(of=SavedListing, skip_locked=True)
+    )
+    rows = [(saved, listing) for saved, listing in session.execute(query)]
+    if not rows:
+        return result
+    key = "saved:" + ",".join(f"{s.listing_id}:{lst.id}:{lst.price}:{lst.status}" for s, lst in rows)
+    posted = _post(poster, user, saved_news_message(rows), key, budget)
+    for saved, listing in rows:
+        if posted.error is None:
+            saved.told_price = listing.price if listing.status == "active" else saved.told_price
+            saved.told_gone = listing.status != "active"
+            saved.news_attempts, saved.news_next_attempt_at, saved.news_error = 0, None, None
+        else:
+            saved.news_attempts += 1
+            saved.news_next_attempt_at = now + max(posted.wait, backoff(saved.news_attempts))
+            saved.news_error = posted.error
+    result.error = posted.error
+    result.sent, result.failed = (len(rows), 0) if posted.error is None else (0, len(rows))
     return result
 
 
@@ -249,18 +352,41 @@ def users_with_due_alerts(session: Session, now: datetime) -> list[int]:
     )
 
 
-def notify_all(
-    now: datetime, poster: WebhookPoster | None = None, deadline: float | None = None
-) -> dict[str, Any]:
-    """Expire the alerts past the age limit, then deliver every user's due alerts, a batch per user in
-    turn, each batch in its own committed transaction, none posted past `deadline` (time.monotonic())."""
-    poster = poster or WebhookPoster()
-    with session_scope() as session:
-        expired = expire_alerts(session, now)
-    with session_scope() as session:
-        user_ids = users_with_due_alerts(session, now)
-    sent = failed = withdrawn = batches = 0
-    failing_users = []
+def users_with_saved_news(session: Session, now: datetime) -> list[int]:
+    """Users with a webhook and news of their saved flats due."""
+    query = (
+        _saved_news_due(session, None, now)
+        .with_only_columns(SavedListing.user_id)
+        .join(User, User.id == SavedListing.user_id)
+        .where(User.webhook_url.is_not(None))
+        .distinct()
+        .order_by(SavedListing.user_id)
+    )
+    return list(session.scalars(query))
+
+
+@dataclass
+class Turns:
+    """What delivering in turns did."""
+
+    users: int = 0
+    batches: int = 0
+    sent: int = 0
+    failed: int = 0
+    withdrawn: int = 0
+    failing_users: list[int] = field(default_factory=list)
+
+
+def _in_turns(
+    user_ids: list[int],
+    deliver: Callable[[Session, User, datetime, WebhookPoster, float | None], Delivery],
+    now: datetime,
+    poster: WebhookPoster,
+    deadline: float | None,
+) -> Turns:
+    """Deliver a batch per user in turn, each batch in its own committed transaction, until none has more
+    or the deadline passes (no batch is posted past it)."""
+    done = Turns(users=len(user_ids))
     turn = user_ids
     while turn and not past(deadline):
         more = []  # the users who may have more due after this turn
@@ -272,25 +398,48 @@ def notify_all(
                 if user is None:  # deleted their account meanwhile (with their alerts)
                     continue
                 budget = None if deadline is None else deadline - time.monotonic()
-                delivery = deliver_to_user(session, user, now, poster, budget)
-            withdrawn += delivery.withdrawn
+                delivery = deliver(session, user, now, poster, budget)
+            done.withdrawn += delivery.withdrawn
             if delivery.sent or delivery.failed:
-                batches += 1
-                sent, failed = sent + delivery.sent, failed + delivery.failed
+                done.batches += 1
+                done.sent, done.failed = done.sent + delivery.sent, done.failed + delivery.failed
             if delivery.error:
-                failing_users.append(user_id)
+                done.failing_users.append(user_id)
                 log.warning("webhook delivery failed", extra={"user_id": user_id, "error": delivery.error})
             elif delivery.sent or delivery.withdrawn:  # a batch sent or all withdrawn: others may be due
                 more.append(user_id)
         turn = more
+    return done
+
+
+def notify_all(
+    now: datetime, poster: WebhookPoster | None = None, deadline: float | None = None
+) -> dict[str, Any]:
+    """Expire the alerts past the age limit, then deliver every user's due alerts, a batch per user in
+    turn, then the news of their saved flats alike, none posted past `deadline` (time.monotonic())."""
+    poster = poster or WebhookPoster()
+    with session_scope() as session:
+        expired = expire_alerts(session, now)
+    with session_scope() as session:
+        user_ids = users_with_due_alerts(session, now)
+    alerts = _in_turns(user_ids, deliver_to_user, now, poster, deadline)
+    with session_scope() as session:
+        saved_user_ids = users_with_saved_news(session, now)
+    saved = _in_turns(saved_user_ids, deliver_saved_news, now, poster, deadline)
     return {
-        "users": len(user_ids),
-        "batches": batches,
-        "sent": sent,
-        "failed": failed,
-        "withdrawn": withdrawn,
+        "users": alerts.users,
+        "batches": alerts.batches,
+        "sent": alerts.sent,
+        "failed": alerts.failed,
+        "withdrawn": alerts.withdrawn,
         "expired": expired,
-        "failing_users": failing_users,
+        "failing_users": alerts.failing_users,
+        "saved_news": {
+            "users": saved.users,
+            "sent": saved.sent,
+            "failed": saved.failed,
+            "failing_users": saved.failing_users,
+        },
     }
 
 

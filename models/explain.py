@@ -122,16 +122,24 @@ def last_change(listing: Any) -> dict[str, Any] | None:
     return price_change(listing.previous_price, listing.price, listing.price_changed_at)
 
 
-def since_saved(saved_price: int, price: int | None, status: str, last_seen_at: datetime) -> str:
-    """What became of a saved listing, in words: its price against the price when it was saved, or that
-    it is no longer listed ("Cut $200 (8%) since you saved it, from $2,500.")."""
-    if status != "active":
-        gone = {"delisted": "taken down", "expired": "expired"}.get(status, status)
+def since_saved(
+    saved_price: int, price: int | None, status: str, last_seen_at: datetime, since: str = "you saved it"
+) -> str:
+    """What became of a saved listing, in words: its price against the price when it was saved (or, with
+    `since`, another time: "you last heard of it"), or that it is no longer listed ("Cut $200 (8%) since
+    you saved it, from $2,500.")."""
+    if status in GONE:
         asking = f" asking {money(price)}" if price is not None else ""
-        return f"No longer listed ({gone}): last seen {last_seen_at:%-d %b %Y}{asking}."
-    if price is None or price == saved_price:
-        return "The same price as when you saved it."
+        return f"No longer listed ({GONE[status]}): last seen {last_seen_at:%-d %b %Y}{asking}."
+    if status == "rejected":
+        return "No longer shown: its source's latest version of it could not be read."
+    if price is None or price == saved_price:  # active, or pending: a change being read
+        return f"No change of price since {since}."
     verb = "Cut" if price < saved_price else "Raised"
     percent = round(abs(price - saved_price) / saved_price * 100) if saved_price else 0
     share = f" ({percent}%)" if percent else ""
-    return f"{verb} {money(abs(price - saved_price))}{share} since you saved it, from {money(saved_price)}."
+    return f"{verb} {money(abs(price - saved_price))}{share} since {since}, from {money(saved_price)}."
+
+
+# a listing's statuses once it has left the market, in words
+GONE = {"delisted": "taken down", "expired": "expired"}

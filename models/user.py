@@ -5,7 +5,21 @@ import re
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, and_, or_, select
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    and_,
+    false,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, created_at_column
@@ -44,6 +58,13 @@ class SavedListing(Base):
     )
     price: Mapped[int] = mapped_column(Integer)
     saved_at: Mapped[datetime] = created_at_column()
+    # what the user last heard of the flat at their webhook (models.saved): the price (at first, the price
+    # saved), whether it went; and how the delivery of news of it goes
+    told_price: Mapped[int] = mapped_column(Integer)
+    told_gone: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    news_attempts: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    news_next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    news_error: Mapped[str | None] = mapped_column(Text)
 
 
 def new_api_key() -> str:

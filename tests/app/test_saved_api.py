@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select, text
 
-from app import saved as saved_api
+from models import saved as saved_model
 from models.user import SavedListing
 
 
@@ -35,7 +35,7 @@ def test_save_list_and_remove(client, alice, bob, market_ids):
     item = first.json
     assert item["listing"]["id"] == listing_id and item["listing"]["status"] == "active"
     assert item["saved_price"] == item["listing"]["price"] and item["still_listed"] is True
-    assert item["since_saved"] == "The same price as when you saved it."
+    assert item["since_saved"] == "No change of price since you saved it."
     again = put(client, alice, listing_id)
     assert (again.status_code, again.json) == (200, item)  # saved already: unchanged
     assert listed(client, alice) == [item]
@@ -145,7 +145,7 @@ def test_unknown_listings_are_refused_and_the_list_is_bounded(client, alice, mon
     for unknown in (10**12, 10**30):
         response = put(client, alice, unknown)
         assert response.status_code == 404 and response.json["detail"] == "No such listing."
-    monkeypatch.setattr(saved_api, "MAX_SAVED", 3)
+    monkeypatch.setattr(saved_model, "MAX_SAVED", 3)
     ids = list(market_ids.values())[:4]
     for listing_id in ids[:3]:
         assert put(client, alice, listing_id).status_code == 201

@@ -746,7 +746,7 @@ def test_save_a_listing_and_see_what_becomes_of_it(browser, site):
         browser.find_element(By.CSS_SELECTOR, f'#listing-list li[data-id="{listing_id}"]').click()
         wait(browser).until(lambda d: save_button(d).text == "Save listing")
         save_button(browser).click()
-        assert wait(browser).until(saved_text) == "The same price as when you saved it."
+        assert wait(browser).until(saved_text) == "No change of price since you saved it."
         assert save_button(browser).text == "Remove from saved"
         close_popup(browser)
 
