@@ -259,7 +259,8 @@ def deliver_to_user(
     return result
 
 
-def _saved_news_due(session: Session, user_id: int | None, now: datetime) -> Select:
+def _saved_news_due(user_id: int | None, now: datetime) -> Select:
+    """The saved flats of a user (None: of everyone) with news due now."""
     share = get_settings().price_cut_alert_percent / 100
     return saved_flats(user_id, SavedListing, Listing).where(news_condition(now, cutoff(now), share))
 
@@ -310,7 +311,7 @@ def deliver_saved_news(
     """Send one batch of the news of a user's saved flats; mark it told only after a 2xx."""
     result = Delivery(user.id)
     query = (
-        _saved_news_due(session, user.id, now)
+        _saved_news_due(user.id, now)
         .order_by(SavedListing.saved_at, SavedListing.listing_id)
         .limit(MAX_PER_MESSAGE)
         .with_for_update(of=SavedListing, skip_locked=True)
@@ -355,7 +356,7 @@ def users_with_due_alerts(session: Session, now: datetime) -> list[int]:
 def users_with_saved_news(session: Session, now: datetime) -> list[int]:
     """Users with a webhook and news of their saved flats due."""
     query = (
-        _saved_news_due(session, None, now)
+        _saved_news_due(None, now)
         .with_only_columns(SavedListing.user_id)
         .join(User, User.id == SavedListing.user_id)
         .where(User.webhook_url.is_not(None))

@@ -1,4 +1,5 @@
-"""A local webhook receiver for the demo: prints each alert message, keeps the last ones.
+"""A local webhook receiver for the demo: prints each message (alerts, saved flats' news), keeps the
+last ones.
 
 POST /hook   accepts a Slack-compatible message (what the notify job sends)
 GET  /       the last 50 messages as JSON
@@ -16,13 +17,16 @@ from jobs.local.json_http import JsonHandler, serve_in_thread
 
 
 def _summary(message: dict[str, Any]) -> str:
-    alerts = (message.get("nook") or {}).get("notifications") or []
+    nook = message.get("nook") or {}
+    # region alerts (their price rank), or saved flats' news (a price cut, gone)
+    items = nook.get("notifications") or nook.get("saved") or []
     lines = [f"webhook <- {message.get('text', '(no text)')}"]
-    for alert in alerts[:5]:
-        label = f" ({alert['label']})" if alert.get("label") else ""
-        lines.append(f"           ${alert.get('price'):,}{label}  {alert.get('url')}")
-    if len(alerts) > 5:
-        lines.append(f"           ... and {len(alerts) - 5} more")
+    for item in items[:5]:
+        tag = item.get("label") or item.get("news")
+        label = f" ({tag})" if tag else ""
+        lines.append(f"           ${item.get('price'):,}{label}  {item.get('url')}")
+    if len(items) > 5:
+        lines.append(f"           ... and {len(items) - 5} more")
     return "\n".join(lines)
 
 

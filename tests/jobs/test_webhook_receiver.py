@@ -17,14 +17,23 @@ def test_receiver_keeps_and_prints_messages_and_refuses_what_is_not_json():
             "nook": {"notifications": [{"price": 2100, "label": "low", "url": "http://x/1"}] * 7},
         }
         assert requests.post(f"{base}/hook", json=message, timeout=5).json() == {"ok": True}
+        news = {
+            "text": "1 price cut among your saved listings",
+            "nook": {"saved": [{"price": 2375, "news": "price_cut", "url": "http://x/2"}]},
+        }
+        assert requests.post(f"{base}/hook", json=news, timeout=5).json() == {"ok": True}
         refused = requests.post(f"{base}/hook", data=b"{not json", timeout=5)
         assert refused.status_code == 400 and refused.json() == {"error": "not JSON"}
         kept = requests.get(f"{base}/", timeout=5)
-        assert kept.headers["Content-Type"] == "application/json" and kept.json() == [message]
+        assert kept.headers["Content-Type"] == "application/json" and kept.json() == [message, news]
     finally:
         server.shutdown()
         server.server_close()
-    assert len(printed) == 1
+    assert len(printed) == 2
+    assert printed[1].splitlines() == [
+        "webhook <- 1 price cut among your saved listings",
+        "           $2,375 (price_cut)  http://x/2",
+    ]
     lines = printed[0].splitlines()
     assert lines[0] == "webhook <- 2 new listings in Annex"
     assert lines[1].split() == ["$2,100", "(low)", "http://x/1"] and len(lines) == 7  # 5 shown, then the rest
