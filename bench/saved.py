@@ -1,0 +1,139 @@
+"""Saved listings at scale: the notify run's search for saved flats with news, one user's news batch, and
+GET /v1/me/saved for a user with the most saved listings, in a scratch database.
+
+`python -m bench.saved [--listings 100000] [--users 2000] [--saved 100]`: every user saves `--saved`
+listings (one saves 500, the most kept); 2% of the saved flats have news (half a cut, half gone) and some
+saved listings were later found to be copies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from datetime import UTC, datetime
+
+from bench.db import scratch_database
+from bench.results import table, write_section
+
+
+def load(listings: int, users: int, saved: int) -> tuple[int, str]:
+    """Listings, users with webhooks and their saved listings; return the heaviest user's id and key."""
+    from sqlalchemy import text
+
+    from bench.price_rank import load_listings
+    from models.session import session_scope
+    from models.user import create_user
+
+    load_listings(listings)
+    with session_scope() as session:
+        heavy, key = create_user(session, "heavy@example.com")
+        session.execute(
+            text("""INSERT INTO users (email, api_key_hash, api_key_prefix, webhook_url)
+                    SELECT 'saver' || u || '@example.com', md5(u::text) || md5(u::text || 'k'), 'nook_bench',
+                           'https://hooks.example.com/' || u
+                    FROM generate_series(1, :users) u"""),
+            {"users": users - 1},
+        )
+        session.execute(
+            text("UPDATE users SET webhook_url = 'https://hooks.example.com/heavy' WHERE id = :u"),
+            {"u": heavy.id},
+        )
+        # each user saves `saved` listings spread over the market (the heavy one 500), at their price then
+        session.execute(
+            text("""INSERT INTO saved_listings (user_id, listing_id, price, told_price, saved_at)
+                    SELECT u.id, l.id, l.price, l.price, now() - (n || ' minutes')::interval
+                    FROM users u
+                    CROSS JOIN LATERAL generate_series(1, CASE WHEN u.id = :heavy THEN 500 ELSE :saved END) n
+                    JOIN LATERAL (SELECT id, price FROM listings
+                                  WHERE id = 1 + ((u.id * 7919 + n * 104729) % :listings)) l ON true
+                    ON CONFLICT DO NOTHING"""),
+            {"heavy": heavy.id, "saved": saved, "listings": listings},
+        )
+        # news: 1% of the saved flats cut by 5%, 1% gone; 1% of the listings found to be copies
+        session.execute(text("UPDATE listings SET price = price * 0.95 WHERE id % 100 = 1"))
+        session.execute(text("UPDATE listings SET status = 'delisted' WHERE id % 100 = 2"))
+        session.execute(text("UPDATE listings SET canonical_id = id + 1 WHERE id % 100 = 3"))
+        session.execute(text("ANALYZE"))
+    return heavy.id, key
+
+
+def timed(function, rounds: int) -> tuple[float, float]:
+    """Median and worst milliseconds of `rounds` calls."""
+    laps = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        function()
+        laps.append((time.perf_counter() - started) * 1000)
+    return statistics.median(laps), max(laps)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--listings", type=int, default=100_000)
+    parser.add_argument("--users", type=int, default=2_000)
+    parser.add_argument("--saved", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=20)
+    args = parser.parse_args()
+    scratch_database("nook_bench_saved")
+    started = time.perf_counter()
+    heavy_id, key = load(args.listings, args.users, args.saved)
+    print(f"loaded in {time.perf_counter() - started:.0f} s", flush=True)
+
+    from sqlalchemy import func, select
+
+    from app import create_app
+    from jobs import notify
+    from models.session import session_scope
+    from models.user import SavedListing
+
+    now = datetime.now(UTC)
+    with session_scope() as session:
+        rows = session.scalar(select(func.count()).select_from(SavedListing))
+        with_news = len(notify.users_with_saved_news(session, now))
+        due = session.execute(notify._saved_news_due(heavy_id, now)).all()
+
+    def scan() -> None:
+        with session_scope() as session:
+            notify.users_with_saved_news(session, now)
+
+    def batch() -> None:  # what deliver_saved_news reads and locks for the heaviest user, rolled back
+        with session_scope() as session:
+            query = (
+                notify._saved_news_due(heavy_id, now)
+                .order_by(SavedListing.saved_at)
+                .limit(notify.MAX_PER_MESSAGE)
+            )
+            session.execute(query.with_for_update(of=SavedListing, skip_locked=True)).all()
+            session.rollback()
+
+    client = create_app().test_client()
+    headers = {"Authorization": f"Bearer {key}"}
+
+    def page() -> None:
+        response = client.get("/v1/me/saved", query_string={"limit": 100}, headers=headers)
+        assert response.status_code == 200 and len(response.json["items"]) == 100
+
+    for function in (scan, batch, page):
+        function()  # warm
+    figures = [
+        {"what": "users with saved news (the notify run's search)", "p50 ms": 0.0, "max ms": 0.0},
+        {"what": "one user's news batch, read and locked (500 saved)", "p50 ms": 0.0, "max ms": 0.0},
+        {"what": "GET /v1/me/saved?limit=100 (500 saved)", "p50 ms": 0.0, "max ms": 0.0},
+    ]
+    for row, function in zip(figures, (scan, batch, page), strict=True):
+        median, worst = timed(function, args.rounds)
+        row["p50 ms"], row["max ms"] = f"{median:.1f}", f"{worst:.1f}"
+        print(row, flush=True)
+    body = (
+        f"`python -m bench.saved --listings {args.listings} --users {args.users} --saved {args.saved}` — "
+        f"{args.listings:,} listings, {args.users:,} users with webhooks, {rows:,} saved listings (one user "
+        f"500); {with_news:,} users have news due (1% of the listings cut by 5%, 1% taken down, 1% found to "
+        f"be copies), the heaviest {len(due)} items. {args.rounds} rounds each, after one to warm.\n\n"
+        + table(figures)
+    )
+    write_section("saved", body)
+
+
+if __name__ == "__main__":
+    main()
