@@ -201,6 +201,7 @@
         dot.style.background = colour;
         box.append(el("div", {}, dot, label === "unranked" ? "not ranked" : label + " price"));
       }
+      box.append(el("div", {}, el("span", { class: "saved-dot" }), "saved by you"));
       return box;
     };
     legend.addTo(map);
@@ -305,6 +306,7 @@
     );
     const change = item.price_change;
     if (change && change.percent < 0) row.append(el("span", { class: "cut", title: change.words, text: "price cut" }));
+    row.append(el("span", { class: "saved-tag", text: "saved", hidden: "" }));
     const open = () => openListing(item.id);
     row.addEventListener("click", open);
     row.addEventListener("keydown", (event) => {
@@ -314,6 +316,19 @@
       }
     });
     $("listing-list").append(row);
+    markSaved(item.id);
+  }
+
+  // a saved listing is outlined on the map and tagged in the list
+  function markSaved(id) {
+    const entry = state.listings.get(id);
+    if (!entry) return;
+    const saved = state.saved.has(id);
+    const path = entry.marker.getElement();
+    if (path) path.classList.toggle("saved-marker", saved);
+    entry.marker.setStyle({ color: saved ? "#1d1d1d" : "#ffffff", weight: saved ? 3 : 1 });
+    const tag = document.querySelector(`#listing-list li[data-id="${id}"] .saved-tag`);
+    if (tag) tag.hidden = !saved;
   }
 
   function openListing(id) {
@@ -818,6 +833,7 @@
 
   function syncSaveButtons() {
     for (const button of document.querySelectorAll(".popup button.save")) syncSaveButton(button);
+    for (const id of state.listings.keys()) markSaved(id);
   }
 
   async function setSaved(id, save) {

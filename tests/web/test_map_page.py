@@ -493,7 +493,14 @@ def test_keyboard_only_and_an_accessibility_audit(browser, site):
 
 
 def audit(driver) -> list[str]:
-    """axe-core's WCAG 2 A/AA rules over the page as it is now: one line per violating element."""
+    """axe-core's WCAG 2 A/AA rules over the page as it is now: one line per violating element. A popup
+    is audited once it has faded in: axe reads a half-transparent one as text of too little contrast."""
+    wait(driver).until(
+        lambda d: d.execute_script(
+            "return [...document.querySelectorAll('.leaflet-popup')]"
+            "  .every(p => getComputedStyle(p).opacity === '1')"
+        )
+    )
     driver.execute_script(AXE.read_text())
     report = driver.execute_async_script(
         """const done = arguments[arguments.length - 1];
@@ -726,6 +733,19 @@ def test_the_alerts_follow_the_selected_region_and_page_on(browser, site):
             session.execute(text("DELETE FROM listings WHERE id = ANY(:ids)"), {"ids": listings})
 
 
+def marked_saved(driver) -> tuple[list[int], list[int]]:
+    """The listings outlined as saved on the map, and those tagged "saved" in the list."""
+    markers, rows = driver.execute_script(
+        "const ids = [];"
+        "nookMap.eachLayer(l => { const p = l.nookListingId && l.getElement && l.getElement();"
+        "  if (p && p.classList.contains('saved-marker')) ids.push(l.nookListingId); });"
+        "const rows = [...document.querySelectorAll('#listing-list li')]"
+        "  .filter(li => !li.querySelector('.saved-tag').hidden).map(li => Number(li.dataset.id));"
+        "return [ids, rows];"
+    )
+    return sorted(markers), sorted(rows)
+
+
 def test_save_a_listing_and_see_what_becomes_of_it(browser, site):
     sign_in(browser, site)
     listing_id = wait_for_listings(browser)[0][0]
@@ -748,6 +768,10 @@ def test_save_a_listing_and_see_what_becomes_of_it(browser, site):
         save_button(browser).click()
         assert wait(browser).until(saved_text) == "No change of price since you saved it."
         assert save_button(browser).text == "Remove from saved"
+        assert marked_saved(browser) == (
+            [listing_id],
+            [listing_id],
+        )  # outlined on the map, tagged in the list
         close_popup(browser)
 
         # its price is cut: the saved list says so, by how much since it was saved
@@ -773,6 +797,7 @@ def test_save_a_listing_and_see_what_becomes_of_it(browser, site):
             lambda d: d.find_element(By.ID, "saved-list").text.startswith("Nothing saved yet")
         )
         assert save_button(browser).text == "Save listing"
+        assert marked_saved(browser) == ([], [])
 
         # saved again, then taken down: listed as gone, and removed from the list itself
         save_button(browser).click()
