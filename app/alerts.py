@@ -149,6 +149,7 @@ def new_key(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
 @blp.doc(security=SECURITY)
 @blp.response(204)
 def delete_me() -> Response:
-    """Delete your account: your regions and alerts go with it, and your key stops working."""
+    """Delete your account: your regions, alerts and saved listings go with it, and your key stops
+    working."""
     get_db().delete(current_user())
     return Response(status=204)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from models.normalize import NUL, text_fault
 from models.region import Notification, Region
 from models.session import session_scope
-from models.user import User, checked_email, create_user, give_key, user_by_email
+from models.user import SavedListing, User, checked_email, create_user, give_key, user_by_email
 
 
 class StoredText(click.ParamType):
@@ -93,8 +93,9 @@ def _user(session: Session, email: str) -> User:
 
 @users_group.command("list")
 def users_list() -> None:
-    """Every user: key prefix, webhook, regions and alerts waiting."""
+    """Every user: key prefix, webhook, regions, alerts waiting and saved listings."""
     regions = select(func.count()).where(Region.user_id == User.id).scalar_subquery()
+    saved = select(func.count()).where(SavedListing.user_id == User.id).scalar_subquery()
     queued = (
         select(func.count())
         .where(Notification.user_id == User.id, Notification.status == "queued")
@@ -102,13 +103,15 @@ def users_list() -> None:
     )
     with session_scope() as session:
         rows = session.execute(
-            select(User, regions.label("regions"), queued.label("queued")).order_by(User.id)
+            select(User, regions.label("regions"), queued.label("queued"), saved.label("saved")).order_by(
+                User.id
+            )
         ).all()
-        for user, region_count, queued_count in rows:
+        for user, region_count, queued_count, saved_count in rows:
             click.echo(
                 f"{user.id:>5}  {user.email}  key {user.api_key_prefix}…  "
                 f"webhook {'set' if user.webhook_url else 'none'}  regions {region_count}  "
-                f"alerts queued {queued_count}  since {user.created_at:%Y-%m-%d}"
+                f"alerts queued {queued_count}  saved {saved_count}  since {user.created_at:%Y-%m-%d}"
             )
     if not rows:
         click.echo("no users yet: flask users create EMAIL")
@@ -139,7 +142,7 @@ def users_rotate_key(email: str, keep_old: int) -> None:
 @click.argument("email", type=TEXT)
 @click.option("--yes", is_flag=True, help="Do not ask first.")
 def users_delete(email: str, yes: bool) -> None:
-    """Delete a user with their regions and alerts (their key stops working)."""
+    """Delete a user with their regions, alerts and saved listings (their key stops working)."""
     with session_scope() as session:
         user = _user(session, email)
         regions = session.scalar(select(func.count()).where(Region.user_id == user.id))

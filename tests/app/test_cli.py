@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from sqlalchemy import select
 
 from models.region import Region
 from models.session import session_scope
-from models.user import User, hash_api_key
+from models.source import Source
+from models.user import SavedListing, User, hash_api_key
 from tests.app.test_alerts_api import SQUARE
 from tests.conftest import run_python
+from tests.factories import insert_listing
 
 
 def created_key(output: str) -> str:
@@ -85,10 +89,18 @@ def test_users_list_rotate_key_and_delete(runner, committed):
         ann = session.scalar(select(User).where(User.email == "ann@example.com"))
         ann.webhook_url = "https://example.com/hook"
         session.add(Region(user_id=ann.id, name="home", geom=SQUARE))
+        source = Source(name="s", kind="json_feed", config={"url": "http://unused"})
+        session.add(source)
+        session.flush()
+        listing_id = insert_listing(session, source.id, "a", datetime.now(UTC), lon=-79.38, lat=43.65)
+        session.add(SavedListing(user_id=ann.id, listing_id=listing_id, price=2000, told_price=2000))
     listed = runner.invoke(args=["users", "list"]).output.splitlines()
     assert len(listed) == 2 and "ann@example.com" in listed[0] and "ben@example.com" in listed[1]
     assert f"key {keys['ann@example.com'][:12]}…" in listed[0] and keys["ann@example.com"] not in listed[0]
-    assert "webhook set  regions 1  alerts queued 0" in listed[0] and "webhook none  regions 0" in listed[1]
+    assert (
+        "webhook set  regions 1  alerts queued 0  saved 1" in listed[0]
+        and "webhook none  regions 0" in listed[1]
+    )
 
     rotated = runner.invoke(args=["users", "rotate-key", "ANN@example.com"])
     assert rotated.exit_code == 0 and "the old key no longer works" in rotated.output
