@@ -392,7 +392,10 @@ class AlertPageSchema(ma.Schema):
 class SavedListingSchema(ListingSchema):
     status = ma.fields.String(
         required=True,
-        metadata={"description": "active: still listed; delisted: taken down; expired: no longer seen"},
+        metadata={
+            "description": "active: still listed; pending: a change of it being read; delisted: taken down; "
+            "expired: no longer seen; rejected: its source's latest version of it could not be read"
+        },
     )
 
 

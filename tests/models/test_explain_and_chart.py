@@ -8,7 +8,15 @@ from datetime import UTC, datetime
 import pytest
 
 from models.chart import price_rank_svg
-from models.explain import explanation, label_for, price_change, range_sentence, round_down, round_up
+from models.explain import (
+    explanation,
+    label_for,
+    price_change,
+    range_sentence,
+    round_down,
+    round_up,
+    since_saved,
+)
 
 
 @pytest.mark.parametrize(
@@ -94,3 +102,26 @@ def test_a_price_change_in_words():
     }
     assert price_change(2400, 2405, at)["words"] == "Raised $5 on 20 Nov 2026, from $2,400."  # under 0.5%
     assert price_change(1000, 1500, at)["percent"] == 50.0
+
+
+@pytest.mark.parametrize(
+    ("saved", "price", "status", "words"),
+    [
+        (2500, 2300, "active", "Cut $200 (8%) since you saved it, from $2,500."),
+        (2500, 2502, "active", "Raised $2 since you saved it, from $2,500."),  # under 0.5%: no percent
+        (2500, 2500, "active", "No change of price since you saved it."),
+        (2500, 2400, "pending", "Cut $100 (4%) since you saved it, from $2,500."),  # a change being read
+        (2500, 2300, "delisted", "No longer listed (taken down): last seen 28 Nov 2026 asking $2,300."),
+        (2500, 2300, "expired", "No longer listed (expired): last seen 28 Nov 2026 asking $2,300."),
+        (2500, 2300, "rejected", "No longer shown: its source's latest version of it could not be read."),
+    ],
+)
+def test_what_became_of_a_saved_listing_in_words(saved, price, status, words):
+    assert since_saved(saved, price, status, datetime(2026, 11, 28, 9, tzinfo=UTC)) == words
+
+
+def test_a_saved_flats_news_is_worded_against_what_was_last_heard():
+    seen = datetime(2026, 11, 28, tzinfo=UTC)
+    assert since_saved(2375, 2250, "active", seen, since="you last heard of it") == (
+        "Cut $125 (5%) since you last heard of it, from $2,375."
+    )
