@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response
-from sqlalchemy import Select, delete, func, or_, select, tuple_
+from sqlalchemy import Select, delete, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 
 from app.api import Blueprint
@@ -13,7 +13,7 @@ from app.auth import SECURITY, auth_required, current_user
 from app.db import get_db
 from app.errors import ApiError
 from app.pagination import decode_cursor, encode_cursor, key_id, key_time
-from app.schemas import PageArgs, SavedPageSchema, SavedSchema
+from app.schemas import PageArgs, SavedNoteBody, SavedPageSchema, SavedSchema
 from app.search import base_query, listing_item
 from models import saved as saved_model
 from models.explain import since_saved
@@ -36,6 +36,7 @@ def _saved_query(user_id: int) -> Select:
         SavedListing.listing_id.label("saved_id"),
         SavedListing.saved_at,
         SavedListing.price.label("saved_price"),
+        SavedListing.note,
     )
 
 
@@ -49,6 +50,7 @@ def _item(row: Any) -> dict[str, Any]:
         "saved_price": row.saved_price,
         "still_listed": row.status in ("active", "pending"),  # pending: a change of it being read
         "since_saved": since_saved(row.saved_price, row.price, row.status, row.last_seen_at),
+        "note": row.note,
     }
 
 
@@ -109,6 +111,26 @@ def save(listing_id: int) -> tuple[dict[str, Any], int]:
         .on_conflict_do_nothing()
     )
     return _item(_saved_flat(user_id, flat.id)), 201
+
+
+@blp.route("/<int:listing_id>", methods=["PATCH"])
+@auth_required
+@blp.doc(security=SECURITY)
+@blp.arguments(SavedNoteBody, as_kwargs=False)
+@blp.response(200, SavedSchema)
+def note(body: dict[str, Any], listing_id: int) -> dict[str, Any]:
+    """Keep a note with a saved listing (the id it is listed with there), or clear it (null or empty)."""
+    user_id = current_user().id
+    either = or_(Listing.id == listing_id, SavedListing.listing_id == listing_id)
+    row = get_db().execute(_saved_query(user_id).where(either)).first()
+    if row is None:
+        raise ApiError(404, "That listing is not among your saved listings.")
+    get_db().execute(
+        update(SavedListing)
+        .where(SavedListing.user_id == user_id, SavedListing.listing_id == row.saved_id)
+        .values(note=(body["note"] or "").strip() or None)
+    )
+    return _item(_saved_flat(user_id, row.id))
 
 
 @blp.route("/<int:listing_id>", methods=["DELETE"])

@@ -11,6 +11,7 @@ from models.listing import UNIT_TYPES
 from models.normalize import text_fault
 from models.price_rank import PRICE_LABELS
 from models.region import ALERT_REASONS, NOTIFICATION_STATUSES
+from models.saved import MAX_NOTE
 
 MAX_PAGE = 100
 SORTS = ("newest", "price", "price_desc", "value", "price_cut")
@@ -412,9 +413,21 @@ class SavedSchema(ma.Schema):
     saved_at = ma.fields.AwareDateTime(required=True)
     saved_price = ma.fields.Integer(required=True, metadata={"description": "its asking price when saved"})
     still_listed = ma.fields.Boolean(required=True)
+    note = ma.fields.String(allow_none=True, required=True, metadata={"description": "your note on it"})
     since_saved = ma.fields.String(
         required=True,
         metadata={"description": "what became of it, in words: a cut or raise since it was saved, or gone"},
+    )
+
+
+class SavedNoteBody(StrictSchema):
+    note = Text(
+        required=True,
+        allow_none=True,
+        validate=validate.Length(max=MAX_NOTE),
+        metadata={
+            "description": "your words of it (a viewing booked, a question to ask); null or empty: none"
+        },
     )
 
 

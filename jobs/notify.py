@@ -110,6 +110,11 @@ def _link(listing: Listing) -> str:
     return f"*<{listing.url}|{title}>*" if listing.url else f"*{title}*"
 
 
+def _escaped(text: str) -> str:
+    """Text as Slack's mrkdwn shows it as written (&, < and > would be read as markup)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _line(notification: Notification, listing: Listing, region: Region, rank: PriceRank | None) -> str:
     text = _link(listing)
     if notification.reason == "price_cut":
@@ -285,6 +290,8 @@ def saved_news_message(rows: list[tuple[SavedListing, Listing]]) -> dict[str, An
             line = f"Price cut: {_link(listing)}\n{_facts(listing)}\n{words}"
         else:
             line = f"{_link(listing)}\n{words}"
+        if saved.note:
+            line += f"\nYour note: {_escaped(saved.note)}"
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": line}})
     return {
         "text": headline,

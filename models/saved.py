@@ -29,6 +29,7 @@ from models.price_rank import PriceRank
 from models.user import SavedListing
 
 MAX_SAVED = 500
+MAX_NOTE = 1000  # characters of a saver's note
 
 # the listing saved, and the flat it stands for now: itself, or the listing it was found to copy
 SAVED = aliased(Listing, name="saved")

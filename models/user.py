@@ -65,6 +65,7 @@ class SavedListing(Base):
     news_attempts: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     news_next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     news_error: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)  # the saver's own words of it (at most MAX_NOTE)
 
 
 def new_api_key() -> str:

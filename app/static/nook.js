@@ -783,10 +783,12 @@
       } while (cursor);
       if (token !== state.savedToken) return; // a newer load started (a save, a removal)
       state.saved = new Map(items.map((saved) => [saved.listing.id, saved]));
+      syncSaveButtons();
+      // not while a note is being written: the next load shows the list
+      if ($("saved-list").contains(document.activeElement) && document.activeElement.matches("input.note")) return;
       const list = $("saved-list");
       list.replaceChildren(...items.map(savedItem));
       if (!items.length) list.append(el("li", { class: "muted", text: "Nothing saved yet: open a listing and press \u201cSave listing\u201d." }));
-      syncSaveButtons();
     } catch (error) {
       if (token !== state.savedToken) return;
       if (error.status === 401) return signOut();
@@ -810,13 +812,35 @@
       "aria-label": `Remove the listing at ${money(listing.price)}, ${facts(listing)}, from your saved listings`,
     });
     remove.addEventListener("click", () => setSaved(listing.id, false));
+    const note = el("input", {
+      type: "text",
+      class: "note",
+      maxlength: "1000",
+      placeholder: "Add a note (a viewing, a question to ask)",
+      "aria-label": `Your note on the listing at ${money(listing.price)}, ${facts(listing)}`,
+    });
+    note.value = saved.note || "";
+    note.addEventListener("change", () => keepNote(listing.id, note));
     return el(
       "li",
       { "data-listing": String(listing.id), class: saved.still_listed ? "" : "gone" },
       open,
       remove,
-      el("p", { class: "muted since", text: saved.since_saved })
+      el("p", { class: "muted since", text: saved.since_saved }),
+      note
     );
+  }
+
+  async function keepNote(id, input) {
+    $("saved-status").textContent = "";
+    try {
+      const saved = await api(`/v1/me/saved/${id}`, { method: "PATCH", body: { note: input.value } });
+      state.saved.set(id, saved);
+      input.value = saved.note || "";
+    } catch (error) {
+      if (error.status === 401) return signOut();
+      $("saved-status").textContent = "Could not keep the note: " + error.message;
+    }
   }
 
   function saveButton(id) {

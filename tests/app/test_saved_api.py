@@ -165,3 +165,34 @@ def test_they_go_with_the_account(client, alice, db_session, market_ids):
 @pytest.mark.parametrize("path", ["/v1/me/saved/0", "/v1/me/saved/-1"])
 def test_odd_ids_are_not_found(client, alice, path):
     assert client.put(path, headers=alice.headers).status_code == 404
+
+
+def test_a_note_kept_with_a_saved_listing(client, alice, bob, db_session, market_ids):
+    flat, copy = list(market_ids.values())[:2]
+    put(client, alice, copy)
+    set_listing(db_session, copy, canonical_id=flat)  # listed as the flat it copies
+
+    def patch(caller, listing_id, body):
+        return client.patch(f"/v1/me/saved/{listing_id}", json=body, headers=caller.headers)
+
+    kept = patch(alice, flat, {"note": "  Viewing Saturday 2pm; ask about the deposit  "})
+    assert kept.status_code == 200 and kept.json["note"] == "Viewing Saturday 2pm; ask about the deposit"
+    assert kept.json["listing"]["id"] == flat
+    assert [i["note"] for i in listed(client, alice)] == ["Viewing Saturday 2pm; ask about the deposit"]
+    assert patch(alice, copy, {"note": "by the id saved"}).json["note"] == "by the id saved"
+    assert patch(alice, flat, {"note": ""}).json["note"] is None
+    patch(alice, flat, {"note": "again"})
+    assert patch(alice, flat, {"note": None}).json["note"] is None
+
+    too_long = patch(alice, flat, {"note": "x" * 1001})
+    assert too_long.status_code == 422 and "note" in too_long.json["detail"]
+    nul = patch(alice, flat, {"note": "a\u0000b"})
+    assert nul.status_code == 422 and "note" in nul.json["detail"]
+    assert patch(alice, flat, {}).status_code == 422  # say what the note is (null to clear it)
+    assert patch(bob, flat, {"note": "not mine"}).status_code == 404
+    unsaved = list(market_ids.values())[5]
+    missing = patch(alice, unsaved, {"note": "never saved"})
+    assert (
+        missing.status_code == 404
+        and missing.json["detail"] == "That listing is not among your saved listings."
+    )

@@ -103,13 +103,19 @@ def test_a_cut_and_a_flat_gone_are_told_once_small_cuts_and_slips_never(
     assert notify.notify_all(NOW + timedelta(minutes=5), poster)["saved_news"]["sent"] == 0  # told once
     assert len(receiver.delivered) == 1
 
-    # cut again: news against the price last heard, not the price saved
+    # cut again: news against the price last heard, not the price saved, with the saver's note
     change(cut, price=2250)
+    with session_scope() as session:
+        session.execute(
+            text("UPDATE saved_listings SET note = :n WHERE listing_id = :i"),
+            {"n": "Viewing Sat <2pm> & bring ID", "i": cut},
+        )
     notify.notify_all(NOW + timedelta(minutes=10), poster)
     again = receiver.delivered[-1].json()
     assert again["text"] == "1 price cut among your saved listings"
     assert again["blocks"][1]["text"]["text"].endswith(
-        "Cut $125 (5%) since you last heard of it, from $2,375."
+        "Cut $125 (5%) since you last heard of it, from $2,375.\n"
+        "Your note: Viewing Sat &lt;2pm&gt; &amp; bring ID"
     )
     assert told()[cut] == (2250, False, 0)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from collections import Counter
@@ -773,6 +774,30 @@ def test_save_a_listing_and_see_what_becomes_of_it(browser, site):
             [listing_id],
         )  # outlined on the map, tagged in the list
         close_popup(browser)
+
+        # a note kept with it, through the list's re-loads while it is written
+        note = browser.find_element(
+            By.CSS_SELECTOR, f'#saved-list li[data-listing="{listing_id}"] input.note'
+        )
+        note.send_keys("Viewing Saturday")
+        time.sleep(1.5)  # the page re-loads the saved list every second (ALERT_POLL_SECONDS 1)
+        note.send_keys(" 2pm", Keys.TAB)
+
+        def kept_note() -> str | None:
+            with session_scope() as session:
+                return session.execute(
+                    text("SELECT note FROM saved_listings WHERE listing_id = :i"), {"i": listing_id}
+                ).scalar_one_or_none()
+
+        wait(browser).until(lambda d: kept_note() == "Viewing Saturday 2pm")
+        wait(browser).until(
+            lambda d: (
+                d.find_element(
+                    By.CSS_SELECTOR, f'#saved-list li[data-listing="{listing_id}"] input.note'
+                ).get_attribute("value")
+                == "Viewing Saturday 2pm"
+            )
+        )
 
         # its price is cut: the saved list says so, by how much since it was saved
         with session_scope() as session:
