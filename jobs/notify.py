@@ -270,15 +270,24 @@ def _saved_news_due(user_id: int | None, now: datetime) -> Select:
     return saved_flats(user_id, SavedListing, Listing).where(news_condition(now, cutoff(now), share))
 
 
+def saved_news(saved: SavedListing, listing: Listing) -> str:
+    """What a saved flat's news is: price_cut, gone, or back (on the market after its saver heard it went)."""
+    if listing.status != "active":
+        return "gone"
+    return "back" if saved.told_gone else "price_cut"
+
+
 def saved_news_message(rows: list[tuple[SavedListing, Listing]]) -> dict[str, Any]:
-    """A Slack-compatible message of saved flats' news: each cut since the price last heard, or gone."""
-    cuts = sum(1 for _, listing in rows if listing.status == "active")
-    gone = len(rows) - cuts
+    """A Slack-compatible message of saved flats' news: each cut since the price last heard, gone, or
+    back on the market."""
+    kinds = [saved_news(*row) for row in rows]
+    cuts, gone, back = (kinds.count(kind) for kind in ("price_cut", "gone", "back"))
     news = [f"{cuts} price cut{'s' if cuts != 1 else ''}"] if cuts else []
     news += [f"{gone} no longer listed"] if gone else []
+    news += [f"{back} back on the market"] if back else []
     headline = f"{' and '.join(news)} among your saved listings"
     blocks = [{"type": "header", "text": {"type": "plain_text", "text": headline}}]
-    for saved, listing in rows:
+    for (saved, listing), kind in zip(rows, kinds, strict=True):
         words = since_saved(
             saved.told_price,
             listing.price,
@@ -286,10 +295,11 @@ def saved_news_message(rows: list[tuple[SavedListing, Listing]]) -> dict[str, An
             listing.last_seen_at,
             since="you last heard of it",
         )
-        if listing.status == "active":
-            line = f"Price cut: {_link(listing)}\n{_facts(listing)}\n{words}"
-        else:
+        if kind == "gone":
             line = f"{_link(listing)}\n{words}"
+        else:
+            heading = "Price cut" if kind == "price_cut" else "Back on the market"
+            line = f"{heading}: {_link(listing)}\n{_facts(listing)}\n{words}"
         if saved.note:
             line += f"\nYour note: {_escaped(saved.note)}"
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": line}})
@@ -300,13 +310,13 @@ def saved_news_message(rows: list[tuple[SavedListing, Listing]]) -> dict[str, An
             "saved": [
                 {
                     "listing_id": listing.id,
-                    "news": "price_cut" if listing.status == "active" else "gone",
+                    "news": kind,
                     "status": listing.status,
                     "price": listing.price,
                     "last_heard_price": saved.told_price,
                     "url": listing.url,
                 }
-                for saved, listing in rows
+                for (saved, listing), kind in zip(rows, kinds, strict=True)
             ]
         },
     }

@@ -119,6 +119,19 @@ def test_a_cut_and_a_flat_gone_are_told_once_small_cuts_and_slips_never(
     )
     assert told()[cut] == (2250, False, 0)
 
+    # the flat that went is back (listed again): news once more, its price against the last heard
+    change(gone, status="active", price=2200, last_seen_at=NOW)
+    notify.notify_all(NOW + timedelta(minutes=15), poster)
+    back = receiver.delivered[-1].json()
+    assert back["text"] == "1 back on the market among your saved listings"
+    assert back["blocks"][1]["text"]["text"] == (
+        "Back on the market: *<https://example.com/saver@example.com/2|Flat 2>*\n$2,200 · 1 bd · 1 ba\n"
+        "Cut $100 (4%) since you last heard of it, from $2,300."
+    )
+    assert [s["news"] for s in back["nook"]["saved"]] == ["back"]
+    assert told()[gone] == (2200, False, 0)
+    assert notify.notify_all(NOW + timedelta(minutes=20), poster)["saved_news"]["sent"] == 0
+
 
 def test_a_failing_webhook_backs_off_and_hears_later(committed, receiver, poster, private_webhooks_allowed):
     [listing] = seed_saved(receiver.hook_url, [3000])
