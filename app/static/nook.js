@@ -344,6 +344,7 @@
       el("h3", { text: money(item.price) + " · " + (item.title || "Listing") }),
       el("p", { text: facts(item) }),
       saveButton(item.id),
+      el("p", { class: "muted popup-note", hidden: "" }),
       el("p", { class: "error save-error", role: "alert" }),
       el("p", { class: "muted explanation", text: "Loading the price explanation …" })
     );
@@ -837,6 +838,7 @@
       const saved = await api(`/v1/me/saved/${id}`, { method: "PATCH", body: { note: input.value } });
       state.saved.set(id, saved);
       input.value = saved.note || "";
+      syncSaveButtons();
     } catch (error) {
       if (error.status === 401) return signOut();
       $("saved-status").textContent = "Could not keep the note: " + error.message;
@@ -850,9 +852,15 @@
     return button;
   }
 
-  // a popup's button says what a press does now
+  // a popup's button says what a press does now, and the popup shows the saver's note
   function syncSaveButton(button) {
-    button.textContent = state.saved.has(Number(button.dataset.listing)) ? "Remove from saved" : "Save listing";
+    const saved = state.saved.get(Number(button.dataset.listing));
+    button.textContent = saved ? "Remove from saved" : "Save listing";
+    const note = button.parentElement && button.parentElement.querySelector(".popup-note");
+    if (note) {
+      note.textContent = saved && saved.note ? "Your note: " + saved.note : "";
+      note.hidden = !note.textContent;
+    }
   }
 
   function syncSaveButtons() {
