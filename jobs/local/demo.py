@@ -281,6 +281,8 @@ nook is running.
   estimate     {estimate}
   demo feed    {feed_url}/feeds/main/listings?limit=5   (the simulated market ingest pulls)
   alerts       http://127.0.0.1:{RECEIVER_PORT}/   (webhook messages for the demo user's region)
+  saved        curl -s -X PUT {auth} {base}/v1/me/saved/LISTING_ID   (or "Save listing" on the map page;
+               a saved flat's price cut, or its going, comes to the webhook too)
   data checks  HTML reports in {services.LOCAL_DIR}/reports/ (the checks run once now, then daily)
   stream       a partner pushes a listing (or takes one down) every {TRICKLE_SECONDS:.0f}s; watch the
                scores with  eval "$(make -s env)" && .venv/bin/flask stream tail --follow
