@@ -6,13 +6,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Response
-from sqlalchemy import or_, tuple_
+from sqlalchemy import or_
 
 from app.api import Blueprint
 from app.auth import SECURITY, auth_required, current_user
 from app.db import get_db
 from app.errors import ApiError
-from app.pagination import decode_cursor, encode_cursor, key_id, key_time
+from app.pagination import newest_first
 from app.schemas import AlertArgs, AlertPageSchema, MeSchema, NewKeyBody, NewKeySchema, WebhookBody
 from app.search import base_query, listing_item, owned_region
 from models.matching import SENDABLE
@@ -58,17 +58,8 @@ def alerts(args: dict[str, Any]) -> dict[str, Any]:
         query = query.where(Notification.status == args["status"])
     if "reason" in args:
         query = query.where(Notification.reason == args["reason"])
-    if args.get("cursor"):
-        created, last_id = decode_cursor(args["cursor"], "alerts", 2)
-        after = tuple_(key_time(created), key_id(last_id))
-        query = query.where(tuple_(Notification.created_at, Notification.id) < after)
-    limit = args["limit"]
-    rows = (
-        get_db()
-        .execute(query.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit + 1))
-        .all()
-    )
-    more, rows = len(rows) > limit, rows[:limit]
+    keys = (Notification.created_at, Notification.id)
+    rows, cursor = newest_first(get_db(), query, keys, "alerts", args, lambda r: (r.created_at, r.alert_id))
     items = [
         {
             "id": r.alert_id,
@@ -81,7 +72,6 @@ def alerts(args: dict[str, Any]) -> dict[str, Any]:
         }
         for r in rows
     ]
-    cursor = encode_cursor("alerts", [rows[-1].created_at.isoformat(), rows[-1].alert_id]) if more else None
     return {"items": items, "next_cursor": cursor}
 
 

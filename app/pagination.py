@@ -5,8 +5,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+
+from sqlalchemy import Select, tuple_
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
 
 from app.errors import ApiError
 
@@ -56,3 +61,27 @@ def key_time(value: Any) -> datetime:
         return datetime.fromisoformat(value)
     except (TypeError, ValueError):
         raise not_ours() from None
+
+
+def newest_first(
+    session: Session,
+    query: Select,
+    keys: tuple[ColumnElement[datetime], ColumnElement[int]],
+    name: str,
+    args: dict[str, Any],
+    row_keys: Callable[[Any], tuple[datetime, int]],
+) -> tuple[list[Any], str | None]:
+    """A page of `query`'s rows, newest first by (time, id) `keys`, after `args`' cursor (one of this
+    `name`), at most `args["limit"]`; and the cursor to the next page (None at the end). `row_keys` reads
+    a row's time and id."""
+    time_key, id_key = keys
+    if args.get("cursor"):
+        at, last_id = decode_cursor(args["cursor"], name, 2)
+        query = query.where(tuple_(time_key, id_key) < tuple_(key_time(at), key_id(last_id)))
+    limit = args["limit"]
+    rows = session.execute(query.order_by(time_key.desc(), id_key.desc()).limit(limit + 1)).all()
+    more, rows = len(rows) > limit, rows[:limit]
+    if not more:
+        return rows, None
+    at, last_id = row_keys(rows[-1])
+    return rows, encode_cursor(name, [at.isoformat(), last_id])

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response
-from sqlalchemy import Select, delete, func, or_, select, tuple_, update
+from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from app.api import Blueprint
 from app.auth import SECURITY, auth_required, current_user
 from app.db import get_db
 from app.errors import ApiError
-from app.pagination import decode_cursor, encode_cursor, key_id, key_time
+from app.pagination import newest_first
 from app.schemas import PageArgs, SavedNoteBody, SavedPageSchema, SavedSchema
 from app.search import base_query, listing_item
 from models import saved as saved_model
@@ -62,16 +62,9 @@ def _item(row: Any) -> dict[str, Any]:
 def saved(args: dict[str, Any]) -> dict[str, Any]:
     """Your saved listings, last saved first: each as it is now (its price against the price when you
     saved it, or that it is no longer listed)."""
+    keys = (SavedListing.saved_at, SavedListing.listing_id)
     query = _saved_query(current_user().id)
-    if args.get("cursor"):
-        saved_at, saved_id = decode_cursor(args["cursor"], "saved", 2)
-        after = tuple_(key_time(saved_at), key_id(saved_id))
-        query = query.where(tuple_(SavedListing.saved_at, SavedListing.listing_id) < after)
-    limit = args["limit"]
-    order = (SavedListing.saved_at.desc(), SavedListing.listing_id.desc())
-    rows = get_db().execute(query.order_by(*order).limit(limit + 1)).all()
-    more, rows = len(rows) > limit, rows[:limit]
-    cursor = encode_cursor("saved", [rows[-1].saved_at.isoformat(), rows[-1].saved_id]) if more else None
+    rows, cursor = newest_first(get_db(), query, keys, "saved", args, lambda r: (r.saved_at, r.saved_id))
     return {"items": [_item(r) for r in rows], "next_cursor": cursor}
 
 
