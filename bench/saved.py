@@ -91,7 +91,7 @@ def main() -> None:
     with session_scope() as session:
         rows = session.scalar(select(func.count()).select_from(SavedListing))
         with_news = len(notify.users_with_saved_news(session, now))
-        due = session.execute(notify._saved_news_due(heavy_id, now)).all()
+        due = session.execute(notify.saved_news_due(heavy_id, now)).all()
 
     def scan() -> None:
         with session_scope() as session:
@@ -100,7 +100,7 @@ def main() -> None:
     def batch() -> None:  # what deliver_saved_news reads and locks for the heaviest user, rolled back
         with session_scope() as session:
             query = (
-                notify._saved_news_due(heavy_id, now)
+                notify.saved_news_due(heavy_id, now)
                 .order_by(SavedListing.saved_at)
                 .limit(notify.MAX_PER_MESSAGE)
             )

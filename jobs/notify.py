@@ -219,6 +219,10 @@ class Posted:
     error: str | None = None
     wait: timedelta = timedelta(0)
 
+    def retry_at(self, now: datetime, attempts: int) -> datetime:
+        """When to try again after `attempts` failed tries: the backoff, or longer if the webhook asked."""
+        return now + max(self.wait, backoff(attempts))
+
 
 def _post(
     poster: WebhookPoster, user: User, message: dict[str, Any], key: str, budget: float | None
@@ -257,14 +261,14 @@ def deliver_to_user(
         if posted.error is None:
             notification.status, notification.sent_at, notification.last_error = "sent", now, None
         else:
-            notification.next_attempt_at = now + max(posted.wait, backoff(notification.attempts))
+            notification.next_attempt_at = posted.retry_at(now, notification.attempts)
             notification.last_error = posted.error
     result.error = posted.error
     result.sent, result.failed = (len(notifications), 0) if posted.error is None else (0, len(notifications))
     return result
 
 
-def _saved_news_due(user_id: int | None, now: datetime) -> Select:
+def saved_news_due(user_id: int | None, now: datetime) -> Select:
     """The saved flats of a user (None: of everyone) with news due now."""
     share = get_settings().price_cut_alert_percent / 100
     return saved_flats(user_id, SavedListing, Listing).where(news_condition(now, cutoff(now), share))
@@ -328,7 +332,7 @@ def deliver_saved_news(
     """Send one batch of the news of a user's saved flats; mark it told only after a 2xx."""
     result = Delivery(user.id)
     query = (
-        _saved_news_due(user.id, now)
+        saved_news_due(user.id, now)
         .order_by(SavedListing.saved_at, SavedListing.listing_id)
         .limit(MAX_PER_MESSAGE)
         .with_for_update(of=SavedListing, skip_locked=True)
@@ -345,7 +349,7 @@ def deliver_saved_news(
             saved.news_attempts, saved.news_next_attempt_at, saved.news_error = 0, None, None
         else:
             saved.news_attempts += 1
-            saved.news_next_attempt_at = now + max(posted.wait, backoff(saved.news_attempts))
+            saved.news_next_attempt_at = posted.retry_at(now, saved.news_attempts)
             saved.news_error = posted.error
     result.error = posted.error
     result.sent, result.failed = (len(rows), 0) if posted.error is None else (0, len(rows))
@@ -373,7 +377,7 @@ def users_with_due_alerts(session: Session, now: datetime) -> list[int]:
 def users_with_saved_news(session: Session, now: datetime) -> list[int]:
     """Users with a webhook and news of their saved flats due."""
     query = (
-        _saved_news_due(None, now)
+        saved_news_due(None, now)
         .with_only_columns(SavedListing.user_id)
         .join(User, User.id == SavedListing.user_id)
         .where(User.webhook_url.is_not(None))
