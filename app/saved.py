@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response
-from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from app.api import Blueprint
@@ -18,7 +18,7 @@ from app.search import base_query, listing_item
 from models import saved as saved_model
 from models.explain import since_saved
 from models.listing import Listing
-from models.saved import FLAT_ID, SAVED, saved_flats
+from models.saved import FLAT_ID, SAVED, saved_flats, stands_for
 from models.user import SavedListing, User
 
 blp = Blueprint(
@@ -114,8 +114,7 @@ def save(listing_id: int) -> tuple[dict[str, Any], int]:
 def note(body: dict[str, Any], listing_id: int) -> dict[str, Any]:
     """Keep a note with a saved listing (the id it is listed with there), or clear it (null or empty)."""
     user_id = current_user().id
-    either = or_(Listing.id == listing_id, SavedListing.listing_id == listing_id)
-    row = get_db().execute(_saved_query(user_id).where(either)).first()
+    row = get_db().execute(_saved_query(user_id).where(stands_for(listing_id))).first()
     if row is None:
         raise ApiError(404, "That listing is not among your saved listings.")
     get_db().execute(
@@ -132,13 +131,9 @@ def note(body: dict[str, Any], listing_id: int) -> dict[str, Any]:
 @blp.response(204)
 def unsave(listing_id: int) -> Response:
     """Remove a listing from your saved listings (the id it is listed with there, or the one you saved)."""
-    copies = select(Listing.id).where(Listing.canonical_id == listing_id)
     removed = get_db().execute(
         delete(SavedListing)
-        .where(
-            SavedListing.user_id == current_user().id,
-            or_(SavedListing.listing_id == listing_id, SavedListing.listing_id.in_(copies)),
-        )
+        .where(SavedListing.user_id == current_user().id, stands_for(listing_id))
         .returning(SavedListing.listing_id)
     )
     if not removed.all():

@@ -35,6 +35,7 @@ MAX_NOTE = 1000  # characters of a saver's note
 # the listing saved, and the flat it stands for now: itself, or the listing it was found to copy
 SAVED = aliased(Listing, name="saved")
 FLAT_ID = func.coalesce(SAVED.canonical_id, SAVED.id)
+_COPY = aliased(Listing, name="copy")
 _EARLIER = aliased(SavedListing, name="earlier")
 _EARLIER_LISTING = aliased(Listing, name="earlier_listing")
 
@@ -64,6 +65,13 @@ def saved_flats(user_id: int | None, *columns: Any) -> Select:
         .where(~saved_twice)
     )
     return query if user_id is None else query.where(SavedListing.user_id == user_id)
+
+
+def stands_for(listing_id: int) -> ColumnElement[bool]:
+    """Whether a saved listing is `listing_id` (the one saved), or a copy of it (so that it is listed as
+    `listing_id`): how a saver names a saved listing to change or remove it."""
+    copies = select(_COPY.id).where(_COPY.canonical_id == listing_id)
+    return or_(SavedListing.listing_id == listing_id, SavedListing.listing_id.in_(copies))
 
 
 def news_condition(now: datetime, since: datetime, cut_share: float) -> ColumnElement[bool]:
