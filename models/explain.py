@@ -122,6 +122,10 @@ def last_change(listing: Any) -> dict[str, Any] | None:
     return price_change(listing.previous_price, listing.price, listing.price_changed_at)
 
 
+# a listing's statuses once it has left the market, in words
+GONE = {"delisted": "taken down", "expired": "expired"}
+
+
 def since_saved(
     saved_price: int, price: int | None, status: str, last_seen_at: datetime, since: str = "you saved it"
 ) -> str:
@@ -139,7 +143,3 @@ def since_saved(
     percent = round(abs(price - saved_price) / saved_price * 100) if saved_price else 0
     share = f" ({percent}%)" if percent else ""
     return f"{verb} {money(abs(price - saved_price))}{share} since {since}, from {money(saved_price)}."
-
-
-# a listing's statuses once it has left the market, in words
-GONE = {"delisted": "taken down", "expired": "expired"}
