@@ -1,4 +1,5 @@
-"""/v1/alerts and /v1/me: the caller's notifications, webhook, key and account."""
+"""/v1/alerts and /v1/me: the caller's notifications, where they go (webhook or email), key and
+account."""
 
 from __future__ import annotations
 
@@ -78,10 +79,14 @@ def alerts(args: dict[str, Any]) -> dict[str, Any]:
 def _me() -> dict[str, Any]:
     user = current_user()
     old_until = user.old_key_expires_at
+    alerts_to = "email" if user.email_alerts else "webhook" if user.webhook_url else None
     return {
         "id": user.id,
         "email": user.email,
         "webhook_url": user.webhook_url,
+        "email_alerts": user.email_alerts,
+        "alerts_to": alerts_to,
+        "email_available": bool(get_settings().mail_from),
         "api_key_prefix": user.api_key_prefix,
         "old_key_valid_until": old_until if old_until and old_until > datetime.now(UTC) else None,
     }
@@ -116,9 +121,35 @@ def set_webhook(body: dict[str, Any]) -> dict[str, Any]:
 @blp.doc(security=SECURITY)
 @blp.response(204)
 def delete_webhook() -> Response:
-    """Stop delivering alerts (they stay listed under /v1/alerts)."""
+    """Forget your webhook: nothing is posted to it any more (alerts stay listed under /v1/alerts, and
+    still come by email if email alerts are on)."""
     current_user().webhook_url = None
     return Response(status=204)
+
+
+@blp.route("/me/email-alerts", methods=["PUT"])
+@auth_required
+@blp.doc(security=SECURITY)
+@blp.response(200, MeSchema)
+def email_alerts_on() -> dict[str, Any]:
+    """Have your alerts and saved listings' news emailed to your account's address instead of posted
+    to your webhook (409 if this nook sends no email)."""
+    if not get_settings().mail_from:
+        raise ApiError(
+            409, "This nook sends no email (its operator has not set NOOK_MAIL_FROM); use a webhook."
+        )
+    current_user().email_alerts = True
+    return _me()
+
+
+@blp.route("/me/email-alerts", methods=["DELETE"])
+@auth_required
+@blp.doc(security=SECURITY)
+@blp.response(200, MeSchema)
+def email_alerts_off() -> dict[str, Any]:
+    """Stop emailing your alerts: they go to your webhook again, if you have one."""
+    current_user().email_alerts = False
+    return _me()
 
 
 @blp.route("/me/key", methods=["POST"])

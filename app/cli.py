@@ -91,9 +91,13 @@ def _user(session: Session, email: str) -> User:
     return user
 
 
+def _alerts_to(user: User) -> str:
+    return "by email" if user.email_alerts else "to webhook" if user.webhook_url else "nowhere"
+
+
 @users_group.command("list")
 def users_list() -> None:
-    """Every user: key prefix, webhook, regions, alerts waiting and saved listings."""
+    """Every user: key prefix, where alerts go, regions, alerts waiting and saved listings."""
     regions = select(func.count()).where(Region.user_id == User.id).scalar_subquery()
     saved = select(func.count()).where(SavedListing.user_id == User.id).scalar_subquery()
     queued = (
@@ -110,7 +114,7 @@ def users_list() -> None:
         for user, region_count, queued_count, saved_count in rows:
             click.echo(
                 f"{user.id:>5}  {user.email}  key {user.api_key_prefix}…  "
-                f"webhook {'set' if user.webhook_url else 'none'}  regions {region_count}  "
+                f"alerts {_alerts_to(user)}  regions {region_count}  "
                 f"alerts queued {queued_count}  saved {saved_count}  since {user.created_at:%Y-%m-%d}"
             )
     if not rows:

@@ -444,6 +444,18 @@ class MeSchema(ma.Schema):
     id = ma.fields.Integer(required=True)
     email = ma.fields.String(required=True)
     webhook_url = ma.fields.String(allow_none=True, required=True)
+    email_alerts = ma.fields.Boolean(
+        required=True, metadata={"description": "Whether your alerts are emailed to you instead of posted."}
+    )
+    alerts_to = ma.fields.String(
+        allow_none=True,
+        required=True,
+        validate=validate.OneOf(["email", "webhook"]),
+        metadata={"description": "Where your alerts go now: email, webhook, or nowhere (null)."},
+    )
+    email_available = ma.fields.Boolean(
+        required=True, metadata={"description": "Whether this nook sends email (email alerts can be on)."}
+    )
     api_key_prefix = ma.fields.String(
         required=True, metadata={"description": "The start of your API key, to tell which one is in use."}
     )

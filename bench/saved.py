@@ -87,15 +87,15 @@ def main() -> None:
     from models.session import session_scope
     from models.user import SavedListing
 
-    now = datetime.now(UTC)
+    now, channels = datetime.now(UTC), notify.Channels()
     with session_scope() as session:
         rows = session.scalar(select(func.count()).select_from(SavedListing))
-        with_news = len(notify.users_with_saved_news(session, now))
+        with_news = len(notify.users_with_saved_news(session, now, channels))
         due = session.execute(notify.saved_news_due(heavy_id, now)).all()
 
     def scan() -> None:
         with session_scope() as session:
-            notify.users_with_saved_news(session, now)
+            notify.users_with_saved_news(session, now, channels)
 
     def batch() -> None:  # what deliver_saved_news reads and locks for the heaviest user, rolled back
         with session_scope() as session:

@@ -701,6 +701,59 @@ def demo_backfill(days: int) -> None:
     click.echo(demo.backfill_history(days))
 
 
+@click.group("mail")
+def mail_group() -> None:
+    """Alerts by email: send a test, read what the local SES took."""
+
+
+@mail_group.command("test")
+@click.argument("address", type=TEXT)
+def mail_test(address: str) -> None:
+    """Send a test email to ADDRESS, from NOOK_MAIL_FROM, the way alerts go (is SES set up?)."""
+    from jobs.mail import Letter, Mailer, MailNotSent
+    from models.user import checked_email
+
+    try:
+        to = checked_email(address)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    words = "This is a test email from nook: alerts by email reach this address."
+    letter = Letter(to, "nook: a test email", words, f"<p>{words}</p>")
+    try:
+        message_id = Mailer().send(letter)
+    except MailNotSent as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"SES took the email to {to} (message id {message_id})")
+
+
+@mail_group.command("outbox")
+@click.option("--to", "to", type=TEXT, default=None, help="Only the emails to this address.")
+@click.option("-n", "count", type=click.IntRange(min=1), default=5, show_default=True, help="The last N.")
+def mail_outbox(to: str | None, count: int) -> None:
+    """Print the last emails the local SES (moto) took: to whom, when, the subject and the text."""
+    import os
+    from urllib.error import URLError
+
+    from jobs.mail import local_outbox
+
+    endpoint = os.environ.get("AWS_ENDPOINT_URL", "").strip()
+    if not endpoint:
+        raise click.UsageError(
+            "only a local SES (moto, AWS_ENDPOINT_URL) keeps what it sent; on AWS, read the inboxes"
+        )
+    try:
+        letters = local_outbox(endpoint)
+    except (OSError, URLError, ValueError) as exc:
+        raise click.ClickException(f"cannot read the local SES at {endpoint}: {exc}") from None
+    letters = [m for m in letters if to is None or m["To"] == to.strip().lower()][-count:]
+    for letter in letters:
+        body = letter.get_body(preferencelist=("plain",))
+        click.echo(f"--- {letter['Date']}  to {letter['To']}  {letter['Subject']}")
+        click.echo((body.get_content() if body else "").rstrip() + "\n")
+    if not letters:
+        click.echo("no email sent" + (f" to {to}" if to else "") + " yet")
+
+
 def create_app() -> Flask:
     """The web app with the local commands attached. Without its settings Flask says what is missing
     in one line (NoAppException) instead of a traceback."""
@@ -719,6 +772,7 @@ def create_app() -> Flask:
         checks_group,
         market_group,
         demo_group,
+        mail_group,
     ):
         app.cli.add_command(command)
     return app

@@ -1,6 +1,8 @@
-"""Notify: deliver queued alerts to each user's webhook, exactly once.
+"""Notify: deliver queued alerts to each user's webhook, or by email, exactly once.
 
-Alerts are batched per user into one Slack-compatible message. Each user's
+Alerts are batched per user into one message: Slack-compatible for a webhook, plain text and HTML for a
+user who turned email alerts on (jobs.mail: through SES, from NOOK_MAIL_FROM, to their account's
+address; tried again, backing off, like a failed post). Each user's
 batch is its own transaction: the rows are locked (SKIP LOCKED, so parallel
 runs never send the same alert), posted, and marked sent only after a 2xx —
 then committed at once. A failed delivery stays queued with exponential
@@ -46,9 +48,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select, text
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, text
 from sqlalchemy.orm import Session
 
+from jobs.mail import Letter, Mailer, MailNotSent
+from jobs.messages import Entry, Message
 from jobs.runtime import budget_deadline, past, run_job
 from jobs.webhook_post import NoAnswer, WebhookPoster
 from models.explain import last_change, since_saved
@@ -105,27 +109,13 @@ def _facts(listing: Listing) -> str:
     return " · ".join(facts)
 
 
-def _link(listing: Listing) -> str:
-    title = (listing.title or "Listing").replace(">", "").replace("|", "/")
-    return f"*<{listing.url}|{title}>*" if listing.url else f"*{title}*"
-
-
-def _escaped(text: str) -> str:
-    """Text as Slack's mrkdwn shows it as written (&, < and > would be read as markup)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _line(notification: Notification, listing: Listing, region: Region, rank: PriceRank | None) -> str:
-    text = _link(listing)
-    if notification.reason == "price_cut":
-        text = "Price cut: " + text
-    text += f"\n{_facts(listing)} · in _{region.name}_"
-    if rank is not None and listing.price is not None:
-        text += "\n" + rank.explain(listing)
+def _entry(notification: Notification, listing: Listing, region: Region, rank: PriceRank | None) -> Entry:
+    lines = [rank.explain(listing)] if rank is not None and listing.price is not None else []
     change = _change(listing)
     if change is not None and change["percent"] < 0:  # a cut can be what brought it into the budget
-        text += "\n" + change["words"]
-    return text
+        lines.append(change["words"])
+    heading = "Price cut" if notification.reason == "price_cut" else None
+    return Entry(listing.title or "Listing", listing.url, heading, _facts(listing), region.name, lines)
 
 
 def _change(listing: Listing) -> dict[str, Any] | None:
@@ -134,19 +124,17 @@ def _change(listing: Listing) -> dict[str, Any] | None:
     return None if change is None else change | {"changed_at": change["changed_at"].isoformat()}
 
 
-def build_message(rows: list[tuple[Notification, Listing, Region, PriceRank | None]]) -> dict[str, Any]:
-    """A Slack-compatible message (text + blocks) with the alerts' ids for the receiver."""
+def build_message(rows: list[tuple[Notification, Listing, Region, PriceRank | None]]) -> Message:
+    """The alerts' message, with their ids for the receiver."""
     cuts = sum(1 for n, *_ in rows if n.reason == "price_cut")
     new = len(rows) - cuts
     news = [f"{new} new listing{'s' if new != 1 else ''}"] if new else []
     news += [f"{cuts} price cut{'s' if cuts != 1 else ''}"] if cuts else []
     headline = f"{' and '.join(news)} in your areas"
-    blocks = [{"type": "header", "text": {"type": "plain_text", "text": headline}}]
-    blocks += [{"type": "section", "text": {"type": "mrkdwn", "text": _line(*row)}} for row in rows]
-    return {
-        "text": headline,
-        "blocks": blocks,
-        "nook": {
+    return Message(
+        headline,
+        [_entry(*row) for row in rows],
+        {
             "notifications": [
                 {
                     "id": n.id,
@@ -161,7 +149,7 @@ def build_message(rows: list[tuple[Notification, Listing, Region, PriceRank | No
                 for n, lst, reg, rank in rows
             ]
         },
-    }
+    )
 
 
 def cutoff(now: datetime) -> datetime:
@@ -224,10 +212,34 @@ class Posted:
         return now + max(self.wait, backoff(attempts))
 
 
-def _post(
-    poster: WebhookPoster, user: User, message: dict[str, Any], key: str, budget: float | None
-) -> Posted:
-    body = json.dumps(message, separators=(",", ":"), allow_nan=False).encode()
+@dataclass
+class Channels:
+    """The ways a message goes: posted to a webhook, or mailed."""
+
+    poster: WebhookPoster = field(default_factory=WebhookPoster)
+    mailer: Mailer = field(default_factory=Mailer)
+
+    def reachable(self) -> ColumnElement[bool]:
+        """The users a message can reach now: those with a webhook who chose no email, and (when this
+        nook sends email) those who chose email."""
+        webhook = and_(User.email_alerts.is_(False), User.webhook_url.is_not(None))
+        return or_(webhook, User.email_alerts.is_(True)) if self.mailer.enabled else webhook
+
+
+def _send(channels: Channels, user: User, message: Message, key: str, budget: float | None) -> Posted:
+    """Send the message the way the user chose; `key` names its content (the webhook's Idempotency-Key)."""
+    if not user.email_alerts:
+        return _post(channels.poster, user, message, key, budget)
+    letter = Letter(user.email, message.headline, message.email_text(), message.email_html())
+    try:
+        channels.mailer.send(letter, budget)
+    except MailNotSent as exc:
+        return Posted(str(exc), min(MAX_BACKOFF, timedelta(seconds=exc.wait_seconds)))
+    return Posted()
+
+
+def _post(poster: WebhookPoster, user: User, message: Message, key: str, budget: float | None) -> Posted:
+    body = json.dumps(message.webhook_body(), separators=(",", ":"), allow_nan=False).encode()
     digest = hashlib.sha1(key.encode()).hexdigest()
     try:
         answer = poster.post(user.webhook_url or "", body, {"Idempotency-Key": f"nook-{digest}"}, budget)
@@ -246,16 +258,16 @@ def _post(
 
 
 def deliver_to_user(
-    session: Session, user: User, now: datetime, poster: WebhookPoster, budget: float | None = None
+    session: Session, user: User, now: datetime, channels: Channels, budget: float | None = None
 ) -> Delivery:
-    """Send one batch of a user's due alerts; mark them sent only after a 2xx. `budget`: seconds the
-    delivery may take at most (the run's time left)."""
+    """Send one batch of a user's due alerts; mark them sent only after a 2xx (or SES took the email).
+    `budget`: seconds the delivery may take at most (the run's time left)."""
     result = Delivery(user.id)
     rows, result.withdrawn = _due(session, user.id, now)
     if not rows:
         return result
     notifications = [row[0] for row in rows]
-    posted = _post(poster, user, build_message(rows), ",".join(str(n.id) for n in notifications), budget)
+    posted = _send(channels, user, build_message(rows), ",".join(str(n.id) for n in notifications), budget)
     for notification in notifications:
         notification.attempts += 1
         if posted.error is None:
@@ -281,16 +293,16 @@ def saved_news(saved: SavedListing, listing: Listing) -> str:
     return "back" if saved.told_gone else "price_cut"
 
 
-def saved_news_message(rows: list[tuple[SavedListing, Listing]]) -> dict[str, Any]:
-    """A Slack-compatible message of saved flats' news: each cut since the price last heard, gone, or
-    back on the market."""
+def saved_news_message(rows: list[tuple[SavedListing, Listing]]) -> Message:
+    """The message of saved flats' news: each cut since the price last heard, gone, or back on the
+    market."""
     kinds = [saved_news(*row) for row in rows]
     cuts, gone, back = (kinds.count(kind) for kind in ("price_cut", "gone", "back"))
     news = [f"{cuts} price cut{'s' if cuts != 1 else ''}"] if cuts else []
     news += [f"{gone} no longer listed"] if gone else []
     news += [f"{back} back on the market"] if back else []
     headline = f"{' and '.join(news)} among your saved listings"
-    blocks = [{"type": "header", "text": {"type": "plain_text", "text": headline}}]
+    entries = []
     for (saved, listing), kind in zip(rows, kinds, strict=True):
         words = since_saved(
             saved.told_price,
@@ -299,18 +311,15 @@ def saved_news_message(rows: list[tuple[SavedListing, Listing]]) -> dict[str, An
             listing.last_seen_at,
             since="you last heard of it",
         )
-        if kind == "gone":
-            line = f"{_link(listing)}\n{words}"
-        else:
-            heading = "Price cut" if kind == "price_cut" else "Back on the market"
-            line = f"{heading}: {_link(listing)}\n{_facts(listing)}\n{words}"
-        if saved.note:
-            line += f"\nYour note: {_escaped(saved.note)}"
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": line}})
-    return {
-        "text": headline,
-        "blocks": blocks,
-        "nook": {
+        entry = Entry(listing.title or "Listing", listing.url, lines=[words], note=saved.note)
+        if kind != "gone":
+            entry.heading = "Price cut" if kind == "price_cut" else "Back on the market"
+            entry.facts = _facts(listing)
+        entries.append(entry)
+    return Message(
+        headline,
+        entries,
+        {
             "saved": [
                 {
                     "listing_id": listing.id,
@@ -323,13 +332,14 @@ def saved_news_message(rows: list[tuple[SavedListing, Listing]]) -> dict[str, An
                 for (saved, listing), kind in zip(rows, kinds, strict=True)
             ]
         },
-    }
+    )
 
 
 def deliver_saved_news(
-    session: Session, user: User, now: datetime, poster: WebhookPoster, budget: float | None = None
+    session: Session, user: User, now: datetime, channels: Channels, budget: float | None = None
 ) -> Delivery:
-    """Send one batch of the news of a user's saved flats; mark it told only after a 2xx."""
+    """Send one batch of the news of a user's saved flats; mark it told only after a 2xx (or SES took
+    the email)."""
     result = Delivery(user.id)
     query = (
         saved_news_due(user.id, now)
@@ -341,7 +351,7 @@ def deliver_saved_news(
     if not rows:
         return result
     key = "saved:" + ",".join(f"{s.listing_id}:{lst.id}:{lst.price}:{lst.status}" for s, lst in rows)
-    posted = _post(poster, user, saved_news_message(rows), key, budget)
+    posted = _send(channels, user, saved_news_message(rows), key, budget)
     for saved, listing in rows:
         if posted.error is None:
             saved.told_price = listing.price if listing.status == "active" else saved.told_price
@@ -356,14 +366,15 @@ def deliver_saved_news(
     return result
 
 
-def users_with_due_alerts(session: Session, now: datetime) -> list[int]:
-    """Users with a webhook and queued alerts that are due (and not too old), longest waiting first."""
+def users_with_due_alerts(session: Session, now: datetime, channels: Channels) -> list[int]:
+    """Users a message can reach with queued alerts that are due (and not too old), longest waiting
+    first."""
     return list(
         session.scalars(
             select(User.id)
             .join(Notification, Notification.user_id == User.id)
             .where(
-                User.webhook_url.is_not(None),
+                channels.reachable(),
                 Notification.status == "queued",
                 Notification.next_attempt_at <= now,
                 Notification.created_at >= cutoff(now),
@@ -374,13 +385,13 @@ def users_with_due_alerts(session: Session, now: datetime) -> list[int]:
     )
 
 
-def users_with_saved_news(session: Session, now: datetime) -> list[int]:
-    """Users with a webhook and news of their saved flats due."""
+def users_with_saved_news(session: Session, now: datetime, channels: Channels) -> list[int]:
+    """Users a message can reach with news of their saved flats due."""
     query = (
         saved_news_due(None, now)
         .with_only_columns(SavedListing.user_id)
         .join(User, User.id == SavedListing.user_id)
-        .where(User.webhook_url.is_not(None))
+        .where(channels.reachable())
         .distinct()
         .order_by(SavedListing.user_id)
     )
@@ -401,9 +412,9 @@ class Turns:
 
 def _in_turns(
     user_ids: list[int],
-    deliver: Callable[[Session, User, datetime, WebhookPoster, float | None], Delivery],
+    deliver: Callable[[Session, User, datetime, Channels, float | None], Delivery],
     now: datetime,
-    poster: WebhookPoster,
+    channels: Channels,
     deadline: float | None,
 ) -> Turns:
     """Deliver a batch per user in turn, each batch in its own committed transaction, until none has more
@@ -420,14 +431,14 @@ def _in_turns(
                 if user is None:  # deleted their account meanwhile (with their alerts)
                     continue
                 budget = None if deadline is None else deadline - time.monotonic()
-                delivery = deliver(session, user, now, poster, budget)
+                delivery = deliver(session, user, now, channels, budget)
             done.withdrawn += delivery.withdrawn
             if delivery.sent or delivery.failed:
                 done.batches += 1
                 done.sent, done.failed = done.sent + delivery.sent, done.failed + delivery.failed
             if delivery.error:
                 done.failing_users.append(user_id)
-                log.warning("webhook delivery failed", extra={"user_id": user_id, "error": delivery.error})
+                log.warning("delivery failed", extra={"user_id": user_id, "error": delivery.error})
             elif delivery.sent or delivery.withdrawn:  # a batch sent or all withdrawn: others may be due
                 more.append(user_id)
         turn = more
@@ -435,19 +446,26 @@ def _in_turns(
 
 
 def notify_all(
-    now: datetime, poster: WebhookPoster | None = None, deadline: float | None = None
+    now: datetime,
+    poster: WebhookPoster | None = None,
+    deadline: float | None = None,
+    mailer: Mailer | None = None,
 ) -> dict[str, Any]:
     """Expire the alerts past the age limit, then deliver every user's due alerts, a batch per user in
-    turn, then the news of their saved flats alike, none posted past `deadline` (time.monotonic())."""
-    poster = poster or WebhookPoster()
+    turn, then the news of their saved flats alike, none sent past `deadline` (time.monotonic())."""
+    channels = Channels(poster or WebhookPoster(), mailer or Mailer())
     with session_scope() as session:
         expired = expire_alerts(session, now)
+        if not channels.mailer.enabled:
+            unmailed = session.scalar(select(func.count()).where(User.email_alerts.is_(True)))
+            if unmailed:  # they chose email, and it was switched off: their alerts wait, then expire
+                log.warning("NOOK_MAIL_FROM is not set: %d users with email alerts get none", unmailed)
     with session_scope() as session:
-        user_ids = users_with_due_alerts(session, now)
-    alerts = _in_turns(user_ids, deliver_to_user, now, poster, deadline)
+        user_ids = users_with_due_alerts(session, now, channels)
+    alerts = _in_turns(user_ids, deliver_to_user, now, channels, deadline)
     with session_scope() as session:
-        saved_user_ids = users_with_saved_news(session, now)
-    saved = _in_turns(saved_user_ids, deliver_saved_news, now, poster, deadline)
+        saved_user_ids = users_with_saved_news(session, now, channels)
+    saved = _in_turns(saved_user_ids, deliver_saved_news, now, channels, deadline)
     return {
         "users": alerts.users,
         "batches": alerts.batches,

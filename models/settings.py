@@ -83,6 +83,20 @@ def _bool(key: str, default: bool) -> bool:
     raise ConfigError(f"{key} must be true or false, got {raw!r}")
 
 
+def _sender(key: str) -> str | None:
+    """An email sender ("alerts@example.com" or "nook <alerts@example.com>"), or None if unset."""
+    from email.utils import parseaddr
+
+    raw = os.environ.get(key, "").strip()
+    if not raw:
+        return None
+    _, address = parseaddr(raw)
+    local, _, domain = address.rpartition("@")
+    if not local or "." not in domain or any(c.isspace() for c in address) or "\n" in raw or "\r" in raw:
+        raise ConfigError(f"{key} must be an email address such as nook <alerts@example.com>, got {raw!r}")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     """Typed view of the environment; see .env.example for each key."""
@@ -102,6 +116,7 @@ class Settings:
     ops_webhook_url: str | None
     alert_max_age_hours: float  # an alert not posted within this long of being queued is not posted
     price_cut_alert_percent: float  # a cut of this much re-alerts the regions told of the flat; 0: never
+    mail_from: str | None  # the sender of alerts by email (an SES-verified address); None: no email
 
 
 def load_settings() -> Settings:
@@ -122,6 +137,7 @@ def load_settings() -> Settings:
         ops_webhook_url=os.environ.get("NOOK_OPS_WEBHOOK_URL") or None,
         alert_max_age_hours=_positive("NOOK_ALERT_MAX_AGE_HOURS", 72.0),
         price_cut_alert_percent=_percent("NOOK_PRICE_CUT_ALERT_PERCENT", 3.0),
+        mail_from=_sender("NOOK_MAIL_FROM"),
     )
 
 

@@ -31,7 +31,7 @@ def hash_api_key(key: str) -> str:
 
 
 class User(Base):
-    """A renter with an API key (stored hashed) and an optional webhook."""
+    """A renter with an API key (stored hashed), and alerts by webhook or email."""
 
     __tablename__ = "users"
 
@@ -40,6 +40,8 @@ class User(Base):
     api_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     api_key_prefix: Mapped[str] = mapped_column(String(12))
     webhook_url: Mapped[str | None] = mapped_column(Text)
+    # alerts and saved listings' news go to the email address instead of the webhook (jobs.mail)
+    email_alerts: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = created_at_column()
     # the key replaced last, when its owner asked for it to keep working a while (give_key), and until when
     old_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True)

@@ -77,6 +77,7 @@ def pytest_configure(config: pytest.Config) -> None:
         }
     )
     os.environ.pop("AWS_PROFILE", None)
+    os.environ.pop("NOOK_MAIL_FROM", None)  # as by default: no email, unless a test sends some
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -21,6 +21,7 @@ import sys
 import time
 import urllib.request
 from dataclasses import dataclass
+from email.utils import parseaddr
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -95,6 +96,9 @@ def moto_url(port: int = MOTO_PORT) -> str:
     return f"http://127.0.0.1:{port}"
 
 
+LOCAL_MAIL_FROM = "nook <alerts@nook.localhost>"
+
+
 def local_environment(dbname: str = DEFAULT_DB, moto_port: int = MOTO_PORT) -> dict[str, str]:
     """Environment that points nook at the local services (user values win)."""
     env = {
@@ -105,6 +109,8 @@ def local_environment(dbname: str = DEFAULT_DB, moto_port: int = MOTO_PORT) -> d
         "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
         "NOOK_BUCKET": os.environ.get("NOOK_BUCKET") or LOCAL_BUCKET,
         "GX_ANALYTICS_ENABLED": os.environ.get("GX_ANALYTICS_ENABLED") or "false",
+        # moto's SES keeps what it is sent (flask mail outbox): email alerts work locally
+        "NOOK_MAIL_FROM": os.environ.get("NOOK_MAIL_FROM") or LOCAL_MAIL_FROM,
     }
     return env
 
@@ -413,7 +419,8 @@ SCORES_SHARDS = 2
 
 
 def bootstrap_aws(env: dict[str, str]) -> str:
-    """Create the bucket and Kinesis streams nook uses in the local AWS emulator (idempotent)."""
+    """Create the bucket, Kinesis streams and SES identity nook uses in the local AWS emulator
+    (idempotent)."""
     import boto3
 
     session = boto3.session.Session(
@@ -435,7 +442,13 @@ def bootstrap_aws(env: dict[str, str]) -> str:
         if name not in streams:
             kinesis.create_stream(StreamName=name, ShardCount=shards)
             created.append(f"stream {name}")
-    return "created " + ", ".join(created) if created else "bucket and streams exist"
+    # the sender's domain, verified: SES sends from a verified address or domain only
+    domain = parseaddr(env["NOOK_MAIL_FROM"])[1].rpartition("@")[2]
+    ses = session.client("sesv2", endpoint_url=env["AWS_ENDPOINT_URL"])
+    if domain not in {i["IdentityName"] for i in ses.list_email_identities().get("EmailIdentities", [])}:
+        ses.create_email_identity(EmailIdentity=domain)
+        created.append(f"email identity {domain}")
+    return "created " + ", ".join(created) if created else "bucket, streams and email identity exist"
 
 
 def up(dbname: str = DEFAULT_DB) -> dict[str, str]:

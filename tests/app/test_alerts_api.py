@@ -136,13 +136,40 @@ def test_me_and_webhook(client, alice):
         "id": alice.user.id,
         "email": "alice@example.com",
         "webhook_url": None,
+        "email_alerts": False,
+        "alerts_to": None,
+        "email_available": False,
         "api_key_prefix": alice.key[:12],
         "old_key_valid_until": None,
     }
     ok = client.put("/v1/me/webhook", json={"url": "https://93.184.215.14/hooks/nook"}, headers=alice.headers)
     assert ok.status_code == 200 and ok.get_json()["webhook_url"] == "https://93.184.215.14/hooks/nook"
+    assert ok.get_json()["alerts_to"] == "webhook"
     assert client.delete("/v1/me/webhook", headers=alice.headers).status_code == 204
     assert client.get("/v1/me", headers=alice.headers).get_json()["webhook_url"] is None
+
+
+def test_email_alerts_are_turned_on_only_where_nook_sends_email(client, alice, setting):
+    refused = client.put("/v1/me/email-alerts", headers=alice.headers)
+    assert refused.status_code == 409 and "NOOK_MAIL_FROM" in refused.get_json()["detail"]
+    assert client.get("/v1/me", headers=alice.headers).get_json()["email_alerts"] is False
+
+    setting("NOOK_MAIL_FROM", "nook <alerts@nook.example>")
+    client.put("/v1/me/webhook", json={"url": "https://93.184.215.14/hooks/nook"}, headers=alice.headers)
+    on = client.put("/v1/me/email-alerts", headers=alice.headers)
+    assert on.status_code == 200
+    assert {k: on.get_json()[k] for k in ("email_alerts", "alerts_to", "email_available")} == {
+        "email_alerts": True,
+        "alerts_to": "email",  # instead of the webhook, which is kept
+        "email_available": True,
+    }
+    assert on.get_json()["webhook_url"] == "https://93.184.215.14/hooks/nook"
+    assert client.delete("/v1/me/webhook", headers=alice.headers).status_code == 204
+    assert client.get("/v1/me", headers=alice.headers).get_json()["alerts_to"] == "email"
+    off = client.delete("/v1/me/email-alerts", headers=alice.headers)
+    assert off.status_code == 200 and off.get_json()["email_alerts"] is False
+    assert off.get_json()["alerts_to"] is None  # no webhook left either
+    assert client.put("/v1/me/email-alerts", headers={}).status_code == 401
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from models.region import Region
 from models.session import session_scope
 from models.source import Source
-from models.user import SavedListing, User, hash_api_key
+from models.user import SavedListing, User, create_user, hash_api_key
 from tests.app.test_alerts_api import SQUARE
 from tests.conftest import run_python
 from tests.factories import insert_listing
@@ -88,6 +88,8 @@ def test_users_list_rotate_key_and_delete(runner, committed):
     with session_scope() as session:
         ann = session.scalar(select(User).where(User.email == "ann@example.com"))
         ann.webhook_url = "https://example.com/hook"
+        carl, _ = create_user(session, "carl@example.com")
+        carl.webhook_url, carl.email_alerts = "https://example.com/carl", True
         session.add(Region(user_id=ann.id, name="home", geom=SQUARE))
         source = Source(name="s", kind="json_feed", config={"url": "http://unused"})
         session.add(source)
@@ -95,11 +97,13 @@ def test_users_list_rotate_key_and_delete(runner, committed):
         listing_id = insert_listing(session, source.id, "a", datetime.now(UTC), lon=-79.38, lat=43.65)
         session.add(SavedListing(user_id=ann.id, listing_id=listing_id, price=2000, told_price=2000))
     listed = runner.invoke(args=["users", "list"]).output.splitlines()
-    assert len(listed) == 2 and "ann@example.com" in listed[0] and "ben@example.com" in listed[1]
+    assert len(listed) == 3 and "ann@example.com" in listed[0] and "ben@example.com" in listed[1]
     assert f"key {keys['ann@example.com'][:12]}…" in listed[0] and keys["ann@example.com"] not in listed[0]
     assert (
-        "webhook set  regions 1  alerts queued 0  saved 1" in listed[0]
-        and "webhook none  regions 0" in listed[1]
+        "alerts to webhook  regions 1  alerts queued 0  saved 1" in listed[0]
+        and "alerts nowhere  regions 0" in listed[1]
+        and "carl@example.com  key" in listed[2]
+        and "alerts by email  regions 0" in listed[2]
     )
 
     rotated = runner.invoke(args=["users", "rotate-key", "ANN@example.com"])
@@ -123,7 +127,7 @@ def test_users_list_rotate_key_and_delete(runner, committed):
     gone = runner.invoke(args=["users", "delete", "ann@example.com", "--yes"])
     assert gone.exit_code == 0 and "and 1 region(s)" in gone.output
     with session_scope() as session:
-        assert session.scalars(select(User.email)).all() == ["ben@example.com"]
+        assert session.scalars(select(User.email)).all() == ["ben@example.com", "carl@example.com"]
         assert session.scalars(select(Region)).all() == []
 
     for command in (["rotate-key", "ann@example.com"], ["delete", "ann@example.com", "--yes"]):

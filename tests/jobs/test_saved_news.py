@@ -173,7 +173,9 @@ def test_no_webhook_old_news_and_no_cut_alerts_leave_it_unsaid(
     change(stale_cut, price_changed_at=NOW - timedelta(days=4))  # past NOOK_ALERT_MAX_AGE_HOURS (72)
     change(stale_gone, status="expired", last_seen_at=NOW - timedelta(days=4))
     with session_scope() as session:
-        assert notify.users_with_saved_news(session, NOW) == []  # old news, or no webhook to tell
+        assert (
+            notify.users_with_saved_news(session, NOW, notify.Channels()) == []
+        )  # old news, or no webhook to tell
 
     setting("NOOK_PRICE_CUT_ALERT_PERCENT", "0")  # price cuts alert nobody; a flat gone still is news
     change(stale_cut, price=1500)

@@ -151,3 +151,27 @@ def test_the_services_moto_is_the_patched_one_and_numbers_records_in_order(moto_
     )["ShardIterator"]
     read = client.get_records(ShardIterator=iterator, Limit=1000)["Records"]
     assert [r["Data"].decode() for r in read] == [f"{p}-{n}" for p in range(3) for n in range(50)]
+
+
+def test_the_local_aws_gets_what_nook_uses_once_and_lets_it_send_mail(moto_endpoint):
+    """The bucket, both streams and the sender's domain as an SES identity: the local sender's mail is
+    taken, another's is refused; a second bootstrap creates nothing."""
+    from jobs.mail import Letter, Mailer, MailNotSent
+
+    env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "NOOK_BUCKET": "nook-bootstrap",
+        "NOOK_MAIL_FROM": services.LOCAL_MAIL_FROM,
+    }
+    assert services.bootstrap_aws(env) == (
+        "created bucket nook-bootstrap, stream listing_events, stream listing_scores, "
+        "email identity nook.localhost"
+    )
+    assert services.bootstrap_aws(env) == "bucket, streams and email identity exist"
+    letter = Letter("renter@example.com", "Hello", "text", "<p>html</p>")
+    assert Mailer(services.LOCAL_MAIL_FROM).send(letter)
+    with pytest.raises(MailNotSent, match="MessageRejected"):
+        Mailer("nook <alerts@elsewhere.example>").send(letter)

@@ -40,6 +40,22 @@ def test_an_alert_age_limit_that_is_no_length_of_time_is_refused(monkeypatch, ra
     assert load_settings().alert_max_age_hours == 0.5
 
 
+@pytest.mark.parametrize(
+    "raw", ["alerts", "nook <alerts>", "alerts@localhost", "a b@example.com", "@example.com"]
+)
+def test_a_mail_sender_that_is_no_address_is_refused(monkeypatch, raw):
+    monkeypatch.setenv("NOOK_MAIL_FROM", raw)
+    with pytest.raises(ConfigError, match="NOOK_MAIL_FROM must be an email address"):
+        load_settings()
+
+
+def test_a_mail_sender_is_optional_and_may_carry_a_name(monkeypatch):
+    monkeypatch.delenv("NOOK_MAIL_FROM", raising=False)
+    assert load_settings().mail_from is None
+    monkeypatch.setenv("NOOK_MAIL_FROM", " nook <alerts@example.com> ")
+    assert load_settings().mail_from == "nook <alerts@example.com>"
+
+
 def test_env_example_documents_every_setting():
     """Every environment key the code reads is documented in .env.example."""
     root = Path(__file__).resolve().parents[2]

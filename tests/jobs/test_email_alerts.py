@@ -1,0 +1,191 @@
+"""Alerts by email: a user who turned them on has their alerts and saved listings' news mailed through
+SES (moto's, read back from its record of what it sent) instead of posted, once, and tried again with
+backoff when SES does not take the message."""
+
+from __future__ import annotations
+
+import email
+import os
+from datetime import timedelta
+
+import boto3
+import pytest
+from botocore.config import Config
+from sqlalchemy import select, update
+
+from jobs import notify
+from jobs.mail import Mailer, local_outbox
+from models.listing import Listing
+from models.region import Notification, Region
+from models.session import session_scope
+from models.user import SavedListing, User
+from tests.conftest import free_port
+from tests.jobs.test_notify import NOW, seed_alerts
+from tests.jobs.test_saved_news import seed_saved
+
+SENDER = "nook <alerts@nook.test>"
+
+
+@pytest.fixture
+def mail(moto_endpoint, setting):
+    """This nook sends email, from an address SES (moto) lets it send from."""
+    setting("NOOK_MAIL_FROM", SENDER)
+    boto3.client("sesv2").create_email_identity(EmailIdentity="alerts@nook.test")
+
+
+def outbox(to: str) -> list[email.message.EmailMessage]:
+    """The emails SES took for this address, oldest first."""
+    return [m for m in local_outbox(os.environ["AWS_ENDPOINT_URL"]) if m["To"] == to]
+
+
+def parts(message: email.message.EmailMessage) -> tuple[str, str]:
+    return (
+        message.get_body(preferencelist=("plain",)).get_content(),
+        message.get_body(preferencelist=("html",)).get_content(),
+    )
+
+
+def choose_email(user_id: int) -> None:
+    with session_scope() as session:
+        session.execute(update(User).where(User.id == user_id).values(email_alerts=True))
+
+
+def alert_states(user_id: int) -> set[tuple]:
+    with session_scope() as session:
+        rows = session.scalars(select(Notification).where(Notification.user_id == user_id))
+        return {(n.status, n.attempts, n.last_error) for n in rows}
+
+
+def test_alerts_are_emailed_instead_of_posted_once(
+    committed, mail, receiver, poster, private_webhooks_allowed
+):
+    mailed = seed_alerts(receiver.hook_url, count=2, email="mailed@example.com", source="a")
+    posted = seed_alerts(receiver.hook_url, count=1, email="posted@example.com", source="b")
+    choose_email(mailed)  # keeps its webhook, which gets nothing now
+    with session_scope() as session:
+        session.execute(update(Region).where(Region.user_id == mailed).values(name="Queen & <King>"))
+
+    result = notify.notify_all(NOW, poster)
+    assert result["sent"] == 3 and result["failed"] == 0 and result["failing_users"] == []
+    (request,) = receiver.delivered  # the webhook user's alert alone
+    with session_scope() as session:
+        posted_ids = set(session.scalars(select(Notification.id).where(Notification.user_id == posted)))
+    assert {a["id"] for a in request.json()["nook"]["notifications"]} == posted_ids
+    assert request.json()["text"] == "1 new listing in your areas"
+
+    (letter,) = outbox("mailed@example.com")
+    assert letter["Subject"] == "2 new listings in your areas"
+    assert letter["To"] == "mailed@example.com" and letter["From"] == SENDER
+    text, html = parts(letter)
+    assert "Flat 0\n$2,000 · studio · 1 ba · in Queen & <King>\n$2,000 is typical" in text
+    assert "https://example.com/1" in text and "Flat 1" in text
+    assert "DELETE /v1/me/email-alerts" in text  # how to stop them
+    assert '<a href="https://example.com/0">Flat 0</a>' in html
+    assert "in Queen &amp; &lt;King&gt;" in html and "<King>" not in html
+    assert alert_states(mailed) == {("sent", 1, None)}
+
+    again = notify.notify_all(NOW + timedelta(hours=1), poster)
+    assert again["sent"] == 0 and len(outbox("mailed@example.com")) == 1 and len(receiver.delivered) == 1
+
+
+def test_an_email_ses_refuses_stays_queued_and_is_sent_once_it_can_be(
+    committed, moto_endpoint, setting, poster
+):
+    setting("NOOK_MAIL_FROM", SENDER)  # an address SES does not (yet) let us send from
+    user_id = seed_alerts(None, count=2, email="later@example.com")
+    choose_email(user_id)
+
+    first = notify.notify_all(NOW, poster)
+    assert first["failed"] == 2 and first["failing_users"] == [user_id]
+    ((status, attempts, error),) = alert_states(user_id)
+    assert (status, attempts) == ("queued", 1)
+    assert "SES refused the email: MessageRejected" in error and "alerts@nook.test" in error
+    with session_scope() as session:
+        due = set(
+            session.scalars(select(Notification.next_attempt_at).where(Notification.user_id == user_id))
+        )
+    assert due == {NOW + timedelta(minutes=1)}  # the backoff of a failed post
+    assert outbox("later@example.com") == []
+
+    boto3.client("sesv2").create_email_identity(EmailIdentity="nook.test")  # the operator verifies the domain
+    assert notify.notify_all(NOW + timedelta(seconds=30), poster)["batches"] == 0  # still backing off
+    second = notify.notify_all(NOW + timedelta(minutes=2), poster)
+    assert second["sent"] == 2 and len(outbox("later@example.com")) == 1
+    assert alert_states(user_id) == {("sent", 2, None)}
+
+
+def test_ses_that_does_not_answer_is_a_failure_to_retry(committed, mail, poster):
+    user_id = seed_alerts(None, count=1, email="nobody-home@example.com")
+    choose_email(user_id)
+    dead = boto3.client(
+        "sesv2",
+        endpoint_url=f"http://127.0.0.1:{free_port()}",  # nothing listens there
+        config=Config(connect_timeout=1, retries={"max_attempts": 1}),
+    )
+    result = notify.notify_all(NOW, poster, mailer=Mailer(client=dead))
+    assert result["failed"] == 1
+    ((status, attempts, error),) = alert_states(user_id)
+    assert (status, attempts) == ("queued", 1) and error.startswith(
+        "SES did not answer: EndpointConnectionError"
+    )
+
+
+def test_users_who_chose_email_wait_when_this_nook_sends_none(
+    committed, receiver, poster, private_webhooks_allowed
+):
+    """NOOK_MAIL_FROM unset after users chose email: their alerts are not posted to the webhook they
+    left behind; they wait (listed as queued, then expired), and come by email once mail is back."""
+    user_id = seed_alerts(receiver.hook_url, count=1, email="chose-mail@example.com")
+    choose_email(user_id)
+    result = notify.notify_all(NOW, poster)
+    assert result["users"] == 0 and receiver.delivered == []
+    assert alert_states(user_id) == {("queued", 0, None)}
+
+
+def test_saved_listings_news_is_emailed_with_the_note(committed, mail, poster):
+    first, gone = seed_saved(None, [2500, 2000], email="saver-mail@example.com")
+    with session_scope() as session:
+        user = session.scalar(select(User).where(User.email == "saver-mail@example.com"))
+        user.email_alerts = True
+        session.get(SavedListing, (user.id, first)).note = "Viewing Thu <6pm> & bring ID"
+        session.get(Listing, first).price = 2300
+        session.get(Listing, gone).status = "delisted"
+
+    result = notify.notify_all(NOW, poster)
+    assert result["saved_news"]["sent"] == 2
+    (letter,) = outbox("saver-mail@example.com")
+    assert letter["Subject"] == "1 price cut and 1 no longer listed among your saved listings"
+    text, html = parts(letter)
+    assert "Price cut: Flat 0\n$2,300 · 1 bd · 1 ba\n" in text
+    assert "Your note: Viewing Thu <6pm> & bring ID" in text
+    assert "Your note: Viewing Thu &lt;6pm&gt; &amp; bring ID" in html
+    assert "Flat 1\nNo longer listed" in text
+    assert notify.notify_all(NOW + timedelta(minutes=5), poster)["saved_news"]["sent"] == 0
+    assert len(outbox("saver-mail@example.com")) == 1
+
+
+def test_mail_test_and_outbox_commands(mail, runner, monkeypatch):
+    from jobs.cli import mail_group
+
+    sent = runner.invoke(mail_group, ["test", " Tester@Example.com "])
+    assert sent.exit_code == 0 and "SES took the email to tester@example.com" in sent.output
+    listed = runner.invoke(mail_group, ["outbox", "--to", "tester@example.com"])
+    assert listed.exit_code == 0
+    assert "to tester@example.com  nook: a test email" in listed.output
+    assert "alerts by email reach this address" in listed.output
+    assert (
+        "no email sent to nobody@example.com yet"
+        in runner.invoke(mail_group, ["outbox", "--to", "nobody@example.com"]).output
+    )
+
+    bad = runner.invoke(mail_group, ["test", "not an address"])
+    assert bad.exit_code == 2 and "is not an email address" in bad.output
+    monkeypatch.setenv("NOOK_MAIL_FROM", "nook <alerts@unverified.example>")
+    from models.settings import get_settings
+
+    get_settings.cache_clear()
+    refused = runner.invoke(mail_group, ["test", "tester@example.com"])
+    assert refused.exit_code == 1 and "SES refused the email: MessageRejected" in refused.output
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    on_aws = runner.invoke(mail_group, ["outbox"])
+    assert on_aws.exit_code == 2 and "only a local SES" in on_aws.output
