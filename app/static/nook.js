@@ -113,6 +113,7 @@
     state.email = me.email;
     $("sign-out").hidden = false;
     $("webhook-url").value = me.webhook_url || "";
+    showDelivery(me);
     $("key-prefix").textContent = me.api_key_prefix + "…";
     startMap();
     await Promise.all([loadRegions(), loadAlerts(), loadSaved()]);
@@ -713,12 +714,12 @@
   }
 
   // an alert's status, as the renter reads it
-  const ALERT_STATUS = { queued: "not sent yet", sent: "sent to your webhook", expired: "too old to send" };
+  const ALERT_STATUS = { queued: "not sent yet", sent: "sent to you", expired: "too old to send" };
 
   function alertStatusWords(alert) {
-    // a price cut too old to send, of a flat the webhook was told of before
+    // a price cut too old to send, of a flat the user was told of before
     if (alert.status === "expired" && alert.sent_at) {
-      return "sent to your webhook " + new Date(alert.sent_at).toLocaleString() + "; the price cut was too old to send";
+      return "sent to you " + new Date(alert.sent_at).toLocaleString() + "; the price cut was too old to send";
     }
     return ALERT_STATUS[alert.status] || alert.status;
   }
@@ -885,11 +886,39 @@
     await loadSaved();
   }
 
+  // where alerts go: by email (where this nook sends email and the user chose it), or to the webhook
+  function showDelivery(me) {
+    $("email-card").hidden = !me.email_available;
+    $("email-address").textContent = me.email;
+    $("email-alerts").checked = me.email_alerts;
+    $("email-status").textContent = me.email_alerts
+      ? "Alerts come by email."
+      : me.webhook_url
+        ? "Alerts go to your webhook."
+        : "Alerts go nowhere yet: they wait here.";
+  }
+
+  $("email-alerts").addEventListener("change", async () => {
+    const box = $("email-alerts");
+    box.disabled = true;
+    try {
+      showDelivery(await api("/v1/me/email-alerts", { method: box.checked ? "PUT" : "DELETE" }));
+    } catch (error) {
+      box.checked = !box.checked;
+      $("email-status").textContent = error.message;
+    } finally {
+      box.disabled = false;
+    }
+  });
+
   $("webhook-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     try {
-      await api("/v1/me/webhook", { method: "PUT", body: { url: $("webhook-url").value.trim() } });
-      $("webhook-status").textContent = "Saved: alerts go to this webhook.";
+      const me = await api("/v1/me/webhook", { method: "PUT", body: { url: $("webhook-url").value.trim() } });
+      showDelivery(me);
+      $("webhook-status").textContent = me.email_alerts
+        ? "Saved: alerts go to this webhook once email alerts are off."
+        : "Saved: alerts go to this webhook.";
     } catch (error) {
       $("webhook-status").textContent = error.message;
     }
@@ -899,6 +928,7 @@
       await api("/v1/me/webhook", { method: "DELETE" });
       $("webhook-url").value = "";
       $("webhook-status").textContent = "Removed: no webhook.";
+      showDelivery(await api("/v1/me"));
     } catch (error) {
       $("webhook-status").textContent = error.message;
     }

@@ -850,3 +850,43 @@ def test_save_a_listing_and_see_what_becomes_of_it(browser, site):
                 {"p": price, "i": listing_id},
             )
             session.execute(text("DELETE FROM saved_listings"))
+
+
+def test_have_alerts_emailed_from_the_page(browser, site, setting):
+    """Where this nook sends email, the alerts section offers it; the box says where alerts go, and a
+    refusal (email switched off meanwhile) is shown, the box left as it was."""
+    with session_scope() as session:
+        _, key = create_user(session, "mail-me@example.com")
+
+    def email_alerts() -> bool:
+        with session_scope() as session:
+            return session.scalar(select(User.email_alerts).where(User.email == "mail-me@example.com"))
+
+    def status_is(words: str) -> None:
+        wait(browser).until(lambda d: d.find_element(By.ID, "email-status").text == words)
+
+    sign_in(browser, site, key=key)
+    wait(browser).until(lambda d: d.find_element(By.ID, "who").text == "mail-me@example.com")
+    assert not browser.find_element(By.ID, "email-card").is_displayed()  # this nook sends no email
+
+    setting("NOOK_MAIL_FROM", "nook <alerts@nook.test>")
+    browser.refresh()
+    card = wait(browser).until(ec.visibility_of_element_located((By.ID, "email-card")))
+    assert browser.find_element(By.ID, "email-address").text == "mail-me@example.com"
+    status_is("Alerts go nowhere yet: they wait here.")
+    box = browser.find_element(By.ID, "email-alerts")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", card)
+    box.click()
+    status_is("Alerts come by email.")
+    assert box.is_selected() and email_alerts() is True
+    screenshot(browser, "14-email-alerts")
+
+    box.click()
+    status_is("Alerts go nowhere yet: they wait here.")
+    assert not box.is_selected() and email_alerts() is False
+
+    setting("NOOK_MAIL_FROM", "")  # the operator turned email off while the page was open
+    box.click()
+    wait(browser).until(lambda d: "This nook sends no email" in d.find_element(By.ID, "email-status").text)
+    assert not box.is_selected() and box.is_enabled() and email_alerts() is False
+    assert console_errors(browser, allowed=("409",)) == []
