@@ -42,6 +42,7 @@ class Letter:
     subject: str
     text: str
     html: str
+    unsubscribe: str | None = None  # the link that stops these emails, offered to the reader's mail app
 
     def mime(self, sender: str) -> bytes:
         message = EmailMessage()
@@ -50,6 +51,9 @@ class Letter:
         message["Subject"] = self.subject
         message["Date"] = formatdate(time.time(), usegmt=True)
         message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2].rstrip(">").strip() or None)
+        if self.unsubscribe:  # one click in the mail app's own "unsubscribe" (RFC 2369, RFC 8058)
+            message["List-Unsubscribe"] = f"<{self.unsubscribe}>"
+            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         message.set_content(self.text)
         message.add_alternative(self.html, subtype="html")
         return message.as_bytes()

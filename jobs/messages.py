@@ -10,7 +10,7 @@ from typing import Any
 # under every email: why it came and how to stop it
 EMAIL_FOOTER = (
     "You get this email because you turned on email alerts for your nook account. To stop them, untick "
-    '"Email me" on nook\'s map page, or DELETE /v1/me/email-alerts.'
+    '"Email me" on nook\'s map page, or DELETE /v1/me/email-alerts'
 )
 
 
@@ -81,15 +81,18 @@ class Message:
         blocks += [{"type": "section", "text": {"type": "mrkdwn", "text": e.mrkdwn()}} for e in self.entries]
         return {"text": self.headline, "blocks": blocks, "nook": self.data}
 
-    def email_text(self) -> str:
+    def email_text(self, unsubscribe: str | None = None) -> str:
+        """The email's plain text; `unsubscribe`: the link that stops these emails, if there is one."""
         body = "\n\n".join([self.headline, *(entry.text() for entry in self.entries)])
-        return f"{body}\n\n-- \n{EMAIL_FOOTER}\n"
+        stop = f", or follow {unsubscribe}" if unsubscribe else ""
+        return f"{body}\n\n-- \n{EMAIL_FOOTER}{stop}.\n"
 
-    def email_html(self) -> str:
+    def email_html(self, unsubscribe: str | None = None) -> str:
         entries = "".join(entry.html() for entry in self.entries)
+        stop = f', or <a href="{html.escape(unsubscribe)}">stop these emails</a>' if unsubscribe else ""
         return (
             '<!DOCTYPE html><html><body style="font-family:sans-serif;line-height:1.4;color:#222">'
             f'<h2 style="font-size:18px">{html.escape(self.headline)}</h2>{entries}'
-            f'<p style="margin-top:24px;font-size:12px;color:#777">{html.escape(EMAIL_FOOTER)}</p>'
+            f'<p style="margin-top:24px;font-size:12px;color:#777">{html.escape(EMAIL_FOOTER)}{stop}.</p>'
             "</body></html>"
         )

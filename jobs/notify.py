@@ -63,7 +63,7 @@ from models.region import Notification, Region
 from models.saved import news_condition, saved_flats
 from models.session import session_scope
 from models.settings import get_settings
-from models.user import SavedListing, User
+from models.user import SavedListing, User, unsubscribe_link
 from models.webhooks import WebhookNotAllowed
 
 log = logging.getLogger("nook.jobs.notify")
@@ -230,7 +230,9 @@ def _send(channels: Channels, user: User, message: Message, key: str, budget: fl
     """Send the message the way the user chose; `key` names its content (the webhook's Idempotency-Key)."""
     if not user.email_alerts:
         return _post(channels.poster, user, message, key, budget)
-    letter = Letter(user.email, message.headline, message.email_text(), message.email_html())
+    public_url = get_settings().public_url
+    stop = unsubscribe_link(user, public_url) if public_url else None
+    letter = Letter(user.email, message.headline, message.email_text(stop), message.email_html(stop), stop)
     try:
         channels.mailer.send(letter, budget)
     except MailNotSent as exc:

@@ -97,6 +97,19 @@ def _sender(key: str) -> str | None:
     return raw
 
 
+def _base_url(key: str) -> str | None:
+    """An http(s) address to build links on (no query, no fragment), without its trailing slash."""
+    from urllib.parse import urlsplit
+
+    raw = os.environ.get(key, "").strip()
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(f"{key} must be an http(s) address such as https://nook.example.com, got {raw!r}")
+    return raw.rstrip("/")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Typed view of the environment; see .env.example for each key."""
@@ -117,6 +130,7 @@ class Settings:
     alert_max_age_hours: float  # an alert not posted within this long of being queued is not posted
     price_cut_alert_percent: float  # a cut of this much re-alerts the regions told of the flat; 0: never
     mail_from: str | None  # the sender of alerts by email (an SES-verified address); None: no email
+    public_url: str | None  # where users reach the app (links in emails), without a trailing slash
 
 
 def load_settings() -> Settings:
@@ -138,6 +152,7 @@ def load_settings() -> Settings:
         alert_max_age_hours=_positive("NOOK_ALERT_MAX_AGE_HOURS", 72.0),
         price_cut_alert_percent=_percent("NOOK_PRICE_CUT_ALERT_PERCENT", 3.0),
         mail_from=_sender("NOOK_MAIL_FROM"),
+        public_url=_base_url("NOOK_PUBLIC_URL"),
     )
 
 

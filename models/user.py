@@ -42,6 +42,8 @@ class User(Base):
     webhook_url: Mapped[str | None] = mapped_column(Text)
     # alerts and saved listings' news go to the email address instead of the webhook (jobs.mail)
     email_alerts: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # names the user in their emails' unsubscribe link (random; made when email alerts first go on)
+    mail_token: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = created_at_column()
     # the key replaced last, when its owner asked for it to keep working a while (give_key), and until when
     old_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
@@ -68,6 +70,14 @@ class SavedListing(Base):
     news_next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     news_error: Mapped[str | None] = mapped_column(Text)
     note: Mapped[str | None] = mapped_column(Text)  # the saver's own words of it (at most MAX_NOTE)
+
+
+def unsubscribe_link(user: User, public_url: str) -> str:
+    """The link in the user's emails that turns email alerts off without signing in (app.unsubscribe);
+    gives the user their token if they have none yet."""
+    if not user.mail_token:
+        user.mail_token = secrets.token_urlsafe(24)
+    return f"{public_url}/unsubscribe?u={user.id}&t={user.mail_token}"
 
 
 def new_api_key() -> str:

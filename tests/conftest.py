@@ -77,7 +77,8 @@ def pytest_configure(config: pytest.Config) -> None:
         }
     )
     os.environ.pop("AWS_PROFILE", None)
-    os.environ.pop("NOOK_MAIL_FROM", None)  # as by default: no email, unless a test sends some
+    for unset in ("NOOK_MAIL_FROM", "NOOK_PUBLIC_URL"):  # as by default: no email, unless a test sends some
+        os.environ.pop(unset, None)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -283,6 +283,9 @@ nook is running.
   alerts       http://127.0.0.1:{RECEIVER_PORT}/   (webhook messages for the demo user's region)
   saved        curl -s -X PUT {auth} {base}/v1/me/saved/LISTING_ID   (or "Save listing" on the map page;
                a saved flat's price cut, or its going, comes to the webhook too)
+  email        alerts by email instead: tick "Email me my alerts" on the map page (or
+               curl -s -X PUT {auth} {base}/v1/me/email-alerts); moto's SES keeps them:
+               eval "$(make -s env)" && .venv/bin/flask mail outbox
   data checks  HTML reports in {services.LOCAL_DIR}/reports/ (the checks run once now, then daily)
   stream       a partner pushes a listing (or takes one down) every {TRICKLE_SECONDS:.0f}s; watch the
                scores with  eval "$(make -s env)" && .venv/bin/flask stream tail --follow

@@ -189,3 +189,33 @@ def test_mail_test_and_outbox_commands(mail, runner, monkeypatch):
     monkeypatch.delenv("AWS_ENDPOINT_URL")
     on_aws = runner.invoke(mail_group, ["outbox"])
     assert on_aws.exit_code == 2 and "only a local SES" in on_aws.output
+
+
+def test_an_email_s_unsubscribe_link_stops_the_emails_in_one_click(committed, mail, setting, poster):
+    from app import create_app
+
+    setting("NOOK_PUBLIC_URL", "https://nook.example.com/")
+    user_id = seed_alerts(None, count=1, email="one-click@example.com")
+    choose_email(user_id)
+    notify.notify_all(NOW, poster)
+    (letter,) = outbox("one-click@example.com")
+    with session_scope() as session:
+        token = session.get(User, user_id).mail_token
+    link = f"https://nook.example.com/unsubscribe?u={user_id}&t={token}"
+    assert letter["List-Unsubscribe"].strip() == f"<{link}>"  # folded onto a line of its own: long
+    assert letter["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    text, html = parts(letter)
+    assert (
+        f"or follow {link}." in text
+        and f'<a href="{link.replace("&", "&amp;")}">stop these emails</a>' in html
+    )
+
+    # the mail app's one click, against the app as deployed (its own committed session)
+    answer = create_app().test_client().post(link.removeprefix("https://nook.example.com"))
+    assert answer.status_code == 200
+    with session_scope() as session:
+        assert session.get(User, user_id).email_alerts is False
+        notification = session.scalar(select(Notification).where(Notification.user_id == user_id))
+        notification.status, notification.sent_at = "queued", None  # were there more to send ...
+    assert notify.notify_all(NOW + timedelta(minutes=5), poster)["users"] == 0  # ... none is mailed
+    assert len(outbox("one-click@example.com")) == 1

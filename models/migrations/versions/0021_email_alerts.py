@@ -6,7 +6,9 @@ Create Date: 2026-12-01 12:30:00.000000
 
 Most renters have no webhook. With NOOK_MAIL_FROM set (an address SES may send from), a user turns
 email alerts on (PUT /v1/me/email-alerts) and the notify job mails what it would have posted to the
-address of their account, through SES. Off by default: nobody gets mail they did not ask for.
+address of their account, through SES. Off by default: nobody gets mail they did not ask for. Each
+email carries a link that turns them off without signing in (one click, RFC 8058): it names the user
+and a random token of theirs, made when email alerts are first turned on.
 """
 
 from collections.abc import Sequence
@@ -22,7 +24,9 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.add_column("users", sa.Column("email_alerts", sa.Boolean(), server_default=sa.false(), nullable=False))
+    op.add_column("users", sa.Column("mail_token", sa.String(64), nullable=True))
 
 
 def downgrade() -> None:
+    op.drop_column("users", "mail_token")
     op.drop_column("users", "email_alerts")
