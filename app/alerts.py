@@ -14,12 +14,20 @@ from app.auth import SECURITY, auth_required, current_user
 from app.db import get_db
 from app.errors import ApiError
 from app.pagination import newest_first
-from app.schemas import AlertArgs, AlertPageSchema, MeSchema, NewKeyBody, NewKeySchema, WebhookBody
+from app.schemas import (
+    AlertArgs,
+    AlertPageSchema,
+    MeChange,
+    MeSchema,
+    NewKeyBody,
+    NewKeySchema,
+    WebhookBody,
+)
 from app.search import base_query, listing_item, owned_region
 from models.matching import SENDABLE
 from models.region import Notification, Region
 from models.settings import get_settings
-from models.user import give_key
+from models.user import give_key, next_message_at
 from models.webhooks import WebhookNotAllowed, check_webhook_url
 
 blp = Blueprint("alerts", __name__, url_prefix="/v1", description="Your alerts and where they are delivered.")
@@ -80,6 +88,7 @@ def _me() -> dict[str, Any]:
     user = current_user()
     old_until = user.old_key_expires_at
     alerts_to = "email" if user.email_alerts else "webhook" if user.webhook_url else None
+    next_at = next_message_at(user)
     return {
         "id": user.id,
         "email": user.email,
@@ -87,6 +96,8 @@ def _me() -> dict[str, Any]:
         "email_alerts": user.email_alerts,
         "alerts_to": alerts_to,
         "email_available": bool(get_settings().mail_from),
+        "alerts_every_minutes": user.alert_every_minutes,
+        "next_alerts_at": next_at,
         "api_key_prefix": user.api_key_prefix,
         "old_key_valid_until": old_until if old_until and old_until > datetime.now(UTC) else None,
     }
@@ -125,6 +136,26 @@ def delete_webhook() -> Response:
     still come by email if email alerts are on)."""
     current_user().webhook_url = None
     return Response(status=204)
+
+
+@blp.route("/me", methods=["PATCH"])
+@auth_required
+@blp.doc(security=SECURITY)
+@blp.arguments(MeChange, as_kwargs=False)
+@blp.response(200, MeSchema)
+def change_me(body: dict[str, Any]) -> dict[str, Any]:
+    """Change how your alerts come: `alerts_every_minutes` sends what is due at most that often (0: as
+    they come; 60: an hour's at most once an hour; up to 1440, a day's)."""
+    if "alerts_every_minutes" in body:
+        minutes, max_age = body["alerts_every_minutes"], get_settings().alert_max_age_hours
+        if minutes >= max_age * 60:  # the alerts held back would expire before their message went
+            raise ApiError(
+                422,
+                f"alerts_every_minutes: alerts are sent for {max_age:g} hours only here; ask for less.",
+                field="json.alerts_every_minutes",
+            )
+        current_user().alert_every_minutes = minutes
+    return _me()
 
 
 @blp.route("/me/email-alerts", methods=["PUT"])

@@ -12,6 +12,7 @@ from models.normalize import text_fault
 from models.price_rank import PRICE_LABELS
 from models.region import ALERT_REASONS, NOTIFICATION_STATUSES
 from models.saved import MAX_NOTE
+from models.user import MAX_ALERT_EVERY_MINUTES
 
 MAX_PAGE = 100
 SORTS = ("newest", "price", "price_desc", "value", "price_cut")
@@ -456,6 +457,15 @@ class MeSchema(ma.Schema):
     email_available = ma.fields.Boolean(
         required=True, metadata={"description": "Whether this nook sends email (email alerts can be on)."}
     )
+    alerts_every_minutes = ma.fields.Integer(
+        required=True,
+        metadata={"description": "Your alerts come at most this often, in minutes (0: as they come)."},
+    )
+    next_alerts_at = ma.fields.AwareDateTime(
+        allow_none=True,
+        required=True,
+        metadata={"description": "When your next message may go, if your pace holds it back now."},
+    )
     api_key_prefix = ma.fields.String(
         required=True, metadata={"description": "The start of your API key, to tell which one is in use."}
     )
@@ -463,6 +473,16 @@ class MeSchema(ma.Schema):
         allow_none=True,
         required=True,
         metadata={"description": "Until when the key you replaced last still works, if you asked it to."},
+    )
+
+
+class MeChange(StrictSchema):
+    alerts_every_minutes = ma.fields.Integer(
+        validate=validate.Range(0, MAX_ALERT_EVERY_MINUTES),
+        metadata={
+            "description": "Send what is due at most this often, in minutes: 0 as it comes (the default), "
+            "60 hourly, 1440 daily (the most: alerts are news for three days)."
+        },
     )
 
 

@@ -35,6 +35,10 @@ from what price.
 A user's saved listings have news too (models.saved): a cut since the price they last heard, or that
 the flat went. It goes in messages of its own, after the alerts, delivered the same way (marked told
 only after a 2xx, backing off when the webhook fails).
+
+A user may ask for their messages at most every so many minutes (alert_every_minutes: an email an hour,
+or a day, rather than one every run): a run sends them what is due only if their last message went that
+long ago, and then all of it, alerts and news.
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, text
+from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select, text
 from sqlalchemy.orm import Session
 
 from jobs.mail import Letter, Mailer, MailNotSent
@@ -226,6 +230,16 @@ class Channels:
         return or_(webhook, User.email_alerts.is_(True)) if self.mailer.enabled else webhook
 
 
+def at_pace(now: datetime) -> ColumnElement[bool]:
+    """The users whose pace lets a message go now: as they come, or their last went long enough ago."""
+    since_last = func.make_interval(0, 0, 0, 0, 0, User.alert_every_minutes)
+    return or_(
+        User.alert_every_minutes == 0,
+        User.last_alerted_at.is_(None),
+        User.last_alerted_at <= literal(now) - since_last,
+    )
+
+
 def _send(channels: Channels, user: User, message: Message, key: str, budget: float | None) -> Posted:
     """Send the message the way the user chose; `key` names its content (the webhook's Idempotency-Key)."""
     if not user.email_alerts:
@@ -270,6 +284,8 @@ def deliver_to_user(
         return result
     notifications = [row[0] for row in rows]
     posted = _send(channels, user, build_message(rows), ",".join(str(n.id) for n in notifications), budget)
+    if posted.error is None:
+        user.last_alerted_at = now
     for notification in notifications:
         notification.attempts += 1
         if posted.error is None:
@@ -354,6 +370,8 @@ def deliver_saved_news(
         return result
     key = "saved:" + ",".join(f"{s.listing_id}:{lst.id}:{lst.price}:{lst.status}" for s, lst in rows)
     posted = _send(channels, user, saved_news_message(rows), key, budget)
+    if posted.error is None:
+        user.last_alerted_at = now
     for saved, listing in rows:
         if posted.error is None:
             saved.told_price = listing.price if listing.status == "active" else saved.told_price
@@ -369,14 +387,15 @@ def deliver_saved_news(
 
 
 def users_with_due_alerts(session: Session, now: datetime, channels: Channels) -> list[int]:
-    """Users a message can reach with queued alerts that are due (and not too old), longest waiting
-    first."""
+    """Users a message can reach, and whose pace lets one go, with queued alerts that are due (and not
+    too old), longest waiting first."""
     return list(
         session.scalars(
             select(User.id)
             .join(Notification, Notification.user_id == User.id)
             .where(
                 channels.reachable(),
+                at_pace(now),
                 Notification.status == "queued",
                 Notification.next_attempt_at <= now,
                 Notification.created_at >= cutoff(now),
@@ -388,12 +407,12 @@ def users_with_due_alerts(session: Session, now: datetime, channels: Channels) -
 
 
 def users_with_saved_news(session: Session, now: datetime, channels: Channels) -> list[int]:
-    """Users a message can reach with news of their saved flats due."""
+    """Users a message can reach, and whose pace lets one go, with news of their saved flats due."""
     query = (
         saved_news_due(None, now)
         .with_only_columns(SavedListing.user_id)
         .join(User, User.id == SavedListing.user_id)
-        .where(channels.reachable())
+        .where(channels.reachable(), at_pace(now))
         .distinct()
         .order_by(SavedListing.user_id)
     )
@@ -462,11 +481,10 @@ def notify_all(
             unmailed = session.scalar(select(func.count()).where(User.email_alerts.is_(True)))
             if unmailed:  # they chose email, and it was switched off: their alerts wait, then expire
                 log.warning("NOOK_MAIL_FROM is not set: %d users with email alerts get none", unmailed)
-    with session_scope() as session:
+    with session_scope() as session:  # both before either is sent: a message sent sets its user's pace
         user_ids = users_with_due_alerts(session, now, channels)
-    alerts = _in_turns(user_ids, deliver_to_user, now, channels, deadline)
-    with session_scope() as session:
         saved_user_ids = users_with_saved_news(session, now, channels)
+    alerts = _in_turns(user_ids, deliver_to_user, now, channels, deadline)
     saved = _in_turns(saved_user_ids, deliver_saved_news, now, channels, deadline)
     return {
         "users": alerts.users,

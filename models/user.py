@@ -44,6 +44,10 @@ class User(Base):
     email_alerts: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # names the user in their emails' unsubscribe link (random; made when email alerts first go on)
     mail_token: Mapped[str | None] = mapped_column(String(64))
+    # a message (alerts, saved listings' news) at most every so many minutes (0: as they come), and when
+    # the last one went
+    alert_every_minutes: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    last_alerted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at_column()
     # the key replaced last, when its owner asked for it to keep working a while (give_key), and until when
     old_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
@@ -70,6 +74,17 @@ class SavedListing(Base):
     news_next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     news_error: Mapped[str | None] = mapped_column(Text)
     note: Mapped[str | None] = mapped_column(Text)  # the saver's own words of it (at most MAX_NOTE)
+
+
+MAX_ALERT_EVERY_MINUTES = 1440  # a message a day at least: alerts are news for 72 hours only
+
+
+def next_message_at(user: User) -> datetime | None:
+    """When the user's pace lets the next message go, if it holds one back now."""
+    if not user.alert_every_minutes or user.last_alerted_at is None:
+        return None
+    at = user.last_alerted_at + timedelta(minutes=user.alert_every_minutes)
+    return at if at > datetime.now(UTC) else None
 
 
 def unsubscribe_link(user: User, public_url: str) -> str:

@@ -886,8 +886,18 @@
     await loadSaved();
   }
 
-  // where alerts go: by email (where this nook sends email and the user chose it), or to the webhook
+  // where alerts go: by email (where this nook sends email and the user chose it), or to the webhook;
+  // and how often
   function showDelivery(me) {
+    const pace = $("alert-pace");
+    const minutes = String(me.alerts_every_minutes);
+    if (![...pace.options].some((option) => option.value === minutes)) {
+      pace.append(el("option", { value: minutes }, "at most every " + minutes + " minutes"));
+    }
+    pace.value = minutes;
+    $("pace-status").textContent = me.next_alerts_at
+      ? "The next message may go at " + new Date(me.next_alerts_at).toLocaleTimeString() + "."
+      : "";
     $("email-card").hidden = !me.email_available;
     $("email-address").textContent = me.email;
     $("email-alerts").checked = me.email_alerts;
@@ -897,6 +907,19 @@
         ? "Alerts go to your webhook."
         : "Alerts go nowhere yet: they wait here.";
   }
+
+  $("alert-pace").addEventListener("change", async () => {
+    const pace = $("alert-pace");
+    pace.disabled = true;
+    try {
+      showDelivery(await api("/v1/me", { method: "PATCH", body: { alerts_every_minutes: Number(pace.value) } }));
+    } catch (error) {
+      showDelivery(await api("/v1/me"));
+      $("pace-status").textContent = error.message;
+    } finally {
+      pace.disabled = false;
+    }
+  });
 
   $("email-alerts").addEventListener("change", async () => {
     const box = $("email-alerts");

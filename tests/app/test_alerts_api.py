@@ -139,6 +139,8 @@ def test_me_and_webhook(client, alice):
         "email_alerts": False,
         "alerts_to": None,
         "email_available": False,
+        "alerts_every_minutes": 0,
+        "next_alerts_at": None,
         "api_key_prefix": alice.key[:12],
         "old_key_valid_until": None,
     }
@@ -147,6 +149,27 @@ def test_me_and_webhook(client, alice):
     assert ok.get_json()["alerts_to"] == "webhook"
     assert client.delete("/v1/me/webhook", headers=alice.headers).status_code == 204
     assert client.get("/v1/me", headers=alice.headers).get_json()["webhook_url"] is None
+
+
+def test_a_user_sets_how_often_their_alerts_come(client, alice, db_session, setting):
+    changed = client.patch("/v1/me", json={"alerts_every_minutes": 60}, headers=alice.headers)
+    assert changed.status_code == 200 and changed.get_json()["alerts_every_minutes"] == 60
+    assert changed.get_json()["next_alerts_at"] is None  # nothing sent yet: the next goes when due
+    sent = datetime.now(UTC) - timedelta(minutes=20)
+    alice.user.last_alerted_at = sent
+    db_session.flush()
+    me = client.get("/v1/me", headers=alice.headers).get_json()
+    assert datetime.fromisoformat(me["next_alerts_at"]) == sent + timedelta(minutes=60)
+    assert client.patch("/v1/me", json={}, headers=alice.headers).get_json()["alerts_every_minutes"] == 60
+
+    for wrong in ({"alerts_every_minutes": -1}, {"alerts_every_minutes": 1441}, {"alerts_every": 5}):
+        refused = client.patch("/v1/me", json=wrong, headers=alice.headers)
+        assert refused.status_code == 422, wrong
+    setting("NOOK_ALERT_MAX_AGE_HOURS", "12")  # a day's alerts would expire before their message went
+    short = client.patch("/v1/me", json={"alerts_every_minutes": 1440}, headers=alice.headers)
+    assert short.status_code == 422 and "sent for 12 hours only" in short.get_json()["detail"]
+    back = client.patch("/v1/me", json={"alerts_every_minutes": 0}, headers=alice.headers)
+    assert back.get_json()["alerts_every_minutes"] == 0 and back.get_json()["next_alerts_at"] is None
 
 
 def test_email_alerts_are_turned_on_only_where_nook_sends_email(client, alice, setting):

@@ -219,3 +219,34 @@ def test_an_email_s_unsubscribe_link_stops_the_emails_in_one_click(committed, ma
         notification.status, notification.sent_at = "queued", None  # were there more to send ...
     assert notify.notify_all(NOW + timedelta(minutes=5), poster)["users"] == 0  # ... none is mailed
     assert len(outbox("one-click@example.com")) == 1
+
+
+def test_a_paced_user_gets_what_is_due_in_one_go_then_nothing_until_their_pace_allows(
+    committed, mail, poster
+):
+    user_id = seed_alerts(None, count=3, email="hourly@example.com")
+    with session_scope() as session:
+        user = session.get(User, user_id)
+        user.email_alerts, user.alert_every_minutes = True, 60
+        listings = session.scalars(select(Listing).order_by(Listing.id)).all()
+        session.add(SavedListing(user_id=user_id, listing_id=listings[2].id, price=2200, told_price=2200))
+        listings[2].status = "delisted"  # its alert is withdrawn; for its saver it is news
+    first = notify.notify_all(NOW, poster)
+    assert first["sent"] == 2 and first["saved_news"]["sent"] == 1  # alerts and news, one run
+    assert [m["Subject"] for m in outbox("hourly@example.com")] == [
+        "2 new listings in your areas",
+        "1 no longer listed among your saved listings",
+    ]
+    with session_scope() as session:
+        assert session.get(User, user_id).last_alerted_at == NOW
+        again = session.scalar(select(Notification).where(Notification.status == "sent"))
+        # one more alert, queued ten minutes on (as a price cut re-queues one)
+        again.status, again.sent_at, again.created_at = "queued", None, NOW + timedelta(minutes=10)
+        again.next_attempt_at = NOW + timedelta(minutes=10)
+
+    held = notify.notify_all(NOW + timedelta(minutes=30), poster)
+    assert held["users"] == 0 and len(outbox("hourly@example.com")) == 2  # an hour has not passed
+    later = notify.notify_all(NOW + timedelta(minutes=60), poster)
+    assert later["sent"] == 1 and len(outbox("hourly@example.com")) == 3
+    with session_scope() as session:
+        assert session.get(User, user_id).last_alerted_at == NOW + timedelta(minutes=60)

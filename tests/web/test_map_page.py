@@ -889,4 +889,19 @@ def test_have_alerts_emailed_from_the_page(browser, site, setting):
     box.click()
     wait(browser).until(lambda d: "This nook sends no email" in d.find_element(By.ID, "email-status").text)
     assert not box.is_selected() and box.is_enabled() and email_alerts() is False
+
+    # how often: a day's alerts in one message; the next one's time shown once one went
+    Select(browser.find_element(By.ID, "alert-pace")).select_by_visible_text("at most once a day")
+    with session_scope() as session:
+        user = session.scalar(select(User).where(User.email == "mail-me@example.com"))
+        wait(browser).until(
+            lambda d: session.scalar(select(User.alert_every_minutes).where(User.id == user.id))
+        )
+        assert session.scalar(select(User.alert_every_minutes).where(User.id == user.id)) == 1440
+        user.last_alerted_at = datetime.now(UTC)
+    browser.refresh()
+    wait(browser).until(lambda d: "The next message may go at" in d.find_element(By.ID, "pace-status").text)
+    assert (
+        Select(browser.find_element(By.ID, "alert-pace")).first_selected_option.text == "at most once a day"
+    )
     assert console_errors(browser, allowed=("409",)) == []
