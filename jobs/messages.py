@@ -14,6 +14,15 @@ EMAIL_FOOTER = (
 )
 
 
+ON_NOOK = "See it on nook"
+
+
+def listing_on_nook(public_url: str | None, listing_id: int) -> str | None:
+    """The address of a listing on nook's map page (it opens the listing once signed in), if nook knows
+    where it is reached."""
+    return f"{public_url}/#listing={listing_id}" if public_url else None
+
+
 def escaped(text: str) -> str:
     """Text as Slack's mrkdwn shows it as written (&, < and > would be read as markup)."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -31,6 +40,7 @@ class Entry:
     place: str | None = None
     lines: list[str] = field(default_factory=list)
     note: str | None = None
+    on_nook: str | None = None  # the listing on nook's map page (its range, history, save button)
 
     def _first_line(self, place: str) -> str | None:
         return " · ".join(part for part in (self.facts, place) if part) or None
@@ -42,6 +52,7 @@ class Entry:
         parts.append(self._first_line(f"in _{escaped(self.place)}_" if self.place else ""))
         parts += self.lines
         parts.append(f"Your note: {escaped(self.note)}" if self.note else None)
+        parts.append(f"<{self.on_nook}|{ON_NOOK}>" if self.on_nook else None)
         return "\n".join(part for part in parts if part)
 
     def text(self) -> str:
@@ -50,6 +61,7 @@ class Entry:
         parts += self.lines
         parts.append(f"Your note: {self.note}" if self.note else None)
         parts.append(self.url)
+        parts.append(f"{ON_NOOK}: {self.on_nook}" if self.on_nook else None)
         return "\n".join(part for part in parts if part)
 
     def html(self) -> str:
@@ -63,6 +75,8 @@ class Entry:
         rows += [f'<p style="margin:2px 0">{html.escape(line)}</p>' for line in self.lines]
         if self.note:
             rows.append(f'<p style="margin:2px 0;font-style:italic">Your note: {html.escape(self.note)}</p>')
+        if self.on_nook:
+            rows.append(f'<p style="margin:2px 0"><a href="{html.escape(self.on_nook)}">{ON_NOOK}</a></p>')
         return '<div style="margin:0 0 18px">' + "".join(rows) + "</div>"
 
 

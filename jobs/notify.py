@@ -1,8 +1,9 @@
-"""Notify: deliver queued alerts to each user's webhook, or by email, exactly once.
+"""Notify: deliver queued alerts to each user's webhook, or by email, once each.
 
 Alerts are batched per user into one message: Slack-compatible for a webhook, plain text and HTML for a
 user who turned email alerts on (jobs.mail: through SES, from NOOK_MAIL_FROM, to their account's
-address; tried again, backing off, like a failed post). Each user's
+address; tried again, backing off, like a failed post; SES takes no idempotency key, so a run
+stopped between SES taking an email and its commit mails it again). Each user's
 batch is its own transaction: the rows are locked (SKIP LOCKED, so parallel
 runs never send the same alert), posted, and marked sent only after a 2xx —
 then committed at once. A failed delivery stays queued with exponential
@@ -56,7 +57,7 @@ from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select, 
 from sqlalchemy.orm import Session
 
 from jobs.mail import Letter, Mailer, MailNotSent
-from jobs.messages import Entry, Message
+from jobs.messages import Entry, Message, listing_on_nook
 from jobs.runtime import budget_deadline, past, run_job
 from jobs.webhook_post import NoAnswer, WebhookPoster
 from models.explain import last_change, since_saved
@@ -119,7 +120,9 @@ def _entry(notification: Notification, listing: Listing, region: Region, rank: P
     if change is not None and change["percent"] < 0:  # a cut can be what brought it into the budget
         lines.append(change["words"])
     heading = "Price cut" if notification.reason == "price_cut" else None
-    return Entry(listing.title or "Listing", listing.url, heading, _facts(listing), region.name, lines)
+    entry = Entry(listing.title or "Listing", listing.url, heading, _facts(listing), region.name, lines)
+    entry.on_nook = listing_on_nook(get_settings().public_url, listing.id)
+    return entry
 
 
 def _change(listing: Listing) -> dict[str, Any] | None:
@@ -149,6 +152,7 @@ def build_message(rows: list[tuple[Notification, Listing, Region, PriceRank | No
                     "url": lst.url,
                     "label": rank.label if rank else None,
                     "price_change": _change(lst),
+                    "on_nook": listing_on_nook(get_settings().public_url, lst.id),
                 }
                 for n, lst, reg, rank in rows
             ]
@@ -330,6 +334,7 @@ def saved_news_message(rows: list[tuple[SavedListing, Listing]]) -> Message:
             since="you last heard of it",
         )
         entry = Entry(listing.title or "Listing", listing.url, lines=[words], note=saved.note)
+        entry.on_nook = listing_on_nook(get_settings().public_url, listing.id)
         if kind != "gone":
             entry.heading = "Price cut" if kind == "price_cut" else "Back on the market"
             entry.facts = _facts(listing)
@@ -346,6 +351,7 @@ def saved_news_message(rows: list[tuple[SavedListing, Listing]]) -> Message:
                     "price": listing.price,
                     "last_heard_price": saved.told_price,
                     "url": listing.url,
+                    "on_nook": listing_on_nook(get_settings().public_url, listing.id),
                 }
                 for (saved, listing), kind in zip(rows, kinds, strict=True)
             ]

@@ -119,7 +119,24 @@
     await Promise.all([loadRegions(), loadAlerts(), loadSaved()]);
     pollAlerts();
     await reloadListings();
+    await openLinkedListing();
   }
+
+  // a link to one listing (an alert message's "See it on nook": /#listing=ID) opens it once signed in;
+  // the address then drops it, so a reload does not open it again
+  async function openLinkedListing() {
+    const match = /^#listing=(\d+)$/.exec(window.location.hash);
+    if (!match || !state.key) return;
+    history.replaceState(null, "", window.location.pathname + window.location.search);
+    try {
+      showListing(await api(`/v1/listings/${match[1]}`));
+    } catch (error) {
+      if (error.status === 401) return signOut();
+      $("listings-status").textContent =
+        error.status === 404 ? "That listing is no longer on nook." : "Could not open that listing: " + error.message;
+    }
+  }
+  window.addEventListener("hashchange", openLinkedListing);
 
   function signOut() {
     localStorage.removeItem(KEY);

@@ -18,6 +18,7 @@ from jobs.mail import Mailer, local_outbox
 from models.listing import Listing
 from models.region import Notification, Region
 from models.session import session_scope
+from models.source import Source
 from models.user import SavedListing, User
 from tests.conftest import free_port
 from tests.jobs.test_notify import NOW, seed_alerts
@@ -57,8 +58,9 @@ def alert_states(user_id: int) -> set[tuple]:
 
 
 def test_alerts_are_emailed_instead_of_posted_once(
-    committed, mail, receiver, poster, private_webhooks_allowed
+    committed, mail, receiver, poster, private_webhooks_allowed, setting
 ):
+    setting("NOOK_PUBLIC_URL", "https://nook.example.com")
     mailed = seed_alerts(receiver.hook_url, count=2, email="mailed@example.com", source="a")
     posted = seed_alerts(receiver.hook_url, count=1, email="posted@example.com", source="b")
     choose_email(mailed)  # keeps its webhook, which gets nothing now
@@ -72,6 +74,10 @@ def test_alerts_are_emailed_instead_of_posted_once(
         posted_ids = set(session.scalars(select(Notification.id).where(Notification.user_id == posted)))
     assert {a["id"] for a in request.json()["nook"]["notifications"]} == posted_ids
     assert request.json()["text"] == "1 new listing in your areas"
+    (alert,) = request.json()["nook"]["notifications"]
+    on_nook = f"https://nook.example.com/#listing={alert['listing_id']}"
+    assert alert["on_nook"] == on_nook  # the listing on nook's own page: its range, history, save
+    assert request.json()["blocks"][1]["text"]["text"].endswith(f"\n<{on_nook}|See it on nook>")
 
     (letter,) = outbox("mailed@example.com")
     assert letter["Subject"] == "2 new listings in your areas"
@@ -81,6 +87,12 @@ def test_alerts_are_emailed_instead_of_posted_once(
     assert "https://example.com/1" in text and "Flat 1" in text
     assert "DELETE /v1/me/email-alerts" in text  # how to stop them
     assert '<a href="https://example.com/0">Flat 0</a>' in html
+    with session_scope() as session:
+        first = session.scalar(
+            select(Listing.id).join(Source).where(Source.name == "a", Listing.source_ref == "r0")
+        )
+    assert f"https://example.com/0\nSee it on nook: https://nook.example.com/#listing={first}" in text
+    assert f'<a href="https://nook.example.com/#listing={first}">See it on nook</a>' in html
     assert "in Queen &amp; &lt;King&gt;" in html and "<King>" not in html
     assert alert_states(mailed) == {("sent", 1, None)}
 

@@ -905,3 +905,28 @@ def test_have_alerts_emailed_from_the_page(browser, site, setting):
         Select(browser.find_element(By.ID, "alert-pace")).first_selected_option.text == "at most once a day"
     )
     assert console_errors(browser, allowed=("409",)) == []
+
+
+def test_a_link_to_a_listing_opens_it_after_sign_in(browser, site):
+    """An alert message's "See it on nook" link (/#listing=ID) opens that listing, with its explanation,
+    once the reader signed in; the address drops it; a listing no longer shown is said so."""
+    listing_id = next(i for i, label in site.labels.items() if label == "high")
+    browser.get(f"{site.url}/#listing={listing_id}")
+    field = wait(browser).until(ec.visibility_of_element_located((By.ID, "api-key")))
+    field.send_keys(site.key)
+    browser.find_element(By.CSS_SELECTOR, "#signin-form button[type=submit]").click()
+    popup = wait(browser).until(
+        lambda d: d.find_element(
+            By.CSS_SELECTOR, f".leaflet-popup-content .popup[data-listing='{listing_id}']"
+        )
+    )
+    wait(browser).until(lambda d: popup.get_attribute("aria-busy") is None)
+    assert "high" in popup.find_element(By.CSS_SELECTOR, ".explanation").text
+    assert browser.execute_script("return window.location.hash") == ""
+    close_popup(browser)
+
+    browser.execute_script("window.location.hash = '#listing=987654321'")
+    wait(browser).until(
+        lambda d: d.find_element(By.ID, "listings-status").text == "That listing is no longer on nook."
+    )
+    assert console_errors(browser, allowed=("404",)) == []
