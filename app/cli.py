@@ -92,7 +92,8 @@ def _user(session: Session, email: str) -> User:
 
 
 def _alerts_to(user: User) -> str:
-    return "by email" if user.email_alerts else "to webhook" if user.webhook_url else "nowhere"
+    where = "by email" if user.email_alerts else "to webhook" if user.webhook_url else "nowhere"
+    return f"{where} (at most every {user.alert_every_minutes} min)" if user.alert_every_minutes else where
 
 
 @users_group.command("list")

@@ -89,7 +89,7 @@ def test_users_list_rotate_key_and_delete(runner, committed):
         ann = session.scalar(select(User).where(User.email == "ann@example.com"))
         ann.webhook_url = "https://example.com/hook"
         carl, _ = create_user(session, "carl@example.com")
-        carl.webhook_url, carl.email_alerts = "https://example.com/carl", True
+        carl.webhook_url, carl.email_alerts, carl.alert_every_minutes = "https://example.com/carl", True, 60
         session.add(Region(user_id=ann.id, name="home", geom=SQUARE))
         source = Source(name="s", kind="json_feed", config={"url": "http://unused"})
         session.add(source)
@@ -103,7 +103,7 @@ def test_users_list_rotate_key_and_delete(runner, committed):
         "alerts to webhook  regions 1  alerts queued 0  saved 1" in listed[0]
         and "alerts nowhere  regions 0" in listed[1]
         and "carl@example.com  key" in listed[2]
-        and "alerts by email  regions 0" in listed[2]
+        and "alerts by email (at most every 60 min)  regions 0" in listed[2]
     )
 
     rotated = runner.invoke(args=["users", "rotate-key", "ANN@example.com"])
