@@ -1,9 +1,10 @@
 """Mail: a user's alerts by email, sent through Amazon SES (locally, moto's).
 
 NOOK_MAIL_FROM names the sender, an address (or a domain) SES lets this account send from; unset, nook
-sends no email and nobody can turn email alerts on. A message goes as MIME (plain text and HTML). SES
-has no idempotency key: should the job stop between SES taking a message and the commit that marks its alerts
-sent, the next run mails them again (the webhook's receiver can drop that repeat; a reader sees it twice).
+sends no email and nobody can turn email alerts on. A message goes as MIME (plain text and HTML).
+Should the job stop between SES taking a message and the commit that marks its alerts sent, the next run
+mails them again: a webhook's receiver drops such a repeat by its Idempotency-Key, but SES takes none,
+so a reader sees that email twice.
 """
 
 from __future__ import annotations

@@ -10,11 +10,9 @@ from typing import Any
 # under every email: why it came and how to stop it
 EMAIL_FOOTER = (
     "You get this email because you turned on email alerts for your nook account. To stop them, untick "
-    '"Email me" on nook\'s map page, or DELETE /v1/me/email-alerts'
+    '"Email me my alerts" on nook\'s map page, or DELETE /v1/me/email-alerts'
 )
-
-
-ON_NOOK = "See it on nook"
+ON_NOOK = "See it on nook"  # the words of a listing's link to itself on nook's map page
 
 
 def listing_on_nook(public_url: str | None, listing_id: int) -> str | None:
@@ -31,7 +29,7 @@ def escaped(text: str) -> str:
 @dataclass
 class Entry:
     """One listing's part of a message: its title and link, what happened to it (`heading`), its facts
-    and where it is, lines of explanation, and its saver's note."""
+    and where it is, lines of explanation, its saver's note, and its link on nook."""
 
     title: str
     url: str | None
