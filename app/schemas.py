@@ -14,6 +14,8 @@ from models.region import ALERT_REASONS, NOTIFICATION_STATUSES
 from models.saved import MAX_NOTE
 from models.user import MAX_ALERT_EVERY_MINUTES
 
+MAX_SIMILAR = 20  # similar listings /v1/listings/{id}/similar gives at most
+
 MAX_PAGE = 100
 SORTS = ("newest", "price", "price_desc", "value", "price_cut")
 
@@ -244,6 +246,20 @@ class ListingDetailSchema(ListingSchema):
 class ListingPageSchema(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(ListingSchema), required=True)
     next_cursor = ma.fields.String(allow_none=True, required=True)
+
+
+class SimilarArgs(StrictSchema):
+    limit = ma.fields.Integer(load_default=5, validate=validate.Range(1, MAX_SIMILAR))
+
+
+class SimilarListingSchema(ListingSchema):
+    distance_m = ma.fields.Integer(
+        required=True, metadata={"description": "How far it is from the listing asked about, in metres."}
+    )
+
+
+class SimilarSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(SimilarListingSchema), required=True)
 
 
 class EstimateRequest(StrictSchema):

@@ -387,9 +387,31 @@
     if (detail.url) {
       box.append(el("p", {}, el("a", { href: detail.url, target: "_blank", rel: "noopener noreferrer", text: "Open the original listing" })));
     }
-    const entry = state.listings.get(item.id);
-    if (entry) entry.marker.getPopup().update();
-    else if (state.listingPopup) state.listingPopup.update();
+    // the popup lays out what it holds now (until then what was added can be cut off), and again once
+    // the similar listings came
+    const fit = () => {
+      const entry = state.listings.get(item.id);
+      if (entry) entry.marker.getPopup().update();
+      else if (state.listingPopup) state.listingPopup.update();
+    };
+    fit();
+    if (detail.status === "active") {
+      const similar = (await api(`/v1/listings/${item.id}/similar?limit=3`)).items;
+      if (similar.length) {
+        box.append(el("div", { class: "similar" }, el("p", { class: "muted", text: "Similar nearby:" }), el("ul", {}, ...similar.map(similarItem))));
+        fit();
+      }
+    }
+  }
+
+  // a listing like the one open, to compare with: a press opens it
+  function similarItem(other) {
+    const away = other.distance_m < 1000 ? other.distance_m + " m" : (other.distance_m / 1000).toFixed(1) + " km";
+    const rooms = other.bedrooms === 0 ? "studio" : other.bedrooms + " bed";
+    const button = el("button", { type: "button", class: "link", "data-listing": String(other.id) },
+      `${money(other.price)} · ${rooms} · ${away} away · ${labelOf(other)}`);
+    button.addEventListener("click", () => showListing(other));
+    return el("li", {}, button);
   }
 
   function historyWords(history) {

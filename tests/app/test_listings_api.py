@@ -316,3 +316,48 @@ def all_items(client, caller, **params):
         cursor = body["next_cursor"]
         if not cursor:
             return items
+
+
+def test_similar_listings_nearby_to_compare_with(client, alice, db_session):
+    """As many bedrooms (4 or more together), shown (active, not a copy), within 5 km, nearest first,
+    with their distance; never the listing itself."""
+    from models.source import Source
+    from tests.factories import insert_listing
+
+    source = Source(name="similar", kind="json_feed", config={"url": "http://unused"})
+    db_session.add(source)
+    db_session.flush()
+    now = datetime.now(UTC)
+    east = 1 / 80.4  # degrees of longitude to a kilometre at 43.65 N (approximately)
+
+    def add(ref, km_east, bedrooms=1, **extra):
+        return insert_listing(
+            db_session, source.id, ref, now, -79.38 + km_east * east, 43.65, bedrooms, **extra
+        )
+
+    asked = add("asked", 0)
+    near, farther = add("near", 0.3, price=2100), add("farther", 1.2, price=1900)
+    add("two-bedroom", 0.1, bedrooms=2)
+    add("too far", 8)
+    add("gone", 0.05, status="delisted")
+    add("copy", 0.02, canonical_id=near)
+    big, bigger = add("four", 3, bedrooms=4), add("five", 3.1, bedrooms=5)
+
+    answer = client.get(f"/v1/listings/{asked}/similar", headers=alice.headers)
+    assert answer.status_code == 200
+    items = answer.get_json()["items"]
+    assert [i["id"] for i in items] == [near, farther]
+    assert [round(i["distance_m"], -2) for i in items] == [300, 1200]
+    assert items[0]["price"] == 2100 and "price_rank" in items[0]
+    one = client.get(f"/v1/listings/{asked}/similar?limit=1", headers=alice.headers).get_json()["items"]
+    assert [i["id"] for i in one] == [near]
+    four = client.get(f"/v1/listings/{big}/similar", headers=alice.headers).get_json()["items"]
+    assert [i["id"] for i in four] == [bigger]  # 4+ bedrooms together, as the price model groups them
+
+    assert client.get(f"/v1/listings/{asked}/similar").status_code == 401
+    assert client.get("/v1/listings/987654321/similar", headers=alice.headers).status_code == 404
+    for limit in (0, 21, "x"):
+        assert (
+            client.get(f"/v1/listings/{asked}/similar?limit={limit}", headers=alice.headers).status_code
+            == 422
+        )

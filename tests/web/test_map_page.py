@@ -86,9 +86,9 @@ def marker_colours(driver) -> Counter:
     return Counter(next(c[7:] for c in cls.split() if c.startswith("marker-")) for cls in classes)
 
 
-def close_popup(driver) -> None:
-    """Close the open popup once it is filled and at rest: Leaflet pans the map (animated) to fit it as
-    it grows, and a click during the pan can land on the page's header."""
+def settled_popup(driver) -> None:
+    """Wait for the open popup to be filled and at rest: Leaflet pans the map (animated) to fit it as it
+    grows, and meanwhile a click can land on the page's header, and what is outside the map unseen."""
     wait(driver).until(
         lambda d: d.find_elements(By.CSS_SELECTOR, ".leaflet-popup-content .popup:not([aria-busy])")
     )
@@ -104,6 +104,11 @@ def close_popup(driver) -> None:
         return len(seen) > 1 and seen[-1] is not None and seen[-1] == seen[-2]
 
     WebDriverWait(driver, 15, poll_frequency=0.1).until(at_rest)
+
+
+def close_popup(driver) -> None:
+    """Close the open popup once it is filled and at rest."""
+    settled_popup(driver)
     driver.find_element(By.CSS_SELECTOR, ".leaflet-popup-close-button").click()
     wait(driver).until(lambda d: not d.find_elements(By.CSS_SELECTOR, ".leaflet-popup"))
 
@@ -611,7 +616,8 @@ def test_price_cuts_are_marked_filtered_and_explained(browser, site):
                 (By.CSS_SELECTOR, f'.leaflet-popup-content .popup[data-listing="{cut}"]')
             )
         )
-        words = wait(browser).until(lambda d: popup.find_elements(By.CSS_SELECTOR, ".price-change"))[0].text
+        settled_popup(browser)
+        words = popup.find_element(By.CSS_SELECTOR, ".price-change").text
         assert words.startswith("Cut ") and words.endswith(f"from ${was[cut]:,}.")
         history = popup.find_element(By.CSS_SELECTOR, ".price-history").text
         assert (
@@ -908,8 +914,9 @@ def test_have_alerts_emailed_from_the_page(browser, site, setting):
 
 
 def test_a_link_to_a_listing_opens_it_after_sign_in(browser, site):
-    """An alert message's "See it on nook" link (/#listing=ID) opens that listing, with its explanation,
-    once the reader signed in; the address drops it; a listing no longer shown is said so."""
+    """An alert message's "See it on nook" link (/#listing=ID) opens that listing, with its explanation
+    and similar listings nearby, once the reader signed in; the address drops it; a listing no longer
+    shown is said so."""
     listing_id = next(i for i, label in site.labels.items() if label == "high")
     browser.get(f"{site.url}/#listing={listing_id}")
     field = wait(browser).until(ec.visibility_of_element_located((By.ID, "api-key")))
@@ -923,6 +930,16 @@ def test_a_link_to_a_listing_opens_it_after_sign_in(browser, site):
     wait(browser).until(lambda d: popup.get_attribute("aria-busy") is None)
     assert "high" in popup.find_element(By.CSS_SELECTOR, ".explanation").text
     assert browser.execute_script("return window.location.hash") == ""
+
+    # listings like it nearby, to compare with: a press opens one
+    similar = popup.find_elements(By.CSS_SELECTOR, ".similar li button")
+    assert 1 <= len(similar) <= 3 and all(" away · " in b.text for b in similar)
+    other = similar[0].get_attribute("data-listing")
+    assert other != str(listing_id)
+    browser.execute_script("arguments[0].click()", similar[0])
+    wait(browser).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, f".leaflet-popup-content .popup[data-listing='{other}']")
+    )
     close_popup(browser)
 
     browser.execute_script("window.location.hash = '#listing=987654321'")
