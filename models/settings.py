@@ -130,7 +130,7 @@ class Settings:
     alert_max_age_hours: float  # an alert not posted within this long of being queued is not posted
     price_cut_alert_percent: float  # a cut of this much re-alerts the regions told of the flat; 0: never
     mail_from: str | None  # the sender of alerts by email (an SES-verified address); None: no email
-    public_url: str | None  # where users reach the app (links in emails), without a trailing slash
+    public_url: str | None  # where users reach the app (links in messages), without a trailing slash
 
 
 def load_settings() -> Settings:

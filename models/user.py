@@ -42,7 +42,7 @@ class User(Base):
     webhook_url: Mapped[str | None] = mapped_column(Text)
     # alerts and saved listings' news go to the email address instead of the webhook (jobs.mail)
     email_alerts: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    # names the user in their emails' unsubscribe link (random; made when email alerts first go on)
+    # names the user in their emails' unsubscribe link (random; made for the first email that carries one)
     mail_token: Mapped[str | None] = mapped_column(String(64))
     # a message (alerts, saved listings' news) at most every so many minutes (0: as they come), and when
     # the last one went

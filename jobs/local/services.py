@@ -111,7 +111,7 @@ def local_environment(dbname: str = DEFAULT_DB, moto_port: int = MOTO_PORT) -> d
         "GX_ANALYTICS_ENABLED": os.environ.get("GX_ANALYTICS_ENABLED") or "false",
         # moto's SES keeps what it is sent (flask mail outbox): email alerts work locally
         "NOOK_MAIL_FROM": os.environ.get("NOOK_MAIL_FROM") or LOCAL_MAIL_FROM,
-        # links in emails lead to the demo's API
+        # links in messages (a listing on the map page, unsubscribe) lead to the demo's app
         "NOOK_PUBLIC_URL": os.environ.get("NOOK_PUBLIC_URL")
         or f"http://127.0.0.1:{os.environ.get('NOOK_DEMO_PORT') or 5000}",
     }

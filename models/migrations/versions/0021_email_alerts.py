@@ -8,7 +8,7 @@ Most renters have no webhook. With NOOK_MAIL_FROM set (an address SES may send f
 email alerts on (PUT /v1/me/email-alerts) and the notify job mails what it would have posted to the
 address of their account, through SES. Off by default: nobody gets mail they did not ask for. Each
 email carries a link that turns them off without signing in (one click, RFC 8058): it names the user
-and a random token of theirs, made when email alerts are first turned on.
+and a random token of theirs, made for the first email that carries the link.
 """
 
 from collections.abc import Sequence
