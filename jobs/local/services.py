@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -487,8 +488,8 @@ def main(argv: list[str]) -> int:
     """Command-line entry point."""
     command = argv[0] if argv else "status"
     if command == "env":
-        for key, value in local_environment().items():
-            print(f"export {key}={value}")
+        for key, value in local_environment().items():  # quoted: a value may hold spaces or < >
+            print(f"export {key}={shlex.quote(value)}")
         return 0
     actions = {"up": up, "down": down, "status": status}
     if command not in actions:

@@ -175,3 +175,26 @@ def test_the_local_aws_gets_what_nook_uses_once_and_lets_it_send_mail(moto_endpo
     assert Mailer(services.LOCAL_MAIL_FROM).send(letter)
     with pytest.raises(MailNotSent, match="MessageRejected"):
         Mailer("nook <alerts@elsewhere.example>").send(letter)
+
+
+def test_the_printed_environment_is_what_a_shell_reads_back(tmp_path):
+    """`eval "$(make -s env)"` (the README's way to point a shell at the local services): the sender
+    `nook <alerts@nook.localhost>` printed bare was a shell syntax error, and nothing after it was set."""
+    import subprocess
+    import sys
+
+    printed = subprocess.run(
+        [sys.executable, "-m", "jobs.local.services", "env"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=services.PROJECT_ROOT,
+        env={**os.environ, "NOOK_MAIL_FROM": "", "NOOK_PUBLIC_URL": "", "NOOK_DEMO_PORT": ""},
+    ).stdout
+    shell = subprocess.run(
+        ["bash", "-c", 'eval "$1" && env -0', "-", printed], capture_output=True, check=True
+    )
+    seen = dict(line.split("=", 1) for line in shell.stdout.decode().split("\0") if "=" in line)
+    assert seen["NOOK_MAIL_FROM"] == services.LOCAL_MAIL_FROM
+    assert seen["NOOK_PUBLIC_URL"] == "http://127.0.0.1:5000"
+    assert seen["DATABASE_URL"].startswith("postgresql")
