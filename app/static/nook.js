@@ -23,6 +23,8 @@
     loadToken: 0,
     loadedPath: null, // the first page's query the list was last loaded with
     seenAlerts: null, // alert ids already shown (null before the first load)
+    newAlerts: new Set(), // the alerts found to be news: marked while the list shows the same scope
+    alertsScope: undefined, // the region the alert list showed last (null: every region)
     alertsSince: null, // alerts queued until then are not news: the last visit's newest, or the first load's
     alertsShown: 0, // how many alerts the list shows: a poll reloads as many, so pages "More alerts" added stay
     alertsCursor: null,
@@ -695,8 +697,14 @@
         (a) => !state.seenAlerts.has(alertKey(a)) && Date.parse(a.created_at) > state.alertsSince
       );
       for (const alert of page.items) state.seenAlerts.add(alertKey(alert));
-      const freshIds = new Set(fresh.map((a) => a.id));
-      list.replaceChildren(...page.items.map((alert) => alertItem(alert, freshIds.has(alert.id))));
+      // marked until the list shows another scope: the next poll must not take a mark away from under
+      // the reader (it did, as those alerts were then seen), but back from a region its news is not news
+      if (state.alertsScope !== state.selected) {
+        state.newAlerts.clear();
+        state.alertsScope = state.selected;
+      }
+      for (const alert of fresh) state.newAlerts.add(alertKey(alert));
+      list.replaceChildren(...page.items.map((alert) => alertItem(alert, state.newAlerts.has(alertKey(alert)))));
       if (!page.items.length) list.append(el("li", { class: "muted", text: noAlertsWords() }));
       state.alertsShown = page.items.length;
       state.alertsCursor = page.next_cursor;
@@ -724,7 +732,7 @@
       const page = await api(alertsPath(ALERT_PAGE, state.alertsCursor));
       if (token !== state.alertsToken) return;
       for (const alert of page.items) state.seenAlerts.add(alertKey(alert));
-      $("alert-list").append(...page.items.map((alert) => alertItem(alert, false)));
+      $("alert-list").append(...page.items.map((alert) => alertItem(alert, state.newAlerts.has(alertKey(alert)))));
       state.alertsShown += page.items.length;
       state.alertsCursor = page.next_cursor;
       $("alerts-more").hidden = !state.alertsCursor;

@@ -705,6 +705,10 @@ def test_the_alerts_follow_the_selected_region_and_page_on(browser, site):
         new = browser.find_elements(By.CSS_SELECTOR, "#alert-list li.new")
         assert [int(li.get_attribute("data-listing")) for li in new] == [west_new]
         assert browser.find_element(By.ID, "alerts-news").text == "1 new alert"
+        # and marked through the polls that follow (ALERT_POLL_SECONDS 1): the next poll took it away
+        time.sleep(2.5)
+        new = browser.find_elements(By.CSS_SELECTOR, "#alert-list li.new")
+        assert [int(li.get_attribute("data-listing")) for li in new] == [west_new]
 
         # a region that sends no alerts says so
         browser.find_element(By.CSS_SELECTOR, f'#region-list li[data-region="{quiet["id"]}"] .name').click()
