@@ -7,15 +7,14 @@ import json
 from typing import Any
 
 from flask import Response, request, url_for
-from geoalchemy2 import Geography
-from sqlalchemy import cast, func, select
+from sqlalchemy import func, select
 
 from app.api import Blueprint
 from app.auth import SECURITY, auth_required, current_user
 from app.db import get_db
 from app.errors import ApiError
 from app.schemas import ListingDetailSchema, ListingPageSchema, ListingSearchArgs, SimilarArgs, SimilarSchema
-from app.search import base_query, listing_item, search_listings
+from app.search import listing_item, search_listings, similar_listings
 from models.chart import price_rank_svg
 from models.explain import last_change
 from models.listing import Listing, ListingPriceChange
@@ -26,7 +25,6 @@ from models.ranking import outside_market
 blp = Blueprint("listings", __name__, url_prefix="/v1/listings", description="Search listings and read one.")
 VISIBLE = ("active", "delisted", "expired")
 HISTORY = 100  # changes of price a listing's detail gives (a source that flips its price daily has many)
-SIMILAR_WITHIN_M = 5000  # similar listings are this near at most
 
 
 @blp.route("")
@@ -150,26 +148,7 @@ def similar(args: dict[str, Any], listing_id: int) -> dict[str, Any]:
     """The shown listings most like this one nearby, to compare it with: as many bedrooms (4 or more
     together), within 5 km, nearest first, each with its distance and price rank."""
     listing, _, lat, lon = _load(listing_id)
-    here = func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)
-    rooms = Listing.bedrooms >= 4 if (listing.bedrooms or 0) >= 4 else Listing.bedrooms == listing.bedrooms
-    # the nearest by the index's (planar) distance, then in metres; a few more than asked, as the two
-    # orders differ a little away from the equator
-    nearest = (
-        base_query()
-        .add_columns(
-            func.ST_Distance(cast(Listing.geom, Geography), cast(here, Geography)).label("distance_m")
-        )
-        .where(Listing.id != listing.id, rooms)
-        .order_by(Listing.geom.op("<->")(here))
-        .limit(args["limit"] * 3)
-        .subquery()
-    )
-    rows = get_db().execute(
-        select(nearest)
-        .where(nearest.c.distance_m <= SIMILAR_WITHIN_M)
-        .order_by(nearest.c.distance_m, nearest.c.id)
-        .limit(args["limit"])
-    )
+    rows = similar_listings(get_db(), listing, lat, lon, args["limit"])
     return {"items": [listing_item(row) | {"distance_m": round(row.distance_m)} for row in rows]}
 
 

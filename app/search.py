@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from geoalchemy2 import Geography
 from sqlalchemy import Float, Select, and_, case, cast, func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
@@ -25,6 +26,7 @@ from models.region import Region, RegionListing
 
 UNRANKED_VALUE = 1e9  # sorts listings without a price rank after every ranked one
 METRES_PER_DEGREE = 111_000.0
+SIMILAR_WITHIN_M = 5000  # similar listings are this near at most
 
 LAT = func.ST_Y(Listing.geom)
 LON = func.ST_X(Listing.geom)
@@ -213,6 +215,32 @@ def search_listings(session: Session, user_id: int, args: dict[str, Any]) -> tup
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (encode_cursor(sort, _cursor_keys(sort, rows[-1])) if more and rows else None)
+
+
+def similar_listings(session: Session, listing: Listing, lat: float, lon: float, limit: int) -> list[Any]:
+    """Up to `limit` shown listings like `listing` (at lat, lon) nearby: as many bedrooms (4 or more
+    together), within SIMILAR_WITHIN_M, nearest first; base_query's rows with `distance_m`."""
+    here = func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)
+    rooms = Listing.bedrooms >= 4 if (listing.bedrooms or 0) >= 4 else Listing.bedrooms == listing.bedrooms
+    # the nearest by the index's (planar) distance, then in metres; a few more than asked, as the two
+    # orders differ a little away from the equator
+    nearest = (
+        base_query()
+        .add_columns(
+            func.ST_Distance(cast(Listing.geom, Geography), cast(here, Geography)).label("distance_m")
+        )
+        .where(Listing.id != listing.id, rooms)
+        .order_by(Listing.geom.op("<->")(here))
+        .limit(limit * 3)
+        .subquery()
+    )
+    query = (
+        select(nearest)
+        .where(nearest.c.distance_m <= SIMILAR_WITHIN_M)
+        .order_by(nearest.c.distance_m, nearest.c.id)
+        .limit(limit)
+    )
+    return list(session.execute(query))
 
 
 def listing_item(row: Any) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import hmac
 from flask import Blueprint, Response, render_template, request
 
 from app.db import get_db
-from app.web import CSP
+from app.web import html_page
 from models.user import User
 
 bp = Blueprint("unsubscribe", __name__)
@@ -36,10 +36,7 @@ def _holder() -> User | None:
 
 def _page(state: str, user: User | None, status: int = 200) -> Response:
     html = render_template("unsubscribe.html", state=state, email=user.email if user else None)
-    response = Response(html, status=status, mimetype="text/html")
-    response.headers["Content-Security-Policy"] = CSP
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"  # the link's token stays here
+    response = html_page(html, status)  # no referrer: the link's token stays here
     response.headers["Cache-Control"] = "no-store"
     return response
 

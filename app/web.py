@@ -18,6 +18,16 @@ CSP = (
 )
 
 
+def html_page(html: str, status: int = 200) -> Response:
+    """An HTML page of nook's, with its security headers (this page's script and styles only, not
+    framed, no referrer)."""
+    response = Response(html, status=status, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
 @bp.get("/")
 def index() -> Response:
     """The map page."""
@@ -30,8 +40,4 @@ def index() -> Response:
         alert_poll_seconds=current_app.config["ALERT_POLL_SECONDS"],
         unit_types=UNIT_TYPES,
     )
-    response = Response(html, mimetype="text/html")
-    response.headers["Content-Security-Policy"] = CSP
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
+    return html_page(html)
