@@ -27,7 +27,7 @@ from app.search import base_query, listing_item, owned_region
 from models.matching import SENDABLE
 from models.region import Notification, Region
 from models.settings import get_settings
-from models.user import give_key, next_message_at
+from models.user import alerts_to, give_key, next_message_at
 from models.webhooks import WebhookNotAllowed, check_webhook_url
 
 blp = Blueprint("alerts", __name__, url_prefix="/v1", description="Your alerts and where they are delivered.")
@@ -87,14 +87,13 @@ def alerts(args: dict[str, Any]) -> dict[str, Any]:
 def _me() -> dict[str, Any]:
     user = current_user()
     old_until = user.old_key_expires_at
-    alerts_to = "email" if user.email_alerts else "webhook" if user.webhook_url else None
     next_at = next_message_at(user)
     return {
         "id": user.id,
         "email": user.email,
         "webhook_url": user.webhook_url,
         "email_alerts": user.email_alerts,
-        "alerts_to": alerts_to,
+        "alerts_to": alerts_to(user),
         "email_available": bool(get_settings().mail_from),
         "alerts_every_minutes": user.alert_every_minutes,
         "next_alerts_at": next_at,

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from models.normalize import NUL, text_fault
 from models.region import Notification, Region
 from models.session import session_scope
-from models.user import SavedListing, User, checked_email, create_user, give_key, user_by_email
+from models.user import SavedListing, User, alerts_to, checked_email, create_user, give_key, user_by_email
 
 
 class StoredText(click.ParamType):
@@ -91,8 +91,8 @@ def _user(session: Session, email: str) -> User:
     return user
 
 
-def _alerts_to(user: User) -> str:
-    where = "by email" if user.email_alerts else "to webhook" if user.webhook_url else "nowhere"
+def _where_alerts_go(user: User) -> str:
+    where = {"email": "by email", "webhook": "to webhook", None: "nowhere"}[alerts_to(user)]
     return f"{where} (at most every {user.alert_every_minutes} min)" if user.alert_every_minutes else where
 
 
@@ -115,7 +115,7 @@ def users_list() -> None:
         for user, region_count, queued_count, saved_count in rows:
             click.echo(
                 f"{user.id:>5}  {user.email}  key {user.api_key_prefix}…  "
-                f"alerts {_alerts_to(user)}  regions {region_count}  "
+                f"alerts {_where_alerts_go(user)}  regions {region_count}  "
                 f"alerts queued {queued_count}  saved {saved_count}  since {user.created_at:%Y-%m-%d}"
             )
     if not rows:

@@ -16,7 +16,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate, make_msgid, parseaddr
 from typing import Any
 
 from models.settings import get_settings
@@ -25,6 +25,11 @@ from models.settings import get_settings
 _THROTTLED = {"TooManyRequestsException", "Throttling", "ThrottlingException"}
 # the account's daily quota is spent: no use trying before the next hour
 _QUOTA = {"LimitExceededException"}
+
+
+def sender_domain(sender: str) -> str:
+    """The domain of a sender ("nook <alerts@example.com>": example.com), SES's identity for it."""
+    return parseaddr(sender)[1].rpartition("@")[2]
 
 
 class MailNotSent(Exception):
@@ -51,7 +56,7 @@ class Letter:
         message["To"] = self.to
         message["Subject"] = self.subject
         message["Date"] = formatdate(time.time(), usegmt=True)
-        message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2].rstrip(">").strip() or None)
+        message["Message-ID"] = make_msgid(domain=sender_domain(sender) or None)
         if self.unsubscribe:  # one click in the mail app's own "unsubscribe" (RFC 2369, RFC 8058)
             message["List-Unsubscribe"] = f"<{self.unsubscribe}>"
             message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"

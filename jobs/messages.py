@@ -7,6 +7,8 @@ import html
 from dataclasses import dataclass, field
 from typing import Any
 
+from models.settings import get_settings
+
 # under every email: why it came and how to stop it
 EMAIL_FOOTER = (
     "You get this email because you turned on email alerts for your nook account. To stop them, untick "
@@ -15,9 +17,10 @@ EMAIL_FOOTER = (
 ON_NOOK = "See it on nook"  # the words of a listing's link to itself on nook's map page
 
 
-def listing_on_nook(public_url: str | None, listing_id: int) -> str | None:
+def listing_on_nook(listing_id: int) -> str | None:
     """The address of a listing on nook's map page (it opens the listing once signed in), if nook knows
-    where it is reached."""
+    where it is reached (NOOK_PUBLIC_URL)."""
+    public_url = get_settings().public_url
     return f"{public_url}/#listing={listing_id}" if public_url else None
 
 

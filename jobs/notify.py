@@ -121,7 +121,7 @@ def _entry(notification: Notification, listing: Listing, region: Region, rank: P
         lines.append(change["words"])
     heading = "Price cut" if notification.reason == "price_cut" else None
     entry = Entry(listing.title or "Listing", listing.url, heading, _facts(listing), region.name, lines)
-    entry.on_nook = listing_on_nook(get_settings().public_url, listing.id)
+    entry.on_nook = listing_on_nook(listing.id)
     return entry
 
 
@@ -152,7 +152,7 @@ def build_message(rows: list[tuple[Notification, Listing, Region, PriceRank | No
                     "url": lst.url,
                     "label": rank.label if rank else None,
                     "price_change": _change(lst),
-                    "on_nook": listing_on_nook(get_settings().public_url, lst.id),
+                    "on_nook": listing_on_nook(lst.id),
                 }
                 for n, lst, reg, rank in rows
             ]
@@ -334,7 +334,7 @@ def saved_news_message(rows: list[tuple[SavedListing, Listing]]) -> Message:
             since="you last heard of it",
         )
         entry = Entry(listing.title or "Listing", listing.url, lines=[words], note=saved.note)
-        entry.on_nook = listing_on_nook(get_settings().public_url, listing.id)
+        entry.on_nook = listing_on_nook(listing.id)
         if kind != "gone":
             entry.heading = "Price cut" if kind == "price_cut" else "Back on the market"
             entry.facts = _facts(listing)
@@ -351,7 +351,7 @@ def saved_news_message(rows: list[tuple[SavedListing, Listing]]) -> Message:
                     "price": listing.price,
                     "last_heard_price": saved.told_price,
                     "url": listing.url,
-                    "on_nook": listing_on_nook(get_settings().public_url, listing.id),
+                    "on_nook": listing_on_nook(listing.id),
                 }
                 for (saved, listing), kind in zip(rows, kinds, strict=True)
             ]

@@ -76,6 +76,11 @@ class SavedListing(Base):
     note: Mapped[str | None] = mapped_column(Text)  # the saver's own words of it (at most MAX_NOTE)
 
 
+def alerts_to(user: User) -> str | None:
+    """Where the user's alerts go now: email, their webhook, or nowhere (None)."""
+    return "email" if user.email_alerts else "webhook" if user.webhook_url else None
+
+
 MAX_ALERT_EVERY_MINUTES = 1440  # a message a day at least: alerts are news for 72 hours only
 
 

@@ -22,7 +22,6 @@ import sys
 import time
 import urllib.request
 from dataclasses import dataclass
-from email.utils import parseaddr
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -447,7 +446,9 @@ def bootstrap_aws(env: dict[str, str]) -> str:
             kinesis.create_stream(StreamName=name, ShardCount=shards)
             created.append(f"stream {name}")
     # the sender's domain, verified: SES sends from a verified address or domain only
-    domain = parseaddr(env["NOOK_MAIL_FROM"])[1].rpartition("@")[2]
+    from jobs.mail import sender_domain
+
+    domain = sender_domain(env["NOOK_MAIL_FROM"])
     ses = session.client("sesv2", endpoint_url=env["AWS_ENDPOINT_URL"])
     if domain not in {i["IdentityName"] for i in ses.list_email_identities().get("EmailIdentities", [])}:
         ses.create_email_identity(EmailIdentity=domain)

@@ -176,7 +176,7 @@ def test_saved_listings_news_is_emailed_with_the_note(committed, mail, poster):
     assert len(outbox("saver-mail@example.com")) == 1
 
 
-def test_mail_test_and_outbox_commands(mail, runner, monkeypatch):
+def test_mail_test_and_outbox_commands(mail, runner, monkeypatch, setting):
     from jobs.cli import mail_group
 
     sent = runner.invoke(mail_group, ["test", " Tester@Example.com "])
@@ -192,10 +192,7 @@ def test_mail_test_and_outbox_commands(mail, runner, monkeypatch):
 
     bad = runner.invoke(mail_group, ["test", "not an address"])
     assert bad.exit_code == 2 and "is not an email address" in bad.output
-    monkeypatch.setenv("NOOK_MAIL_FROM", "nook <alerts@unverified.example>")
-    from models.settings import get_settings
-
-    get_settings.cache_clear()
+    setting("NOOK_MAIL_FROM", "nook <alerts@unverified.example>")
     refused = runner.invoke(mail_group, ["test", "tester@example.com"])
     assert refused.exit_code == 1 and "SES refused the email: MessageRejected" in refused.output
     monkeypatch.delenv("AWS_ENDPOINT_URL")
