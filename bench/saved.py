@@ -97,14 +97,9 @@ def main() -> None:
         with session_scope() as session:
             notify.users_with_saved_news(session, now, channels)
 
-    def batch() -> None:  # what deliver_saved_news reads and locks for the heaviest user, rolled back
+    def batch() -> None:  # the saved news a message takes for the heaviest user, locked, rolled back
         with session_scope() as session:
-            query = (
-                notify.saved_news_due(heavy_id, now)
-                .order_by(SavedListing.saved_at)
-                .limit(notify.MAX_PER_MESSAGE)
-            )
-            session.execute(query.with_for_update(of=SavedListing, skip_locked=True)).all()
+            notify.lock_saved_news(session, heavy_id, now)
             session.rollback()
 
     client = create_app().test_client()

@@ -748,7 +748,8 @@ def mail_outbox(to: str | None, count: int) -> None:
     letters = [m for m in letters if to is None or m["To"] == to.strip().lower()][-count:]
     for letter in letters:
         body = letter.get_body(preferencelist=("plain",))
-        click.echo(f"--- {letter['Date']}  to {letter['To']}  {letter['Subject']}")
+        subject = str(letter["Subject"]).strip()  # a long one is folded, and parsed back with a space first
+        click.echo(f"--- {letter['Date']}  to {letter['To']}  {subject}")
         click.echo((body.get_content() if body else "").rstrip() + "\n")
     if not letters:
         click.echo("no email sent" + (f" to {to}" if to else "") + " yet")

@@ -24,6 +24,12 @@ def listing_on_nook(listing_id: int) -> str | None:
     return f"{public_url}/#listing={listing_id}" if public_url else None
 
 
+def nook_page() -> str | None:
+    """The address of nook's map page (its alert list, saved listings), if nook knows it."""
+    public_url = get_settings().public_url
+    return f"{public_url}/" if public_url else None
+
+
 def escaped(text: str) -> str:
     """Text as Slack's mrkdwn shows it as written (&, < and > would be read as markup)."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -82,32 +88,80 @@ class Entry:
 
 
 @dataclass
-class Message:
-    """A message to one user: a headline, an entry a listing, and nook's data of it for a receiver."""
+class Part:
+    """One kind of news in a message (alerts of the user's areas, news of their saved flats): its headline,
+    an entry a listing, and `more`: a last line for those it names without an entry (a paced digest's
+    rest), which links to nook's map page where there is one (`more_on_nook`)."""
 
     headline: str
     entries: list[Entry]
+    more: str | None = None
+    more_on_nook: str | None = None
+
+    def more_mrkdwn(self) -> str | None:
+        if self.more is None:
+            return None
+        return f"_{escaped(self.more)}_" + (
+            f" <{self.more_on_nook}|See them on nook>" if self.more_on_nook else ""
+        )
+
+    def more_text(self) -> str | None:
+        if self.more is None:
+            return None
+        return self.more + (f"\nSee them on nook: {self.more_on_nook}" if self.more_on_nook else "")
+
+    def more_html(self) -> str:
+        if self.more is None:
+            return ""
+        link = (
+            f' <a href="{html.escape(self.more_on_nook)}">See them on nook</a>' if self.more_on_nook else ""
+        )
+        return f'<p style="margin:0 0 18px;font-style:italic">{html.escape(self.more)}{link}</p>'
+
+
+@dataclass
+class Message:
+    """A message to one user: its parts (each a headline and an entry a listing), and nook's data of it
+    for a receiver."""
+
+    parts: list[Part]
     data: dict[str, Any]
 
+    @property
+    def headline(self) -> str:
+        """The parts' headlines, as a webhook's text and an email's subject."""
+        return "; ".join(part.headline for part in self.parts)
+
     def webhook_body(self) -> dict[str, Any]:
-        """Slack-compatible: the headline as text and a header block, a section an entry; `nook` holds
-        the data."""
-        blocks = [{"type": "header", "text": {"type": "plain_text", "text": self.headline}}]
-        blocks += [{"type": "section", "text": {"type": "mrkdwn", "text": e.mrkdwn()}} for e in self.entries]
+        """Slack-compatible: the headline as text; a header block a part, then a section an entry (and
+        one for what the part names without an entry); `nook` holds the data."""
+        blocks: list[dict[str, Any]] = []
+        for part in self.parts:
+            blocks.append({"type": "header", "text": {"type": "plain_text", "text": part.headline}})
+            texts = [entry.mrkdwn() for entry in part.entries] + [part.more_mrkdwn()]
+            blocks += [{"type": "section", "text": {"type": "mrkdwn", "text": t}} for t in texts if t]
         return {"text": self.headline, "blocks": blocks, "nook": self.data}
 
     def email_text(self, unsubscribe: str | None = None) -> str:
         """The email's plain text; `unsubscribe`: the link that stops these emails, if there is one."""
-        body = "\n\n".join([self.headline, *(entry.text() for entry in self.entries)])
+        lines = []
+        for part in self.parts:
+            lines += [part.headline, *(entry.text() for entry in part.entries)]
+            lines += [more] if (more := part.more_text()) else []
         stop = f", or follow {unsubscribe}" if unsubscribe else ""
-        return f"{body}\n\n-- \n{EMAIL_FOOTER}{stop}.\n"
+        return "\n\n".join(lines) + f"\n\n-- \n{EMAIL_FOOTER}{stop}.\n"
 
     def email_html(self, unsubscribe: str | None = None) -> str:
-        entries = "".join(entry.html() for entry in self.entries)
+        parts = "".join(
+            f'<h2 style="font-size:18px">{html.escape(part.headline)}</h2>'
+            + "".join(entry.html() for entry in part.entries)
+            + part.more_html()
+            for part in self.parts
+        )
         stop = f', or <a href="{html.escape(unsubscribe)}">stop these emails</a>' if unsubscribe else ""
         return (
             '<!DOCTYPE html><html><body style="font-family:sans-serif;line-height:1.4;color:#222">'
-            f'<h2 style="font-size:18px">{html.escape(self.headline)}</h2>{entries}'
+            f"{parts}"
             f'<p style="margin-top:24px;font-size:12px;color:#777">{html.escape(EMAIL_FOOTER)}{stop}.</p>'
             "</body></html>"
         )

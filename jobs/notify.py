@@ -34,12 +34,14 @@ or more (models.matching queues the alert again, for that reason): the message s
 from what price.
 
 A user's saved listings have news too (models.saved): a cut since the price they last heard, or that
-the flat went. It goes in messages of its own, after the alerts, delivered the same way (marked told
-only after a 2xx, backing off when the webhook fails).
+the flat went. It goes in the same message as the alerts, as a part of its own (one email, not two),
+and is marked told like them, only after a 2xx, backing off when the webhook fails.
 
 A user may ask for their messages at most every so many minutes (alert_every_minutes: an email an hour,
 or a day, rather than one every run): a run sends them what is due only if their last message went that
-long ago, and then all of it, alerts and news.
+long ago, and then all of it in one message, a digest: the first MAX_PER_MESSAGE alerts and saved
+flats' news in full, the rest (up to MAX_PER_DIGEST of each) counted in a line that links to nook's map
+page, and all of them in the webhook's data.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -57,7 +59,7 @@ from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select, 
 from sqlalchemy.orm import Session
 
 from jobs.mail import Letter, Mailer, MailNotSent
-from jobs.messages import Entry, Message, listing_on_nook
+from jobs.messages import Entry, Message, Part, listing_on_nook, nook_page
 from jobs.runtime import budget_deadline, past, run_job
 from jobs.webhook_post import NoAnswer, WebhookPoster
 from models.explain import last_change, since_saved
@@ -73,7 +75,10 @@ from models.webhooks import WebhookNotAllowed
 
 log = logging.getLogger("nook.jobs.notify")
 
-MAX_PER_MESSAGE = 20
+MAX_PER_MESSAGE = 20  # alerts, and saved flats' news, a message shows in full (each)
+# alerts, and saved flats' news, a paced user's message covers at most (each): the rest of a day's
+# flats beyond the first MAX_PER_MESSAGE are counted, linked to nook's map page, rather than sent later
+MAX_PER_DIGEST = 500
 MAX_BACKOFF = timedelta(hours=6)
 # Alerts past the age limit (queued before :cutoff) are marked expired; one a run is sending right now
 # is left to it (SKIP LOCKED: sent, it stays sent; failed, the next run expires it). The ids go as an
@@ -91,12 +96,14 @@ WHERE id = ANY(ARRAY(
 
 @dataclass
 class Delivery:
-    """How one user's batch went."""
+    """How one user's message went: its alerts (sent, failed, withdrawn instead) and saved flats' news."""
 
     user_id: int
     sent: int = 0
     failed: int = 0
     withdrawn: int = 0
+    news_sent: int = 0
+    news_failed: int = 0
     error: str | None = None
 
 
@@ -131,33 +138,44 @@ def _change(listing: Listing) -> dict[str, Any] | None:
     return None if change is None else change | {"changed_at": change["changed_at"].isoformat()}
 
 
-def build_message(rows: list[tuple[Notification, Listing, Region, PriceRank | None]]) -> Message:
-    """The alerts' message, with their ids for the receiver."""
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'s' if count != 1 else ''}"
+
+
+def _more(shown: list[Any], total: int, what: str) -> dict[str, str | None]:
+    """The `more` line of a part that shows `shown` of `total` listings."""
+    rest = total - len(shown)
+    return {"more": f"And {rest} more {what}." if rest else None, "more_on_nook": nook_page()}
+
+
+def alerts_part(rows: list[tuple[Notification, Listing, Region, PriceRank | None]]) -> Part:
+    """The alerts' part of a message: each new listing and price cut in the user's areas (the first
+    MAX_PER_MESSAGE in full, the rest counted)."""
     cuts = sum(1 for n, *_ in rows if n.reason == "price_cut")
     new = len(rows) - cuts
-    news = [f"{new} new listing{'s' if new != 1 else ''}"] if new else []
-    news += [f"{cuts} price cut{'s' if cuts != 1 else ''}"] if cuts else []
-    headline = f"{' and '.join(news)} in your areas"
-    return Message(
-        headline,
-        [_entry(*row) for row in rows],
+    news = [_plural(new, "new listing")] if new else []
+    news += [_plural(cuts, "price cut")] if cuts else []
+    shown = rows[:MAX_PER_MESSAGE]
+    more = _more(shown, len(rows), "in your areas, on nook's alert list")
+    return Part(f"{' and '.join(news)} in your areas", [_entry(*row) for row in shown], **more)
+
+
+def alerts_data(rows: list[tuple[Notification, Listing, Region, PriceRank | None]]) -> list[dict[str, Any]]:
+    """The alerts for a receiver, with their ids (all of them, shown in full or not)."""
+    return [
         {
-            "notifications": [
-                {
-                    "id": n.id,
-                    "reason": n.reason,
-                    "listing_id": lst.id,
-                    "region_id": reg.id,
-                    "price": lst.price,
-                    "url": lst.url,
-                    "label": rank.label if rank else None,
-                    "price_change": _change(lst),
-                    "on_nook": listing_on_nook(lst.id),
-                }
-                for n, lst, reg, rank in rows
-            ]
-        },
-    )
+            "id": n.id,
+            "reason": n.reason,
+            "listing_id": lst.id,
+            "region_id": reg.id,
+            "price": lst.price,
+            "url": lst.url,
+            "label": rank.label if rank else None,
+            "price_change": _change(lst),
+            "on_nook": listing_on_nook(lst.id),
+        }
+        for n, lst, reg, rank in rows
+    ]
 
 
 def cutoff(now: datetime) -> datetime:
@@ -171,10 +189,10 @@ def expire_alerts(session: Session, now: datetime) -> int:
 
 
 def _due(
-    session: Session, user_id: int, now: datetime
+    session: Session, user_id: int, now: datetime, limit: int = MAX_PER_MESSAGE
 ) -> tuple[list[tuple[Notification, Listing, Region, PriceRank | None]], int]:
-    """Lock a batch of the user's due alerts that are not too old; withdraw those their region would no
-    longer send.
+    """Lock up to `limit` of the user's due alerts that are not too old, oldest first; withdraw those their
+    region would no longer send.
 
     Returns the rows to send and how many were withdrawn."""
     locked = (
@@ -187,7 +205,7 @@ def _due(
             READY,
         )
         .order_by(Notification.created_at, Notification.id)
-        .limit(MAX_PER_MESSAGE)
+        .limit(limit)
         .with_for_update(skip_locked=True)
     )
     ids = list(session.scalars(locked))
@@ -277,31 +295,6 @@ def _post(poster: WebhookPoster, user: User, message: Message, key: str, budget:
     return Posted(f"webhook answered HTTP {answer.status}{redirect}", wait)
 
 
-def deliver_to_user(
-    session: Session, user: User, now: datetime, channels: Channels, budget: float | None = None
-) -> Delivery:
-    """Send one batch of a user's due alerts; mark them sent only after a 2xx (or SES took the email).
-    `budget`: seconds the delivery may take at most (the run's time left)."""
-    result = Delivery(user.id)
-    rows, result.withdrawn = _due(session, user.id, now)
-    if not rows:
-        return result
-    notifications = [row[0] for row in rows]
-    posted = _send(channels, user, build_message(rows), ",".join(str(n.id) for n in notifications), budget)
-    if posted.error is None:
-        user.last_alerted_at = now
-    for notification in notifications:
-        notification.attempts += 1
-        if posted.error is None:
-            notification.status, notification.sent_at, notification.last_error = "sent", now, None
-        else:
-            notification.next_attempt_at = posted.retry_at(now, notification.attempts)
-            notification.last_error = posted.error
-    result.error = posted.error
-    result.sent, result.failed = (len(notifications), 0) if posted.error is None else (0, len(notifications))
-    return result
-
-
 def saved_news_due(user_id: int | None, now: datetime) -> Select:
     """The saved flats of a user (None: of everyone) with news due now."""
     share = get_settings().price_cut_alert_percent / 100
@@ -315,17 +308,16 @@ def saved_news(saved: SavedListing, listing: Listing) -> str:
     return "back" if saved.told_gone else "price_cut"
 
 
-def saved_news_message(rows: list[tuple[SavedListing, Listing]]) -> Message:
-    """The message of saved flats' news: each cut since the price last heard, gone, or back on the
-    market."""
+def saved_part(rows: list[tuple[SavedListing, Listing]]) -> Part:
+    """The saved flats' part of a message: each cut since the price last heard, gone, or back on the
+    market (the first MAX_PER_MESSAGE in full, the rest counted)."""
     kinds = [saved_news(*row) for row in rows]
     cuts, gone, back = (kinds.count(kind) for kind in ("price_cut", "gone", "back"))
-    news = [f"{cuts} price cut{'s' if cuts != 1 else ''}"] if cuts else []
+    news = [_plural(cuts, "price cut")] if cuts else []
     news += [f"{gone} no longer listed"] if gone else []
     news += [f"{back} back on the market"] if back else []
-    headline = f"{' and '.join(news)} among your saved listings"
     entries = []
-    for (saved, listing), kind in zip(rows, kinds, strict=True):
+    for (saved, listing), kind in zip(rows[:MAX_PER_MESSAGE], kinds, strict=False):
         words = since_saved(
             saved.told_price,
             listing.price,
@@ -339,46 +331,73 @@ def saved_news_message(rows: list[tuple[SavedListing, Listing]]) -> Message:
             entry.heading = "Price cut" if kind == "price_cut" else "Back on the market"
             entry.facts = _facts(listing)
         entries.append(entry)
-    return Message(
-        headline,
-        entries,
+    more = _more(entries, len(rows), "of your saved listings, on nook's saved list")
+    return Part(f"{' and '.join(news)} among your saved listings", entries, **more)
+
+
+def saved_data(rows: list[tuple[SavedListing, Listing]]) -> list[dict[str, Any]]:
+    """The saved flats' news for a receiver (all of it, shown in full or not)."""
+    return [
         {
-            "saved": [
-                {
-                    "listing_id": listing.id,
-                    "news": kind,
-                    "status": listing.status,
-                    "price": listing.price,
-                    "last_heard_price": saved.told_price,
-                    "url": listing.url,
-                    "on_nook": listing_on_nook(listing.id),
-                }
-                for (saved, listing), kind in zip(rows, kinds, strict=True)
-            ]
-        },
-    )
+            "listing_id": listing.id,
+            "news": saved_news(saved, listing),
+            "status": listing.status,
+            "price": listing.price,
+            "last_heard_price": saved.told_price,
+            "url": listing.url,
+            "on_nook": listing_on_nook(listing.id),
+        }
+        for saved, listing in rows
+    ]
 
 
-def deliver_saved_news(
-    session: Session, user: User, now: datetime, channels: Channels, budget: float | None = None
-) -> Delivery:
-    """Send one batch of the news of a user's saved flats; mark it told only after a 2xx (or SES took
-    the email)."""
-    result = Delivery(user.id)
+def lock_saved_news(
+    session: Session, user_id: int, now: datetime, limit: int = MAX_PER_MESSAGE
+) -> list[tuple[SavedListing, Listing]]:
+    """Lock up to `limit` of the user's saved flats with news due, first saved first."""
     query = (
-        saved_news_due(user.id, now)
+        saved_news_due(user_id, now)
         .order_by(SavedListing.saved_at, SavedListing.listing_id)
-        .limit(MAX_PER_MESSAGE)
+        .limit(limit)
         .with_for_update(of=SavedListing, skip_locked=True)
     )
-    rows = [(saved, listing) for saved, listing in session.execute(query)]
-    if not rows:
+    return [(saved, listing) for saved, listing in session.execute(query)]
+
+
+def deliver(
+    session: Session, user: User, now: datetime, channels: Channels, budget: float | None = None
+) -> Delivery:
+    """Send one message of a user's due alerts and saved flats' news (a paced user's: up to
+    MAX_PER_DIGEST of each); mark them sent only after a 2xx (or SES took the email).
+    `budget`: seconds the delivery may take at most (the run's time left)."""
+    result = Delivery(user.id)
+    limit = MAX_PER_DIGEST if user.alert_every_minutes else MAX_PER_MESSAGE
+    rows, result.withdrawn = _due(session, user.id, now, limit)
+    news = lock_saved_news(session, user.id, now, limit)
+    if not rows and not news:
         return result
-    key = "saved:" + ",".join(f"{s.listing_id}:{lst.id}:{lst.price}:{lst.status}" for s, lst in rows)
-    posted = _send(channels, user, saved_news_message(rows), key, budget)
+    parts, data, keys = [], {}, []
+    if rows:
+        parts.append(alerts_part(rows))
+        data["notifications"] = alerts_data(rows)
+        keys.append(",".join(str(n.id) for n, *_ in rows))
+    if news:
+        parts.append(saved_part(news))
+        data["saved"] = saved_data(news)
+        keys.append(
+            "saved:" + ",".join(f"{s.listing_id}:{lst.id}:{lst.price}:{lst.status}" for s, lst in news)
+        )
+    posted = _send(channels, user, Message(parts, data), "|".join(keys), budget)
     if posted.error is None:
         user.last_alerted_at = now
-    for saved, listing in rows:
+    for notification, *_ in rows:
+        notification.attempts += 1
+        if posted.error is None:
+            notification.status, notification.sent_at, notification.last_error = "sent", now, None
+        else:
+            notification.next_attempt_at = posted.retry_at(now, notification.attempts)
+            notification.last_error = posted.error
+    for saved, listing in news:
         if posted.error is None:
             saved.told_price = listing.price if listing.status == "active" else saved.told_price
             saved.told_gone = listing.status != "active"
@@ -388,7 +407,10 @@ def deliver_saved_news(
             saved.news_next_attempt_at = posted.retry_at(now, saved.news_attempts)
             saved.news_error = posted.error
     result.error = posted.error
-    result.sent, result.failed = (len(rows), 0) if posted.error is None else (0, len(rows))
+    if posted.error is None:
+        result.sent, result.news_sent = len(rows), len(news)
+    else:
+        result.failed, result.news_failed = len(rows), len(news)
     return result
 
 
@@ -427,26 +449,37 @@ def users_with_saved_news(session: Session, now: datetime, channels: Channels) -
 
 @dataclass
 class Turns:
-    """What delivering in turns did."""
+    """What delivering in turns did: messages tried, alerts and saved flats' news sent or failed, and the
+    users whose message failed (with alerts in it, with news in it)."""
 
-    users: int = 0
-    batches: int = 0
+    messages: int = 0
     sent: int = 0
     failed: int = 0
     withdrawn: int = 0
     failing_users: list[int] = field(default_factory=list)
+    news_sent: int = 0
+    news_failed: int = 0
+    news_failing_users: list[int] = field(default_factory=list)
+
+    def add(self, delivery: Delivery) -> None:
+        self.withdrawn += delivery.withdrawn
+        if delivery.sent or delivery.failed or delivery.news_sent or delivery.news_failed:
+            self.messages += 1
+        self.sent, self.failed = self.sent + delivery.sent, self.failed + delivery.failed
+        self.news_sent, self.news_failed = (
+            self.news_sent + delivery.news_sent,
+            self.news_failed + delivery.news_failed,
+        )
+        if delivery.failed:
+            self.failing_users.append(delivery.user_id)
+        if delivery.news_failed:
+            self.news_failing_users.append(delivery.user_id)
 
 
-def _in_turns(
-    user_ids: list[int],
-    deliver: Callable[[Session, User, datetime, Channels, float | None], Delivery],
-    now: datetime,
-    channels: Channels,
-    deadline: float | None,
-) -> Turns:
-    """Deliver a batch per user in turn, each batch in its own committed transaction, until none has more
-    or the deadline passes (no batch is posted past it)."""
-    done = Turns(users=len(user_ids))
+def _in_turns(user_ids: list[int], now: datetime, channels: Channels, deadline: float | None) -> Turns:
+    """Deliver a message per user in turn, each in its own committed transaction, until none has more or
+    the deadline passes (no message is sent past it). A paced user gets one message a run."""
+    done = Turns()
     turn = user_ids
     while turn and not past(deadline):
         more = []  # the users who may have more due after this turn
@@ -457,16 +490,15 @@ def _in_turns(
                 user = session.get(User, user_id)
                 if user is None:  # deleted their account meanwhile (with their alerts)
                     continue
+                paced = user.alert_every_minutes > 0
                 budget = None if deadline is None else deadline - time.monotonic()
                 delivery = deliver(session, user, now, channels, budget)
-            done.withdrawn += delivery.withdrawn
-            if delivery.sent or delivery.failed:
-                done.batches += 1
-                done.sent, done.failed = done.sent + delivery.sent, done.failed + delivery.failed
+            done.add(delivery)
             if delivery.error:
-                done.failing_users.append(user_id)
                 log.warning("delivery failed", extra={"user_id": user_id, "error": delivery.error})
-            elif delivery.sent or delivery.withdrawn:  # a batch sent or all withdrawn: others may be due
+            elif delivery.sent or delivery.news_sent:  # others may be due, if the user takes them now
+                more += [] if paced else [user_id]
+            elif delivery.withdrawn:  # all withdrawn: others may be due
                 more.append(user_id)
         turn = more
     return done
@@ -478,8 +510,8 @@ def notify_all(
     deadline: float | None = None,
     mailer: Mailer | None = None,
 ) -> dict[str, Any]:
-    """Expire the alerts past the age limit, then deliver every user's due alerts, a batch per user in
-    turn, then the news of their saved flats alike, none sent past `deadline` (time.monotonic())."""
+    """Expire the alerts past the age limit, then deliver every user's due alerts and saved flats' news, a
+    message per user in turn, none sent past `deadline` (time.monotonic())."""
     channels = Channels(poster or WebhookPoster(), mailer or Mailer())
     with session_scope() as session:
         expired = expire_alerts(session, now)
@@ -487,24 +519,24 @@ def notify_all(
             unmailed = session.scalar(select(func.count()).where(User.email_alerts.is_(True)))
             if unmailed:  # they chose email, and it was switched off: their alerts wait, then expire
                 log.warning("NOOK_MAIL_FROM is not set: %d users with email alerts get none", unmailed)
-    with session_scope() as session:  # both before either is sent: a message sent sets its user's pace
+    with session_scope() as session:
         user_ids = users_with_due_alerts(session, now, channels)
         saved_user_ids = users_with_saved_news(session, now, channels)
-    alerts = _in_turns(user_ids, deliver_to_user, now, channels, deadline)
-    saved = _in_turns(saved_user_ids, deliver_saved_news, now, channels, deadline)
+    alerted = set(user_ids)
+    done = _in_turns(user_ids + [u for u in saved_user_ids if u not in alerted], now, channels, deadline)
     return {
-        "users": alerts.users,
-        "batches": alerts.batches,
-        "sent": alerts.sent,
-        "failed": alerts.failed,
-        "withdrawn": alerts.withdrawn,
+        "users": len(user_ids),
+        "batches": done.messages,
+        "sent": done.sent,
+        "failed": done.failed,
+        "withdrawn": done.withdrawn,
         "expired": expired,
-        "failing_users": alerts.failing_users,
+        "failing_users": done.failing_users,
         "saved_news": {
-            "users": saved.users,
-            "sent": saved.sent,
-            "failed": saved.failed,
-            "failing_users": saved.failing_users,
+            "users": len(saved_user_ids),
+            "sent": done.news_sent,
+            "failed": done.news_failed,
+            "failing_users": done.news_failing_users,
         },
     }
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 import boto3
 import pytest
 from botocore.config import Config
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from jobs import notify
 from jobs.mail import Mailer, local_outbox
@@ -230,32 +230,58 @@ def test_an_email_s_unsubscribe_link_stops_the_emails_in_one_click(committed, ma
     assert len(outbox("one-click@example.com")) == 1
 
 
-def test_a_paced_user_gets_what_is_due_in_one_go_then_nothing_until_their_pace_allows(
-    committed, mail, poster
+def test_a_paced_user_gets_one_email_of_what_is_due_then_nothing_until_their_pace_allows(
+    committed, mail, poster, setting, monkeypatch
 ):
-    user_id = seed_alerts(None, count=3, email="hourly@example.com")
+    # a paced user had each kind of news in an email of its own, and their alerts in as many emails as
+    # twenty went into: a daily digest of 60 new flats and a saved flat's news came as four emails
+    monkeypatch.setattr(notify, "MAX_PER_MESSAGE", 2)  # shown in full
+    monkeypatch.setattr(notify, "MAX_PER_DIGEST", 4)  # covered by one message
+    setting("NOOK_PUBLIC_URL", "https://nook.example.com")
+    user_id = seed_alerts(None, count=6, email="hourly@example.com")
     with session_scope() as session:
         user = session.get(User, user_id)
         user.email_alerts, user.alert_every_minutes = True, 60
         listings = session.scalars(select(Listing).order_by(Listing.id)).all()
-        session.add(SavedListing(user_id=user_id, listing_id=listings[2].id, price=2200, told_price=2200))
-        listings[2].status = "delisted"  # its alert is withdrawn; for its saver it is news
+        session.add(SavedListing(user_id=user_id, listing_id=listings[0].id, price=2000, told_price=2000))
+        listings[0].status = "delisted"  # its alert is withdrawn; for its saver it is news
     first = notify.notify_all(NOW, poster)
-    assert first["sent"] == 2 and first["saved_news"]["sent"] == 1  # alerts and news, one run
-    assert [m["Subject"] for m in outbox("hourly@example.com")] == [
-        "2 new listings in your areas",
-        "1 no longer listed among your saved listings",
-    ]
+    assert (first["sent"], first["withdrawn"], first["saved_news"]["sent"], first["batches"]) == (3, 1, 1, 1)
+    (letter,) = outbox("hourly@example.com")
+    # too long for one line with its name: folded after "Subject:", so parsed back with a space first
+    assert (
+        letter["Subject"].strip()
+        == "3 new listings in your areas; 1 no longer listed among your saved listings"
+    )
+    text, html = parts(letter)
+    assert text.startswith("3 new listings in your areas\n\nFlat 1\n")
+    assert "Flat 2\n" in text and "Flat 3\n" not in text  # two in full, and the third ...
+    assert (
+        "\n\nAnd 1 more in your areas, on nook's alert list.\nSee them on nook: https://nook.example.com/\n\n"
+        "1 no longer listed among your saved listings\n\nFlat 0\nNo longer listed" in text
+    )
+    assert (
+        '<h2 style="font-size:18px">1 no longer listed among your saved listings</h2>' in html
+        and 'And 1 more in your areas, on nook&#x27;s alert list. <a href="https://nook.example.com/">'
+        in html
+    )
     with session_scope() as session:
         assert session.get(User, user_id).last_alerted_at == NOW
-        again = session.scalar(select(Notification).where(Notification.status == "sent"))
+        states = session.execute(
+            select(Notification.status, func.count())
+            .where(Notification.user_id == user_id)
+            .group_by(Notification.status)
+        ).all()
+        assert dict(states) == {"sent": 3, "queued": 2}  # past the digest's four: the next hour's
+        again = session.scalar(select(Notification).where(Notification.status == "sent").limit(1))
         # one more alert, queued ten minutes on (as a price cut re-queues one)
         again.status, again.sent_at, again.created_at = "queued", None, NOW + timedelta(minutes=10)
         again.next_attempt_at = NOW + timedelta(minutes=10)
 
     held = notify.notify_all(NOW + timedelta(minutes=30), poster)
-    assert held["users"] == 0 and len(outbox("hourly@example.com")) == 2  # an hour has not passed
+    assert held["users"] == 0 and len(outbox("hourly@example.com")) == 1  # an hour has not passed
     later = notify.notify_all(NOW + timedelta(minutes=60), poster)
-    assert later["sent"] == 1 and len(outbox("hourly@example.com")) == 3
+    assert (later["sent"], later["batches"]) == (3, 1) and len(outbox("hourly@example.com")) == 2
+    assert outbox("hourly@example.com")[-1]["Subject"] == "3 new listings in your areas"
     with session_scope() as session:
         assert session.get(User, user_id).last_alerted_at == NOW + timedelta(minutes=60)

@@ -197,3 +197,42 @@ def test_a_saved_listing_found_to_copy_another_hears_of_that_flat(
     [news] = receiver.delivered[0].json()["nook"]["saved"]
     assert (news["listing_id"], news["price"], news["last_heard_price"]) == (flat, 2400, 2600)
     assert told()[saved_copy] == (2400, False, 0)
+
+
+def test_alerts_and_saved_news_due_together_go_in_one_message(
+    committed, receiver, poster, private_webhooks_allowed
+):
+    # they went as two messages (two emails to a user who chose email), the news a moment after the alerts
+    from tests.jobs.test_notify import seed_alerts
+
+    user_id = seed_alerts(receiver.hook_url, count=3, email="both@example.com")
+    with session_scope() as session:
+        gone = session.scalars(select(Listing).order_by(Listing.id.desc())).first()
+        session.add(
+            SavedListing(user_id=user_id, listing_id=gone.id, price=gone.price, told_price=gone.price)
+        )
+        gone.status = "delisted"  # its alert is withdrawn; for its saver it is news
+        gone_id = gone.id
+    receiver.fail_next = 10  # a failed message fails both parts: both back off, neither is lost
+    failed = notify.notify_all(NOW, poster)
+    assert (failed["failed"], failed["saved_news"]["failed"], failed["batches"]) == (2, 1, 1)
+    assert failed["failing_users"] == failed["saved_news"]["failing_users"] == [user_id]
+    with session_scope() as session:
+        saved = session.scalars(select(SavedListing)).one()
+        assert (saved.news_attempts, saved.news_next_attempt_at) == (1, NOW + timedelta(minutes=1))
+
+    receiver.fail_next = 0
+    result = notify.notify_all(NOW + timedelta(minutes=1), poster)
+    assert (result["sent"], result["saved_news"]["sent"], result["batches"]) == (2, 1, 1)
+    [message] = [r.json() for r in receiver.delivered]
+    assert message["text"] == "2 new listings in your areas; 1 no longer listed among your saved listings"
+    assert [(b["type"], b["text"]["text"].split("\n")[0]) for b in message["blocks"]] == [
+        ("header", "2 new listings in your areas"),
+        ("section", "*<https://example.com/0|Flat 0>*"),
+        ("section", "*<https://example.com/1|Flat 1>*"),
+        ("header", "1 no longer listed among your saved listings"),
+        ("section", "*<https://example.com/2|Flat 2>*"),
+    ]
+    assert len(message["nook"]["notifications"]) == 2
+    assert [(s["listing_id"], s["news"]) for s in message["nook"]["saved"]] == [(gone_id, "gone")]
+    assert notify.notify_all(NOW + timedelta(minutes=5), poster)["batches"] == 0  # each told once
