@@ -24,6 +24,7 @@ from app.schemas import (
     WebhookBody,
 )
 from app.search import base_query, listing_item, owned_region
+from models.hidden import not_hidden
 from models.matching import SENDABLE
 from models.region import Notification, Region
 from models.settings import get_settings
@@ -56,8 +57,9 @@ def alerts(args: dict[str, Any]) -> dict[str, Any]:
         .join(Notification, Notification.listing_id == base_query().selected_columns.id)
         .join(Region, Region.id == Notification.region_id)
         .where(Notification.user_id == current_user().id)
-        # sent, or still to be sent: not one the notify job will withdraw (its region no longer wants it)
-        .where(or_(Notification.status == "sent", SENDABLE))
+        # sent, or still to be sent: not one the notify job will withdraw (its region no longer wants it);
+        # and none of a flat the user hid
+        .where(or_(Notification.status == "sent", SENDABLE), not_hidden(get_db(), current_user().id))
     )
     if "region_id" in args:
         query = query.where(
@@ -200,7 +202,7 @@ def new_key(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
 @blp.doc(security=SECURITY)
 @blp.response(204)
 def delete_me() -> Response:
-    """Delete your account: your regions, alerts and saved listings go with it, and your key stops
+    """Delete your account: your regions, alerts, saved and hidden listings go with it, and your key stops
     working."""
     get_db().delete(current_user())
     return Response(status=204)

@@ -148,7 +148,7 @@ def similar(args: dict[str, Any], listing_id: int) -> dict[str, Any]:
     """The shown listings most like this one nearby, to compare it with: as many bedrooms (4 or more
     together), within 5 km, nearest first, each with its distance and price rank."""
     listing, _, lat, lon = _load(listing_id)
-    rows = similar_listings(get_db(), listing, lat, lon, args["limit"])
+    rows = similar_listings(get_db(), current_user().id, listing, lat, lon, args["limit"])
     return {"items": [listing_item(row) | {"distance_m": round(row.distance_m)} for row in rows]}
 
 

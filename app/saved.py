@@ -17,8 +17,8 @@ from app.schemas import PageArgs, SavedNoteBody, SavedPageSchema, SavedSchema
 from app.search import base_query, listing_item
 from models import saved as saved_model
 from models.explain import since_saved
-from models.listing import Listing
-from models.saved import FLAT_ID, SAVED, saved_flats, stands_for
+from models.listing import Listing, stands_for
+from models.saved import FLAT_ID, SAVED, saved_flats
 from models.user import SavedListing, User
 
 blp = Blueprint(
@@ -114,7 +114,9 @@ def save(listing_id: int) -> tuple[dict[str, Any], int]:
 def note(body: dict[str, Any], listing_id: int) -> dict[str, Any]:
     """Keep a note with a saved listing (the id it is listed with there), or clear it (null or empty)."""
     user_id = current_user().id
-    row = get_db().execute(_saved_query(user_id).where(stands_for(listing_id))).first()
+    row = (
+        get_db().execute(_saved_query(user_id).where(stands_for(SavedListing.listing_id, listing_id))).first()
+    )
     if row is None:
         raise ApiError(404, "That listing is not among your saved listings.")
     get_db().execute(
@@ -133,7 +135,7 @@ def unsave(listing_id: int) -> Response:
     """Remove a listing from your saved listings (the id it is listed with there, or the one you saved)."""
     removed = get_db().execute(
         delete(SavedListing)
-        .where(SavedListing.user_id == current_user().id, stands_for(listing_id))
+        .where(SavedListing.user_id == current_user().id, stands_for(SavedListing.listing_id, listing_id))
         .returning(SavedListing.listing_id)
     )
     if not removed.all():

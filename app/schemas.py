@@ -453,6 +453,24 @@ class SavedPageSchema(ma.Schema):
     next_cursor = ma.fields.String(allow_none=True, required=True)
 
 
+class HiddenSchema(ma.Schema):
+    """A listing you are not interested in."""
+
+    listing = ma.fields.Nested(
+        SavedListingSchema,
+        required=True,
+        metadata={
+            "description": "the flat as it is now (the listing hidden, or the one it was found to copy)"
+        },
+    )
+    hidden_at = ma.fields.AwareDateTime(required=True)
+
+
+class HiddenPageSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(HiddenSchema), required=True)
+    next_cursor = ma.fields.String(allow_none=True, required=True)
+
+
 class WebhookBody(StrictSchema):
     url = Text(required=True, validate=validate.Length(1, 2000))
 

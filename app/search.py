@@ -20,6 +20,7 @@ from sqlalchemy.sql import ColumnElement
 from app.errors import ApiError
 from app.pagination import decode_cursor, encode_cursor, key_id, key_number, key_time
 from models.explain import last_change
+from models.hidden import not_hidden
 from models.listing import Listing
 from models.price_rank import PriceRank
 from models.region import Region, RegionListing
@@ -201,6 +202,7 @@ def build_search(session: Session, user_id: int, args: dict[str, Any]) -> tuple[
         query = filtered(query, args)
     else:
         query = filtered(within_area(base_query(), session, user_id, args), args)
+    query = query.where(not_hidden(session, user_id))
     if args.get("cursor"):
         query = query.where(_after(spec, decode_cursor(args["cursor"], sort, 2)))
     order = [key.desc() for key in spec.keys] if spec.descending else [key.asc() for key in spec.keys]
@@ -217,9 +219,12 @@ def search_listings(session: Session, user_id: int, args: dict[str, Any]) -> tup
     return rows, (encode_cursor(sort, _cursor_keys(sort, rows[-1])) if more and rows else None)
 
 
-def similar_listings(session: Session, listing: Listing, lat: float, lon: float, limit: int) -> list[Any]:
-    """Up to `limit` shown listings like `listing` (at lat, lon) nearby: as many bedrooms (4 or more
-    together), within SIMILAR_WITHIN_M, nearest first; base_query's rows with `distance_m`."""
+def similar_listings(
+    session: Session, user_id: int, listing: Listing, lat: float, lon: float, limit: int
+) -> list[Any]:
+    """Up to `limit` shown listings like `listing` (at lat, lon) nearby, but none the user hid: as many
+    bedrooms (4 or more together), within SIMILAR_WITHIN_M, nearest first; base_query's rows with
+    `distance_m`."""
     here = func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)
     rooms = Listing.bedrooms >= 4 if (listing.bedrooms or 0) >= 4 else Listing.bedrooms == listing.bedrooms
     # the nearest by the index's (planar) distance, then in metres; a few more than asked, as the two
@@ -229,7 +234,7 @@ def similar_listings(session: Session, listing: Listing, lat: float, lon: float,
         .add_columns(
             func.ST_Distance(cast(Listing.geom, Geography), cast(here, Geography)).label("distance_m")
         )
-        .where(Listing.id != listing.id, rooms)
+        .where(Listing.id != listing.id, rooms, not_hidden(session, user_id))
         .order_by(Listing.geom.op("<->")(here))
         .limit(limit * 3)
         .subquery()

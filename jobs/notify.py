@@ -16,7 +16,8 @@ a crash between its 2xx and our commit, or an answer that came too late.
 An alert is sent only if its region would still send it when its turn comes: one
 whose listing is no longer shown (taken down, expired, or found to be a copy of a
 flat another source lists), or that its region no longer contains or wants (redrawn,
-criteria changed, or the listing's price or size changed) is withdrawn. The user
+criteria changed, or the listing's price or size changed), or whose flat the user hid (models.hidden),
+is withdrawn. The user
 would otherwise follow a link to a flat that is gone (/v1/alerts already leaves
 those out) or hear of one they asked not to. Should the listing come back, or come
 to fit, placing it again queues a fresh alert. A flat that passes to a copy from another

@@ -16,10 +16,16 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
+    literal,
+    or_,
+    select,
     text,
+    tuple_,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, aliased, mapped_column
+from sqlalchemy.sql import ColumnElement
 
 from models.base import Base, created_at_column
 
@@ -139,3 +145,32 @@ class QuarantinedRecord(Base):
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     raw: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = created_at_column()
+
+
+_COPY = aliased(Listing, name="copy")
+
+
+def stands_for(kept: ColumnElement[int], listing_id: int) -> ColumnElement[bool]:
+    """Whether `kept`, the column of a listing a user kept (saved, hid), is `listing_id` or a copy of it
+    (so that it is listed as `listing_id`): how a user names it to change or remove it."""
+    return or_(kept == listing_id, kept.in_(select(_COPY.id).where(_COPY.canonical_id == listing_id)))
+
+
+def kept_before(kept: Any, flat_id: ColumnElement[int], kept_at: str) -> ColumnElement[bool]:
+    """Whether the user of a row of `kept` (a listing a user kept: SavedListing, HiddenListing, with
+    user_id, listing_id and the time `kept_at`) kept the flat `flat_id` through another listing before
+    (two listings found to be one flat are kept once: as first kept)."""
+    earlier = aliased(kept, name="earlier")
+    earlier_listing = aliased(Listing, name="earlier_listing")
+    return (
+        select(literal(1))
+        .select_from(earlier)
+        .join(earlier_listing, earlier_listing.id == earlier.listing_id)
+        .where(
+            earlier.user_id == kept.user_id,
+            func.coalesce(earlier_listing.canonical_id, earlier_listing.id) == flat_id,
+            tuple_(getattr(earlier, kept_at), earlier.listing_id)
+            < tuple_(getattr(kept, kept_at), kept.listing_id),
+        )
+        .exists()
+    )

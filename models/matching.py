@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.types import BigInteger
 
+from models.hidden import hidden_sql
 from models.settings import get_settings
 
 DEDUPE_METRES = 10.0
@@ -150,12 +151,13 @@ _INHERITED = (
 # expired, a copy), or the region no longer contains it or wants it (redrawn, criteria changed, its
 # alerts switched off, the listing's price or size changed), or the region was told of the flat already
 # through a listing now found to be a copy of it (two copies written at once, both alerted, one sent
-# before the recheck marked it), or the alert it inherits from was sent (`PROMOTE_DUPLICATES`). The
-# notify job withdraws them instead of sending them.
+# before the recheck marked it), or the alert it inherits from was sent (`PROMOTE_DUPLICATES`), or its
+# user hid the flat (models.hidden). The notify job withdraws them instead of sending them.
 _SENDABLE = f"""(EXISTS (
     SELECT 1 FROM listings l JOIN regions r ON r.id = notifications.region_id
     WHERE l.id = notifications.listing_id AND l.status = 'active' AND l.canonical_id IS NULL
       AND ST_Contains(r.geom, l.geom) AND {_WANTED}
+      AND NOT {hidden_sql("notifications.user_id", "l.id")}
       AND NOT EXISTS (
           SELECT 1 FROM listings c JOIN notifications s ON s.listing_id = c.id
           WHERE c.canonical_id = l.id AND s.region_id = r.id AND s.status = 'sent'

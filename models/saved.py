@@ -19,12 +19,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, literal, or_, select, tuple_
+from sqlalchemy import Select, and_, func, literal, or_, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement
 
 from models.explain import GONE
-from models.listing import Listing
+from models.listing import Listing, kept_before
 from models.matching import MAX_ALERTED_CUT
 from models.price_rank import PriceRank
 from models.user import SavedListing
@@ -35,27 +35,13 @@ MAX_NOTE = 1000  # characters of a saver's note
 # the listing saved, and the flat it stands for now: itself, or the listing it was found to copy
 SAVED = aliased(Listing, name="saved")
 FLAT_ID = func.coalesce(SAVED.canonical_id, SAVED.id)
-_COPY = aliased(Listing, name="copy")
-_EARLIER = aliased(SavedListing, name="earlier")
-_EARLIER_LISTING = aliased(Listing, name="earlier_listing")
 
 
 def saved_flats(user_id: int | None, *columns: Any) -> Select:
     """The user's (None: every user's) saved listings joined to the flats they stand for (`Listing`, with
     its `PriceRank` if any), selecting `columns`; a flat saved twice, through copies, once: as first
     saved."""
-    saved_twice = (
-        select(literal(1))
-        .select_from(_EARLIER)
-        .join(_EARLIER_LISTING, _EARLIER_LISTING.id == _EARLIER.listing_id)
-        .where(
-            _EARLIER.user_id == SavedListing.user_id,
-            func.coalesce(_EARLIER_LISTING.canonical_id, _EARLIER_LISTING.id) == FLAT_ID,
-            tuple_(_EARLIER.saved_at, _EARLIER.listing_id)
-            < tuple_(SavedListing.saved_at, SavedListing.listing_id),
-        )
-        .exists()
-    )
+    saved_twice = kept_before(SavedListing, FLAT_ID, "saved_at")
     query = (
         select(*columns)
         .select_from(SavedListing)
@@ -65,13 +51,6 @@ def saved_flats(user_id: int | None, *columns: Any) -> Select:
         .where(~saved_twice)
     )
     return query if user_id is None else query.where(SavedListing.user_id == user_id)
-
-
-def stands_for(listing_id: int) -> ColumnElement[bool]:
-    """Whether a saved listing is `listing_id` (the one saved), or a copy of it (so that it is listed as
-    `listing_id`): how a saver names a saved listing to change or remove it."""
-    copies = select(_COPY.id).where(_COPY.canonical_id == listing_id)
-    return or_(SavedListing.listing_id == listing_id, SavedListing.listing_id.in_(copies))
 
 
 def news_condition(now: datetime, since: datetime, cut_share: float) -> ColumnElement[bool]:

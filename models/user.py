@@ -76,6 +76,19 @@ class SavedListing(Base):
     note: Mapped[str | None] = mapped_column(Text)  # the saver's own words of it (at most MAX_NOTE)
 
 
+class HiddenListing(Base):
+    """A flat a user is not interested in: left out of their searches, similar listings and alerts."""
+
+    __tablename__ = "hidden_listings"
+    __table_args__ = (Index("ix_hidden_listings_user_id_hidden_at", "user_id", "hidden_at"),)
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    listing_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("listings.id", ondelete="CASCADE"), primary_key=True
+    )
+    hidden_at: Mapped[datetime] = created_at_column()
+
+
 def alerts_to(user: User) -> str | None:
     """Where the user's alerts go now: email, their webhook, or nowhere (None)."""
     return "email" if user.email_alerts else "webhook" if user.webhook_url else None

@@ -34,6 +34,7 @@
     listingPopup: null, // a listing's popup opened from an alert or a saved listing, off the markers
     saved: new Map(), // flat id -> saved listing (all of them: at most 500)
     savedToken: 0,
+    hiddenToken: 0,
     openPopup: null,
     viewMoved: false,
   };
@@ -118,7 +119,7 @@
     showDelivery(me);
     $("key-prefix").textContent = me.api_key_prefix + "…";
     startMap();
-    await Promise.all([loadRegions(), loadAlerts(), loadSaved()]);
+    await Promise.all([loadRegions(), loadAlerts(), loadSaved(), loadHidden()]);
     pollAlerts();
     await reloadListings();
     await openLinkedListing();
@@ -284,15 +285,19 @@
       for (const item of page.items) addListing(item);
       state.cursor = page.next_cursor;
       $("more").hidden = !state.cursor;
-      const count = state.listings.size;
-      $("listings-status").textContent = count
-        ? `${count} listing${count === 1 ? "" : "s"}${state.cursor ? " so far" : ""}`
-        : "No listings here. Zoom out or move the map.";
+      showCount();
     } catch (error) {
       if (token !== state.loadToken) return;
       $("listings-status").textContent = "Could not load listings: " + error.message;
       if (!state.cursor) state.loadedPath = null; // a move back to this view tries again
     }
+  }
+
+  function showCount() {
+    const count = state.listings.size;
+    $("listings-status").textContent = count
+      ? `${count} listing${count === 1 ? "" : "s"}${state.cursor ? " so far" : ""}`
+      : "No listings here. Zoom out or move the map.";
   }
 
   function addListing(item) {
@@ -363,7 +368,7 @@
       { class: "popup", "data-listing": String(item.id), "aria-busy": "true" },
       el("h3", { text: money(item.price) + " · " + (item.title || "Listing") }),
       el("p", { text: facts(item) }),
-      saveButton(item.id),
+      el("div", { class: "popup-actions" }, saveButton(item.id), hideButton(item.id)),
       el("p", { class: "muted popup-note", hidden: "" }),
       el("p", { class: "error save-error", role: "alert" }),
       el("p", { class: "muted explanation", text: "Loading the price explanation …" })
@@ -904,7 +909,8 @@
   function syncSaveButton(button) {
     const saved = state.saved.get(Number(button.dataset.listing));
     button.textContent = saved ? "Remove from saved" : "Save listing";
-    const note = button.parentElement && button.parentElement.querySelector(".popup-note");
+    const popup = button.closest(".popup");
+    const note = popup && popup.querySelector(".popup-note");
     if (note) {
       note.textContent = saved && saved.note ? "Your note: " + saved.note : "";
       note.hidden = !note.textContent;
@@ -931,6 +937,81 @@
       }
     }
     await loadSaved();
+  }
+
+  /* ---- listings the user is not interested in ---------------------------- */
+
+  // the first 100 hidden listings, last hidden first (the rest stay hidden; the list says how to reach them)
+  async function loadHidden() {
+    const token = ++state.hiddenToken;
+    try {
+      const page = await api("/v1/me/hidden?limit=100");
+      if (token !== state.hiddenToken) return;
+      const list = $("hidden-list");
+      list.replaceChildren(...page.items.map(hiddenItem));
+      if (!page.items.length) list.append(el("li", { class: "muted", text: "None: a listing you hide (\u201cNot interested\u201d) is listed here." }));
+      if (page.next_cursor) list.append(el("li", { class: "muted", text: "The first 100 shown: GET /v1/me/hidden lists them all." }));
+    } catch (error) {
+      if (token !== state.hiddenToken) return;
+      if (error.status === 401) return signOut();
+      $("hidden-status").textContent = "Could not load your hidden listings: " + error.message;
+    }
+  }
+
+  function hiddenItem(hidden) {
+    const listing = hidden.listing;
+    const words = `${money(listing.price)}, ${facts(listing)}`;
+    const again = el("button", { type: "button", class: "remove", text: "Show again", "aria-label": `Show again the listing at ${words}` });
+    again.addEventListener("click", () => showAgain(listing.id));
+    return el(
+      "li",
+      { "data-listing": String(listing.id), class: listing.status === "active" ? "" : "gone" },
+      el("span", {}, el("strong", { text: money(listing.price) }), " " + facts(listing)),
+      again
+    );
+  }
+
+  function hideButton(id) {
+    const button = el("button", { type: "button", class: "hide", "data-listing": String(id), text: "Not interested" });
+    button.addEventListener("click", () => hideListing(id));
+    return button;
+  }
+
+  // hidden: off the map and the list at once (the API leaves it out from now on), and onto the hidden list
+  async function hideListing(id) {
+    const errors = document.querySelectorAll(`.popup[data-listing="${id}"] .save-error`);
+    for (const p of errors) p.textContent = "";
+    try {
+      await api(`/v1/me/hidden/${id}`, { method: "PUT" });
+    } catch (error) {
+      if (error.status === 401) return signOut();
+      for (const p of errors) p.textContent = error.message;
+      return;
+    }
+    state.map.closePopup();
+    const entry = state.listings.get(id);
+    if (entry) {
+      state.markers.removeLayer(entry.marker);
+      state.listings.delete(id);
+      const row = document.querySelector(`#listing-list li[data-id="${id}"]`);
+      if (row) row.remove();
+      showCount();
+    }
+    await Promise.all([loadHidden(), loadAlerts()]);
+  }
+
+  async function showAgain(id) {
+    $("hidden-status").textContent = "";
+    try {
+      await api(`/v1/me/hidden/${id}`, { method: "DELETE" });
+    } catch (error) {
+      if (error.status === 401) return signOut();
+      if (error.status !== 404) {
+        $("hidden-status").textContent = error.message;
+        return;
+      }
+    }
+    await Promise.all([loadHidden(), reloadListings(), loadAlerts()]);
   }
 
   // where alerts go: by email (where this nook sends email and the user chose it), or to the webhook;

@@ -17,7 +17,7 @@ from models.matching import match_regions
 from models.region import Notification, Region
 from models.session import session_scope
 from models.source import Source
-from models.user import User, create_user
+from models.user import HiddenListing, User, create_user
 from tests.factories import add_price_rank
 from tests.http_servers import (
     DrippingAnswer,
@@ -279,6 +279,23 @@ def test_alerts_their_region_no_longer_wants_are_withdrawn(
     (request,) = receiver.delivered
     assert [a["listing_id"] for a in request.json()["nook"]["notifications"]] == [ids[1]]
     assert [(n.listing_id, n.status) for n in notifications()] == [(ids[1], "sent")]
+
+
+def test_alerts_of_flats_their_user_hid_are_withdrawn(committed, receiver, poster, private_webhooks_allowed):
+    # the renter ruled a flat out ("not interested"): neither its alert nor a later price cut of it is sent
+    user_id = seed_alerts(receiver.hook_url, count=3)
+    with session_scope() as session:
+        ids = session.scalars(select(Listing.id).order_by(Listing.id)).all()
+        session.add(HiddenListing(user_id=user_id, listing_id=ids[0]))
+        told = session.scalar(select(Notification).where(Notification.listing_id == ids[1]))
+        told.reason, told.sent_at = "price_cut", NOW - timedelta(days=1)  # told of it, now cut
+        session.add(HiddenListing(user_id=user_id, listing_id=ids[1]))
+    result = notify.notify_all(NOW, poster)
+    assert (result["sent"], result["withdrawn"]) == (1, 2)
+    (request,) = receiver.delivered
+    assert [a["listing_id"] for a in request.json()["nook"]["notifications"]] == [ids[2]]
+    states = {n.listing_id: (n.status, n.reason) for n in notifications()}
+    assert states == {ids[1]: ("sent", "new"), ids[2]: ("sent", "new")}  # the cut goes back to what was told
 
 
 def test_message_is_slack_compatible_and_explains_the_price(

@@ -862,6 +862,55 @@ def test_save_a_listing_and_see_what_becomes_of_it(browser, site):
             session.execute(text("DELETE FROM saved_listings"))
 
 
+def test_a_listing_not_interesting_is_hidden_until_shown_again(browser, site):
+    sign_in(browser, site)
+    listing_id = wait_for_listings(browser)[0][0]
+
+    def on_map(d) -> bool:
+        return d.execute_script(
+            "let found = false;"
+            "nookMap.eachLayer(l => { if (l.nookListingId === arguments[0]) found = true; });"
+            "return found;",
+            listing_id,
+        )
+
+    def hidden_row(d):
+        return d.find_elements(By.CSS_SELECTOR, f'#hidden-list li[data-listing="{listing_id}"]')
+
+    try:
+        assert browser.find_element(By.ID, "hidden-list").text.startswith("None:")
+        browser.find_element(By.CSS_SELECTOR, f'#listing-list li[data-id="{listing_id}"]').click()
+        settled_popup(browser)
+        assert audit(browser) == []  # the popup's two buttons, labelled and legible
+        browser.find_element(By.CSS_SELECTOR, f'.popup[data-listing="{listing_id}"] button.hide').click()
+        wait(browser).until(hidden_row)
+        assert listing_id not in dict(listed(browser)) and not on_map(browser)
+        assert not browser.find_elements(By.CSS_SELECTOR, ".leaflet-popup")  # closed with it
+        with session_scope() as session:
+            assert session.execute(text("SELECT listing_id FROM hidden_listings")).scalars().all() == [
+                listing_id
+            ]
+        assert (
+            browser.find_element(By.ID, "listings-status").text == f"{len(listed(browser))} listings so far"
+        )
+        browser.execute_script("document.getElementById('hidden-title').scrollIntoView()")
+        screenshot(browser, "17-hidden-listing")
+        assert audit(browser) == []
+
+        browser.refresh()  # still hidden on the next visit (the API leaves it out)
+        wait_for_listings(browser)
+        wait(browser).until(hidden_row)
+        assert listing_id not in dict(listed(browser)) and not on_map(browser)
+
+        hidden_row(browser)[0].find_element(By.CSS_SELECTOR, "button.remove").click()
+        wait(browser).until(lambda d: listing_id in dict(listed(d)) and on_map(d))
+        wait(browser).until(lambda d: d.find_element(By.ID, "hidden-list").text.startswith("None:"))
+        assert console_errors(browser) == []
+    finally:
+        with session_scope() as session:
+            session.execute(text("DELETE FROM hidden_listings"))
+
+
 def test_have_alerts_emailed_from_the_page(browser, site, setting):
     """Where this nook sends email, the alerts section offers it; the box says where alerts go, and a
     refusal (email switched off meanwhile) is shown, the box left as it was."""
