@@ -10,7 +10,7 @@ from marshmallow import validate
 from models.listing import UNIT_TYPES
 from models.normalize import text_fault
 from models.price_rank import PRICE_LABELS
-from models.region import ALERT_REASONS, NOTIFICATION_STATUSES
+from models.region import ALERT_CHANNELS, ALERT_REASONS, NOTIFICATION_STATUSES
 from models.saved import MAX_NOTE
 from models.user import MAX_ALERT_EVERY_MINUTES
 
@@ -382,12 +382,18 @@ class AlertSchema(ma.Schema):
         required=True,
         validate=validate.OneOf(NOTIFICATION_STATUSES),
         metadata={
-            "description": "queued: waiting for your webhook; sent: your webhook took it; expired: no "
-            "webhook took it within NOOK_ALERT_MAX_AGE_HOURS (72) of being queued, so it is not posted"
+            "description": "queued: waiting to be sent; sent: your webhook took it, or SES took its email; "
+            "expired: not sent within NOOK_ALERT_MAX_AGE_HOURS (72) of being queued, so it never is"
         },
     )
     sent_at = ma.fields.AwareDateTime(
-        allow_none=True, required=True, metadata={"description": "when your webhook last took it"}
+        allow_none=True, required=True, metadata={"description": "when it was last sent"}
+    )
+    sent_via = ma.fields.String(
+        allow_none=True,
+        required=True,
+        validate=validate.OneOf(ALERT_CHANNELS),
+        metadata={"description": "the way it was last sent: to your webhook, or by email (null: not yet)"},
     )
     reason = ma.fields.String(
         required=True,

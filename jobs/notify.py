@@ -395,6 +395,7 @@ def deliver(
         notification.attempts += 1
         if posted.error is None:
             notification.status, notification.sent_at, notification.last_error = "sent", now, None
+            notification.sent_via = "email" if user.email_alerts else "webhook"
         else:
             notification.next_attempt_at = posted.retry_at(now, notification.attempts)
             notification.last_error = posted.error

@@ -29,6 +29,7 @@ from models.base import Base, created_at_column
 NOTIFICATION_STATUSES = ("queued", "sent", "expired")
 # why an alert was (last) queued: a flat new to its region, or a cut of a price the region was told of
 ALERT_REASONS = ("new", "price_cut")
+ALERT_CHANNELS = ("webhook", "email")
 
 
 class Region(Base):
@@ -87,6 +88,7 @@ class Notification(Base):
         UniqueConstraint("region_id", "listing_id"),
         CheckConstraint("status IN ('queued', 'sent', 'expired')", name="status"),
         CheckConstraint("reason IN ('new', 'price_cut')", name="reason"),
+        CheckConstraint("sent_via IN ('webhook', 'email')", name="sent_via"),
         Index("ix_notifications_user_id_created_at", "user_id", "created_at"),
         Index("ix_notifications_queued", "status", "next_attempt_at"),
     )
@@ -113,3 +115,6 @@ class Notification(Base):
     # why it was last queued: a flat new to the region, or the price of one it was told of (or missed)
     # cut by NOOK_PRICE_CUT_ALERT_PERCENT or more (models.matching queues it again)
     reason: Mapped[str] = mapped_column(String(16), server_default="new", default="new")
+    # the way it was last sent: to the user's webhook, or by email (None: not sent, or sent before nook
+    # kept it)
+    sent_via: Mapped[str | None] = mapped_column(String(8))

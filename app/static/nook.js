@@ -767,13 +767,15 @@
 
   // an alert's status, as the renter reads it
   const ALERT_STATUS = { queued: "not sent yet", sent: "sent to you", expired: "too old to send" };
+  const SENT_VIA = { email: "emailed to you", webhook: "sent to your webhook" };
 
   function alertStatusWords(alert) {
+    const sent = SENT_VIA[alert.sent_via] || "sent to you";
     // a price cut too old to send, of a flat the user was told of before
     if (alert.status === "expired" && alert.sent_at) {
-      return "sent to you " + new Date(alert.sent_at).toLocaleString() + "; the price cut was too old to send";
+      return sent + " " + new Date(alert.sent_at).toLocaleString() + "; the price cut was too old to send";
     }
-    return ALERT_STATUS[alert.status] || alert.status;
+    return alert.status === "sent" ? sent : ALERT_STATUS[alert.status] || alert.status;
   }
 
   function alertItem(alert, isNew) {

@@ -276,6 +276,7 @@ def test_alerts_of_one_region_or_one_status(client, alice, bob, db_session, aler
     for row in rows[:6]:
         row.region_id = second.id
     rows[0].status, rows[0].sent_at = "sent", datetime(2026, 11, 21, tzinfo=UTC)
+    rows[0].sent_via = "email"
     db_session.flush()
 
     def ids(**query) -> set[int]:
@@ -287,6 +288,11 @@ def test_alerts_of_one_region_or_one_status(client, alice, bob, db_session, aler
     assert ids(region_id=alerts[alice.user.id].id) == {n.id for n in rows[6:]}
     assert ids(status="sent") == {rows[0].id} == ids(status="sent", region_id=second.id)
     assert ids(status="queued") == {n.id for n in rows[1:]} and ids(status="expired") == set()
+    answer = client.get("/v1/alerts", query_string={"limit": 50}, headers=alice.headers).json["items"]
+    assert {a["id"]: a["sent_via"] for a in answer if a["id"] in (rows[0].id, rows[1].id)} == {
+        rows[0].id: "email",  # which way it went
+        rows[1].id: None,
+    }
     others = client.get(
         "/v1/alerts", query_string={"region_id": alerts[bob.user.id].id}, headers=alice.headers
     )

@@ -95,6 +95,9 @@ def test_alerts_are_emailed_instead_of_posted_once(
     assert f'<a href="https://nook.example.com/#listing={first}">See it on nook</a>' in html
     assert "in Queen &amp; &lt;King&gt;" in html and "<King>" not in html
     assert alert_states(mailed) == {("sent", 1, None)}
+    with session_scope() as session:  # each records which way it went
+        via = session.execute(select(Notification.user_id, Notification.sent_via).distinct()).all()
+    assert sorted(via) == sorted([(mailed, "email"), (posted, "webhook")])
 
     again = notify.notify_all(NOW + timedelta(hours=1), poster)
     assert again["sent"] == 0 and len(outbox("mailed@example.com")) == 1 and len(receiver.delivered) == 1

@@ -724,10 +724,17 @@ def test_the_alerts_follow_the_selected_region_and_page_on(browser, site):
         with session_scope() as session:
             session.execute(
                 text(
-                    "UPDATE notifications SET status = 'expired', reason = 'price_cut', sent_at = now() "
-                    "WHERE listing_id = :i"
+                    "UPDATE notifications SET status = 'expired', reason = 'price_cut', sent_at = now(), "
+                    "sent_via = 'webhook' WHERE listing_id = :i"
                 ),
                 {"i": east_first},
+            )
+            session.execute(  # and one went by email
+                text(
+                    "UPDATE notifications SET status = 'sent', sent_at = now(), sent_via = 'email' "
+                    "WHERE listing_id = :i"
+                ),
+                {"i": west_ids[-1]},
             )
         browser.refresh()
         wait(browser).until(lambda d: shown(d)[:1] == [west_later])
@@ -736,6 +743,9 @@ def test_the_alerts_follow_the_selected_region_and_page_on(browser, site):
         assert browser.find_element(By.ID, "alerts-news").text == "1 new alert since your last visit"
         expired = browser.find_element(By.CSS_SELECTOR, f'#alert-list li[data-listing="{east_first}"]').text
         assert expired.startswith("Price cut: ") and "the price cut was too old to send" in expired
+        assert "sent to your webhook" in expired  # which way it went
+        emailed = browser.find_element(By.CSS_SELECTOR, f'#alert-list li[data-listing="{west_ids[-1]}"]').text
+        assert "emailed to you" in emailed
         assert console_errors(browser) == []
     finally:
         for region in (west, east, quiet):
