@@ -4,7 +4,7 @@ A user hides a flat (the listing shown: a copy hides the flat it copies). A hidd
 to copy another hides that one: the flat it stands for. The rule is written here twice, as SQL: for the
 listing API, similar listings and the alert list (`not_hidden`: one user, many listings), and for the
 alerts' sendability (`hidden_sql`: models.matching, an alert of a flat its user hid is withdrawn, never
-sent; each alert its own user). tests/app/test_hidden_api.py holds both to the same answers.
+sent; each alert its own user). tests/models/test_hidden.py holds both to the same answers.
 """
 
 from __future__ import annotations
