@@ -147,7 +147,7 @@ def users_rotate_key(email: str, keep_old: int) -> None:
 @click.argument("email", type=TEXT)
 @click.option("--yes", is_flag=True, help="Do not ask first.")
 def users_delete(email: str, yes: bool) -> None:
-    """Delete a user with their regions, alerts and saved listings (their key stops working)."""
+    """Delete a user with their regions, alerts, saved and hidden listings (their key stops working)."""
     with session_scope() as session:
         user = _user(session, email)
         regions = session.scalar(select(func.count()).where(Region.user_id == user.id))

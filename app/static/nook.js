@@ -1106,7 +1106,7 @@
   });
 
   $("account-delete").addEventListener("click", async () => {
-    if (!window.confirm("Delete your account, with your regions, alerts and saved listings? This cannot be undone.")) return;
+    if (!window.confirm("Delete your account, with your regions, alerts, saved and hidden listings? This cannot be undone.")) return;
     try {
       await api("/v1/me", { method: "DELETE" });
       signOut();
