@@ -34,6 +34,7 @@
     listingPopup: null, // a listing's popup opened from an alert or a saved listing, off the markers
     saved: new Map(), // flat id -> saved listing (all of them: at most 500)
     savedToken: 0,
+    savedShown: null, // the saved list as last built (JSON): a poll that finds it the same leaves it
     hiddenToken: 0,
     openPopup: null,
     viewMoved: false,
@@ -842,6 +843,11 @@
       syncSaveButtons();
       // not while a note is being written: the next load shows the list
       if ($("saved-list").contains(document.activeElement) && document.activeElement.matches("input.note")) return;
+      // nor when nothing changed: a list built anew under the pointer loses a press on its buttons, and a
+      // test's hold of a note field (it was not interactable)
+      const shown = JSON.stringify(items);
+      if (shown === state.savedShown) return;
+      state.savedShown = shown;
       const list = $("saved-list");
       list.replaceChildren(...items.map(savedItem));
       if (!items.length) list.append(el("li", { class: "muted", text: "Nothing saved yet: open a listing and press \u201cSave listing\u201d." }));

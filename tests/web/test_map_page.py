@@ -818,6 +818,12 @@ def test_save_a_listing_and_see_what_becomes_of_it(browser, site):
                 == "Viewing Saturday 2pm"
             )
         )
+        # the polls that find the list as it was leave it be (built anew, it lost what was under the
+        # pointer, and once this test's hold of the note field)
+        row = f'#saved-list li[data-listing="{listing_id}"]'
+        browser.execute_script(f"document.querySelector('{row}').dataset.probe = 'kept'")
+        time.sleep(2.5)  # two polls (ALERT_POLL_SECONDS 1)
+        assert browser.find_element(By.CSS_SELECTOR, row).get_attribute("data-probe") == "kept"
 
         # its price is cut: the saved list says so, by how much since it was saved
         with session_scope() as session:
