@@ -16,7 +16,7 @@ from app.db import get_db
 from app.errors import ApiError
 from app.pagination import newest_first
 from app.schemas import HiddenPageSchema, HiddenSchema, PageArgs
-from app.search import base_query, listing_item
+from app.search import base_query, kept_item, shown_flat
 from models.hidden import MAX_HIDDEN
 from models.listing import Listing, kept_before, stands_for
 from models.price_rank import PriceRank
@@ -53,10 +53,7 @@ def _hidden_query(user_id: int) -> Select:
 
 
 def _item(row: Any) -> dict[str, Any]:
-    listing = {**listing_item(row), "status": row.status}
-    if row.status != "active":
-        listing["price_rank"] = None  # a rank is of the market a listing is in: not of one gone
-    return {"listing": listing, "hidden_at": row.hidden_at}
+    return {"listing": kept_item(row), "hidden_at": row.hidden_at}
 
 
 @blp.route("")
@@ -83,14 +80,7 @@ def hide(listing_id: int) -> tuple[dict[str, Any], int]:
     withdrawn). Hiding it again changes nothing; at most 5,000 are kept."""
     session = get_db()
     user_id = current_user().id
-    flat = session.scalar(
-        select(FLAT_ID)
-        .select_from(HIDDEN)
-        .join(Listing, Listing.id == FLAT_ID)
-        .where(HIDDEN.id == listing_id, Listing.status == "active", Listing.canonical_id.is_(None))
-    )
-    if flat is None:
-        raise ApiError(404, "No such listing.")
+    flat = shown_flat(session, listing_id).id
     # one hide of the caller at a time: two at once cannot pass the limit together
     session.execute(select(User.id).where(User.id == user_id).with_for_update())
     already = session.execute(_hidden_query(user_id).where(Listing.id == flat)).first()

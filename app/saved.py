@@ -14,11 +14,11 @@ from app.db import get_db
 from app.errors import ApiError
 from app.pagination import newest_first
 from app.schemas import PageArgs, SavedNoteBody, SavedPageSchema, SavedSchema
-from app.search import base_query, listing_item
+from app.search import base_query, kept_item, shown_flat
 from models import saved as saved_model
 from models.explain import since_saved
 from models.listing import Listing, stands_for
-from models.saved import FLAT_ID, SAVED, saved_flats
+from models.saved import saved_flats
 from models.user import SavedListing, User
 
 blp = Blueprint(
@@ -41,11 +41,8 @@ def _saved_query(user_id: int) -> Select:
 
 
 def _item(row: Any) -> dict[str, Any]:
-    listing = {**listing_item(row), "status": row.status}
-    if row.status != "active":
-        listing["price_rank"] = None  # a rank is of the market a listing is in: not of one gone
     return {
-        "listing": listing,
+        "listing": kept_item(row),
         "saved_at": row.saved_at,
         "saved_price": row.saved_price,
         "still_listed": row.status in ("active", "pending"),  # pending: a change of it being read
@@ -82,14 +79,7 @@ def save(listing_id: int) -> tuple[dict[str, Any], int]:
     Saving it again changes nothing; at most 500 are kept."""
     session = get_db()
     user_id = current_user().id
-    flat = session.execute(
-        select(FLAT_ID.label("id"), Listing.price)
-        .select_from(SAVED)
-        .join(Listing, Listing.id == FLAT_ID)
-        .where(SAVED.id == listing_id, Listing.status == "active", Listing.canonical_id.is_(None))
-    ).first()
-    if flat is None:
-        raise ApiError(404, "No such listing.")
+    flat = shown_flat(session, listing_id)
     # one save of the caller at a time: two at once cannot pass the limit together
     session.execute(select(User.id).where(User.id == user_id).with_for_update())
     row = _saved_flat(user_id, flat.id)

@@ -14,7 +14,7 @@ from typing import Any
 
 from geoalchemy2 import Geography
 from sqlalchemy import Float, Select, and_, case, cast, func, literal, or_, select, tuple_
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import ColumnElement
 
 from app.errors import ApiError
@@ -274,3 +274,30 @@ def listing_item(row: Any) -> dict[str, Any]:
         "price_rank": rank,
         "price_change": last_change(row),
     }
+
+
+_ASKED = aliased(Listing, name="asked")
+
+
+def shown_flat(session: Session, listing_id: int) -> Any:
+    """The shown flat (`id`, `price`) a listing stands for: itself, or the listing it was found to copy;
+    a 404 if there is none (no such listing, or its flat is not shown). What a user saves or hides."""
+    flat_id = func.coalesce(_ASKED.canonical_id, _ASKED.id)
+    flat = session.execute(
+        select(flat_id.label("id"), Listing.price)
+        .select_from(_ASKED)
+        .join(Listing, Listing.id == flat_id)
+        .where(_ASKED.id == listing_id, Listing.status == "active", Listing.canonical_id.is_(None))
+    ).first()
+    if flat is None:
+        raise ApiError(404, "No such listing.")
+    return flat
+
+
+def kept_item(row: Any) -> dict[str, Any]:
+    """A listing a user kept (saved, hid) as the API gives it: with its status, and no rank once gone (a
+    rank is of the market a listing is in)."""
+    listing = {**listing_item(row), "status": row.status}
+    if row.status != "active":
+        listing["price_rank"] = None
+    return listing
