@@ -14,7 +14,7 @@ from app.auth import SECURITY, auth_required, current_user
 from app.db import get_db
 from app.errors import ApiError
 from app.schemas import ListingDetailSchema, ListingPageSchema, ListingSearchArgs, SimilarArgs, SimilarSchema
-from app.search import listing_item, search_listings, similar_listings
+from app.search import ASKED, ASKED_FLAT, listing_item, search_listings, similar_listings
 from models.chart import price_rank_svg
 from models.explain import last_change
 from models.listing import Listing, ListingPriceChange
@@ -39,12 +39,16 @@ def search(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def _load(listing_id: int) -> tuple[Listing, PriceRank | None, float, float]:
+    """The listing shown for `listing_id`: itself, or the one it was found to copy (a link to a listing
+    that went and passed to a copy from another source opens the flat there); a 404 if none is shown."""
     row = (
         get_db()
         .execute(
             select(Listing, PriceRank, func.ST_Y(Listing.geom), func.ST_X(Listing.geom))
+            .select_from(ASKED)
+            .join(Listing, Listing.id == ASKED_FLAT)
             .outerjoin(PriceRank, PriceRank.listing_id == Listing.id)
-            .where(Listing.id == listing_id, Listing.status.in_(VISIBLE), Listing.canonical_id.is_(None))
+            .where(ASKED.id == listing_id, Listing.status.in_(VISIBLE), Listing.canonical_id.is_(None))
         )
         .first()
     )
@@ -102,7 +106,8 @@ def _cacheable(body: bytes, mimetype: str) -> Response:
 @blp.route("/<int:listing_id>")
 @blp.response(200, ListingDetailSchema)
 def detail(listing_id: int) -> Response:
-    """One listing with its price rank explained in plain words (public, cacheable, ETag)."""
+    """One listing with its price rank explained in plain words (public, cacheable, ETag); a listing
+    found to copy another gives that one (as does one that went and passed its flat to a copy)."""
     listing, rank, lat, lon = _load(listing_id)
     active_rank = rank if listing.status == "active" else None
     item = {

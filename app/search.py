@@ -276,18 +276,19 @@ def listing_item(row: Any) -> dict[str, Any]:
     }
 
 
-_ASKED = aliased(Listing, name="asked")
+# a listing asked for by id, and the flat it stands for: itself, or the listing it was found to copy
+ASKED = aliased(Listing, name="asked")
+ASKED_FLAT = func.coalesce(ASKED.canonical_id, ASKED.id)
 
 
 def shown_flat(session: Session, listing_id: int) -> Any:
     """The shown flat (`id`, `price`) a listing stands for: itself, or the listing it was found to copy;
     a 404 if there is none (no such listing, or its flat is not shown). What a user saves or hides."""
-    flat_id = func.coalesce(_ASKED.canonical_id, _ASKED.id)
     flat = session.execute(
-        select(flat_id.label("id"), Listing.price)
-        .select_from(_ASKED)
-        .join(Listing, Listing.id == flat_id)
-        .where(_ASKED.id == listing_id, Listing.status == "active", Listing.canonical_id.is_(None))
+        select(ASKED_FLAT.label("id"), Listing.price)
+        .select_from(ASKED)
+        .join(Listing, Listing.id == ASKED_FLAT)
+        .where(ASKED.id == listing_id, Listing.status == "active", Listing.canonical_id.is_(None))
     ).first()
     if flat is None:
         raise ApiError(404, "No such listing.")

@@ -215,7 +215,9 @@ WHERE d.status = 'active' AND c.status <> 'active'
 # batch must not wait on a slow webhook): the heir gets an alert that inherits from it, which waits for
 # that send's outcome (`READY`): sent, the region was told and the heir's alert is withdrawn; failed,
 # the alert that went with its listing is withdrawn and the heir's is sent in its place. Regions already
-# told of the heir keep their own alert.
+# told of the heir keep their own alert. The listing that went becomes a copy of its heir, as its other
+# copies that went are: what users kept of it (saved it, hid it; models.saved, models.hidden) stands for
+# the flat still to let, and a link to it (an alert's) opens the flat (app.listings).
 PROMOTE_DUPLICATES = text("""
 WITH heirs AS (
     SELECT DISTINCT ON (d.canonical_id) d.canonical_id AS old, d.id AS heir
@@ -226,6 +228,9 @@ WITH heirs AS (
 repointed AS (
     UPDATE listings AS d SET canonical_id = h.heir
     FROM heirs h WHERE d.canonical_id = h.old AND d.id <> h.heir
+),
+succeeded AS (
+    UPDATE listings AS o SET canonical_id = h.heir FROM heirs h WHERE o.id = h.old
 ),
 unsent AS (
     SELECT n.id, n.user_id, n.region_id, n.next_attempt_at, n.created_at, h.heir
@@ -374,7 +379,7 @@ def mend_copies(session: Session, max_depth: int = 10) -> list[int]:
 
 def promote_duplicates(session: Session, gone_ids: Sequence[int]) -> list[int]:
     """When canonical listings go, their oldest active duplicate takes over with their alerts not sent
-    yet; return the heirs' ids."""
+    yet, and each listing that went becomes a copy of its heir; return the heirs' ids."""
     if not gone_ids:
         return []
     return list(session.scalars(PROMOTE_DUPLICATES, {"ids": list(gone_ids)}))

@@ -230,6 +230,20 @@ def test_detail_of_delisted_pending_and_unknown(client, db_session, market_ids):
     assert client.get("/v1/listings/999999999").status_code == 404
 
 
+def test_a_link_to_a_copy_opens_the_flat_it_copies(client, db_session, market_ids):
+    """An alert's link names the listing it was about; that listing may since have been found to copy
+    another, or have gone and passed its flat to a copy from another source (it then copies that)."""
+    flat, went, third = list(market_ids.values())[:3]
+    db_session.execute(update(Listing).where(Listing.id == went).values(status="delisted", canonical_id=flat))
+    shown = client.get(f"/v1/listings/{flat}").get_json()
+    linked = client.get(f"/v1/listings/{went}")
+    assert linked.status_code == 200 and linked.get_json() == shown and shown["status"] == "active"
+    assert client.get(f"/v1/listings/{went}/price-rank.svg").data == client.get(shown["chart_url"]).data
+    # a listing pointing at a copy (for a moment, before the recheck mends it) opens nothing
+    db_session.execute(update(Listing).where(Listing.id == flat).values(canonical_id=third))
+    assert client.get(f"/v1/listings/{went}").status_code == 404
+
+
 def test_detail_says_why_a_listing_outside_the_market_has_no_rank(
     client, db_session, market_ids, active_model
 ):
