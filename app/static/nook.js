@@ -899,6 +899,10 @@
       const saved = await api(`/v1/me/saved/${id}`, { method: "PATCH", body: { note: input.value } });
       state.saved.set(id, saved);
       input.value = saved.note || "";
+      // the list shows the note already: the next poll that finds it so leaves the list be
+      if (state.savedShown !== null) {
+        state.savedShown = JSON.stringify(JSON.parse(state.savedShown).map((item) => (item.listing.id === id ? saved : item)));
+      }
       syncSaveButtons();
     } catch (error) {
       if (error.status === 401) return signOut();

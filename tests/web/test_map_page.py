@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -109,8 +109,16 @@ def settled_popup(driver) -> None:
 def close_popup(driver) -> None:
     """Close the open popup once it is filled and at rest."""
     settled_popup(driver)
-    driver.find_element(By.CSS_SELECTOR, ".leaflet-popup-close-button").click()
-    wait(driver).until(lambda d: not d.find_elements(By.CSS_SELECTOR, ".leaflet-popup"))
+
+    def closed(d) -> bool:
+        # a popup filled anew between finding its button and the click leaves the button stale: again
+        try:
+            d.find_element(By.CSS_SELECTOR, ".leaflet-popup-close-button").click()
+        except (StaleElementReferenceException, NoSuchElementException):
+            pass
+        return not d.find_elements(By.CSS_SELECTOR, ".leaflet-popup")
+
+    wait(driver).until(closed)
 
 
 def test_a_wrong_key_is_refused_with_a_clear_message(browser, site):
