@@ -28,7 +28,7 @@ from models.hidden import not_hidden
 from models.matching import SENDABLE
 from models.region import Notification, Region
 from models.settings import get_settings
-from models.user import alerts_to, give_key, next_message_at
+from models.user import EmailTaken, alerts_to, change_email, give_key, next_message_at
 from models.webhooks import WebhookNotAllowed, check_webhook_url
 
 blp = Blueprint("alerts", __name__, url_prefix="/v1", description="Your alerts and where they are delivered.")
@@ -147,8 +147,9 @@ def delete_webhook() -> Response:
 @blp.arguments(MeChange, as_kwargs=False)
 @blp.response(200, MeSchema)
 def change_me(body: dict[str, Any]) -> dict[str, Any]:
-    """Change how your alerts come: `alerts_every_minutes` sends what is due at most that often (0: as
-    they come; 60: an hour's at most once an hour; up to 1440, a day's)."""
+    """Change your address (`email`; 409 if another account has it) or how your alerts come:
+    `alerts_every_minutes` sends what is due at most that often (0: as they come; 60: an hour's at most
+    once an hour; up to 1440, a day's)."""
     if "alerts_every_minutes" in body:
         minutes, max_age = body["alerts_every_minutes"], get_settings().alert_max_age_hours
         if minutes >= max_age * 60:  # the alerts held back would expire before their message went
@@ -158,6 +159,13 @@ def change_me(body: dict[str, Any]) -> dict[str, Any]:
                 field="json.alerts_every_minutes",
             )
         current_user().alert_every_minutes = minutes
+    if "email" in body:
+        try:
+            change_email(get_db(), current_user(), body["email"])
+        except EmailTaken:
+            raise ApiError(409, "email: another account has this address.", field="json.email") from None
+        except ValueError as exc:
+            raise ApiError(422, f"email: {exc}.", field="json.email") from None
     return _me()
 
 

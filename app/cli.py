@@ -1,4 +1,4 @@
-"""Web-stage commands: `flask db upgrade|downgrade`, `flask users create|list|rotate-key|delete`."""
+"""Web-stage commands: `flask db upgrade|downgrade`, `flask users create|list|rotate-key|set-email|delete`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,18 @@ from sqlalchemy.orm import Session
 from models.normalize import NUL, text_fault
 from models.region import Notification, Region
 from models.session import session_scope
-from models.user import SavedListing, User, alerts_to, checked_email, create_user, give_key, user_by_email
+from models.user import (
+    EmailTaken,
+    HiddenListing,
+    SavedListing,
+    User,
+    alerts_to,
+    change_email,
+    checked_email,
+    create_user,
+    give_key,
+    user_by_email,
+)
 
 
 class StoredText(click.ParamType):
@@ -98,25 +109,22 @@ def _where_alerts_go(user: User) -> str:
 
 @users_group.command("list")
 def users_list() -> None:
-    """Every user: key prefix, where alerts go, regions, alerts waiting and saved listings."""
+    """Every user: key prefix, where alerts go, regions, alerts waiting, saved and hidden listings."""
     regions = select(func.count()).where(Region.user_id == User.id).scalar_subquery()
     saved = select(func.count()).where(SavedListing.user_id == User.id).scalar_subquery()
+    hidden = select(func.count()).where(HiddenListing.user_id == User.id).scalar_subquery()
     queued = (
         select(func.count())
         .where(Notification.user_id == User.id, Notification.status == "queued")
         .scalar_subquery()
     )
     with session_scope() as session:
-        rows = session.execute(
-            select(User, regions.label("regions"), queued.label("queued"), saved.label("saved")).order_by(
-                User.id
-            )
-        ).all()
-        for user, region_count, queued_count, saved_count in rows:
+        rows = session.execute(select(User, regions, queued, saved, hidden).order_by(User.id)).all()
+        for user, region_count, queued_count, saved_count, hidden_count in rows:
             click.echo(
                 f"{user.id:>5}  {user.email}  key {user.api_key_prefix}…  "
-                f"alerts {_where_alerts_go(user)}  regions {region_count}  "
-                f"alerts queued {queued_count}  saved {saved_count}  since {user.created_at:%Y-%m-%d}"
+                f"alerts {_where_alerts_go(user)}  regions {region_count}  alerts queued {queued_count}  "
+                f"saved {saved_count}  hidden {hidden_count}  since {user.created_at:%Y-%m-%d}"
             )
     if not rows:
         click.echo("no users yet: flask users create EMAIL")
@@ -141,6 +149,23 @@ def users_rotate_key(email: str, keep_old: int) -> None:
     ends = f"works until {until:%Y-%m-%d %H:%M} UTC" if until else "no longer works"
     click.echo(f"user {user_id} <{address}>: the old key {ends}")
     click.echo(f"API key (store it now, it is not shown again): {key}")
+
+
+@users_group.command("set-email")
+@click.argument("email", type=TEXT)
+@click.argument("new_email", type=TEXT)
+def users_set_email(email: str, new_email: str) -> None:
+    """Give a user a new address (as `PATCH /v1/me` with `email` does for themselves)."""
+    with session_scope() as session:
+        user = _user(session, email)
+        try:
+            changed = change_email(session, user, new_email)
+        except EmailTaken as exc:
+            raise click.ClickException(str(exc)) from None
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="NEW_EMAIL") from None
+        line = f"user {user.id} <{user.email}>" + ("" if changed else ": the address it had already")
+    click.echo(line)
 
 
 @users_group.command("delete")

@@ -517,6 +517,13 @@ class MeSchema(ma.Schema):
 
 
 class MeChange(StrictSchema):
+    email = ma.fields.String(
+        validate=validate.Length(1, 320),
+        metadata={
+            "description": "Your address: where your alerts go if they come by email. Links in emails sent "
+            "to the old address stop working."
+        },
+    )
     alerts_every_minutes = ma.fields.Integer(
         validate=validate.Range(0, MAX_ALERT_EVERY_MINUTES),
         metadata={

@@ -20,6 +20,7 @@ from sqlalchemy import (
     or_,
     select,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, created_at_column
@@ -138,6 +139,30 @@ def checked_email(email: str) -> str:
 def user_by_email(session: Session, email: str) -> User | None:
     """The user with this address, however it is typed."""
     return session.scalar(select(User).where(User.email == stored_email(email)))
+
+
+class EmailTaken(ValueError):
+    """Another user has this address."""
+
+
+def change_email(session: Session, user: User, email: str) -> bool:
+    """Give the user a new address (where their alerts go, if by email); return whether it changed.
+    ValueError if it cannot be an address, EmailTaken if another user has it. The links in emails sent
+    to the old address stop working (a new unsubscribe token comes with the next email)."""
+    address = checked_email(email)
+    if address == user.email:
+        return False
+    if session.scalar(select(User.id).where(User.email == address, User.id != user.id)) is not None:
+        raise EmailTaken(f"another account has the address {address}")
+    before = user.email, user.mail_token
+    try:
+        with session.begin_nested():  # another change to the same address, committed meanwhile
+            user.email, user.mail_token = address, None
+            session.flush()
+    except IntegrityError:
+        user.email, user.mail_token = before
+        raise EmailTaken(f"another account has the address {address}") from None
+    return True
 
 
 def create_user(session: Session, email: str, api_key: str | None = None) -> tuple[User, str]:

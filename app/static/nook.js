@@ -117,6 +117,7 @@
     state.email = me.email;
     $("sign-out").hidden = false;
     $("webhook-url").value = me.webhook_url || "";
+    $("email-new").value = me.email;
     showDelivery(me);
     $("key-prefix").textContent = me.api_key_prefix + "…";
     startMap();
@@ -1112,6 +1113,20 @@
       $("key-status").textContent = "Copy your new key now: it is not shown again. This browser uses it already.";
     } catch (error) {
       $("key-status").textContent = error.message;
+    }
+  });
+
+  $("email-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      const me = await api("/v1/me", { method: "PATCH", body: { email: $("email-new").value.trim() } });
+      const seen = localStorage.getItem(seenUntilKey()); // what was seen stays seen under the new address
+      $("who").textContent = state.email = $("email-new").value = me.email;
+      if (seen) localStorage.setItem(seenUntilKey(), seen);
+      showDelivery(me);
+      $("email-change-status").textContent = "Changed: this account is " + me.email + " now.";
+    } catch (error) {
+      $("email-change-status").textContent = error.message;
     }
   });
 

@@ -10,6 +10,7 @@ from sqlalchemy import select, text
 from app.pagination import encode_cursor
 from models.listing import Listing
 from models.region import Notification, Region
+from models.user import unsubscribe_link
 
 SQUARE = "SRID=4326;MULTIPOLYGON(((-79.9 43.3,-78.9 43.3,-78.9 44.1,-79.9 44.1,-79.9 43.3)))"
 
@@ -170,6 +171,45 @@ def test_a_user_sets_how_often_their_alerts_come(client, alice, db_session, sett
     assert short.status_code == 422 and "sent for 12 hours only" in short.get_json()["detail"]
     back = client.patch("/v1/me", json={"alerts_every_minutes": 0}, headers=alice.headers)
     assert back.get_json()["alerts_every_minutes"] == 0 and back.get_json()["next_alerts_at"] is None
+
+
+def test_a_user_changes_their_email_address(client, alice, bob, db_session):
+    # an address could be changed by nobody: a renter who moved to another had to delete their account
+    old_link = unsubscribe_link(alice.user, "https://nook.example.com").removeprefix(
+        "https://nook.example.com"
+    )
+    db_session.flush()
+    changed = client.patch("/v1/me", json={"email": "  Alice.New@Example.COM "}, headers=alice.headers)
+    assert changed.status_code == 200 and changed.get_json()["email"] == "alice.new@example.com"
+    assert client.get("/v1/me", headers=alice.headers).get_json()["email"] == "alice.new@example.com"
+    # the emails sent to the old address no longer act on the account; the next email brings a new link
+    assert client.post(old_link).status_code == 404
+    db_session.refresh(alice.user)
+    assert alice.user.mail_token is None
+    new_link = unsubscribe_link(alice.user, "https://nook.example.com")
+    db_session.flush()
+    assert (
+        client.patch("/v1/me", json={"email": "alice.new@EXAMPLE.com"}, headers=alice.headers).status_code
+        == 200
+    )
+    db_session.refresh(alice.user)
+    assert unsubscribe_link(alice.user, "https://nook.example.com") == new_link  # the same: kept
+
+    taken = client.patch("/v1/me", json={"email": "Bob@example.com"}, headers=alice.headers)
+    assert (
+        taken.status_code == 409 and taken.get_json()["detail"] == "email: another account has this address."
+    )
+    for wrong in ("not an address", "", "a@b@c", "x" * 250 + "@example.com"):
+        refused = client.patch("/v1/me", json={"email": wrong}, headers=alice.headers)
+        assert refused.status_code == 422 and refused.get_json()["errors"][0]["field"] == "json.email", wrong
+    # a change refused in part is made in none
+    both = client.patch(
+        "/v1/me", json={"email": "bob@example.com", "alerts_every_minutes": 60}, headers=alice.headers
+    )
+    assert both.status_code == 409
+    me = client.get("/v1/me", headers=alice.headers).get_json()
+    assert (me["email"], me["alerts_every_minutes"]) == ("alice.new@example.com", 0)
+    assert client.get("/v1/me", headers=bob.headers).get_json()["email"] == "bob@example.com"
 
 
 def test_email_alerts_are_turned_on_only_where_nook_sends_email(client, alice, setting):

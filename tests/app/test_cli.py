@@ -1,4 +1,4 @@
-"""`flask users`: create prints a key once and stores only its hash; list, rotate-key, delete."""
+"""`flask users`: create prints a key once and stores only its hash; list, rotate-key, set-email, delete."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy import select
 from models.region import Region
 from models.session import session_scope
 from models.source import Source
-from models.user import SavedListing, User, create_user, hash_api_key
+from models.user import HiddenListing, SavedListing, User, create_user, hash_api_key
 from tests.app.test_alerts_api import SQUARE
 from tests.conftest import run_python
 from tests.factories import insert_listing
@@ -96,11 +96,12 @@ def test_users_list_rotate_key_and_delete(runner, committed):
         session.flush()
         listing_id = insert_listing(session, source.id, "a", datetime.now(UTC), lon=-79.38, lat=43.65)
         session.add(SavedListing(user_id=ann.id, listing_id=listing_id, price=2000, told_price=2000))
+        session.add(HiddenListing(user_id=ann.id, listing_id=listing_id))
     listed = runner.invoke(args=["users", "list"]).output.splitlines()
     assert len(listed) == 3 and "ann@example.com" in listed[0] and "ben@example.com" in listed[1]
     assert f"key {keys['ann@example.com'][:12]}…" in listed[0] and keys["ann@example.com"] not in listed[0]
     assert (
-        "alerts to webhook  regions 1  alerts queued 0  saved 1" in listed[0]
+        "alerts to webhook  regions 1  alerts queued 0  saved 1  hidden 1" in listed[0]
         and "alerts nowhere  regions 0" in listed[1]
         and "carl@example.com  key" in listed[2]
         and "alerts by email (at most every 60 min)  regions 0" in listed[2]
@@ -122,12 +123,24 @@ def test_users_list_rotate_key_and_delete(runner, committed):
     too_long = runner.invoke(args=["users", "rotate-key", "ann@example.com", "--keep-old", "2000"])
     assert too_long.exit_code == 2 and "0<=x<=1440" in too_long.output
 
+    # a new address (as the user's own PATCH /v1/me): refused if another has it or it is none
+    moved = runner.invoke(args=["users", "set-email", "ben@example.com", " Ben.Two@Example.com"])
+    assert moved.exit_code == 0 and "<ben.two@example.com>" in moved.output
+    same = runner.invoke(args=["users", "set-email", "ben.two@example.com", "ben.two@example.com"])
+    assert same.exit_code == 0 and "the address it had already" in same.output
+    taken = runner.invoke(args=["users", "set-email", "ben.two@example.com", "carl@example.com"])
+    assert taken.exit_code == 1 and "another account has the address carl@example.com" in taken.output
+    wrong = runner.invoke(args=["users", "set-email", "ben.two@example.com", "ben"])
+    assert wrong.exit_code == 2 and "is not an email address" in wrong.output
+    missing = runner.invoke(args=["users", "set-email", "nobody@example.com", "x@example.com"])
+    assert missing.exit_code == 1 and "no user with email nobody@example.com" in missing.output
+
     kept = runner.invoke(args=["users", "delete", "ann@example.com"], input="n\n")
     assert kept.exit_code == 1 and "Aborted" in kept.output
     gone = runner.invoke(args=["users", "delete", "ann@example.com", "--yes"])
     assert gone.exit_code == 0 and "and 1 region(s)" in gone.output
     with session_scope() as session:
-        assert session.scalars(select(User.email)).all() == ["ben@example.com", "carl@example.com"]
+        assert sorted(session.scalars(select(User.email))) == ["ben.two@example.com", "carl@example.com"]
         assert session.scalars(select(Region)).all() == []
 
     for command in (["rotate-key", "ann@example.com"], ["delete", "ann@example.com", "--yes"]):
