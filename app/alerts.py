@@ -103,6 +103,9 @@ def _me() -> dict[str, Any]:
         "next_alerts_at": next_at,
         "api_key_prefix": user.api_key_prefix,
         "old_key_valid_until": old_until if old_until and old_until > datetime.now(UTC) else None,
+        "email_trouble": None
+        if user.email_trouble is None
+        else {"reason": user.email_trouble, "at": user.email_trouble_at},
     }
 
 
@@ -175,12 +178,15 @@ def change_me(body: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, MeSchema)
 def email_alerts_on() -> dict[str, Any]:
     """Have your alerts and saved listings' news emailed to your account's address instead of posted
-    to your webhook (409 if this nook sends no email)."""
+    to your webhook (409 if this nook sends no email); after SES stopped them (`email_trouble`), once the
+    address takes email again."""
     if not get_settings().mail_from:
         raise ApiError(
             409, "This nook sends no email (its operator has not set NOOK_MAIL_FROM); use a webhook."
         )
-    current_user().email_alerts = True
+    user = current_user()
+    user.email_alerts = True
+    user.email_trouble = user.email_trouble_at = None  # the user says the address takes email again
     return _me()
 
 

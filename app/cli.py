@@ -104,7 +104,11 @@ def _user(session: Session, email: str) -> User:
 
 def _where_alerts_go(user: User) -> str:
     where = {"email": "by email", "webhook": "to webhook", None: "nowhere"}[alerts_to(user)]
-    return f"{where} (at most every {user.alert_every_minutes} min)" if user.alert_every_minutes else where
+    if user.alert_every_minutes:
+        where += f" (at most every {user.alert_every_minutes} min)"
+    if user.email_trouble:
+        where += f" (email stopped {user.email_trouble_at:%Y-%m-%d}: {user.email_trouble})"
+    return where
 
 
 @users_group.command("list")

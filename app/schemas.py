@@ -481,6 +481,11 @@ class WebhookBody(StrictSchema):
     url = Text(required=True, validate=validate.Length(1, 2000))
 
 
+class EmailTroubleSchema(ma.Schema):
+    reason = ma.fields.String(required=True)
+    at = ma.fields.AwareDateTime(required=True, metadata={"description": "When SES said so."})
+
+
 class MeSchema(ma.Schema):
     id = ma.fields.Integer(required=True)
     email = ma.fields.String(required=True)
@@ -513,6 +518,15 @@ class MeSchema(ma.Schema):
         allow_none=True,
         required=True,
         metadata={"description": "Until when the key you replaced last still works, if you asked it to."},
+    )
+    email_trouble = ma.fields.Nested(
+        EmailTroubleSchema,
+        allow_none=True,
+        required=True,
+        metadata={
+            "description": "Why your email alerts were stopped, if SES said your address bounced for good or "
+            "an email was marked as spam there (null: no trouble). Turning email alerts on again clears it."
+        },
     )
 
 

@@ -390,11 +390,12 @@ def _set_enabled(name: str, enabled: bool) -> None:
 
 @click.group("quarantine")
 def quarantine_group() -> None:
-    """Records nook refused, with why (ingest, process and stream file them; nothing is dropped)."""
+    """Records nook refused, with why (ingest, process, the stream and mail feedback file them; nothing is
+    dropped)."""
 
 
 @quarantine_group.command("list")
-@click.option("--stage", type=click.Choice(["ingest", "process", "stream"]), default=None)
+@click.option("--stage", type=click.Choice(["ingest", "process", "stream", "mail"]), default=None)
 @click.option("--source", type=TEXT, default=None, help="A source's name.")
 @click.option("--since", callback=_since, default=None, help="90m, 24h, 7d, or a date (UTC).")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)

@@ -60,6 +60,7 @@ from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select, 
 from sqlalchemy.orm import Session
 
 from jobs.mail import Letter, Mailer, MailNotSent
+from jobs.mail_feedback import read_feedback
 from jobs.messages import Entry, Message, Part, listing_on_nook, nook_page
 from jobs.runtime import budget_deadline, past, run_job
 from jobs.webhook_post import NoAnswer, WebhookPoster
@@ -543,11 +544,25 @@ def notify_all(
     }
 
 
+def read_mail_feedback(deadline: float | None) -> dict[str, Any]:
+    """SES's bounces and complaints (jobs.mail_feedback), read before anything is sent; a queue that
+    cannot be read now is read next run, and keeps no alert from going."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return read_feedback(deadline)
+    except (BotoCoreError, ClientError) as exc:
+        log.warning("mail feedback not read", extra={"error": str(exc)[:300]})
+        return {"error": str(exc)[:300]}
+
+
 def run(event: Mapping[str, Any] | None, context: Any) -> dict[str, Any]:
     """Batch-stage entry point (kwargs: budget_seconds). Each user's batch commits on its own."""
 
     def body(_session: Session, budget_seconds: float | None = None) -> dict[str, Any]:
-        return notify_all(datetime.now(UTC), deadline=budget_deadline(context, budget_seconds))
+        deadline = budget_deadline(context, budget_seconds)
+        feedback = read_mail_feedback(deadline)  # first: an address that bounced gets no more email
+        return {**notify_all(datetime.now(UTC), deadline=deadline), "mail_feedback": feedback}
 
     # runs side by side: each user's alerts are taken with SKIP LOCKED
     return run_job("notify", body, event, context, exclusive=False)

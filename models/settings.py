@@ -131,6 +131,7 @@ class Settings:
     price_cut_alert_percent: float  # a cut of this much re-alerts the regions told of the flat; 0: never
     mail_from: str | None  # the sender of alerts by email (an SES-verified address); None: no email
     public_url: str | None  # where users reach the app (links in messages), without a trailing slash
+    mail_feedback_queue: str | None  # the SQS queue (name or URL) of SES's bounces and complaints
 
 
 def load_settings() -> Settings:
@@ -153,6 +154,7 @@ def load_settings() -> Settings:
         price_cut_alert_percent=_percent("NOOK_PRICE_CUT_ALERT_PERCENT", 3.0),
         mail_from=_sender("NOOK_MAIL_FROM"),
         public_url=_base_url("NOOK_PUBLIC_URL"),
+        mail_feedback_queue=os.environ.get("NOOK_MAIL_FEEDBACK_QUEUE", "").strip() or None,
     )
 
 

@@ -43,6 +43,10 @@ class User(Base):
     webhook_url: Mapped[str | None] = mapped_column(Text)
     # alerts and saved listings' news go to the email address instead of the webhook (jobs.mail)
     email_alerts: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # why email alerts were stopped (SES said the address bounced for good, or its reader marked an email
+    # as spam: jobs.mail_feedback), and when; cleared when the user turns them on again or changes address
+    email_trouble: Mapped[str | None] = mapped_column(Text)
+    email_trouble_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # names the user in their emails' unsubscribe link (random; made for the first email that carries one)
     mail_token: Mapped[str | None] = mapped_column(String(64))
     # a message (alerts, saved listings' news) at most every so many minutes (0: as they come), and when
@@ -154,13 +158,14 @@ def change_email(session: Session, user: User, email: str) -> bool:
         return False
     if session.scalar(select(User.id).where(User.email == address, User.id != user.id)) is not None:
         raise EmailTaken(f"another account has the address {address}")
-    before = user.email, user.mail_token
+    before = user.email, user.mail_token, user.email_trouble, user.email_trouble_at
     try:
         with session.begin_nested():  # another change to the same address, committed meanwhile
-            user.email, user.mail_token = address, None
+            # the links in emails to the old address stop working, and its trouble was its own
+            user.email, user.mail_token, user.email_trouble, user.email_trouble_at = address, None, None, None
             session.flush()
     except IntegrityError:
-        user.email, user.mail_token = before
+        user.email, user.mail_token, user.email_trouble, user.email_trouble_at = before
         raise EmailTaken(f"another account has the address {address}") from None
     return True
 

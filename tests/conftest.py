@@ -77,7 +77,8 @@ def pytest_configure(config: pytest.Config) -> None:
         }
     )
     os.environ.pop("AWS_PROFILE", None)
-    for unset in ("NOOK_MAIL_FROM", "NOOK_PUBLIC_URL"):  # as by default: no email, unless a test sends some
+    # as by default: no email (nor its feedback), unless a test sends some
+    for unset in ("NOOK_MAIL_FROM", "NOOK_PUBLIC_URL", "NOOK_MAIL_FEEDBACK_QUEUE"):
         os.environ.pop(unset, None)
 
 

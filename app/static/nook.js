@@ -1042,11 +1042,16 @@
     $("email-card").hidden = !me.email_available;
     $("email-address").textContent = me.email;
     $("email-alerts").checked = me.email_alerts;
-    $("email-status").textContent = me.email_alerts
+    const where = me.email_alerts
       ? "Alerts come by email."
       : me.webhook_url
         ? "Alerts go to your webhook."
         : "Alerts go nowhere yet: they wait here.";
+    // SES said the address bounced for good, or an email was marked as spam there: say so, and how to mend it
+    $("email-status").textContent = me.email_trouble
+      ? `Email alerts stopped on ${new Date(me.email_trouble.at).toLocaleDateString()}: ${me.email_trouble.reason}. ` +
+        "Check your address (below), then tick the box again. " + where
+      : where;
   }
 
   $("alert-pace").addEventListener("change", async () => {

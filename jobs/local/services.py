@@ -23,6 +23,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LOCAL_DIR = Path(os.environ.get("NOOK_LOCAL_DIR", PROJECT_ROOT / ".local"))
@@ -97,6 +98,7 @@ def moto_url(port: int = MOTO_PORT) -> str:
 
 
 LOCAL_MAIL_FROM = "nook <alerts@nook.localhost>"
+LOCAL_FEEDBACK = "nook-mail-feedback"  # the SNS topic SES tells of bounces and complaints, and its queue
 
 
 def local_environment(dbname: str = DEFAULT_DB, moto_port: int = MOTO_PORT) -> dict[str, str]:
@@ -111,6 +113,9 @@ def local_environment(dbname: str = DEFAULT_DB, moto_port: int = MOTO_PORT) -> d
         "GX_ANALYTICS_ENABLED": os.environ.get("GX_ANALYTICS_ENABLED") or "false",
         # moto's SES keeps what it is sent (flask mail outbox): email alerts work locally
         "NOOK_MAIL_FROM": os.environ.get("NOOK_MAIL_FROM") or LOCAL_MAIL_FROM,
+        # SES's bounces and complaints, through SNS into this queue (moto's SES makes them for its
+        # simulator's addresses, bounce@simulator.amazonses.com and complaint@...)
+        "NOOK_MAIL_FEEDBACK_QUEUE": os.environ.get("NOOK_MAIL_FEEDBACK_QUEUE") or LOCAL_FEEDBACK,
         # links in messages (a listing on the map page, unsubscribe) lead to the demo's app
         "NOOK_PUBLIC_URL": os.environ.get("NOOK_PUBLIC_URL")
         or f"http://127.0.0.1:{os.environ.get('NOOK_DEMO_PORT') or 5000}",
@@ -453,7 +458,27 @@ def bootstrap_aws(env: dict[str, str]) -> str:
     if domain not in {i["IdentityName"] for i in ses.list_email_identities().get("EmailIdentities", [])}:
         ses.create_email_identity(EmailIdentity=domain)
         created.append(f"email identity {domain}")
-    return "created " + ", ".join(created) if created else "bucket, streams and email identity exist"
+    if _feedback_queue(session, env, domain):
+        created.append(f"mail feedback queue {env['NOOK_MAIL_FEEDBACK_QUEUE']}")
+    return "created " + ", ".join(created) if created else "bucket, streams, email identity and queue exist"
+
+
+def _feedback_queue(session: Any, env: dict[str, str], domain: str) -> bool:
+    """SES's bounces and complaints for `domain` published to an SNS topic that delivers them to the
+    queue the notify job reads (as the README's Deploying sets it up); return whether it was made now."""
+    name = env["NOOK_MAIL_FEEDBACK_QUEUE"]
+    sqs = session.client("sqs", endpoint_url=env["AWS_ENDPOINT_URL"])
+    if sqs.list_queues(QueueNamePrefix=name).get("QueueUrls"):
+        return False
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns = session.client("sns", endpoint_url=env["AWS_ENDPOINT_URL"])
+    topic = sns.create_topic(Name=name)["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    ses = session.client("ses", endpoint_url=env["AWS_ENDPOINT_URL"])  # SES's v1 API sets the topics
+    for kind in ("Bounce", "Complaint"):
+        ses.set_identity_notification_topic(Identity=domain, NotificationType=kind, SnsTopic=topic)
+    return True
 
 
 def up(dbname: str = DEFAULT_DB) -> dict[str, str]:

@@ -144,6 +144,7 @@ def test_me_and_webhook(client, alice):
         "next_alerts_at": None,
         "api_key_prefix": alice.key[:12],
         "old_key_valid_until": None,
+        "email_trouble": None,
     }
     ok = client.put("/v1/me/webhook", json={"url": "https://93.184.215.14/hooks/nook"}, headers=alice.headers)
     assert ok.status_code == 200 and ok.get_json()["webhook_url"] == "https://93.184.215.14/hooks/nook"
@@ -210,6 +211,38 @@ def test_a_user_changes_their_email_address(client, alice, bob, db_session):
     me = client.get("/v1/me", headers=alice.headers).get_json()
     assert (me["email"], me["alerts_every_minutes"]) == ("alice.new@example.com", 0)
     assert client.get("/v1/me", headers=bob.headers).get_json()["email"] == "bob@example.com"
+
+
+def test_a_user_whose_email_bounced_is_told_and_turns_email_alerts_on_again(
+    client, alice, db_session, setting
+):
+    setting("NOOK_MAIL_FROM", "nook <alerts@nook.test>")
+    bounced = datetime(2026, 12, 1, 10, tzinfo=UTC)
+
+    def trouble(reason: str) -> None:  # as jobs.mail_feedback records SES's word
+        db_session.refresh(alice.user)  # the app's requests changed it
+        alice.user.email_alerts, alice.user.email_trouble, alice.user.email_trouble_at = (
+            False,
+            reason,
+            bounced,
+        )
+        db_session.flush()
+
+    trouble("your address bounced (Permanent: smtp; 550 5.1.1 user unknown)")
+    me = client.get("/v1/me", headers=alice.headers).get_json()
+    assert me["email_alerts"] is False and me["email_trouble"] == {
+        "reason": "your address bounced (Permanent: smtp; 550 5.1.1 user unknown)",
+        "at": "2026-12-01T10:00:00+00:00",
+    }
+    # the user mended their mailbox: on again, and the trouble is behind them
+    on = client.put("/v1/me/email-alerts", headers=alice.headers).get_json()
+    assert on["email_alerts"] is True and on["email_trouble"] is None
+    # or moved to another address: the old one's trouble goes with it
+    trouble("an email from nook was marked as spam at your address")
+    moved = client.patch(
+        "/v1/me", json={"email": "alice@elsewhere.example"}, headers=alice.headers
+    ).get_json()
+    assert moved["email_trouble"] is None and moved["email_alerts"] is False  # on again only when asked
 
 
 def test_email_alerts_are_turned_on_only_where_nook_sends_email(client, alice, setting):

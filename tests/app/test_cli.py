@@ -90,6 +90,11 @@ def test_users_list_rotate_key_and_delete(runner, committed):
         ann.webhook_url = "https://example.com/hook"
         carl, _ = create_user(session, "carl@example.com")
         carl.webhook_url, carl.email_alerts, carl.alert_every_minutes = "https://example.com/carl", True, 60
+        dana, _ = create_user(session, "dana@example.com")  # SES said her address bounced
+        dana.email_trouble, dana.email_trouble_at = (
+            "your address bounced (Permanent: General)",
+            datetime(2026, 12, 1, tzinfo=UTC),
+        )
         session.add(Region(user_id=ann.id, name="home", geom=SQUARE))
         source = Source(name="s", kind="json_feed", config={"url": "http://unused"})
         session.add(source)
@@ -98,7 +103,8 @@ def test_users_list_rotate_key_and_delete(runner, committed):
         session.add(SavedListing(user_id=ann.id, listing_id=listing_id, price=2000, told_price=2000))
         session.add(HiddenListing(user_id=ann.id, listing_id=listing_id))
     listed = runner.invoke(args=["users", "list"]).output.splitlines()
-    assert len(listed) == 3 and "ann@example.com" in listed[0] and "ben@example.com" in listed[1]
+    assert len(listed) == 4 and "ann@example.com" in listed[0] and "ben@example.com" in listed[1]
+    assert "alerts nowhere (email stopped 2026-12-01: your address bounced (Permanent: General))" in listed[3]
     assert f"key {keys['ann@example.com'][:12]}…" in listed[0] and keys["ann@example.com"] not in listed[0]
     assert (
         "alerts to webhook  regions 1  alerts queued 0  saved 1  hidden 1" in listed[0]
@@ -140,7 +146,11 @@ def test_users_list_rotate_key_and_delete(runner, committed):
     gone = runner.invoke(args=["users", "delete", "ann@example.com", "--yes"])
     assert gone.exit_code == 0 and "and 1 region(s)" in gone.output
     with session_scope() as session:
-        assert sorted(session.scalars(select(User.email))) == ["ben.two@example.com", "carl@example.com"]
+        assert sorted(session.scalars(select(User.email))) == [
+            "ben.two@example.com",
+            "carl@example.com",
+            "dana@example.com",
+        ]
         assert session.scalars(select(Region)).all() == []
 
     for command in (["rotate-key", "ann@example.com"], ["delete", "ann@example.com", "--yes"]):

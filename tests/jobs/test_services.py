@@ -154,8 +154,8 @@ def test_the_services_moto_is_the_patched_one_and_numbers_records_in_order(moto_
 
 
 def test_the_local_aws_gets_what_nook_uses_once_and_lets_it_send_mail(moto_endpoint):
-    """The bucket, both streams and the sender's domain as an SES identity: the local sender's mail is
-    taken, another's is refused; a second bootstrap creates nothing."""
+    """The bucket, both streams, the sender's domain as an SES identity and its feedback queue: the local
+    sender's mail is taken, another's is refused, a bounce comes back; a second bootstrap creates nothing."""
     from jobs.mail import Letter, Mailer, MailNotSent
 
     env = {
@@ -165,16 +165,24 @@ def test_the_local_aws_gets_what_nook_uses_once_and_lets_it_send_mail(moto_endpo
         "AWS_ENDPOINT_URL": moto_endpoint,
         "NOOK_BUCKET": "nook-bootstrap",
         "NOOK_MAIL_FROM": services.LOCAL_MAIL_FROM,
+        "NOOK_MAIL_FEEDBACK_QUEUE": "nook-bootstrap-feedback",
     }
     assert services.bootstrap_aws(env) == (
         "created bucket nook-bootstrap, stream listing_events, stream listing_scores, "
-        "email identity nook.localhost"
+        "email identity nook.localhost, mail feedback queue nook-bootstrap-feedback"
     )
-    assert services.bootstrap_aws(env) == "bucket, streams and email identity exist"
+    assert services.bootstrap_aws(env) == "bucket, streams, email identity and queue exist"
     letter = Letter("renter@example.com", "Hello", "text", "<p>html</p>")
     assert Mailer(services.LOCAL_MAIL_FROM).send(letter)
     with pytest.raises(MailNotSent, match="MessageRejected"):
         Mailer("nook <alerts@elsewhere.example>").send(letter)
+    # SES's word on what the local sender sent comes back to the queue (moto's simulator's bounce)
+    Mailer(services.LOCAL_MAIL_FROM).send(
+        Letter("bounce@simulator.amazonses.com", "Hi", "text", "<p>html</p>")
+    )
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName="nook-bootstrap-feedback")["QueueUrl"]
+    assert len(sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])) == 1
 
 
 def test_the_printed_environment_is_what_a_shell_reads_back(tmp_path):

@@ -1009,6 +1009,25 @@ def test_have_alerts_emailed_from_the_page(browser, site, setting):
     assert (
         Select(browser.find_element(By.ID, "alert-pace")).first_selected_option.text == "at most once a day"
     )
+
+    # SES said the address bounced for good (jobs.mail_feedback): the card says so and how to mend it
+    setting("NOOK_MAIL_FROM", "nook <alerts@nook.test>")
+    with session_scope() as session:
+        user = session.scalar(select(User).where(User.email == "mail-me@example.com"))
+        user.email_trouble = "your address bounced (Permanent: smtp; 550 5.1.1 user unknown)"
+        user.email_trouble_at = datetime.now(UTC)
+    browser.refresh()
+    wait(browser).until(
+        lambda d: d.find_element(By.ID, "email-status").text.startswith("Email alerts stopped on")
+    )
+    status = browser.find_element(By.ID, "email-status").text
+    assert "550 5.1.1 user unknown" in status and "Check your address" in status
+    box = wait(browser).until(ec.element_to_be_clickable((By.ID, "email-alerts")))
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", box)
+    box.click()  # mended: on again, and the trouble is behind them
+    status_is("Alerts come by email.")
+    with session_scope() as session:
+        assert session.scalar(select(User.email_trouble).where(User.email == "mail-me@example.com")) is None
     assert console_errors(browser, allowed=("409",)) == []
 
 

@@ -1,0 +1,175 @@
+"""SES's bounces and complaints, through SNS and SQS (moto's), read by the notify job before it sends: an
+address that bounced for good, or marked an email as spam, gets no more email, and its user is told why."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import boto3
+import pytest
+from sqlalchemy import select
+
+from jobs import notify
+from jobs.local import services
+from jobs.mail import Letter, Mailer
+from models.listing import QuarantinedRecord
+from models.session import session_scope
+from models.user import User, alerts_to, create_user
+
+QUEUE = "nook-mail-feedback-test"
+BOUNCED_AT = "2026-12-01T10:00:00.000Z"
+
+
+def bounce(
+    address: str, kind: str = "Permanent", code: str = "smtp; 550 5.1.1 user unknown", key="notificationType"
+):
+    """An SES bounce notification as SES writes it (identity notifications; `eventType` for a
+    configuration set's event publishing)."""
+    return {
+        key: "Bounce",
+        "bounce": {
+            "bounceType": kind,
+            "bounceSubType": "General" if kind == "Permanent" else "MailboxFull",
+            "bouncedRecipients": [
+                {"emailAddress": address, "action": "failed", "status": "5.1.1", "diagnosticCode": code}
+            ],
+            "timestamp": BOUNCED_AT,
+            "feedbackId": "0100018c-bounce",
+        },
+        "mail": {
+            "timestamp": "2026-12-01T09:59:58.000Z",
+            "source": "alerts@nook.test",
+            "messageId": "0100018c-sent",
+            "destination": [address],
+        },
+    }
+
+
+def complaint(address: str):
+    return {
+        "notificationType": "Complaint",
+        "complaint": {
+            "complainedRecipients": [{"emailAddress": address}],
+            "timestamp": "2026-12-01T11:00:00.000Z",
+            "feedbackId": "0100018c-complaint",
+            "complaintFeedbackType": "abuse",
+        },
+        "mail": {
+            "timestamp": "2026-12-01T10:30:00.000Z",
+            "source": "alerts@nook.test",
+            "destination": [address],
+        },
+    }
+
+
+@pytest.fixture
+def feedback(moto_endpoint, setting):
+    """The queue SES's topic delivers to (as services.bootstrap_aws wires it), named in the settings;
+    returns the topic's ARN and the queue's URL."""
+    sqs, sns = boto3.client("sqs"), boto3.client("sns")
+    url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    topic = sns.create_topic(Name=QUEUE)["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    setting("NOOK_MAIL_FEEDBACK_QUEUE", QUEUE)
+    return topic, url
+
+
+def users(*emails: str) -> None:
+    with session_scope() as session:
+        for email in emails:
+            user, _ = create_user(session, email)
+            user.email_alerts = True
+            user.webhook_url = "https://hooks.example.com/" + email.split("@")[0]
+
+
+def user(email: str) -> User:
+    with session_scope() as session:
+        found = session.scalar(select(User).where(User.email == email))
+        session.expunge(found)
+        return found
+
+
+def test_a_hard_bounce_or_a_complaint_stops_the_emails_and_says_why(committed, feedback, lambda_context):
+    topic, url = feedback
+    users("gone@example.com", "full@example.com", "spam.marker@example.com", "fine@example.com")
+    sns, sqs = boto3.client("sns"), boto3.client("sqs")
+    for message in (
+        bounce("gone@example.com"),
+        bounce("full@example.com", kind="Transient", code="smtp; 452 4.2.2 mailbox full"),
+        complaint("Spam.Marker@Example.com"),
+        bounce("nobody@example.com"),  # no user has it (any more)
+        {"notificationType": "Delivery", "delivery": {"recipients": ["fine@example.com"]}},
+        {"notificationType": "Bounce"},  # no bounce in it
+    ):
+        sns.publish(TopicArn=topic, Message=json.dumps(message))
+    sns.publish(TopicArn=topic, Message="not json at all")
+    # a configuration set's event, delivered raw (no SNS envelope)
+    sqs.send_message(
+        QueueUrl=url, MessageBody=json.dumps(bounce("fine@example.com", kind="Transient", key="eventType"))
+    )
+
+    result = notify.run({"kwargs": {}}, lambda_context)
+    assert result["status"] == "succeeded", result
+    assert result["mail_feedback"] == {
+        "messages": 8,
+        "stopped": 2,
+        "no_user": 1,
+        "ignored": 3,
+        "quarantined": 2,
+    }
+    gone, full, marker, fine = (
+        user(e)
+        for e in ("gone@example.com", "full@example.com", "spam.marker@example.com", "fine@example.com")
+    )
+    assert not gone.email_alerts and alerts_to(gone) == "webhook"  # the alerts go to the webhook instead
+    assert gone.email_trouble == "your address bounced (Permanent: smtp; 550 5.1.1 user unknown)"
+    assert gone.email_trouble_at == datetime(2026, 12, 1, 10, tzinfo=UTC)
+    assert (
+        not marker.email_alerts
+        and marker.email_trouble == "an email from nook was marked as spam at your address"
+    )
+    assert full.email_alerts and fine.email_alerts and full.email_trouble is None is fine.email_trouble
+    with session_scope() as session:
+        filed = sorted(
+            session.scalars(select(QuarantinedRecord.reason).where(QuarantinedRecord.stage == "mail"))
+        )
+    assert filed == [
+        "mail feedback: a Bounce without its bounce",
+        "mail feedback: the SNS message is not JSON",
+    ]
+    # every message left the queue once read: the next run reads nothing again
+    assert notify.run({"kwargs": {}}, lambda_context)["mail_feedback"]["messages"] == 0
+
+
+def test_a_queue_that_cannot_be_read_keeps_no_alert_from_going(
+    committed, moto_endpoint, setting, lambda_context
+):
+    setting("NOOK_MAIL_FEEDBACK_QUEUE", "no-such-queue")
+    result = notify.run({"kwargs": {}}, lambda_context)
+    assert result["status"] == "succeeded"
+    assert (
+        "NonExistentQueue" in result["mail_feedback"]["error"]
+        or "does not exist" in (result["mail_feedback"]["error"])
+    )
+    assert "sent" in result  # the alerts' pass ran
+
+
+def test_moto_s_ses_simulator_bounce_comes_through_the_local_wiring(committed, moto_endpoint, setting):
+    # services.bootstrap_aws wires SES's notifications for the sender's domain to the queue; moto's SES
+    # answers its simulator's bounce address with a notification of its own making (the sender's domain
+    # read as SES does: jobs.local.moto_server)
+    setting("NOOK_MAIL_FEEDBACK_QUEUE", QUEUE)
+    boto3.client("sesv2").create_email_identity(EmailIdentity="nook.test")
+    env = {"NOOK_MAIL_FEEDBACK_QUEUE": QUEUE, "AWS_ENDPOINT_URL": moto_endpoint}
+    assert services._feedback_queue(boto3.session.Session(), env, "nook.test") is True
+    assert services._feedback_queue(boto3.session.Session(), env, "nook.test") is False  # there already
+    letter = Letter(to="bounce@simulator.amazonses.com", subject="t", text="t", html="<p>t</p>")
+    Mailer("nook <alerts@nook.test>").send(letter)
+    counts = notify.read_mail_feedback(None)
+    # through SNS and SQS as SES's own would come; moto's is of no type SES sends, and is filed as such
+    assert counts["messages"] == counts["quarantined"] == 1
+    with session_scope() as session:
+        [reason] = session.scalars(select(QuarantinedRecord.reason).where(QuarantinedRecord.stage == "mail"))
+    assert reason.endswith("of a kind nook does not know: 'Bounce, Complaint, or Delivery.'")
