@@ -36,6 +36,7 @@
     savedToken: 0,
     savedShown: null, // the saved list as last built (JSON): a poll that finds it the same leaves it
     hiddenToken: 0,
+    hiddenShown: 100, // how many hidden listings the list shows (a press on "Show more": 100 more)
     openPopup: null,
     viewMoved: false,
   };
@@ -954,16 +955,32 @@
 
   /* ---- listings the user is not interested in ---------------------------- */
 
-  // the first 100 hidden listings, last hidden first (the rest stay hidden; the list says how to reach them)
+  // the hidden listings, last hidden first, a hundred at a time (up to 5,000): as many as were shown
+  // before, and a button for the next hundred
   async function loadHidden() {
     const token = ++state.hiddenToken;
     try {
-      const page = await api("/v1/me/hidden?limit=100");
+      const items = [];
+      let cursor = null;
+      do {
+        const params = new URLSearchParams({ limit: "100" });
+        if (cursor) params.set("cursor", cursor);
+        const page = await api("/v1/me/hidden?" + params);
+        items.push(...page.items);
+        cursor = page.next_cursor;
+      } while (cursor && items.length < state.hiddenShown);
       if (token !== state.hiddenToken) return;
       const list = $("hidden-list");
-      list.replaceChildren(...page.items.map(hiddenItem));
-      if (!page.items.length) list.append(el("li", { class: "muted", text: "None: a listing you hide (\u201cNot interested\u201d) is listed here." }));
-      if (page.next_cursor) list.append(el("li", { class: "muted", text: "The first 100 shown: GET /v1/me/hidden lists them all." }));
+      list.replaceChildren(...items.map(hiddenItem));
+      if (!items.length) list.append(el("li", { class: "muted", text: "None: a listing you hide (\u201cNot interested\u201d) is listed here." }));
+      if (cursor) {
+        const more = el("button", { type: "button", id: "hidden-more", text: `Show more (${items.length} shown)` });
+        more.addEventListener("click", () => {
+          state.hiddenShown = items.length + 100;
+          loadHidden();
+        });
+        list.append(el("li", {}, more));
+      }
     } catch (error) {
       if (token !== state.hiddenToken) return;
       if (error.status === 401) return signOut();

@@ -957,6 +957,38 @@ def test_a_listing_not_interesting_is_hidden_until_shown_again(browser, site):
             session.execute(text("DELETE FROM hidden_listings"))
 
 
+def test_a_long_hidden_list_comes_a_hundred_at_a_time(browser, site):
+    # the list showed the first 100 and said to ask the API for the rest
+    with session_scope() as session:
+        session.execute(
+            text(
+                "INSERT INTO hidden_listings (user_id, listing_id, hidden_at) "
+                "SELECT u.id, l.id, now() - make_interval(secs => l.id) FROM users u, "
+                "(SELECT id FROM listings ORDER BY id LIMIT 150) l WHERE u.email = 'browser@example.com'"
+            )
+        )
+    try:
+        sign_in(browser, site)
+
+        def rows(d) -> int:
+            return len(d.find_elements(By.CSS_SELECTOR, "#hidden-list li[data-listing]"))
+
+        wait(browser).until(lambda d: rows(d) == 100)
+        more = browser.find_element(By.ID, "hidden-more")
+        assert more.text == "Show more (100 shown)"
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", more)
+        more.click()
+        wait(browser).until(lambda d: rows(d) == 150)
+        assert not browser.find_elements(By.ID, "hidden-more")  # all of them shown
+        first = browser.find_element(By.CSS_SELECTOR, "#hidden-list li[data-listing]")
+        first.find_element(By.CSS_SELECTOR, "button.remove").click()  # shown again: the list keeps its length
+        wait(browser).until(lambda d: rows(d) == 149)
+        assert console_errors(browser) == []
+    finally:
+        with session_scope() as session:
+            session.execute(text("DELETE FROM hidden_listings"))
+
+
 def test_have_alerts_emailed_from_the_page(browser, site, setting):
     """Where this nook sends email, the alerts section offers it; the box says where alerts go, and a
     refusal (email switched off meanwhile) is shown, the box left as it was."""
