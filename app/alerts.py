@@ -185,7 +185,8 @@ def email_alerts_on() -> dict[str, Any]:
             409, "This nook sends no email (its operator has not set NOOK_MAIL_FROM); use a webhook."
         )
     user = current_user()
-    user.email_alerts = True
+    if not user.email_alerts:
+        user.email_alerts, user.email_alerts_since = True, datetime.now(UTC)
     user.email_trouble = user.email_trouble_at = None  # the user says the address takes email again
     return _me()
 

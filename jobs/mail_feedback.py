@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from models.quarantine import BadRecord, quarantine
 from models.session import session_scope
 from models.settings import get_settings
-from models.user import User, user_by_email
+from models.user import user_by_email
 
 log = logging.getLogger("nook.jobs.mail_feedback")
 
@@ -50,6 +50,7 @@ class Feedback:
     stop: bool
     reason: str
     at: datetime
+    sent_at: datetime | None = None  # when the email it is about was sent
 
 
 def _notification(body: str) -> dict[str, Any]:
@@ -71,7 +72,7 @@ def _notification(body: str) -> dict[str, Any]:
     return message
 
 
-def _when(value: Any, fallback: datetime) -> datetime:
+def _when(value: Any, fallback: datetime | None) -> datetime | None:
     if isinstance(value, str):
         try:
             at = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -97,6 +98,8 @@ def parse(body: str, received: datetime) -> list[Feedback]:
     """What a queue message says of each recipient it names (none for a delivery, or any other event
     nook does not act on); NotFeedback if it is no SES notification."""
     message = _notification(body)
+    mail = message.get("mail")
+    sent_at = _when(mail.get("timestamp"), None) if isinstance(mail, dict) else None
     kind = message.get("notificationType") or message.get("eventType")  # identity or configuration set
     if not isinstance(kind, str):
         raise NotFeedback("no notificationType or eventType: not an SES notification")
@@ -114,7 +117,7 @@ def parse(body: str, received: datetime) -> list[Feedback]:
         ):
             said = entry.get("diagnosticCode") or bounce.get("bounceSubType") or "no reason given"
             reason = f"your address bounced ({bounce.get('bounceType')}: {said})"
-            feedback.append(Feedback(address, permanent, reason[:MAX_TROUBLE], at))
+            feedback.append(Feedback(address, permanent, reason[:MAX_TROUBLE], at, sent_at))
         return feedback
     if kind == "Complaint":
         complaint = message.get("complaint")
@@ -123,7 +126,7 @@ def parse(body: str, received: datetime) -> list[Feedback]:
         at = _when(complaint.get("timestamp"), received)
         reason = "an email from nook was marked as spam at your address"
         return [
-            Feedback(address, True, reason, at)
+            Feedback(address, True, reason, at, sent_at)
             for address in _recipients(complaint.get("complainedRecipients"), "complaint")
         ]
     if kind in OTHER_EVENTS:
@@ -131,16 +134,23 @@ def parse(body: str, received: datetime) -> list[Feedback]:
     raise NotFeedback(f"an SES notification of a kind nook does not know: {kind[:60]!r}")
 
 
-def apply(session: Session, feedback: Feedback) -> User | None:
-    """Stop emailing the user with this address if SES says so; return the user stopped."""
+def apply(session: Session, feedback: Feedback) -> str:
+    """Stop emailing the user with this address if SES says so; return what came of it: `stopped`,
+    `ignored` (nothing to do), `no_user` (an address nook no longer has: changed, deleted since) or
+    `stale` (about an email sent before the user turned email alerts on again: SNS delivers a message
+    more than once, and the emails sent before the first bounce was read bounce too)."""
     if not feedback.stop:
-        return None
+        return "ignored"
     user = user_by_email(session, feedback.address)
-    if user is None:  # an address nook no longer has (changed, deleted since)
-        return None
+    if user is None:
+        return "no_user"
+    since = user.email_alerts_since
+    if since is not None and (feedback.sent_at or feedback.at) < since:
+        return "stale"
     user.email_alerts = False
     user.email_trouble, user.email_trouble_at = feedback.reason, feedback.at
-    return user
+    log.warning("email alerts stopped", extra={"user_id": user.id, "reason": feedback.reason})
+    return "stopped"
 
 
 def _queue_url(sqs: Any, queue: str) -> str:
@@ -153,7 +163,7 @@ def read_feedback(deadline: float | None = None, max_messages: int = 1000) -> di
     """Read the feedback queue until it is empty (or `deadline`, time.monotonic(), or `max_messages`);
     return counts. Nothing to read without NOOK_MAIL_FEEDBACK_QUEUE."""
     queue = get_settings().mail_feedback_queue
-    counts = {"messages": 0, "stopped": 0, "no_user": 0, "ignored": 0, "quarantined": 0}
+    counts = {"messages": 0, "stopped": 0, "no_user": 0, "stale": 0, "ignored": 0, "quarantined": 0}
     if not queue:
         return counts
     import boto3  # the batch stage's: not at import time
@@ -199,10 +209,4 @@ def _read_one(session: Session, message: dict[str, Any], now: datetime, counts: 
     if not said:
         counts["ignored"] += 1
     for feedback in said:
-        if not feedback.stop:
-            counts["ignored"] += 1
-        elif (user := apply(session, feedback)) is None:
-            counts["no_user"] += 1
-        else:
-            counts["stopped"] += 1
-            log.warning("email alerts stopped", extra={"user_id": user.id, "reason": feedback.reason})
+        counts[apply(session, feedback)] += 1

@@ -47,6 +47,9 @@ class User(Base):
     # as spam: jobs.mail_feedback), and when; cleared when the user turns them on again or changes address
     email_trouble: Mapped[str | None] = mapped_column(Text)
     email_trouble_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # when the user last turned email alerts on or changed their address: what SES says of an email sent
+    # before then is left alone (jobs.mail_feedback)
+    email_alerts_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # names the user in their emails' unsubscribe link (random; made for the first email that carries one)
     mail_token: Mapped[str | None] = mapped_column(String(64))
     # a message (alerts, saved listings' news) at most every so many minutes (0: as they come), and when
@@ -158,14 +161,23 @@ def change_email(session: Session, user: User, email: str) -> bool:
         return False
     if session.scalar(select(User.id).where(User.email == address, User.id != user.id)) is not None:
         raise EmailTaken(f"another account has the address {address}")
-    before = user.email, user.mail_token, user.email_trouble, user.email_trouble_at
+    # the links in emails to the old address stop working, and its trouble was its own
+    changed = {
+        "email": address,
+        "mail_token": None,
+        "email_trouble": None,
+        "email_trouble_at": None,
+        "email_alerts_since": datetime.now(UTC),
+    }
+    before = {name: getattr(user, name) for name in changed}
     try:
         with session.begin_nested():  # another change to the same address, committed meanwhile
-            # the links in emails to the old address stop working, and its trouble was its own
-            user.email, user.mail_token, user.email_trouble, user.email_trouble_at = address, None, None, None
+            for name, value in changed.items():
+                setattr(user, name, value)
             session.flush()
     except IntegrityError:
-        user.email, user.mail_token, user.email_trouble, user.email_trouble_at = before
+        for name, value in before.items():
+            setattr(user, name, value)
         raise EmailTaken(f"another account has the address {address}") from None
     return True
 

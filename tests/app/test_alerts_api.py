@@ -237,6 +237,8 @@ def test_a_user_whose_email_bounced_is_told_and_turns_email_alerts_on_again(
     # the user mended their mailbox: on again, and the trouble is behind them
     on = client.put("/v1/me/email-alerts", headers=alice.headers).get_json()
     assert on["email_alerts"] is True and on["email_trouble"] is None
+    db_session.refresh(alice.user)  # what SES says of emails sent before now is left alone
+    assert datetime.now(UTC) - alice.user.email_alerts_since < timedelta(minutes=1)
     # or moved to another address: the old one's trouble goes with it
     trouble("an email from nook was marked as spam at your address")
     moved = client.patch(

@@ -93,13 +93,23 @@ def user(email: str) -> User:
 
 def test_a_hard_bounce_or_a_complaint_stops_the_emails_and_says_why(committed, feedback, lambda_context):
     topic, url = feedback
-    users("gone@example.com", "full@example.com", "spam.marker@example.com", "fine@example.com")
+    users(
+        "gone@example.com",
+        "full@example.com",
+        "spam.marker@example.com",
+        "fine@example.com",
+        "again@example.com",
+    )
+    with session_scope() as session:  # turned email alerts on again after the email that bounced went
+        again = session.scalar(select(User).where(User.email == "again@example.com"))
+        again.email_alerts_since = datetime(2026, 12, 1, 10, 5, tzinfo=UTC)
     sns, sqs = boto3.client("sns"), boto3.client("sqs")
     for message in (
         bounce("gone@example.com"),
         bounce("full@example.com", kind="Transient", code="smtp; 452 4.2.2 mailbox full"),
         complaint("Spam.Marker@Example.com"),
         bounce("nobody@example.com"),  # no user has it (any more)
+        bounce("again@example.com"),  # about an email sent before they turned email on again
         {"notificationType": "Delivery", "delivery": {"recipients": ["fine@example.com"]}},
         {"notificationType": "Bounce"},  # no bounce in it
     ):
@@ -113,9 +123,10 @@ def test_a_hard_bounce_or_a_complaint_stops_the_emails_and_says_why(committed, f
     result = notify.run({"kwargs": {}}, lambda_context)
     assert result["status"] == "succeeded", result
     assert result["mail_feedback"] == {
-        "messages": 8,
+        "messages": 9,
         "stopped": 2,
         "no_user": 1,
+        "stale": 1,
         "ignored": 3,
         "quarantined": 2,
     }
@@ -131,6 +142,7 @@ def test_a_hard_bounce_or_a_complaint_stops_the_emails_and_says_why(committed, f
         and marker.email_trouble == "an email from nook was marked as spam at your address"
     )
     assert full.email_alerts and fine.email_alerts and full.email_trouble is None is fine.email_trouble
+    assert user("again@example.com").email_alerts
     with session_scope() as session:
         filed = sorted(
             session.scalars(select(QuarantinedRecord.reason).where(QuarantinedRecord.stage == "mail"))
