@@ -27,6 +27,8 @@ import os
 import shutil
 import threading
 from array import array
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -368,6 +370,28 @@ def _settle(partial: Path, target: Path) -> None:
             raise
 
 
+@contextmanager
+def _cache_held() -> Iterator[None]:
+    """The model cache to this process alone while it changes it and reads a model in. Locally the API,
+    the stream poller and the jobs share it: a download settling checked that no whole copy was there,
+    another process's arrived, and the first deleted it to put its own in place, under the other's
+    loader (model.json not found, one CI run in many); a process making room deleted a version another
+    was reading in. A Lambda container has one process: the lock is never waited for there."""
+    import fcntl
+
+    CACHE_DIR.parent.mkdir(parents=True, exist_ok=True)
+    with open(CACHE_DIR.with_name(CACHE_DIR.name + ".lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # let go when the file closes, or the process ends
+        yield
+
+
+def _read(directory: Path, uri: str) -> PriceModel:
+    try:
+        return PriceModel.load(directory)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelUnavailable(f"cannot load the model artifact at {uri}: {exc}") from exc
+
+
 def load_model(uri: str, version: str) -> PriceModel:
     """The artifact at `uri` (a local directory or s3:// prefix), loaded once per container while it is
     one of the newest two it was asked for."""
@@ -376,14 +400,11 @@ def load_model(uri: str, version: str) -> PriceModel:
             _loaded[version] = _loaded.pop(version)  # the newest again
             return _loaded[version]
         if uri.startswith("s3://"):
-            _make_room(version)
-            directory = _download(uri, version)
+            with _cache_held():
+                _make_room(version)
+                model = _read(_download(uri, version), uri)
         else:
-            directory = Path(uri.removeprefix("file://"))
-        try:
-            model = PriceModel.load(directory)
-        except (OSError, ValueError, KeyError) as exc:
-            raise ModelUnavailable(f"cannot load the model artifact at {uri}: {exc}") from exc
+            model = _read(Path(uri.removeprefix("file://")), uri)
         _loaded[version] = model
         while len(_loaded) > KEEP_LOADED:
             del _loaded[next(iter(_loaded))]

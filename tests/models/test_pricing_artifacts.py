@@ -142,6 +142,34 @@ def test_processes_sharing_the_cache_load_the_same_new_model_at_once(moto_endpoi
         assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == runs
 
 
+def test_a_process_changes_the_shared_cache_only_while_no_other_does(
+    moto_endpoint, artifact_dir, tmp_path, monkeypatch
+):
+    # a download settling could delete another process's whole copy under its loader (model.json not
+    # found, one CI run in many): deleting, settling and reading a model in now hold the cache's lock
+    _upload(artifact_dir, "r1")
+    cache = tmp_path / "cache"
+    monkeypatch.setattr(pricing, "CACHE_DIR", cache)
+    code = (
+        "from pathlib import Path\n"
+        "from models import pricing\n"
+        f"pricing.CACHE_DIR = Path({str(cache)!r})\n"
+        "model = pricing.load_model('s3://models/price_rank/r1/model/', 'r1')\n"
+        f"print('r1', model.estimate(pricing.{FEATURES!r}).p50 > 0, flush=True)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    with pricing._cache_held():  # as another process would, making room or settling a download
+        worker = subprocess.Popen(
+            [sys.executable, "-c", code], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        with pytest.raises(subprocess.TimeoutExpired):
+            worker.wait(timeout=5)  # imported, and waiting for the lock
+        assert not cache.exists() or not any(cache.iterdir())  # nothing written meanwhile
+    out, err = worker.communicate(timeout=60)
+    assert worker.returncode == 0, err[-2000:]
+    assert out.split() == ["r1", "True"] and sorted(p.name for p in cache.iterdir()) == ["r1"]
+
+
 def test_another_live_processs_download_is_left_alone_and_a_dead_ones_goes(
     moto_endpoint, artifact_dir, cache
 ):
