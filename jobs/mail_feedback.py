@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from models.normalize import CONTROL, unstorable
 from models.quarantine import BadRecord, quarantine
 from models.session import session_scope
 from models.settings import get_settings
@@ -98,6 +99,8 @@ def parse(body: str, received: datetime) -> list[Feedback]:
     """What a queue message says of each recipient it names (none for a delivery, or any other event
     nook does not act on); NotFeedback if it is no SES notification."""
     message = _notification(body)
+    if fault := unstorable(message):  # a NUL or half a surrogate pair: no statement could store it
+        raise NotFeedback(fault)
     mail = message.get("mail")
     sent_at = _when(mail.get("timestamp"), None) if isinstance(mail, dict) else None
     kind = message.get("notificationType") or message.get("eventType")  # identity or configuration set
@@ -116,7 +119,7 @@ def parse(body: str, received: datetime) -> list[Feedback]:
             strict=True,
         ):
             said = entry.get("diagnosticCode") or bounce.get("bounceSubType") or "no reason given"
-            reason = f"your address bounced ({bounce.get('bounceType')}: {said})"
+            reason = CONTROL.sub(" ", f"your address bounced ({bounce.get('bounceType')}: {said})")
             feedback.append(Feedback(address, permanent, reason[:MAX_TROUBLE], at, sent_at))
         return feedback
     if kind == "Complaint":
@@ -199,6 +202,8 @@ def _read_one(session: Session, message: dict[str, Any], now: datetime, counts: 
         try:
             payload, raw = json.loads(body), None
         except ValueError:
+            payload, raw = None, body
+        if not isinstance(payload, dict) or unstorable(payload):  # kept as the text it came as
             payload, raw = None, body
         quarantine(
             session, [BadRecord(stage="mail", reason=f"mail feedback: {exc}", payload=payload, raw=raw)]

@@ -99,6 +99,7 @@ def test_a_hard_bounce_or_a_complaint_stops_the_emails_and_says_why(committed, f
         "spam.marker@example.com",
         "fine@example.com",
         "again@example.com",
+        "lines@example.com",
     )
     with session_scope() as session:  # turned email alerts on again after the email that bounced went
         again = session.scalar(select(User).where(User.email == "again@example.com"))
@@ -110,6 +111,8 @@ def test_a_hard_bounce_or_a_complaint_stops_the_emails_and_says_why(committed, f
         complaint("Spam.Marker@Example.com"),
         bounce("nobody@example.com"),  # no user has it (any more)
         bounce("again@example.com"),  # about an email sent before they turned email on again
+        bounce("lines@example.com", code="smtp; 550-5.1.1 no such user\r\n550 5.1.1 see you"),
+        bounce("gone@example.com", code="smtp; 550 \u0000"),  # no statement could store it
         {"notificationType": "Delivery", "delivery": {"recipients": ["fine@example.com"]}},
         {"notificationType": "Bounce"},  # no bounce in it
     ):
@@ -123,12 +126,12 @@ def test_a_hard_bounce_or_a_complaint_stops_the_emails_and_says_why(committed, f
     result = notify.run({"kwargs": {}}, lambda_context)
     assert result["status"] == "succeeded", result
     assert result["mail_feedback"] == {
-        "messages": 9,
-        "stopped": 2,
+        "messages": 11,
+        "stopped": 3,
         "no_user": 1,
         "stale": 1,
         "ignored": 3,
-        "quarantined": 2,
+        "quarantined": 3,
     }
     gone, full, marker, fine = (
         user(e)
@@ -143,12 +146,18 @@ def test_a_hard_bounce_or_a_complaint_stops_the_emails_and_says_why(committed, f
     )
     assert full.email_alerts and fine.email_alerts and full.email_trouble is None is fine.email_trouble
     assert user("again@example.com").email_alerts
+    # the mail server's reply on one line
+    assert user("lines@example.com").email_trouble == (
+        "your address bounced (Permanent: smtp; 550-5.1.1 no such user  550 5.1.1 see you)"
+    )
     with session_scope() as session:
         filed = sorted(
             session.scalars(select(QuarantinedRecord.reason).where(QuarantinedRecord.stage == "mail"))
         )
     assert filed == [
         "mail feedback: a Bounce without its bounce",
+        "mail feedback: bounce.bouncedRecipients[0].diagnosticCode: holds a NUL character (\\u0000), which "
+        "cannot be stored",
         "mail feedback: the SNS message is not JSON",
     ]
     # every message left the queue once read: the next run reads nothing again
