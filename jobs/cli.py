@@ -704,7 +704,7 @@ def demo_backfill(days: int) -> None:
 
 @click.group("mail")
 def mail_group() -> None:
-    """Alerts by email: send a test, read what the local SES took."""
+    """Alerts by email: send a test, read what the local SES took, wire SES's bounces to nook."""
 
 
 @mail_group.command("test")
@@ -725,6 +725,34 @@ def mail_test(address: str) -> None:
     except MailNotSent as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"SES took the email to {to} (message id {message_id})")
+
+
+@mail_group.command("feedback-setup")
+def mail_feedback_setup() -> None:
+    """Wire SES's bounces and complaints for NOOK_MAIL_FROM's domain through an SNS topic into the queue
+    NOOK_MAIL_FEEDBACK_QUEUE (default nook-mail-feedback), both of that name; run it again any time."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from jobs.mail import sender_domain
+    from jobs.mail_feedback import wire
+    from models.settings import get_settings
+
+    settings = get_settings()
+    if not settings.mail_from:
+        raise click.ClickException("NOOK_MAIL_FROM is not set: this nook sends no email")
+    queue = settings.mail_feedback_queue or "nook-mail-feedback"
+    if queue.startswith(("https://", "http://")):
+        raise click.ClickException("NOOK_MAIL_FEEDBACK_QUEUE names a queue URL: set its name to set it up")
+    domain = sender_domain(settings.mail_from)
+    try:
+        made = wire(queue, domain, boto3.client("sqs"), boto3.client("sns"), boto3.client("ses"))
+    except (BotoCoreError, ClientError) as exc:  # a missing permission, an identity SES does not know
+        raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
+    click.echo(f"SES tells of {domain}'s bounces and complaints to {made['topic_arn']}")
+    click.echo(f"which delivers to {made['queue_url']}")
+    if not settings.mail_feedback_queue:
+        click.echo(f"set NOOK_MAIL_FEEDBACK_QUEUE={queue} in the batch stage for the notify job to read it")
 
 
 @mail_group.command("outbox")

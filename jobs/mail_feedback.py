@@ -156,6 +156,33 @@ def apply(session: Session, feedback: Feedback) -> str:
     return "stopped"
 
 
+def wire(queue: str, domain: str, sqs: Any, sns: Any, ses: Any) -> dict[str, str]:
+    """Have SES tell of bounces and complaints for `domain` (a verified identity) through an SNS topic
+    into the SQS queue `queue`, both named `queue`; idempotent (each call creates what is missing and sets
+    the rest again); return the queue's URL and the topic's ARN. `ses` is an SES (v1 API) client: it
+    sets the identity's notification topics."""
+    url = sqs.create_queue(QueueName=queue)["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    topic = sns.create_topic(Name=queue)["TopicArn"]
+    policy = {  # the topic may send to the queue, nothing else may
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "sns.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": topic}},
+            }
+        ],
+    }
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)  # the same subscription again
+    for kind in ("Bounce", "Complaint"):
+        ses.set_identity_notification_topic(Identity=domain, NotificationType=kind, SnsTopic=topic)
+    return {"queue_url": url, "topic_arn": topic}
+
+
 def _queue_url(sqs: Any, queue: str) -> str:
     return (
         queue if queue.startswith(("https://", "http://")) else sqs.get_queue_url(QueueName=queue)["QueueUrl"]

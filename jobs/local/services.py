@@ -465,19 +465,16 @@ def bootstrap_aws(env: dict[str, str]) -> str:
 
 def _feedback_queue(session: Any, env: dict[str, str], domain: str) -> bool:
     """SES's bounces and complaints for `domain` published to an SNS topic that delivers them to the
-    queue the notify job reads (as the README's Deploying sets it up); return whether it was made now."""
+    queue the notify job reads (as `flask mail feedback-setup` does on AWS); return whether it was made
+    now."""
+    from jobs.mail_feedback import wire
+
     name = env["NOOK_MAIL_FEEDBACK_QUEUE"]
     sqs = session.client("sqs", endpoint_url=env["AWS_ENDPOINT_URL"])
     if sqs.list_queues(QueueNamePrefix=name).get("QueueUrls"):
         return False
-    url = sqs.create_queue(QueueName=name)["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns = session.client("sns", endpoint_url=env["AWS_ENDPOINT_URL"])
-    topic = sns.create_topic(Name=name)["TopicArn"]
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
-    ses = session.client("ses", endpoint_url=env["AWS_ENDPOINT_URL"])  # SES's v1 API sets the topics
-    for kind in ("Bounce", "Complaint"):
-        ses.set_identity_notification_topic(Identity=domain, NotificationType=kind, SnsTopic=topic)
+    clients = (session.client(kind, endpoint_url=env["AWS_ENDPOINT_URL"]) for kind in ("sns", "ses"))
+    wire(name, domain, sqs, *clients)
     return True
 
 

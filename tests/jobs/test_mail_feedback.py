@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import select
 
 from jobs import notify
-from jobs.local import services
 from jobs.mail import Letter, Mailer
 from models.listing import QuarantinedRecord
 from models.session import session_scope
@@ -177,20 +176,42 @@ def test_a_queue_that_cannot_be_read_keeps_no_alert_from_going(
     assert "sent" in result  # the alerts' pass ran
 
 
-def test_moto_s_ses_simulator_bounce_comes_through_the_local_wiring(committed, moto_endpoint, setting):
-    # services.bootstrap_aws wires SES's notifications for the sender's domain to the queue; moto's SES
-    # answers its simulator's bounce address with a notification of its own making (the sender's domain
-    # read as SES does: jobs.local.moto_server)
-    setting("NOOK_MAIL_FEEDBACK_QUEUE", QUEUE)
+def test_feedback_setup_wires_ses_to_the_queue_and_bounces_come_through(
+    committed, moto_endpoint, setting, runner, lambda_context
+):
+    # the operator's one command (README, Deploying), as `services up` wires it locally
+    from jobs.cli import mail_group
+
+    unset = runner.invoke(mail_group, ["feedback-setup"])
+    assert unset.exit_code == 1 and "NOOK_MAIL_FROM is not set" in unset.output
+    setting("NOOK_MAIL_FROM", "nook <alerts@nook.test>")
     boto3.client("sesv2").create_email_identity(EmailIdentity="nook.test")
-    env = {"NOOK_MAIL_FEEDBACK_QUEUE": QUEUE, "AWS_ENDPOINT_URL": moto_endpoint}
-    assert services._feedback_queue(boto3.session.Session(), env, "nook.test") is True
-    assert services._feedback_queue(boto3.session.Session(), env, "nook.test") is False  # there already
-    letter = Letter(to="bounce@simulator.amazonses.com", subject="t", text="t", html="<p>t</p>")
-    Mailer("nook <alerts@nook.test>").send(letter)
-    counts = notify.read_mail_feedback(None)
-    # through SNS and SQS as SES's own would come; moto's is of no type SES sends, and is filed as such
-    assert counts["messages"] == counts["quarantined"] == 1
+    for _ in range(2):  # again: nothing twice
+        done = runner.invoke(mail_group, ["feedback-setup"])
+        assert done.exit_code == 0, done.output
+    assert "set NOOK_MAIL_FEEDBACK_QUEUE=nook-mail-feedback in the batch stage" in done.output
+    sns, sqs = boto3.client("sns"), boto3.client("sqs")
+    [topic] = [t["TopicArn"] for t in sns.list_topics()["Topics"]]
+    url = sqs.get_queue_url(QueueName="nook-mail-feedback")["QueueUrl"]
+    [subscription] = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    assert subscription["Protocol"] == "sqs" and subscription["Endpoint"].endswith(":nook-mail-feedback")
+    policy = json.loads(
+        sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])["Attributes"]["Policy"]
+    )
+    [allowed] = policy["Statement"]
+    assert allowed["Principal"] == {"Service": "sns.amazonaws.com"}
+    assert allowed["Condition"] == {"ArnEquals": {"aws:SourceArn": topic}}
+
+    # the identity tells the topic (moto does not list it back): an alert email to moto's simulator's
+    # bounce address comes back through it (moto's notification is of no type SES sends, and is filed as
+    # such); an SES-shaped bounce of a user stops their email
+    setting("NOOK_MAIL_FEEDBACK_QUEUE", "nook-mail-feedback")
+    Mailer().send(Letter(to="bounce@simulator.amazonses.com", subject="t", text="t", html="<p>t</p>"))
+    users("bounced@example.com")
+    sns.publish(TopicArn=topic, Message=json.dumps(bounce("bounced@example.com")))
+    counts = notify.run({"kwargs": {}}, lambda_context)["mail_feedback"]
+    assert (counts["messages"], counts["quarantined"], counts["stopped"]) == (2, 1, 1)
     with session_scope() as session:
         [reason] = session.scalars(select(QuarantinedRecord.reason).where(QuarantinedRecord.stage == "mail"))
     assert reason.endswith("of a kind nook does not know: 'Bounce, Complaint, or Delivery.'")
+    assert not user("bounced@example.com").email_alerts
