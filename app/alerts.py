@@ -28,7 +28,7 @@ from models.hidden import not_hidden
 from models.matching import SENDABLE
 from models.region import Notification, Region
 from models.settings import get_settings
-from models.user import EmailTaken, alerts_to, change_email, give_key, next_message_at
+from models.user import EmailTaken, alerts_to, change_email, give_key, next_message_at, turn_email_alerts_on
 from models.webhooks import WebhookNotAllowed, check_webhook_url
 
 blp = Blueprint("alerts", __name__, url_prefix="/v1", description="Your alerts and where they are delivered.")
@@ -184,10 +184,7 @@ def email_alerts_on() -> dict[str, Any]:
         raise ApiError(
             409, "This nook sends no email (its operator has not set NOOK_MAIL_FROM); use a webhook."
         )
-    user = current_user()
-    if not user.email_alerts:
-        user.email_alerts, user.email_alerts_since = True, datetime.now(UTC)
-    user.email_trouble = user.email_trouble_at = None  # the user says the address takes email again
+    turn_email_alerts_on(current_user())
     return _me()
 
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import aliased
 
 from app.api import Blueprint
 from app.auth import SECURITY, auth_required, current_user
@@ -16,10 +15,9 @@ from app.db import get_db
 from app.errors import ApiError
 from app.pagination import newest_first
 from app.schemas import HiddenPageSchema, HiddenSchema, PageArgs
-from app.search import base_query, kept_item, shown_flat
+from app.search import base_query, forget_kept, kept_item, shown_flat
 from models.hidden import MAX_HIDDEN
-from models.listing import Listing, kept_before, stands_for
-from models.price_rank import PriceRank
+from models.listing import Listing, kept_flats
 from models.user import HiddenListing, User
 
 blp = Blueprint(
@@ -29,26 +27,18 @@ blp = Blueprint(
     description="The listings you are not interested in: left out of what nook shows and sends you.",
 )
 
-# the listing hidden, and the flat it stands for now: itself, or the listing it was found to copy
-HIDDEN = aliased(Listing, name="hidden")
-FLAT_ID = func.coalesce(HIDDEN.canonical_id, HIDDEN.id)
-
 
 def _hidden_query(user_id: int) -> Select:
     """The caller's hidden listings as the flats they stand for, with what the listing API shows of each
     (whatever became of them); a flat hidden twice, through copies, once: as first hidden."""
-    return (
-        select(
-            *base_query().selected_columns,
-            Listing.status,
-            HiddenListing.listing_id.label("hidden_id"),
-            HiddenListing.hidden_at,
-        )
-        .select_from(HiddenListing)
-        .join(HIDDEN, HIDDEN.id == HiddenListing.listing_id)
-        .join(Listing, Listing.id == FLAT_ID)
-        .outerjoin(PriceRank, PriceRank.listing_id == Listing.id)
-        .where(HiddenListing.user_id == user_id, ~kept_before(HiddenListing, FLAT_ID, "hidden_at"))
+    return kept_flats(
+        HiddenListing,
+        "hidden_at",
+        user_id,
+        *base_query().selected_columns,
+        Listing.status,
+        HiddenListing.listing_id.label("hidden_id"),
+        HiddenListing.hidden_at,
     )
 
 
@@ -99,11 +89,6 @@ def hide(listing_id: int) -> tuple[dict[str, Any], int]:
 @blp.response(204)
 def show_again(listing_id: int) -> Response:
     """Show a hidden listing again (the id it is listed with there, or the one you hid)."""
-    removed = get_db().execute(
-        delete(HiddenListing)
-        .where(HiddenListing.user_id == current_user().id, stands_for(HiddenListing.listing_id, listing_id))
-        .returning(HiddenListing.listing_id)
-    )
-    if not removed.all():
-        raise ApiError(404, "That listing is not among your hidden listings.")
+    missing = "That listing is not among your hidden listings."
+    forget_kept(get_db(), HiddenListing, current_user().id, listing_id, missing)
     return Response(status=204)

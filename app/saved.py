@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from app.api import Blueprint
@@ -14,7 +14,7 @@ from app.db import get_db
 from app.errors import ApiError
 from app.pagination import newest_first
 from app.schemas import PageArgs, SavedNoteBody, SavedPageSchema, SavedSchema
-from app.search import base_query, kept_item, shown_flat
+from app.search import base_query, forget_kept, kept_item, shown_flat
 from models import saved as saved_model
 from models.explain import since_saved
 from models.listing import Listing, stands_for
@@ -123,11 +123,6 @@ def note(body: dict[str, Any], listing_id: int) -> dict[str, Any]:
 @blp.response(204)
 def unsave(listing_id: int) -> Response:
     """Remove a listing from your saved listings (the id it is listed with there, or the one you saved)."""
-    removed = get_db().execute(
-        delete(SavedListing)
-        .where(SavedListing.user_id == current_user().id, stands_for(SavedListing.listing_id, listing_id))
-        .returning(SavedListing.listing_id)
-    )
-    if not removed.all():
-        raise ApiError(404, "That listing is not among your saved listings.")
+    missing = "That listing is not among your saved listings."
+    forget_kept(get_db(), SavedListing, current_user().id, listing_id, missing)
     return Response(status=204)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from geoalchemy2 import Geography
-from sqlalchemy import Float, Select, and_, case, cast, func, literal, or_, select, tuple_
+from sqlalchemy import Float, Select, and_, case, cast, delete, func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import ColumnElement
 
@@ -21,7 +21,7 @@ from app.errors import ApiError
 from app.pagination import decode_cursor, encode_cursor, key_id, key_number, key_time
 from models.explain import last_change
 from models.hidden import not_hidden
-from models.listing import Listing
+from models.listing import Listing, stands_for
 from models.price_rank import PriceRank
 from models.region import Region, RegionListing
 
@@ -293,6 +293,18 @@ def shown_flat(session: Session, listing_id: int) -> Any:
     if flat is None:
         raise ApiError(404, "No such listing.")
     return flat
+
+
+def forget_kept(session: Session, kept: Any, user_id: int, listing_id: int, missing: str) -> None:
+    """Delete the user's row of `kept` (SavedListing, HiddenListing) for `listing_id`: the id it is listed
+    with, or the one they kept; a 404 saying `missing` if there is none."""
+    removed = session.execute(
+        delete(kept)
+        .where(kept.user_id == user_id, stands_for(kept.listing_id, listing_id))
+        .returning(kept.listing_id)
+    )
+    if not removed.all():
+        raise ApiError(404, missing)
 
 
 def kept_item(row: Any) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Select,
     SmallInteger,
     String,
     Text,
@@ -28,6 +29,7 @@ from sqlalchemy.orm import Mapped, aliased, mapped_column
 from sqlalchemy.sql import ColumnElement
 
 from models.base import Base, created_at_column
+from models.price_rank import PriceRank
 
 LISTING_STATUSES = ("pending", "active", "rejected", "delisted", "expired")
 UNIT_TYPES = ("apartment", "condo", "house", "basement", "townhouse", "room")
@@ -174,3 +176,23 @@ def kept_before(kept: Any, flat_id: ColumnElement[int], kept_at: str) -> ColumnE
         )
         .exists()
     )
+
+
+# the listing a user kept, and the flat it stands for now: itself, or the listing it was found to copy
+_KEPT = aliased(Listing, name="kept_listing")
+_KEPT_FLAT = func.coalesce(_KEPT.canonical_id, _KEPT.id)
+
+
+def kept_flats(kept: Any, kept_at: str, user_id: int | None, *columns: Any) -> Select:
+    """A user's (None: every user's) rows of `kept` (SavedListing, HiddenListing) joined to the flats
+    they stand for now (`Listing`, with its `PriceRank` if any), selecting `columns`; a flat kept twice,
+    through copies, once: as first kept (`kept_at`, the rows' time)."""
+    query = (
+        select(*columns)
+        .select_from(kept)
+        .join(_KEPT, _KEPT.id == kept.listing_id)
+        .join(Listing, Listing.id == _KEPT_FLAT)
+        .outerjoin(PriceRank, PriceRank.listing_id == Listing.id)
+        .where(~kept_before(kept, _KEPT_FLAT, kept_at))
+    )
+    return query if user_id is None else query.where(kept.user_id == user_id)

@@ -19,38 +19,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, literal, or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import Select, and_, literal, or_
 from sqlalchemy.sql import ColumnElement
 
 from models.explain import GONE
-from models.listing import Listing, kept_before
+from models.listing import Listing, kept_flats
 from models.matching import MAX_ALERTED_CUT
-from models.price_rank import PriceRank
 from models.user import SavedListing
 
 MAX_SAVED = 500
 MAX_NOTE = 1000  # characters of a saver's note
-
-# the listing saved, and the flat it stands for now: itself, or the listing it was found to copy
-SAVED = aliased(Listing, name="saved")
-FLAT_ID = func.coalesce(SAVED.canonical_id, SAVED.id)
 
 
 def saved_flats(user_id: int | None, *columns: Any) -> Select:
     """The user's (None: every user's) saved listings joined to the flats they stand for (`Listing`, with
     its `PriceRank` if any), selecting `columns`; a flat saved twice, through copies, once: as first
     saved."""
-    saved_twice = kept_before(SavedListing, FLAT_ID, "saved_at")
-    query = (
-        select(*columns)
-        .select_from(SavedListing)
-        .join(SAVED, SAVED.id == SavedListing.listing_id)
-        .join(Listing, Listing.id == FLAT_ID)
-        .outerjoin(PriceRank, PriceRank.listing_id == Listing.id)
-        .where(~saved_twice)
-    )
-    return query if user_id is None else query.where(SavedListing.user_id == user_id)
+    return kept_flats(SavedListing, "saved_at", user_id, *columns)
 
 
 def news_condition(now: datetime, since: datetime, cut_share: float) -> ColumnElement[bool]:

@@ -148,6 +148,15 @@ def user_by_email(session: Session, email: str) -> User | None:
     return session.scalar(select(User).where(User.email == stored_email(email)))
 
 
+def turn_email_alerts_on(user: User) -> None:
+    """Email the user their alerts: they say their address takes email (again), so whatever SES said of
+    it is behind them, and what it says later of an email sent before now is left alone
+    (jobs.mail_feedback)."""
+    if not user.email_alerts:
+        user.email_alerts, user.email_alerts_since = True, datetime.now(UTC)
+    user.email_trouble = user.email_trouble_at = None
+
+
 class EmailTaken(ValueError):
     """Another user has this address."""
 

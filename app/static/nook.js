@@ -828,18 +828,25 @@
   /* ---- saved listings --------------------------------------------------- */
 
   // every saved listing (at most 500), each as the flat it stands for now
+  // a list of the caller's (saved, hidden listings), a hundred a page, until `atLeast` items or its end;
+  // the cursor of the next page, if any
+  async function pagesOf(path, atLeast) {
+    const items = [];
+    let cursor = null;
+    do {
+      const params = new URLSearchParams({ limit: "100" });
+      if (cursor) params.set("cursor", cursor);
+      const page = await api(path + "?" + params);
+      items.push(...page.items);
+      cursor = page.next_cursor;
+    } while (cursor && items.length < atLeast);
+    return { items, cursor };
+  }
+
   async function loadSaved() {
     const token = ++state.savedToken;
     try {
-      const items = [];
-      let cursor = null;
-      do {
-        const params = new URLSearchParams({ limit: "100" });
-        if (cursor) params.set("cursor", cursor);
-        const page = await api("/v1/me/saved?" + params);
-        items.push(...page.items);
-        cursor = page.next_cursor;
-      } while (cursor);
+      const { items } = await pagesOf("/v1/me/saved", Infinity);
       if (token !== state.savedToken) return; // a newer load started (a save, a removal)
       state.saved = new Map(items.map((saved) => [saved.listing.id, saved]));
       syncSaveButtons();
@@ -960,15 +967,7 @@
   async function loadHidden() {
     const token = ++state.hiddenToken;
     try {
-      const items = [];
-      let cursor = null;
-      do {
-        const params = new URLSearchParams({ limit: "100" });
-        if (cursor) params.set("cursor", cursor);
-        const page = await api("/v1/me/hidden?" + params);
-        items.push(...page.items);
-        cursor = page.next_cursor;
-      } while (cursor && items.length < state.hiddenShown);
+      const { items, cursor } = await pagesOf("/v1/me/hidden", state.hiddenShown);
       if (token !== state.hiddenToken) return;
       const list = $("hidden-list");
       list.replaceChildren(...items.map(hiddenItem));
