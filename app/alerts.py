@@ -3,6 +3,7 @@ account."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlalchemy import or_
 
 from app.api import Blueprint
 from app.auth import SECURITY, auth_required, current_user
+from app.confirm_email import mail_confirmation
 from app.db import get_db
 from app.errors import ApiError
 from app.pagination import newest_first
@@ -25,12 +27,24 @@ from app.schemas import (
 )
 from app.search import base_query, listing_item, owned_region
 from models.hidden import not_hidden
+from models.mail import MailNotSent
 from models.matching import SENDABLE
 from models.region import Notification, Region
 from models.settings import get_settings
-from models.user import EmailTaken, alerts_to, change_email, give_key, next_message_at, turn_email_alerts_on
+from models.user import (
+    AskedTooSoon,
+    EmailTaken,
+    alerts_to,
+    ask_email_change,
+    change_email,
+    give_key,
+    next_message_at,
+    pending_email_until,
+    turn_email_alerts_on,
+)
 from models.webhooks import WebhookNotAllowed, check_webhook_url
 
+log = logging.getLogger(__name__)
 blp = Blueprint("alerts", __name__, url_prefix="/v1", description="Your alerts and where they are delivered.")
 
 
@@ -92,6 +106,7 @@ def _me() -> dict[str, Any]:
     user = current_user()
     old_until = user.old_key_expires_at
     next_at = next_message_at(user)
+    until = pending_email_until(user)
     return {
         "id": user.id,
         "email": user.email,
@@ -106,6 +121,8 @@ def _me() -> dict[str, Any]:
         "email_trouble": None
         if user.email_trouble is None
         else {"reason": user.email_trouble, "at": user.email_trouble_at},
+        "pending_email": user.pending_email if until and until > datetime.now(UTC) else None,
+        "pending_email_until": until if until and until > datetime.now(UTC) else None,
     }
 
 
@@ -149,10 +166,18 @@ def delete_webhook() -> Response:
 @blp.doc(security=SECURITY)
 @blp.arguments(MeChange, as_kwargs=False)
 @blp.response(200, MeSchema)
-def change_me(body: dict[str, Any]) -> dict[str, Any]:
+@blp.alt_response(
+    202,
+    schema=MeSchema,
+    description="A link went to the new address; the address changes once it is opened (`pending_email`).",
+)
+def change_me(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
     """Change your address (`email`; 409 if another account has it) or how your alerts come:
     `alerts_every_minutes` sends what is due at most that often (0: as they come; 60: an hour's at most
-    once an hour; up to 1440, a day's)."""
+    once an hour; up to 1440, a day's). Where this nook sends email, a new address is confirmed from
+    there: the answer is a 202, a link goes to it, and the address changes when it is opened (within a
+    day; asking again replaces the link, asking for your address as it is drops the change; 429 if you
+    asked a moment ago)."""
     if "alerts_every_minutes" in body:
         minutes, max_age = body["alerts_every_minutes"], get_settings().alert_max_age_hours
         if minutes >= max_age * 60:  # the alerts held back would expire before their message went
@@ -162,14 +187,31 @@ def change_me(body: dict[str, Any]) -> dict[str, Any]:
                 field="json.alerts_every_minutes",
             )
         current_user().alert_every_minutes = minutes
+    status = 200
     if "email" in body:
+        session, user = get_db(), current_user()
         try:
-            change_email(get_db(), current_user(), body["email"])
+            if not get_settings().mail_from:  # no email to confirm it with, nor any sent to it
+                change_email(session, user, body["email"])
+            elif (token := ask_email_change(session, user, body["email"], datetime.now(UTC))) is not None:
+                session.flush()
+                mail_confirmation(user, token)
+                status = 202
         except EmailTaken:
             raise ApiError(409, "email: another account has this address.", field="json.email") from None
         except ValueError as exc:
             raise ApiError(422, f"email: {exc}.", field="json.email") from None
-    return _me()
+        except AskedTooSoon as exc:
+            raise ApiError(429, f"email: {exc}.", field="json.email", retry_after=exc.seconds) from None
+        except MailNotSent as exc:
+            log.warning("address change not mailed", extra={"user_id": user.id, "error": str(exc)[:300]})
+            raise ApiError(
+                503,
+                f"nook could not mail the link to {user.pending_email} just now; your address is unchanged. "
+                "Try again in a minute.",
+                retry_after=60,
+            ) from None
+    return _me(), status
 
 
 @blp.route("/me/email-alerts", methods=["PUT"])

@@ -24,11 +24,17 @@ class ApiError(Exception):
     """An error a view raises to answer with a given status and detail (and the field at fault)."""
 
     def __init__(
-        self, status: int, detail: str, field: str | None = None, www_authenticate: bool = False, **extra: Any
+        self,
+        status: int,
+        detail: str,
+        field: str | None = None,
+        www_authenticate: bool = False,
+        retry_after: int | None = None,
+        **extra: Any,
     ) -> None:
         super().__init__(detail)
         self.status, self.detail, self.field = status, detail, field
-        self.www_authenticate, self.extra = www_authenticate, extra
+        self.www_authenticate, self.retry_after, self.extra = www_authenticate, retry_after, extra
 
 
 def problem(
@@ -73,6 +79,8 @@ def handle_api_error(exc: ApiError) -> Response:
     response = problem(exc.status, exc.detail, errors, **exc.extra)
     if exc.www_authenticate:
         response.headers["WWW-Authenticate"] = 'Bearer realm="nook"'
+    if exc.retry_after is not None:
+        response.headers["Retry-After"] = str(exc.retry_after)
     return response
 
 

@@ -528,14 +528,28 @@ class MeSchema(ma.Schema):
             "an email was marked as spam there (null: no trouble). Turning email alerts on again clears it."
         },
     )
+    pending_email = ma.fields.String(
+        allow_none=True,
+        required=True,
+        metadata={
+            "description": "The address you asked to move to, waiting for you to open the link mailed there "
+            "(null: none waits)."
+        },
+    )
+    pending_email_until = ma.fields.AwareDateTime(
+        allow_none=True,
+        required=True,
+        metadata={"description": "Until when that link works."},
+    )
 
 
 class MeChange(StrictSchema):
     email = ma.fields.String(
         validate=validate.Length(1, 320),
         metadata={
-            "description": "Your address: where your alerts go if they come by email. Links in emails sent "
-            "to the old address stop working."
+            "description": "Your address: where your alerts go if they come by email. Where this nook "
+            "sends email, it changes once you open the link mailed to it (a 202 says one went); links in "
+            "emails sent to the old address then stop working."
         },
     )
     alerts_every_minutes = ma.fields.Integer(

@@ -711,7 +711,7 @@ def mail_group() -> None:
 @click.argument("address", type=TEXT)
 def mail_test(address: str) -> None:
     """Send a test email to ADDRESS, from NOOK_MAIL_FROM, the way alerts go (is SES set up?)."""
-    from jobs.mail import Letter, Mailer, MailNotSent
+    from models.mail import Letter, Mailer, MailNotSent
     from models.user import checked_email
 
     try:
@@ -734,8 +734,8 @@ def mail_feedback_setup() -> None:
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from jobs.mail import sender_domain
     from jobs.mail_feedback import wire
+    from models.mail import sender_domain
     from models.settings import get_settings
 
     settings = get_settings()
@@ -763,7 +763,7 @@ def mail_outbox(to: str | None, count: int) -> None:
     import os
     from urllib.error import URLError
 
-    from jobs.mail import local_outbox
+    from models.mail import local_outbox
 
     endpoint = os.environ.get("AWS_ENDPOINT_URL", "").strip()
     if not endpoint:

@@ -1,7 +1,7 @@
 """Notify: deliver queued alerts to each user's webhook, or by email, once each.
 
 Alerts are batched per user into one message: Slack-compatible for a webhook, plain text and HTML for a
-user who turned email alerts on (jobs.mail: through SES, from NOOK_MAIL_FROM, to their account's
+user who turned email alerts on (models.mail: through SES, from NOOK_MAIL_FROM, to their account's
 address; tried again, backing off, like a failed post; SES takes no idempotency key, so a run
 stopped between SES taking an email and its commit mails it again). Each user's
 batch is its own transaction: the rows are locked (SKIP LOCKED, so parallel
@@ -59,13 +59,13 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select, text
 from sqlalchemy.orm import Session
 
-from jobs.mail import Letter, Mailer, MailNotSent
 from jobs.mail_feedback import read_feedback
 from jobs.messages import Entry, Message, Part, listing_on_nook, nook_page
 from jobs.runtime import budget_deadline, past, run_job
 from jobs.webhook_post import NoAnswer, WebhookPoster
 from models.explain import last_change, since_saved
 from models.listing import Listing
+from models.mail import Letter, Mailer, MailNotSent
 from models.matching import READY, withdraw_alerts
 from models.price_rank import PriceRank
 from models.region import Notification, Region

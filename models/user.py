@@ -1,6 +1,7 @@
 """API users. Keys are random and long, so a SHA-256 digest is a safe store."""
 
 import hashlib
+import hmac
 import re
 import secrets
 from datetime import UTC, datetime, timedelta
@@ -41,7 +42,7 @@ class User(Base):
     api_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     api_key_prefix: Mapped[str] = mapped_column(String(12))
     webhook_url: Mapped[str | None] = mapped_column(Text)
-    # alerts and saved listings' news go to the email address instead of the webhook (jobs.mail)
+    # alerts and saved listings' news go to the email address instead of the webhook (models.mail)
     email_alerts: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # why email alerts were stopped (SES said the address bounced for good, or its reader marked an email
     # as spam: jobs.mail_feedback), and when; cleared when the user turns them on again or changes address
@@ -60,6 +61,11 @@ class User(Base):
     # the key replaced last, when its owner asked for it to keep working a while (give_key), and until when
     old_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     old_key_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # an address the user asked to move to, waiting for them to open the link mailed there
+    # (ask_email_change); the link's token is stored as its hash, like an API key
+    pending_email: Mapped[str | None] = mapped_column(String(320))
+    pending_email_hash: Mapped[str | None] = mapped_column(String(64))
+    pending_email_asked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class SavedListing(Base):
@@ -177,6 +183,9 @@ def change_email(session: Session, user: User, email: str) -> bool:
         "email_trouble": None,
         "email_trouble_at": None,
         "email_alerts_since": datetime.now(UTC),
+        "pending_email": None,
+        "pending_email_hash": None,
+        "pending_email_asked_at": None,
     }
     before = {name: getattr(user, name) for name in changed}
     try:
@@ -189,6 +198,75 @@ def change_email(session: Session, user: User, email: str) -> bool:
             setattr(user, name, value)
         raise EmailTaken(f"another account has the address {address}") from None
     return True
+
+
+# a change of address waits this long for its link to be opened, and is asked at most this often (each ask
+# mails the address given: nook must not be a way to mail strangers)
+EMAIL_CHANGE_VALID = timedelta(hours=24)
+EMAIL_CHANGE_EVERY = timedelta(minutes=1)
+
+
+class AskedTooSoon(Exception):
+    """The user asked for a change of address a moment ago: the seconds to wait."""
+
+    def __init__(self, seconds: int):
+        super().__init__(f"a link went out a moment ago; ask again in {seconds} s")
+        self.seconds = seconds
+
+
+def ask_email_change(session: Session, user: User, email: str, now: datetime) -> str | None:
+    """Have the user's address change to `email` once they open a link mailed there; return the link's
+    token (shown only in that email), or None if `email` is their address already (a change they asked
+    for earlier is dropped). ValueError if it cannot be an address, EmailTaken if another user has it,
+    AskedTooSoon within EMAIL_CHANGE_EVERY of the last ask. The address stays as it is meanwhile."""
+    address = checked_email(email)
+    if address == user.email:
+        user.pending_email = user.pending_email_hash = user.pending_email_asked_at = None
+        return None
+    if session.scalar(select(User.id).where(User.email == address, User.id != user.id)) is not None:
+        raise EmailTaken(f"another account has the address {address}")
+    asked = user.pending_email_asked_at
+    if asked is not None and now - asked < EMAIL_CHANGE_EVERY:
+        raise AskedTooSoon(max(1, int((asked + EMAIL_CHANGE_EVERY - now).total_seconds() + 0.999)))
+    token = secrets.token_urlsafe(24)
+    user.pending_email, user.pending_email_hash = address, hash_api_key(token)
+    user.pending_email_asked_at = now
+    return token
+
+
+def email_change_link(user: User, token: str, base_url: str) -> str:
+    """The link mailed to the address the user asked for (app.confirm_email)."""
+    return f"{base_url}/confirm-email?u={user.id}&t={token}"
+
+
+def pending_email_until(user: User) -> datetime | None:
+    """Until when the link of the change the user asked for works, if one waits."""
+    if user.pending_email is None or user.pending_email_asked_at is None:
+        return None
+    return user.pending_email_asked_at + EMAIL_CHANGE_VALID
+
+
+def pending_email_for(user: User, token: str, now: datetime) -> str | None:
+    """The address the link's token moves the user to, if it is the token of their waiting change and that
+    has not expired."""
+    until = pending_email_until(user)
+    if until is None or now >= until or not user.pending_email_hash:
+        return None
+    if not hmac.compare_digest(user.pending_email_hash, hash_api_key(token)):
+        return None
+    return user.pending_email
+
+
+def confirm_email_change(session: Session, user: User, token: str, now: datetime) -> str | None:
+    """Move the user to the address their link was mailed to; return the address they leave, or None if
+    `token` is not that of a change waiting for them. EmailTaken if another account took the address
+    meanwhile."""
+    address = pending_email_for(user, token, now)
+    if address is None:
+        return None
+    left = user.email
+    change_email(session, user, address)  # clears the change that waited
+    return left
 
 
 def create_user(session: Session, email: str, api_key: str | None = None) -> tuple[User, str]:

@@ -1068,6 +1068,11 @@
       ? `Email alerts stopped on ${new Date(me.email_trouble.at).toLocaleDateString()}: ${me.email_trouble.reason}. ` +
         "Check your address (below), then tick the box again. " + where
       : where;
+    // a new address asked for waits for the link mailed there to be opened
+    $("email-change-status").textContent = me.pending_email
+      ? `Waiting for you to open the link sent to ${me.pending_email} (until ` +
+        `${new Date(me.pending_email_until).toLocaleString()}); until then your address stays ${me.email}.`
+      : "";
   }
 
   $("alert-pace").addEventListener("change", async () => {
@@ -1141,6 +1146,12 @@
     event.preventDefault();
     try {
       const me = await api("/v1/me", { method: "PATCH", body: { email: $("email-new").value.trim() } });
+      if (me.pending_email) {
+        showDelivery(me);
+        $("email-change-status").textContent =
+          `We sent a link to ${me.pending_email}: your address changes when you open it (within a day).`;
+        return;
+      }
       const seen = localStorage.getItem(seenUntilKey()); // what was seen stays seen under the new address
       $("who").textContent = state.email = $("email-new").value = me.email;
       if (seen) localStorage.setItem(seenUntilKey(), seen);

@@ -451,7 +451,7 @@ def bootstrap_aws(env: dict[str, str]) -> str:
             kinesis.create_stream(StreamName=name, ShardCount=shards)
             created.append(f"stream {name}")
     # the sender's domain, verified: SES sends from a verified address or domain only
-    from jobs.mail import sender_domain
+    from models.mail import sender_domain
 
     domain = sender_domain(env["NOOK_MAIL_FROM"])
     ses = session.client("sesv2", endpoint_url=env["AWS_ENDPOINT_URL"])

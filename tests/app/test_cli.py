@@ -129,7 +129,8 @@ def test_users_list_rotate_key_and_delete(runner, committed):
     too_long = runner.invoke(args=["users", "rotate-key", "ann@example.com", "--keep-old", "2000"])
     assert too_long.exit_code == 2 and "0<=x<=1440" in too_long.output
 
-    # a new address (as the user's own PATCH /v1/me): refused if another has it or it is none
+    # a new address, at once (the operator's word; a user's PATCH /v1/me is confirmed by mail): refused
+    # if another has it or it is none
     moved = runner.invoke(args=["users", "set-email", "ben@example.com", " Ben.Two@Example.com"])
     assert moved.exit_code == 0 and "<ben.two@example.com>" in moved.output
     same = runner.invoke(args=["users", "set-email", "ben.two@example.com", "ben.two@example.com"])

@@ -14,8 +14,8 @@ from botocore.config import Config
 from sqlalchemy import func, select, update
 
 from jobs import notify
-from jobs.mail import Mailer, local_outbox
 from models.listing import Listing
+from models.mail import Mailer, local_outbox
 from models.region import Notification, Region
 from models.session import session_scope
 from models.source import Source

@@ -156,7 +156,7 @@ def test_the_services_moto_is_the_patched_one_and_numbers_records_in_order(moto_
 def test_the_local_aws_gets_what_nook_uses_once_and_lets_it_send_mail(moto_endpoint):
     """The bucket, both streams, the sender's domain as an SES identity and its feedback queue: the local
     sender's mail is taken, another's is refused, a bounce comes back; a second bootstrap creates nothing."""
-    from jobs.mail import Letter, Mailer, MailNotSent
+    from models.mail import Letter, Mailer, MailNotSent
 
     env = {
         "AWS_ACCESS_KEY_ID": "testing",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import time
 import urllib.error
 import urllib.request
@@ -10,6 +12,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
+import boto3
 import pytest
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.action_chains import ActionChains
@@ -19,6 +22,7 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 from sqlalchemy import func, select, text
 
+from models.mail import local_outbox
 from models.matching import match_regions
 from models.region import Region
 from models.session import session_scope
@@ -1060,6 +1064,43 @@ def test_have_alerts_emailed_from_the_page(browser, site, setting):
     status_is("Alerts come by email.")
     with session_scope() as session:
         assert session.scalar(select(User.email_trouble).where(User.email == "mail-me@example.com")) is None
+
+    # a new address waits for the link mailed there; the reader opens it and presses its button
+    ses = boto3.client("sesv2")
+    if "alerts@nook.test" not in {i["IdentityName"] for i in ses.list_email_identities()["EmailIdentities"]}:
+        ses.create_email_identity(EmailIdentity="alerts@nook.test")
+    address = browser.find_element(By.ID, "email-new")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", address)
+    address.clear()
+    address.send_keys("mail-me.new@example.com")
+    browser.find_element(By.CSS_SELECTOR, "#email-form button[type=submit]").click()
+    wait(browser).until(
+        lambda d: (
+            d.find_element(By.ID, "email-change-status").text
+            == "We sent a link to mail-me.new@example.com: your address changes when you open it "
+            "(within a day)."
+        )
+    )
+    assert browser.find_element(By.ID, "who").text == "mail-me@example.com"
+    browser.refresh()
+    wait(browser).until(
+        lambda d: (
+            "until then your address stays mail-me@example.com"
+            in d.find_element(By.ID, "email-change-status").text
+        )
+    )
+    [letter] = [
+        m for m in local_outbox(os.environ["AWS_ENDPOINT_URL"]) if m["To"] == "mail-me.new@example.com"
+    ]
+    link = re.search(r"http://\S+/confirm-email\?u=\d+&t=[\w-]+", letter.get_body(("plain",)).get_content())
+    browser.get(link.group(0))
+    button = wait(browser).until(ec.element_to_be_clickable((By.CSS_SELECTOR, "form button[type=submit]")))
+    assert button.text == "Use mail-me.new@example.com"
+    button.click()
+    wait(browser).until(lambda d: d.find_element(By.TAG_NAME, "h2").text == "Your address is changed")
+    browser.get(site.url)
+    wait(browser).until(lambda d: d.find_element(By.ID, "who").text == "mail-me.new@example.com")
+    assert browser.find_element(By.ID, "email-change-status").text == ""
     assert console_errors(browser, allowed=("409",)) == []
 
 
