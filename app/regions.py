@@ -36,6 +36,8 @@ CRITERIA = {
     "bathrooms_min": "min_bathrooms",
     "price_max": "max_price",
     "unit_types": "unit_types",
+    "sqft_min": "min_sqft",
+    "furnished": "furnished",
 }
 
 

@@ -8,7 +8,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from models.listing import UNIT_TYPES
-from models.normalize import text_fault
+from models.normalize import MAX_SQFT, text_fault
 from models.price_rank import PRICE_LABELS
 from models.region import ALERT_CHANNELS, ALERT_REASONS, NOTIFICATION_STATUSES
 from models.saved import MAX_NOTE
@@ -103,6 +103,11 @@ class ListingFilters(StrictSchema):
         ma.fields.String(validate=validate.OneOf(UNIT_TYPES)),
         metadata={"description": "Repeat to allow several types."},
     )
+    sqft_min = ma.fields.Integer(
+        validate=validate.Range(0, MAX_SQFT),
+        metadata={"description": "At least this floor area (sq ft); listings that give none are left out."},
+    )
+    sqft_max = ma.fields.Integer(validate=validate.Range(0, MAX_SQFT))
     furnished = ma.fields.Boolean()
     label = ma.fields.List(
         ma.fields.String(validate=validate.OneOf(PRICE_LABELS)),
@@ -135,6 +140,7 @@ class ListingFilters(StrictSchema):
             ("bedrooms_min", "bedrooms_max"),
             ("bathrooms_min", "bathrooms_max"),
             ("price_min", "price_max"),
+            ("sqft_min", "sqft_max"),
         ):
             if low in data and high in data and data[low] > data[high]:
                 raise ma.ValidationError(f"{low} is above {high}", field_name=low)
@@ -302,6 +308,16 @@ class CriteriaSchema(StrictSchema):
     bathrooms_min = ma.fields.Float(allow_none=True, validate=validate.Range(0, 20))
     price_max = ma.fields.Integer(allow_none=True, validate=validate.Range(1, 100_000))
     unit_types = ma.fields.List(ma.fields.String(validate=validate.OneOf(UNIT_TYPES)), allow_none=True)
+    sqft_min = ma.fields.Integer(
+        allow_none=True,
+        validate=validate.Range(1, MAX_SQFT),
+        metadata={
+            "description": "At least this floor area (sq ft); a listing that gives none does not meet it."
+        },
+    )
+    furnished = ma.fields.Boolean(
+        allow_none=True, metadata={"description": "true: furnished flats only; false: unfurnished only."}
+    )
 
     @ma.validates_schema
     def _order(self, data: dict, **_: object) -> None:

@@ -141,6 +141,8 @@ def filtered(query: Select, args: dict[str, Any]) -> Select:
         ("bathrooms_max", Listing.bathrooms, "<="),
         ("price_min", Listing.price, ">="),
         ("price_max", Listing.price, "<="),
+        ("sqft_min", Listing.sqft, ">="),
+        ("sqft_max", Listing.sqft, "<="),
     )
     for name, column, op in bounds:
         if args.get(name) is not None:

@@ -68,6 +68,8 @@ _WANTED = """r.alerts
            AND (r.max_bedrooms IS NULL OR l.bedrooms <= r.max_bedrooms)
            AND (r.min_bathrooms IS NULL OR l.bathrooms >= r.min_bathrooms)
            AND (r.max_price IS NULL OR l.price <= r.max_price)
+           AND (r.min_sqft IS NULL OR l.sqft >= r.min_sqft)
+           AND (r.furnished IS NULL OR l.furnished = r.furnished)
            AND (r.unit_types IS NULL OR cardinality(r.unit_types) = 0 OR l.unit_type = ANY(r.unit_types))"""
 
 # whether listing `l`'s price was cut in this transaction (the writer's statement before this one; the

@@ -48,6 +48,8 @@ class Region(Base):
     min_bathrooms: Mapped[float | None] = mapped_column(Float)
     max_price: Mapped[int | None] = mapped_column(Integer)
     unit_types: Mapped[list[str] | None] = mapped_column(ARRAY(String(16)))
+    min_sqft: Mapped[int | None] = mapped_column(Integer)  # a listing giving no size does not meet it
+    furnished: Mapped[bool | None] = mapped_column(Boolean)  # None: either
     # off: the region is there to browse, and queues no alerts (those not sent yet are withdrawn)
     alerts: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = created_at_column()

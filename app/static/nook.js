@@ -252,7 +252,7 @@
     if (state.selected !== null) {
       // the region's own criteria filter what it shows, as they filter its alerts
       const c = state.regions.get(state.selected).data.criteria;
-      for (const name of ["bedrooms_min", "bedrooms_max", "bathrooms_min", "price_max"]) {
+      for (const name of ["bedrooms_min", "bedrooms_max", "bathrooms_min", "price_max", "sqft_min", "furnished"]) {
         if (c[name] != null) params.set(name, String(c[name]));
       }
       for (const type of c.unit_types || []) params.append("unit_type", type);
@@ -519,6 +519,8 @@
       bedrooms_max: number("region-beds-max"),
       bathrooms_min: number("region-baths-min"),
       price_max: number("region-price-max"),
+      sqft_min: number("region-sqft-min"),
+      furnished: $("region-furnished").value === "" ? null : $("region-furnished").value === "true",
       unit_types: types.length ? types : null,
     };
   }
@@ -531,6 +533,8 @@
     $("region-beds-max").value = criteria.bedrooms_max ?? "";
     $("region-baths-min").value = criteria.bathrooms_min ?? "";
     $("region-price-max").value = criteria.price_max ?? "";
+    $("region-sqft-min").value = criteria.sqft_min ?? "";
+    $("region-furnished").value = criteria.furnished == null ? "" : String(criteria.furnished);
     document.querySelectorAll('input[name="unit-type"]').forEach((box) => {
       box.checked = (criteria.unit_types || []).includes(box.value);
     });

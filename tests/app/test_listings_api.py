@@ -137,6 +137,15 @@ def test_filters(client, market_ids, alice):
     labelled = search(client, alice, bbox=CITY, label="high", limit=100).get_json()["items"]
     assert labelled and all(i["price_rank"]["label"] == "high" for i in labelled)
 
+    # by floor area: listings that give none are left out of a size range
+    sizes = {i["id"]: i["sqft"] for i in search(client, alice, bbox=CITY, limit=100).get_json()["items"]}
+    assert None in sizes.values() and any(size and 700 <= size <= 1000 for size in sizes.values())
+    sized, _ = all_pages(client, alice, bbox=CITY, sqft_min=700, sqft_max=1000, limit=100)
+    assert {i for i, size in sizes.items() if size is not None and 700 <= size <= 1000} <= set(sized)
+    assert not {i for i, size in sizes.items() if size is None or not 700 <= size <= 1000} & set(sized)
+    wrong = search(client, alice, bbox=CITY, sqft_min=900, sqft_max=800)
+    assert wrong.status_code == 422 and "sqft_min is above sqft_max" in wrong.get_json()["detail"]
+
 
 def all_pages(client, caller, **params):
     seen, cursor, pages = [], None, 0

@@ -31,6 +31,8 @@ def test_create_read_list_update_delete(client, alice):
         "bathrooms_min": None,
         "price_max": 3000,
         "unit_types": ["condo"],
+        "sqft_min": None,
+        "furnished": None,
     }
     rid = region["id"]
     assert client.get(f"/v1/regions/{rid}", headers=alice.headers).get_json()["name"] == "Downtown"
@@ -40,6 +42,10 @@ def test_create_read_list_update_delete(client, alice):
     ).get_json()
     assert patched["name"] == "Core" and patched["criteria"]["price_max"] is None
     assert patched["criteria"]["bedrooms_min"] == 1
+    sized = client.patch(
+        f"/v1/regions/{rid}", json={"criteria": {"sqft_min": 550, "furnished": False}}, headers=alice.headers
+    ).get_json()["criteria"]
+    assert (sized["sqft_min"], sized["furnished"], sized["bedrooms_min"]) == (550, False, 1)
     assert client.delete(f"/v1/regions/{rid}", headers=alice.headers).status_code == 204
     assert client.get(f"/v1/regions/{rid}", headers=alice.headers).status_code == 404
 
@@ -124,6 +130,9 @@ def test_criteria_are_validated(client, alice):
     assert response.status_code == 422 and "bedrooms_min" in response.get_json()["detail"]
     response = create(client, alice, criteria={"unit_types": ["igloo"]})
     assert response.status_code == 422
+    for wrong in ({"sqft_min": 0}, {"sqft_min": 20_001}, {"furnished": "sometimes"}):
+        response = create(client, alice, criteria=wrong)
+        assert response.status_code == 422 and next(iter(wrong)) in response.get_json()["detail"], wrong
 
 
 def test_a_name_postgresql_cannot_store_is_refused_not_a_500(client, alice):

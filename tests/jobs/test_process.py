@@ -161,6 +161,32 @@ def test_region_matching_respects_criteria(db_session):
     assert {n.status for n in db_session.scalars(select(Notification))} == {"queued"}
 
 
+def test_a_region_can_ask_for_a_size_and_for_furnished_or_unfurnished(db_session):
+    # a renter who needs room for a desk, or brings no furniture, was alerted of every studio and every
+    # furnished flat in their area
+    a, _ = sources(db_session)
+    user, _ = create_user(db_session, "r@example.com")
+    roomy = add_region(db_session, user, "roomy", min_sqft=600)
+    ready = add_region(db_session, user, "ready to move in", min_sqft=600, furnished=True)
+    bare = add_region(db_session, user, "own furniture", furnished=False)
+    big_furnished = add_listing(db_session, a, "big-furnished", sqft=750, furnished="yes")
+    big_bare = add_listing(db_session, a, "big-bare", sqft=600, furnished="no")
+    small_furnished = add_listing(db_session, a, "small-furnished", sqft=450, furnished="yes")
+    no_size = add_listing(db_session, a, "no-size", furnished="no")
+    unsaid = add_listing(db_session, a, "unsaid", sqft=900)  # says nothing of furniture
+    process.process_pending(db_session, T0)
+    matches = set(db_session.execute(select(Notification.region_id, Notification.listing_id)).all())
+    assert matches == {
+        (roomy.id, big_furnished.id),
+        (roomy.id, big_bare.id),
+        (roomy.id, unsaid.id),
+        (ready.id, big_furnished.id),
+        (bare.id, big_bare.id),
+        (bare.id, no_size.id),
+    }
+    assert small_furnished.id not in {listing for _, listing in matches}
+
+
 def test_reprocessing_never_queues_a_second_alert(db_session):
     a, _ = sources(db_session)
     user, _ = create_user(db_session, "r@example.com")

@@ -222,13 +222,29 @@ def test_sign_in_draw_browse_estimate_delete(browser, site):
     name.clear()
     name.send_keys("Riverside East")
     alerts.click()
+    browser.find_element(By.ID, "region-sqft-min").send_keys("500")  # and room enough, for own furniture
+    Select(browser.find_element(By.ID, "region-furnished")).select_by_visible_text("unfurnished only")
     browser.find_element(By.CSS_SELECTOR, "#region-form button[type=submit]").click()
     wait(browser).until(
         lambda d: d.find_element(By.CSS_SELECTOR, "#region-list li .name").text == "Riverside East"
     )
     assert browser.find_element(By.CSS_SELECTOR, "#region-list li .quiet").text == "no alerts"
     with session_scope() as session:
-        assert session.get_one(Region, region_id).alerts is False
+        region = session.get_one(Region, region_id)
+        assert (region.alerts, region.min_sqft, region.furnished, region.min_bedrooms) == (
+            False,
+            500,
+            False,
+            1,
+        )
+    browser.find_element(By.CSS_SELECTOR, "#region-list li .edit").click()
+    wait(browser).until(ec.visibility_of_element_located((By.ID, "region-name")))
+    assert browser.find_element(By.ID, "region-sqft-min").get_attribute("value") == "500"
+    assert (
+        Select(browser.find_element(By.ID, "region-furnished")).first_selected_option.text
+        == "unfurnished only"
+    )
+    browser.find_element(By.ID, "region-cancel").click()
 
     # what should I pay?
     browser.find_element(By.ID, "est-sqft").send_keys("650")
