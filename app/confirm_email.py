@@ -16,9 +16,8 @@ from html import escape
 from flask import Blueprint, Response, render_template, request
 
 from app.db import get_db
-from app.web import html_page
+from app.web import base_url, html_page
 from models.mail import Letter, Mailer, MailNotSent
-from models.settings import get_settings
 from models.user import (
     EMAIL_CHANGE_VALID,
     EmailTaken,
@@ -30,11 +29,6 @@ from models.user import (
 
 bp = Blueprint("confirm_email", __name__)
 log = logging.getLogger(__name__)
-
-
-def base_url() -> str:
-    """Where the links in nook's letters lead: NOOK_PUBLIC_URL, else where this request reached nook."""
-    return get_settings().public_url or request.url_root.rstrip("/")
 
 
 def _letter(to: str, subject: str, lines: list[str], link: str | None = None) -> Letter:

@@ -13,8 +13,9 @@ from app.auth import SECURITY, auth_required, current_user
 from app.db import get_db
 from app.errors import ApiError
 from app.pagination import newest_first
-from app.schemas import PageArgs, SavedNoteBody, SavedPageSchema, SavedSchema
+from app.schemas import PageArgs, SavedNoteBody, SavedPageSchema, SavedSchema, ShareBody, ShareSchema
 from app.search import base_query, forget_kept, kept_item, shown_flat
+from app.web import base_url
 from models import saved as saved_model
 from models.explain import since_saved
 from models.listing import Listing, stands_for
@@ -26,7 +27,7 @@ blp = Blueprint(
 )
 
 
-def _saved_query(user_id: int) -> Select:
+def saved_query(user_id: int) -> Select:
     """The caller's saved listings as the flats they stand for, with what the listing API shows of each."""
     return saved_flats(
         user_id,
@@ -60,13 +61,13 @@ def saved(args: dict[str, Any]) -> dict[str, Any]:
     """Your saved listings, last saved first: each as it is now (its price against the price when you
     saved it, or that it is no longer listed)."""
     keys = (SavedListing.saved_at, SavedListing.listing_id)
-    query = _saved_query(current_user().id)
+    query = saved_query(current_user().id)
     rows, cursor = newest_first(get_db(), query, keys, "saved", args, lambda r: (r.saved_at, r.saved_id))
     return {"items": [_item(r) for r in rows], "next_cursor": cursor}
 
 
 def _saved_flat(user_id: int, flat_id: int) -> Any:
-    return get_db().execute(_saved_query(user_id).where(Listing.id == flat_id)).first()
+    return get_db().execute(saved_query(user_id).where(Listing.id == flat_id)).first()
 
 
 @blp.route("/<int:listing_id>", methods=["PUT"])
@@ -105,7 +106,7 @@ def note(body: dict[str, Any], listing_id: int) -> dict[str, Any]:
     """Keep a note with a saved listing (the id it is listed with there), or clear it (null or empty)."""
     user_id = current_user().id
     row = (
-        get_db().execute(_saved_query(user_id).where(stands_for(SavedListing.listing_id, listing_id))).first()
+        get_db().execute(saved_query(user_id).where(stands_for(SavedListing.listing_id, listing_id))).first()
     )
     if row is None:
         raise ApiError(404, "That listing is not among your saved listings.")
@@ -125,4 +126,45 @@ def unsave(listing_id: int) -> Response:
     """Remove a listing from your saved listings (the id it is listed with there, or the one you saved)."""
     missing = "That listing is not among your saved listings."
     forget_kept(get_db(), SavedListing, current_user().id, listing_id, missing)
+    return Response(status=204)
+
+
+def _shared() -> dict[str, Any]:
+    user = current_user()
+    token = user.shortlist_token
+    return {
+        "url": saved_model.shortlist_link(token, base_url()) if token else None,
+        "notes": user.shortlist_notes,
+    }
+
+
+@blp.route("/share")
+@auth_required
+@blp.doc(security=SECURITY)
+@blp.response(200, ShareSchema)
+def shared() -> dict[str, Any]:
+    """Whether your saved listings are shared, and the link that shows them."""
+    return _shared()
+
+
+@blp.route("/share", methods=["PUT"])
+@auth_required
+@blp.doc(security=SECURITY)
+@blp.arguments(ShareBody, as_kwargs=False)
+@blp.response(200, ShareSchema)
+def share(body: dict[str, Any]) -> dict[str, Any]:
+    """Share your saved listings, read-only, with anyone you give the link to (a partner, a flatmate):
+    the page shows each flat as it is now, with your notes if `notes` is true. Asking again keeps the
+    link and sets `notes`."""
+    saved_model.share(current_user(), body["notes"])
+    return _shared()
+
+
+@blp.route("/share", methods=["DELETE"])
+@auth_required
+@blp.doc(security=SECURITY)
+@blp.response(204)
+def stop_sharing() -> Response:
+    """Stop sharing: the link stops working (sharing again makes another)."""
+    saved_model.stop_sharing(current_user())
     return Response(status=204)

@@ -475,6 +475,23 @@ class SavedPageSchema(ma.Schema):
     next_cursor = ma.fields.String(allow_none=True, required=True)
 
 
+class ShareBody(StrictSchema):
+    notes = ma.fields.Boolean(
+        load_default=False, metadata={"description": "Whether the page shows your notes too (default false)."}
+    )
+
+
+class ShareSchema(ma.Schema):
+    url = ma.fields.String(
+        allow_none=True,
+        required=True,
+        metadata={
+            "description": "The page that shows your saved listings to anyone with it (null: not shared)."
+        },
+    )
+    notes = ma.fields.Boolean(required=True, metadata={"description": "Whether that page shows your notes."})
+
+
 class HiddenSchema(ma.Schema):
     """A listing you are not interested in."""
 

@@ -6,9 +6,10 @@ The browser libraries (Leaflet, Leaflet-Geoman) are installed from npm at build 
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, render_template
+from flask import Blueprint, Response, current_app, render_template, request
 
 from models.listing import UNIT_TYPES
+from models.settings import get_settings
 
 bp = Blueprint("web", __name__)
 
@@ -16,6 +17,12 @@ CSP = (
     "default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; "
     "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
+
+
+def base_url() -> str:
+    """Where the links nook hands out lead (in its letters, a shared shortlist's): NOOK_PUBLIC_URL, else
+    where this request reached nook."""
+    return get_settings().public_url or request.url_root.rstrip("/")
 
 
 def html_page(html: str, status: int = 200) -> Response:

@@ -16,18 +16,52 @@ left unsaid, as an alert that old expires.
 
 from __future__ import annotations
 
+import re
+import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, literal, or_
+from sqlalchemy import Select, and_, literal, or_, select
+from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from models.explain import GONE
 from models.listing import Listing, kept_flats
 from models.matching import MAX_ALERTED_CUT
-from models.user import SavedListing
+from models.user import SavedListing, User
 
 MAX_SAVED = 500
+
+
+def share(user: User, notes: bool) -> str:
+    """Share the user's saved listings (with their notes or not) through a link naming a random token;
+    return the token (the same while the share lasts)."""
+    if not user.shortlist_token:
+        user.shortlist_token = secrets.token_urlsafe(24)
+    user.shortlist_notes = notes
+    return user.shortlist_token
+
+
+def stop_sharing(user: User) -> None:
+    """The link stops working; sharing again makes another."""
+    user.shortlist_token, user.shortlist_notes = None, False
+
+
+def shortlist_link(token: str, base_url: str) -> str:
+    """The page that shows a shared shortlist (app.shortlist)."""
+    return f"{base_url}/shortlist/{token}"
+
+
+TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def sharer(session: Session, token: str) -> User | None:
+    """The user whose shortlist this token shares, if any."""
+    if not TOKEN.fullmatch(token):  # what token_urlsafe makes: nothing else names a share
+        return None
+    return session.scalar(select(User).where(User.shortlist_token == token))
+
+
 MAX_NOTE = 1000  # characters of a saver's note
 
 

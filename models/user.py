@@ -66,6 +66,10 @@ class User(Base):
     pending_email: Mapped[str | None] = mapped_column(String(320))
     pending_email_hash: Mapped[str | None] = mapped_column(String(64))
     pending_email_asked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # names the user's saved listings in the link that shows them to anyone who has it (models.saved.share);
+    # None: not shared. Whether that page shows the user's notes too
+    shortlist_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    shortlist_notes: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class SavedListing(Base):

@@ -122,7 +122,7 @@
     showDelivery(me);
     $("key-prefix").textContent = me.api_key_prefix + "…";
     startMap();
-    await Promise.all([loadRegions(), loadAlerts(), loadSaved(), loadHidden()]);
+    await Promise.all([loadRegions(), loadAlerts(), loadSaved(), loadHidden(), loadShare()]);
     pollAlerts();
     await reloadListings();
     await openLinkedListing();
@@ -1125,6 +1125,47 @@
       showDelivery(await api("/v1/me"));
     } catch (error) {
       $("webhook-status").textContent = error.message;
+    }
+  });
+
+  /* ---- a shared shortlist -------------------------------------------------- */
+
+  // the saved listings shown, read-only, to whoever has the link (a partner, a flatmate)
+  function showShare(share) {
+    const shared = share.url !== null;
+    $("share-url").value = share.url || "";
+    $("share-url").hidden = $("share-url-label").hidden = $("share-stop").hidden = !shared;
+    $("share-start").textContent = shared ? "Update the link's notes" : "Share my saved listings";
+    $("share-notes").checked = share.notes;
+  }
+
+  async function loadShare() {
+    try {
+      showShare(await api("/v1/me/saved/share"));
+    } catch (error) {
+      $("share-status").textContent = "Could not tell whether your list is shared: " + error.message;
+    }
+  }
+
+  $("share-start").addEventListener("click", async () => {
+    try {
+      showShare(await api("/v1/me/saved/share", { method: "PUT", body: { notes: $("share-notes").checked } }));
+      $("share-status").textContent = $("share-notes").checked
+        ? "Shared, with your notes: copy the link above."
+        : "Shared, without your notes: copy the link above.";
+      $("share-url").select();
+    } catch (error) {
+      $("share-status").textContent = error.message;
+    }
+  });
+
+  $("share-stop").addEventListener("click", async () => {
+    try {
+      await api("/v1/me/saved/share", { method: "DELETE" });
+      showShare({ url: null, notes: false });
+      $("share-status").textContent = "Not shared any more: the link shows nothing now.";
+    } catch (error) {
+      $("share-status").textContent = error.message;
     }
   });
 

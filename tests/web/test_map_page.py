@@ -887,6 +887,26 @@ def test_save_a_listing_and_see_what_becomes_of_it(browser, site):
         screenshot(browser, "13-saved-listing")
         assert audit(browser) == []  # the saved list's controls, labelled and legible
 
+        # shared, with the notes, to a flatmate who needs no key; then not any more
+        notes = browser.find_element(By.ID, "share-notes")
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", notes)
+        notes.click()
+        browser.find_element(By.ID, "share-start").click()
+        url = wait(browser).until(lambda d: d.find_element(By.ID, "share-url").get_attribute("value") or None)
+        assert (
+            browser.find_element(By.ID, "share-status").text
+            == "Shared, with your notes: copy the link above."
+        )
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            shared = answer.read().decode()
+        assert "1 saved listing," in shared and "Note: Viewing Saturday 2pm" in shared
+        assert f"${price - 200:,}" in shared
+        browser.find_element(By.ID, "share-stop").click()
+        wait(browser).until(lambda d: not d.find_element(By.ID, "share-url").is_displayed())
+        with pytest.raises(urllib.error.HTTPError) as stopped:
+            urllib.request.urlopen(url, timeout=10)
+        assert stopped.value.code == 404
+
         # opened from the saved list, its popup offers to remove it
         browser.find_element(
             By.CSS_SELECTOR, f'#saved-list li[data-listing="{listing_id}"] button.link'

@@ -1,0 +1,81 @@
+"""/shortlist/<token>: a user's saved listings, read-only, for whoever they gave the link to.
+
+A user shares their shortlist (`PUT /v1/me/saved/share`, models.saved.share) and hands the link to a
+partner or a flatmate, who needs no account: the page shows each flat as it is now (its price, what
+became of it since it was saved, how its price compares, the ad), and the user's notes if they chose
+so. It names nobody. A token that shares nothing (never, or no longer) is a 404.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, render_template
+
+from app.db import get_db
+from app.saved import saved_query
+from app.web import html_page
+from models.explain import explanation, since_saved
+from models.normalize import is_http_address
+from models.saved import sharer
+from models.user import SavedListing
+
+bp = Blueprint("shortlist", __name__)
+
+
+def _facts(row: Any) -> str:
+    """ "2 bd · 1 ba · 700 sq ft · condo · furnished", from what the listing says."""
+    parts = [
+        "studio" if row.bedrooms == 0 else f"{row.bedrooms} bd" if row.bedrooms is not None else None,
+        f"{row.bathrooms:g} ba" if row.bathrooms is not None else None,
+        f"{row.sqft:,} sq ft" if row.sqft else None,
+        row.unit_type,
+        {True: "furnished", False: "unfurnished"}.get(row.furnished),
+    ]
+    return " · ".join(p for p in parts if p)
+
+
+def _flat(row: Any, notes: bool) -> dict[str, Any]:
+    listed = row.status in ("active", "pending")
+    judged = listed and row.rank_label is not None and row.price is not None
+    return {
+        "title": row.title or _facts(row) or "A listing",
+        "price": row.price,
+        "facts": _facts(row),
+        "listed": listed,
+        "since": since_saved(row.saved_price, row.price, row.status, row.last_seen_at),
+        "rank": explanation(
+            row.price,
+            row.p25,
+            row.p75,
+            bedrooms=row.bedrooms,
+            bathrooms=row.bathrooms,
+            has_size=bool(row.sqft),
+            unit_type=row.unit_type,
+            label=row.rank_label,
+        )
+        if judged
+        else None,
+        "url": row.url if row.url and is_http_address(row.url) else None,  # as read; never another scheme
+        "note": row.note if notes else None,
+    }
+
+
+@bp.get("/shortlist/<token>")
+def shortlist(token: str) -> Response:
+    """The shared saved listings, last saved first."""
+    user = sharer(get_db(), token)
+    if user is None:
+        html, status = render_template("shortlist.html", flats=None), 404
+    else:
+        rows = get_db().execute(
+            saved_query(user.id).order_by(SavedListing.saved_at.desc(), SavedListing.listing_id.desc())
+        )
+        html, status = (
+            render_template("shortlist.html", flats=[_flat(r, user.shortlist_notes) for r in rows]),
+            200,
+        )
+    response = html_page(html, status)  # no referrer: the link's token stays here
+    response.headers["Cache-Control"] = "no-store"  # a share stopped stops at once
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
