@@ -38,6 +38,7 @@ CRITERIA = {
     "unit_types": "unit_types",
     "sqft_min": "min_sqft",
     "furnished": "furnished",
+    "labels": "labels",
 }
 
 
@@ -87,7 +88,7 @@ def _apply(region: Region, body: dict[str, Any]) -> None:
     for api, column in CRITERIA.items():
         if api in body.get("criteria", {}):
             value = body["criteria"][api]
-            setattr(region, column, (value or None) if api == "unit_types" else value)
+            setattr(region, column, (value or None) if api in ("unit_types", "labels") else value)
     if "alerts" in body:
         region.alerts = body["alerts"]
     low, high = region.min_bedrooms, region.max_bedrooms

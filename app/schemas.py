@@ -318,6 +318,14 @@ class CriteriaSchema(StrictSchema):
     furnished = ma.fields.Boolean(
         allow_none=True, metadata={"description": "true: furnished flats only; false: unfurnished only."}
     )
+    labels = ma.fields.List(
+        ma.fields.String(validate=validate.OneOf(PRICE_LABELS)),
+        allow_none=True,
+        metadata={
+            "description": "The price ranks wanted (low, typical, high; none: any). A listing nook does not "
+            "rank meets none. Judged when an alert is sent: one of a listing ranked otherwise is withdrawn."
+        },
+    )
 
     @ma.validates_schema
     def _order(self, data: dict, **_: object) -> None:

@@ -71,6 +71,13 @@ _WANTED = """r.alerts
            AND (r.min_sqft IS NULL OR l.sqft >= r.min_sqft)
            AND (r.furnished IS NULL OR l.furnished = r.furnished)
            AND (r.unit_types IS NULL OR cardinality(r.unit_types) = 0 OR l.unit_type = ANY(r.unit_types))"""
+# ... and its price rank is one the region wants. Judged when an alert is sent, not when it is queued: the
+# stream places a listing before it stores the listing's rank (the scoring runs alongside the placement),
+# so a region asking for ranks is queued an alert of every listing it would otherwise want, and the
+# notify job withdraws those whose rank (by then stored) it does not want. A listing nook does not rank
+# (no model, or beyond the model's market) meets no rank.
+_RANKED_AS_WANTED = """(r.labels IS NULL OR cardinality(r.labels) = 0 OR EXISTS (
+               SELECT 1 FROM price_ranks pr WHERE pr.listing_id = l.id AND pr.label = ANY(r.labels)))"""
 
 # whether listing `l`'s price was cut in this transaction (the writer's statement before this one; the
 # trigger of migration 0013 dates a change by its statement) by at least :cut_share of the price before,
@@ -158,7 +165,7 @@ _INHERITED = (
 _SENDABLE = f"""(EXISTS (
     SELECT 1 FROM listings l JOIN regions r ON r.id = notifications.region_id
     WHERE l.id = notifications.listing_id AND l.status = 'active' AND l.canonical_id IS NULL
-      AND ST_Contains(r.geom, l.geom) AND {_WANTED}
+      AND ST_Contains(r.geom, l.geom) AND {_WANTED} AND {_RANKED_AS_WANTED}
       AND NOT {hidden_sql("notifications.user_id", "l.id")}
       AND NOT EXISTS (
           SELECT 1 FROM listings c JOIN notifications s ON s.listing_id = c.id

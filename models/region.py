@@ -50,6 +50,9 @@ class Region(Base):
     unit_types: Mapped[list[str] | None] = mapped_column(ARRAY(String(16)))
     min_sqft: Mapped[int | None] = mapped_column(Integer)  # a listing giving no size does not meet it
     furnished: Mapped[bool | None] = mapped_column(Boolean)  # None: either
+    # the price ranks wanted (low, typical, high; None or empty: any): judged when an alert is sent, as a
+    # listing is placed before the stream stores its rank (models.matching)
+    labels: Mapped[list[str] | None] = mapped_column(ARRAY(String(16)))
     # off: the region is there to browse, and queues no alerts (those not sent yet are withdrawn)
     alerts: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = created_at_column()

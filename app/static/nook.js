@@ -256,6 +256,7 @@
         if (c[name] != null) params.set(name, String(c[name]));
       }
       for (const type of c.unit_types || []) params.append("unit_type", type);
+      for (const label of c.labels || []) params.append("label", label);
       return `/v1/regions/${state.selected}/listings?` + params;
     }
     const b = state.map.getBounds();
@@ -514,6 +515,7 @@
   function criteriaFromForm() {
     const number = (id) => ($(id).value === "" ? null : Number($(id).value));
     const types = [...document.querySelectorAll('input[name="unit-type"]:checked')].map((c) => c.value);
+    const labels = [...document.querySelectorAll('input[name="region-label"]:checked')].map((c) => c.value);
     return {
       bedrooms_min: number("region-beds-min"),
       bedrooms_max: number("region-beds-max"),
@@ -522,6 +524,7 @@
       sqft_min: number("region-sqft-min"),
       furnished: $("region-furnished").value === "" ? null : $("region-furnished").value === "true",
       unit_types: types.length ? types : null,
+      labels: labels.length ? labels : null,
     };
   }
 
@@ -537,6 +540,9 @@
     $("region-furnished").value = criteria.furnished == null ? "" : String(criteria.furnished);
     document.querySelectorAll('input[name="unit-type"]').forEach((box) => {
       box.checked = (criteria.unit_types || []).includes(box.value);
+    });
+    document.querySelectorAll('input[name="region-label"]').forEach((box) => {
+      box.checked = (criteria.labels || []).includes(box.value);
     });
     $("region-error").textContent = "";
     $("region-form").hidden = false;

@@ -33,6 +33,7 @@ def test_create_read_list_update_delete(client, alice):
         "unit_types": ["condo"],
         "sqft_min": None,
         "furnished": None,
+        "labels": None,
     }
     rid = region["id"]
     assert client.get(f"/v1/regions/{rid}", headers=alice.headers).get_json()["name"] == "Downtown"
@@ -46,6 +47,11 @@ def test_create_read_list_update_delete(client, alice):
         f"/v1/regions/{rid}", json={"criteria": {"sqft_min": 550, "furnished": False}}, headers=alice.headers
     ).get_json()["criteria"]
     assert (sized["sqft_min"], sized["furnished"], sized["bedrooms_min"]) == (550, False, 1)
+    for labels, stored in ((["low", "typical"], ["low", "typical"]), ([], None), (None, None)):
+        ranks = client.patch(
+            f"/v1/regions/{rid}", json={"criteria": {"labels": labels}}, headers=alice.headers
+        )
+        assert ranks.get_json()["criteria"]["labels"] == stored, labels
     assert client.delete(f"/v1/regions/{rid}", headers=alice.headers).status_code == 204
     assert client.get(f"/v1/regions/{rid}", headers=alice.headers).status_code == 404
 
@@ -130,7 +136,7 @@ def test_criteria_are_validated(client, alice):
     assert response.status_code == 422 and "bedrooms_min" in response.get_json()["detail"]
     response = create(client, alice, criteria={"unit_types": ["igloo"]})
     assert response.status_code == 422
-    for wrong in ({"sqft_min": 0}, {"sqft_min": 20_001}, {"furnished": "sometimes"}):
+    for wrong in ({"sqft_min": 0}, {"sqft_min": 20_001}, {"furnished": "sometimes"}, {"labels": ["cheap"]}):
         response = create(client, alice, criteria=wrong)
         assert response.status_code == 422 and next(iter(wrong)) in response.get_json()["detail"], wrong
 

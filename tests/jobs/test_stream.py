@@ -28,7 +28,7 @@ from models.price_rank import PriceModel, PriceRank
 from models.region import Notification, Region, RegionListing
 from models.session import session_scope
 from models.source import Source
-from models.user import User, create_user
+from models.user import User, create_user, give_key
 from tests.conftest import load_event
 from tests.factories import activate_artifact
 from tests.lambda_harness import zappa_settings_source
@@ -944,3 +944,45 @@ def test_a_price_cut_on_the_stream_alerts_the_regions_told_of_the_flat_again(zap
             session.scalar(select(Listing.previous_price).where(Listing.source_ref == flat["source_ref"]))
             == flat["price"]
         )
+
+
+def test_a_region_asking_for_low_prices_hears_only_of_the_flats_ranked_low(
+    zappa_stream, partner, receiver, poster, private_webhooks_allowed
+):
+    # the stream places a listing before it stores its rank (the scoring runs alongside): the region's
+    # alerts are queued as ever, and the notify job sends only those of flats ranked as the region asks
+    from jobs import notify
+
+    region_id = city_region()
+    with session_scope() as session:
+        session.get_one(Region, region_id).labels = ["low"]
+        session.scalars(select(User)).one().webhook_url = receiver.hook_url
+    result = zappa_stream.handler(
+        kinesis_event([json.dumps(p).encode() for p in payloads(40, seed=4)]), LocalContext()
+    )
+    assert result["batchItemFailures"] == [] and result["alerts"] > 0
+    with session_scope() as session:
+        ranked = dict(
+            session.execute(
+                select(Notification.listing_id, PriceRank.label).outerjoin(
+                    PriceRank, PriceRank.listing_id == Notification.listing_id
+                )
+            ).all()
+        )
+    low = {listing_id for listing_id, label in ranked.items() if label == "low"}
+    assert low and len(low) < len(ranked) == result["alerts"]  # some ranked otherwise
+    # the alert list shows only what will be sent
+    with session_scope() as session:
+        key = give_key(session.scalars(select(User)).one())
+    from app import create_app
+
+    listed = (
+        create_app().test_client().get("/v1/alerts?limit=100", headers={"Authorization": f"Bearer {key}"})
+    )
+    assert {a["listing"]["id"] for a in listed.get_json()["items"]} == low
+    sent = notify.notify_all(datetime.now(UTC), poster)
+    assert (sent["sent"], sent["withdrawn"]) == (len(low), len(ranked) - len(low))
+    told = {
+        n["listing_id"] for request in receiver.delivered for n in request.json()["nook"]["notifications"]
+    }
+    assert told == low

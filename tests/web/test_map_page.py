@@ -224,6 +224,8 @@ def test_sign_in_draw_browse_estimate_delete(browser, site):
     alerts.click()
     browser.find_element(By.ID, "region-sqft-min").send_keys("500")  # and room enough, for own furniture
     Select(browser.find_element(By.ID, "region-furnished")).select_by_visible_text("unfurnished only")
+    for label in ("low", "typical"):  # and a fair price
+        browser.find_element(By.CSS_SELECTOR, f'input[name="region-label"][value="{label}"]').click()
     browser.find_element(By.CSS_SELECTOR, "#region-form button[type=submit]").click()
     wait(browser).until(
         lambda d: d.find_element(By.CSS_SELECTOR, "#region-list li .name").text == "Riverside East"
@@ -237,6 +239,7 @@ def test_sign_in_draw_browse_estimate_delete(browser, site):
             False,
             1,
         )
+        assert region.labels == ["low", "typical"]
     browser.find_element(By.CSS_SELECTOR, "#region-list li .edit").click()
     wait(browser).until(ec.visibility_of_element_located((By.ID, "region-name")))
     assert browser.find_element(By.ID, "region-sqft-min").get_attribute("value") == "500"
@@ -244,6 +247,8 @@ def test_sign_in_draw_browse_estimate_delete(browser, site):
         Select(browser.find_element(By.ID, "region-furnished")).first_selected_option.text
         == "unfurnished only"
     )
+    ticked = browser.find_elements(By.CSS_SELECTOR, 'input[name="region-label"]:checked')
+    assert [box.get_attribute("value") for box in ticked] == ["low", "typical"]
     browser.find_element(By.ID, "region-cancel").click()
 
     # what should I pay?
