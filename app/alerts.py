@@ -107,6 +107,7 @@ def _me() -> dict[str, Any]:
     old_until = user.old_key_expires_at
     next_at = next_message_at(user)
     until = pending_email_until(user)
+    waiting = until is not None and until > datetime.now(UTC)  # an expired link waits for nothing
     return {
         "id": user.id,
         "email": user.email,
@@ -121,8 +122,8 @@ def _me() -> dict[str, Any]:
         "email_trouble": None
         if user.email_trouble is None
         else {"reason": user.email_trouble, "at": user.email_trouble_at},
-        "pending_email": user.pending_email if until and until > datetime.now(UTC) else None,
-        "pending_email_until": until if until and until > datetime.now(UTC) else None,
+        "pending_email": user.pending_email if waiting else None,
+        "pending_email_until": until if waiting else None,
     }
 
 
