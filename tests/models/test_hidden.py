@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import select, text
 
+from models import hidden as hidden_model
 from models.hidden import hidden_sql, not_hidden
 from models.listing import Listing
 from models.source import Source
@@ -13,7 +15,10 @@ from models.user import HiddenListing, create_user
 from tests.factories import insert_listing
 
 
-def test_a_search_and_an_alert_judge_the_same_flats_hidden(db_session):
+@pytest.mark.parametrize("listed", [hidden_model.MAX_LISTED, 1], ids=["flats listed", "each listing asked"])
+def test_a_search_and_an_alert_judge_the_same_flats_hidden(db_session, monkeypatch, listed):
+    # a search lists the flats a user hid up to MAX_LISTED, and past it asks of each listing it walks
+    monkeypatch.setattr(hidden_model, "MAX_LISTED", listed)
     source = Source(name="hid", kind="json_feed", config={"url": "http://unused"})
     db_session.add(source)
     db_session.flush()
