@@ -12,7 +12,7 @@ from sqlalchemy import or_
 
 from app.api import Blueprint
 from app.auth import SECURITY, auth_required, current_user
-from app.confirm_email import mail_confirmation
+from app.confirm_email import change_address
 from app.db import get_db
 from app.errors import ApiError
 from app.pagination import newest_first
@@ -35,8 +35,6 @@ from models.user import (
     AskedTooSoon,
     EmailTaken,
     alerts_to,
-    ask_email_change,
-    change_email,
     give_key,
     next_message_at,
     pending_email_until,
@@ -190,14 +188,9 @@ def change_me(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
         current_user().alert_every_minutes = minutes
     status = 200
     if "email" in body:
-        session, user = get_db(), current_user()
+        user = current_user()
         try:
-            if not get_settings().mail_from:  # no email to confirm it with, nor any sent to it
-                change_email(session, user, body["email"])
-            elif (token := ask_email_change(session, user, body["email"], datetime.now(UTC))) is not None:
-                session.flush()
-                mail_confirmation(user, token)
-                status = 202
+            status = 202 if change_address(get_db(), user, body["email"]) else 200
         except EmailTaken:
             raise ApiError(409, "email: another account has this address.", field="json.email") from None
         except ValueError as exc:

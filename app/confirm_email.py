@@ -13,15 +13,19 @@ import logging
 from datetime import UTC, datetime
 from html import escape
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, render_template
+from sqlalchemy.orm import Session
 
 from app.db import get_db
-from app.web import base_url, html_page
+from app.web import base_url, link_page, linked_user
 from models.mail import Letter, Mailer, MailNotSent
+from models.settings import get_settings
 from models.user import (
     EMAIL_CHANGE_VALID,
     EmailTaken,
     User,
+    ask_email_change,
+    change_email,
     confirm_email_change,
     email_change_link,
     pending_email_for,
@@ -69,6 +73,21 @@ def changed_letter(left: str, address: str) -> Letter:
     )
 
 
+def change_address(session: Session, user: User, email: str) -> bool:
+    """Change the user's address (`PATCH /v1/me`), or, where nook sends email, mail a link to the new
+    address that makes the change; return whether a link went. ValueError, EmailTaken or AskedTooSoon as
+    models.user says; MailNotSent if SES did not take the link (the caller rolls the ask back)."""
+    if not get_settings().mail_from:  # no email to confirm it with, nor any sent to it
+        change_email(session, user, email)
+        return False
+    token = ask_email_change(session, user, email, datetime.now(UTC))
+    if token is None:  # the address as it is: a change that waited is dropped
+        return False
+    session.flush()
+    mail_confirmation(user, token)
+    return True
+
+
 def mail_confirmation(user: User, token: str) -> None:
     """Mail the link of the change the user asked for to the address they asked for; MailNotSent if SES
     did not take it."""
@@ -77,24 +96,14 @@ def mail_confirmation(user: User, token: str) -> None:
     Mailer().send(confirmation_letter(user, user.pending_email, link))
 
 
-def _holder() -> tuple[User | None, str]:
-    """The user the link names and its token (the user None if the link names nobody)."""
-    raw_id, token = request.args.get("u", ""), request.args.get("t", "")
-    if not raw_id.isascii() or not raw_id.isdigit() or not 0 < int(raw_id) < 2**31 or not token:
-        return None, token
-    return get_db().get(User, int(raw_id)), token
-
-
 def _page(state: str, email: str | None = None, status: int = 200) -> Response:
-    response = html_page(render_template("confirm_email.html", state=state, email=email), status)
-    response.headers["Cache-Control"] = "no-store"  # the link's token stays here (no referrer either)
-    return response
+    return link_page(render_template("confirm_email.html", state=state, email=email), status)
 
 
 @bp.get("/confirm-email")
 def ask() -> Response:
     """The page the link opens: a button that makes the change."""
-    user, token = _holder()
+    user, token = linked_user()
     address = pending_email_for(user, token, datetime.now(UTC)) if user is not None else None
     if address is None:
         return _page("unknown", status=404)
@@ -104,7 +113,7 @@ def ask() -> Response:
 @bp.post("/confirm-email")
 def confirm() -> Response:
     """Change the address, and tell the address left."""
-    user, token = _holder()
+    user, token = linked_user()
     if user is None:
         return _page("unknown", status=404)
     address = user.pending_email

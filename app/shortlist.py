@@ -14,8 +14,8 @@ from flask import Blueprint, Response, render_template
 
 from app.db import get_db
 from app.saved import saved_query
-from app.web import html_page
-from models.explain import explanation, since_saved
+from app.web import link_page
+from models.explain import explain_listing, listing_facts, since_saved
 from models.normalize import is_http_address
 from models.saved import sharer
 from models.user import SavedListing
@@ -23,39 +23,17 @@ from models.user import SavedListing
 bp = Blueprint("shortlist", __name__)
 
 
-def _facts(row: Any) -> str:
-    """ "2 bd · 1 ba · 700 sq ft · condo · furnished", from what the listing says."""
-    parts = [
-        "studio" if row.bedrooms == 0 else f"{row.bedrooms} bd" if row.bedrooms is not None else None,
-        f"{row.bathrooms:g} ba" if row.bathrooms is not None else None,
-        f"{row.sqft:,} sq ft" if row.sqft else None,
-        row.unit_type,
-        {True: "furnished", False: "unfurnished"}.get(row.furnished),
-    ]
-    return " · ".join(p for p in parts if p)
-
-
 def _flat(row: Any, notes: bool) -> dict[str, Any]:
     listed = row.status in ("active", "pending")
     judged = listed and row.rank_label is not None and row.price is not None
+    facts = listing_facts(row, kind=True)
     return {
-        "title": row.title or _facts(row) or "A listing",
+        "title": row.title or facts,
         "price": row.price,
-        "facts": _facts(row),
+        "facts": facts,
         "listed": listed,
         "since": since_saved(row.saved_price, row.price, row.status, row.last_seen_at),
-        "rank": explanation(
-            row.price,
-            row.p25,
-            row.p75,
-            bedrooms=row.bedrooms,
-            bathrooms=row.bathrooms,
-            has_size=bool(row.sqft),
-            unit_type=row.unit_type,
-            label=row.rank_label,
-        )
-        if judged
-        else None,
+        "rank": explain_listing(row, row.p25, row.p75, row.rank_label) if judged else None,
         "url": row.url if row.url and is_http_address(row.url) else None,  # as read; never another scheme
         "note": row.note if notes else None,
     }
@@ -75,7 +53,6 @@ def shortlist(token: str) -> Response:
             render_template("shortlist.html", flats=[_flat(r, user.shortlist_notes) for r in rows]),
             200,
         )
-    response = html_page(html, status)  # no referrer: the link's token stays here
-    response.headers["Cache-Control"] = "no-store"  # a share stopped stops at once
+    response = link_page(html, status)
     response.headers["X-Robots-Tag"] = "noindex"
     return response

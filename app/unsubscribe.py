@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import hmac
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, render_template
 
-from app.db import get_db
-from app.web import html_page
+from app.web import link_page, linked_user
 from models.user import User
 
 bp = Blueprint("unsubscribe", __name__)
@@ -21,10 +20,7 @@ bp = Blueprint("unsubscribe", __name__)
 
 def _holder() -> User | None:
     """The user the link names, if its token is theirs."""
-    raw_id, token = request.args.get("u", ""), request.args.get("t", "")
-    if not raw_id.isascii() or not raw_id.isdigit() or not 0 < int(raw_id) < 2**31 or not token:
-        return None
-    user = get_db().get(User, int(raw_id))
+    user, token = linked_user()
     if (
         user is None
         or not user.mail_token
@@ -36,9 +32,7 @@ def _holder() -> User | None:
 
 def _page(state: str, user: User | None, status: int = 200) -> Response:
     html = render_template("unsubscribe.html", state=state, email=user.email if user else None)
-    response = html_page(html, status)  # no referrer: the link's token stays here
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return link_page(html, status)
 
 
 @bp.get("/unsubscribe")

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, render_template, request
 
+from app.db import get_db
 from models.listing import UNIT_TYPES
 from models.settings import get_settings
+from models.user import User
 
 bp = Blueprint("web", __name__)
 
@@ -23,6 +25,23 @@ def base_url() -> str:
     """Where the links nook hands out lead (in its letters, a shared shortlist's): NOOK_PUBLIC_URL, else
     where this request reached nook."""
     return get_settings().public_url or request.url_root.rstrip("/")
+
+
+def link_page(html: str, status: int = 200) -> Response:
+    """A page a link holding a token opens (an email's, a share's): as every page of nook's, it sends no
+    referrer, so the token stays here, and no cache keeps it (a link turned off stops at once)."""
+    response = html_page(html, status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def linked_user() -> tuple[User | None, str]:
+    """The user a link's query names (`u`, their id) and the token it holds (`t`); None for the user if
+    it names nobody. Whether the token is theirs is the caller's to judge."""
+    raw_id, token = request.args.get("u", ""), request.args.get("t", "")
+    if not raw_id.isascii() or not raw_id.isdigit() or not 0 < int(raw_id) < 2**31 or not token:
+        return None, token
+    return get_db().get(User, int(raw_id)), token
 
 
 def html_page(html: str, status: int = 200) -> Response:

@@ -63,7 +63,7 @@ from jobs.mail_feedback import read_feedback
 from jobs.messages import Entry, Message, Part, listing_on_nook, nook_page
 from jobs.runtime import budget_deadline, past, run_job
 from jobs.webhook_post import NoAnswer, WebhookPoster
-from models.explain import last_change, since_saved
+from models.explain import last_change, listing_facts, since_saved
 from models.listing import Listing
 from models.mail import Letter, Mailer, MailNotSent
 from models.matching import READY, withdraw_alerts
@@ -115,12 +115,7 @@ def backoff(attempts: int) -> timedelta:
 
 
 def _facts(listing: Listing) -> str:
-    facts = [f"${listing.price:,}", "studio" if listing.bedrooms == 0 else f"{listing.bedrooms} bd"]
-    if listing.bathrooms is not None:
-        facts.append(f"{listing.bathrooms:g} ba")
-    if listing.sqft:
-        facts.append(f"{listing.sqft:,} sqft")
-    return " · ".join(facts)
+    return f"${listing.price:,} · {listing_facts(listing)}"
 
 
 def _entry(notification: Notification, listing: Listing, region: Region, rank: PriceRank | None) -> Entry:

@@ -85,6 +85,34 @@ def explanation(
     )
 
 
+def explain_listing(listing: Any, p25: float, p75: float, label: str | None) -> str:
+    """`explanation` of a listing (anything with its price, bedrooms, bathrooms, sqft and unit_type: a
+    Listing, a search row) against a rank's range and label."""
+    return explanation(
+        listing.price,
+        p25,
+        p75,
+        bedrooms=listing.bedrooms,
+        bathrooms=listing.bathrooms,
+        has_size=listing.sqft is not None,
+        unit_type=listing.unit_type,
+        label=label,
+    )
+
+
+def listing_facts(listing: Any, kind: bool = False) -> str:
+    """ "2 bd · 1 ba · 600 sqft" from what the listing says (with `kind`: its unit type and whether it is
+    furnished, when it says)."""
+    facts = ["studio" if listing.bedrooms == 0 else f"{listing.bedrooms} bd"]
+    if listing.bathrooms is not None:
+        facts.append(f"{listing.bathrooms:g} ba")
+    if listing.sqft:
+        facts.append(f"{listing.sqft:,} sqft")
+    if kind:
+        facts += [listing.unit_type, {True: "furnished", False: "unfurnished"}.get(listing.furnished)]
+    return " · ".join(fact for fact in facts if fact)
+
+
 def range_sentence(
     p25: float,
     p75: float,

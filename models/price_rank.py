@@ -8,7 +8,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, created_at_column
-from models.explain import explanation
+from models.explain import explain_listing
 
 if TYPE_CHECKING:
     from models.listing import Listing
@@ -55,13 +55,4 @@ class PriceRank(Base):
 
     def explain(self, listing: "Listing") -> str:
         """The plain-words explanation of the listing's price against this rank (API, map, alerts)."""
-        return explanation(
-            listing.price,
-            self.p25,
-            self.p75,
-            bedrooms=listing.bedrooms,
-            bathrooms=listing.bathrooms,
-            has_size=listing.sqft is not None,
-            unit_type=listing.unit_type,
-            label=self.label,
-        )
+        return explain_listing(listing, self.p25, self.p75, self.label)

@@ -171,6 +171,12 @@ class EmailTaken(ValueError):
     """Another user has this address."""
 
 
+def _not_taken(session: Session, user: User, address: str) -> None:
+    """EmailTaken if another user has the address (as stored)."""
+    if session.scalar(select(User.id).where(User.email == address, User.id != user.id)) is not None:
+        raise EmailTaken(f"another account has the address {address}")
+
+
 def change_email(session: Session, user: User, email: str) -> bool:
     """Give the user a new address (where their alerts go, if by email); return whether it changed.
     ValueError if it cannot be an address, EmailTaken if another user has it. The links in emails sent
@@ -178,8 +184,7 @@ def change_email(session: Session, user: User, email: str) -> bool:
     address = checked_email(email)
     if address == user.email:
         return False
-    if session.scalar(select(User.id).where(User.email == address, User.id != user.id)) is not None:
-        raise EmailTaken(f"another account has the address {address}")
+    _not_taken(session, user, address)
     # the links in emails to the old address stop working, and its trouble was its own
     changed = {
         "email": address,
@@ -227,8 +232,7 @@ def ask_email_change(session: Session, user: User, email: str, now: datetime) ->
     if address == user.email:
         user.pending_email = user.pending_email_hash = user.pending_email_asked_at = None
         return None
-    if session.scalar(select(User.id).where(User.email == address, User.id != user.id)) is not None:
-        raise EmailTaken(f"another account has the address {address}")
+    _not_taken(session, user, address)
     asked = user.pending_email_asked_at
     if asked is not None and now - asked < EMAIL_CHANGE_EVERY:
         raise AskedTooSoon(max(1, int((asked + EMAIL_CHANGE_EVERY - now).total_seconds() + 0.999)))
