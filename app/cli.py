@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from typing import IO
 
 import click
 from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from models.export import forget_exports, write_export
 from models.normalize import NUL, text_fault
 from models.region import Notification, Region
 from models.session import session_scope
+from models.settings import get_settings
 from models.user import (
     EmailTaken,
     HiddenListing,
@@ -172,6 +175,25 @@ def users_set_email(email: str, new_email: str) -> None:
     click.echo(line)
 
 
+@users_group.command("export")
+@click.argument("email", type=TEXT)
+@click.option(
+    "-o",
+    "--output",
+    type=click.File("w", encoding="utf-8"),
+    default="-",
+    help="Write it here (default: stdout).",
+)
+def users_export(email: str, output: IO[str]) -> None:
+    """Write everything nook holds about a user as JSON (what `POST /v1/me/export` gives them): to
+    answer their request for it, or before deleting them."""
+    with session_scope() as session:
+        user = _user(session, email)
+        written = write_export(session, user, output, datetime.now(UTC), get_settings().public_url)
+    counts = ", ".join(f"{count} {name}" for name, count in written.counts.items())
+    click.echo(f"exported {email}: {counts} ({written.size:,} bytes)", err=True)
+
+
 @users_group.command("delete")
 @click.argument("email", type=TEXT)
 @click.option("--yes", is_flag=True, help="Do not ask first.")
@@ -183,6 +205,7 @@ def users_delete(email: str, yes: bool) -> None:
         if not yes:
             click.confirm(f"delete user {user.id} <{user.email}> and their {regions} region(s)?", abort=True)
         user_id, address = user.id, user.email
+        forget_exports(user_id)
         session.delete(user)  # the database deletes their regions, and with them memberships and alerts
     click.echo(f"deleted user {user_id} <{address}> and {regions} region(s)")
 

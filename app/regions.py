@@ -24,22 +24,12 @@ from app.schemas import (
 )
 from app.search import listing_item, search_listings
 from models.matching import refresh_region_members
-from models.region import Region
+from models.region import CRITERIA, Region
 
 blp = Blueprint(
     "regions", __name__, url_prefix="/v1/regions", description="Areas you draw, and their alerts."
 )
 MAX_REGIONS = 50
-CRITERIA = {
-    "bedrooms_min": "min_bedrooms",
-    "bedrooms_max": "max_bedrooms",
-    "bathrooms_min": "min_bathrooms",
-    "price_max": "max_price",
-    "unit_types": "unit_types",
-    "sqft_min": "min_sqft",
-    "furnished": "furnished",
-    "labels": "labels",
-}
 
 
 def _stored_geometry(geojson: str) -> Any:

@@ -489,6 +489,23 @@ class ShareBody(StrictSchema):
     )
 
 
+class ExportSchema(ma.Schema):
+    url = ma.fields.String(
+        required=True,
+        metadata={"description": "Where the JSON document is read (no key needed: keep it to yourself)."},
+    )
+    expires_at = ma.fields.AwareDateTime(
+        required=True, metadata={"description": "When the link stops working."}
+    )
+    bytes = ma.fields.Integer(required=True, metadata={"description": "The document's size."})
+    counts = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Integer(),
+        required=True,
+        metadata={"description": "How many regions, saved, hidden listings and alerts it holds."},
+    )
+
+
 class ShareSchema(ma.Schema):
     url = ma.fields.String(
         allow_none=True,

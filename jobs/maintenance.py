@@ -10,8 +10,10 @@ from sqlalchemy import delete, text, update
 from sqlalchemy.orm import Session
 
 from jobs.runtime import run_job
+from models.export import KEEP, drop_exports
 from models.listing import QuarantinedRecord
 from models.ops import CheckResult, JobRun
+from models.settings import get_settings
 
 # a run still "running" this long after it started has stopped without saying so: no Lambda runs longer
 # than 15 minutes, nor a local run a day
@@ -74,11 +76,19 @@ def prune_history(session: Session, now: datetime, keep_days: int = 90) -> dict[
     }
 
 
+def housekeeping(session: Session, now: datetime, keep_days: int = 90) -> dict[str, int]:
+    """Prune history, and delete the users' exports written more than a day ago (their links expired
+    long before)."""
+    counts = prune_history(session, now, keep_days)
+    counts["exports_deleted"] = drop_exports(get_settings().bucket, older_than=now - KEEP)
+    return counts
+
+
 def run(event: Mapping[str, Any] | None, context: Any) -> dict[str, Any]:
-    """Batch-stage entry point: prune history (kwargs: keep_days)."""
+    """Batch-stage entry point: housekeeping (kwargs: keep_days)."""
     return run_job(
         "prune_history",
-        lambda session, **kwargs: prune_history(session, datetime.now(UTC), **kwargs),
+        lambda session, **kwargs: housekeeping(session, datetime.now(UTC), **kwargs),
         event,
         context,
     )

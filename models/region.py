@@ -25,6 +25,17 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, created_at_column
 
+# a region's criteria as the API names them, and the columns that hold them
+CRITERIA = {
+    "bedrooms_min": "min_bedrooms",
+    "bedrooms_max": "max_bedrooms",
+    "bathrooms_min": "min_bathrooms",
+    "price_max": "max_price",
+    "unit_types": "unit_types",
+    "sqft_min": "min_sqft",
+    "furnished": "furnished",
+    "labels": "labels",
+}
 # queued until a webhook takes it; expired when none did within NOOK_ALERT_MAX_AGE_HOURS (jobs.notify)
 NOTIFICATION_STATUSES = ("queued", "sent", "expired")
 # why an alert was (last) queued: a flat new to its region, or a cut of a price the region was told of

@@ -1213,6 +1213,26 @@
     }
   });
 
+  // the document is written to S3; the answer is a link to it that works for an hour
+  $("export-new").addEventListener("click", async () => {
+    const link = $("export-link");
+    link.hidden = true;
+    $("export-status").textContent = "Gathering your data…";
+    try {
+      const done = await api("/v1/me/export", { method: "POST" });
+      const counts = done.counts;
+      link.href = done.url;
+      link.textContent = `Your data (${Math.max(1, Math.round(done.bytes / 1024)).toLocaleString("en-US")} KB)`;
+      link.hidden = false;
+      const until = new Date(done.expires_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+      $("export-status").textContent =
+        `${counts.regions} regions, ${counts.saved} saved, ${counts.hidden} hidden listings and ` +
+        `${counts.alerts} alerts. The link works until ${until}.`;
+    } catch (error) {
+      $("export-status").textContent = error.message;
+    }
+  });
+
   $("account-delete").addEventListener("click", async () => {
     if (!window.confirm("Delete your account, with your regions, alerts, saved and hidden listings? This cannot be undone.")) return;
     try {

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 
+import boto3
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import (
@@ -81,7 +83,9 @@ CHECKS = [
 EXAMPLES = 30
 
 
-def test_fuzz_the_api_against_its_openapi_document(app, alice, market_ids, active_model, monkeypatch):
+def test_fuzz_the_api_against_its_openapi_document(
+    app, alice, market_ids, active_model, monkeypatch, moto_endpoint
+):
     """Generated requests (valid and not) for every operation: never a 5xx, never an undocumented response.
 
     (schemathesis' lazy pytest loader reads a private attribute pytest 9 removed, so the
@@ -90,6 +94,7 @@ def test_fuzz_the_api_against_its_openapi_document(app, alice, market_ids, activ
     fuzzed too; test_estimates_api holds the reach.)
     """
     monkeypatch.setattr("models.pricing.REACH_M", float("inf"))
+    boto3.client("s3").create_bucket(Bucket=os.environ["NOOK_BUCKET"])  # where exports go
     schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
     # replacing alice's key or deleting her ends every later call with a 401: those go last

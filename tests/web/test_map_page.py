@@ -576,7 +576,12 @@ def test_phone_sized_screen_and_labelled_controls(phone, site):
     assert console_errors(phone) == []
 
 
-def test_replace_the_api_key_and_delete_the_account_from_the_page(browser, site):
+def exports() -> list[str]:
+    listed = boto3.client("s3").list_objects_v2(Bucket=os.environ["NOOK_BUCKET"], Prefix="exports/")
+    return [obj["Key"] for obj in listed.get("Contents", [])]
+
+
+def test_replace_the_api_key_export_and_delete_the_account_from_the_page(browser, site, moto_endpoint):
     # a key that leaked could not be replaced at all; the page now does it and keeps the browser signed in
     with session_scope() as session:
         _, old = create_user(session, "rotator@example.com")
@@ -625,7 +630,19 @@ def test_replace_the_api_key_and_delete_the_account_from_the_page(browser, site)
     with session_scope() as session:
         assert session.scalar(select(func.count()).where(User.email == "moved@example.com")) == 1
 
-    # and done with nook: the account goes (with its regions and alerts), the page signs out
+    # their data, to take away: a link to the document, which holds what the page showed
+    boto3.client("s3").create_bucket(Bucket=os.environ["NOOK_BUCKET"])
+    download = browser.find_element(By.ID, "export-new")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", download)
+    download.click()
+    link = wait(browser).until(ec.visibility_of_element_located((By.ID, "export-link")))
+    status = browser.find_element(By.ID, "export-status").text
+    assert status.startswith("0 regions, 0 saved, 0 hidden listings and 0 alerts. The link works until ")
+    with urllib.request.urlopen(link.get_attribute("href"), timeout=10) as answer:
+        assert json.loads(answer.read())["account"]["email"] == "moved@example.com"
+    assert len(exports()) == 1
+
+    # and done with nook: the account goes (with its regions, alerts and exports), the page signs out
     browser.find_element(By.ID, "account-delete").click()
     wait(browser).until(ec.alert_is_present()).accept()
     wait(browser).until(ec.visibility_of_element_located((By.ID, "api-key")))
@@ -633,6 +650,7 @@ def test_replace_the_api_key_and_delete_the_account_from_the_page(browser, site)
     assert me(new) == 401
     with session_scope() as session:
         assert session.scalar(select(func.count()).where(User.email == "moved@example.com")) == 0
+    assert exports() == []
     # the address another account has (409), and the polls under way as the account went (401)
     refused = ("/v1/me - Failed to load resource: the server responded with a status of 409", "status of 401")
     assert console_errors(browser, allowed=refused) == []
