@@ -154,7 +154,7 @@ def similar(args: dict[str, Any], listing_id: int) -> dict[str, Any]:
     together), within 5 km, nearest first, each with its distance and price rank."""
     listing, _, lat, lon = _load(listing_id)
     rows = similar_listings(get_db(), current_user().id, listing, lat, lon, args["limit"])
-    return {"items": [listing_item(row) | {"distance_m": round(row.distance_m)} for row in rows]}
+    return {"items": [listing_item(row) for row in rows]}
 
 
 @blp.route("/<int:listing_id>/price-rank.svg")

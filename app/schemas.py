@@ -17,7 +17,7 @@ from models.user import MAX_ALERT_EVERY_MINUTES
 MAX_SIMILAR = 20  # similar listings /v1/listings/{id}/similar gives at most
 
 MAX_PAGE = 100
-SORTS = ("newest", "price", "price_desc", "value", "price_cut")
+SORTS = ("newest", "price", "price_desc", "value", "price_cut", "distance")
 
 
 class StrictSchema(ma.Schema):
@@ -82,10 +82,11 @@ class LatLon(ma.fields.String):
     """lat,lon in degrees (WGS 84)."""
 
     def _deserialize(self, value, attr, data, **kwargs):  # type: ignore[no-untyped-def]
-        lat, lon = _pair(super()._deserialize(value, attr, data, **kwargs), "near", 2)
+        name = self.data_key or self.name
+        lat, lon = _pair(super()._deserialize(value, attr, data, **kwargs), name, 2)
         if not (-90 <= lat <= 90 and -180 <= lon <= 180):
             raise ma.ValidationError(
-                "near must be lat,lon with latitude in -90..90 and longitude in -180..180"
+                f"{name} must be lat,lon with latitude in -90..90 and longitude in -180..180"
             )
         return (lat, lon)
 
@@ -128,8 +129,16 @@ class ListingFilters(StrictSchema):
         validate=validate.OneOf(SORTS),
         metadata={
             "description": "newest | price | price_desc | value (price relative to p50) | price_cut (the "
-            "largest share of the price taken off by the last change first; no cut last)"
+            "largest share of the price taken off by the last change first; no cut last) | distance (the "
+            "nearest to distance_from, or to near, first)"
         },
+    )
+    distance_from = LatLon(
+        metadata={
+            "description": "lat,lon of a place that matters (work, a school): each listing says how far "
+            "it is from there (`distance_m`), and sort=distance puts the nearest first. Default: near.",
+            "example": "43.6453,-79.3806",
+        }
     )
     limit = ma.fields.Integer(load_default=20, validate=validate.Range(1, MAX_PAGE))
     cursor = ma.fields.String(validate=validate.Length(max=500))
@@ -144,6 +153,10 @@ class ListingFilters(StrictSchema):
         ):
             if low in data and high in data and data[low] > data[high]:
                 raise ma.ValidationError(f"{low} is above {high}", field_name=low)
+        if data.get("sort") == "distance" and "distance_from" not in data and "near" not in data:
+            raise ma.ValidationError(
+                "sort=distance needs distance_from (lat,lon), or near", field_name="sort"
+            )
 
 
 class ListingSearchArgs(ListingFilters):
@@ -223,6 +236,11 @@ class ListingSchema(ma.Schema):
         allow_none=True,
         required=True,
         metadata={"description": "the last change of its asking price; null if nook never saw one"},
+    )
+    distance_m = ma.fields.Integer(
+        metadata={
+            "description": "How far it is from distance_from (or near), in metres; only if one was given."
+        }
     )
 
 

@@ -45,18 +45,20 @@ CUT_SHARE = case(
 
 @dataclass(frozen=True)
 class SortSpec:
-    """An allowed sort: its key columns and directions (the id breaks ties)."""
+    """An allowed sort: its key columns and directions (the id breaks ties); `number` if the first key
+    is a computed number (a float in the cursor)."""
 
     keys: tuple[ColumnElement[Any], ...]
     descending: bool
+    number: bool = False
 
 
 SORTS = {
     "newest": SortSpec((Listing.posted_at, Listing.id), descending=True),
     "price": SortSpec((Listing.price, Listing.id), descending=False),
     "price_desc": SortSpec((Listing.price, Listing.id), descending=True),
-    "value": SortSpec((VALUE, Listing.id), descending=False),
-    "price_cut": SortSpec((CUT_SHARE, Listing.id), descending=True),
+    "value": SortSpec((VALUE, Listing.id), descending=False, number=True),
+    "price_cut": SortSpec((CUT_SHARE, Listing.id), descending=True, number=True),
 }
 # In a region, the same orders come straight off region_listings' indexes (an index walk of a
 # page, however many listings the region holds). "value" depends on ranks: it sorts the region.
@@ -165,7 +167,7 @@ def filtered(query: Select, args: dict[str, Any]) -> Select:
 def _after(spec: SortSpec, keys: list[Any]) -> ColumnElement[bool]:
     first, last_id = keys
     column, id_column = spec.keys
-    if column is VALUE or column is CUT_SHARE:
+    if spec.number:
         value = literal(key_number(first), Float)
     elif sort_is_time(column):
         value = literal(key_time(first), type_=column.type)
@@ -182,19 +184,35 @@ def sort_is_time(column: ColumnElement[Any]) -> bool:
 
 def _cursor_keys(sort: str, row: Any) -> list[Any]:
     first = {
-        "newest": row.posted_at.isoformat(),
-        "price": row.price,
-        "price_desc": row.price,
-        "value": float(row.value),
-        "price_cut": float(row.cut_share),
-    }[sort]
+        "newest": lambda: row.posted_at.isoformat(),
+        "price": lambda: row.price,
+        "price_desc": lambda: row.price,
+        "value": lambda: float(row.value),
+        "price_cut": lambda: float(row.cut_share),
+        "distance": lambda: float(row.distance_m),  # a row has it only from a search from a place
+    }[sort]()
     return [first, row.id]
+
+
+def metres_from(lat: float, lon: float) -> ColumnElement[float]:
+    """A listing's distance from a point, in metres on the spheroid."""
+    here = func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)
+    return func.ST_Distance(cast(Listing.geom, Geography), cast(here, Geography))
+
+
+def distance_from(args: dict[str, Any]) -> ColumnElement[float] | None:
+    """The distance a search gives (and may sort by): from `distance_from`, else from `near`."""
+    point = args.get("distance_from") or args.get("near")
+    return None if point is None else metres_from(*point)
 
 
 def build_search(session: Session, user_id: int, args: dict[str, Any]) -> tuple[Select, SortSpec, str]:
     """The ordered query (one row past the page) a search runs, its sort spec and sort name."""
     sort = args.get("sort", "newest")
-    spec = SORTS[sort]
+    distance = distance_from(args)
+    spec = (
+        SortSpec((distance, Listing.id), descending=False, number=True) if sort == "distance" else SORTS[sort]
+    )
     if "region_id" in args and sort in REGION_SORTS:
         region = owned_region(session, user_id, args["region_id"])
         spec = REGION_SORTS[sort]
@@ -205,6 +223,8 @@ def build_search(session: Session, user_id: int, args: dict[str, Any]) -> tuple[
     else:
         query = filtered(within_area(base_query(), session, user_id, args), args)
     query = query.where(not_hidden(session, user_id))
+    if distance is not None:
+        query = query.add_columns(distance.label("distance_m"))
     if args.get("cursor"):
         query = query.where(_after(spec, decode_cursor(args["cursor"], sort, 2)))
     order = [key.desc() for key in spec.keys] if spec.descending else [key.asc() for key in spec.keys]
@@ -233,9 +253,7 @@ def similar_listings(
     # orders differ a little away from the equator
     nearest = (
         base_query()
-        .add_columns(
-            func.ST_Distance(cast(Listing.geom, Geography), cast(here, Geography)).label("distance_m")
-        )
+        .add_columns(metres_from(lat, lon).label("distance_m"))
         .where(Listing.id != listing.id, rooms, not_hidden(session, user_id))
         .order_by(Listing.geom.op("<->")(here))
         .limit(limit * 3)
@@ -261,7 +279,7 @@ def listing_item(row: Any) -> dict[str, Any]:
             "p75": round(row.p75),
             "model_version": row.model_version,
         }
-    return {
+    item = {
         "id": row.id,
         "title": row.title,
         "price": row.price,
@@ -276,6 +294,9 @@ def listing_item(row: Any) -> dict[str, Any]:
         "price_rank": rank,
         "price_change": last_change(row),
     }
+    if "distance_m" in row._mapping:  # a search from a place, or similar listings
+        item["distance_m"] = round(row.distance_m)
+    return item
 
 
 # a listing asked for by id, and the flat it stands for: itself, or the listing it was found to copy

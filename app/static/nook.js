@@ -18,8 +18,10 @@
     cursor: null,
     listings: new Map(), // id -> {item, marker}
     pending: null, // a drawn layer not yet saved, or {id} when editing
-    picking: false,
+    picking: null, // what a click on the map picks a point for (a function of it), if anything
     estimateAt: null,
+    place: null, // [lat, lon] of the signed-in user's place (work, a school): listings say how far
+    placeMarker: null,
     loadToken: 0,
     loadedPath: null, // the first page's query the list was last loaded with
     seenAlerts: null, // alert ids already shown (null before the first load)
@@ -122,6 +124,7 @@
     showDelivery(me);
     $("key-prefix").textContent = me.api_key_prefix + "…";
     startMap();
+    showPlace();
     await Promise.all([loadRegions(), loadAlerts(), loadSaved(), loadHidden(), loadShare()]);
     pollAlerts();
     await reloadListings();
@@ -212,10 +215,10 @@
     });
     map.on("click", (event) => {
       if (!state.picking) return;
-      state.picking = false;
-      state.estimateAt = event.latlng;
-      $("est-where").textContent = event.latlng.lat.toFixed(5) + ", " + event.latlng.lng.toFixed(5);
+      const picked = state.picking;
+      state.picking = null;
       map.getContainer().style.cursor = "";
+      picked(event.latlng);
     });
     const legend = L.control({ position: "bottomleft" });
     legend.onAdd = () => {
@@ -226,6 +229,7 @@
         box.append(el("div", {}, dot, label === "unranked" ? "not ranked" : label + " price"));
       }
       box.append(el("div", {}, el("span", { class: "saved-dot" }), "saved by you"));
+      box.append(el("div", { id: "legend-place", hidden: "" }, el("span", { class: "place-dot" }), "your place"));
       return box;
     };
     legend.addTo(map);
@@ -248,6 +252,7 @@
   function listingsPath(cursor) {
     const params = new URLSearchParams({ sort: $("sort").value, limit: String(PAGE) });
     if ($("price-cut").checked) params.set("price_cut", "true");
+    if (state.place) params.set("distance_from", state.place.map((v) => v.toFixed(6)).join(","));
     if (cursor) params.set("cursor", cursor);
     if (state.selected !== null) {
       // the region's own criteria filter what it shows, as they filter its alerts
@@ -335,6 +340,9 @@
     );
     const change = item.price_change;
     if (change && change.percent < 0) row.append(el("span", { class: "cut", title: change.words, text: "price cut" }));
+    if (item.distance_m != null) {
+      row.append(el("span", { class: "distance", title: "from your place", text: metres(item.distance_m) + " away" }));
+    }
     row.append(el("span", { class: "saved-tag", text: "saved", hidden: "" }));
     const open = () => openListing(item.id);
     row.addEventListener("click", open);
@@ -415,9 +423,13 @@
     }
   }
 
+  function metres(distance) {
+    return distance < 1000 ? distance + " m" : (distance / 1000).toFixed(1) + " km";
+  }
+
   // a listing like the one open, to compare with: a press opens it
   function similarItem(other) {
-    const away = other.distance_m < 1000 ? other.distance_m + " m" : (other.distance_m / 1000).toFixed(1) + " km";
+    const away = metres(other.distance_m);
     const rooms = other.bedrooms === 0 ? "studio" : other.bedrooms + " bed";
     const button = el("button", { type: "button", class: "link", "data-listing": String(other.id) },
       `${money(other.price)} · ${rooms} · ${away} away · ${labelOf(other)}`);
@@ -647,11 +659,57 @@
     else renderRegionList();
   }
 
+  /* ---- your place ------------------------------------------------------- */
+
+  // a place that matters (work, a school), kept in this browser for each account: every listing says how
+  // far it is from there, and "Nearest my place" sorts by it
+  const placeKey = () => "nook.place." + state.email;
+
+  function showPlace() {
+    const saved = JSON.parse(localStorage.getItem(placeKey()) || "null");
+    state.place = Array.isArray(saved) && saved.length === 2 ? saved : null;
+    $("place-set").textContent = state.place ? "Move my place" : "Set my place";
+    $("place-clear").hidden = !state.place;
+    $("sort").querySelector('option[value="distance"]').disabled = !state.place;
+    if (!state.place && $("sort").value === "distance") $("sort").value = "newest";
+    if (state.placeMarker) state.placeMarker.remove();
+    state.placeMarker = state.place
+      ? L.circleMarker(state.place, { radius: 8, color: "#ffffff", weight: 2, fillColor: "#1d1d1d", fillOpacity: 1,
+        className: "place-marker", pmIgnore: true, interactive: false }).addTo(state.map)
+      : null;
+    $("legend-place").hidden = !state.place;
+  }
+
+  $("place-set").addEventListener("click", () => {
+    $("place-status").textContent = "Click the map where your place is (work, a school) …";
+    pick(async (latlng) => {
+      localStorage.setItem(placeKey(), JSON.stringify([latlng.lat, latlng.lng]));
+      showPlace();
+      $("sort").value = "distance";
+      $("place-status").textContent = "Listings say how far they are from your place; the nearest come first.";
+      await reloadListings();
+    });
+  });
+
+  $("place-clear").addEventListener("click", async () => {
+    localStorage.removeItem(placeKey());
+    showPlace();
+    $("place-status").textContent = "";
+    await reloadListings();
+  });
+
   /* ---- estimate --------------------------------------------------------- */
 
-  $("est-pick").addEventListener("click", () => {
-    state.picking = true;
+  function pick(picked) {
+    state.picking = picked;
     state.map.getContainer().style.cursor = "crosshair";
+  }
+
+  $("est-pick").addEventListener("click", () => {
+    pick((latlng) => {
+      state.estimateAt = latlng;
+      $("est-where").textContent = latlng.lat.toFixed(5) + ", " + latlng.lng.toFixed(5);
+    });
     $("est-where").textContent = "click the map …";
   });
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -12,6 +13,7 @@ from models.listing import Listing
 from tests.factories import insert_active_listings
 
 CITY = "-79.70,43.50,-79.05,43.90"  # covers the whole demo market
+WORK = "43.6453,-79.3806"  # a place that matters, downtown
 
 
 def search(client, caller, **params):
@@ -74,6 +76,85 @@ def test_near_search_is_a_circle_in_metres(client, market_ids, alice, db_session
     assert got == expected and got
 
 
+def metres(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance (haversine, mean Earth radius): within ~0.5% of the spheroid's."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = (
+        math.sin((p2 - p1) / 2) ** 2
+        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    )
+    return 2 * 6_371_008.8 * math.asin(math.sqrt(a))
+
+
+def test_each_listing_says_how_far_it_is_from_a_place_and_the_nearest_come_first(client, market_ids, alice):
+    lat, lon = map(float, WORK.split(","))
+    plain = search(client, alice, bbox=CITY, limit=5).get_json()["items"]
+    assert all("distance_m" not in item for item in plain)  # no place given: no distance
+    items = search(client, alice, bbox=CITY, sort="distance", distance_from=WORK, limit=100).get_json()[
+        "items"
+    ]
+    assert len(items) == 100
+    for item in items:
+        where = item["location"]
+        expected = metres(lat, lon, where["latitude"], where["longitude"])
+        assert abs(item["distance_m"] - expected) <= 0.005 * expected + 1, item
+    distances = [item["distance_m"] for item in items]
+    assert distances == sorted(distances) and distances[0] < 1000 < distances[-1]
+    # every other listing in the city (as the newest first list them, each with its distance) is no nearer
+    # than the 100th
+    nearest, rest, cursor = {i["id"] for i in items}, [], None
+    while True:
+        page = search(
+            client, alice, bbox=CITY, distance_from=WORK, limit=100, **({"cursor": cursor} if cursor else {})
+        ).get_json()
+        rest += [i["distance_m"] for i in page["items"] if i["id"] not in nearest]
+        if not (cursor := page["next_cursor"]):
+            break
+    assert len(rest) == 300 and min(rest) >= distances[-1]
+
+    # near gives the place by default; distance_from, another
+    circle = search(client, alice, near=WORK, radius_m=2000, sort="distance", limit=100).get_json()["items"]
+    assert circle and [i["distance_m"] for i in circle] == sorted(i["distance_m"] for i in circle)
+    assert all(i["distance_m"] <= 2000 for i in circle)
+    elsewhere = search(
+        client, alice, near=WORK, radius_m=2000, distance_from="43.70,-79.40", sort="distance", limit=100
+    ).get_json()["items"]
+    assert {i["id"] for i in elsewhere} == {i["id"] for i in circle}
+    for item in elsewhere:  # from the other place, 6 km north
+        where = item["location"]
+        expected = metres(43.70, -79.40, where["latitude"], where["longitude"])
+        assert abs(item["distance_m"] - expected) <= 0.005 * expected + 1 and expected > 4000
+
+
+def test_a_regions_listings_nearest_a_place_first(client, market_ids, alice):
+    square = {
+        "type": "Polygon",
+        "coordinates": [
+            [[-79.42, 43.63], [-79.35, 43.63], [-79.35, 43.68], [-79.42, 43.68], [-79.42, 43.63]]
+        ],
+    }
+    region = client.post("/v1/regions", json={"name": "core", "geometry": square}, headers=alice.headers)
+    path = f"/v1/regions/{region.get_json()['id']}/listings"
+    everything, cursor = [], None
+    while True:
+        query = {
+            "sort": "distance",
+            "distance_from": WORK,
+            "limit": 7,
+            **({"cursor": cursor} if cursor else {}),
+        }
+        body = client.get(path, query_string=query, headers=alice.headers).get_json()
+        everything += body["items"]
+        cursor = body["next_cursor"]
+        if not cursor:
+            break
+    newest = client.get(path, query_string={"limit": 100}, headers=alice.headers).get_json()["items"]
+    assert len(everything) == len(newest) > 7 and {i["id"] for i in everything} == {i["id"] for i in newest}
+    assert [i["distance_m"] for i in everything] == sorted(i["distance_m"] for i in everything)
+    refused = client.get(path, query_string={"sort": "distance"}, headers=alice.headers)
+    assert refused.status_code == 422 and "needs distance_from" in str(refused.get_json())
+
+
 @pytest.mark.parametrize(
     ("params", "field"),
     [
@@ -83,6 +164,19 @@ def test_near_search_is_a_circle_in_metres(client, market_ids, alice, db_session
         ({"bbox": "-79,43,-80,44"}, "query.bbox"),
         ({"bbox": "a,b,c,d"}, "query.bbox"),
         ({"near": "95,10", "radius_m": 10}, "query.near"),
+        ({"bbox": CITY, "sort": "distance"}, "query.sort"),  # from where?
+        ({"bbox": CITY, "distance_from": "43.6"}, "query.distance_from"),
+        ({"bbox": CITY, "distance_from": "43.6,-200"}, "query.distance_from"),
+        ({"bbox": CITY, "distance_from": "43.6,nan"}, "query.distance_from"),
+        (
+            {
+                "bbox": CITY,
+                "sort": "distance",
+                "distance_from": WORK,
+                "cursor": encode_cursor("distance", ["x", 1]),
+            },
+            "query.cursor",
+        ),
         ({"bbox": CITY, "limit": 500}, "query.limit"),
         ({"bbox": CITY, "sort": "random()"}, "query.sort"),
         ({"bbox": CITY, "unit_type": "castle"}, "query.unit_type.0"),
@@ -158,7 +252,7 @@ def all_pages(client, caller, **params):
             return seen, pages
 
 
-@pytest.mark.parametrize("sort", ["newest", "price", "price_desc", "value", "price_cut"])
+@pytest.mark.parametrize("sort", ["newest", "price", "price_desc", "value", "price_cut", "distance"])
 def test_sorted_and_paginated_without_gaps_or_repeats(client, db_session, market_ids, alice, sort):
     for n, listing_id in enumerate(list(market_ids.values())[:120]):  # cuts of 1-12%, some alike, and rises
         db_session.execute(
@@ -166,19 +260,21 @@ def test_sorted_and_paginated_without_gaps_or_repeats(client, db_session, market
             .where(Listing.id == listing_id)
             .values(price=Listing.price * (100 - n % 13 + 1) // 100)
         )
-    ids, pages = all_pages(client, alice, bbox=CITY, sort=sort, limit=37)
+    place = {"distance_from": WORK} if sort == "distance" else {}
+    ids, pages = all_pages(client, alice, bbox=CITY, sort=sort, limit=37, **place)
     assert len(ids) == len(set(ids)) == 400 and pages == 11
-    items = search(client, alice, bbox=CITY, sort=sort, limit=100).get_json()["items"]
+    items = search(client, alice, bbox=CITY, sort=sort, limit=100, **place).get_json()["items"]
     key = {
         "newest": lambda i: -datetime.fromisoformat(i["posted_at"]).timestamp(),
         "price": lambda i: i["price"],
         "price_desc": lambda i: -i["price"],
         "value": lambda i: i["price"] / i["price_rank"]["p50"] if i["price_rank"] else 1e9,
         "price_cut": lambda i: min(0, i["price_change"]["percent"]) if i["price_change"] else 0,
+        "distance": lambda i: i["distance_m"],
     }[sort]
     keys = [key(i) for i in items]
-    # the API rounds p50 to whole dollars, and a percentage to a tenth; the server sorts exactly
-    slack = {"value": 1e-3, "price_cut": 0.05}.get(sort, 0)
+    # the API rounds p50 to whole dollars, a percentage to a tenth, metres to whole; the server sorts exactly
+    slack = {"value": 1e-3, "price_cut": 0.05, "distance": 1}.get(sort, 0)
     assert all(a <= b + slack for a, b in zip(keys, keys[1:], strict=False))
 
 

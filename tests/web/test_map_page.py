@@ -369,6 +369,60 @@ def move_sort_and_page(browser, moveend_before_more: bool) -> list[int]:
     )
 
 
+def distances_listed(driver) -> list[float | None]:
+    """Each listed row's distance from the user's place, in metres (None: the row gives none)."""
+    texts = driver.execute_script(
+        "return [...document.querySelectorAll('#listing-list li')]"
+        ".map(r => r.querySelector('.distance') ? r.querySelector('.distance').textContent : null)"
+    )
+    shown = [re.fullmatch(r"([\d.]+) (m|km) away", t) if t else None for t in texts]
+    return [float(m[1]) * (1000 if m[2] == "km" else 1) if m else None for m in shown]
+
+
+def test_listings_say_how_far_they_are_from_your_place_and_the_nearest_come_first(browser, site):
+    sign_in(browser, site)
+    wait_for_listings(browser)
+    sort = Select(browser.find_element(By.ID, "sort"))
+    assert not browser.find_element(By.CSS_SELECTOR, '#sort option[value="distance"]').is_enabled()
+    assert set(distances_listed(browser)) == {None}
+
+    # the estimate's point is picked with a click too: one pick does not leak into the other
+    browser.find_element(By.ID, "est-pick").click()
+    click_map(browser, [(-120, 60)])
+    picked = browser.find_element(By.ID, "est-where").text
+    assert re.fullmatch(r"43\.\d+, -79\.\d+", picked), picked
+
+    browser.find_element(By.ID, "place-set").click()
+    assert "Click the map" in browser.find_element(By.ID, "place-status").text
+    click_map(browser, [(0, 0)])
+    wait(browser).until(lambda d: "nearest come first" in d.find_element(By.ID, "place-status").text)
+    assert browser.find_element(By.ID, "est-where").text == picked  # the place's click was the place's
+    wait(browser).until(lambda d: None not in distances_listed(d) and len(distances_listed(d)) > 5)
+    assert sort.first_selected_option.get_attribute("value") == "distance"
+    distances = distances_listed(browser)
+    assert distances == sorted(distances) and distances[0] < 2000, distances
+    assert browser.find_elements(By.CSS_SELECTOR, "#map path.place-marker")
+    assert browser.find_element(By.ID, "legend-place").is_displayed()
+    assert browser.find_element(By.ID, "place-set").text == "Move my place"
+    screenshot(browser, "13-my-place")
+
+    # kept in this browser: after a reload the place, its sort and distances are back
+    browser.refresh()
+    wait_for_listings(browser)
+    wait(browser).until(lambda d: None not in distances_listed(d))
+    sort = Select(browser.find_element(By.ID, "sort"))
+    assert browser.find_element(By.CSS_SELECTOR, '#sort option[value="distance"]').is_enabled()
+    sort.select_by_value("distance")
+    wait(browser).until(lambda d: distances_listed(d)[:5] == distances[:5])  # the same, nearest first
+
+    browser.find_element(By.ID, "place-clear").click()
+    wait(browser).until(lambda d: set(distances_listed(d)) == {None})
+    assert sort.first_selected_option.get_attribute("value") == "newest"
+    assert not browser.find_elements(By.CSS_SELECTOR, "#map path.place-marker")
+    assert not browser.find_element(By.ID, "legend-place").is_displayed()
+    assert console_errors(browser) == []
+
+
 def test_a_sort_right_after_a_move_is_not_undone_by_the_moves_reload(browser, site):
     """Moving the map schedules a reload 250 ms out; changing the sort reloads at once. The scheduled one
     used to fire after the next page had been added and put the list back to page one."""
