@@ -5,7 +5,8 @@
 Loads n demo-market listings (with price ranks) and 1,000 regions (100 users x 10)
 into a scratch database, then times region searches, bbox searches, estimates and a
 listing's similar listings through the Flask app in-process (p50/p99), and the searches of a user who hid
-the 1,000 newest listings of their largest region (every page walks past them), and prints EXPLAIN
+the 1,000 newest listings of their largest region (every page walks past them), and the searches
+of views and regions nearest a place (sort=distance: every listing of the area measured), and prints EXPLAIN
 ANALYZE of the searches to show the spatial (GiST) index at work.
 Targets: search p50 <= 15 ms, p99 <= 60 ms; estimate p50 <= 5 ms.
 """
@@ -158,6 +159,31 @@ def main() -> None:
             headers={"Authorization": f"Bearer {pairs[0][0]}"},
         )
 
+    def bbox_nearest():  # the same views, nearest a place in them first (the page's "Nearest my place")
+        lat, lon = CENTRE[0] + rng.uniform(-0.05, 0.12), CENTRE[1] + rng.uniform(-0.15, 0.15)
+        half = rng.uniform(0.005, 0.02)
+        bbox = f"{lon - half * 1.4},{lat - half},{lon + half * 1.4},{lat + half}"
+        return client.get(
+            "/v1/listings",
+            query_string={
+                "bbox": bbox,
+                "limit": 20,
+                "bedrooms_min": 1,
+                "sort": "distance",
+                "distance_from": f"{lat + rng.uniform(-half, half)},{lon + rng.uniform(-half, half)}",
+            },
+            headers={"Authorization": f"Bearer {pairs[0][0]}"},
+        )
+
+    def region_nearest():
+        key, region_id = rng.choice(pairs)
+        place = f"{CENTRE[0] + rng.uniform(-0.05, 0.12)},{CENTRE[1] + rng.uniform(-0.15, 0.15)}"
+        return client.get(
+            "/v1/listings",
+            query_string={"region_id": region_id, "limit": 20, "sort": "distance", "distance_from": place},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+
     def estimate():
         body = {
             "bedrooms": rng.choice([0, 1, 2, 3]),
@@ -194,6 +220,8 @@ def main() -> None:
         ("estimate", estimate),
         ("similar", similar),
         ("region search, its 1,000 newest hidden", hider_region_search),
+        ("bbox search, nearest a place", bbox_nearest),
+        ("region search, nearest a place", region_nearest),
     )
     for name, fn in requests:
         p50, p99, statuses = timed_requests(client, fn, args.requests)

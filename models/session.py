@@ -35,10 +35,17 @@ def get_engine() -> Engine:
 def build_engine(settings: Settings) -> Engine:
     """An engine as `settings` say: a small pool, the stage named on every connection, and statements
     and idle transactions cut off once they outlive the stage's Lambda (db_statement_timeout_s)."""
-    connect_args: dict[str, object] = {"connect_timeout": 10, "application_name": f"nook-{settings.stage}"}
+    # JIT off: compiling a query whose estimate passed jit_above_cost took up to a second (a search nearest
+    # a place, measured at 1M listings), for statements that run in milliseconds
+    options = "-c jit=off"
     if settings.db_statement_timeout_s > 0:
         ms = round(settings.db_statement_timeout_s * 1000)
-        connect_args["options"] = f"-c statement_timeout={ms} -c idle_in_transaction_session_timeout={ms}"
+        options += f" -c statement_timeout={ms} -c idle_in_transaction_session_timeout={ms}"
+    connect_args: dict[str, object] = {
+        "connect_timeout": 10,
+        "application_name": f"nook-{settings.stage}",
+        "options": options,
+    }
     return create_engine(
         sqlalchemy_url(settings.database_url),
         pool_pre_ping=True,

@@ -65,6 +65,7 @@ def test_near_search_is_a_circle_in_metres(client, market_ids, alice, db_session
                     func.geography(Listing.geom),
                     func.geography(func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)),
                     1500,
+                    False,  # on the sphere, as distance_m is measured
                 )
             )
         )
@@ -124,6 +125,44 @@ def test_each_listing_says_how_far_it_is_from_a_place_and_the_nearest_come_first
         where = item["location"]
         expected = metres(43.70, -79.40, where["latitude"], where["longitude"])
         assert abs(item["distance_m"] - expected) <= 0.005 * expected + 1 and expected > 4000
+
+
+def test_nearest_first_in_metres_where_degrees_disagree(client, alice, db_session):
+    """At 60 N a degree of longitude is half a degree of latitude's metres: the index walks listings by
+    degrees, and the page must still come in metres (and page on without a gap), from inside the area or
+    from a place far outside it."""
+    from models.source import Source
+    from tests.factories import insert_listing
+
+    source = Source(name="north", kind="json_feed", config={"url": "http://unused"})
+    db_session.add(source)
+    db_session.flush()
+    now = datetime.now(UTC)
+    spots = {"east": (0.010, 0), "north": (0, 0.007), "far east": (0.030, 0), "far north": (0, 0.012)}
+    ids = {
+        name: insert_listing(db_session, source.id, name, now, 10.0 + dx, 60.0 + dy)
+        for name, (dx, dy) in spots.items()
+    }
+    # east: 0.010 degrees but ~556 m; north: 0.007 degrees but ~778 m
+    for limit in (1, 2, 4):
+        order, cursor = [], None
+        while True:
+            page = search(
+                client,
+                alice,
+                bbox="9.9,59.9,10.1,60.1",
+                sort="distance",
+                distance_from="60,10",
+                limit=limit,
+                **({"cursor": cursor} if cursor else {}),
+            ).get_json()
+            order += [(i["id"], i["distance_m"]) for i in page["items"]]
+            if not (cursor := page["next_cursor"]):
+                break
+        assert [i for i, _ in order] == [ids["east"], ids["north"], ids["far north"], ids["far east"]], limit
+        assert [d for _, d in order] == sorted(d for _, d in order) and 550 < order[0][1] < 560
+    afar = search(client, alice, bbox="9.9,59.9,10.1,60.1", sort="distance", distance_from="61,10", limit=1)
+    assert [i["id"] for i in afar.get_json()["items"]] == [ids["far north"]]  # 110 km south of it
 
 
 def test_a_regions_listings_nearest_a_place_first(client, market_ids, alice):
