@@ -203,16 +203,16 @@ def metres_from(lat: float, lon: float) -> ColumnElement[float]:
     return func.ST_Distance(cast(Listing.geom, Geography), cast(here, Geography), False)
 
 
-def distance_from(args: dict[str, Any]) -> ColumnElement[float] | None:
-    """The distance a search gives (and may sort by): from `distance_from`, else from `near`."""
-    point = args.get("distance_from") or args.get("near")
-    return None if point is None else metres_from(*point)
+def place_of(args: dict[str, Any]) -> tuple[float, float] | None:
+    """Where a search measures distances from (and may sort by them): `distance_from`, else `near`."""
+    return args.get("distance_from") or args.get("near")
 
 
 def build_search(session: Session, user_id: int, args: dict[str, Any]) -> tuple[Select, SortSpec, str]:
     """The ordered query (one row past the page) a search runs, its sort spec and sort name."""
     sort = args.get("sort", "newest")
-    distance = distance_from(args)
+    place = place_of(args)
+    distance = None if place is None else metres_from(*place)
     spec = (
         SortSpec((distance, Listing.id), descending=False, number=True) if sort == "distance" else SORTS[sort]
     )
@@ -232,7 +232,7 @@ def build_search(session: Session, user_id: int, args: dict[str, Any]) -> tuple[
         query = query.where(_after(spec, decode_cursor(args["cursor"], sort, 2)))
     rows = int(args.get("limit", 20)) + 1
     if sort == "distance":
-        return nearest_first(query, distance, args.get("distance_from") or args["near"], rows), spec, sort
+        return nearest_first(query, distance, place, rows), spec, sort
     order = [key.desc() for key in spec.keys] if spec.descending else [key.asc() for key in spec.keys]
     return query.order_by(*order).limit(rows), spec, sort
 
