@@ -180,11 +180,11 @@ def users_set_email(email: str, new_email: str) -> None:
 @click.option(
     "-o",
     "--output",
-    type=click.File("w", encoding="utf-8"),
+    type=click.File("wb"),
     default="-",
     help="Write it here (default: stdout).",
 )
-def users_export(email: str, output: IO[str]) -> None:
+def users_export(email: str, output: IO[bytes]) -> None:
     """Write everything nook holds about a user as JSON (what `POST /v1/me/export` gives them): to
     answer their request for it, or before deleting them."""
     with session_scope() as session:

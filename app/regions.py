@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,7 +23,7 @@ from app.schemas import (
 )
 from app.search import listing_item, search_listings
 from models.matching import refresh_region_members
-from models.region import CRITERIA, Region
+from models.region import CRITERIA, Region, region_dict
 
 blp = Blueprint(
     "regions", __name__, url_prefix="/v1/regions", description="Areas you draw, and their alerts."
@@ -56,16 +55,7 @@ def _as_dict(region: Region) -> dict[str, Any]:
         )
         .one()
     )
-    return {
-        "id": region.id,
-        "name": region.name,
-        "geometry": json.loads(geojson),
-        "area_km2": round(area, 3),
-        "criteria": {api: getattr(region, column) for api, column in CRITERIA.items()},
-        "alerts": region.alerts,
-        "created_at": region.created_at,
-        "updated_at": region.updated_at,
-    }
+    return {**region_dict(region, geojson), "area_km2": round(area, 3)}
 
 
 def _apply(region: Region, body: dict[str, Any]) -> None:

@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models.listing import Listing
-from models.region import CRITERIA, Notification, Region
+from models.region import Notification, Region, region_dict
 from models.saved import shortlist_link
 from models.settings import get_settings
 from models.source import Source
@@ -104,15 +104,7 @@ def _regions(session: Session, user_id: int) -> Iterator[dict[str, Any]]:
         .order_by(Region.id)
     )
     for region, geojson in rows:
-        yield {
-            "id": region.id,
-            "name": region.name,
-            "geometry": json.loads(geojson),
-            "criteria": {name: getattr(region, column) for name, column in CRITERIA.items()},
-            "alerts": region.alerts,
-            "created_at": region.created_at,
-            "updated_at": region.updated_at,
-        }
+        yield region_dict(region, geojson)
 
 
 def _saved(session: Session, user_id: int) -> Iterator[dict[str, Any]]:
@@ -193,13 +185,15 @@ class Written:
     size: int = 0
 
 
-def write_export(session: Session, user: User, out: IO[str], now: datetime, base_url: str | None) -> Written:
-    """Write the user's export to `out` as JSON, a row at a time (the alerts are never all in memory)."""
+def write_export(
+    session: Session, user: User, out: IO[bytes], now: datetime, base_url: str | None
+) -> Written:
+    """Write the user's export to `out` as JSON in UTF-8, a row at a time (the alerts are never all in
+    memory)."""
     written = Written()
 
     def put(text: str) -> None:
-        out.write(text)
-        written.size += len(text.encode())
+        written.size += out.write(text.encode())
 
     def array(name: str, items: Iterable[dict[str, Any]]) -> None:
         put(f',\n"{name}": [')
@@ -254,7 +248,7 @@ def export_user(session: Session, user: User, bucket: str, now: datetime, base_u
     key = f"{user_prefix(user.id)}{secrets.token_urlsafe(24)}.json"
     with tempfile.TemporaryDirectory() as spool:  # Lambda's /tmp: the alerts may not fit its memory as text
         path = Path(spool) / "export.json"
-        with path.open("w", encoding="utf-8", newline="") as out:
+        with path.open("wb") as out:
             written = write_export(session, user, out, now, base_url)
         try:
             earlier = _keys(s3, bucket, user_prefix(user.id))

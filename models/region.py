@@ -1,6 +1,8 @@
 """Areas users draw, with their criteria, and the notifications they produce."""
 
+import json
 from datetime import datetime
+from typing import Any
 
 from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy import (
@@ -134,3 +136,17 @@ class Notification(Base):
     # the way it was last sent: to the user's webhook, or by email (None: not sent, or sent before nook
     # kept it)
     sent_via: Mapped[str | None] = mapped_column(String(8))
+
+
+def region_dict(region: Region, geojson: str) -> dict[str, Any]:
+    """A region as the API gives it (and `POST /v1/regions` takes it back: an export's), its shape read as
+    GeoJSON text."""
+    return {
+        "id": region.id,
+        "name": region.name,
+        "geometry": json.loads(geojson),
+        "criteria": {api: getattr(region, column) for api, column in CRITERIA.items()},
+        "alerts": region.alerts,
+        "created_at": region.created_at,
+        "updated_at": region.updated_at,
+    }
