@@ -21,7 +21,7 @@ from app.schemas import (
     RegionPatch,
     RegionSchema,
 )
-from app.search import listing_item, search_listings
+from app.search import check_words, listing_item, search_listings
 from models.matching import refresh_region_members
 from models.region import CRITERIA, Region, region_dict
 
@@ -69,6 +69,8 @@ def _apply(region: Region, body: dict[str, Any]) -> None:
         if api in body.get("criteria", {}):
             value = body["criteria"][api]
             setattr(region, column, (value or None) if api in ("unit_types", "labels") else value)
+    if body.get("criteria", {}).get("words") is not None:
+        check_words(session, body["criteria"]["words"], "json.criteria.words")
     if "alerts" in body:
         region.alerts = body["alerts"]
     low, high = region.min_bedrooms, region.max_bedrooms

@@ -17,6 +17,7 @@ from models.user import MAX_ALERT_EVERY_MINUTES
 MAX_SIMILAR = 20  # similar listings /v1/listings/{id}/similar gives at most
 
 MAX_PAGE = 100
+MAX_WORDS = 200  # characters of a search's words (`q`) or a region's
 SORTS = ("newest", "price", "price_desc", "value", "price_cut", "distance")
 
 
@@ -123,6 +124,17 @@ class ListingFilters(StrictSchema):
     price_cut_since = UtcDateTime(
         default_timezone=None,
         metadata={"description": "only listings whose price was cut at or after this time"},
+    )
+    q = ma.fields.List(
+        Text(validate=validate.Length(1, MAX_WORDS)),
+        validate=validate.Length(max=5),
+        metadata={
+            "description": 'Words of the title or address: every word given (balcony parking); "a phrase" '
+            "in quotes; -word leaves out listings with it; `or` between alternatives. Case does not matter "
+            "and English word forms match (balconies finds balcony); words as common as 'the' are left out. "
+            "Repeat to ask for each (a region's words and yours).",
+            "example": "balcony -basement",
+        },
     )
     sort = ma.fields.String(
         load_default="newest",
@@ -335,6 +347,14 @@ class CriteriaSchema(StrictSchema):
     )
     furnished = ma.fields.Boolean(
         allow_none=True, metadata={"description": "true: furnished flats only; false: unfurnished only."}
+    )
+    words = Text(
+        allow_none=True,
+        validate=validate.Length(1, MAX_WORDS),
+        metadata={
+            "description": "Words the listing's title or address must have, as a search's `q` takes them "
+            '(parking -basement; "a phrase"; or). None: any.'
+        },
     )
     labels = ma.fields.List(
         ma.fields.String(validate=validate.OneOf(PRICE_LABELS)),

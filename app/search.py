@@ -21,7 +21,7 @@ from app.errors import ApiError
 from app.pagination import decode_cursor, encode_cursor, key_id, key_number, key_time
 from models.explain import last_change
 from models.hidden import not_hidden
-from models.listing import Listing, stands_for
+from models.listing import Listing, has_words, stands_for, words_query
 from models.price_rank import PriceRank
 from models.region import Region, RegionListing
 
@@ -163,7 +163,21 @@ def filtered(query: Select, args: dict[str, Any]) -> Select:
         query = query.where(CUT if args["price_cut"] else or_(Listing.previous_price.is_(None), ~CUT))
     if args.get("price_cut_since") is not None:
         query = query.where(CUT, Listing.price_changed_at >= args["price_cut_since"])
+    for words in args.get("q") or ():
+        query = query.where(has_words(words_query(words)))
     return query
+
+
+def check_words(session: Session, words: str, field: str) -> None:
+    """A 422 for words with none to search for: words as common as "the" or "with" are left out of what
+    is searched, and a query of only those would find nothing and not say why."""
+    if not session.scalar(select(func.numnode(words_query(words)))):
+        name = field.rsplit(".", 1)[-1]
+        raise ApiError(
+            422,
+            f"{name}: no word to search for; words as common as 'the', 'in' or 'with' are left out.",
+            field=field,
+        )
 
 
 def _after(spec: SortSpec, keys: list[Any]) -> ColumnElement[bool]:
@@ -211,12 +225,16 @@ def place_of(args: dict[str, Any]) -> tuple[float, float] | None:
 def build_search(session: Session, user_id: int, args: dict[str, Any]) -> tuple[Select, SortSpec, str]:
     """The ordered query (one row past the page) a search runs, its sort spec and sort name."""
     sort = args.get("sort", "newest")
+    for words in args.get("q") or ():
+        check_words(session, words, "query.q")
     place = place_of(args)
     distance = None if place is None else metres_from(*place)
     spec = (
         SortSpec((distance, Listing.id), descending=False, number=True) if sort == "distance" else SORTS[sort]
     )
-    if "region_id" in args and sort in REGION_SORTS:
+    # (by words, a region's listings are found through its shape, whose part of ix_listings_words holds
+    # their words: walking its region_listings, a search for words few of them have read them all)
+    if "region_id" in args and sort in REGION_SORTS and not args.get("q"):
         region = owned_region(session, user_id, args["region_id"])
         spec = REGION_SORTS[sort]
         query = base_query().join(

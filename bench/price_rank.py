@@ -23,10 +23,11 @@ from bench.results import table, write_section
 
 
 def load_listings(n: int) -> None:
-    """n demo-market listings as active canonical rows (COPY, not timed)."""
+    """n demo-market listings as active canonical rows, with titles (COPY, not timed)."""
     from sqlalchemy import text
 
     from jobs.price_rank.demo_frame import market_frame
+    from jobs.sources.demo_market import title_of
     from models.session import session_scope
     from models.source import Source
 
@@ -38,6 +39,7 @@ def load_listings(n: int) -> None:
             str(r.listing_id),
             "{}",
             "active",
+            title_of(r.listing_id, r.bedrooms, r.unit_type, r.neighbourhood),
             str(int(r.price)),
             str(r.bedrooms),
             "\\N" if r.bathrooms != r.bathrooms else str(r.bathrooms),
@@ -58,7 +60,7 @@ def load_listings(n: int) -> None:
         with session.connection().connection.cursor() as cursor:
             cursor.execute(f"ALTER TABLE listings ALTER COLUMN source_id SET DEFAULT {source.id}")
             cursor.copy_expert(
-                "COPY listings (source_ref, raw, status, price, bedrooms, bathrooms, sqft, furnished, "
+                "COPY listings (source_ref, raw, status, title, price, bedrooms, bathrooms, sqft, furnished, "
                 "unit_type, geom, posted_at, first_seen_at, last_seen_at) FROM STDIN",
                 buffer,
             )

@@ -7,6 +7,7 @@ from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Computed,
     DateTime,
     Float,
     ForeignKey,
@@ -19,12 +20,13 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
     literal,
+    literal_column,
     or_,
     select,
     text,
     tuple_,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, aliased, mapped_column
 from sqlalchemy.sql import ColumnElement
 
@@ -33,6 +35,15 @@ from models.price_rank import PriceRank
 
 LISTING_STATUSES = ("pending", "active", "rejected", "delisted", "expired")
 UNIT_TYPES = ("apartment", "condo", "house", "basement", "townhouse", "room")
+
+
+# The words a listing is found by (a search's `q`, a region's `words`): its title and address, as English
+# word forms (a search for balconies finds "balcony"; other languages keep their words whole), kept by
+# the database in `words` (migration 0031; here as PostgreSQL gives it back, which autogenerate compares).
+WORDS_SQL = (
+    "to_tsvector('english'::regconfig, "
+    "(COALESCE(title, ''::text) || ' '::text) || COALESCE(address, ''::text))"
+)
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -79,6 +90,14 @@ class Listing(Base):
             "price_changed_at",
             postgresql_where=text("status = 'active' AND previous_price > price"),
         ),
+        # the shown listings' places and words (migration 0031): an area's listings with some words
+        Index(
+            "ix_listings_words",
+            "geom",
+            "words",
+            postgresql_using="gist",
+            postgresql_where=text("status = 'active' AND canonical_id IS NULL"),
+        ),
         {"postgresql_with": {"fillfactor": 80}},
     )
 
@@ -112,6 +131,19 @@ class Listing(Base):
     # trigger), with a row of listing_price_changes, whenever a statement changes the price
     previous_price: Mapped[int | None] = mapped_column(Integer)
     price_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # the words of its title and address, computed by the database (WORDS_SQL); not loaded with the row
+    words: Mapped[Any] = mapped_column(TSVECTOR, Computed(WORDS_SQL, persisted=True), deferred=True)
+
+
+def has_words(query: ColumnElement[Any]) -> ColumnElement[bool]:
+    """Whether a listing's words meet a text-search query."""
+    return Listing.words.op("@@")(query)
+
+
+def words_query(text_: str) -> ColumnElement[Any]:
+    """A search's words as a text-search query, the way people type them into a search box: every word;
+    "a phrase" in quotes; -word leaves out; `or` between alternatives."""
+    return func.websearch_to_tsquery(literal_column("'english'::regconfig"), text_)
 
 
 class ListingPriceChange(Base):

@@ -70,7 +70,8 @@ _WANTED = """r.alerts
            AND (r.max_price IS NULL OR l.price <= r.max_price)
            AND (r.min_sqft IS NULL OR l.sqft >= r.min_sqft)
            AND (r.furnished IS NULL OR l.furnished = r.furnished)
-           AND (r.unit_types IS NULL OR cardinality(r.unit_types) = 0 OR l.unit_type = ANY(r.unit_types))"""
+           AND (r.unit_types IS NULL OR cardinality(r.unit_types) = 0 OR l.unit_type = ANY(r.unit_types))
+           AND (r.words IS NULL OR l.words @@ websearch_to_tsquery('english', r.words))"""
 # ... and its price rank is one the region wants. Judged when an alert is sent, not when it is queued: the
 # stream places a listing before it stores the listing's rank (the scoring runs alongside the placement),
 # so a region asking for ranks is queued an alert of every listing it would otherwise want, and the

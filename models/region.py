@@ -37,6 +37,7 @@ CRITERIA = {
     "sqft_min": "min_sqft",
     "furnished": "furnished",
     "labels": "labels",
+    "words": "words",
 }
 # queued until a webhook takes it; expired when none did within NOOK_ALERT_MAX_AGE_HOURS (jobs.notify)
 NOTIFICATION_STATUSES = ("queued", "sent", "expired")
@@ -66,6 +67,8 @@ class Region(Base):
     # the price ranks wanted (low, typical, high; None or empty: any): judged when an alert is sent, as a
     # listing is placed before the stream stores its rank (models.matching)
     labels: Mapped[list[str] | None] = mapped_column(ARRAY(String(16)))
+    # words a listing's title or address must have, as a search's `q` takes them (None: any)
+    words: Mapped[str | None] = mapped_column(Text)
     # off: the region is there to browse, and queues no alerts (those not sent yet are withdrawn)
     alerts: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = created_at_column()

@@ -51,15 +51,21 @@ def add_price_rank(
     return rank
 
 
+def a_source(session: Session, name: str) -> Any:
+    """A feed source to hang listings on (its URL is never asked)."""
+    from models.source import Source
+
+    source = Source(name=name, kind="json_feed", config={"url": "http://unused"})
+    session.add(source)
+    session.flush()
+    return source
+
+
 def insert_active_listings(session: Session, frame: Any, source_name: str = "factory") -> dict[int, int]:
     """Insert a feature frame's rows as active canonical listings; return frame listing_id -> db id."""
     from sqlalchemy import text
 
-    from models.source import Source
-
-    source = Source(name=source_name, kind="json_feed", config={"url": "http://unused"})
-    session.add(source)
-    session.flush()
+    source = a_source(session, source_name)
     now = datetime.now(UTC)
     rows = [
         {

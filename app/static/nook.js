@@ -252,6 +252,8 @@
   function listingsPath(cursor) {
     const params = new URLSearchParams({ sort: $("sort").value, limit: String(PAGE) });
     if ($("price-cut").checked) params.set("price_cut", "true");
+    const words = $("words").value.trim();
+    if (words) params.append("q", words);
     if (state.place) params.set("distance_from", state.place.map((v) => v.toFixed(6)).join(","));
     if (cursor) params.set("cursor", cursor);
     if (state.selected !== null) {
@@ -262,6 +264,7 @@
       }
       for (const type of c.unit_types || []) params.append("unit_type", type);
       for (const label of c.labels || []) params.append("label", label);
+      if (c.words) params.append("q", c.words);
       return `/v1/regions/${state.selected}/listings?` + params;
     }
     const b = state.map.getBounds();
@@ -306,7 +309,9 @@
     const count = state.listings.size;
     $("listings-status").textContent = count
       ? `${count} listing${count === 1 ? "" : "s"}${state.cursor ? " so far" : ""}`
-      : "No listings here. Zoom out or move the map.";
+      : $("words").value.trim()
+        ? "No listings here have those words."
+        : "No listings here. Zoom out or move the map.";
   }
 
   function addListing(item) {
@@ -445,6 +450,14 @@
 
   $("sort").addEventListener("change", reloadListings);
   $("price-cut").addEventListener("change", reloadListings);
+  $("words-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    reloadListings();
+  });
+  // the field's clear button (or emptying it) shows every listing again
+  $("words").addEventListener("search", () => {
+    if (!$("words").value.trim() && listingsPath(null) !== state.loadedPath) reloadListings();
+  });
   $("more").addEventListener("click", loadMore);
   $("alerts-more").addEventListener("click", loadMoreAlerts);
   $("show-view").addEventListener("click", () => selectRegion(null));
@@ -537,6 +550,7 @@
       furnished: $("region-furnished").value === "" ? null : $("region-furnished").value === "true",
       unit_types: types.length ? types : null,
       labels: labels.length ? labels : null,
+      words: $("region-words").value.trim() || null,
     };
   }
 
@@ -550,6 +564,7 @@
     $("region-price-max").value = criteria.price_max ?? "";
     $("region-sqft-min").value = criteria.sqft_min ?? "";
     $("region-furnished").value = criteria.furnished == null ? "" : String(criteria.furnished);
+    $("region-words").value = criteria.words ?? "";
     document.querySelectorAll('input[name="unit-type"]').forEach((box) => {
       box.checked = (criteria.unit_types || []).includes(box.value);
     });

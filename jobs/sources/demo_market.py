@@ -312,11 +312,34 @@ class Market:
         ]
 
 
-def _title(item: MarketListing) -> str:
-    rooms = "Studio" if item.bedrooms == 0 else f"{item.bedrooms}-bedroom"
-    if item.unit_type == "room":
+# What a listing's title may boast of (up to two), for a search by words to find; drawn apart from
+# the listing's other facts, which stay as they were (and do not move its rent).
+FEATURES = (
+    "a balcony",
+    "parking",
+    "in-suite laundry",
+    "air conditioning",
+    "a dishwasher",
+    "a gym",
+    "a garden",
+    "hardwood floors",
+    "a storage locker",
+)
+
+
+def title_of(index: int, bedrooms: int, unit_type: str, neighbourhood: str) -> str:
+    """Listing number `index`'s title: what it is, where, and what it has."""
+    rooms = "Studio" if bedrooms == 0 else f"{bedrooms}-bedroom"
+    if unit_type == "room":
         rooms = "Private"
-    return f"{rooms} {TYPE_LABELS[item.unit_type].lower()} in {item.neighbourhood}"
+    title = f"{rooms} {TYPE_LABELS[unit_type].lower()} in {neighbourhood}"
+    rng = random.Random(f"nook-features:{index}")
+    features = rng.sample(FEATURES, k=_choice(rng, (0, 1, 2), (35, 40, 25)))
+    return f"{title} with {' and '.join(features)}" if features else title
+
+
+def _title(item: MarketListing) -> str:
+    return title_of(item.index, item.bedrooms, item.unit_type, item.neighbourhood)
 
 
 def _address(item: MarketListing) -> str:

@@ -10,7 +10,7 @@ from sqlalchemy import func, select, text, update
 
 from app.pagination import encode_cursor
 from models.listing import Listing
-from tests.factories import insert_active_listings
+from tests.factories import a_source, insert_active_listings
 
 CITY = "-79.70,43.50,-79.05,43.90"  # covers the whole demo market
 WORK = "43.6453,-79.3806"  # a place that matters, downtown
@@ -131,12 +131,9 @@ def test_nearest_first_in_metres_where_degrees_disagree(client, alice, db_sessio
     """At 60 N a degree of longitude is half a degree of latitude's metres: the index walks listings by
     degrees, and the page must still come in metres (and page on without a gap), from inside the area or
     from a place far outside it."""
-    from models.source import Source
     from tests.factories import insert_listing
 
-    source = Source(name="north", kind="json_feed", config={"url": "http://unused"})
-    db_session.add(source)
-    db_session.flush()
+    source = a_source(db_session, "north")
     now = datetime.now(UTC)
     spots = {"east": (0.010, 0), "north": (0, 0.007), "far east": (0.030, 0), "far north": (0, 0.012)}
     ids = {
@@ -165,15 +162,19 @@ def test_nearest_first_in_metres_where_degrees_disagree(client, alice, db_sessio
     assert [i["id"] for i in afar.get_json()["items"]] == [ids["far north"]]  # 110 km south of it
 
 
+def region_listings_path(client, caller, west: float, south: float, east: float, north: float) -> str:
+    """Draw a rectangle as the caller's region; the path of its listings."""
+    ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
+    region = client.post(
+        "/v1/regions",
+        json={"name": "box", "geometry": {"type": "Polygon", "coordinates": [ring]}},
+        headers=caller.headers,
+    )
+    return f"/v1/regions/{region.get_json()['id']}/listings"
+
+
 def test_a_regions_listings_nearest_a_place_first(client, market_ids, alice):
-    square = {
-        "type": "Polygon",
-        "coordinates": [
-            [[-79.42, 43.63], [-79.35, 43.63], [-79.35, 43.68], [-79.42, 43.68], [-79.42, 43.63]]
-        ],
-    }
-    region = client.post("/v1/regions", json={"name": "core", "geometry": square}, headers=alice.headers)
-    path = f"/v1/regions/{region.get_json()['id']}/listings"
+    path = region_listings_path(client, alice, -79.42, 43.63, -79.35, 43.68)
     everything, cursor = [], None
     while True:
         query = {
@@ -192,6 +193,82 @@ def test_a_regions_listings_nearest_a_place_first(client, market_ids, alice):
     assert [i["distance_m"] for i in everything] == sorted(i["distance_m"] for i in everything)
     refused = client.get(path, query_string={"sort": "distance"}, headers=alice.headers)
     assert refused.status_code == 422 and "needs distance_from" in str(refused.get_json())
+
+
+def test_words_of_the_title_and_address_find_listings(client, alice, db_session):
+    from tests.factories import insert_listing
+
+    source = a_source(db_session, "words")
+    now = datetime.now(UTC)
+    flats = {
+        "sunny": ("Sunny 2-bedroom with a balcony", "12 King St"),
+        "bright": ("Bright condo: balconies, parking", "40 Queen St W"),
+        "basement": ("Basement apartment with parking", "7 King St"),
+        "studio": ("Studio in the Annex", "99 Bloor St"),
+        "delisted": ("Balcony flat", "1 King St"),
+    }
+    ids = {}
+    for n, (name, (title, address)) in enumerate(flats.items()):
+        status = "delisted" if name == "delisted" else "active"
+        ids[name] = insert_listing(db_session, source.id, name, now, -79.40 + n / 1000, 43.65, status=status)
+        db_session.execute(
+            update(Listing).where(Listing.id == ids[name]).values(title=title, address=address)
+        )
+    copy = insert_listing(db_session, source.id, "copy", now, -79.40, 43.65, canonical_id=ids["sunny"])
+    db_session.execute(update(Listing).where(Listing.id == copy).values(title="Sunny balcony (reposted)"))
+
+    def found(q, **more):
+        response = search(client, alice, bbox=CITY, q=q, limit=100, **more)
+        assert response.status_code == 200, response.get_json()
+        return {name for name, i in ids.items() if i in {item["id"] for item in response.get_json()["items"]}}
+
+    assert found("balcony") == {"sunny", "bright"}  # balconies too; neither the copy nor the delisted
+    assert found("BALCONY parking") == {"bright"}  # every word
+    assert found("parking -basement") == {"bright"}
+    assert found('"king st"') == {"sunny", "basement"}  # a phrase of the address
+    assert found("annex or queen") == {"bright", "studio"}
+    assert found("parking", sort="price", price_max=2000) == {"bright", "basement"}  # with filters, sorts
+    assert found("garden") == set()
+
+    path = region_listings_path(client, alice, -79.41, 43.64, -79.39, 43.66)
+    inside = client.get(path, query_string={"q": "parking"}, headers=alice.headers).get_json()["items"]
+    assert {i["id"] for i in inside} == {ids["bright"], ids["basement"]}
+
+    for q in ("the with", "", "balcony\x00", "x" * 201):
+        refused = search(client, alice, bbox=CITY, q=q)
+        assert refused.status_code == 422, q
+        assert refused.get_json()["errors"][0]["field"] in ("query.q", "query.q.0"), q
+    common = search(client, alice, bbox=CITY, q="the with").get_json()["detail"]
+    assert "no word to search for" in common and "'the'" in common
+
+
+def test_a_search_by_words_reads_the_words_index(db_session, alice):
+    """The words are a column ANALYZE knows: among 3,000 listings the plan finds the two with a rare word
+    by ix_listings_words, not by reading the area's listings."""
+    from sqlalchemy.dialects import postgresql
+
+    from app.search import build_search
+
+    source = a_source(db_session, "many")
+    db_session.execute(
+        text("""
+        INSERT INTO listings (source_id, source_ref, raw, status, title, address, price, geom, posted_at,
+                              first_seen_at, last_seen_at)
+        SELECT :s, g::text, '{}', 'active', CASE WHEN g % 1500 = 0 THEN 'Loft with a rooftop' ELSE
+               'Flat number ' || g END, g || ' Dundas St', 1500, ST_SetSRID(ST_MakePoint(-79.4, 43.65), 4326),
+               now(), now(), now()
+        FROM generate_series(1, 3000) AS g
+    """),
+        {"s": source.id},
+    )
+    db_session.execute(text("ANALYZE listings"))
+    query, _, _ = build_search(
+        db_session, alice.user.id, {"bbox": (-80.0, 43.0, -79.0, 44.0), "q": ["rooftops"]}
+    )
+    sql = str(query.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+    plan = "\n".join(db_session.execute(text("EXPLAIN " + sql)).scalars())
+    assert "ix_listings_words" in plan, plan
+    assert len(db_session.execute(query).all()) == 2
 
 
 @pytest.mark.parametrize(
@@ -479,12 +556,9 @@ def all_items(client, caller, **params):
 def test_similar_listings_nearby_to_compare_with(client, alice, db_session):
     """As many bedrooms (4 or more together), shown (active, not a copy), within 5 km, nearest first,
     with their distance; never the listing itself."""
-    from models.source import Source
     from tests.factories import insert_listing
 
-    source = Source(name="similar", kind="json_feed", config={"url": "http://unused"})
-    db_session.add(source)
-    db_session.flush()
+    source = a_source(db_session, "similar")
     now = datetime.now(UTC)
     east = 1 / 80.4  # degrees of longitude to a kilometre at 43.65 N (approximately)
 

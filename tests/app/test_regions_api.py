@@ -34,6 +34,7 @@ def test_create_read_list_update_delete(client, alice):
         "sqft_min": None,
         "furnished": None,
         "labels": None,
+        "words": None,
     }
     rid = region["id"]
     assert client.get(f"/v1/regions/{rid}", headers=alice.headers).get_json()["name"] == "Downtown"
@@ -136,9 +137,32 @@ def test_criteria_are_validated(client, alice):
     assert response.status_code == 422 and "bedrooms_min" in response.get_json()["detail"]
     response = create(client, alice, criteria={"unit_types": ["igloo"]})
     assert response.status_code == 422
-    for wrong in ({"sqft_min": 0}, {"sqft_min": 20_001}, {"furnished": "sometimes"}, {"labels": ["cheap"]}):
+    for wrong in (
+        {"sqft_min": 0},
+        {"sqft_min": 20_001},
+        {"furnished": "sometimes"},
+        {"labels": ["cheap"]},
+        {"words": ""},
+        {"words": "x" * 201},
+        {"words": "the and"},  # only words too common to search for
+        {"words": "park\x00ing"},
+    ):
         response = create(client, alice, criteria=wrong)
         assert response.status_code == 422 and next(iter(wrong)) in response.get_json()["detail"], wrong
+        assert response.get_json()["errors"][0]["field"].startswith(f"json.criteria.{next(iter(wrong))}")
+
+
+def test_a_regions_words_are_kept_changed_and_cleared(client, alice):
+    made = create(client, alice, criteria={"words": "parking -basement"})
+    assert made.status_code == 201 and made.get_json()["criteria"]["words"] == "parking -basement"
+    path = f"/v1/regions/{made.get_json()['id']}"
+    patched = client.patch(path, json={"criteria": {"words": '"in-suite laundry"'}}, headers=alice.headers)
+    assert patched.get_json()["criteria"]["words"] == '"in-suite laundry"'
+    refused = client.patch(path, json={"criteria": {"words": "with the"}}, headers=alice.headers)
+    assert refused.status_code == 422 and "no word to search for" in refused.get_json()["detail"]
+    assert client.get(path, headers=alice.headers).get_json()["criteria"]["words"] == '"in-suite laundry"'
+    cleared = client.patch(path, json={"criteria": {"words": None}}, headers=alice.headers)
+    assert cleared.get_json()["criteria"]["words"] is None
 
 
 def test_a_name_postgresql_cannot_store_is_refused_not_a_500(client, alice):

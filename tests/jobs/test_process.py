@@ -187,6 +187,32 @@ def test_a_region_can_ask_for_a_size_and_for_furnished_or_unfurnished(db_session
     assert small_furnished.id not in {listing for _, listing in matches}
 
 
+def test_a_region_can_ask_for_words_of_the_title_or_address(db_session):
+    # "a flat with parking in this area, but no basement": the criteria knew nothing of what a title says
+    from models.matching import SENDABLE
+
+    a, _ = sources(db_session)
+    user, _ = create_user(db_session, "r@example.com")
+    parking = add_region(db_session, user, "parking", words="parking -basement")
+    street = add_region(db_session, user, "on King", words='"king st"')
+    garage = add_listing(
+        db_session, a, "garage", title="Condo with underground parking", address="40 Queen St"
+    )
+    basement = add_listing(db_session, a, "basement", title="Basement apartment, street parking")
+    on_king = add_listing(db_session, a, "king", title="Bright loft", address="12 King St W")
+    untitled = add_listing(db_session, a, "untitled")
+    process.process_pending(db_session, T0)
+    matches = set(db_session.execute(select(Notification.region_id, Notification.listing_id)).all())
+    assert matches == {(parking.id, garage.id), (street.id, on_king.id)}
+    assert {basement.id, untitled.id}.isdisjoint(listing for _, listing in matches)
+
+    # words changed after the alert was queued: it is no longer one the region would send
+    parking.words = "balcony"
+    db_session.flush()
+    sendable = db_session.scalars(select(Notification.listing_id).where(SENDABLE)).all()
+    assert sorted(sendable) == [on_king.id]
+
+
 def test_reprocessing_never_queues_a_second_alert(db_session):
     a, _ = sources(db_session)
     user, _ = create_user(db_session, "r@example.com")

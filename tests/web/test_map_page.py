@@ -767,6 +767,67 @@ def test_price_cuts_are_marked_filtered_and_explained(browser, site):
                 )
 
 
+def test_find_listings_by_the_words_of_their_title(browser, site):
+    city = [[-79.70, 43.50], [-79.05, 43.50], [-79.05, 43.90], [-79.70, 43.90], [-79.70, 43.50]]
+    region = api_call(
+        site,
+        "POST",
+        "/v1/regions",
+        {
+            "name": "Rooftops",
+            "geometry": {"type": "Polygon", "coordinates": [city]},
+            "criteria": {"words": "rooftop"},
+            "alerts": False,
+        },
+    )
+    sign_in(browser, site)
+    shown = [listing_id for listing_id, _ in wait_for_listings(browser)]
+    rooftop, other = shown[2], shown[5]
+    with session_scope() as session:
+        session.execute(
+            text("UPDATE listings SET title = :t WHERE id = :id"), {"t": "Loft with a rooftop", "id": rooftop}
+        )
+        session.execute(
+            text("UPDATE listings SET title = :t WHERE id = :id"), {"t": "Rooftops and a garden", "id": other}
+        )
+    try:
+        field = browser.find_element(By.ID, "words")
+        field.send_keys("rooftop", Keys.ENTER)
+        wait(browser).until(lambda d: sorted(i for i, _ in listed(d)) == sorted([rooftop, other]))
+        field.send_keys(" -garden", Keys.ENTER)
+        wait(browser).until(lambda d: [i for i, _ in listed(d)] == [rooftop])
+        field.clear()
+        field.send_keys("the", Keys.ENTER)  # nothing to search for: said, not an empty list
+        wait(browser).until(
+            lambda d: "no word to search for" in d.find_element(By.ID, "listings-status").text
+        )
+        field.clear()
+        field.send_keys("moat", Keys.ENTER)
+        wait(browser).until(
+            lambda d: d.find_element(By.ID, "listings-status").text == "No listings here have those words."
+        )
+        field.clear()
+        browser.find_element(By.CSS_SELECTOR, "#words-form button[type=submit]").click()
+        wait(browser).until(lambda d: [i for i, _ in listed(d)] == shown)
+
+        # a region's words choose its listings, as they choose its alerts; the box's words narrow them
+        entry = f'#region-list li[data-region="{region["id"]}"]'
+        browser.find_element(By.CSS_SELECTOR, entry + " .name").click()
+        wait(browser).until(lambda d: sorted(i for i, _ in listed(d)) == sorted([rooftop, other]))
+        field.send_keys("-garden", Keys.ENTER)
+        wait(browser).until(lambda d: [i for i, _ in listed(d)] == [rooftop])
+        browser.find_element(By.CSS_SELECTOR, entry + " .edit").click()
+        assert browser.find_element(By.ID, "region-words").get_attribute("value") == "rooftop"
+        browser.find_element(By.ID, "region-cancel").click()
+        assert console_errors(browser, allowed=("422",)) == []
+    finally:
+        api_call(site, "DELETE", f"/v1/regions/{region['id']}")
+        with session_scope() as session:
+            session.execute(
+                text("UPDATE listings SET title = NULL WHERE id IN (:a, :b)"), {"a": rooftop, "b": other}
+            )
+
+
 def test_the_alerts_follow_the_selected_region_and_page_on(browser, site):
     def square(west: float, south: float) -> dict:
         ring = [[west, south], [west + 0.01, south], [west + 0.01, south + 0.01], [west, south + 0.01]]

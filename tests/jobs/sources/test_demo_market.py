@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import statistics
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from jobs.local.demo_feed import DemoFeed
-from jobs.sources.demo_market import DEMO_FIELDS, Market, feed_record, mirror_record
+from jobs.sources.demo_market import DEMO_FIELDS, FEATURES, Market, feed_record, mirror_record
 from models.normalize import Rejected, clean_listing
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
@@ -68,3 +69,16 @@ def test_broken_records_and_reposts():
     for item, record in mirrored[:50]:
         assert record["beds"] == item.bedrooms and abs(record["lat"] - item.latitude) < 0.0001
         assert abs(record["rent"] - item.price_at(NOW)) <= 0.011 * item.price_at(NOW)
+
+
+def test_titles_say_what_a_flat_has_and_a_repost_says_the_same():
+    market = Market(seed=2, per_day=700)
+    items = market.active(NOW)[:400]
+    titles = [feed_record(item, NOW, "http://x")["headline"] for item in items if not item.broken]
+    boasts = Counter(feature for title in titles for feature in FEATURES if feature in title)
+    assert set(boasts) == set(FEATURES)  # each of them, so a search by words finds some of each
+    plain = sum(" with " not in title for title in titles)
+    assert 0.25 < plain / len(titles) < 0.45
+    for item in items:
+        if mirror := mirror_record(item, NOW, "http://x"):
+            assert mirror["headline"] == feed_record(item, NOW, "http://x")["headline"] + " (reposted)"
