@@ -39,6 +39,7 @@ from models.user import (
     give_key,
     next_message_at,
     pending_email_until,
+    place_of,
     turn_email_alerts_on,
 )
 from models.webhooks import WebhookNotAllowed, check_webhook_url
@@ -123,6 +124,7 @@ def _me() -> dict[str, Any]:
         else {"reason": user.email_trouble, "at": user.email_trouble_at},
         "pending_email": user.pending_email if waiting else None,
         "pending_email_until": until if waiting else None,
+        "place": place_of(user),
     }
 
 
@@ -172,7 +174,8 @@ def delete_webhook() -> Response:
     description="A link went to the new address; the address changes once it is opened (`pending_email`).",
 )
 def change_me(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
-    """Change your address (`email`; 409 if another account has it) or how your alerts come:
+    """Change your address (`email`; 409 if another account has it), your `place` (null: none) or how
+    your alerts come:
     `alerts_every_minutes` sends what is due at most that often (0: as they come; 60: an hour's at most
     once an hour; up to 1440, a day's). Where this nook sends email, a new address is confirmed from
     there: the answer is a 202, a link goes to it, and the address changes when it is opened (within a
@@ -187,6 +190,9 @@ def change_me(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
                 field="json.alerts_every_minutes",
             )
         current_user().alert_every_minutes = minutes
+    if "place" in body:
+        place = body["place"] or {}
+        current_user().place_lat, current_user().place_lon = place.get("latitude"), place.get("longitude")
     status = 200
     if "email" in body:
         user = current_user()

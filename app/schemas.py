@@ -582,6 +582,19 @@ class EmailTroubleSchema(ma.Schema):
     at = ma.fields.AwareDateTime(required=True, metadata={"description": "When SES said so."})
 
 
+class PlaceSchema(StrictSchema):
+    """A place, in degrees (WGS 84)."""
+
+    latitude = ma.fields.Float(required=True, validate=validate.Range(-90, 90))
+    longitude = ma.fields.Float(required=True, validate=validate.Range(-180, 180))
+
+
+PLACE = (
+    "A place that matters to you (work, a school): the map page says how far each listing is from it and "
+    "can put the nearest first, in any browser you sign in on (null: none)."
+)
+
+
 class MeSchema(ma.Schema):
     id = ma.fields.Integer(required=True)
     email = ma.fields.String(required=True)
@@ -637,6 +650,7 @@ class MeSchema(ma.Schema):
         required=True,
         metadata={"description": "Until when that link works."},
     )
+    place = ma.fields.Nested(PlaceSchema, allow_none=True, required=True, metadata={"description": PLACE})
 
 
 class MeChange(StrictSchema):
@@ -655,6 +669,7 @@ class MeChange(StrictSchema):
             "60 hourly, 1440 daily (the most: alerts are news for three days)."
         },
     )
+    place = ma.fields.Nested(PlaceSchema, allow_none=True, metadata={"description": PLACE})
 
 
 class NewKeyBody(StrictSchema):

@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -36,6 +38,7 @@ class User(Base):
     """A renter with an API key (stored hashed), and alerts by webhook or email."""
 
     __tablename__ = "users"
+    __table_args__ = (CheckConstraint("(place_lat IS NULL) = (place_lon IS NULL)", name="place"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
@@ -70,6 +73,10 @@ class User(Base):
     # None: not shared. Whether that page shows the user's notes too
     shortlist_token: Mapped[str | None] = mapped_column(String(64), unique=True)
     shortlist_notes: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # a place that matters to the user (work, a school), in degrees: where the map page measures listings
+    # from, in any browser they sign in on (both or neither: ck_users_place)
+    place_lat: Mapped[float | None] = mapped_column(Float)
+    place_lon: Mapped[float | None] = mapped_column(Float)
 
 
 class SavedListing(Base):
@@ -310,3 +317,10 @@ def key_holder(session: Session, digest: str, now: datetime) -> User | None:
             or_(User.api_key_hash == digest, and_(User.old_key_hash == digest, User.old_key_expires_at > now))
         )
     )
+
+
+def place_of(user: User) -> dict[str, float] | None:
+    """The user's place as the API gives it, or None."""
+    if user.place_lat is None or user.place_lon is None:
+        return None
+    return {"latitude": user.place_lat, "longitude": user.place_lon}

@@ -124,7 +124,7 @@
     showDelivery(me);
     $("key-prefix").textContent = me.api_key_prefix + "…";
     startMap();
-    showPlace();
+    await loadPlace(me.place);
     await Promise.all([loadRegions(), loadAlerts(), loadSaved(), loadHidden(), loadShare()]);
     pollAlerts();
     await reloadListings();
@@ -676,13 +676,33 @@
 
   /* ---- your place ------------------------------------------------------- */
 
-  // a place that matters (work, a school), kept in this browser for each account: every listing says how
-  // far it is from there, and "Nearest my place" sorts by it
-  const placeKey = () => "nook.place." + state.email;
+  // a place that matters (work, a school), kept with the account: every listing says how far it is from
+  // there, and "Nearest my place" sorts by it
+  const placeKey = () => "nook.place." + state.email; // where a browser kept it before the account did
+
+  async function loadPlace(place) {
+    state.place = place ? [place.latitude, place.longitude] : null;
+    const kept = JSON.parse(localStorage.getItem(placeKey()) || "null");
+    if (!state.place && Array.isArray(kept) && kept.length === 2) {
+      try {
+        await savePlace(kept); // moved to the account, for every browser
+        localStorage.removeItem(placeKey());
+      } catch (error) {
+        state.place = kept; // kept here until the account can take it
+      }
+    } else {
+      localStorage.removeItem(placeKey());
+    }
+    showPlace();
+  }
+
+  async function savePlace(place) {
+    const body = { place: place && { latitude: place[0], longitude: place[1] } };
+    const me = await api("/v1/me", { method: "PATCH", body });
+    state.place = me.place ? [me.place.latitude, me.place.longitude] : null;
+  }
 
   function showPlace() {
-    const saved = JSON.parse(localStorage.getItem(placeKey()) || "null");
-    state.place = Array.isArray(saved) && saved.length === 2 ? saved : null;
     $("place-set").textContent = state.place ? "Move my place" : "Set my place";
     $("place-clear").hidden = !state.place;
     $("sort").querySelector('option[value="distance"]').disabled = !state.place;
@@ -698,7 +718,12 @@
   $("place-set").addEventListener("click", () => {
     $("place-status").textContent = "Click the map where your place is (work, a school) …";
     pick(async (latlng) => {
-      localStorage.setItem(placeKey(), JSON.stringify([latlng.lat, latlng.lng]));
+      try {
+        await savePlace([latlng.lat, latlng.lng]);
+      } catch (error) {
+        $("place-status").textContent = "Could not keep your place: " + error.message;
+        return;
+      }
       showPlace();
       $("sort").value = "distance";
       $("place-status").textContent = "Listings say how far they are from your place; the nearest come first.";
@@ -707,7 +732,12 @@
   });
 
   $("place-clear").addEventListener("click", async () => {
-    localStorage.removeItem(placeKey());
+    try {
+      await savePlace(null);
+    } catch (error) {
+      $("place-status").textContent = "Could not forget your place: " + error.message;
+      return;
+    }
     showPlace();
     $("place-status").textContent = "";
     await reloadListings();

@@ -147,12 +147,35 @@ def test_me_and_webhook(client, alice):
         "email_trouble": None,
         "pending_email": None,
         "pending_email_until": None,
+        "place": None,
     }
     ok = client.put("/v1/me/webhook", json={"url": "https://93.184.215.14/hooks/nook"}, headers=alice.headers)
     assert ok.status_code == 200 and ok.get_json()["webhook_url"] == "https://93.184.215.14/hooks/nook"
     assert ok.get_json()["alerts_to"] == "webhook"
     assert client.delete("/v1/me/webhook", headers=alice.headers).status_code == 204
     assert client.get("/v1/me", headers=alice.headers).get_json()["webhook_url"] is None
+
+
+def test_a_users_place_is_kept_with_the_account(client, alice, bob):
+    assert client.get("/v1/me", headers=alice.headers).get_json()["place"] is None
+    work = {"latitude": 43.6453, "longitude": -79.3806}
+    changed = client.patch("/v1/me", json={"place": work}, headers=alice.headers)
+    assert changed.status_code == 200 and changed.get_json()["place"] == work
+    assert client.get("/v1/me", headers=alice.headers).get_json()["place"] == work
+    assert client.get("/v1/me", headers=bob.headers).get_json()["place"] is None
+    for wrong, field in (
+        ({"latitude": 91, "longitude": 0}, "json.place.latitude"),
+        ({"latitude": 43.6}, "json.place.longitude"),
+        ({"latitude": 43.6, "longitude": -79.4, "name": "work"}, "json.place.name"),
+        ("43.6,-79.4", "json.place"),
+    ):
+        refused = client.patch("/v1/me", json={"place": wrong}, headers=alice.headers)
+        assert refused.status_code == 422 and field in [e["field"] for e in refused.get_json()["errors"]], (
+            wrong
+        )
+    assert client.get("/v1/me", headers=alice.headers).get_json()["place"] == work
+    forgotten = client.patch("/v1/me", json={"place": None}, headers=alice.headers)
+    assert forgotten.get_json()["place"] is None
 
 
 def test_a_user_sets_how_often_their_alerts_come(client, alice, db_session, setting):

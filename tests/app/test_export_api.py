@@ -81,7 +81,7 @@ def test_an_export_holds_the_users_data_and_nobody_elses(client, alice, bob, db_
         client,
         alice,
         'Home "near" the café',
-        criteria={"bedrooms_min": 2, "price_max": 3000, "labels": ["low"]},
+        criteria={"bedrooms_min": 2, "price_max": 3000, "labels": ["low"], "words": "parking -basement"},
         alerts=False,
     )
     theirs = region(client, bob, "Bob's")
@@ -98,6 +98,8 @@ def test_an_export_holds_the_users_data_and_nobody_elses(client, alice, bob, db_
     alert(db_session, alice, mine["id"], ids[6], start + timedelta(minutes=1), status="expired")
     alert(db_session, bob, theirs["id"], ids[7], start)
     assert client.put("/v1/me/saved/share", json={"notes": True}, headers=alice.headers).status_code == 200
+    work = {"latitude": 43.6453, "longitude": -79.3806}
+    assert client.patch("/v1/me", json={"place": work}, headers=alice.headers).status_code == 200
 
     answer = export(client, alice)
     document, headers = read(answer["url"])
@@ -111,12 +113,14 @@ def test_an_export_holds_the_users_data_and_nobody_elses(client, alice, bob, db_
     assert account["email"] == "alice@example.com" and account["id"] == alice.user.id
     assert account["shortlist"]["shared"] and account["shortlist"]["notes"]
     assert account["shortlist"]["url"].startswith("http://localhost/shortlist/")
+    assert account["place"] == work
     assert "api_key" not in json.dumps(account).replace("api_key_prefix", "")  # the key itself stays out
     (exported_region,) = document["regions"]
     assert exported_region["name"] == 'Home "near" the café' and exported_region["alerts"] is False
     assert exported_region["criteria"]["bedrooms_min"] == 2 and exported_region["criteria"]["labels"] == [
         "low"
     ]
+    assert exported_region["criteria"]["words"] == "parking -basement"
     assert exported_region["geometry"]["type"] == "MultiPolygon"
     saved = {item["listing_id"]: item for item in document["saved"]}
     assert set(saved) == set(ids[:2]) and saved[ids[0]]["note"] == "ask about the\nbalcony ✓"

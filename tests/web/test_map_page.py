@@ -406,8 +406,12 @@ def test_listings_say_how_far_they_are_from_your_place_and_the_nearest_come_firs
     assert browser.find_element(By.ID, "place-set").text == "Move my place"
     screenshot(browser, "13-my-place")
 
-    # kept in this browser: after a reload the place, its sort and distances are back
-    browser.refresh()
+    # kept with the account: signed in on another browser (nothing kept in this one), the place, its sort
+    # and distances are back
+    kept = api_call(site, "GET", "/v1/me")["place"]
+    assert 43.5 < kept["latitude"] < 43.9 and -79.7 < kept["longitude"] < -79.0, kept
+    browser.execute_script("localStorage.clear()")
+    sign_in(browser, site)
     wait_for_listings(browser)
     wait(browser).until(lambda d: None not in distances_listed(d))
     sort = Select(browser.find_element(By.ID, "sort"))
@@ -420,6 +424,16 @@ def test_listings_say_how_far_they_are_from_your_place_and_the_nearest_come_firs
     assert sort.first_selected_option.get_attribute("value") == "newest"
     assert not browser.find_elements(By.CSS_SELECTOR, "#map path.place-marker")
     assert not browser.find_element(By.ID, "legend-place").is_displayed()
+    assert api_call(site, "GET", "/v1/me")["place"] is None
+
+    # a place the page kept in the browser before the account kept it moves to the account
+    email = api_call(site, "GET", "/v1/me")["email"]
+    browser.execute_script(f"localStorage.setItem('nook.place.{email}', '[43.66, -79.39]')")
+    browser.refresh()
+    wait(browser).until(lambda d: d.find_element(By.ID, "place-set").text == "Move my place")
+    assert api_call(site, "GET", "/v1/me")["place"] == {"latitude": 43.66, "longitude": -79.39}
+    assert browser.execute_script(f"return localStorage.getItem('nook.place.{email}')") is None
+    api_call(site, "PATCH", "/v1/me", {"place": None})
     assert console_errors(browser) == []
 
 
