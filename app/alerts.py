@@ -39,8 +39,8 @@ from models.user import (
     give_key,
     next_message_at,
     pending_email_until,
-    place_of,
     turn_email_alerts_on,
+    user_place,
 )
 from models.webhooks import WebhookNotAllowed, check_webhook_url
 
@@ -124,7 +124,7 @@ def _me() -> dict[str, Any]:
         else {"reason": user.email_trouble, "at": user.email_trouble_at},
         "pending_email": user.pending_email if waiting else None,
         "pending_email_until": until if waiting else None,
-        "place": place_of(user),
+        "place": user_place(user),
     }
 
 
@@ -191,8 +191,8 @@ def change_me(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
             )
         current_user().alert_every_minutes = minutes
     if "place" in body:
-        place = body["place"] or {}
-        current_user().place_lat, current_user().place_lon = place.get("latitude"), place.get("longitude")
+        place, user = body["place"] or {}, current_user()
+        user.place_lat, user.place_lon = place.get("latitude"), place.get("longitude")
     status = 200
     if "email" in body:
         user = current_user()

@@ -32,7 +32,7 @@ from models.region import Notification, Region, region_dict
 from models.saved import shortlist_link
 from models.settings import get_settings
 from models.source import Source
-from models.user import HiddenListing, SavedListing, User, place_of
+from models.user import HiddenListing, SavedListing, User, user_place
 
 log = logging.getLogger(__name__)
 FORMAT = "nook-export/1"
@@ -87,7 +87,7 @@ def _account(user: User, base_url: str | None) -> dict[str, Any]:
         "email_trouble_at": user.email_trouble_at,
         "pending_email": user.pending_email,
         "api_key_prefix": user.api_key_prefix,
-        "place": place_of(user),
+        "place": user_place(user),
         "shortlist": {
             "shared": user.shortlist_token is not None,
             "url": shortlist_link(user.shortlist_token, base_url)

@@ -40,10 +40,17 @@ UNIT_TYPES = ("apartment", "condo", "house", "basement", "townhouse", "room")
 # The words a listing is found by (a search's `q`, a region's `words`): its title and address, as English
 # word forms (a search for balconies finds "balcony"; other languages keep their words whole), kept by
 # the database in `words` (migration 0031; here as PostgreSQL gives it back, which autogenerate compares).
+# A query's words must be read with the same configuration, or their forms would not meet the listings'.
+WORDS_CONFIG = "english"
 WORDS_SQL = (
-    "to_tsvector('english'::regconfig, "
+    f"to_tsvector('{WORDS_CONFIG}'::regconfig, "
     "(COALESCE(title, ''::text) || ' '::text) || COALESCE(address, ''::text))"
 )
+
+
+def words_query_sql(text_sql: str) -> str:
+    """words_query, in a statement written as SQL: the words of the SQL expression `text_sql`."""
+    return f"websearch_to_tsquery('{WORDS_CONFIG}'::regconfig, {text_sql})"
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -143,7 +150,7 @@ def has_words(query: ColumnElement[Any]) -> ColumnElement[bool]:
 def words_query(text_: str) -> ColumnElement[Any]:
     """A search's words as a text-search query, the way people type them into a search box: every word;
     "a phrase" in quotes; -word leaves out; `or` between alternatives."""
-    return func.websearch_to_tsquery(literal_column("'english'::regconfig"), text_)
+    return func.websearch_to_tsquery(literal_column(f"'{WORDS_CONFIG}'::regconfig"), text_)
 
 
 class ListingPriceChange(Base):

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import BigInteger
 
 from models.hidden import hidden_sql
+from models.listing import words_query_sql
 from models.settings import get_settings
 
 DEDUPE_METRES = 10.0
@@ -63,7 +64,7 @@ RETURNING l.id
 
 # whether listing `l` meets region `r`'s criteria and the region alerts at all (a region is alerted of
 # the listings it wants)
-_WANTED = """r.alerts
+_WANTED = f"""r.alerts
            AND (r.min_bedrooms IS NULL OR l.bedrooms >= r.min_bedrooms)
            AND (r.max_bedrooms IS NULL OR l.bedrooms <= r.max_bedrooms)
            AND (r.min_bathrooms IS NULL OR l.bathrooms >= r.min_bathrooms)
@@ -71,7 +72,7 @@ _WANTED = """r.alerts
            AND (r.min_sqft IS NULL OR l.sqft >= r.min_sqft)
            AND (r.furnished IS NULL OR l.furnished = r.furnished)
            AND (r.unit_types IS NULL OR cardinality(r.unit_types) = 0 OR l.unit_type = ANY(r.unit_types))
-           AND (r.words IS NULL OR l.words @@ websearch_to_tsquery('english', r.words))"""
+           AND (r.words IS NULL OR l.words @@ {words_query_sql("r.words")})"""
 # ... and its price rank is one the region wants. Judged when an alert is sent, not when it is queued: the
 # stream places a listing before it stores the listing's rank (the scoring runs alongside the placement),
 # so a region asking for ranks is queued an alert of every listing it would otherwise want, and the

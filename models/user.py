@@ -319,7 +319,7 @@ def key_holder(session: Session, digest: str, now: datetime) -> User | None:
     )
 
 
-def place_of(user: User) -> dict[str, float] | None:
+def user_place(user: User) -> dict[str, float] | None:
     """The user's place as the API gives it, or None."""
     if user.place_lat is None or user.place_lon is None:
         return None
