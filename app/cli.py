@@ -1,7 +1,9 @@
-"""Web-stage commands: `flask db upgrade|downgrade`, `flask users create|list|rotate-key|set-email|delete`."""
+"""Web-stage commands: `flask db upgrade|downgrade`, `flask users
+create|list|rotate-key|set-email|export|import|delete`."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import IO
 
@@ -192,6 +194,30 @@ def users_export(email: str, output: IO[bytes]) -> None:
         written = write_export(session, user, output, datetime.now(UTC), get_settings().public_url)
     counts = ", ".join(f"{count} {name}" for name, count in written.counts.items())
     click.echo(f"exported {email}: {counts} ({written.size:,} bytes)", err=True)
+
+
+@users_group.command("import")
+@click.argument("email", type=TEXT)
+@click.argument("document", type=click.File("rb"))
+def users_import(email: str, document: IO[bytes]) -> None:
+    """Bring an export (a user's, from this nook or another: `users export`, `POST /v1/me/export`) into a
+    user's account, as `POST /v1/me/import` does for themselves: regions, saved and hidden listings, the
+    place if they have none. It adds and never changes; what it does not import, it says, and why."""
+    from marshmallow import ValidationError
+
+    from app.imports import import_document, summary
+    from app.schemas import ImportDocument
+
+    try:
+        checked = ImportDocument().load(json.loads(document.read()))
+    except (ValueError, ValidationError) as exc:  # not JSON, not UTF-8, or no export
+        messages = getattr(exc, "messages", None) or str(exc)
+        raise click.ClickException(f"{document.name} is not an export nook reads: {messages}") from None
+    with session_scope() as session:
+        report = import_document(session, _user(session, email), checked)
+    click.echo(f"imported {document.name} into {email}")
+    for line in summary(report):
+        click.echo(line)
 
 
 @users_group.command("delete")

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Response
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from app.api import Blueprint
 from app.auth import SECURITY, auth_required, current_user
@@ -31,7 +32,7 @@ blp = Blueprint(
 MAX_REGIONS = 50
 
 
-def _stored_geometry(geojson: str) -> Any:
+def stored_geometry(geojson: str) -> Any:
     return func.ST_Multi(func.ST_SetSRID(func.ST_GeomFromGeoJSON(geojson), 4326))
 
 
@@ -58,13 +59,13 @@ def _as_dict(region: Region) -> dict[str, Any]:
     return {**region_dict(region, geojson), "area_km2": round(area, 3)}
 
 
-def _apply(region: Region, body: dict[str, Any]) -> None:
-    session = get_db()
+def _apply(region: Region, body: dict[str, Any], session: Session | None = None) -> None:
+    session = session or get_db()
     if "name" in body:
         region.name = body["name"].strip() or region.name
     redraw = "geometry" in body
     if redraw:
-        region.geom = _stored_geometry(validated_geojson(session, body["geometry"]))
+        region.geom = stored_geometry(validated_geojson(session, body["geometry"]))
     for api, column in CRITERIA.items():
         if api in body.get("criteria", {}):
             value = body["criteria"][api]
@@ -108,16 +109,22 @@ def create(body: dict[str, Any]) -> dict[str, Any]:
     )
     if count >= MAX_REGIONS:
         raise ApiError(409, f"You already have {MAX_REGIONS} regions; delete one first.")
+    return _as_dict(add_region(session, current_user().id, body))
+
+
+def add_region(session: Session, user_id: int, body: dict[str, Any]) -> Region:
+    """A new region of the user's from a RegionCreate body (checked as POST checks it: an ApiError says
+    what is wrong), placed among the listings it holds."""
     region = Region(
-        user_id=current_user().id,
+        user_id=user_id,
         name=body["name"].strip() or "Region",
-        geom=_stored_geometry(validated_geojson(session, body["geometry"])),
+        geom=stored_geometry(validated_geojson(session, body["geometry"])),
     )
     session.add(region)
-    _apply(region, {"criteria": body.get("criteria", {}), "alerts": body["alerts"]})
+    _apply(region, {"criteria": body.get("criteria", {}), "alerts": body["alerts"]}, session)
     session.flush()
     refresh_region_members(session, region.id)
-    return _as_dict(region)
+    return region
 
 
 @blp.route("/<int:region_id>")

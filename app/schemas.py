@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import marshmallow as ma
 from marshmallow import validate
 
+from models.export import FORMAT as EXPORT_FORMAT
 from models.listing import UNIT_TYPES
 from models.normalize import MAX_SQFT, text_fault
 from models.price_rank import PRICE_LABELS
@@ -541,6 +542,57 @@ class ExportSchema(ma.Schema):
         values=ma.fields.Integer(),
         required=True,
         metadata={"description": "How many regions, saved, hidden listings and alerts it holds."},
+    )
+
+
+class ImportDocument(ma.Schema):
+    """An export (`nook-export/1`): its parts are read item by item, and an item nook cannot take is said in
+    the answer, not refused with the rest; anything else in it (the time it was made, the alerts) is left."""
+
+    class Meta:
+        unknown = ma.EXCLUDE
+
+    format = ma.fields.String(
+        required=True,
+        validate=validate.Equal(EXPORT_FORMAT, error=f"this nook reads {EXPORT_FORMAT} documents"),
+        metadata={"description": f"{EXPORT_FORMAT}, as an export says"},
+    )
+    account = ma.fields.Dict(
+        load_default=dict, metadata={"description": "Its place is taken if you have none."}
+    )
+    regions = ma.fields.List(ma.fields.Raw(), load_default=list)
+    saved = ma.fields.List(ma.fields.Raw(), load_default=list)
+    hidden = ma.fields.List(ma.fields.Raw(), load_default=list)
+
+
+class ImportProblemSchema(ma.Schema):
+    item = ma.fields.Integer(required=True, metadata={"description": "Its place in the part, from 0."})
+    reason = ma.fields.String(required=True)
+
+
+class ImportPartSchema(ma.Schema):
+    added = ma.fields.Integer(required=True)
+    already_here = ma.fields.Integer(
+        required=True, metadata={"description": "A region with its name and shape, a flat you keep already."}
+    )
+    not_imported = ma.fields.Integer(required=True)
+    problems = ma.fields.List(
+        ma.fields.Nested(ImportProblemSchema),
+        required=True,
+        metadata={"description": "Why each item was not imported (the first 100)."},
+    )
+
+
+class ImportReportSchema(ma.Schema):
+    regions = ma.fields.Nested(ImportPartSchema, required=True)
+    saved = ma.fields.Nested(ImportPartSchema, required=True)
+    hidden = ma.fields.Nested(ImportPartSchema, required=True)
+    place = ma.fields.String(
+        required=True,
+        validate=validate.OneOf(("added", "kept", "absent")),
+        metadata={
+            "description": "added (you had none), kept (yours stays) or absent (the document has none)."
+        },
     )
 
 

@@ -1336,6 +1336,60 @@
     }
   });
 
+  // a file of one's data brought in: read here, and its alerts (never imported, and most of a big file) left out
+  const IMPORTED = [
+    ["regions", "region", "regions"],
+    ["saved", "saved listing", "saved listings"],
+    ["hidden", "hidden listing", "hidden listings"],
+  ];
+
+  function importWords(report) {
+    const count = (n, one, many) => `${n.toLocaleString("en-US")} ${n === 1 ? one : many}`;
+    const added = IMPORTED.filter(([part]) => report[part].added).map(([part, one, many]) => count(report[part].added, one, many));
+    if (report.place === "added") added.push("your place");
+    const here = IMPORTED.reduce((sum, [part]) => sum + report[part].already_here, 0);
+    const left = IMPORTED.reduce((sum, [part]) => sum + report[part].not_imported, 0);
+    const last = added.pop();
+    let words = !last ? "Nothing added." : added.length ? `Added ${added.join(", ")} and ${last}.` : `Added ${last}.`;
+    if (here) words += ` ${here.toLocaleString("en-US")} already here.`;
+    if (left) words += ` ${left.toLocaleString("en-US")} not imported:`;
+    return words;
+  }
+
+  $("import-file").addEventListener("change", async (event) => {
+    const input = event.target;
+    const file = input.files[0];
+    if (!file) return;
+    const status = $("import-status");
+    const problems = $("import-problems");
+    problems.replaceChildren();
+    status.textContent = `Reading ${file.name}…`;
+    try {
+      let data;
+      try {
+        data = JSON.parse(await file.text());
+      } catch (_) {
+        throw new Error(`${file.name} is not a file of your data from nook (it is not JSON).`);
+      }
+      if (data && typeof data === "object" && !Array.isArray(data)) delete data.alerts;
+      const report = await api("/v1/me/import", { method: "POST", body: data });
+      status.textContent = importWords(report);
+      for (const [part, one] of IMPORTED) {
+        for (const problem of report[part].problems) {
+          problems.append(el("li", { text: `${one} ${problem.item + 1}: ${problem.reason}` }));
+        }
+      }
+      if (report.place === "added") await loadPlace((await api("/v1/me")).place);
+      await Promise.all([loadRegions(), loadSaved(), loadHidden()]);
+      await reloadListings(); // what was hidden is not shown
+    } catch (error) {
+      if (error.status === 401) return signOut();
+      status.textContent = error.message;
+    } finally {
+      input.value = ""; // the same file again is a change too
+    }
+  });
+
   $("account-delete").addEventListener("click", async () => {
     if (!window.confirm("Delete your account, with your regions, alerts, saved and hidden listings? This cannot be undone.")) return;
     try {

@@ -1326,3 +1326,64 @@ def test_a_link_to_a_listing_opens_it_after_sign_in(browser, site):
         lambda d: d.find_element(By.ID, "listings-status").text == "That listing is no longer on nook."
     )
     assert console_errors(browser, allowed=("404",)) == []
+
+
+def test_bring_a_file_of_your_data_into_the_account_from_the_page(browser, site, tmp_path):
+    with session_scope() as session:
+        user, key = create_user(session, "mover@example.com")
+        user_id = user.id
+        (shown, ref), (hidden, hidden_ref) = session.execute(
+            text("SELECT id, source_ref FROM listings ORDER BY id LIMIT 2")
+        ).all()
+    ring = [[-79.40, 43.64], [-79.36, 43.64], [-79.36, 43.67], [-79.40, 43.67], [-79.40, 43.64]]
+    document = {
+        "format": "nook-export/1",
+        "account": {"email": "mover@elsewhere.example", "place": {"latitude": 43.65, "longitude": -79.38}},
+        "regions": [{"name": "Old haunt", "geometry": {"type": "Polygon", "coordinates": [ring]}}],
+        "saved": [
+            {"listing": {"source": "browser", "source_ref": ref}, "note": "call the landlord"},
+            {"listing": {"source": "elsewhere", "source_ref": "E-7"}},
+        ],
+        "hidden": [{"listing": {"source": "browser", "source_ref": hidden_ref}}],
+        "alerts": [{"id": n, "status": "sent", "listing": {}} for n in range(2000)],  # left behind
+    }
+    path = tmp_path / "nook-export.json"
+    path.write_text(json.dumps(document))
+    try:
+        sign_in(browser, site, key=key)
+        wait_for_listings(browser)
+        picker = browser.find_element(By.ID, "import-file")
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", picker)
+        picker.send_keys(str(path))
+        added = "Added 1 region, 1 saved listing, 1 hidden listing and your place. 1 not imported:"
+        wait(browser).until(lambda d: d.find_element(By.ID, "import-status").text == added)
+        problems = browser.find_elements(By.CSS_SELECTOR, "#import-problems li")
+        assert [p.text for p in problems] == ["saved listing 2: no listing 'E-7' of 'elsewhere' on this nook"]
+        wait(browser).until(lambda d: "Old haunt" in d.find_element(By.ID, "region-list").text)
+        wait(browser).until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, f'#hidden-list li[data-listing="{hidden}"]')
+        )
+        saved = wait(browser).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#saved-list input.note"))
+        assert saved[0].get_attribute("value") == "call the landlord"
+        wait(browser).until(lambda d: hidden not in dict(listed(d)))  # hidden: off the list beside the map
+        wait(browser).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#map path.place-marker"))
+        assert browser.find_element(By.ID, "place-set").text == "Move my place"
+        screenshot(browser, "22-data-brought-in")
+        assert audit(browser) == []
+
+        picker.send_keys(str(path))  # the same file again adds nothing
+        again = "Nothing added. 3 already here. 1 not imported:"
+        wait(browser).until(lambda d: d.find_element(By.ID, "import-status").text == again)
+        path.write_text("not json")
+        picker.send_keys(str(path))
+        wrong = "nook-export.json is not a file of your data from nook (it is not JSON)."
+        wait(browser).until(lambda d: d.find_element(By.ID, "import-status").text == wrong)
+        assert browser.find_elements(By.CSS_SELECTOR, "#import-problems li") == []
+        with session_scope() as session:
+            assert session.scalars(select(Region.name).where(Region.user_id == user_id)).all() == [
+                "Old haunt"
+            ]
+        assert console_errors(browser) == []
+    finally:
+        with session_scope() as session:
+            session.execute(text("DELETE FROM users WHERE id = :u"), {"u": user_id})

@@ -1,0 +1,352 @@
+"""/v1/me/import: bring an export (`nook-export/1`) into the caller's account, from this nook or another.
+
+An import adds; it never changes or removes what the account has. Each region is drawn again as POST
+/v1/regions would draw it (one with the same name and shape is already here); each saved or hidden
+listing is found by its source and reference, and kept as the flat it stands for here, with the note and
+the time it was saved or hidden; the account's place is taken if it has none. The alerts (what a nook
+sent), how alerts reach the user (a webhook is checked when set, email goes to the account's address)
+and a shared shortlist's link stay behind. Importing the same document again adds nothing.
+
+Whatever is not imported is said, item by item: a region this nook would not draw (and why), a listing
+this nook does not have, one past the most an account keeps.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import wraps
+from typing import Any
+
+import marshmallow as ma
+from flask import request
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from app.api import Blueprint
+from app.auth import SECURITY, auth_required, current_user
+from app.db import get_db
+from app.errors import ApiError
+from app.geometry import validated_geojson
+from app.regions import MAX_REGIONS, add_region, stored_geometry
+from app.schemas import ImportDocument, ImportReportSchema, RegionCreate
+from models.explain import GONE
+from models.hidden import MAX_HIDDEN
+from models.listing import Listing
+from models.normalize import text_fault
+from models.region import Region
+from models.saved import MAX_NOTE, MAX_SAVED
+from models.user import HiddenListing, SavedListing, User
+
+blp = Blueprint("imports", __name__, url_prefix="/v1", description="Your data, brought back.")
+
+# A document is read whole: at most what Lambda takes in a request. An export's alerts are most of a big
+# one and are never imported: leave them out (the map page does).
+MAX_DOCUMENT = 6 * 1024 * 1024
+PROBLEMS_LISTED = 100  # items not imported named in the answer, per part (all are counted)
+REGION_KEYS = ("name", "geometry", "criteria", "alerts")  # what POST /v1/regions takes of an export's region
+MAX_REF = 500  # characters of a source or reference: longer names no listing
+
+# The flat each (source name, reference) stands for here, if nook lists or listed it: the listing, or
+# the one it was found to copy. Pending and refused listings are no flat anybody was shown.
+FLATS = text("""
+SELECT k.n, f.id, f.price, f.status
+FROM unnest(CAST(:sources AS text[]), CAST(:refs AS text[])) WITH ORDINALITY AS k(source, ref, n)
+JOIN sources s ON s.name = k.source
+JOIN listings l ON l.source_id = s.id AND l.source_ref = k.ref
+JOIN listings f ON f.id = coalesce(l.canonical_id, l.id)
+WHERE f.status IN ('active', 'delisted', 'expired')
+""")
+
+
+@dataclass
+class Part:
+    """What became of one part of the document (regions, saved, hidden)."""
+
+    added: int = 0
+    already_here: int = 0
+    problems: list[dict[str, Any]] = field(default_factory=list)  # every item not imported, and why
+
+    def refuse(self, item: int, reason: str) -> None:
+        self.problems.append({"item": item, "reason": reason})
+
+    def as_dict(self) -> dict[str, Any]:
+        """The counts, and the first PROBLEMS_LISTED problems in the document's order."""
+        return {
+            "added": self.added,
+            "already_here": self.already_here,
+            "not_imported": len(self.problems),
+            "problems": sorted(self.problems, key=lambda p: p["item"])[:PROBLEMS_LISTED],
+        }
+
+
+def _first_message(messages: Any, path: str = "") -> str:
+    """marshmallow's nested messages as one line: the first field at fault and what is wrong with it."""
+    if isinstance(messages, dict):
+        name, inner = next(iter(messages.items()))
+        return _first_message(inner, f"{path}.{name}" if path else str(name))
+    if isinstance(messages, list) and messages:
+        return _first_message(messages[0], path)
+    return f"{path}: {messages}" if path else str(messages)
+
+
+def _same_region(session: Session, user_id: int, name: str, geojson: str) -> bool:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Region)
+            .where(
+                Region.user_id == user_id,
+                Region.name == name,
+                func.ST_Equals(Region.geom, stored_geometry(geojson)),
+            )
+        )
+        > 0
+    )
+
+
+def import_regions(session: Session, user_id: int, items: list[Any]) -> Part:
+    """Draw the document's regions again (each in a savepoint: one refused leaves the others)."""
+    part = Part()
+    have = session.scalar(select(func.count()).select_from(Region).where(Region.user_id == user_id)) or 0
+    for n, item in enumerate(items):
+        if not isinstance(item, dict):
+            part.refuse(n, "a region is an object (name, geometry, criteria, alerts)")
+            continue
+        try:
+            body = RegionCreate().load({key: item[key] for key in REGION_KEYS if key in item})
+            geojson = validated_geojson(session, body["geometry"])
+            if _same_region(session, user_id, body["name"].strip() or "Region", geojson):
+                part.already_here += 1
+                continue
+            if have >= MAX_REGIONS:
+                part.refuse(n, f"you have {MAX_REGIONS} regions, the most an account keeps")
+                continue
+            with session.begin_nested():
+                add_region(session, user_id, body)
+        except ma.ValidationError as exc:
+            part.refuse(n, _first_message(exc.messages))
+            continue
+        except ApiError as exc:
+            part.refuse(n, exc.detail)
+            continue
+        have += 1
+        part.added += 1
+    return part
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A saved or hidden listing of the document, read: its place there, the listing it names, when it
+    was kept, and (saved) the price then and the note."""
+
+    item: int
+    source: str
+    ref: str
+    at: datetime | None
+    price: int | None = None
+    note: str | None = None
+
+
+def _when(value: Any) -> datetime | None:
+    """An export's time (ISO 8601 with its offset); None if it is not one, or one still to come."""
+    try:
+        at = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    if at is None or at.tzinfo is None or at > datetime.now(UTC):
+        return None
+    return at
+
+
+def _named(item: Any) -> tuple[str, str] | str:
+    """The (source, reference) a saved or hidden item names, or the reason it names none."""
+    listing = item.get("listing") if isinstance(item, dict) else None
+    if not isinstance(listing, dict):
+        return "names no listing (listing: {source, source_ref})"
+    source, ref = listing.get("source"), listing.get("source_ref")
+    for name, value in (("source", source), ("source_ref", ref)):
+        if not isinstance(value, str) or not value or len(value) > MAX_REF or text_fault(value):
+            return f"listing.{name}: not the name of a listing's {name.replace('_', ' ')}"
+    return source, ref  # type: ignore[return-value]
+
+
+def read_kept(items: list[Any], part: Part, saved: bool) -> list[Kept]:
+    """The items that name a listing (and, saved, carry a note nook keeps); the others refused."""
+    kept = []
+    for n, item in enumerate(items):
+        named = _named(item)
+        if isinstance(named, str):
+            part.refuse(n, named)
+            continue
+        at = _when(item.get("saved_at" if saved else "hidden_at"))
+        if not saved:
+            kept.append(Kept(n, *named, at))
+            continue
+        note = item.get("note")
+        if note is not None and (not isinstance(note, str) or text_fault(note)):
+            part.refuse(n, "note: not text nook keeps")
+            continue
+        note = (note or "").strip() or None
+        if note is not None and len(note) > MAX_NOTE:
+            part.refuse(n, f"note: longer than {MAX_NOTE:,} characters")
+            continue
+        price = item.get("price_when_saved")
+        price = (
+            price if isinstance(price, int) and not isinstance(price, bool) and 0 < price < 2**31 else None
+        )
+        kept.append(Kept(n, *named, at, price, note))
+    return kept
+
+
+def _flats(session: Session, kept: list[Kept]) -> dict[int, Any]:
+    """The flat (id, price, status) each item names here, by its place in `kept`."""
+    if not kept:
+        return {}
+    rows = session.execute(FLATS, {"sources": [k.source for k in kept], "refs": [k.ref for k in kept]})
+    return {row.n - 1: row for row in rows}
+
+
+def _kept_flats(session: Session, table: Any, user_id: int) -> set[int]:
+    """The flats the user keeps in `table` (SavedListing, HiddenListing): what each row stands for."""
+    return set(
+        session.scalars(
+            select(func.coalesce(Listing.canonical_id, Listing.id))
+            .select_from(table)
+            .join(Listing, Listing.id == table.listing_id)
+            .where(table.user_id == user_id)
+        )
+    )
+
+
+def import_kept(
+    session: Session,
+    user_id: int,
+    items: list[Any],
+    table: Any,
+    most: int,
+    row: Callable[[Kept, Any], dict[str, Any]],
+) -> Part:
+    """Keep the flats the items name (saved or hidden, `table`) that the user does not keep yet, up to
+    `most`; `row` gives a new row's values from an item and its flat here."""
+    part = Part()
+    kept = read_kept(items, part, saved=table is SavedListing)
+    flats = _flats(session, kept)
+    have = _kept_flats(session, table, user_id)
+    room = most - session.scalar(select(func.count()).where(table.user_id == user_id))
+    rows = []
+    for n, item in enumerate(kept):
+        flat = flats.get(n)
+        if flat is None:
+            part.refuse(item.item, f"no listing {item.ref!r} of {item.source!r} on this nook")
+        elif flat.id in have:
+            part.already_here += 1
+        elif len(rows) >= room:
+            part.refuse(item.item, f"you keep {most:,} of them, the most an account keeps")
+        else:
+            have.add(flat.id)
+            rows.append({"user_id": user_id, "listing_id": flat.id, **row(item, flat)})
+    if rows:
+        session.execute(insert(table).values(rows).on_conflict_do_nothing())
+    part.added = len(rows)
+    return part
+
+
+def _saved_row(item: Kept, flat: Any) -> dict[str, Any]:
+    # the user hears of the flat from here on: of a cut below its price now, or that it went, not before
+    return {
+        "price": item.price or flat.price,
+        "told_price": flat.price,
+        "told_gone": flat.status in GONE,
+        "saved_at": item.at or datetime.now(UTC),
+        "note": item.note,
+    }
+
+
+def _hidden_row(item: Kept, flat: Any) -> dict[str, Any]:
+    return {"hidden_at": item.at or datetime.now(UTC)}
+
+
+def import_place(user: User, account: dict[str, Any]) -> str:
+    """The document's place, if the account has none: "added", "kept" (the account's) or "absent"."""
+    place = account.get("place")
+    if not isinstance(place, dict):
+        return "absent"
+    lat, lon = place.get("latitude"), place.get("longitude")
+    if not all(
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in (lat, lon)
+    ):
+        return "absent"
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        return "absent"
+    if user.place_lat is not None:
+        return "kept"
+    user.place_lat, user.place_lon = float(lat), float(lon)
+    return "added"
+
+
+def import_document(session: Session, user: User, document: dict[str, Any]) -> dict[str, Any]:
+    """Bring a checked document (ImportDocument) into the user's account; what became of each part."""
+    # one import or save of the user's at a time: two at once cannot pass the limits together
+    session.execute(select(User.id).where(User.id == user.id).with_for_update())
+    return {
+        "regions": import_regions(session, user.id, document["regions"]).as_dict(),
+        "saved": import_kept(
+            session, user.id, document["saved"], SavedListing, MAX_SAVED, _saved_row
+        ).as_dict(),
+        "hidden": import_kept(
+            session, user.id, document["hidden"], HiddenListing, MAX_HIDDEN, _hidden_row
+        ).as_dict(),
+        "place": import_place(user, document["account"]),
+    }
+
+
+def summary(report: dict[str, Any]) -> Iterator[str]:
+    """The report as lines a person reads (the CLI's)."""
+    for name in ("regions", "saved", "hidden"):
+        part = report[name]
+        yield (
+            f"{name}: {part['added']} added, {part['already_here']} already here, "
+            f"{part['not_imported']} not imported"
+        )
+        for problem in part["problems"]:
+            yield f"  {name}[{problem['item']}]: {problem['reason']}"
+    yield f"place: {report['place']}"
+
+
+def document_sized(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Let the view read a document of up to MAX_DOCUMENT (other requests take 256 KB), saying what to
+    leave out of a larger one."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if (request.content_length or 0) > MAX_DOCUMENT:
+            raise ApiError(
+                413,
+                f"An import reads {MAX_DOCUMENT // 2**20} MB at most: leave out the export's alerts, which "
+                "are never imported (the map page does).",
+            )
+        request.max_content_length = MAX_DOCUMENT
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+@blp.route("/me/import", methods=["POST"])
+@auth_required
+@document_sized
+@blp.doc(security=SECURITY)
+@blp.arguments(ImportDocument, as_kwargs=False)
+@blp.response(200, ImportReportSchema)
+def import_export(document: dict[str, Any]) -> dict[str, Any]:
+    """Bring an export (`POST /v1/me/export`'s document, from this nook or another) into your account:
+    its regions, saved listings (with your notes) and hidden listings, and your place if you have none
+    here. It adds, never changes or removes: a region with the same name and shape, or a listing you keep
+    already, is left as it is, so importing twice adds nothing. Listings are found by their source and
+    reference; the answer counts what was added, what was already here and what was not imported, and
+    says why of each (up to 100 a part). The alerts, how they reach you and a shared link stay behind.
+    The document's `alerts` may be left out (a big export's are most of it)."""
+    return import_document(get_db(), current_user(), document)
