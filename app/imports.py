@@ -14,6 +14,7 @@ this nook does not have, one past the most an account keeps.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -47,6 +48,12 @@ blp = Blueprint("imports", __name__, url_prefix="/v1", description="Your data, b
 # one and are never imported: leave them out (the map page does).
 MAX_DOCUMENT = 6 * 1024 * 1024
 PROBLEMS_LISTED = 100  # items not imported named in the answer, per part (all are counted)
+# An import answers through API Gateway, which waits 29 s: the regions are drawn for so long at most (the
+# saved and hidden listings, bulk statements, go first), and the rest are left for the next import of the
+# same document, which passes over those drawn already. The map page sends it again until all are in.
+REGION_SECONDS = 15.0
+ALREADY_HERE = "already here"
+TIME_RAN_OUT = "not imported yet: time ran out; import the file again for the rest"
 REGION_KEYS = ("name", "geometry", "criteria", "alerts")  # what POST /v1/regions takes of an export's region
 MAX_REF = 500  # characters of a source or reference: longer names no listing
 
@@ -69,6 +76,7 @@ class Part:
     added: int = 0
     already_here: int = 0
     problems: list[dict[str, Any]] = field(default_factory=list)  # every item not imported, and why
+    complete: bool = True  # False: time ran out before every item was tried
 
     def refuse(self, item: int, reason: str) -> None:
         self.problems.append({"item": item, "reason": reason})
@@ -108,33 +116,49 @@ def _same_region(session: Session, user_id: int, name: str, geojson: str) -> boo
     )
 
 
-def import_regions(session: Session, user_id: int, items: list[Any]) -> Part:
-    """Draw the document's regions again (each in a savepoint: one refused leaves the others)."""
+def _region(session: Session, user_id: int, item: Any, have: int) -> str | None:
+    """Draw one of the document's regions again (in a savepoint: one refused leaves the others); None if
+    drawn, ALREADY_HERE, or why it is not."""
+    if not isinstance(item, dict):
+        return "a region is an object (name, geometry, criteria, alerts)"
+    try:
+        body = RegionCreate().load({key: item[key] for key in REGION_KEYS if key in item})
+        if _same_region(
+            session, user_id, body["name"].strip() or "Region", validated_geojson(session, body["geometry"])
+        ):
+            return ALREADY_HERE
+        if have >= MAX_REGIONS:
+            return f"you have {MAX_REGIONS} regions, the most an account keeps"
+        with session.begin_nested():
+            add_region(session, user_id, body)
+    except ma.ValidationError as exc:
+        return _first_message(exc.messages)
+    except ApiError as exc:
+        return exc.detail
+    return None
+
+
+def import_regions(session: Session, user_id: int, items: list[Any], seconds: float | None) -> Part:
+    """Draw the document's regions again, for up to `seconds` (None: all): each is placed among the
+    listings it holds as it is drawn, which takes long for a large one in a large market; the regions
+    not reached are said to be left for the next import of the document (`Part.complete` is False)."""
     part = Part()
     have = session.scalar(select(func.count()).select_from(Region).where(Region.user_id == user_id)) or 0
+    until = None if seconds is None else time.monotonic() + seconds
     for n, item in enumerate(items):
-        if not isinstance(item, dict):
-            part.refuse(n, "a region is an object (name, geometry, criteria, alerts)")
-            continue
-        try:
-            body = RegionCreate().load({key: item[key] for key in REGION_KEYS if key in item})
-            geojson = validated_geojson(session, body["geometry"])
-            if _same_region(session, user_id, body["name"].strip() or "Region", geojson):
-                part.already_here += 1
-                continue
-            if have >= MAX_REGIONS:
-                part.refuse(n, f"you have {MAX_REGIONS} regions, the most an account keeps")
-                continue
-            with session.begin_nested():
-                add_region(session, user_id, body)
-        except ma.ValidationError as exc:
-            part.refuse(n, _first_message(exc.messages))
-            continue
-        except ApiError as exc:
-            part.refuse(n, exc.detail)
-            continue
-        have += 1
-        part.added += 1
+        if until is not None and time.monotonic() > until and (part.added or part.problems):
+            part.complete = False
+            for left in range(n, len(items)):
+                part.refuse(left, TIME_RAN_OUT)
+            break
+        outcome = _region(session, user_id, item, have)
+        if outcome is None:
+            have += 1
+            part.added += 1
+        elif outcome == ALREADY_HERE:
+            part.already_here += 1
+        else:
+            part.refuse(n, outcome)
     return part
 
 
@@ -288,19 +312,23 @@ def import_place(user: User, account: dict[str, Any]) -> str:
     return "added"
 
 
-def import_document(session: Session, user: User, document: dict[str, Any]) -> dict[str, Any]:
-    """Bring a checked document (ImportDocument) into the user's account; what became of each part."""
+def import_document(
+    session: Session, user: User, document: dict[str, Any], region_seconds: float | None = None
+) -> dict[str, Any]:
+    """Bring a checked document (ImportDocument) into the user's account, drawing regions for up to
+    `region_seconds` (None: all); what became of each part, and whether all was tried (`complete`)."""
     # one import or save of the user's at a time: two at once cannot pass the limits together
     session.execute(select(User.id).where(User.id == user.id).with_for_update())
+    saved = import_kept(session, user.id, document["saved"], SavedListing, MAX_SAVED, _saved_row)
+    hidden = import_kept(session, user.id, document["hidden"], HiddenListing, MAX_HIDDEN, _hidden_row)
+    place = import_place(user, document["account"])
+    regions = import_regions(session, user.id, document["regions"], region_seconds)
     return {
-        "regions": import_regions(session, user.id, document["regions"]).as_dict(),
-        "saved": import_kept(
-            session, user.id, document["saved"], SavedListing, MAX_SAVED, _saved_row
-        ).as_dict(),
-        "hidden": import_kept(
-            session, user.id, document["hidden"], HiddenListing, MAX_HIDDEN, _hidden_row
-        ).as_dict(),
-        "place": import_place(user, document["account"]),
+        "regions": regions.as_dict(),
+        "saved": saved.as_dict(),
+        "hidden": hidden.as_dict(),
+        "place": place,
+        "complete": regions.complete,
     }
 
 
@@ -348,5 +376,7 @@ def import_export(document: dict[str, Any]) -> dict[str, Any]:
     already, is left as it is, so importing twice adds nothing. Listings are found by their source and
     reference; the answer counts what was added, what was already here and what was not imported, and
     says why of each (up to 100 a part). The alerts, how they reach you and a shared link stay behind.
-    The document's `alerts` may be left out (a big export's are most of it)."""
-    return import_document(get_db(), current_user(), document)
+    The document's `alerts` may be left out (a big export's are most of it). Regions are drawn for 15 s
+    at most (each is placed among the listings it holds, as when drawn): `complete` false says some were
+    left for lack of time; send the document again for the rest."""
+    return import_document(get_db(), current_user(), document, REGION_SECONDS)

@@ -594,6 +594,12 @@ class ImportReportSchema(ma.Schema):
             "description": "added (you had none), kept (yours stays) or absent (the document has none)."
         },
     )
+    complete = ma.fields.Boolean(
+        required=True,
+        metadata={
+            "description": "False: time ran out before every region was drawn; send it again for the rest."
+        },
+    )
 
 
 class ShareSchema(ma.Schema):

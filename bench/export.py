@@ -1,14 +1,16 @@
 """A user's export at its heaviest: POST /v1/me/export for a user with the most regions, saved and hidden
-listings nook keeps and many alerts, in a scratch database, written to the local moto's S3.
+listings nook keeps and many alerts, in a scratch database, written to the local moto's S3; and that
+document brought back, POST /v1/me/import into a new account (without its alerts, as the map page sends it).
 
 `python -m bench.export [--listings 100000] [--alerts 100000] [--rounds 5]` (services up: `make -s env`):
 the user has 50 regions, 500 saved listings, 5,000 hidden and `--alerts` alerts spread over the regions.
-Prints the answer's time, the document's size and the most memory Python held during one.
+Prints each answer's time, the document's size and the most memory Python held during one.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import time
 import tracemalloc
@@ -93,7 +95,8 @@ def main() -> None:
     peak = tracemalloc.get_traced_memory()[1] / 1e6
     tracemalloc.stop()
     with urllib.request.urlopen(answer["url"], timeout=60) as document:
-        size = len(document.read())
+        text = document.read()
+    size = len(text)
     assert size == answer["bytes"]
     counts = answer["counts"]
     row = {
@@ -108,15 +111,63 @@ def main() -> None:
         "Python peak MB": f"{peak:.1f}",
     }
     print(row, flush=True)
+    rows = [row, bring_back(client, json.loads(text), args.rounds)]
+    print(rows[1], flush=True)
     body = (
         f"`python -m bench.export --listings {args.listings} --alerts {args.alerts}` — one user with the "
         f"most regions, saved and hidden listings nook keeps and {args.alerts:,} alerts, among "
         f"{args.listings:,} listings; written to the local moto's S3 and read back whole through the link. "
         f"{args.rounds} rounds after one to warm; then one more under tracemalloc for the most memory Python "
-        "held at once during it (the document is written row by row to a file, never held whole).\n\n"
-        + table([row])
+        "held at once during it (the document is written row by row to a file, never held whole). Then the "
+        "document without its alerts (as the map page sends it) imported into a new account each round "
+        "(every region drawn and placed again, every listing found by source and reference), likewise.\n\n"
+        + table(rows)
     )
     write_section("export", body)
+
+
+def bring_back(client, document: dict, rounds: int) -> dict:
+    """POST /v1/me/import of the document without its alerts into a new account each round (and one more,
+    untimed, under tracemalloc); a table row."""
+    from models.session import session_scope
+    from models.user import create_user
+
+    del document["alerts"]
+    body = json.dumps(document).encode()
+
+    def bring() -> dict:
+        with session_scope() as session:
+            _, key = create_user(session, f"mover{time.time_ns()}@example.com")
+        response = client.post(
+            "/v1/me/import",
+            data=body,
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()
+
+    bring()  # warm
+    laps = []
+    for _ in range(rounds):
+        lap = time.perf_counter()
+        report = bring()
+        laps.append(time.perf_counter() - lap)
+    tracemalloc.start()
+    bring()
+    peak = tracemalloc.get_traced_memory()[1] / 1e6
+    tracemalloc.stop()
+    added = {part: report[part]["added"] for part in ("regions", "saved", "hidden")}
+    assert added == {"regions": 50, "saved": 500, "hidden": 5000}, report
+    return {
+        "what": "POST /v1/me/import (no alerts)",
+        **added,
+        "alerts": "left out",
+        "document MB": f"{len(body) / 1e6:.1f}",
+        "p50 s": f"{statistics.median(laps):.2f}",
+        "max s": f"{max(laps):.2f}",
+        "Python peak MB": f"{peak:.1f}",
+    }
 
 
 if __name__ == "__main__":

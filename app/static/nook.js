@@ -1372,7 +1372,23 @@
         throw new Error(`${file.name} is not a file of your data from nook (it is not JSON).`);
       }
       if (data && typeof data === "object" && !Array.isArray(data)) delete data.alerts;
-      const report = await api("/v1/me/import", { method: "POST", body: data });
+      // regions are drawn for so long an import: the same file again goes on where the last stopped
+      const added = { regions: 0, saved: 0, hidden: 0 };
+      let report;
+      let place = "absent";
+      for (let round = 0; round < 50; round++) {
+        report = await api("/v1/me/import", { method: "POST", body: data });
+        for (const [part] of IMPORTED) added[part] += report[part].added;
+        if (report.place === "added") place = "added";
+        if (report.complete) break;
+        status.textContent = `Bringing in your regions… ${added.regions} so far.`;
+      }
+      for (const [part] of IMPORTED) {
+        // what the earlier rounds added, the last found here already
+        report[part].already_here -= added[part] - report[part].added;
+        report[part].added = added[part];
+      }
+      report.place = place;
       status.textContent = importWords(report);
       for (const [part, one] of IMPORTED) {
         for (const problem of report[part].problems) {

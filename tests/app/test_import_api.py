@@ -81,6 +81,7 @@ def test_an_export_brought_into_another_account_gives_it_the_regions_listings_an
         "saved": {"added": 2, "already_here": 0, "not_imported": 0, "problems": []},
         "hidden": {"added": 1, "already_here": 0, "not_imported": 0, "problems": []},
         "place": "added",
+        "complete": True,
     }
     theirs, mine = regions_of(client, alice), regions_of(client, bob)
     fields = ("name", "geometry", "criteria", "alerts")
@@ -242,6 +243,33 @@ def test_an_account_keeps_no_more_than_it_may(client, alice, bob, db_session, ma
     assert report["hidden"]["problems"][0]["reason"] == "you keep 2 of them, the most an account keeps"
     count = db_session.scalars(select(HiddenListing).where(HiddenListing.user_id == bob.user.id)).all()
     assert len(count) == 2
+
+
+def test_regions_left_for_lack_of_time_come_with_the_next_import(client, alice, bob, db_session, monkeypatch):
+    for name in ("One", "Two", "Three"):
+        region(client, alice, name)
+    document = exported(db_session, alice)
+    monkeypatch.setattr(imports, "REGION_SECONDS", 0.0)  # time runs out after each region drawn
+
+    first = bring(client, bob, document)
+
+    assert first["complete"] is False
+    assert first["regions"] == {
+        "added": 1,
+        "already_here": 0,
+        "not_imported": 2,
+        "problems": [{"item": n, "reason": imports.TIME_RAN_OUT} for n in (1, 2)],
+    }
+    second = bring(client, bob, document)
+    assert (second["complete"], second["regions"]["added"], second["regions"]["already_here"]) == (
+        False,
+        1,
+        1,
+    )
+    third = bring(client, bob, document)
+    assert third["complete"] is True
+    assert third["regions"] == {"added": 1, "already_here": 2, "not_imported": 0, "problems": []}
+    assert [r["name"] for r in regions_of(client, bob)] == ["One", "Two", "Three"]
 
 
 @pytest.mark.parametrize(

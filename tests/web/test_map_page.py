@@ -22,6 +22,7 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 from sqlalchemy import func, select, text
 
+from app import imports
 from models.mail import local_outbox
 from models.matching import match_regions
 from models.region import Region
@@ -1328,7 +1329,7 @@ def test_a_link_to_a_listing_opens_it_after_sign_in(browser, site):
     assert console_errors(browser, allowed=("404",)) == []
 
 
-def test_bring_a_file_of_your_data_into_the_account_from_the_page(browser, site, tmp_path):
+def test_bring_a_file_of_your_data_into_the_account_from_the_page(browser, site, tmp_path, monkeypatch):
     with session_scope() as session:
         user, key = create_user(session, "mover@example.com")
         user_id = user.id
@@ -1339,7 +1340,10 @@ def test_bring_a_file_of_your_data_into_the_account_from_the_page(browser, site,
     document = {
         "format": "nook-export/1",
         "account": {"email": "mover@elsewhere.example", "place": {"latitude": 43.65, "longitude": -79.38}},
-        "regions": [{"name": "Old haunt", "geometry": {"type": "Polygon", "coordinates": [ring]}}],
+        "regions": [
+            {"name": "Old haunt", "geometry": {"type": "Polygon", "coordinates": [ring]}},
+            {"name": "New haunt", "geometry": {"type": "Polygon", "coordinates": [ring[::-1]]}},
+        ],
         "saved": [
             {"listing": {"source": "browser", "source_ref": ref}, "note": "call the landlord"},
             {"listing": {"source": "elsewhere", "source_ref": "E-7"}},
@@ -1349,17 +1353,19 @@ def test_bring_a_file_of_your_data_into_the_account_from_the_page(browser, site,
     }
     path = tmp_path / "nook-export.json"
     path.write_text(json.dumps(document))
+    monkeypatch.setattr(imports, "REGION_SECONDS", 0.0)  # a region an import: the page sends it again
     try:
         sign_in(browser, site, key=key)
         wait_for_listings(browser)
         picker = browser.find_element(By.ID, "import-file")
         browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", picker)
         picker.send_keys(str(path))
-        added = "Added 1 region, 1 saved listing, 1 hidden listing and your place. 1 not imported:"
+        added = "Added 2 regions, 1 saved listing, 1 hidden listing and your place. 1 not imported:"
         wait(browser).until(lambda d: d.find_element(By.ID, "import-status").text == added)
         problems = browser.find_elements(By.CSS_SELECTOR, "#import-problems li")
         assert [p.text for p in problems] == ["saved listing 2: no listing 'E-7' of 'elsewhere' on this nook"]
-        wait(browser).until(lambda d: "Old haunt" in d.find_element(By.ID, "region-list").text)
+        wait(browser).until(lambda d: "Old haunt\n" in d.find_element(By.ID, "region-list").text)
+        assert "New haunt" in browser.find_element(By.ID, "region-list").text
         wait(browser).until(
             lambda d: d.find_elements(By.CSS_SELECTOR, f'#hidden-list li[data-listing="{hidden}"]')
         )
@@ -1372,7 +1378,7 @@ def test_bring_a_file_of_your_data_into_the_account_from_the_page(browser, site,
         assert audit(browser) == []
 
         picker.send_keys(str(path))  # the same file again adds nothing
-        again = "Nothing added. 3 already here. 1 not imported:"
+        again = "Nothing added. 4 already here. 1 not imported:"
         wait(browser).until(lambda d: d.find_element(By.ID, "import-status").text == again)
         path.write_text("not json")
         picker.send_keys(str(path))
@@ -1380,9 +1386,8 @@ def test_bring_a_file_of_your_data_into_the_account_from_the_page(browser, site,
         wait(browser).until(lambda d: d.find_element(By.ID, "import-status").text == wrong)
         assert browser.find_elements(By.CSS_SELECTOR, "#import-problems li") == []
         with session_scope() as session:
-            assert session.scalars(select(Region.name).where(Region.user_id == user_id)).all() == [
-                "Old haunt"
-            ]
+            names = session.scalars(select(Region.name).where(Region.user_id == user_id).order_by(Region.id))
+            assert names.all() == ["Old haunt", "New haunt"]
         assert console_errors(browser) == []
     finally:
         with session_scope() as session:
