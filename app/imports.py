@@ -58,14 +58,15 @@ REGION_KEYS = ("name", "geometry", "criteria", "alerts")  # what POST /v1/region
 MAX_REF = 500  # characters of a source or reference: longer names no listing
 
 # The flat each (source name, reference) stands for here, if nook lists or listed it: the listing, or
-# the one it was found to copy. Pending and refused listings are no flat anybody was shown.
+# the one it was found to copy. Pending and refused listings are no flat anybody was shown (nor one
+# without a price: a saved listing keeps the price it had).
 FLATS = text("""
 SELECT k.n, f.id, f.price, f.status
 FROM unnest(CAST(:sources AS text[]), CAST(:refs AS text[])) WITH ORDINALITY AS k(source, ref, n)
 JOIN sources s ON s.name = k.source
 JOIN listings l ON l.source_id = s.id AND l.source_ref = k.ref
 JOIN listings f ON f.id = coalesce(l.canonical_id, l.id)
-WHERE f.status IN ('active', 'delisted', 'expired')
+WHERE f.status IN ('active', 'delisted', 'expired') AND f.price IS NOT NULL
 """)
 
 
