@@ -15,7 +15,7 @@ from models.logs import configure_logging
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app: config -> db hooks -> blueprints -> error handlers."""
-    from app import cli, confirm_email, cors, db, errors, health, shortlist, unsubscribe, web
+    from app import cli, confirm_email, cors, db, errors, health, new_key, shortlist, unsubscribe, web
     from app.api import init_api
     from app.config import config_from_environment
 
@@ -29,6 +29,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(unsubscribe.bp)
     app.register_blueprint(confirm_email.bp)
     app.register_blueprint(shortlist.bp)
+    app.register_blueprint(new_key.bp)
     init_api(app)
     cors.init_app(app)
     errors.register_error_handlers(app)

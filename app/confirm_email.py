@@ -35,7 +35,7 @@ bp = Blueprint("confirm_email", __name__)
 log = logging.getLogger(__name__)
 
 
-def _letter(to: str, subject: str, lines: list[str], link: str | None = None) -> Letter:
+def short_letter(to: str, subject: str, lines: list[str], link: str | None = None) -> Letter:
     """A short letter of plain sentences (and one link) as text and HTML."""
     text = "\n\n".join(lines + ([link] if link else []))
     paragraphs = "".join(f"<p>{escape(line)}</p>" for line in lines)
@@ -47,7 +47,7 @@ def _letter(to: str, subject: str, lines: list[str], link: str | None = None) ->
 def confirmation_letter(user: User, address: str, link: str) -> Letter:
     """The letter to the address a user asked to move to."""
     hours = int(EMAIL_CHANGE_VALID.total_seconds() // 3600)
-    return _letter(
+    return short_letter(
         address,
         "Confirm your new address for nook",
         [
@@ -61,7 +61,7 @@ def confirmation_letter(user: User, address: str, link: str) -> Letter:
 
 def changed_letter(left: str, address: str) -> Letter:
     """The letter to the address a user left."""
-    return _letter(
+    return short_letter(
         left,
         "Your nook address changed",
         [

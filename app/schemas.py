@@ -602,6 +602,20 @@ class ImportReportSchema(ma.Schema):
     )
 
 
+class KeyLinkRequest(StrictSchema):
+    email = Text(
+        required=True,
+        validate=validate.Length(1, 320),
+        metadata={"description": "Your account's address: the link to a new key goes there."},
+    )
+
+
+class KeyLinkAnswer(ma.Schema):
+    detail = ma.fields.String(
+        required=True, metadata={"description": "The same whether an account has the address or not."}
+    )
+
+
 class ShareSchema(ma.Schema):
     url = ma.fields.String(
         allow_none=True,

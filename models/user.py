@@ -77,6 +77,10 @@ class User(Base):
     # from, in any browser they sign in on (both or neither: ck_users_place)
     place_lat: Mapped[float | None] = mapped_column(Float)
     place_lon: Mapped[float | None] = mapped_column(Float)
+    # a link to a new API key mailed to the user's address (ask_key_link: they lost theirs), its token
+    # stored as its hash, like a key; and when the last one was asked for
+    key_link_hash: Mapped[str | None] = mapped_column(String(64))
+    key_link_asked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class SavedListing(Base):
@@ -202,6 +206,7 @@ def change_email(session: Session, user: User, email: str) -> bool:
         "pending_email": None,
         "pending_email_hash": None,
         "pending_email_asked_at": None,
+        "key_link_hash": None,  # a new key's link went to the old address
     }
     before = {name: getattr(user, name) for name in changed}
     try:
@@ -282,6 +287,45 @@ def confirm_email_change(session: Session, user: User, token: str, now: datetime
     left = user.email
     change_email(session, user, address)  # clears the change that waited
     return left
+
+
+# A user who lost their key asks for a link to a new one, mailed to their address: it works this long,
+# once, and is mailed at most this often (whoever types an address asks: nook must not flood an inbox)
+KEY_LINK_VALID = timedelta(hours=1)
+KEY_LINK_EVERY = timedelta(minutes=2)
+
+
+def ask_key_link(user: User, now: datetime) -> str | None:
+    """A link to a new key for the user (replacing one that waited): its token, seen only in the email
+    that carries it; None within KEY_LINK_EVERY of the last ask."""
+    asked = user.key_link_asked_at
+    if asked is not None and now - asked < KEY_LINK_EVERY:
+        return None
+    token = secrets.token_urlsafe(24)
+    user.key_link_hash, user.key_link_asked_at = hash_api_key(token), now
+    return token
+
+
+def key_link_valid(user: User, token: str, now: datetime) -> bool:
+    """Whether `token` is that of the user's waiting link to a new key, not used and not expired."""
+    asked = user.key_link_asked_at
+    if not user.key_link_hash or asked is None or now >= asked + KEY_LINK_VALID:
+        return False
+    return hmac.compare_digest(user.key_link_hash, hash_api_key(token))
+
+
+def redeem_key_link(user: User, token: str, now: datetime) -> str | None:
+    """A new API key for the user, if `token` is their waiting link's (which then works no more); the key
+    they had, and one kept from an earlier replacement, stop working."""
+    if not key_link_valid(user, token, now):
+        return None
+    user.key_link_hash = None
+    return give_key(user)
+
+
+def key_link(user: User, token: str, base_url: str) -> str:
+    """The link mailed to a user who lost their key (app.new_key)."""
+    return f"{base_url}/new-key?u={user.id}&t={token}"
 
 
 def create_user(session: Session, email: str, api_key: str | None = None) -> tuple[User, str]:

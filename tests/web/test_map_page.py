@@ -1392,3 +1392,37 @@ def test_bring_a_file_of_your_data_into_the_account_from_the_page(browser, site,
     finally:
         with session_scope() as session:
             session.execute(text("DELETE FROM users WHERE id = :u"), {"u": user_id})
+
+
+def test_a_lost_key_is_replaced_by_a_link_from_the_sign_in_form(browser, site, setting, moto_endpoint):
+    with session_scope() as session:
+        _, old = create_user(session, "forgetful@example.com")
+    setting("NOOK_MAIL_FROM", "nook <alerts@nook.test>")
+    boto3.client("sesv2").create_email_identity(EmailIdentity="alerts@nook.test")
+    browser.get(site.url + "/")
+    wait(browser).until(ec.visibility_of_element_located((By.ID, "api-key")))
+    browser.find_element(By.CSS_SELECTOR, "#lost-key summary").click()
+    address = wait(browser).until(ec.visibility_of_element_located((By.ID, "key-link-email")))
+    assert audit(browser) == []
+    address.send_keys("Forgetful@Example.com")
+    browser.find_element(By.CSS_SELECTOR, "#key-link-form button[type=submit]").click()
+    wait(browser).until(
+        lambda d: d.find_element(By.ID, "key-link-status").text.startswith(
+            "If a nook account has this address"
+        )
+    )
+    [letter] = [m for m in local_outbox(moto_endpoint) if m["To"] == "forgetful@example.com"]
+    link = re.search(r"https?://\S+/new-key\?u=\d+&t=[\w-]+", letter.get_body(("plain",)).get_content())
+    browser.get(link.group(0))
+    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    shown = wait(browser).until(ec.visibility_of_element_located((By.ID, "new-key")))
+    new = shown.get_attribute("value")
+    assert new.startswith("nook_") and new != old
+    screenshot(browser, "23-new-key")
+    assert audit(browser) == []
+    browser.find_element(By.ID, "open-map").click()  # signed in with it
+    assert wait(browser).until(lambda d: d.find_element(By.ID, "who").text or None) == "forgetful@example.com"
+    assert browser.execute_script("return localStorage.getItem('nook.apiKey')") == new
+    browser.refresh()  # and still, on the next visit
+    assert wait(browser).until(lambda d: d.find_element(By.ID, "who").text or None) == "forgetful@example.com"
+    assert console_errors(browser) == []
