@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from html import escape
 
 from flask import Blueprint, Response, render_template
 from sqlalchemy.orm import Session
 
 from app.db import get_db
 from app.web import base_url, link_page, linked_user
-from models.mail import Letter, Mailer, MailNotSent
+from models.mail import Letter, Mailer, MailNotSent, short_letter
 from models.settings import get_settings
 from models.user import (
     EMAIL_CHANGE_VALID,
@@ -33,15 +32,6 @@ from models.user import (
 
 bp = Blueprint("confirm_email", __name__)
 log = logging.getLogger(__name__)
-
-
-def short_letter(to: str, subject: str, lines: list[str], link: str | None = None) -> Letter:
-    """A short letter of plain sentences (and one link) as text and HTML."""
-    text = "\n\n".join(lines + ([link] if link else []))
-    paragraphs = "".join(f"<p>{escape(line)}</p>" for line in lines)
-    if link:
-        paragraphs += f'<p><a href="{escape(link)}">{escape(link)}</a></p>'
-    return Letter(to=to, subject=subject, text=text + "\n", html=f"<html><body>{paragraphs}</body></html>")
 
 
 def confirmation_letter(user: User, address: str, link: str) -> Letter:

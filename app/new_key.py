@@ -17,12 +17,11 @@ from flask import Blueprint as PageBlueprint
 from flask import Response, render_template
 
 from app.api import Blueprint
-from app.confirm_email import short_letter
 from app.db import get_db
 from app.errors import ApiError
 from app.schemas import KeyLinkAnswer, KeyLinkRequest
 from app.web import base_url, link_page, linked_user
-from models.mail import Letter, Mailer, MailNotSent
+from models.mail import Letter, Mailer, MailNotSent, short_letter
 from models.settings import get_settings
 from models.user import (
     KEY_LINK_VALID,

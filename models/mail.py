@@ -17,6 +17,7 @@ import urllib.request
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
+from html import escape
 from typing import Any
 
 from models.settings import get_settings
@@ -63,6 +64,16 @@ class Letter:
         message.set_content(self.text)
         message.add_alternative(self.html, subtype="html")
         return message.as_bytes()
+
+
+def short_letter(to: str, subject: str, lines: list[str], link: str | None = None) -> Letter:
+    """A short letter of plain sentences (and one link) as text and HTML: an account's letters (a change
+    of address, a new key)."""
+    text = "\n\n".join(lines + ([link] if link else []))
+    paragraphs = "".join(f"<p>{escape(line)}</p>" for line in lines)
+    if link:
+        paragraphs += f'<p><a href="{escape(link)}">{escape(link)}</a></p>'
+    return Letter(to=to, subject=subject, text=text + "\n", html=f"<html><body>{paragraphs}</body></html>")
 
 
 class Mailer:
