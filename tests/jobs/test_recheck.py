@@ -157,3 +157,47 @@ def test_copies_left_pointing_at_a_gone_listing_or_at_a_copy_are_mended(db_sessi
         (region.id, copy.id)
     ]
     assert recheck.recheck(db_session, T0, deadline=time.monotonic() - 1)["promoted"] == 0
+
+
+def test_a_listing_checked_early_in_a_run_can_be_written_while_the_run_goes_on(committed, engine, server):
+    """The scheduled run checks each batch in a transaction of its own: in the run's one transaction, a
+    partner's removal of a listing checked early waited for the run's end (27 s of the demo's 109)."""
+    from models.session import session_scope
+    from tests.factories import insert_listing
+
+    with session_scope() as session:
+        source = Source(
+            name="feed",
+            kind="json_feed",
+            config={"url": f"{server.url}/feed", "check_url_template": f"{server.url}/check/{{ref}}"},
+        )
+        session.add(source)
+        session.flush()
+        at = T0 - timedelta(hours=1)
+        first, second = (insert_listing(session, source.id, ref, at, -79.38, 43.65) for ref in ("A", "B"))
+        session.execute(update(Listing).values(last_seen_at=T0))
+    written: list[int] = []
+
+    def write_the_first(_request) -> Reply:
+        # asked of B, the second batch: A, the first, is written meanwhile by another transaction
+        with engine.begin() as other:
+            other.execute(text("SET LOCAL lock_timeout = '2s'"))
+            written.extend(
+                other.scalars(
+                    text("UPDATE listings SET price = 1999 WHERE id = :id RETURNING id"), {"id": first}
+                )
+            )
+        return Reply(200, {"ok": True})
+
+    server.route("/check/A", lambda _request: Reply(200, {"ok": True}))
+    server.route("/check/B", write_the_first)
+
+    result = recheck.run({"kwargs": {"batch_size": 1, "workers": 1, "expire_after_days": 3650}}, None)
+
+    assert result["status"] == "succeeded" and result["checked"] == 2, result
+    assert written == [first]  # not kept waiting behind the run's lock of it
+    with session_scope() as session:
+        rows = session.execute(select(Listing.id, Listing.price, Listing.last_checked_at)).all()
+        assert {row.id: row.price for row in rows} == {first: 1999, second: 2000}
+        assert all(row.last_checked_at is not None for row in rows)
+    assert [r.path for r in server.requests] == ["/check/A", "/check/B"]
