@@ -13,7 +13,6 @@ this nook does not have, one past the most an account keeps.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -30,13 +29,13 @@ from sqlalchemy.orm import Session
 from app.api import Blueprint
 from app.auth import SECURITY, auth_required, current_user
 from app.db import get_db
-from app.errors import ApiError
+from app.errors import ApiError, flatten_messages
 from app.geometry import validated_geojson
 from app.regions import MAX_REGIONS, add_region, stored_geometry
-from app.schemas import ImportDocument, ImportReportSchema, RegionCreate
+from app.schemas import ImportDocument, ImportReportSchema, PlaceSchema, RegionCreate
 from models.explain import GONE
 from models.hidden import MAX_HIDDEN
-from models.listing import Listing
+from models.listing import Listing, kept_flats
 from models.normalize import text_fault
 from models.region import Region
 from models.saved import MAX_NOTE, MAX_SAVED
@@ -92,16 +91,6 @@ class Part:
         }
 
 
-def _first_message(messages: Any, path: str = "") -> str:
-    """marshmallow's nested messages as one line: the first field at fault and what is wrong with it."""
-    if isinstance(messages, dict):
-        name, inner = next(iter(messages.items()))
-        return _first_message(inner, f"{path}.{name}" if path else str(name))
-    if isinstance(messages, list) and messages:
-        return _first_message(messages[0], path)
-    return f"{path}: {messages}" if path else str(messages)
-
-
 def _same_region(session: Session, user_id: int, name: str, geojson: str) -> bool:
     return (
         session.scalar(
@@ -124,16 +113,16 @@ def _region(session: Session, user_id: int, item: Any, have: int) -> str | None:
         return "a region is an object (name, geometry, criteria, alerts)"
     try:
         body = RegionCreate().load({key: item[key] for key in REGION_KEYS if key in item})
-        if _same_region(
-            session, user_id, body["name"].strip() or "Region", validated_geojson(session, body["geometry"])
-        ):
+        geojson = validated_geojson(session, body["geometry"])
+        if _same_region(session, user_id, body["name"].strip() or "Region", geojson):
             return ALREADY_HERE
         if have >= MAX_REGIONS:
             return f"you have {MAX_REGIONS} regions, the most an account keeps"
         with session.begin_nested():
-            add_region(session, user_id, body)
+            add_region(session, user_id, body, geojson)
     except ma.ValidationError as exc:
-        return _first_message(exc.messages)
+        first = flatten_messages(exc.messages)[0]  # the first field at fault, and what is wrong with it
+        return f"{first['field']}: {first['message']}"
     except ApiError as exc:
         return exc.detail
     return None
@@ -235,18 +224,6 @@ def _flats(session: Session, kept: list[Kept]) -> dict[int, Any]:
     return {row.n - 1: row for row in rows}
 
 
-def _kept_flats(session: Session, table: Any, user_id: int) -> set[int]:
-    """The flats the user keeps in `table` (SavedListing, HiddenListing): what each row stands for."""
-    return set(
-        session.scalars(
-            select(func.coalesce(Listing.canonical_id, Listing.id))
-            .select_from(table)
-            .join(Listing, Listing.id == table.listing_id)
-            .where(table.user_id == user_id)
-        )
-    )
-
-
 def import_kept(
     session: Session,
     user_id: int,
@@ -260,7 +237,8 @@ def import_kept(
     part = Part()
     kept = read_kept(items, part, saved=table is SavedListing)
     flats = _flats(session, kept)
-    have = _kept_flats(session, table, user_id)
+    kept_at = "saved_at" if table is SavedListing else "hidden_at"
+    have = set(session.scalars(kept_flats(table, kept_at, user_id, Listing.id)))
     room = most - session.scalar(select(func.count()).where(table.user_id == user_id))
     rows = []
     for n, item in enumerate(kept):
@@ -296,20 +274,15 @@ def _hidden_row(item: Kept, flat: Any) -> dict[str, Any]:
 
 
 def import_place(user: User, account: dict[str, Any]) -> str:
-    """The document's place, if the account has none: "added", "kept" (the account's) or "absent"."""
-    place = account.get("place")
-    if not isinstance(place, dict):
-        return "absent"
-    lat, lon = place.get("latitude"), place.get("longitude")
-    if not all(
-        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in (lat, lon)
-    ):
-        return "absent"
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+    """The document's place, if the account has none: "added", "kept" (the account's) or "absent" (none
+    PATCH /v1/me would take)."""
+    try:
+        place = PlaceSchema().load(account.get("place"))
+    except ma.ValidationError:
         return "absent"
     if user.place_lat is not None:
         return "kept"
-    user.place_lat, user.place_lon = float(lat), float(lon)
+    user.place_lat, user.place_lon = place["latitude"], place["longitude"]
     return "added"
 
 

@@ -112,13 +112,13 @@ def create(body: dict[str, Any]) -> dict[str, Any]:
     return _as_dict(add_region(session, current_user().id, body))
 
 
-def add_region(session: Session, user_id: int, body: dict[str, Any]) -> Region:
+def add_region(session: Session, user_id: int, body: dict[str, Any], geojson: str | None = None) -> Region:
     """A new region of the user's from a RegionCreate body (checked as POST checks it: an ApiError says
-    what is wrong), placed among the listings it holds."""
+    what is wrong), placed among the listings it holds; `geojson`: its shape, validated_geojson's already."""
     region = Region(
         user_id=user_id,
         name=body["name"].strip() or "Region",
-        geom=stored_geometry(validated_geojson(session, body["geometry"])),
+        geom=stored_geometry(geojson or validated_geojson(session, body["geometry"])),
     )
     session.add(region)
     _apply(region, {"criteria": body.get("criteria", {}), "alerts": body["alerts"]}, session)

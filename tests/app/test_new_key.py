@@ -129,3 +129,21 @@ def test_what_is_no_address_is_a_422(client, body, field):
 def test_a_nook_that_sends_no_email_says_who_gives_keys(client, alice):
     problem = ask(client, "alice@example.com", 409)
     assert "ask its operator for a new key" in problem["detail"]
+
+
+@pytest.mark.usefixtures("mail")
+def test_a_link_ses_would_not_take_is_undone_and_asked_again_at_once(client, alice, monkeypatch):
+    from app import new_key
+    from models.mail import Mailer, MailNotSent
+
+    send = Mailer.send
+
+    def refuse(self, letter, budget=None):
+        raise MailNotSent("the address is on the suppression list")
+
+    monkeypatch.setattr(Mailer, "send", refuse)
+    answer = ask(client, "alice@example.com")  # the same answer
+    assert answer["detail"] == new_key.ANSWER and outbox("alice@example.com") == []
+    monkeypatch.setattr(Mailer, "send", send)
+    ask(client, "alice@example.com")  # not held back two minutes by the ask undone
+    assert client.get(link_in("alice@example.com")).status_code == 200
