@@ -317,10 +317,7 @@ def key_link_valid(user: User, token: str, now: datetime) -> bool:
 def redeem_key_link(user: User, token: str, now: datetime) -> str | None:
     """A new API key for the user, if `token` is their waiting link's (which then works no more); the key
     they had, and one kept from an earlier replacement, stop working."""
-    if not key_link_valid(user, token, now):
-        return None
-    user.key_link_hash = None
-    return give_key(user)
+    return give_key(user) if key_link_valid(user, token, now) else None
 
 
 def key_link(user: User, token: str, base_url: str) -> str:
@@ -343,7 +340,7 @@ MAX_KEY_OVERLAP = timedelta(days=1)
 def give_key(user: User, api_key: str | None = None, keep_old: timedelta = timedelta(0)) -> str:
     """Give the user a new API key; return it, the one time it is seen. The one they had stops working
     with this transaction's commit, or `keep_old` (at most MAX_KEY_OVERLAP) after it; a key kept from an
-    earlier replacement stops now."""
+    earlier replacement, and a link to a new key waiting (ask_key_link), stop now."""
     if not timedelta(0) <= keep_old <= MAX_KEY_OVERLAP:
         raise ValueError(f"an old key is kept from 0 to {MAX_KEY_OVERLAP}, not {keep_old}")
     key = api_key or new_api_key()
@@ -351,6 +348,7 @@ def give_key(user: User, api_key: str | None = None, keep_old: timedelta = timed
     user.old_key_hash = user.api_key_hash if kept else None
     user.old_key_expires_at = datetime.now(UTC) + keep_old if kept else None
     user.api_key_hash, user.api_key_prefix = hash_api_key(key), key[:12]
+    user.key_link_hash = None  # a link to a new key asked for before works no more
     return key
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 from html import escape
 
@@ -11,6 +12,14 @@ from sqlalchemy import update
 
 from models.user import KEY_LINK_EVERY, KEY_LINK_VALID, User
 from tests.jobs.test_email_alerts import SENDER, mail, outbox, parts  # noqa: F401 (mail: a fixture)
+
+
+@pytest.fixture(autouse=True)
+def prompt(monkeypatch):
+    """Answers at once: only the test of the wait waits."""
+    from app import new_key
+
+    monkeypatch.setattr(new_key, "ANSWER_SECONDS", 0.0)
 
 
 def ask(client, email: str, status: int = 202) -> dict:
@@ -147,3 +156,29 @@ def test_a_link_ses_would_not_take_is_undone_and_asked_again_at_once(client, ali
     monkeypatch.setattr(Mailer, "send", send)
     ask(client, "alice@example.com")  # not held back two minutes by the ask undone
     assert client.get(link_in("alice@example.com")).status_code == 200
+
+
+@pytest.mark.usefixtures("mail")
+def test_an_ask_takes_as_long_whether_an_account_has_the_address_or_not(client, alice, monkeypatch):
+    from app import new_key
+
+    monkeypatch.setattr(new_key, "ANSWER_SECONDS", 0.5)
+    took = {}
+    for address in ("alice@example.com", "nobody@example.com", "alice@example.com"):
+        started = time.monotonic()
+        ask(client, address)
+        took.setdefault(address, []).append(time.monotonic() - started)
+    # a letter handed to SES, no account, a letter held back (asked within two minutes): all wait alike
+    assert len(outbox("alice@example.com")) == 1 and outbox("nobody@example.com") == []
+    assert min(took["alice@example.com"] + took["nobody@example.com"]) >= 0.5, took
+
+
+@pytest.mark.usefixtures("mail")
+def test_a_new_key_ends_the_link_that_waited(client, alice):
+    # someone with the mailbox asked for a link; the renter, who has their key, replaces it
+    ask(client, "alice@example.com")
+    link = link_in("alice@example.com")
+    replaced = client.post("/v1/me/key", headers=alice.headers)
+    assert replaced.status_code == 200, replaced.get_json()
+    assert client.get(link).status_code == 404 and client.post(link).status_code == 404
+    assert status_with(client, replaced.get_json()["api_key"]) == 200
