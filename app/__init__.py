@@ -15,7 +15,19 @@ from models.logs import configure_logging
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app: config -> db hooks -> blueprints -> error handlers."""
-    from app import cli, confirm_email, cors, db, errors, health, new_key, shortlist, unsubscribe, web
+    from app import (
+        cli,
+        confirm_email,
+        cors,
+        db,
+        errors,
+        health,
+        new_key,
+        shortlist,
+        sign_up,
+        unsubscribe,
+        web,
+    )
     from app.api import init_api
     from app.config import config_from_environment
 
@@ -30,6 +42,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(confirm_email.bp)
     app.register_blueprint(shortlist.bp)
     app.register_blueprint(new_key.bp)
+    app.register_blueprint(sign_up.bp)
     init_api(app)
     cors.init_app(app)
     errors.register_error_handlers(app)

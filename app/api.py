@@ -120,11 +120,24 @@ API_CONFIG = {
 
 def init_api(app: Flask) -> NookApi:
     """Create the Api on the app and register the /v1 blueprints."""
-    from app import alerts, estimates, export, hidden, imports, listings, market, new_key, regions, saved
+    from app import (
+        alerts,
+        estimates,
+        export,
+        hidden,
+        imports,
+        listings,
+        market,
+        new_key,
+        regions,
+        saved,
+        sign_up,
+    )
 
     for key, value in API_CONFIG.items():
         app.config.setdefault(key, value)
     api = NookApi(app)
-    for module in (listings, estimates, regions, market, alerts, saved, hidden, export, imports, new_key):
+    modules = (listings, estimates, regions, market, alerts, saved, hidden, export, imports, new_key, sign_up)
+    for module in modules:
         api.register_blueprint(module.blp)
     return api

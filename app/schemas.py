@@ -13,7 +13,7 @@ from models.normalize import MAX_SQFT, text_fault
 from models.price_rank import PRICE_LABELS
 from models.region import ALERT_CHANNELS, ALERT_REASONS, NOTIFICATION_STATUSES
 from models.saved import MAX_NOTE
-from models.user import MAX_ALERT_EVERY_MINUTES
+from models.user import MAX_ALERT_EVERY_MINUTES, checked_email
 
 MAX_SIMILAR = 20  # similar listings /v1/listings/{id}/similar gives at most
 
@@ -38,6 +38,16 @@ class Text(ma.fields.String):
         if fault := text_fault(text):
             raise ma.ValidationError(fault)
         return text
+
+
+class EmailAddress(Text):
+    """An email address, as nook stores it (models.user.checked_email)."""
+
+    def _deserialize(self, value: object, attr: str | None, data: object, **kwargs: object) -> str:
+        try:
+            return checked_email(super()._deserialize(value, attr, data, **kwargs))
+        except ValueError as exc:
+            raise ma.ValidationError(str(exc)) from None
 
 
 class UtcDateTime(ma.fields.AwareDateTime):
@@ -602,15 +612,15 @@ class ImportReportSchema(ma.Schema):
     )
 
 
-class KeyLinkRequest(StrictSchema):
-    email = Text(
+class AddressRequest(StrictSchema):
+    email = EmailAddress(
         required=True,
         validate=validate.Length(1, 320),
-        metadata={"description": "Your account's address: the link to a new key goes there."},
+        metadata={"description": "Your address: the link goes there."},
     )
 
 
-class KeyLinkAnswer(ma.Schema):
+class LinkAnswer(ma.Schema):
     detail = ma.fields.String(
         required=True, metadata={"description": "The same whether an account has the address or not."}
     )

@@ -6,12 +6,21 @@ The browser libraries (Leaflet, Leaflet-Geoman) are installed from npm at build 
 
 from __future__ import annotations
 
+import functools
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from flask import Blueprint, Response, current_app, render_template, request
 
 from app.db import get_db
+from models.base import Base
 from models.listing import UNIT_TYPES
 from models.settings import get_settings
 from models.user import User
+
+F = TypeVar("F", bound=Callable[..., Any])
+M = TypeVar("M", bound=Base)
 
 bp = Blueprint("web", __name__)
 
@@ -35,13 +44,40 @@ def link_page(html: str, status: int = 200) -> Response:
     return response
 
 
-def linked_user() -> tuple[User | None, str]:
-    """The user a link's query names (`u`, their id) and the token it holds (`t`); None for the user if
-    it names nobody. Whether the token is theirs is the caller's to judge."""
-    raw_id, token = request.args.get("u", ""), request.args.get("t", "")
+def linked(model: type[M], name: str, for_update: bool = False) -> tuple[M | None, str]:
+    """The row a link's query names (`name`: its id) and the token it holds (`t`); None for the row if it
+    names none. Whether the token is the row's is the caller's to judge."""
+    raw_id, token = request.args.get(name, ""), request.args.get("t", "")
     if not raw_id.isascii() or not raw_id.isdigit() or not 0 < int(raw_id) < 2**31 or not token:
         return None, token
-    return get_db().get(User, int(raw_id)), token
+    return get_db().get(model, int(raw_id), with_for_update=for_update), token
+
+
+def linked_user() -> tuple[User | None, str]:
+    """The user a link's query names (`u`, their id) and the token it holds (`t`)."""
+    return linked(User, "u")
+
+
+# an ask that mails a link to whoever has an address (a lost key's, a sign-up's) is answered this long
+# after it came at the earliest: handing a letter to SES takes a few hundred ms, an address without an
+# account (or asked for a moment ago) none, so without it the time of the answer would say what the answer
+# does not (an SES slower than this still shows)
+EVEN_ANSWER_SECONDS = 1.0
+
+
+def evenly_timed(view: F) -> F:
+    """Answer the view's asks EVEN_ANSWER_SECONDS after they came at the earliest; its transaction is
+    committed first, so its rows are not held while the answer waits. A refusal (raised) goes at once."""
+
+    @functools.wraps(view)
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        started = time.monotonic()
+        answer = view(*args, **kwargs)
+        get_db().commit()
+        time.sleep(max(0.0, EVEN_ANSWER_SECONDS - (time.monotonic() - started)))
+        return answer
+
+    return timed  # type: ignore[return-value]
 
 
 def html_page(html: str, status: int = 200) -> Response:
@@ -65,5 +101,6 @@ def index() -> Response:
         center=[lat, lon],
         alert_poll_seconds=current_app.config["ALERT_POLL_SECONDS"],
         unit_types=UNIT_TYPES,
+        sign_up=bool(get_settings().open_sign_up and get_settings().mail_from),
     )
     return html_page(html)

@@ -14,6 +14,7 @@ from models.export import KEEP, drop_exports
 from models.listing import QuarantinedRecord
 from models.ops import CheckResult, JobRun
 from models.settings import get_settings
+from models.sign_up import prune_sign_ups
 
 # a run still "running" this long after it started has stopped without saying so: no Lambda runs longer
 # than 15 minutes, nor a local run a day
@@ -78,9 +79,10 @@ def prune_history(session: Session, now: datetime, keep_days: int = 90) -> dict[
 
 def housekeeping(session: Session, now: datetime, keep_days: int = 90) -> dict[str, int]:
     """Prune history, and delete the users' exports written more than a day ago (their links expired
-    long before)."""
+    long before) and the asks to sign up of days gone by."""
     counts = prune_history(session, now, keep_days)
     counts["exports_deleted"] = drop_exports(get_settings().bucket, older_than=now - KEEP)
+    counts["sign_ups_deleted"] = prune_sign_ups(session, now)
     return counts
 
 

@@ -13,6 +13,7 @@ with collector_paused(freeze=True):  # the tables load once per process, at ever
     from models.ops import CheckResult, JobRun
     from models.price_rank import PriceModel, PriceRank
     from models.region import Notification, Region, RegionListing
+    from models.sign_up import SignUp
     from models.source import Source
     from models.user import User
 
@@ -30,6 +31,7 @@ __all__ = [
     "QuarantinedRecord",
     "Region",
     "RegionListing",
+    "SignUp",
     "Source",
     "User",
 ]

@@ -132,6 +132,7 @@ class Settings:
     mail_from: str | None  # the sender of alerts by email (an SES-verified address); None: no email
     public_url: str | None  # where users reach the app (links in messages), without a trailing slash
     mail_feedback_queue: str | None  # the SQS queue (name or URL) of SES's bounces and complaints
+    open_sign_up: bool  # anyone may make an account with a link mailed to their address (app.sign_up)
 
 
 def load_settings() -> Settings:
@@ -155,6 +156,7 @@ def load_settings() -> Settings:
         mail_from=_sender("NOOK_MAIL_FROM"),
         public_url=_base_url("NOOK_PUBLIC_URL"),
         mail_feedback_queue=os.environ.get("NOOK_MAIL_FEEDBACK_QUEUE", "").strip() or None,
+        open_sign_up=_bool("NOOK_OPEN_SIGN_UP", False),
     )
 
 

@@ -77,8 +77,8 @@ def pytest_configure(config: pytest.Config) -> None:
         }
     )
     os.environ.pop("AWS_PROFILE", None)
-    # as by default: no email (nor its feedback), unless a test sends some
-    for unset in ("NOOK_MAIL_FROM", "NOOK_PUBLIC_URL", "NOOK_MAIL_FEEDBACK_QUEUE"):
+    # as by default: no email (nor its feedback), nor sign-ups, unless a test sends some
+    for unset in ("NOOK_MAIL_FROM", "NOOK_PUBLIC_URL", "NOOK_MAIL_FEEDBACK_QUEUE", "NOOK_OPEN_SIGN_UP"):
         os.environ.pop(unset, None)
 
 

@@ -1,4 +1,4 @@
-// The new-key page: the key shown once is kept in this browser, as signing in on the map page keeps it.
+// A page that shows a key once (a new key's, a new account's): the key is kept in this browser, as signing in on the map page keeps it.
 document.addEventListener("DOMContentLoaded", () => {
   const open = document.getElementById("open-map");
   if (!open) return;

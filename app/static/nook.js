@@ -165,23 +165,30 @@
   });
   $("sign-out").addEventListener("click", signOut);
 
-  // a key lost: a link to a new one goes to the account's address (no key to send, so not through api())
-  $("key-link-form").addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const status = $("key-link-status");
-    status.textContent = "Sending…";
-    try {
-      const response = await fetch("/v1/key-link", {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ email: $("key-link-email").value.trim() }),
-      });
-      const answer = await response.json();
-      status.textContent = answer.detail || answer.title || "Something went wrong; try again.";
-    } catch (error) {
-      status.textContent = "nook did not answer; try again in a minute.";
-    }
-  });
+  // a link mailed to an address: to a new key (a key lost) or to a new account; no key to send, so not
+  // through api()
+  function mailLinkForm(name, path) {
+    const form = $(`${name}-form`);
+    if (!form) return; // no sign-ups on this nook
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const status = $(`${name}-status`);
+      status.textContent = "Sending…";
+      try {
+        const response = await fetch(path, {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ email: $(`${name}-email`).value.trim() }),
+        });
+        const answer = await response.json();
+        status.textContent = answer.detail || answer.title || "Something went wrong; try again.";
+      } catch (error) {
+        status.textContent = "nook did not answer; try again in a minute.";
+      }
+    });
+  }
+  mailLinkForm("key-link", "/v1/key-link");
+  mailLinkForm("sign-up", "/v1/sign-up");
 
   /* ---- the map ---------------------------------------------------------- */
 

@@ -116,6 +116,8 @@ def local_environment(dbname: str = DEFAULT_DB, moto_port: int = MOTO_PORT) -> d
         # SES's bounces and complaints, through SNS into this queue (moto's SES makes them for its
         # simulator's addresses, bounce@simulator.amazonses.com and complaint@...)
         "NOOK_MAIL_FEEDBACK_QUEUE": os.environ.get("NOOK_MAIL_FEEDBACK_QUEUE") or LOCAL_FEEDBACK,
+        # anyone may sign up; their link lands in moto's SES (flask mail outbox)
+        "NOOK_OPEN_SIGN_UP": os.environ.get("NOOK_OPEN_SIGN_UP") or "true",
         # links in messages (a listing on the map page, unsubscribe) lead to the demo's app
         "NOOK_PUBLIC_URL": os.environ.get("NOOK_PUBLIC_URL")
         or f"http://127.0.0.1:{os.environ.get('NOOK_DEMO_PORT') or 5000}",

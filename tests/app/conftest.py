@@ -21,6 +21,13 @@ class Caller:
         return {"Authorization": f"Bearer {self.key}"}
 
 
+@pytest.fixture(autouse=True)
+def prompt_answers(monkeypatch):
+    """The asks that mail a link (a lost key's, a sign-up's) are answered at once: only the tests of the
+    wait (app.web.evenly_timed) wait."""
+    monkeypatch.setattr("app.web.EVEN_ANSWER_SECONDS", 0.0)
+
+
 @pytest.fixture
 def alice(db_session) -> Caller:
     return Caller(*create_user(db_session, "alice@example.com"))

@@ -1394,35 +1394,73 @@ def test_bring_a_file_of_your_data_into_the_account_from_the_page(browser, site,
             session.execute(text("DELETE FROM users WHERE id = :u"), {"u": user_id})
 
 
-def test_a_lost_key_is_replaced_by_a_link_from_the_sign_in_form(browser, site, setting, moto_endpoint):
-    with session_scope() as session:
-        _, old = create_user(session, "forgetful@example.com")
+def mail_from_the_sign_in_form(browser, site, setting, moto_endpoint) -> None:
+    """This nook sends email (moto's SES); the page is open at its sign-in form."""
     setting("NOOK_MAIL_FROM", "nook <alerts@nook.test>")
     boto3.client("sesv2").create_email_identity(EmailIdentity="alerts@nook.test")
     browser.get(site.url + "/")
     wait(browser).until(ec.visibility_of_element_located((By.ID, "api-key")))
-    browser.find_element(By.CSS_SELECTOR, "#lost-key summary").click()
-    address = wait(browser).until(ec.visibility_of_element_located((By.ID, "key-link-email")))
-    assert audit(browser) == []
-    address.send_keys("Forgetful@Example.com")
-    browser.find_element(By.CSS_SELECTOR, "#key-link-form button[type=submit]").click()
-    wait(browser).until(
-        lambda d: d.find_element(By.ID, "key-link-status").text.startswith(
-            "If a nook account has this address"
-        )
+
+
+def ask_for_a_link(browser, moto_endpoint, form: str, typed: str, answer: str, path: str) -> str:
+    """Open the sign-in form's `form` (its details), ask with the address `typed`, and follow the link of
+    the letter that came to it (`path`: the link's page) to its page's button, pressed: the key shown."""
+    browser.find_element(By.CSS_SELECTOR, f"#{form} summary").click()
+    address = wait(browser).until(
+        ec.visibility_of_element_located((By.CSS_SELECTOR, f"#{form} input[type=email]"))
     )
-    [letter] = [m for m in local_outbox(moto_endpoint) if m["To"] == "forgetful@example.com"]
-    link = re.search(r"https?://\S+/new-key\?u=\d+&t=[\w-]+", letter.get_body(("plain",)).get_content())
+    assert audit(browser) == []
+    address.send_keys(typed)
+    browser.find_element(By.CSS_SELECTOR, f"#{form} button[type=submit]").click()
+    wait(browser).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, f"#{form} [role=status]").text.startswith(answer)
+    )
+    [letter] = [m for m in local_outbox(moto_endpoint) if m["To"] == typed.lower()]
+    link = re.search(rf"https?://\S+/{path}\?\w=\d+&t=[\w-]+", letter.get_body(("plain",)).get_content())
     browser.get(link.group(0))
     browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    shown = wait(browser).until(ec.visibility_of_element_located((By.ID, "new-key")))
-    new = shown.get_attribute("value")
+    return wait(browser).until(ec.visibility_of_element_located((By.ID, "new-key"))).get_attribute("value")
+
+
+def open_the_map_with(browser, key: str, email: str) -> None:
+    """The page that showed `key` opens the map signed in with it, on this visit and the next."""
+    assert audit(browser) == []
+    browser.find_element(By.ID, "open-map").click()
+    assert wait(browser).until(lambda d: d.find_element(By.ID, "who").text or None) == email
+    assert browser.execute_script("return localStorage.getItem('nook.apiKey')") == key
+    browser.refresh()
+    assert wait(browser).until(lambda d: d.find_element(By.ID, "who").text or None) == email
+    assert console_errors(browser) == []
+
+
+def test_a_lost_key_is_replaced_by_a_link_from_the_sign_in_form(browser, site, setting, moto_endpoint):
+    with session_scope() as session:
+        _, old = create_user(session, "forgetful@example.com")
+    mail_from_the_sign_in_form(browser, site, setting, moto_endpoint)
+    new = ask_for_a_link(
+        browser,
+        moto_endpoint,
+        "lost-key",
+        "Forgetful@Example.com",
+        "If a nook account has this address",
+        "new-key",
+    )
     assert new.startswith("nook_") and new != old
     screenshot(browser, "23-new-key")
-    assert audit(browser) == []
-    browser.find_element(By.ID, "open-map").click()  # signed in with it
-    assert wait(browser).until(lambda d: d.find_element(By.ID, "who").text or None) == "forgetful@example.com"
-    assert browser.execute_script("return localStorage.getItem('nook.apiKey')") == new
-    browser.refresh()  # and still, on the next visit
-    assert wait(browser).until(lambda d: d.find_element(By.ID, "who").text or None) == "forgetful@example.com"
-    assert console_errors(browser) == []
+    open_the_map_with(browser, new, "forgetful@example.com")
+
+
+def test_make_an_account_from_the_sign_in_form(browser, site, setting, moto_endpoint):
+    setting("NOOK_OPEN_SIGN_UP", "true")
+    mail_from_the_sign_in_form(browser, site, setting, moto_endpoint)
+    key = ask_for_a_link(
+        browser,
+        moto_endpoint,
+        "new-account",
+        "Newcomer@Example.com",
+        "A link to make your account",
+        "sign-up",
+    )
+    assert key.startswith("nook_") and "newcomer@example.com" in browser.page_source
+    screenshot(browser, "24-new-account")
+    open_the_map_with(browser, key, "newcomer@example.com")
