@@ -50,14 +50,29 @@
     }
   }
 
+  // the requests under way (each settling as its answer comes) and their paths
+  const underWay = new Map();
+
+  // every request under way whose path matches `pattern`, answered
+  function answered(pattern) {
+    return Promise.all([...underWay].filter(([, path]) => pattern.test(path)).map(([settled]) => settled));
+  }
+
   async function api(path, { method = "GET", body, raw = false } = {}) {
     const headers = { Authorization: "Bearer " + state.key };
     if (body !== undefined) headers["Content-Type"] = "application/json";
-    const response = await fetch(path, {
+    const asked = fetch(path, {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
     });
+    const settled = asked.then(
+      () => undefined,
+      () => undefined,
+    );
+    underWay.set(settled, path);
+    settled.then(() => underWay.delete(settled));
+    const response = await asked;
     if (!response.ok) {
       let detail = response.statusText || "Request failed";
       try {
@@ -685,6 +700,10 @@
   async function deleteRegion(id) {
     const entry = state.regions.get(id);
     if (!entry) return;
+    // nothing asks of the region once it is gone: what asked of it (an alert poll) is answered first,
+    // as it would be a 404 after
+    if (state.selected === id) await selectRegion(null);
+    await answered(new RegExp(`region_id=${id}(&|$)|/v1/regions/${id}(/|$)`));
     try {
       await api(`/v1/regions/${id}`, { method: "DELETE" });
     } catch (error) {
@@ -695,8 +714,7 @@
     }
     entry.layer.remove();
     state.regions.delete(id);
-    if (state.selected === id) await selectRegion(null);
-    else renderRegionList();
+    renderRegionList();
   }
 
   /* ---- your place ------------------------------------------------------- */
