@@ -19,7 +19,7 @@ from jobs.local.services import LOCAL_DIR
 from jobs.price_rank.demo_frame import market_frame
 from models.session import session_scope
 from models.user import create_user
-from tests.conftest import TABLES, free_port
+from tests.conftest import every_table, free_port
 from tests.factories import activate_artifact, add_price_rank, insert_active_listings
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
@@ -69,7 +69,7 @@ def site(engine, artifact_dir) -> Iterator[Site]:
         server.shutdown()
         server.server_close()
         with engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+            conn.execute(text(f"TRUNCATE {every_table()} RESTART IDENTITY CASCADE"))
 
 
 def chromium(tmp_path: Path, width: int = 1280, height: int = 900, phone: bool = False):
