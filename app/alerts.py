@@ -26,7 +26,7 @@ from app.schemas import (
     WebhookBody,
 )
 from app.search import base_query, listing_item, owned_region
-from models.export import forget_exports
+from models.account import delete_account
 from models.hidden import not_hidden
 from models.mail import MailNotSent
 from models.matching import SENDABLE
@@ -261,7 +261,5 @@ def new_key(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
 def delete_me() -> Response:
     """Delete your account: your regions, alerts, saved and hidden listings go with it, and your exports,
     and your key stops working."""
-    user = current_user()
-    forget_exports(user.id)
-    get_db().delete(user)
+    delete_account(get_db(), current_user())
     return Response(status=204)

@@ -12,7 +12,8 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models.export import forget_exports, write_export
+from models.account import delete_account
+from models.export import write_export
 from models.normalize import NUL, text_fault
 from models.region import Notification, Region
 from models.session import session_scope
@@ -231,8 +232,7 @@ def users_delete(email: str, yes: bool) -> None:
         if not yes:
             click.confirm(f"delete user {user.id} <{user.email}> and their {regions} region(s)?", abort=True)
         user_id, address = user.id, user.email
-        forget_exports(user_id)
-        session.delete(user)  # the database deletes their regions, and with them memberships and alerts
+        delete_account(session, user)
     click.echo(f"deleted user {user_id} <{address}> and {regions} region(s)")
 
 

@@ -9,6 +9,7 @@ is told so in the letter instead (and how to have a new key), so the answer, and
 from __future__ import annotations
 
 import logging
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,7 +24,15 @@ from app.schemas import AddressRequest, LinkAnswer
 from app.web import base_url, evenly_timed, link_page, linked
 from models.mail import Letter, Mailer, MailNotSent, short_letter
 from models.settings import get_settings
-from models.sign_up import SIGN_UP_VALID, SignUp, ask_sign_up, complete_sign_up, sign_up_valid
+from models.sign_up import (
+    HOUR,
+    SIGN_UP_VALID,
+    SignUp,
+    ask_sign_up,
+    complete_sign_up,
+    letters_lately,
+    sign_up_valid,
+)
 from models.user import EmailTaken
 
 blp = Blueprint("sign_up", __name__, url_prefix="/v1", description="An account of one's own.")
@@ -76,10 +85,18 @@ def sign_up(body: dict[str, Any]) -> dict[str, Any]:
     """Make an account: mail a link that makes it to your address (no key needed). The answer is the same
     whether an account has the address or not (its letter says so); the link works for an hour, once,
     and an address gets at most three letters a day, two minutes apart. 409 where this nook makes no
-    accounts itself (its operator does)."""
+    accounts itself (its operator does); 429 with Retry-After when it mailed as many sign-up letters
+    within the hour as it mails (NOOK_SIGN_UPS_AN_HOUR)."""
     settings = get_settings()
     if not (settings.open_sign_up and settings.mail_from):
         raise ApiError(409, "This nook makes no accounts itself: ask its operator for one.")
+    now = datetime.now(UTC)
+    count, first = letters_lately(get_db(), now)
+    if count >= settings.sign_ups_an_hour and first is not None:
+        wait = max(1, math.ceil((first + HOUR - now).total_seconds()))
+        raise ApiError(
+            429, "Many accounts were asked for within the hour: ask again later.", retry_after=wait
+        )
     mail_sign_up(get_db(), body["email"])
     return {"detail": ANSWER}
 

@@ -48,6 +48,13 @@ def _int(key: str, default: int) -> int:
         raise ConfigError(f"{key} must be an integer, got {raw!r}") from None
 
 
+def _at_least_one(key: str, default: int) -> int:
+    value = _int(key, default)
+    if value < 1:
+        raise ConfigError(f"{key} must be a whole number from 1, got {os.environ[key].strip()!r}")
+    return value
+
+
 def _float(key: str, default: float) -> float:
     raw = os.environ.get(key, "").strip()
     if not raw:
@@ -133,6 +140,7 @@ class Settings:
     public_url: str | None  # where users reach the app (links in messages), without a trailing slash
     mail_feedback_queue: str | None  # the SQS queue (name or URL) of SES's bounces and complaints
     open_sign_up: bool  # anyone may make an account with a link mailed to their address (app.sign_up)
+    sign_ups_an_hour: int  # sign-up letters mailed within an hour at most, to every address together
 
 
 def load_settings() -> Settings:
@@ -157,6 +165,7 @@ def load_settings() -> Settings:
         public_url=_base_url("NOOK_PUBLIC_URL"),
         mail_feedback_queue=os.environ.get("NOOK_MAIL_FEEDBACK_QUEUE", "").strip() or None,
         open_sign_up=_bool("NOOK_OPEN_SIGN_UP", False),
+        sign_ups_an_hour=_at_least_one("NOOK_SIGN_UPS_AN_HOUR", 100),
     )
 
 

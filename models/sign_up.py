@@ -13,7 +13,7 @@ import hmac
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import DateTime, SmallInteger, String, and_, delete, or_, select
+from sqlalchemy import DateTime, SmallInteger, String, and_, delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -25,6 +25,7 @@ SIGN_UP_VALID = timedelta(hours=1)
 SIGN_UP_EVERY = timedelta(minutes=2)
 SIGN_UP_LETTERS = 3  # an address, a day
 DAY = timedelta(days=1)
+HOUR = timedelta(hours=1)
 
 
 class SignUp(Base):
@@ -62,6 +63,15 @@ def ask_sign_up(session: Session, address: str, now: datetime) -> tuple[SignUp, 
     token = None if user_by_email(session, address) is not None else secrets.token_urlsafe(24)
     sign_up.token_hash = hash_api_key(token) if token else None
     return sign_up, token
+
+
+def letters_lately(session: Session, now: datetime) -> tuple[int, datetime | None]:
+    """The addresses mailed a sign-up letter within the hour before `now`, and when the first of those
+    letters went (None if none went)."""
+    count, first = session.execute(
+        select(func.count(), func.min(SignUp.asked_at)).where(SignUp.asked_at > now - HOUR)
+    ).one()
+    return count, first
 
 
 def sign_up_valid(sign_up: SignUp, token: str, now: datetime) -> bool:

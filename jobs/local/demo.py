@@ -273,7 +273,8 @@ def main() -> int:
     print(
         f"""
 nook is running.
-  map page     {base}/   (sign in with the demo user's API key below)
+  map page     {base}/   (sign in with the demo user's API key below, or make an account of your own:
+               "New to nook?", and the link is in  eval "$(make -s env)" && .venv/bin/flask mail outbox)
   API          {base}/v1   (health: {base}/health, docs: {base}/openapi.json)
   demo user    {DEMO_EMAIL} (id {user_id}), API key: {key}
   try          curl -s {base}/health

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from jobs.maintenance import housekeeping
-from models.sign_up import DAY, SIGN_UP_EVERY, SIGN_UP_VALID, SignUp
+from models.sign_up import DAY, HOUR, SIGN_UP_EVERY, SIGN_UP_VALID, SignUp
 from models.user import User, create_user
 from tests.app import test_new_key as new_key_test
 from tests.app.test_new_key import shown_key, status_with
@@ -179,3 +179,27 @@ def test_housekeeping_deletes_the_asks_of_days_gone_by(client, db_session):
     assert left == {"recent@example.com", "today@example.com"}
     assert housekeeping(db_session, now + SIGN_UP_VALID)["sign_ups_deleted"] == 1
     assert client.get(link_in("today@example.com")).status_code == 200
+
+
+@pytest.mark.usefixtures("open_sign_up")
+def test_past_the_letters_of_an_hour_an_ask_is_told_when_to_ask_again(client, db_session, setting):
+    setting("NOOK_SIGN_UPS_AN_HOUR", "2")
+    ask(client, "one@example.com")
+    ask(client, "two@example.com")
+    refused = client.post("/v1/sign-up", json={"email": "three@example.com"})
+    assert refused.status_code == 429 and "ask again later" in refused.get_json()["detail"]
+    assert 3500 <= int(refused.headers["Retry-After"]) <= 3600
+    assert outbox("three@example.com") == []
+    age(db_session, "one@example.com", asked_at=HOUR)  # the first letter is an hour old: room for one
+    ask(client, "three@example.com")
+    assert len(outbox("three@example.com")) == 1
+    assert client.post("/v1/sign-up", json={"email": "four@example.com"}).status_code == 429
+
+
+@pytest.mark.usefixtures("open_sign_up")
+def test_an_account_deleted_takes_its_asks_to_sign_up_with_it(client, db_session):
+    ask(client, "new@example.com")
+    key = shown_key(client.post(link_in("new@example.com")).text)
+    ask(client, "other@example.com")
+    assert client.delete("/v1/me", headers={"Authorization": f"Bearer {key}"}).status_code == 204
+    assert set(db_session.scalars(select(SignUp.email))) == {"other@example.com"}

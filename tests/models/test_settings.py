@@ -40,6 +40,15 @@ def test_an_alert_age_limit_that_is_no_length_of_time_is_refused(monkeypatch, ra
     assert load_settings().alert_max_age_hours == 0.5
 
 
+@pytest.mark.parametrize("raw", ["0", "-1", "2.5", "many"])
+def test_sign_up_letters_an_hour_are_a_whole_number_from_one(monkeypatch, raw):
+    monkeypatch.setenv("NOOK_SIGN_UPS_AN_HOUR", raw)
+    with pytest.raises(ConfigError, match="NOOK_SIGN_UPS_AN_HOUR must be"):
+        load_settings()
+    monkeypatch.setenv("NOOK_SIGN_UPS_AN_HOUR", "1")
+    assert load_settings().sign_ups_an_hour == 1
+
+
 @pytest.mark.parametrize(
     "raw", ["alerts", "nook <alerts>", "alerts@localhost", "a b@example.com", "@example.com"]
 )
@@ -60,7 +69,7 @@ def test_env_example_documents_every_setting():
     """Every environment key the code reads is documented in .env.example."""
     root = Path(__file__).resolve().parents[2]
     pattern = re.compile(
-        r'(?:_required|_int|_float|_bool|os\.environ\.get|os\.getenv)\(\s*"([A-Z][A-Z0-9_]+)"'
+        r'(?:\b_[a-z_]+|os\.environ\.get|os\.getenv)\(\s*"([A-Z][A-Z0-9_]+)"'
         r'|os\.environ\["([A-Z][A-Z0-9_]+)"\]'
     )
     keys = set()
