@@ -88,7 +88,7 @@ def sign_up(body: dict[str, Any]) -> dict[str, Any]:
     accounts itself (its operator does); 429 with Retry-After when it mailed as many sign-up letters
     within the hour as it mails (NOOK_SIGN_UPS_AN_HOUR)."""
     settings = get_settings()
-    if not (settings.open_sign_up and settings.mail_from):
+    if not settings.signing_up:
         raise ApiError(409, "This nook makes no accounts itself: ask its operator for one.")
     now = datetime.now(UTC)
     count, first = letters_lately(get_db(), now)
@@ -128,6 +128,8 @@ def offer() -> Response:
     row, token = linked(SignUp, "s")
     if row is None or not sign_up_valid(row, token, datetime.now(UTC)):
         return _page("unknown", status=404)
+    if not get_settings().signing_up:
+        return _page("closed", status=409)
     return _page("ask", email=row.email)
 
 
@@ -137,6 +139,10 @@ def make() -> Response:
     row, token = linked(SignUp, "s", for_update=True)
     if row is None:
         return _page("unknown", status=404)
+    if (
+        not get_settings().signing_up
+    ):  # closed since the link went: it makes nothing (and may work if they open again)
+        return _page("closed", status=409)
     try:
         made = complete_sign_up(get_db(), row, token, datetime.now(UTC))
     except EmailTaken:

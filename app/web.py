@@ -101,6 +101,6 @@ def index() -> Response:
         center=[lat, lon],
         alert_poll_seconds=current_app.config["ALERT_POLL_SECONDS"],
         unit_types=UNIT_TYPES,
-        sign_up=bool(get_settings().open_sign_up and get_settings().mail_from),
+        sign_up=get_settings().signing_up,
     )
     return html_page(html)

@@ -142,6 +142,11 @@ class Settings:
     open_sign_up: bool  # anyone may make an account with a link mailed to their address (app.sign_up)
     sign_ups_an_hour: int  # sign-up letters mailed within an hour at most, to every address together
 
+    @property
+    def signing_up(self) -> bool:
+        """Whether this nook makes accounts itself: its operator lets anyone, and it sends email."""
+        return self.open_sign_up and bool(self.mail_from)
+
 
 def load_settings() -> Settings:
     """Read every setting from the environment (no caching)."""

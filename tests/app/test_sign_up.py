@@ -203,3 +203,15 @@ def test_an_account_deleted_takes_its_asks_to_sign_up_with_it(client, db_session
     ask(client, "other@example.com")
     assert client.delete("/v1/me", headers={"Authorization": f"Bearer {key}"}).status_code == 204
     assert set(db_session.scalars(select(SignUp.email))) == {"other@example.com"}
+
+
+@pytest.mark.usefixtures("open_sign_up")
+def test_a_link_makes_nothing_once_sign_ups_are_closed(client, db_session, setting):
+    ask(client, "new@example.com")
+    link = link_in("new@example.com")
+    setting("NOOK_OPEN_SIGN_UP", "false")  # the operator stopped sign-ups since
+    for page in (client.get(link), client.post(link)):
+        assert page.status_code == 409 and "Its operator stopped sign-ups" in page.text
+    assert accounts(db_session, "new@example.com") == 0
+    setting("NOOK_OPEN_SIGN_UP", "true")  # and opened them again within the hour
+    assert client.post(link).status_code == 200 and accounts(db_session, "new@example.com") == 1
