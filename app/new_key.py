@@ -23,7 +23,7 @@ from app.db import get_db
 from app.errors import ApiError
 from app.schemas import AddressRequest, LinkAnswer
 from app.web import base_url, evenly_timed, link_page, linked_user
-from models.mail import Letter, Mailer, MailNotSent, short_letter
+from models.mail import Letter, send_or_undo, short_letter
 from models.settings import get_settings
 from models.user import (
     KEY_LINK_VALID,
@@ -84,14 +84,12 @@ def mail_key_link(session: Session, address: str) -> None:
     user = user_by_email(session, address)
     if user is None:
         return
-    try:
-        with session.begin_nested():
-            token = ask_key_link(user, datetime.now(UTC))
-            if token is not None:
-                session.flush()
-                Mailer().send(key_letter(user, key_link(user, token, base_url())))
-    except MailNotSent as exc:
-        log.warning("key link not sent", extra={"user_id": user.id, "error": str(exc)[:300]})
+
+    def ask() -> Letter | None:
+        token = ask_key_link(user, datetime.now(UTC))
+        return None if token is None else key_letter(user, key_link(user, token, base_url()))
+
+    send_or_undo(session, ask, user_id=user.id)
 
 
 def _page(state: str, key: str | None = None, status: int = 200) -> Response:

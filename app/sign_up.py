@@ -8,8 +8,6 @@ is told so in the letter instead (and how to have a new key), so the answer, and
 
 from __future__ import annotations
 
-import logging
-import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,22 +20,20 @@ from app.db import get_db
 from app.errors import ApiError
 from app.schemas import AddressRequest, LinkAnswer
 from app.web import base_url, evenly_timed, link_page, linked
-from models.mail import Letter, Mailer, MailNotSent, short_letter
+from models.mail import Letter, send_or_undo, short_letter
 from models.settings import get_settings
 from models.sign_up import (
-    HOUR,
     SIGN_UP_VALID,
     SignUp,
     ask_sign_up,
     complete_sign_up,
-    letters_lately,
+    hour_full,
     sign_up_valid,
 )
 from models.user import EmailTaken
 
 blp = Blueprint("sign_up", __name__, url_prefix="/v1", description="An account of one's own.")
 bp = PageBlueprint("sign_up_page", __name__)
-log = logging.getLogger(__name__)
 
 ANSWER = (
     "A link to make your account is on its way to this address; it works for an hour. Nothing came? Look "
@@ -90,10 +86,8 @@ def sign_up(body: dict[str, Any]) -> dict[str, Any]:
     settings = get_settings()
     if not settings.signing_up:
         raise ApiError(409, "This nook makes no accounts itself: ask its operator for one.")
-    now = datetime.now(UTC)
-    count, first = letters_lately(get_db(), now)
-    if count >= settings.sign_ups_an_hour and first is not None:
-        wait = max(1, math.ceil((first + HOUR - now).total_seconds()))
+    wait = hour_full(get_db(), datetime.now(UTC), settings.sign_ups_an_hour)
+    if wait is not None:
         raise ApiError(
             429, "Many accounts were asked for within the hour: ask again later.", retry_after=wait
         )
@@ -104,18 +98,20 @@ def sign_up(body: dict[str, Any]) -> dict[str, Any]:
 def mail_sign_up(session: Session, address: str) -> None:
     """Mail `address` a link that makes its account (or, if it has one, a letter saying so), if it may
     have a letter now. A letter SES would not take is logged and its ask undone."""
-    try:
-        with session.begin_nested():
-            asked = ask_sign_up(session, address, datetime.now(UTC))
-            if asked is None:
-                return
-            row, token = asked
-            session.flush()
-            home = base_url()
-            link = f"{home}/sign-up?s={row.id}&t={token}"
-            Mailer().send(sign_up_letter(address, link) if token else had_letter(address, f"{home}/"))
-    except MailNotSent as exc:
-        log.warning("sign-up letter not sent", extra={"error": str(exc)[:300]})
+
+    def ask() -> Letter | None:
+        asked = ask_sign_up(session, address, datetime.now(UTC))
+        if asked is None:
+            return None
+        row, token = asked
+        home = base_url()
+        return (
+            sign_up_letter(address, f"{home}/sign-up?s={row.id}&t={token}")
+            if token
+            else had_letter(address, f"{home}/")
+        )
+
+    send_or_undo(session, ask)
 
 
 def _page(state: str, status: int = 200, **values: Any) -> Response:

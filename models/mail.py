@@ -12,15 +12,22 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import logging
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from models.settings import get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
 
 # SES's answers that mean "not now" rather than "not this": try again after the usual backoff
 _THROTTLED = {"TooManyRequestsException", "Throttling", "ThrottlingException"}
@@ -134,3 +141,18 @@ def local_outbox(endpoint: str) -> list[EmailMessage]:
     with urllib.request.urlopen(f"{endpoint.rstrip('/')}/moto-api/data.json", timeout=10) as answer:
         sent = json.load(answer).get("ses", {}).get("RawMessage", [])
     return [email.message_from_string(m["raw_data"], policy=email.policy.default) for m in sent]  # type: ignore[misc]
+
+
+def send_or_undo(session: Session, ask: Callable[[], Letter | None], **context: Any) -> None:
+    """Take an ask that mails a letter (a link to a new key, to a new account) in a savepoint: `ask`
+    records it and gives the letter it calls for (None: none may go now), which is sent once the ask is
+    written. A letter SES would not take undoes the ask, so the next is not held back, and is logged with
+    `context` (said to nobody: such asks answer the same whatever happens)."""
+    try:
+        with session.begin_nested():
+            letter = ask()
+            if letter is not None:
+                session.flush()
+                Mailer().send(letter)
+    except MailNotSent as exc:
+        log.warning("letter not sent", extra={**context, "error": str(exc)[:300]})

@@ -10,6 +10,7 @@ link goes.
 from __future__ import annotations
 
 import hmac
+import math
 import secrets
 from datetime import datetime, timedelta
 
@@ -65,13 +66,16 @@ def ask_sign_up(session: Session, address: str, now: datetime) -> tuple[SignUp, 
     return sign_up, token
 
 
-def letters_lately(session: Session, now: datetime) -> tuple[int, datetime | None]:
-    """The addresses mailed a sign-up letter within the hour before `now`, and when the first of those
-    letters went (None if none went)."""
+def hour_full(session: Session, now: datetime, per_hour: int) -> int | None:
+    """None if a sign-up letter may go now, `per_hour` at most going to all addresses within an hour;
+    else the seconds until one may (the first of the hour's letters an hour old). An address's last
+    letter is the one counted."""
     count, first = session.execute(
         select(func.count(), func.min(SignUp.asked_at)).where(SignUp.asked_at > now - HOUR)
     ).one()
-    return count, first
+    if count < per_hour or first is None:
+        return None
+    return max(1, math.ceil((first + HOUR - now).total_seconds()))
 
 
 def sign_up_valid(sign_up: SignUp, token: str, now: datetime) -> bool:
