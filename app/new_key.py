@@ -5,7 +5,7 @@ address, if there is one, where nook sends email; the answer is the same whether
 nobody learns from it who has an account (nor from the time it takes: app.web.evenly_timed). The link
 works for an hour, once: its page shows a button (a GET changes nothing: mail scanners open links), which
 gives the account a new key, shown on the page once, and the key it had stops working. A link is mailed
-at most every two minutes an account.
+at most every two minutes an account, and five times a day.
 """
 
 from __future__ import annotations
@@ -68,7 +68,8 @@ def key_letter(user: User, link: str) -> Letter:
 def ask_key(body: dict[str, Any]) -> dict[str, Any]:
     """Lost your key? Mail a link to a new one to your account's address (no key needed). The answer is
     the same whether an account has the address or not; the link works for an hour, once, and goes at
-    most every two minutes. 409 where this nook sends no email (its operator gives new keys)."""
+    most every two minutes, five times a day. 409 where this nook sends no email (its operator gives new
+    keys)."""
     if not get_settings().mail_from:
         raise ApiError(
             409, "This nook sends no email: ask its operator for a new key (`flask users rotate-key`)."
@@ -81,7 +82,7 @@ def mail_key_link(session: Session, address: str) -> None:
     """Mail a link to a new key to the account with this address, if there is one and no link went to it
     within KEY_LINK_EVERY. A letter SES would not take is logged and its ask undone (said to nobody: the
     answer is the same for every address)."""
-    user = user_by_email(session, address)
+    user = user_by_email(session, address, for_update=True)  # two asks at once: one link, counted once
     if user is None:
         return
 

@@ -81,6 +81,9 @@ class User(Base):
     # stored as its hash, like a key; and when the last one was asked for
     key_link_hash: Mapped[str | None] = mapped_column(String(64))
     key_link_asked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # how many such links were mailed since the day's first (ask_key_link: KEY_LINKS_A_DAY at most)
+    key_links: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    key_links_day_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class SavedListing(Base):
@@ -164,9 +167,11 @@ def checked_email(email: str) -> str:
     return address
 
 
-def user_by_email(session: Session, email: str) -> User | None:
-    """The user with this address, however it is typed."""
-    return session.scalar(select(User).where(User.email == stored_email(email)))
+def user_by_email(session: Session, email: str, for_update: bool = False) -> User | None:
+    """The user with this address, however it is typed (its row locked until the transaction ends, if
+    `for_update`)."""
+    query = select(User).where(User.email == stored_email(email))
+    return session.scalar(query.with_for_update() if for_update else query)
 
 
 def turn_email_alerts_on(user: User) -> None:
@@ -290,19 +295,27 @@ def confirm_email_change(session: Session, user: User, token: str, now: datetime
 
 
 # A user who lost their key asks for a link to a new one, mailed to their address: it works this long,
-# once, and is mailed at most this often (whoever types an address asks: nook must not flood an inbox)
+# once, and is mailed at most this often and this many times a day (whoever types an address asks: nook
+# must not flood an inbox)
 KEY_LINK_VALID = timedelta(hours=1)
 KEY_LINK_EVERY = timedelta(minutes=2)
+KEY_LINKS_A_DAY = 5
+KEY_LINKS_DAY = timedelta(days=1)
 
 
 def ask_key_link(user: User, now: datetime) -> str | None:
     """A link to a new key for the user (replacing one that waited): its token, seen only in the email
-    that carries it; None within KEY_LINK_EVERY of the last ask."""
+    that carries it; None within KEY_LINK_EVERY of the last ask, or once KEY_LINKS_A_DAY went within a
+    day of the day's first."""
+    started = user.key_links_day_started_at
+    if started is None or now - started >= KEY_LINKS_DAY:
+        user.key_links_day_started_at, user.key_links = now, 0
     asked = user.key_link_asked_at
-    if asked is not None and now - asked < KEY_LINK_EVERY:
+    if user.key_links >= KEY_LINKS_A_DAY or (asked is not None and now - asked < KEY_LINK_EVERY):
         return None
     token = secrets.token_urlsafe(24)
     user.key_link_hash, user.key_link_asked_at = hash_api_key(token), now
+    user.key_links += 1
     return token
 
 

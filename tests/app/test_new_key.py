@@ -10,7 +10,7 @@ from html import escape
 import pytest
 from sqlalchemy import update
 
-from models.user import KEY_LINK_EVERY, KEY_LINK_VALID, User
+from models.user import KEY_LINK_EVERY, KEY_LINK_VALID, KEY_LINKS_A_DAY, KEY_LINKS_DAY, User
 from tests.jobs.test_email_alerts import SENDER, mail, outbox, parts  # noqa: F401 (mail: a fixture)
 
 
@@ -89,6 +89,25 @@ def test_a_link_is_mailed_at_most_every_two_minutes_and_works_an_hour(client, al
     db_session.execute(update(User).where(User.id == alice.user.id).values(key_link_asked_at=old))
     assert client.post(second).status_code == 404  # an hour old
     assert status_with(client, alice.key) == 200
+
+
+@pytest.mark.usefixtures("mail")
+def test_an_account_gets_five_links_a_day_at_most(client, alice, db_session):
+    def two_minutes_on() -> None:
+        earlier = User.key_link_asked_at - KEY_LINK_EVERY - timedelta(seconds=1)
+        db_session.execute(update(User).where(User.id == alice.user.id).values(key_link_asked_at=earlier))
+
+    for _ in range(KEY_LINKS_A_DAY + 2):
+        ask(client, "alice@example.com")  # the same answer every time
+        two_minutes_on()
+    assert len(outbox("alice@example.com")) == KEY_LINKS_A_DAY
+    last = link_in("alice@example.com")
+    # the day is counted from its first link: a day after it, links go again
+    day_ago = User.key_links_day_started_at - KEY_LINKS_DAY
+    db_session.execute(update(User).where(User.id == alice.user.id).values(key_links_day_started_at=day_ago))
+    ask(client, "alice@example.com")
+    assert len(outbox("alice@example.com")) == KEY_LINKS_A_DAY + 1
+    assert link_in("alice@example.com") != last
 
 
 @pytest.mark.usefixtures("mail")
