@@ -22,7 +22,7 @@ from app.api import Blueprint
 from app.db import get_db
 from app.errors import ApiError
 from app.schemas import AddressRequest, LinkAnswer
-from app.web import base_url, evenly_timed, link_page, linked_user
+from app.web import base_url, evenly_timed, limit_link_asks, link_page, linked_user
 from models.mail import Letter, send_or_undo, short_letter
 from models.settings import get_settings
 from models.user import (
@@ -69,11 +69,13 @@ def ask_key(body: dict[str, Any]) -> dict[str, Any]:
     """Lost your key? Mail a link to a new one to your account's address (no key needed). The answer is
     the same whether an account has the address or not; the link works for an hour, once, and goes at
     most every two minutes, five times a day. 409 where this nook sends no email (its operator gives new
-    keys)."""
+    keys); 429 with Retry-After when this client asked for as many links within its hour as one may
+    (NOOK_LINK_ASKS_AN_HOUR)."""
     if not get_settings().mail_from:
         raise ApiError(
             409, "This nook sends no email: ask its operator for a new key (`flask users rotate-key`)."
         )
+    limit_link_asks()
     mail_key_link(get_db(), body["email"])
     return {"detail": ANSWER}
 

@@ -19,7 +19,7 @@ from app.api import Blueprint
 from app.db import get_db
 from app.errors import ApiError
 from app.schemas import AddressRequest, LinkAnswer
-from app.web import base_url, evenly_timed, link_page, linked
+from app.web import base_url, evenly_timed, limit_link_asks, link_page, linked
 from models.mail import Letter, send_or_undo, short_letter
 from models.settings import get_settings
 from models.sign_up import (
@@ -82,10 +82,12 @@ def sign_up(body: dict[str, Any]) -> dict[str, Any]:
     whether an account has the address or not (its letter says so); the link works for an hour, once,
     and an address gets at most three letters a day, two minutes apart. 409 where this nook makes no
     accounts itself (its operator does); 429 with Retry-After when it mailed as many sign-up letters
-    within the hour as it mails (NOOK_SIGN_UPS_AN_HOUR)."""
+    within the hour as it mails (NOOK_SIGN_UPS_AN_HOUR), or this client asked for as many links within its
+    hour as one may (NOOK_LINK_ASKS_AN_HOUR)."""
     settings = get_settings()
     if not settings.signing_up:
         raise ApiError(409, "This nook makes no accounts itself: ask its operator for one.")
+    limit_link_asks()
     wait = hour_full(get_db(), datetime.now(UTC), settings.sign_ups_an_hour)
     if wait is not None:
         raise ApiError(

@@ -9,12 +9,15 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from flask import Blueprint, Response, current_app, render_template, request
 
 from app.db import get_db
+from app.errors import ApiError
 from models.base import Base
+from models.client_asks import client_of, count_ask
 from models.listing import UNIT_TYPES
 from models.settings import get_settings
 from models.user import User
@@ -56,6 +59,30 @@ def linked(model: type[M], name: str, for_update: bool = False) -> tuple[M | Non
 def linked_user() -> tuple[User | None, str]:
     """The user a link's query names (`u`, their id) and the token it holds (`t`)."""
     return linked(User, "u")
+
+
+def client_address() -> str | None:
+    """Where the request came from: on Lambda, what API Gateway saw (its request context's sourceIp; the
+    X-Forwarded-For Zappa reads holds whatever the client wrote too), else the connection's peer."""
+    event = request.environ.get("lambda.event")
+    context = event.get("requestContext") if isinstance(event, dict) else None
+    if isinstance(context, dict):
+        for part in ("identity", "http"):  # REST API (v1), HTTP API (v2)
+            seen = context.get(part)
+            if isinstance(seen, dict) and seen.get("sourceIp"):
+                return str(seen["sourceIp"])
+    return request.remote_addr
+
+
+def limit_link_asks() -> None:
+    """Count an ask for a mailed link against its client; 429 with Retry-After past the
+    NOOK_LINK_ASKS_AN_HOUR it may make within its hour (models.client_asks)."""
+    client = client_of(client_address())
+    wait = count_ask(get_db(), client, datetime.now(UTC), get_settings().link_asks_an_hour)
+    if wait is not None:
+        raise ApiError(
+            429, "Many links were asked for from here within the hour: ask again later.", retry_after=wait
+        )
 
 
 # an ask that mails a link to whoever has an address (a lost key's, a sign-up's) is answered this long

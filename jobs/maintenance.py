@@ -10,6 +10,7 @@ from sqlalchemy import delete, text, update
 from sqlalchemy.orm import Session
 
 from jobs.runtime import run_job
+from models.client_asks import prune_client_asks
 from models.export import KEEP, drop_exports
 from models.listing import QuarantinedRecord
 from models.ops import CheckResult, JobRun
@@ -79,10 +80,11 @@ def prune_history(session: Session, now: datetime, keep_days: int = 90) -> dict[
 
 def housekeeping(session: Session, now: datetime, keep_days: int = 90) -> dict[str, int]:
     """Prune history, and delete the users' exports written more than a day ago (their links expired
-    long before) and the asks to sign up of days gone by."""
+    long before), the asks to sign up of days gone by and the counts of clients' asks of hours gone by."""
     counts = prune_history(session, now, keep_days)
     counts["exports_deleted"] = drop_exports(get_settings().bucket, older_than=now - KEEP)
     counts["sign_ups_deleted"] = prune_sign_ups(session, now)
+    counts["client_asks_deleted"] = prune_client_asks(session, now)
     return counts
 
 

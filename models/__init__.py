@@ -8,6 +8,7 @@ from models.loading import collector_paused
 
 with collector_paused(freeze=True):  # the tables load once per process, at every cold start
     from models.base import Base
+    from models.client_asks import ClientAsks
     from models.listing import Listing, ListingPriceChange, QuarantinedRecord
     from models.market import MarketPoint
     from models.ops import CheckResult, JobRun
@@ -21,6 +22,7 @@ with collector_paused(freeze=True):  # the tables load once per process, at ever
 __all__ = [
     "Base",
     "CheckResult",
+    "ClientAsks",
     "JobRun",
     "Listing",
     "ListingPriceChange",

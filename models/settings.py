@@ -141,6 +141,7 @@ class Settings:
     mail_feedback_queue: str | None  # the SQS queue (name or URL) of SES's bounces and complaints
     open_sign_up: bool  # anyone may make an account with a link mailed to their address (app.sign_up)
     sign_ups_an_hour: int  # sign-up letters mailed within an hour at most, to every address together
+    link_asks_an_hour: int  # asks for a mailed link (sign-up, new key) from one client within its hour
 
     @property
     def signing_up(self) -> bool:
@@ -171,6 +172,7 @@ def load_settings() -> Settings:
         mail_feedback_queue=os.environ.get("NOOK_MAIL_FEEDBACK_QUEUE", "").strip() or None,
         open_sign_up=_bool("NOOK_OPEN_SIGN_UP", False),
         sign_ups_an_hour=_at_least_one("NOOK_SIGN_UPS_AN_HOUR", 100),
+        link_asks_an_hour=_at_least_one("NOOK_LINK_ASKS_AN_HOUR", 10),
     )
 
 

@@ -109,6 +109,7 @@ def test_fire_runs_the_job_through_zappas_dispatch(committed):
     assert row.status == "succeeded" and row.counts == {
         "exports_deleted": 0,
         "sign_ups_deleted": 0,
+        "client_asks_deleted": 0,
         "job_runs_abandoned": 0,
         "job_runs_deleted": 0,
         "check_results_deleted": 0,
