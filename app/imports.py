@@ -39,7 +39,7 @@ from models.listing import Listing, kept_flats
 from models.normalize import text_fault
 from models.region import Region
 from models.saved import MAX_NOTE, MAX_SAVED
-from models.user import HiddenListing, SavedListing, User
+from models.user import SAVED_STAGES, HiddenListing, SavedListing, User
 
 blp = Blueprint("imports", __name__, url_prefix="/v1", description="Your data, brought back.")
 
@@ -155,7 +155,7 @@ def import_regions(session: Session, user_id: int, items: list[Any], seconds: fl
 @dataclass(frozen=True)
 class Kept:
     """A saved or hidden listing of the document, read: its place there, the listing it names, when it
-    was kept, and (saved) the price then and the note."""
+    was kept, and (saved) the price then, the note and where the saver is with it since when."""
 
     item: int
     source: str
@@ -163,6 +163,8 @@ class Kept:
     at: datetime | None
     price: int | None = None
     note: str | None = None
+    stage: str | None = None
+    stage_at: datetime | None = None
 
 
 def _when(value: Any) -> datetime | None:
@@ -189,7 +191,8 @@ def _named(item: Any) -> tuple[str, str] | str:
 
 
 def read_kept(items: list[Any], part: Part, saved: bool) -> list[Kept]:
-    """The items that name a listing (and, saved, carry a note nook keeps); the others refused."""
+    """The items that name a listing (and, saved, carry a note and a stage nook keeps); the others
+    refused."""
     kept = []
     for n, item in enumerate(items):
         named = _named(item)
@@ -197,23 +200,30 @@ def read_kept(items: list[Any], part: Part, saved: bool) -> list[Kept]:
             part.refuse(n, named)
             continue
         at = _when(item.get("saved_at" if saved else "hidden_at"))
-        if not saved:
-            kept.append(Kept(n, *named, at))
+        extras = _saved_extras(item) if saved else ()
+        if isinstance(extras, str):
+            part.refuse(n, extras)
             continue
-        note = item.get("note")
-        if note is not None and (not isinstance(note, str) or text_fault(note)):
-            part.refuse(n, "note: not text nook keeps")
-            continue
-        note = (note or "").strip() or None
-        if note is not None and len(note) > MAX_NOTE:
-            part.refuse(n, f"note: longer than {MAX_NOTE:,} characters")
-            continue
-        price = item.get("price_when_saved")
-        price = (
-            price if isinstance(price, int) and not isinstance(price, bool) and 0 < price < 2**31 else None
-        )
-        kept.append(Kept(n, *named, at, price, note))
+        kept.append(Kept(n, *named, at, *extras))
     return kept
+
+
+def _saved_extras(item: dict[str, Any]) -> tuple[int | None, str | None, str | None, datetime | None] | str:
+    """A saved item's price when saved (None if it gives none nook takes), note, stage and when it was
+    set; or the reason nook keeps none of it."""
+    note = item.get("note")
+    if note is not None and (not isinstance(note, str) or text_fault(note)):
+        return "note: not text nook keeps"
+    note = (note or "").strip() or None
+    if note is not None and len(note) > MAX_NOTE:
+        return f"note: longer than {MAX_NOTE:,} characters"
+    stage = item.get("stage")
+    if stage is not None and (not isinstance(stage, str) or stage not in SAVED_STAGES):
+        return "stage: not one of " + ", ".join(SAVED_STAGES) + " (or null)"
+    price = item.get("price_when_saved")
+    price = price if isinstance(price, int) and not isinstance(price, bool) and 0 < price < 2**31 else None
+    stage_at = (_when(item.get("stage_at")) or datetime.now(UTC)) if stage else None
+    return price, note, stage, stage_at
 
 
 def _flats(session: Session, kept: list[Kept]) -> dict[int, Any]:
@@ -266,6 +276,8 @@ def _saved_row(item: Kept, flat: Any) -> dict[str, Any]:
         "told_gone": flat.status in GONE,
         "saved_at": item.at or datetime.now(UTC),
         "note": item.note,
+        "stage": item.stage,
+        "stage_at": item.stage_at,
     }
 
 
@@ -345,12 +357,12 @@ def document_sized(view: Callable[..., Any]) -> Callable[..., Any]:
 @blp.response(200, ImportReportSchema)
 def import_export(document: dict[str, Any]) -> dict[str, Any]:
     """Bring an export (`POST /v1/me/export`'s document, from this nook or another) into your account:
-    its regions, saved listings (with your notes) and hidden listings, and your place if you have none
-    here. It adds, never changes or removes: a region with the same name and shape, or a listing you keep
-    already, is left as it is, so importing twice adds nothing. Listings are found by their source and
-    reference; the answer counts what was added, what was already here and what was not imported, and
-    says why of each (up to 100 a part). The alerts, how they reach you and a shared link stay behind.
-    The document's `alerts` may be left out (a big export's are most of it). Regions are drawn for 15 s
-    at most (each is placed among the listings it holds, as when drawn): `complete` false says some were
-    left for lack of time; send the document again for the rest."""
+    its regions, saved listings (with your notes and stages) and hidden listings, and your place if you
+    have none here. It adds, never changes or removes: a region with the same name and shape, or a
+    listing you keep already, is left as it is, so importing twice adds nothing. Listings are found by
+    their source and reference; the answer counts what was added, what was already here and what was not
+    imported, and says why of each (up to 100 a part). The alerts, how they reach you and a shared link
+    stay behind. The document's `alerts` may be left out (a big export's are most of it). Regions are
+    drawn for 15 s at most (each is placed among the listings it holds, as when drawn): `complete` false
+    says some were left for lack of time; send the document again for the rest."""
     return import_document(get_db(), current_user(), document, REGION_SECONDS)

@@ -13,7 +13,7 @@ from app.auth import SECURITY, auth_required, current_user
 from app.db import get_db
 from app.errors import ApiError
 from app.pagination import newest_first
-from app.schemas import PageArgs, SavedNoteBody, SavedPageSchema, SavedSchema, ShareBody, ShareSchema
+from app.schemas import SavedArgs, SavedChangeBody, SavedPageSchema, SavedSchema, ShareBody, ShareSchema
 from app.search import base_query, forget_kept, kept_item, shown_flat
 from app.web import base_url
 from models import saved as saved_model
@@ -38,6 +38,8 @@ def saved_query(user_id: int) -> Select:
         SavedListing.saved_at,
         SavedListing.price.label("saved_price"),
         SavedListing.note,
+        SavedListing.stage,
+        SavedListing.stage_at,
     )
 
 
@@ -49,19 +51,25 @@ def _item(row: Any) -> dict[str, Any]:
         "still_listed": row.status in ("active", "pending"),  # pending: a change of it being read
         "since_saved": since_saved(row.saved_price, row.price, row.status, row.last_seen_at),
         "note": row.note,
+        "stage": row.stage,
+        "stage_at": row.stage_at,
     }
 
 
 @blp.route("")
 @auth_required
 @blp.doc(security=SECURITY)
-@blp.arguments(PageArgs, location="query", as_kwargs=False)
+@blp.arguments(SavedArgs, location="query", as_kwargs=False)
 @blp.response(200, SavedPageSchema)
 def saved(args: dict[str, Any]) -> dict[str, Any]:
     """Your saved listings, last saved first: each as it is now (its price against the price when you
-    saved it, or that it is no longer listed)."""
+    saved it, or that it is no longer listed), with your note and where you are with it; `stage` for
+    only those at one stage."""
     keys = (SavedListing.saved_at, SavedListing.listing_id)
     query = saved_query(current_user().id)
+    if "stage" in args:
+        stage = args["stage"]
+        query = query.where(SavedListing.stage.is_(None) if stage == "none" else SavedListing.stage == stage)
     rows, cursor = newest_first(get_db(), query, keys, "saved", args, lambda r: (r.saved_at, r.saved_id))
     return {"items": [_item(r) for r in rows], "next_cursor": cursor}
 
@@ -100,21 +108,30 @@ def save(listing_id: int) -> tuple[dict[str, Any], int]:
 @blp.route("/<int:listing_id>", methods=["PATCH"])
 @auth_required
 @blp.doc(security=SECURITY)
-@blp.arguments(SavedNoteBody, as_kwargs=False)
+@blp.arguments(SavedChangeBody, as_kwargs=False)
 @blp.response(200, SavedSchema)
-def note(body: dict[str, Any], listing_id: int) -> dict[str, Any]:
-    """Keep a note with a saved listing (the id it is listed with there), or clear it (null or empty)."""
+def change(body: dict[str, Any], listing_id: int) -> dict[str, Any]:
+    """Keep a note with a saved listing (the id it is listed with there), or clear it (null or empty);
+    say where you are with it (`stage`: contacted, viewing, viewed, applied, ruled_out; null: just
+    saved), dated when it changes. A flat ruled out stays on the list, and nook tells you no news of it
+    until you put it back."""
     user_id = current_user().id
     row = (
         get_db().execute(saved_query(user_id).where(stands_for(SavedListing.listing_id, listing_id))).first()
     )
     if row is None:
         raise ApiError(404, "That listing is not among your saved listings.")
-    get_db().execute(
-        update(SavedListing)
-        .where(SavedListing.user_id == user_id, SavedListing.listing_id == row.saved_id)
-        .values(note=(body["note"] or "").strip() or None)
-    )
+    values: dict[str, Any] = {}
+    if "note" in body:
+        values["note"] = (body["note"] or "").strip() or None
+    if "stage" in body and body["stage"] != row.stage:
+        values.update(stage=body["stage"], stage_at=func.now() if body["stage"] else None)
+    if values:
+        get_db().execute(
+            update(SavedListing)
+            .where(SavedListing.user_id == user_id, SavedListing.listing_id == row.saved_id)
+            .values(values)
+        )
     return _item(_saved_flat(user_id, row.id))
 
 

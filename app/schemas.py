@@ -13,7 +13,7 @@ from models.normalize import MAX_SQFT, text_fault
 from models.price_rank import PRICE_LABELS
 from models.region import ALERT_CHANNELS, ALERT_REASONS, NOTIFICATION_STATUSES
 from models.saved import MAX_NOTE
-from models.user import MAX_ALERT_EVERY_MINUTES, checked_email
+from models.user import MAX_ALERT_EVERY_MINUTES, SAVED_STAGES, checked_email
 
 MAX_SIMILAR = 20  # similar listings /v1/listings/{id}/similar gives at most
 
@@ -510,20 +510,47 @@ class SavedSchema(ma.Schema):
     saved_price = ma.fields.Integer(required=True, metadata={"description": "its asking price when saved"})
     still_listed = ma.fields.Boolean(required=True)
     note = ma.fields.String(allow_none=True, required=True, metadata={"description": "your note on it"})
+    stage = ma.fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "where you are with it (null: just saved)", "enum": list(SAVED_STAGES)},
+    )
+    stage_at = ma.fields.AwareDateTime(
+        allow_none=True, required=True, metadata={"description": "when you set the stage it is at"}
+    )
     since_saved = ma.fields.String(
         required=True,
         metadata={"description": "what became of it, in words: a cut or raise since it was saved, or gone"},
     )
 
 
-class SavedNoteBody(StrictSchema):
+class SavedChangeBody(StrictSchema):
     note = Text(
-        required=True,
         allow_none=True,
         validate=validate.Length(max=MAX_NOTE),
         metadata={
             "description": "your words of it (a viewing booked, a question to ask); null or empty: none"
         },
+    )
+    stage = ma.fields.String(
+        allow_none=True,
+        validate=validate.OneOf(SAVED_STAGES),
+        metadata={
+            "description": "where you are with it: contacted, viewing (booked), viewed, applied, ruled_out "
+            "(nook tells you no news of it); null: just saved"
+        },
+    )
+
+    @ma.validates_schema
+    def _something(self, data: dict, **_: object) -> None:
+        if not data:
+            raise ma.ValidationError("say what changes: note, stage or both (null clears either)")
+
+
+class SavedArgs(PageArgs):
+    stage = ma.fields.String(
+        validate=validate.OneOf([*SAVED_STAGES, "none"]),
+        metadata={"description": "only those at this stage (none: just saved)"},
     )
 
 

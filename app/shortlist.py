@@ -2,8 +2,9 @@
 
 A user shares their shortlist (`PUT /v1/me/saved/share`, models.saved.share) and hands the link to a
 partner or a flatmate, who needs no account: the page shows each flat as it is now (its price, what
-became of it since it was saved, how its price compares, the ad), and the user's notes if they chose
-so. It names nobody. A token that shares nothing (never, or no longer) is a 404.
+became of it since it was saved, how its price compares, the ad), and the user's notes and where they
+are with each flat if they chose so. It names nobody. A token that shares nothing (never, or no longer)
+is a 404.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from app.web import link_page
 from models.explain import explain_listing, listing_facts, since_saved
 from models.normalize import is_http_address
 from models.saved import sharer
-from models.user import SavedListing
+from models.user import SAVED_STAGES, SavedListing
 
 bp = Blueprint("shortlist", __name__)
 
@@ -36,6 +37,7 @@ def _flat(row: Any, notes: bool) -> dict[str, Any]:
         "rank": explain_listing(row, row.p25, row.p75, row.rank_label) if judged else None,
         "url": row.url if row.url and is_http_address(row.url) else None,  # as read; never another scheme
         "note": row.note if notes else None,
+        "stage": SAVED_STAGES[row.stage] if notes and row.stage else None,
     }
 
 

@@ -20,7 +20,7 @@ from models.base import Base
 from models.client_asks import client_of, count_ask
 from models.listing import UNIT_TYPES
 from models.settings import get_settings
-from models.user import User
+from models.user import SAVED_STAGES, User
 
 F = TypeVar("F", bound=Callable[..., Any])
 M = TypeVar("M", bound=Base)
@@ -128,6 +128,7 @@ def index() -> Response:
         center=[lat, lon],
         alert_poll_seconds=current_app.config["ALERT_POLL_SECONDS"],
         unit_types=UNIT_TYPES,
+        stages=list(SAVED_STAGES.items()),
         sign_up=get_settings().signing_up,
     )
     return html_page(html)

@@ -123,6 +123,8 @@ def _saved(session: Session, user_id: int) -> Iterator[dict[str, Any]]:
             "saved_at": saved.saved_at,
             "price_when_saved": saved.price,
             "note": saved.note,
+            "stage": saved.stage,
+            "stage_at": saved.stage_at,
             "last_told": {"price": saved.told_price, "gone": saved.told_gone},
             "listing": _listing(row),
         }

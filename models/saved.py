@@ -11,7 +11,8 @@ A cut is news when it takes NOOK_PRICE_CUT_ALERT_PERCENT (3) or more off the pri
 (and no more than half: a source's slip alerts nobody, as for the regions' price-cut alerts), and the
 flat's last change of price is within NOOK_ALERT_MAX_AGE_HOURS; that it went is news when it was last
 seen within that time; that it is back on the market after they heard it went, always. Older news is
-left unsaid, as an alert that old expires.
+left unsaid, as an alert that old expires, and so is news of a flat its saver ruled out (its `stage`):
+put back in the running, it is told where the flat stands then.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def saved_flats(user_id: int | None, *columns: Any) -> Select:
 def news_condition(now: datetime, since: datetime, cut_share: float) -> ColumnElement[bool]:
     """Whether a saved flat (`Listing`, of `saved_flats`) has news for its saver, due now: a cut of
     `cut_share` or more since the price they last heard, made since `since`, gone since then, or back on
-    the market after they heard it went."""
+    the market after they heard it went; none while they have it ruled out."""
     cut = and_(
         literal(cut_share) > 0,
         Listing.status == "active",
@@ -86,4 +87,4 @@ def news_condition(now: datetime, since: datetime, cut_share: float) -> ColumnEl
     gone = and_(Listing.status.in_(GONE), ~SavedListing.told_gone, Listing.last_seen_at >= since)
     back = and_(Listing.status == "active", SavedListing.told_gone)
     due = or_(SavedListing.news_next_attempt_at.is_(None), SavedListing.news_next_attempt_at <= now)
-    return and_(or_(cut, gone, back), due)
+    return and_(or_(cut, gone, back), due, SavedListing.stage.is_distinct_from("ruled_out"))

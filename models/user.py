@@ -86,11 +86,25 @@ class User(Base):
     key_links_day_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+# where a saver is with a flat, in the order renters go (None: just saved), as the page words each; a
+# flat ruled out is kept on the list, its news untold (models.saved.news_condition)
+SAVED_STAGES = {
+    "contacted": "Contacted",
+    "viewing": "Viewing booked",
+    "viewed": "Viewed",
+    "applied": "Applied",
+    "ruled_out": "Ruled out",
+}
+
+
 class SavedListing(Base):
     """A listing on a user's shortlist, with its asking price when they saved it."""
 
     __tablename__ = "saved_listings"
-    __table_args__ = (Index("ix_saved_listings_user_id_saved_at", "user_id", "saved_at"),)
+    __table_args__ = (
+        Index("ix_saved_listings_user_id_saved_at", "user_id", "saved_at"),
+        CheckConstraint("stage IN (" + ", ".join(f"'{stage}'" for stage in SAVED_STAGES) + ")", name="stage"),
+    )
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     listing_id: Mapped[int] = mapped_column(
@@ -106,6 +120,9 @@ class SavedListing(Base):
     news_next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     news_error: Mapped[str | None] = mapped_column(Text)
     note: Mapped[str | None] = mapped_column(Text)  # the saver's own words of it (at most MAX_NOTE)
+    # where the saver is with the flat (SAVED_STAGES; None: just saved), and since when
+    stage: Mapped[str | None] = mapped_column(String(16))
+    stage_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class HiddenListing(Base):

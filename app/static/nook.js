@@ -1016,6 +1016,7 @@
       const list = $("saved-list");
       list.replaceChildren(...items.map(savedItem));
       if (!items.length) list.append(el("li", { class: "muted", text: "Nothing saved yet: open a listing and press \u201cSave listing\u201d." }));
+      showSavedAt();
     } catch (error) {
       if (token !== state.savedToken) return;
       if (error.status === 401) return signOut();
@@ -1047,31 +1048,68 @@
       "aria-label": `Your note on the listing at ${money(listing.price)}, ${facts(listing)}`,
     });
     note.value = saved.note || "";
-    note.addEventListener("change", () => keepNote(listing.id, note));
-    return el(
+    note.addEventListener("change", () => keepSaved(listing.id, { note: note.value }, "the note"));
+    const stage = el(
+      "select",
+      { class: "stage", "aria-label": `Where you are with the listing at ${money(listing.price)}, ${facts(listing)}` },
+      el("option", { value: "", text: "Just saved" }),
+      ...config.stages.map(([value, label]) => el("option", { value, text: label }))
+    );
+    stage.value = saved.stage || "";
+    stage.addEventListener("change", () => keepSaved(listing.id, { stage: stage.value || null }, "where you are with it"));
+    const li = el(
       "li",
       { "data-listing": String(listing.id), class: saved.still_listed ? "" : "gone" },
       open,
       remove,
       el("p", { class: "muted since", text: saved.since_saved }),
+      el("p", { class: "stage-line" }, stage, el("span", { class: "muted stage-since" })),
       note
     );
+    showStage(li, saved);
+    return li;
   }
 
-  async function keepNote(id, input) {
+  // a saved listing's line says where the user is with the flat, and since when
+  function showStage(li, saved) {
+    li.dataset.stage = saved.stage || "none";
+    li.classList.toggle("ruled-out", saved.stage === "ruled_out");
+    li.querySelector("select.stage").value = saved.stage || "";
+    const since = saved.stage_at && new Date(saved.stage_at).toLocaleDateString(undefined, { day: "numeric", month: "short" });
+    li.querySelector(".stage-since").textContent = since ? " since " + since : "";
+  }
+
+  // the saved listings the "Show" choice asks for: all of them, those not ruled out, or one stage's
+  function showSavedAt() {
+    const show = $("saved-show").value;
+    for (const li of $("saved-list").querySelectorAll("li[data-listing]")) {
+      const stage = li.dataset.stage;
+      li.hidden = show === "running" ? stage === "ruled_out" : Boolean(show) && stage !== show;
+    }
+  }
+  $("saved-show").addEventListener("change", showSavedAt);
+
+  // keep a change to a saved listing (its note, its stage); the list shows it as answered
+  async function keepSaved(id, body, what) {
     $("saved-status").textContent = "";
     try {
-      const saved = await api(`/v1/me/saved/${id}`, { method: "PATCH", body: { note: input.value } });
+      const saved = await api(`/v1/me/saved/${id}`, { method: "PATCH", body });
       state.saved.set(id, saved);
-      input.value = saved.note || "";
-      // the list shows the note already: the next poll that finds it so leaves the list be
-      if (state.savedShown !== null) {
-        state.savedShown = JSON.stringify(JSON.parse(state.savedShown).map((item) => (item.listing.id === id ? saved : item)));
+      const shown = state.savedShown === null ? null : JSON.parse(state.savedShown);
+      if (shown) {
+        const items = shown.map((item) => (item.listing.id === id ? saved : item));
+        state.savedShown = JSON.stringify(items);
+        const li = $("saved-list").querySelector(`li[data-listing="${id}"]`);
+        if (li) {
+          li.querySelector("input.note").value = saved.note || "";
+          showStage(li, saved);
+          showSavedAt();
+        }
       }
       syncSaveButtons();
     } catch (error) {
       if (error.status === 401) return signOut();
-      $("saved-status").textContent = "Could not keep the note: " + error.message;
+      $("saved-status").textContent = `Could not keep ${what}: ` + error.message;
     }
   }
 

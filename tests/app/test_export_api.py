@@ -88,7 +88,9 @@ def test_an_export_holds_the_users_data_and_nobody_elses(client, alice, bob, db_
     for listing_id in ids[:2]:
         assert client.put(f"/v1/me/saved/{listing_id}", headers=alice.headers).status_code in (200, 201)
     note = client.patch(
-        f"/v1/me/saved/{ids[0]}", json={"note": "ask about the\nbalcony ✓"}, headers=alice.headers
+        f"/v1/me/saved/{ids[0]}",
+        json={"note": "ask about the\nbalcony ✓", "stage": "viewing"},
+        headers=alice.headers,
     )
     assert note.status_code == 200
     assert client.put(f"/v1/me/saved/{ids[5]}", headers=bob.headers).status_code in (200, 201)
@@ -124,6 +126,8 @@ def test_an_export_holds_the_users_data_and_nobody_elses(client, alice, bob, db_
     assert exported_region["geometry"]["type"] == "MultiPolygon"
     saved = {item["listing_id"]: item for item in document["saved"]}
     assert set(saved) == set(ids[:2]) and saved[ids[0]]["note"] == "ask about the\nbalcony ✓"
+    assert saved[ids[0]]["stage"] == "viewing" and saved[ids[0]]["stage_at"].startswith("20")
+    assert saved[ids[1]]["stage"] is None and saved[ids[1]]["stage_at"] is None
     assert saved[ids[0]]["listing"]["source"] == "factory" and saved[ids[0]]["listing"]["status"] == "active"
     assert [h["listing_id"] for h in document["hidden"]] == [ids[3]]
     assert [(a["listing_id"], a["status"]) for a in document["alerts"]] == [

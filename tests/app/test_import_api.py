@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -67,7 +67,7 @@ def test_an_export_brought_into_another_account_gives_it_the_regions_listings_an
     everything = region(client, alice, "Everything")
     for listing_id in ids[:2]:
         assert client.put(f"/v1/me/saved/{listing_id}", headers=alice.headers).status_code == 201
-    note = {"note": "ask about the\nbalcony ✓"}
+    note = {"note": "ask about the\nbalcony ✓", "stage": "applied"}
     assert client.patch(f"/v1/me/saved/{ids[0]}", json=note, headers=alice.headers).status_code == 200
     assert client.put(f"/v1/me/hidden/{ids[3]}", headers=alice.headers).status_code == 201
     work = {"latitude": 43.6453, "longitude": -79.3806}
@@ -90,9 +90,11 @@ def test_an_export_brought_into_another_account_gives_it_the_regions_listings_an
     assert listing_ids(client, bob, mine[1]["id"]) == listing_ids(client, alice, everything["id"])
     assert mine[0]["id"] != home["id"]
     alices, bobs = kept(client, alice, "saved"), kept(client, bob, "saved")
-    assert [(s["listing"]["id"], s["note"], s["saved_at"]) for s in bobs] == [
-        (s["listing"]["id"], s["note"], s["saved_at"]) for s in alices
+    fields = ("note", "saved_at", "stage", "stage_at")
+    assert [(s["listing"]["id"], *(s[f] for f in fields)) for s in bobs] == [
+        (s["listing"]["id"], *(s[f] for f in fields)) for s in alices
     ]
+    assert [s["stage"] for s in bobs] == [None, "applied"]
     assert [h["listing"]["id"] for h in kept(client, bob, "hidden")] == [ids[3]]
     assert client.get("/v1/me", headers=bob.headers).get_json()["place"] == work
 
@@ -153,6 +155,8 @@ def test_what_is_not_imported_is_said_item_by_item_and_the_rest_comes(client, bo
             {"listing": {**factory, "source_ref": ref_of[ids[1]]}, "note": "x" * 1001},
             {"listing": {**factory, "source_ref": "nul\u0000"}},
             {"listing_id": ids[2]},
+            {"listing": {**factory, "source_ref": ref_of[ids[1]]}, "stage": "moved_in"},
+            {"listing": {**factory, "source_ref": ref_of[ids[1]]}, "stage": "viewed", "stage_at": "soon"},
         ],
         "hidden": [{"listing": {**factory, "source_ref": ref_of[ids[2]]}, "hidden_at": "soon"}, 5],
         "alerts": [{"id": 1, "listing": {}}],
@@ -171,14 +175,19 @@ def test_what_is_not_imported_is_said_item_by_item_and_the_rest_comes(client, bo
     assert reasons[5] == "name: Missing data for required field."
     assert [r["name"] for r in regions_of(client, bob)] == ["Fine"]
     saved = report["saved"]
-    assert (saved["added"], saved["not_imported"]) == (1, 4)
-    assert [p["item"] for p in saved["problems"]] == [1, 2, 3, 4]
+    assert (saved["added"], saved["not_imported"]) == (2, 5)
+    assert [p["item"] for p in saved["problems"]] == [1, 2, 3, 4, 5]
     assert saved["problems"][0]["reason"] == "no listing 'E-1' of 'elsewhere' on this nook"
     assert saved["problems"][1]["reason"] == "note: longer than 1,000 characters"
     assert saved["problems"][2]["reason"] == "listing.source_ref: not the name of a listing's source ref"
     assert saved["problems"][3]["reason"] == "names no listing (listing: {source, source_ref})"
-    (one,) = kept(client, bob, "saved")
-    assert one["listing"]["id"] == ids[0] and one["note"] == "yes"
+    assert saved["problems"][4]["reason"] == (
+        "stage: not one of contacted, viewing, viewed, applied, ruled_out (or null)"
+    )
+    viewed, one = kept(client, bob, "saved")  # a stage's time nook cannot read is the import's
+    assert (viewed["listing"]["id"], viewed["stage"]) == (ids[1], "viewed")
+    assert datetime.now(UTC) - datetime.fromisoformat(viewed["stage_at"]) < timedelta(minutes=1)
+    assert one["listing"]["id"] == ids[0] and one["note"] == "yes" and one["stage"] is None
     assert one["saved_at"].startswith("2026-11-01T09:00:00")
     hidden = report["hidden"]
     assert (hidden["added"], hidden["not_imported"]) == (1, 1)  # a time nook cannot read is the import's

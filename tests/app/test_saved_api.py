@@ -196,3 +196,50 @@ def test_a_note_kept_with_a_saved_listing(client, alice, bob, db_session, market
         missing.status_code == 404
         and missing.json["detail"] == "That listing is not among your saved listings."
     )
+
+
+def test_where_you_are_with_each_saved_flat(client, alice, bob, db_session, market_ids):
+    first, second, third = list(market_ids.values())[:3]
+    for listing_id in (first, second, third):
+        put(client, alice, listing_id)
+    put(client, bob, first)
+
+    def patch(caller, listing_id, body):
+        return client.patch(f"/v1/me/saved/{listing_id}", json=body, headers=caller.headers)
+
+    assert [i["stage"] for i in listed(client, alice)] == [None, None, None]
+    viewing = patch(alice, first, {"stage": "viewing"})
+    assert viewing.status_code == 200, viewing.json
+    assert viewing.json["stage"] == "viewing" and viewing.json["note"] is None
+    since = datetime.fromisoformat(viewing.json["stage_at"])
+    assert abs(since - datetime.now(UTC)) < timedelta(minutes=1)
+    # a note alone leaves the stage and its date; the same stage again keeps its date
+    db_session.execute(text("UPDATE saved_listings SET stage_at = stage_at - interval '2 days'"))
+    noted = patch(alice, first, {"note": "ask about the deposit"}).json
+    assert (noted["stage"], noted["note"]) == ("viewing", "ask about the deposit")
+    again = patch(alice, first, {"stage": "viewing"}).json
+    assert datetime.fromisoformat(again["stage_at"]) == datetime.fromisoformat(noted["stage_at"])
+    assert datetime.now(UTC) - datetime.fromisoformat(again["stage_at"]) > timedelta(days=1)
+    moved = patch(alice, first, {"stage": "applied", "note": None}).json
+    assert (moved["stage"], moved["note"]) == ("applied", None)
+    assert datetime.now(UTC) - datetime.fromisoformat(moved["stage_at"]) < timedelta(minutes=1)
+    patch(alice, second, {"stage": "ruled_out"})
+
+    # only those at a stage, or just saved
+    assert [i["listing"]["id"] for i in listed(client, alice, stage="ruled_out")] == [second]
+    assert [i["listing"]["id"] for i in listed(client, alice, stage="none")] == [third]
+    assert listed(client, alice, stage="viewed") == []
+    assert listed(client, bob)[0]["stage"] is None  # alice's stages are hers
+    bad = client.get("/v1/me/saved", query_string={"stage": "signed"}, headers=alice.headers)
+    assert bad.status_code == 422 and "stage" in bad.json["detail"]
+
+    cleared = patch(alice, first, {"stage": None}).json
+    assert cleared["stage"] is None and cleared["stage_at"] is None
+    wrong = patch(alice, first, {"stage": "moved_in"})
+    assert wrong.status_code == 422 and "stage" in wrong.json["detail"]
+    nothing = patch(alice, first, {})
+    assert nothing.status_code == 422 and "say what changes" in nothing.json["detail"]
+    # the database keeps no other stage either
+    with pytest.raises(Exception, match="ck_saved_listings_stage"):
+        with db_session.begin_nested():
+            db_session.execute(text("UPDATE saved_listings SET stage = 'moved_in'"))

@@ -28,7 +28,11 @@ def test_a_shortlist_is_shown_to_whoever_has_the_link_and_to_nobody_once_unshare
     for listing_id in (kept, gone):
         assert put(client, alice, listing_id).status_code == 201
     assert put(client, bob, bobs).status_code == 201
-    client.patch(f"/v1/me/saved/{kept}", json={"note": "Ask about <the> parking"}, headers=alice.headers)
+    client.patch(
+        f"/v1/me/saved/{kept}",
+        json={"note": "Ask about <the> parking", "stage": "viewing"},
+        headers=alice.headers,
+    )
     set_listing(db_session, gone, status="delisted", last_seen_at=datetime(2026, 11, 28, 9, tzinfo=UTC))
     titles = {kept: "Sunny corner <flat>", gone: "Loft by the park", bobs: "Bob's studio"}
     for listing_id, title in titles.items():
@@ -48,12 +52,15 @@ def test_a_shortlist_is_shown_to_whoever_has_the_link_and_to_nobody_once_unshare
     assert escape(titles[bobs]) not in page.text  # bob's shortlist is his
     assert "No longer listed (taken down): last seen 28 Nov 2026" in page.text
     assert "parking" not in page.text and "alice@example.com" not in page.text  # no notes asked; nobody named
+    assert "Viewing booked" not in page.text  # where she is with it goes with the notes
     assert page.text.index(escape(titles[gone])) < page.text.index(escape(titles[kept]))  # last saved first
 
     # with the notes: the same link, the note escaped
     again = share(client, alice, notes=True)
     assert again.get_json() == {"url": shared.get_json()["url"], "notes": True}
-    assert "Note: Ask about &lt;the&gt; parking" in client.get(link).text
+    with_notes = client.get(link).text
+    assert "Note: Ask about &lt;the&gt; parking" in with_notes
+    assert with_notes.count('<p class="stage">') == 1 and '<p class="stage">Viewing booked</p>' in with_notes
 
     # stopped: the link shows nothing, and a new share is another link
     assert client.delete("/v1/me/saved/share", headers=alice.headers).status_code == 204

@@ -8,6 +8,7 @@ import re
 import pytest
 
 from app import create_app
+from models.user import SAVED_STAGES
 
 
 def page_config(html: str) -> dict:
@@ -38,6 +39,7 @@ def test_tiles_and_centre_are_settings(monkeypatch, db_connection):
         "tileAttribution": "Example tiles",
         "center": [45.5, -73.6],
         "alertPollSeconds": 30.0,
+        "stages": [[stage, label] for stage, label in SAVED_STAGES.items()],
     }
 
 

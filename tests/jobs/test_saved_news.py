@@ -185,6 +185,34 @@ def test_no_webhook_old_news_and_no_cut_alerts_leave_it_unsaid(
     assert [s["listing_id"] for s in receiver.delivered[0].json()["nook"]["saved"]] == [gone]
 
 
+def test_a_flat_ruled_out_hears_no_news_until_it_is_put_back(
+    committed, receiver, poster, private_webhooks_allowed
+):
+    ruled_out, kept = seed_saved(receiver.hook_url, [2500, 2500])
+    with session_scope() as session:
+        session.execute(
+            text("UPDATE saved_listings SET stage = 'ruled_out', stage_at = now() WHERE listing_id = :i"),
+            {"i": ruled_out},
+        )
+    change(ruled_out, price=2300)
+    change(kept, price=2300)
+    notify.notify_all(NOW, poster)
+    assert [s["listing_id"] for s in receiver.delivered[0].json()["nook"]["saved"]] == [kept]
+    assert told()[ruled_out] == (2500, False, 0)  # not told: what they heard is as it was
+    change(ruled_out, status="delisted", last_seen_at=NOW)
+    assert notify.notify_all(NOW + timedelta(minutes=5), poster)["saved_news"]["sent"] == 0
+
+    # back in the running: told where the flat stands now
+    with session_scope() as session:
+        session.execute(
+            text("UPDATE saved_listings SET stage = 'applied' WHERE listing_id = :i"), {"i": ruled_out}
+        )
+    notify.notify_all(NOW + timedelta(minutes=10), poster)
+    assert [(s["listing_id"], s["news"]) for s in receiver.delivered[-1].json()["nook"]["saved"]] == [
+        (ruled_out, "gone")
+    ]
+
+
 def test_a_saved_listing_found_to_copy_another_hears_of_that_flat(
     committed, receiver, poster, private_webhooks_allowed
 ):

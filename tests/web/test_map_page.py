@@ -1058,6 +1058,43 @@ def test_save_a_listing_and_see_what_becomes_of_it(browser, site):
         time.sleep(2.5)  # two polls (ALERT_POLL_SECONDS 1)
         assert browser.find_element(By.CSS_SELECTOR, row).get_attribute("data-probe") == "kept"
 
+        # where the renter is with it: picked from its line, dated, and a choice of which to show
+        def kept_stage() -> str | None:
+            with session_scope() as session:
+                return session.execute(
+                    text("SELECT stage FROM saved_listings WHERE listing_id = :i"), {"i": listing_id}
+                ).scalar_one_or_none()
+
+        stage = Select(browser.find_element(By.CSS_SELECTOR, f"{row} select.stage"))
+        assert stage.first_selected_option.text == "Just saved"
+        stage.select_by_visible_text("Viewing booked")
+        wait(browser).until(lambda d: kept_stage() == "viewing")
+        since = wait(browser).until(lambda d: d.find_element(By.CSS_SELECTOR, f"{row} .stage-since").text)
+        assert since.startswith("since ")
+        show = Select(browser.find_element(By.ID, "saved-show"))
+        show.select_by_visible_text("those just saved")
+        assert not browser.find_element(By.CSS_SELECTOR, row).is_displayed()
+        show.select_by_visible_text("viewing booked")
+        assert browser.find_element(By.CSS_SELECTOR, row).is_displayed()
+        Select(browser.find_element(By.CSS_SELECTOR, f"{row} select.stage")).select_by_visible_text(
+            "Ruled out"
+        )
+        wait(browser).until(lambda d: kept_stage() == "ruled_out")
+        assert "ruled-out" in browser.find_element(By.CSS_SELECTOR, row).get_attribute("class")
+        assert not browser.find_element(By.CSS_SELECTOR, row).is_displayed()  # no longer what is shown
+        show.select_by_visible_text("those not ruled out")
+        assert not browser.find_element(By.CSS_SELECTOR, row).is_displayed()
+        show.select_by_visible_text("all of them")
+        Select(browser.find_element(By.CSS_SELECTOR, f"{row} select.stage")).select_by_visible_text(
+            "Viewing booked"
+        )
+        wait(browser).until(lambda d: kept_stage() == "viewing")
+        time.sleep(1.5)  # a poll finds the list as the page shows it
+        assert Select(
+            browser.find_element(By.CSS_SELECTOR, f"{row} select.stage")
+        ).first_selected_option.text == ("Viewing booked")
+        assert "ruled-out" not in browser.find_element(By.CSS_SELECTOR, row).get_attribute("class")
+
         # its price is cut: the saved list says so, by how much since it was saved
         with session_scope() as session:
             session.execute(
@@ -1083,6 +1120,7 @@ def test_save_a_listing_and_see_what_becomes_of_it(browser, site):
         with urllib.request.urlopen(url, timeout=10) as answer:
             shared = answer.read().decode()
         assert "1 saved listing," in shared and "Note: Viewing Saturday 2pm" in shared
+        assert '<p class="stage">Viewing booked</p>' in shared
         assert f"${price - 200:,}" in shared
         browser.find_element(By.ID, "share-stop").click()
         wait(browser).until(lambda d: not d.find_element(By.ID, "share-url").is_displayed())
