@@ -130,7 +130,10 @@ PLACE_IN_REGIONS = text(_place(cut="false") + "SELECT count(*) FROM placed").bin
 # ... and queues one alert per (region, listing) whose criteria the listing meets, in the same statement;
 # a region told of the flat (or that missed it: expired) hears again if its price was just cut. The
 # alert queued again keeps its sent_at (when the region last heard of it), and loses its inheritance
-# (its news is the cut, not the flat).
+# (its news is the cut, not the flat). A region told of the flat through a listing later found to copy
+# it (two copies written at once, both alerted, the copy's sent first) has no alert of the listing shown
+# (the notify job withdrew it as told): a cut of that listing's price is queued as a cut there, dated
+# as the copy's was sent.
 MATCH_REGIONS = text(
     _place(cut=_CUT_NOW)
     + """,
@@ -143,9 +146,21 @@ cut AS (
       AND n.status IN ('sent', 'expired')
     RETURNING 1
 ),
+told_by_copy AS (
+    SELECT h.region_id, h.listing_id, max(s.sent_at) AS sent_at
+    FROM hits h
+    JOIN listings c ON c.canonical_id = h.listing_id
+    JOIN notifications s ON s.listing_id = c.id AND s.region_id = h.region_id AND s.status = 'sent'
+    WHERE h.cut AND h.wanted
+    GROUP BY h.region_id, h.listing_id
+),
 queued AS (
-    INSERT INTO notifications (user_id, region_id, listing_id, status, attempts, next_attempt_at, created_at)
-    SELECT user_id, region_id, listing_id, 'queued', 0, :now, :now FROM hits WHERE wanted
+    INSERT INTO notifications
+        (user_id, region_id, listing_id, status, reason, sent_at, attempts, next_attempt_at, created_at)
+    SELECT h.user_id, h.region_id, h.listing_id, 'queued',
+           CASE WHEN t.sent_at IS NULL THEN 'new' ELSE 'price_cut' END, t.sent_at, 0, :now, :now
+    FROM hits h LEFT JOIN told_by_copy t ON t.region_id = h.region_id AND t.listing_id = h.listing_id
+    WHERE h.wanted
     ON CONFLICT (region_id, listing_id) DO NOTHING
     RETURNING 1
 )
@@ -162,17 +177,18 @@ _INHERITED = (
 # expired, a copy), or the region no longer contains it or wants it (redrawn, criteria changed, its
 # alerts switched off, the listing's price or size changed), or the region was told of the flat already
 # through a listing now found to be a copy of it (two copies written at once, both alerted, one sent
-# before the recheck marked it), or the alert it inherits from was sent (`PROMOTE_DUPLICATES`), or its
-# user hid the flat (models.hidden). The notify job withdraws them instead of sending them.
+# before the recheck marked it; a cut of the flat's price it does hear of), or the alert it inherits
+# from was sent (`PROMOTE_DUPLICATES`), or its user hid the flat (models.hidden). The notify job
+# withdraws them instead of sending them.
 _SENDABLE = f"""(EXISTS (
     SELECT 1 FROM listings l JOIN regions r ON r.id = notifications.region_id
     WHERE l.id = notifications.listing_id AND l.status = 'active' AND l.canonical_id IS NULL
       AND ST_Contains(r.geom, l.geom) AND {_WANTED} AND {_RANKED_AS_WANTED}
       AND NOT {hidden_sql("notifications.user_id", "l.id")}
-      AND NOT EXISTS (
+      AND (notifications.reason = 'price_cut' OR NOT EXISTS (
           SELECT 1 FROM listings c JOIN notifications s ON s.listing_id = c.id
           WHERE c.canonical_id = l.id AND s.region_id = r.id AND s.status = 'sent'
-      )
+      ))
 ) AND NOT EXISTS ({_INHERITED.format(status="sent")}))"""
 # (a condition on `notifications`: the alert list leaves out the unsent alerts the notify job will withdraw)
 SENDABLE = text(_SENDABLE)

@@ -9,6 +9,7 @@ from sqlalchemy import select, text
 
 from jobs import process
 from models.listing import Listing
+from models.matching import withdraw_alerts
 from models.region import Notification
 from models.session import session_scope
 from models.user import create_user
@@ -100,3 +101,47 @@ def test_price_cut_alerts_can_be_switched_off(db_session, setting):
     reprice(db_session, {"x": 2000})
     assert process.process_pending(db_session, T0)["notifications"] == 0
     assert db_session.scalars(select(Notification.status)).all() == ["sent"]
+
+
+def test_a_region_told_of_a_flat_through_its_copy_hears_of_a_cut_of_the_one_shown(committed):
+    told_at = T0 + timedelta(minutes=5)
+    with session_scope() as session:
+        a, b = sources(session)
+        user, _ = create_user(session, "renter@example.com")
+        add_region(session, user, "anywhere")
+        add_listing(session, a, "shown", price=2800)
+        add_listing(session, b, "copy", price=2800, lat=43.655)  # not yet known as a copy: both alerted
+        assert process.process_pending(session, T0)["notifications"] == 2
+    with session_scope() as session:
+        # the copy's alert went first; then the recheck found it a copy, and the notify job withdrew the
+        # alert of the one shown (the region was told of the flat)
+        session.execute(
+            text("""
+                UPDATE notifications n SET status = 'sent', sent_at = :at
+                FROM listings l WHERE l.id = n.listing_id AND l.source_ref = 'copy'
+            """),
+            {"at": told_at},
+        )
+        shown = session.scalar(select(Listing.id).where(Listing.source_ref == "shown"))
+        session.execute(text("UPDATE listings SET canonical_id = :s WHERE source_ref = 'copy'"), {"s": shown})
+        [pending] = session.scalars(select(Notification.id).where(Notification.listing_id == shown))
+        assert withdraw_alerts(session, [pending]) == {pending}
+        assert ("anywhere", "shown") not in alerts(session)
+
+    later = T0 + timedelta(hours=1)
+    with session_scope() as session:
+        reprice(session, {"shown": 2600})
+        assert process.process_pending(session, later)["notifications"] == 1
+    with session_scope() as session:
+        assert alerts(session)[("anywhere", "shown")] == ("queued", "price_cut", later, told_at)
+        [cut] = session.scalars(select(Notification.id).where(Notification.listing_id == shown))
+        assert withdraw_alerts(session, [cut]) == set()  # told of the flat, not of its cut: it goes
+
+    with session_scope() as session:  # a change that is no cut is no news there, as before
+        session.execute(text("UPDATE notifications SET status = 'sent', sent_at = :at"), {"at": later})
+        session.execute(text("DELETE FROM notifications WHERE listing_id = :s"), {"s": shown})
+        reprice(session, {"shown": 2600}, title="Freshly painted")
+        process.process_pending(session, later + timedelta(hours=1))
+        [again] = session.scalars(select(Notification.id).where(Notification.listing_id == shown))
+        assert alerts(session)[("anywhere", "shown")][:2] == ("queued", "new")
+        assert withdraw_alerts(session, [again]) == {again}
