@@ -1120,14 +1120,17 @@
     return button;
   }
 
-  // a popup's button says what a press does now, and the popup shows the saver's note
+  // a popup's button says what a press does now, and the popup shows where the saver is with the flat
+  // and their note
   function syncSaveButton(button) {
     const saved = state.saved.get(Number(button.dataset.listing));
     button.textContent = saved ? "Remove from saved" : "Save listing";
     const popup = button.closest(".popup");
     const note = popup && popup.querySelector(".popup-note");
     if (note) {
-      note.textContent = saved && saved.note ? "Your note: " + saved.note : "";
+      const stage = saved && config.stages.find(([value]) => value === saved.stage);
+      const said = [stage ? stage[1] : "", saved && saved.note ? "Your note: " + saved.note : ""];
+      note.textContent = said.filter(Boolean).join(" \u00b7 ");
       note.hidden = !note.textContent;
     }
   }

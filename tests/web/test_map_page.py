@@ -1134,7 +1134,7 @@ def test_save_a_listing_and_see_what_becomes_of_it(browser, site):
         ).click()
         wait(browser).until(lambda d: save_button(d).text == "Remove from saved")
         popup_note = browser.find_element(By.CSS_SELECTOR, f'.popup[data-listing="{listing_id}"] .popup-note')
-        assert popup_note.text == "Your note: Viewing Saturday 2pm"
+        assert popup_note.text == "Viewing booked \u00b7 Your note: Viewing Saturday 2pm"
         assert audit(browser) == []  # and the popup's
         save_button(browser).click()
         wait(browser).until(
