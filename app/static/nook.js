@@ -1080,12 +1080,23 @@
   }
 
   // the saved listings the "Show" choice asks for: all of them, those not ruled out, or one stage's
+  // (each choice counting its listings)
   function showSavedAt() {
     const show = $("saved-show").value;
+    const counts = { "": 0, running: 0 };
+    let shown = 0;
     for (const li of $("saved-list").querySelectorAll("li[data-listing]")) {
       const stage = li.dataset.stage;
+      counts[""] += 1;
+      counts[stage] = (counts[stage] || 0) + 1;
+      if (stage !== "ruled_out") counts.running += 1;
       li.hidden = show === "running" ? stage === "ruled_out" : Boolean(show) && stage !== show;
+      if (!li.hidden) shown += 1;
     }
+    for (const option of $("saved-show").options) {
+      option.textContent = `${option.dataset.label} (${counts[option.value] || 0})`;
+    }
+    $("saved-none").hidden = !counts[""] || shown > 0;
   }
   $("saved-show").addEventListener("change", showSavedAt);
 

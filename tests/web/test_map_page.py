@@ -1072,19 +1072,28 @@ def test_save_a_listing_and_see_what_becomes_of_it(browser, site):
         since = wait(browser).until(lambda d: d.find_element(By.CSS_SELECTOR, f"{row} .stage-since").text)
         assert since.startswith("since ")
         show = Select(browser.find_element(By.ID, "saved-show"))
-        show.select_by_visible_text("those just saved")
+        assert [o.text for o in show.options][:4] == [
+            "all of them (1)",
+            "those not ruled out (1)",
+            "those just saved (0)",
+            "contacted (0)",
+        ]
+        show.select_by_visible_text("those just saved (0)")
         assert not browser.find_element(By.CSS_SELECTOR, row).is_displayed()
-        show.select_by_visible_text("viewing booked")
+        assert browser.find_element(By.ID, "saved-none").is_displayed()
+        show.select_by_visible_text("viewing booked (1)")
         assert browser.find_element(By.CSS_SELECTOR, row).is_displayed()
+        assert not browser.find_element(By.ID, "saved-none").is_displayed()
         Select(browser.find_element(By.CSS_SELECTOR, f"{row} select.stage")).select_by_visible_text(
             "Ruled out"
         )
         wait(browser).until(lambda d: kept_stage() == "ruled_out")
         assert "ruled-out" in browser.find_element(By.CSS_SELECTOR, row).get_attribute("class")
         assert not browser.find_element(By.CSS_SELECTOR, row).is_displayed()  # no longer what is shown
-        show.select_by_visible_text("those not ruled out")
+        show.select_by_visible_text("those not ruled out (0)")
         assert not browser.find_element(By.CSS_SELECTOR, row).is_displayed()
-        show.select_by_visible_text("all of them")
+        assert show.first_selected_option.text == "those not ruled out (0)"
+        show.select_by_visible_text("all of them (1)")
         Select(browser.find_element(By.CSS_SELECTOR, f"{row} select.stage")).select_by_visible_text(
             "Viewing booked"
         )
