@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Response
-from sqlalchemy import or_
+from sqlalchemy import or_, text
 
 from app.api import Blueprint
 from app.auth import SECURITY, auth_required, current_user
@@ -35,6 +35,7 @@ from models.settings import get_settings
 from models.user import (
     AskedTooSoon,
     EmailTaken,
+    User,
     alerts_to,
     give_key,
     next_message_at,
@@ -105,7 +106,7 @@ def alerts(args: dict[str, Any]) -> dict[str, Any]:
 def _me() -> dict[str, Any]:
     user = current_user()
     old_until = user.old_key_expires_at
-    next_at = next_message_at(user)
+    next_at = next_message_at(get_db(), user, datetime.now(UTC))
     until = pending_email_until(user)
     waiting = until is not None and until > datetime.now(UTC)  # an expired link waits for nothing
     return {
@@ -125,6 +126,9 @@ def _me() -> dict[str, Any]:
         "pending_email": user.pending_email if waiting else None,
         "pending_email_until": until if waiting else None,
         "place": user_place(user),
+        "quiet_hours": None
+        if user.quiet_from is None
+        else {"from_": user.quiet_from, "until": user.quiet_until, "time_zone": user.quiet_time_zone},
     }
 
 
@@ -163,6 +167,27 @@ def delete_webhook() -> Response:
     return Response(status=204)
 
 
+def set_quiet_hours(user: User, quiet: dict[str, Any] | None) -> None:
+    """Keep the user's quiet hours (None: none); 422 for a time zone PostgreSQL does not know."""
+    if quiet is None:
+        user.quiet_from = user.quiet_until = user.quiet_time_zone = None
+        return
+    if not get_db().scalar(KNOWN_ZONE, {"zone": quiet["time_zone"]}):
+        raise ApiError(
+            422,
+            "quiet_hours.time_zone: not a time zone nook knows (an IANA name: America/Toronto, Europe/Paris)",
+            field="json.quiet_hours.time_zone",
+        )
+    user.quiet_from, user.quiet_until, user.quiet_time_zone = (
+        quiet["from_"],
+        quiet["until"],
+        quiet["time_zone"],
+    )
+
+
+KNOWN_ZONE = text("SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = :zone)")
+
+
 @blp.route("/me", methods=["PATCH"])
 @auth_required
 @blp.doc(security=SECURITY)
@@ -174,8 +199,8 @@ def delete_webhook() -> Response:
     description="A link went to the new address; the address changes once it is opened (`pending_email`).",
 )
 def change_me(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
-    """Change your address (`email`; 409 if another account has it), your `place` (null: none) or how
-    your alerts come:
+    """Change your address (`email`; 409 if another account has it), your `place` (null: none), your
+    `quiet_hours` (null: none) or how your alerts come:
     `alerts_every_minutes` sends what is due at most that often (0: as they come; 60: an hour's at most
     once an hour; up to 1440, a day's). Where this nook sends email, a new address is confirmed from
     there: the answer is a 202, a link goes to it, and the address changes when it is opened (within a
@@ -193,6 +218,8 @@ def change_me(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
     if "place" in body:
         place, user = body["place"] or {}, current_user()
         user.place_lat, user.place_lon = place.get("latitude"), place.get("longitude")
+    if "quiet_hours" in body:
+        set_quiet_hours(current_user(), body["quiet_hours"])
     status = 200
     if "email" in body:
         user = current_user()

@@ -704,6 +704,41 @@ PLACE = (
 )
 
 
+class QuietHoursSchema(StrictSchema):
+    """Hours no message goes to you (a night's sleep), on your clock: what comes meanwhile waits."""
+
+    from_ = ma.fields.Integer(
+        data_key="from",
+        required=True,
+        validate=validate.Range(0, 23),
+        metadata={"description": "the hour they start, o'clock (0-23)", "example": 22},
+    )
+    until = ma.fields.Integer(
+        required=True,
+        validate=validate.Range(0, 23),
+        metadata={
+            "description": "the hour they end, o'clock (0-23; before `from`: the next day)",
+            "example": 7,
+        },
+    )
+    time_zone = Text(
+        required=True,
+        validate=validate.Length(1, 64),
+        metadata={
+            "description": "your clock: a time zone as the IANA names it",
+            "example": "America/Toronto",
+        },
+    )
+
+    @ma.validates_schema
+    def _some_hours(self, data: dict, **_: object) -> None:
+        if data.get("from_") is not None and data.get("from_") == data.get("until"):
+            raise ma.ValidationError("from and until are the same hour: no quiet hours", field_name="until")
+
+
+QUIET = "Hours no message goes to you, on your clock; what comes meanwhile waits for their end (null: none)."
+
+
 class MeSchema(ma.Schema):
     id = ma.fields.Integer(required=True)
     email = ma.fields.String(required=True)
@@ -727,7 +762,9 @@ class MeSchema(ma.Schema):
     next_alerts_at = ma.fields.AwareDateTime(
         allow_none=True,
         required=True,
-        metadata={"description": "When your next message may go, if your pace holds it back now."},
+        metadata={
+            "description": "When your next message may go, if your pace or your quiet hours hold it back now."
+        },
     )
     api_key_prefix = ma.fields.String(
         required=True, metadata={"description": "The start of your API key, to tell which one is in use."}
@@ -760,6 +797,9 @@ class MeSchema(ma.Schema):
         metadata={"description": "Until when that link works."},
     )
     place = ma.fields.Nested(PlaceSchema, allow_none=True, required=True, metadata={"description": PLACE})
+    quiet_hours = ma.fields.Nested(
+        QuietHoursSchema, allow_none=True, required=True, metadata={"description": QUIET}
+    )
 
 
 class MeChange(StrictSchema):
@@ -779,6 +819,7 @@ class MeChange(StrictSchema):
         },
     )
     place = ma.fields.Nested(PlaceSchema, allow_none=True, metadata={"description": PLACE})
+    quiet_hours = ma.fields.Nested(QuietHoursSchema, allow_none=True, metadata={"description": QUIET})
 
 
 class NewKeyBody(StrictSchema):

@@ -42,7 +42,8 @@ A user may ask for their messages at most every so many minutes (alert_every_min
 or a day, rather than one every run): a run sends them what is due only if their last message went that
 long ago, and then all of it in one message, a digest: the first MAX_PER_MESSAGE alerts and saved
 flats' news in full, the rest (up to MAX_PER_DIGEST of each) counted in a line that links to nook's map
-page, and all of them in the webhook's data.
+page, and all of them in the webhook's data. Nothing goes within a user's quiet hours (a night's
+sleep, on their clock): what comes meanwhile waits for their end.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ from models.region import Notification, Region
 from models.saved import news_condition, saved_flats
 from models.session import session_scope
 from models.settings import get_settings
-from models.user import SavedListing, User, unsubscribe_link
+from models.user import SavedListing, User, quiet_now, unsubscribe_link
 from models.webhooks import WebhookNotAllowed
 
 log = logging.getLogger("nook.jobs.notify")
@@ -250,13 +251,15 @@ class Channels:
 
 
 def at_pace(now: datetime) -> ColumnElement[bool]:
-    """The users whose pace lets a message go now: as they come, or their last went long enough ago."""
+    """The users whose pace lets a message go now (as they come, or their last went long enough ago) and
+    who are not within their quiet hours."""
     since_last = func.make_interval(0, 0, 0, 0, 0, User.alert_every_minutes)
-    return or_(
+    paced = or_(
         User.alert_every_minutes == 0,
         User.last_alerted_at.is_(None),
         User.last_alerted_at <= literal(now) - since_last,
     )
+    return and_(paced, ~quiet_now(now))
 
 
 def _send(channels: Channels, user: User, message: Message, key: str, budget: float | None) -> Posted:

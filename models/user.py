@@ -19,12 +19,17 @@ from sqlalchemy import (
     String,
     Text,
     and_,
+    case,
     false,
+    func,
+    literal,
     or_,
     select,
+    text,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.sql import ColumnElement
 
 from models.base import Base, created_at_column
 
@@ -38,7 +43,15 @@ class User(Base):
     """A renter with an API key (stored hashed), and alerts by webhook or email."""
 
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint("(place_lat IS NULL) = (place_lon IS NULL)", name="place"),)
+    __table_args__ = (
+        CheckConstraint("(place_lat IS NULL) = (place_lon IS NULL)", name="place"),
+        CheckConstraint(
+            "(quiet_from IS NULL) = (quiet_until IS NULL)"
+            " AND (quiet_from IS NULL) = (quiet_time_zone IS NULL)"
+            " AND quiet_from BETWEEN 0 AND 23 AND quiet_until BETWEEN 0 AND 23 AND quiet_from <> quiet_until",
+            name="quiet_hours",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
@@ -60,6 +73,11 @@ class User(Base):
     # the last one went
     alert_every_minutes: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     last_alerted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # hours no message goes to the user (a night's sleep), on their clock: from quiet_from o'clock until
+    # quiet_until o'clock in quiet_time_zone (a name PostgreSQL knows); all three or none
+    quiet_from: Mapped[int | None] = mapped_column(SmallInteger)
+    quiet_until: Mapped[int | None] = mapped_column(SmallInteger)
+    quiet_time_zone: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = created_at_column()
     # the key replaced last, when its owner asked for it to keep working a while (give_key), and until when
     old_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
@@ -146,12 +164,41 @@ def alerts_to(user: User) -> str | None:
 MAX_ALERT_EVERY_MINUTES = 1440  # a message a day at least: alerts are news for 72 hours only
 
 
-def next_message_at(user: User) -> datetime | None:
-    """When the user's pace lets the next message go, if it holds one back now."""
-    if not user.alert_every_minutes or user.last_alerted_at is None:
-        return None
-    at = user.last_alerted_at + timedelta(minutes=user.alert_every_minutes)
-    return at if at > datetime.now(UTC) else None
+def next_message_at(session: Session, user: User, now: datetime) -> datetime | None:
+    """When the user's pace and quiet hours let the next message go, if they hold one back now."""
+    at = None
+    if user.alert_every_minutes and user.last_alerted_at is not None:
+        at = user.last_alerted_at + timedelta(minutes=user.alert_every_minutes)
+    if user.quiet_from is not None:
+        ends = session.scalar(select(case((quiet_now(now), quiet_ends(now)))).where(User.id == user.id))
+        at = max(at, ends) if at is not None and ends is not None else at or ends
+    return at if at is not None and at > now else None
+
+
+def _local_now(now: datetime) -> ColumnElement[datetime]:
+    """The time `now` is on the user's clock (a timestamp without a zone), in SQL."""
+    return func.timezone(User.quiet_time_zone, literal(now, DateTime(timezone=True)))
+
+
+def quiet_now(now: datetime) -> ColumnElement[bool]:
+    """Whether it is within the user's quiet hours at `now` (never, for a user who has none), in SQL."""
+    hour = func.extract("hour", _local_now(now))
+    same_day = and_(User.quiet_from < User.quiet_until, hour >= User.quiet_from, hour < User.quiet_until)
+    overnight = and_(
+        User.quiet_from > User.quiet_until, or_(hour >= User.quiet_from, hour < User.quiet_until)
+    )
+    return and_(User.quiet_from.is_not(None), or_(same_day, overnight))
+
+
+def quiet_ends(now: datetime) -> ColumnElement[datetime]:
+    """When the user's quiet hours that hold at `now` end (the next quiet_until o'clock), in SQL."""
+    local = _local_now(now)
+    day = func.date_trunc("day", local) + func.make_interval(0, 0, 0, 0, User.quiet_until)
+    later = case(
+        (func.extract("hour", local) >= User.quiet_until, text("interval '1 day'")),
+        else_=text("interval '0'"),
+    )
+    return func.timezone(User.quiet_time_zone, day + later)
 
 
 def unsubscribe_link(user: User, public_url: str) -> str:

@@ -1263,6 +1263,7 @@
     $("pace-status").textContent = me.next_alerts_at
       ? "The next message may go at " + new Date(me.next_alerts_at).toLocaleTimeString() + "."
       : "";
+    showQuiet(me.quiet_hours);
     $("email-card").hidden = !me.email_available;
     $("email-address").textContent = me.email;
     $("email-alerts").checked = me.email_alerts;
@@ -1282,6 +1283,41 @@
         `${new Date(me.pending_email_until).toLocaleString()}); until then your address stays ${me.email}.`
       : "";
   }
+
+  // hours no message goes, on the clock of the browser that set them
+  function showQuiet(quiet) {
+    $("quiet-from").value = quiet ? String(quiet.from) : "";
+    $("quiet-until").value = quiet ? String(quiet.until) : "7";
+    $("quiet-until").disabled = !quiet;
+    const here = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    $("quiet-status").textContent = !quiet
+      ? ""
+      : quiet.time_zone === here
+        ? "Alerts that come meanwhile wait for the end of these hours."
+        : `On the clock of ${quiet.time_zone}; choose the hours again to use this one (${here}).`;
+  }
+
+  async function setQuiet() {
+    const from = $("quiet-from").value;
+    const body = {
+      quiet_hours: from === ""
+        ? null
+        : { from: Number(from), until: Number($("quiet-until").value), time_zone: Intl.DateTimeFormat().resolvedOptions().timeZone },
+    };
+    for (const id of ["quiet-from", "quiet-until"]) $(id).disabled = true;
+    try {
+      showDelivery(await api("/v1/me", { method: "PATCH", body }));
+    } catch (error) {
+      if (error.status === 401) return signOut();
+      showDelivery(await api("/v1/me"));
+      $("quiet-status").textContent = error.message;
+    } finally {
+      $("quiet-from").disabled = false;
+      $("quiet-until").disabled = $("quiet-from").value === "";
+    }
+  }
+  $("quiet-from").addEventListener("change", setQuiet);
+  $("quiet-until").addEventListener("change", setQuiet);
 
   $("alert-pace").addEventListener("change", async () => {
     const pace = $("alert-pace");

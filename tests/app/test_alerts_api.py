@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select, text
@@ -148,6 +150,7 @@ def test_me_and_webhook(client, alice):
         "pending_email": None,
         "pending_email_until": None,
         "place": None,
+        "quiet_hours": None,
     }
     ok = client.put("/v1/me/webhook", json={"url": "https://93.184.215.14/hooks/nook"}, headers=alice.headers)
     assert ok.status_code == 200 and ok.get_json()["webhook_url"] == "https://93.184.215.14/hooks/nook"
@@ -197,6 +200,57 @@ def test_a_user_sets_how_often_their_alerts_come(client, alice, db_session, sett
     assert short.status_code == 422 and "sent for 12 hours only" in short.get_json()["detail"]
     back = client.patch("/v1/me", json={"alerts_every_minutes": 0}, headers=alice.headers)
     assert back.get_json()["alerts_every_minutes"] == 0 and back.get_json()["next_alerts_at"] is None
+
+
+def test_a_user_names_hours_no_message_goes_on_their_clock(client, alice, bob, db_session):
+    night = {"from": 22, "until": 7, "time_zone": "America/Toronto"}
+    changed = client.patch("/v1/me", json={"quiet_hours": night}, headers=alice.headers)
+    assert changed.status_code == 200 and changed.get_json()["quiet_hours"] == night
+    assert client.get("/v1/me", headers=bob.headers).get_json()["quiet_hours"] is None
+
+    # within them, the next message waits for their end: 07:00 on their clock
+    now = datetime.now(UTC)
+    if now.minute == 59 and now.second >= 57:  # an hour's turn between here and the answer
+        time.sleep(4)
+        now = datetime.now(UTC)
+    local = now.astimezone(ZoneInfo("America/Toronto"))
+    me = client.get("/v1/me", headers=alice.headers).get_json()
+    if 22 <= local.hour or local.hour < 7:
+        ends = datetime.fromisoformat(me["next_alerts_at"]).astimezone(ZoneInfo("America/Toronto"))
+        assert ends > now and (ends.hour, ends.minute) == (7, 0) and ends - now <= timedelta(hours=9)
+    else:
+        assert me["next_alerts_at"] is None
+    # hours around now, on a clock 5 hours behind UTC: quiet until the next hour o'clock there
+    hour = (now.hour - 5) % 24
+    around = {"from": hour, "until": (hour + 1) % 24, "time_zone": "Etc/GMT+5"}
+    me = client.patch("/v1/me", json={"quiet_hours": around}, headers=alice.headers).get_json()
+    next_hour = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    assert datetime.fromisoformat(me["next_alerts_at"]) == next_hour
+    # a pace that holds the message back longer wins
+    alice.user.alert_every_minutes, alice.user.last_alerted_at = 1440, now
+    db_session.flush()
+    me = client.get("/v1/me", headers=alice.headers).get_json()
+    assert datetime.fromisoformat(me["next_alerts_at"]) == now + timedelta(days=1)
+
+    for wrong, field in (
+        ({"from": 22, "until": 22, "time_zone": "UTC"}, "json.quiet_hours.until"),
+        ({"from": 24, "until": 7, "time_zone": "UTC"}, "json.quiet_hours.from"),
+        ({"from": 22, "time_zone": "UTC"}, "json.quiet_hours.until"),
+        ({"from": 22, "until": 7}, "json.quiet_hours.time_zone"),
+        ({"from": 22, "until": 7, "time_zone": "Mars/Olympus_Mons"}, "json.quiet_hours.time_zone"),
+        ({"from": 22, "until": 7, "time_zone": "EST5EDT,M3.2.0,M11.1.0"}, "json.quiet_hours.time_zone"),
+        ({"from": 22, "until": 7, "time_zone": "UTC\u0000"}, "json.quiet_hours.time_zone"),
+    ):
+        refused = client.patch("/v1/me", json={"quiet_hours": wrong}, headers=alice.headers)
+        assert refused.status_code == 422, wrong
+        assert (
+            field in [e["field"] for e in refused.get_json().get("errors", [])]
+            or field.endswith("time_zone")
+            and "not a time zone nook knows" in refused.get_json()["detail"]
+        ), refused.get_json()
+    assert client.get("/v1/me", headers=alice.headers).get_json()["quiet_hours"] == around
+    cleared = client.patch("/v1/me", json={"quiet_hours": None}, headers=alice.headers).get_json()
+    assert cleared["quiet_hours"] is None
 
 
 def test_a_user_changes_their_email_address(client, alice, bob, db_session):

@@ -288,3 +288,33 @@ def test_a_paced_user_gets_one_email_of_what_is_due_then_nothing_until_their_pac
     assert outbox("hourly@example.com")[-1]["Subject"] == "3 new listings in your areas"
     with session_scope() as session:
         assert session.get(User, user_id).last_alerted_at == NOW + timedelta(minutes=60)
+
+
+def test_nothing_goes_within_a_users_quiet_hours_on_their_clock(committed, mail, poster):
+    # NOW is 12:00 UTC, 21:00 in Tokyo: within 20:00-07:00 there, which ends at 22:00 UTC
+    user_id = seed_alerts(None, count=2, email="night@example.com")
+    with session_scope() as session:
+        user = session.get(User, user_id)
+        user.email_alerts = True
+        user.quiet_from, user.quiet_until, user.quiet_time_zone = 20, 7, "Asia/Tokyo"
+        listing = session.scalars(select(Listing).order_by(Listing.id)).first()
+        session.add(SavedListing(user_id=user_id, listing_id=listing.id, price=2000, told_price=2000))
+        listing.status = "delisted"  # news for its saver: it waits too
+
+    for hours in (0, 9):
+        held = notify.notify_all(NOW + timedelta(hours=hours), poster)
+        assert (held["users"], held["saved_news"]["users"]) == (0, 0) and outbox("night@example.com") == []
+    morning = notify.notify_all(NOW + timedelta(hours=10), poster)
+    assert (morning["sent"], morning["saved_news"]["sent"]) == (1, 1)
+    (letter,) = outbox("night@example.com")
+    assert "1 new listing in your areas" in letter["Subject"]
+
+    # hours within one day (09:00-17:00 UTC): quiet at noon, not at five
+    seed_alerts(None, count=1, email="day@example.com", source="t")
+    with session_scope() as session:
+        day = session.scalar(select(User).where(User.email == "day@example.com"))
+        day.email_alerts = True
+        day.quiet_from, day.quiet_until, day.quiet_time_zone = 9, 17, "UTC"
+    assert notify.notify_all(NOW + timedelta(days=1), poster)["users"] == 0
+    assert notify.notify_all(NOW + timedelta(days=1, hours=5), poster)["sent"] == 1
+    assert len(outbox("day@example.com")) == 1
