@@ -112,6 +112,8 @@ def _where_alerts_go(user: User) -> str:
     where = {"email": "by email", "webhook": "to webhook", None: "nowhere"}[alerts_to(user)]
     if user.alert_every_minutes:
         where += f" (at most every {user.alert_every_minutes} min)"
+    if user.quiet_from is not None:
+        where += f" (quiet {user.quiet_from:02}:00-{user.quiet_until:02}:00 {user.quiet_time_zone})"
     if user.email_trouble:
         where += f" (email stopped {user.email_trouble_at:%Y-%m-%d}: {user.email_trouble})"
     return where

@@ -346,6 +346,8 @@ def saved_data(rows: list[tuple[SavedListing, Listing]]) -> list[dict[str, Any]]
             "last_heard_price": saved.told_price,
             "url": listing.url,
             "on_nook": listing_on_nook(listing.id),
+            "note": saved.note,
+            "stage": saved.stage,
         }
         for saved, listing in rows
     ]

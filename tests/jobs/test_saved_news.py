@@ -208,9 +208,10 @@ def test_a_flat_ruled_out_hears_no_news_until_it_is_put_back(
             text("UPDATE saved_listings SET stage = 'applied' WHERE listing_id = :i"), {"i": ruled_out}
         )
     notify.notify_all(NOW + timedelta(minutes=10), poster)
-    assert [(s["listing_id"], s["news"]) for s in receiver.delivered[-1].json()["nook"]["saved"]] == [
-        (ruled_out, "gone")
-    ]
+    assert [
+        (s["listing_id"], s["news"], s["stage"], s["note"])
+        for s in receiver.delivered[-1].json()["nook"]["saved"]
+    ] == [(ruled_out, "gone", "applied", None)]
 
 
 def test_a_saved_listing_found_to_copy_another_hears_of_that_flat(
