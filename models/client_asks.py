@@ -1,10 +1,10 @@
 """Asks that mail a link to whoever asks without a key (a new account, a new key), counted by client.
 
-A client's asks are counted an hour from its first (`client_asks`, a row a client, gone an hour later):
+A client's asks are counted an hour from its first (`client_asks`, a row a client):
 one client typing address after address may mail no more than the operator's number an hour, and so
 cannot spend for everyone the hour's sign-up letters (models.sign_up.hour_full). A client is the address
 the ask came from: an IPv4 address, or the /64 an IPv6 address is in (one home's, or one machine's, many
-addresses). Kept an hour for that alone.
+addresses). Kept for that alone: the rows of hours gone by go with the next ask, or the daily housekeeping.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ def client_of(address: str | None) -> str:
 def count_ask(session: Session, client: str, now: datetime, per_hour: int) -> int | None:
     """Count an ask of `client`'s: None if it is within the `per_hour` its hour allows; else the seconds
     until its hour is over (the ask is counted either way: refuse it in the same transaction, or not)."""
+    prune_client_asks(session, now)
     over = ClientAsks.window_started_at <= now - WINDOW
     counted = (
         insert(ClientAsks)

@@ -61,10 +61,10 @@ def test_a_client_asks_for_so_many_links_an_hour_whatever_the_addresses(client, 
     assert len(outbox("four@example.com")) == 1
     counts = dict(db_session.execute(select(ClientAsks.client, ClientAsks.asks)).all())
     assert counts == {"203.0.113.9": 3, "198.51.100.7": 1}
-    # an hour after its first ask, the client asks again
+    # an hour after its first ask, the client asks again; the counts of hours gone by go
     db_session.execute(update(ClientAsks).values(window_started_at=ClientAsks.window_started_at - WINDOW))
     assert ask(client, "/v1/sign-up", "five@example.com", "203.0.113.9").status_code == 202
-    assert db_session.scalar(select(ClientAsks.asks).where(ClientAsks.client == "203.0.113.9")) == 1
+    assert dict(db_session.execute(select(ClientAsks.client, ClientAsks.asks)).all()) == {"203.0.113.9": 1}
 
 
 @pytest.mark.usefixtures("open_sign_up")
