@@ -1121,6 +1121,9 @@
     } catch (error) {
       if (error.status === 401) return signOut();
       $("saved-status").textContent = `Could not keep ${what}: ` + error.message;
+      // the line shows the stage kept, not the one refused
+      const li = $("saved-list").querySelector(`li[data-listing="${id}"]`);
+      if (li && state.saved.has(id) && "stage" in body) showStage(li, state.saved.get(id));
     }
   }
 
