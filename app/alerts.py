@@ -126,9 +126,7 @@ def _me() -> dict[str, Any]:
         "pending_email": user.pending_email if waiting else None,
         "pending_email_until": until if waiting else None,
         "place": user_place(user),
-        "quiet_hours": None
-        if user.quiet_from is None
-        else {"from_": user.quiet_from, "until": user.quiet_until, "time_zone": user.quiet_time_zone},
+        "quiet_hours": user_quiet_hours(user),
     }
 
 
@@ -165,6 +163,32 @@ def delete_webhook() -> Response:
     still come by email if email alerts are on)."""
     current_user().webhook_url = None
     return Response(status=204)
+
+
+def check_hold(user: User, body: dict[str, Any]) -> None:
+    """422 if the pace and the quiet hours the user would have could hold an alert back past the hours
+    alerts are sent for here (NOOK_ALERT_MAX_AGE_HOURS): it would expire before its message went."""
+    minutes = body.get("alerts_every_minutes", user.alert_every_minutes)
+    quiet = body["quiet_hours"] if "quiet_hours" in body else user_quiet_hours(user)
+    quiet_minutes = (quiet["until"] - quiet["from_"]) % 24 * 60 if quiet else 0
+    max_age = get_settings().alert_max_age_hours
+    if minutes + quiet_minutes < max_age * 60:
+        return
+    field = "alerts_every_minutes" if "alerts_every_minutes" in body else "quiet_hours"
+    together = " with your quiet hours" if quiet_minutes else ""
+    raise ApiError(
+        422,
+        f"{field}: alerts are sent for {max_age:g} hours only here, and your pace{together} could hold one "
+        "back longer; ask for less.",
+        field=f"json.{field}",
+    )
+
+
+def user_quiet_hours(user: User) -> dict[str, Any] | None:
+    """The user's quiet hours as the API gives them (None: none)."""
+    if user.quiet_from is None:
+        return None
+    return {"from_": user.quiet_from, "until": user.quiet_until, "time_zone": user.quiet_time_zone}
 
 
 def set_quiet_hours(user: User, quiet: dict[str, Any] | None) -> None:
@@ -206,15 +230,9 @@ def change_me(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
     there: the answer is a 202, a link goes to it, and the address changes when it is opened (within a
     day; asking again replaces the link, asking for your address as it is drops the change; 429 if you
     asked a moment ago)."""
+    check_hold(current_user(), body)
     if "alerts_every_minutes" in body:
-        minutes, max_age = body["alerts_every_minutes"], get_settings().alert_max_age_hours
-        if minutes >= max_age * 60:  # the alerts held back would expire before their message went
-            raise ApiError(
-                422,
-                f"alerts_every_minutes: alerts are sent for {max_age:g} hours only here; ask for less.",
-                field="json.alerts_every_minutes",
-            )
-        current_user().alert_every_minutes = minutes
+        current_user().alert_every_minutes = body["alerts_every_minutes"]
     if "place" in body:
         place, user = body["place"] or {}, current_user()
         user.place_lat, user.place_lon = place.get("latitude"), place.get("longitude")

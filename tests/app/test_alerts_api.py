@@ -253,6 +253,27 @@ def test_a_user_names_hours_no_message_goes_on_their_clock(client, alice, bob, d
     assert cleared["quiet_hours"] is None
 
 
+def test_a_pace_and_quiet_hours_together_hold_no_alert_past_its_age(client, alice, setting):
+    setting("NOOK_ALERT_MAX_AGE_HOURS", "30")  # an operator's shorter age: 30 hours
+
+    def patch(body: dict) -> object:
+        return client.patch("/v1/me", json=body, headers=alice.headers)
+
+    night = {"from": 22, "until": 7, "time_zone": "UTC"}  # 9 hours
+    assert patch({"alerts_every_minutes": 1440}).status_code == 200
+    refused = patch({"quiet_hours": night})  # a day's pace and a night's hours: 33 hours
+    assert refused.status_code == 422
+    assert refused.get_json()["detail"].startswith("quiet_hours: alerts are sent for 30 hours only here")
+    assert "with your quiet hours" in refused.get_json()["detail"]
+    assert patch({"quiet_hours": {"from": 1, "until": 5, "time_zone": "UTC"}}).status_code == 200  # 28
+    refused = patch({"alerts_every_minutes": 1440, "quiet_hours": night})
+    assert refused.status_code == 422 and refused.get_json()["detail"].startswith("alerts_every_minutes:")
+    me = client.get("/v1/me", headers=alice.headers).get_json()
+    assert (me["alerts_every_minutes"], me["quiet_hours"]["from"]) == (1440, 1)  # nothing changed
+    changed = patch({"alerts_every_minutes": 60, "quiet_hours": night}).get_json()
+    assert (changed["alerts_every_minutes"], changed["quiet_hours"]) == (60, night)
+
+
 def test_a_user_changes_their_email_address(client, alice, bob, db_session):
     # an address could be changed by nobody: a renter who moved to another had to delete their account
     old_link = unsubscribe_link(alice.user, "https://nook.example.com").removeprefix(
