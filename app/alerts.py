@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Response
-from sqlalchemy import or_, text
+from sqlalchemy import or_
 
 from app.api import Blueprint
 from app.auth import SECURITY, auth_required, current_user
@@ -38,6 +38,7 @@ from models.user import (
     User,
     alerts_to,
     give_key,
+    known_time_zone,
     next_message_at,
     pending_email_until,
     turn_email_alerts_on,
@@ -196,7 +197,7 @@ def set_quiet_hours(user: User, quiet: dict[str, Any] | None) -> None:
     if quiet is None:
         user.quiet_from = user.quiet_until = user.quiet_time_zone = None
         return
-    if not get_db().scalar(KNOWN_ZONE, {"zone": quiet["time_zone"]}):
+    if not known_time_zone(get_db(), quiet["time_zone"]):
         raise ApiError(
             422,
             "quiet_hours.time_zone: not a time zone nook knows (an IANA name: America/Toronto, Europe/Paris)",
@@ -207,9 +208,6 @@ def set_quiet_hours(user: User, quiet: dict[str, Any] | None) -> None:
         quiet["until"],
         quiet["time_zone"],
     )
-
-
-KNOWN_ZONE = text("SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = :zone)")
 
 
 @blp.route("/me", methods=["PATCH"])

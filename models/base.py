@@ -4,6 +4,7 @@ The table modules leave out `from __future__ import annotations` on purpose: wit
 `Mapped[...]` is a string SQLAlchemy has to eval while mapping, about 20 ms of each cold start.
 """
 
+import math
 from datetime import datetime
 
 from sqlalchemy import DateTime, MetaData, func
@@ -27,3 +28,8 @@ class Base(DeclarativeBase):
 def created_at_column() -> Mapped[datetime]:
     """A timezone-aware creation timestamp filled by the database."""
     return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+def seconds_until(at: datetime, now: datetime) -> int:
+    """The whole seconds from `now` until `at`, one at least: what a Retry-After says to wait."""
+    return max(1, math.ceil((at - now).total_seconds()))

@@ -10,14 +10,13 @@ addresses). Kept for that alone: the rows of hours gone by go with the next ask,
 from __future__ import annotations
 
 import ipaddress
-import math
 from datetime import datetime, timedelta
 
 from sqlalchemy import DateTime, Integer, String, case, delete
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from models.base import Base
+from models.base import Base, seconds_until
 
 WINDOW = timedelta(hours=1)
 
@@ -66,7 +65,7 @@ def count_ask(session: Session, client: str, now: datetime, per_hour: int) -> in
     asks, started = session.execute(counted).one()
     if asks <= per_hour:
         return None
-    return max(1, math.ceil((started + WINDOW - now).total_seconds()))
+    return seconds_until(started + WINDOW, now)
 
 
 def prune_client_asks(session: Session, now: datetime) -> int:

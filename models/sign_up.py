@@ -10,7 +10,6 @@ link goes.
 from __future__ import annotations
 
 import hmac
-import math
 import secrets
 from datetime import datetime, timedelta
 
@@ -19,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from models.base import Base
+from models.base import Base, seconds_until
 from models.user import EmailTaken, User, create_user, hash_api_key, turn_email_alerts_on, user_by_email
 
 SIGN_UP_VALID = timedelta(hours=1)
@@ -75,7 +74,7 @@ def hour_full(session: Session, now: datetime, per_hour: int) -> int | None:
     ).one()
     if count < per_hour or first is None:
         return None
-    return max(1, math.ceil((first + HOUR - now).total_seconds()))
+    return seconds_until(first + HOUR, now)
 
 
 def sign_up_valid(sign_up: SignUp, token: str, now: datetime) -> bool:

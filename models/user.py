@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.sql import ColumnElement
 
-from models.base import Base, created_at_column
+from models.base import Base, created_at_column, seconds_until
 
 
 def hash_api_key(key: str) -> str:
@@ -175,6 +175,14 @@ def next_message_at(session: Session, user: User, now: datetime) -> datetime | N
     return at if at is not None and at > now else None
 
 
+def known_time_zone(session: Session, name: str) -> bool:
+    """Whether PostgreSQL knows a time zone by this name (an IANA one: America/Toronto)."""
+    return bool(session.scalar(KNOWN_ZONE, {"zone": name}))
+
+
+KNOWN_ZONE = text("SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = :zone)")
+
+
 def _local_now(now: datetime) -> ColumnElement[datetime]:
     """The time `now` is on the user's clock (a timestamp without a zone), in SQL."""
     return func.timezone(User.quiet_time_zone, literal(now, DateTime(timezone=True)))
@@ -316,7 +324,7 @@ def ask_email_change(session: Session, user: User, email: str, now: datetime) ->
     _not_taken(session, user, address)
     asked = user.pending_email_asked_at
     if asked is not None and now - asked < EMAIL_CHANGE_EVERY:
-        raise AskedTooSoon(max(1, int((asked + EMAIL_CHANGE_EVERY - now).total_seconds() + 0.999)))
+        raise AskedTooSoon(seconds_until(asked + EMAIL_CHANGE_EVERY, now))
     token = secrets.token_urlsafe(24)
     user.pending_email, user.pending_email_hash = address, hash_api_key(token)
     user.pending_email_asked_at = now
