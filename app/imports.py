@@ -39,7 +39,7 @@ from models.listing import Listing, kept_flats
 from models.normalize import text_fault
 from models.region import Region
 from models.saved import MAX_NOTE, MAX_SAVED
-from models.user import SAVED_STAGES, HiddenListing, SavedListing, User
+from models.user import SAVED_STAGES, HiddenListing, SavedListing, User, known_time_zones
 
 blp = Blueprint("imports", __name__, url_prefix="/v1", description="Your data, brought back.")
 
@@ -165,17 +165,38 @@ class Kept:
     note: str | None = None
     stage: str | None = None
     stage_at: datetime | None = None
+    viewing_at: datetime | None = None
+    viewing_time_zone: str | None = None
 
 
-def _when(value: Any) -> datetime | None:
-    """An export's time (ISO 8601 with its offset); None if it is not one, or one still to come."""
+def _instant(value: Any) -> datetime | None:
+    """An export's time (ISO 8601 with its offset); None if it is not one."""
     try:
         at = datetime.fromisoformat(value) if isinstance(value, str) else None
     except ValueError:
         return None
-    if at is None or at.tzinfo is None or at > datetime.now(UTC):
-        return None
-    return at
+    return None if at is None or at.tzinfo is None else at
+
+
+def _when(value: Any) -> datetime | None:
+    """An export's time of something done (ISO 8601 with its offset); None if it is not one, or one
+    still to come."""
+    at = _instant(value)
+    return None if at is None or at > datetime.now(UTC) else at
+
+
+def _viewing(value: Any) -> tuple[datetime | None, str | None] | str:
+    """A saved item's viewing (its time and the time zone it was booked on; None, None: none), or the
+    reason nook keeps none (whether nook knows the time zone is asked later, of them all at once)."""
+    if value is None:
+        return None, None
+    zone = value.get("time_zone") if isinstance(value, dict) else None
+    at = _instant(value.get("at")) if isinstance(value, dict) else None
+    if at is None:
+        return "viewing.at: not a time with its offset (ISO 8601)"
+    if not isinstance(zone, str) or not 0 < len(zone) <= 64 or text_fault(zone):
+        return "viewing.time_zone: not the name of a time zone"
+    return at, zone
 
 
 def _named(item: Any) -> tuple[str, str] | str:
@@ -208,9 +229,9 @@ def read_kept(items: list[Any], part: Part, saved: bool) -> list[Kept]:
     return kept
 
 
-def _saved_extras(item: dict[str, Any]) -> tuple[int | None, str | None, str | None, datetime | None] | str:
+def _saved_extras(item: dict[str, Any]) -> tuple[Any, ...] | str:
     """A saved item's price when saved (None if it gives none nook takes), note, stage and when it was
-    set; or the reason nook keeps none of it."""
+    set, and its viewing's time and time zone; or the reason nook keeps none of it."""
     note = item.get("note")
     if note is not None and (not isinstance(note, str) or text_fault(note)):
         return "note: not text nook keeps"
@@ -223,7 +244,10 @@ def _saved_extras(item: dict[str, Any]) -> tuple[int | None, str | None, str | N
     price = item.get("price_when_saved")
     price = price if isinstance(price, int) and not isinstance(price, bool) and 0 < price < 2**31 else None
     stage_at = (_when(item.get("stage_at")) or datetime.now(UTC)) if stage else None
-    return price, note, stage, stage_at
+    viewing = _viewing(item.get("viewing"))
+    if isinstance(viewing, str):
+        return viewing
+    return price, note, stage, stage_at, *viewing
 
 
 def _flats(session: Session, kept: list[Kept]) -> dict[int, Any]:
@@ -249,6 +273,7 @@ def import_kept(
     flats = _flats(session, kept)
     kept_at = "saved_at" if table is SavedListing else "hidden_at"
     have = set(session.scalars(kept_flats(table, kept_at, user_id, Listing.id)))
+    zones = known_time_zones(session, {k.viewing_time_zone for k in kept if k.viewing_time_zone})
     room = most - session.scalar(select(func.count()).where(table.user_id == user_id))
     rows = []
     for n, item in enumerate(kept):
@@ -257,6 +282,8 @@ def import_kept(
             part.refuse(item.item, f"no listing {item.ref!r} of {item.source!r} on this nook")
         elif flat.id in have:
             part.already_here += 1
+        elif item.viewing_time_zone is not None and item.viewing_time_zone not in zones:
+            part.refuse(item.item, "viewing.time_zone: not a time zone nook knows")
         elif len(rows) >= room:
             part.refuse(item.item, f"you keep {most:,} of them, the most an account keeps")
         else:
@@ -278,6 +305,8 @@ def _saved_row(item: Kept, flat: Any) -> dict[str, Any]:
         "note": item.note,
         "stage": item.stage,
         "stage_at": item.stage_at,
+        "viewing_at": item.viewing_at,
+        "viewing_time_zone": item.viewing_time_zone,
     }
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Response
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import DateTime, Select, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from app.api import Blueprint
@@ -19,8 +20,8 @@ from app.web import base_url
 from models import saved as saved_model
 from models.explain import since_saved
 from models.listing import Listing, stands_for
-from models.saved import saved_flats
-from models.user import SavedListing, User
+from models.saved import saved_flats, viewing_local
+from models.user import SavedListing, User, known_time_zone
 
 blp = Blueprint(
     "saved", __name__, url_prefix="/v1/me/saved", description="Your saved listings, and what became of them."
@@ -40,6 +41,9 @@ def saved_query(user_id: int) -> Select:
         SavedListing.note,
         SavedListing.stage,
         SavedListing.stage_at,
+        SavedListing.viewing_at,
+        SavedListing.viewing_time_zone,
+        viewing_local().label("viewing_local"),
     )
 
 
@@ -53,7 +57,40 @@ def _item(row: Any) -> dict[str, Any]:
         "note": row.note,
         "stage": row.stage,
         "stage_at": row.stage_at,
+        "viewing": _viewing(row),
     }
+
+
+def _viewing(row: Any) -> dict[str, Any] | None:
+    if row.viewing_at is None:
+        return None
+    local = row.viewing_local.isoformat(timespec="minutes")
+    return {"at": row.viewing_at, "local": local, "time_zone": row.viewing_time_zone}
+
+
+MAX_VIEWING_AHEAD = timedelta(days=366)
+
+
+def _viewing_values(viewing: dict[str, Any] | None) -> dict[str, Any]:
+    """The columns of a viewing booked (None: none); 422 for a time zone PostgreSQL does not know, or a
+    time past or more than a year ahead."""
+    if viewing is None:
+        return {"viewing_at": None, "viewing_time_zone": None, "viewing_told_at": None}
+    session = get_db()
+    zone = viewing["time_zone"]
+    if not known_time_zone(session, zone):
+        raise ApiError(
+            422,
+            "viewing.time_zone: not a time zone nook knows (an IANA name: America/Toronto, Europe/Paris)",
+            field="json.viewing.time_zone",
+        )
+    at = viewing["at"]
+    if at.tzinfo is None:  # a time on the clock of `zone`
+        at = session.scalar(select(func.timezone(zone, literal(at, DateTime()))))
+    now = datetime.now(UTC)
+    if not now < at <= now + MAX_VIEWING_AHEAD:
+        raise ApiError(422, "viewing.at: a viewing booked is ahead, within a year", field="json.viewing.at")
+    return {"viewing_at": at, "viewing_time_zone": zone}
 
 
 @blp.route("")
@@ -114,7 +151,8 @@ def change(body: dict[str, Any], listing_id: int) -> dict[str, Any]:
     """Keep a note with a saved listing (the id it is listed with there), or clear it (null or empty);
     say where you are with it (`stage`: contacted, viewing, viewed, applied, ruled_out; null: just
     saved), dated when it changes. A flat ruled out stays on the list, and nook tells you no news of it
-    until you put it back."""
+    until you put it back. Book a viewing (`viewing`: when, on your clock) and nook reminds you
+    NOOK_VIEWING_REMINDER_HOURS before it while the stage is viewing."""
     user_id = current_user().id
     row = (
         get_db().execute(saved_query(user_id).where(stands_for(SavedListing.listing_id, listing_id))).first()
@@ -124,6 +162,10 @@ def change(body: dict[str, Any], listing_id: int) -> dict[str, Any]:
     values: dict[str, Any] = {}
     if "note" in body:
         values["note"] = (body["note"] or "").strip() or None
+    if "viewing" in body:
+        values.update(_viewing_values(body["viewing"]))
+        if body["viewing"] is not None and "stage" not in body:
+            body["stage"] = "viewing"
     if "stage" in body and body["stage"] != row.stage:
         values.update(stage=body["stage"], stage_at=func.now() if body["stage"] else None)
     if values:

@@ -496,6 +496,19 @@ class SavedListingSchema(ListingSchema):
     )
 
 
+class ViewingSchema(ma.Schema):
+    """A viewing you booked of a saved flat."""
+
+    at = ma.fields.AwareDateTime(required=True, metadata={"description": "when it is"})
+    local = ma.fields.String(
+        required=True,
+        metadata={"description": "when it is on the clock it was booked on", "example": "2026-12-05T18:00"},
+    )
+    time_zone = ma.fields.String(
+        required=True, metadata={"description": "that clock's time zone", "example": "Europe/Berlin"}
+    )
+
+
 class SavedSchema(ma.Schema):
     """A listing on your shortlist."""
 
@@ -518,9 +531,31 @@ class SavedSchema(ma.Schema):
     stage_at = ma.fields.AwareDateTime(
         allow_none=True, required=True, metadata={"description": "when you set the stage it is at"}
     )
+    viewing = ma.fields.Nested(
+        ViewingSchema,
+        allow_none=True,
+        required=True,
+        metadata={"description": "the viewing you booked of it, if any (reminded before it)"},
+    )
     since_saved = ma.fields.String(
         required=True,
         metadata={"description": "what became of it, in words: a cut or raise since it was saved, or gone"},
+    )
+
+
+class ViewingBody(StrictSchema):
+    at = ma.fields.DateTime(
+        required=True,
+        metadata={
+            "description": "when it is: a time on your clock (or with an offset: that instant); ahead, "
+            "within a year",
+            "example": "2026-12-05T18:00",
+        },
+    )
+    time_zone = Text(
+        required=True,
+        validate=validate.Length(1, 64),
+        metadata={"description": "your clock: a time zone as the IANA names it", "example": "Europe/Berlin"},
     )
 
 
@@ -541,10 +576,19 @@ class SavedChangeBody(StrictSchema):
         },
     )
 
+    viewing = ma.fields.Nested(
+        ViewingBody,
+        allow_none=True,
+        metadata={
+            "description": "a viewing you booked: nook reminds you before it, and the stage becomes "
+            "viewing unless you say another; null: none"
+        },
+    )
+
     @ma.validates_schema
     def _something(self, data: dict, **_: object) -> None:
         if not data:
-            raise ma.ValidationError("say what changes: note, stage or both (null clears either)")
+            raise ma.ValidationError("say what changes: note, stage, viewing (null clears any)")
 
 
 class SavedArgs(PageArgs):

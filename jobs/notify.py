@@ -44,6 +44,9 @@ long ago, and then all of it in one message, a digest: the first MAX_PER_MESSAGE
 flats' news in full, the rest (up to MAX_PER_DIGEST of each) counted in a line that links to nook's map
 page, and all of them in the webhook's data. Nothing goes within a user's quiet hours (a night's
 sleep, on their clock): what comes meanwhile waits for their end.
+
+A viewing a user booked of a saved flat is reminded before it (jobs.viewings), first in the message,
+whatever their pace.
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ from sqlalchemy.orm import Session
 from jobs.mail_feedback import read_feedback
 from jobs.messages import Entry, Message, Part, listing_on_nook, nook_page
 from jobs.runtime import budget_deadline, past, run_job
+from jobs.viewings import lock_viewings, reminders_data, reminders_key, reminders_part, users_with_viewings
 from jobs.webhook_post import NoAnswer, WebhookPoster
 from models.explain import last_change, listing_facts, since_saved
 from models.listing import Listing
@@ -73,7 +77,7 @@ from models.region import Notification, Region
 from models.saved import news_condition, saved_flats
 from models.session import session_scope
 from models.settings import get_settings
-from models.user import SavedListing, User, quiet_now, unsubscribe_link
+from models.user import SavedListing, User, paced_until, quiet_now, unsubscribe_link
 from models.webhooks import WebhookNotAllowed
 
 log = logging.getLogger("nook.jobs.notify")
@@ -107,6 +111,8 @@ class Delivery:
     withdrawn: int = 0
     news_sent: int = 0
     news_failed: int = 0
+    reminders_sent: int = 0
+    reminders_failed: int = 0
     error: str | None = None
 
 
@@ -366,19 +372,14 @@ def lock_saved_news(
     return [(saved, listing) for saved, listing in session.execute(query)]
 
 
-def deliver(
-    session: Session, user: User, now: datetime, channels: Channels, budget: float | None = None
-) -> Delivery:
-    """Send one message of a user's due alerts and saved flats' news (a paced user's: up to
-    MAX_PER_DIGEST of each); mark them sent only after a 2xx (or SES took the email).
-    `budget`: seconds the delivery may take at most (the run's time left)."""
-    result = Delivery(user.id)
-    limit = MAX_PER_DIGEST if user.alert_every_minutes else MAX_PER_MESSAGE
-    rows, result.withdrawn = _due(session, user.id, now, limit)
-    news = lock_saved_news(session, user.id, now, limit)
-    if not rows and not news:
-        return result
+def _message(rows: list[Any], news: list[Any], reminders: list[Any]) -> tuple[Message, str]:
+    """One message of a user's reminders of viewings, alerts and saved flats' news (each part there is),
+    and its idempotency key."""
     parts, data, keys = [], {}, []
+    if reminders:
+        parts.append(reminders_part(reminders))
+        data["viewings"] = reminders_data(reminders)
+        keys.append(reminders_key(reminders))
     if rows:
         parts.append(alerts_part(rows))
         data["notifications"] = alerts_data(rows)
@@ -389,8 +390,45 @@ def deliver(
         keys.append(
             "saved:" + ",".join(f"{s.listing_id}:{lst.id}:{lst.price}:{lst.status}" for s, lst in news)
         )
-    posted = _send(channels, user, Message(parts, data), "|".join(keys), budget)
-    if posted.error is None:
+    return Message(parts, data), "|".join(keys)
+
+
+def _mark_saved(news: list[Any], reminders: list[Any], posted: Posted, now: datetime) -> None:
+    """Mark the saved flats' news and reminders told, or back the flats off (once a flat)."""
+    for saved, listing in news:
+        if posted.error is None:
+            saved.told_price = listing.price if listing.status == "active" else saved.told_price
+            saved.told_gone = listing.status != "active"
+    for saved, *_ in reminders:
+        if posted.error is None:
+            saved.viewing_told_at = saved.viewing_at
+    for saved in {id(row[0]): row[0] for row in news + reminders}.values():
+        if posted.error is None:
+            saved.news_attempts, saved.news_next_attempt_at, saved.news_error = 0, None, None
+        else:
+            saved.news_attempts += 1
+            saved.news_next_attempt_at = posted.retry_at(now, saved.news_attempts)
+            saved.news_error = posted.error
+
+
+def deliver(
+    session: Session, user: User, now: datetime, channels: Channels, budget: float | None = None
+) -> Delivery:
+    """Send one message of a user's due reminders of viewings, alerts and saved flats' news (a paced
+    user's: up to MAX_PER_DIGEST of each, and only reminders while their pace holds messages back); mark
+    them sent only after a 2xx (or SES took the email).
+    `budget`: seconds the delivery may take at most (the run's time left)."""
+    result = Delivery(user.id)
+    held = (until := paced_until(user)) is not None and until > now
+    limit = MAX_PER_DIGEST if user.alert_every_minutes else MAX_PER_MESSAGE
+    rows, result.withdrawn = ([], 0) if held else _due(session, user.id, now, limit)
+    news = [] if held else lock_saved_news(session, user.id, now, limit)
+    reminders = lock_viewings(session, user.id, now)
+    if not rows and not news and not reminders:
+        return result
+    message, key = _message(rows, news, reminders)
+    posted = _send(channels, user, message, key, budget)
+    if posted.error is None and (rows or news):  # reminders alone do not start the pace's wait
         user.last_alerted_at = now
     for notification, *_ in rows:
         notification.attempts += 1
@@ -400,20 +438,12 @@ def deliver(
         else:
             notification.next_attempt_at = posted.retry_at(now, notification.attempts)
             notification.last_error = posted.error
-    for saved, listing in news:
-        if posted.error is None:
-            saved.told_price = listing.price if listing.status == "active" else saved.told_price
-            saved.told_gone = listing.status != "active"
-            saved.news_attempts, saved.news_next_attempt_at, saved.news_error = 0, None, None
-        else:
-            saved.news_attempts += 1
-            saved.news_next_attempt_at = posted.retry_at(now, saved.news_attempts)
-            saved.news_error = posted.error
+    _mark_saved(news, reminders, posted, now)
     result.error = posted.error
     if posted.error is None:
-        result.sent, result.news_sent = len(rows), len(news)
+        result.sent, result.news_sent, result.reminders_sent = len(rows), len(news), len(reminders)
     else:
-        result.failed, result.news_failed = len(rows), len(news)
+        result.failed, result.news_failed, result.reminders_failed = len(rows), len(news), len(reminders)
     return result
 
 
@@ -452,8 +482,8 @@ def users_with_saved_news(session: Session, now: datetime, channels: Channels) -
 
 @dataclass
 class Turns:
-    """What delivering in turns did: messages tried, alerts and saved flats' news sent or failed, and the
-    users whose message failed (with alerts in it, with news in it)."""
+    """What delivering in turns did: messages tried, alerts, saved flats' news and reminders of viewings
+    sent or failed, and the users whose message failed (with alerts in it, with news in it)."""
 
     messages: int = 0
     sent: int = 0
@@ -463,11 +493,15 @@ class Turns:
     news_sent: int = 0
     news_failed: int = 0
     news_failing_users: list[int] = field(default_factory=list)
+    reminders_sent: int = 0
+    reminders_failed: int = 0
 
     def add(self, delivery: Delivery) -> None:
         self.withdrawn += delivery.withdrawn
-        if delivery.sent or delivery.failed or delivery.news_sent or delivery.news_failed:
+        if delivery.error is not None or delivery.sent or delivery.news_sent or delivery.reminders_sent:
             self.messages += 1
+        self.reminders_sent += delivery.reminders_sent
+        self.reminders_failed += delivery.reminders_failed
         self.sent, self.failed = self.sent + delivery.sent, self.failed + delivery.failed
         self.news_sent, self.news_failed = (
             self.news_sent + delivery.news_sent,
@@ -499,7 +533,7 @@ def _in_turns(user_ids: list[int], now: datetime, channels: Channels, deadline: 
             done.add(delivery)
             if delivery.error:
                 log.warning("delivery failed", extra={"user_id": user_id, "error": delivery.error})
-            elif delivery.sent or delivery.news_sent:  # others may be due, if the user takes them now
+            elif delivery.sent or delivery.news_sent or delivery.reminders_sent:  # others may be due
                 more += [] if paced else [user_id]
             elif delivery.withdrawn:  # all withdrawn: others may be due
                 more.append(user_id)
@@ -525,8 +559,9 @@ def notify_all(
     with session_scope() as session:
         user_ids = users_with_due_alerts(session, now, channels)
         saved_user_ids = users_with_saved_news(session, now, channels)
-    alerted = set(user_ids)
-    done = _in_turns(user_ids + [u for u in saved_user_ids if u not in alerted], now, channels, deadline)
+        viewing_user_ids = users_with_viewings(session, now, channels.reachable())
+    turn = list(dict.fromkeys(user_ids + saved_user_ids + viewing_user_ids))
+    done = _in_turns(turn, now, channels, deadline)
     return {
         "users": len(user_ids),
         "batches": done.messages,
@@ -540,6 +575,11 @@ def notify_all(
             "sent": done.news_sent,
             "failed": done.news_failed,
             "failing_users": done.news_failing_users,
+        },
+        "viewings": {
+            "users": len(viewing_user_ids),
+            "sent": done.reminders_sent,
+            "failed": done.reminders_failed,
         },
     }
 

@@ -125,6 +125,9 @@ def _saved(session: Session, user_id: int) -> Iterator[dict[str, Any]]:
             "note": saved.note,
             "stage": saved.stage,
             "stage_at": saved.stage_at,
+            "viewing": (
+                {"at": saved.viewing_at, "time_zone": saved.viewing_time_zone} if saved.viewing_at else None
+            ),
             "last_told": {"price": saved.told_price, "gone": saved.told_gone},
             "listing": _listing(row),
         }

@@ -13,16 +13,20 @@ flat's last change of price is within NOOK_ALERT_MAX_AGE_HOURS; that it went is 
 seen within that time; that it is back on the market after they heard it went, always. Older news is
 left unsaid, as an alert that old expires, and so is news of a flat its saver ruled out (its `stage`):
 put back in the running, it is told where the flat stands then.
+
+A viewing booked of a saved flat (its time, on the clock of the time zone it was booked on) is reminded
+NOOK_VIEWING_REMINDER_HOURS before it, once a time: a viewing moved is reminded again. A reminder not
+sent before the viewing starts (the webhook down, or the saver's quiet hours) is left unsaid.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, literal, or_, select
+from sqlalchemy import Select, and_, func, literal, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
@@ -86,5 +90,26 @@ def news_condition(now: datetime, since: datetime, cut_share: float) -> ColumnEl
     )
     gone = and_(Listing.status.in_(GONE), ~SavedListing.told_gone, Listing.last_seen_at >= since)
     back = and_(Listing.status == "active", SavedListing.told_gone)
-    due = or_(SavedListing.news_next_attempt_at.is_(None), SavedListing.news_next_attempt_at <= now)
-    return and_(or_(cut, gone, back), due, SavedListing.stage.is_distinct_from("ruled_out"))
+    return and_(or_(cut, gone, back), _due(now), SavedListing.stage.is_distinct_from("ruled_out"))
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    """Whether a saved flat's messages are not backing off (a message of it failed) at `now`."""
+    return or_(SavedListing.news_next_attempt_at.is_(None), SavedListing.news_next_attempt_at <= now)
+
+
+def viewing_condition(now: datetime, lead: timedelta) -> ColumnElement[bool]:
+    """Whether a saved flat's viewing is to be reminded at `now`: booked (its stage "viewing") within
+    `lead` from now, not yet reminded of at that time."""
+    return and_(
+        SavedListing.stage == "viewing",
+        SavedListing.viewing_at > now,
+        SavedListing.viewing_at <= now + lead,
+        SavedListing.viewing_told_at.is_distinct_from(SavedListing.viewing_at),
+        _due(now),
+    )
+
+
+def viewing_local() -> ColumnElement[datetime]:
+    """A saved flat's viewing time on the clock it was booked on (naive), in SQL."""
+    return func.timezone(SavedListing.viewing_time_zone, SavedListing.viewing_at)

@@ -136,6 +136,7 @@ class Settings:
     ops_webhook_url: str | None
     alert_max_age_hours: float  # an alert not posted within this long of being queued is not posted
     price_cut_alert_percent: float  # a cut of this much re-alerts the regions told of the flat; 0: never
+    viewing_reminder_hours: float  # a saver is reminded of a viewing booked this long before it
     mail_from: str | None  # the sender of alerts by email (an SES-verified address); None: no email
     public_url: str | None  # where users reach the app (links in messages), without a trailing slash
     mail_feedback_queue: str | None  # the SQS queue (name or URL) of SES's bounces and complaints
@@ -167,6 +168,7 @@ def load_settings() -> Settings:
         ops_webhook_url=os.environ.get("NOOK_OPS_WEBHOOK_URL") or None,
         alert_max_age_hours=_positive("NOOK_ALERT_MAX_AGE_HOURS", 72.0),
         price_cut_alert_percent=_percent("NOOK_PRICE_CUT_ALERT_PERCENT", 3.0),
+        viewing_reminder_hours=_positive("NOOK_VIEWING_REMINDER_HOURS", 3.0),
         mail_from=_sender("NOOK_MAIL_FROM"),
         public_url=_base_url("NOOK_PUBLIC_URL"),
         mail_feedback_queue=os.environ.get("NOOK_MAIL_FEEDBACK_QUEUE", "").strip() or None,

@@ -122,6 +122,7 @@ class SavedListing(Base):
     __table_args__ = (
         Index("ix_saved_listings_user_id_saved_at", "user_id", "saved_at"),
         CheckConstraint("stage IN (" + ", ".join(f"'{stage}'" for stage in SAVED_STAGES) + ")", name="stage"),
+        CheckConstraint("(viewing_at IS NULL) = (viewing_time_zone IS NULL)", name="viewing"),
     )
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
@@ -141,6 +142,11 @@ class SavedListing(Base):
     # where the saver is with the flat (SAVED_STAGES; None: just saved), and since when
     stage: Mapped[str | None] = mapped_column(String(16))
     stage_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # a viewing booked: when, and the time zone it was booked on (its local time is on that clock); both or
+    # none. `viewing_told_at`: the viewing a reminder went for (a viewing moved is reminded again)
+    viewing_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    viewing_time_zone: Mapped[str | None] = mapped_column(String(64))
+    viewing_told_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class HiddenListing(Base):
@@ -164,11 +170,16 @@ def alerts_to(user: User) -> str | None:
 MAX_ALERT_EVERY_MINUTES = 1440  # a message a day at least: alerts are news for 72 hours only
 
 
+def paced_until(user: User) -> datetime | None:
+    """When the user's pace lets their next message of alerts go (None: it holds none back)."""
+    if user.alert_every_minutes and user.last_alerted_at is not None:
+        return user.last_alerted_at + timedelta(minutes=user.alert_every_minutes)
+    return None
+
+
 def next_message_at(session: Session, user: User, now: datetime) -> datetime | None:
     """When the user's pace and quiet hours let the next message go, if they hold one back now."""
-    at = None
-    if user.alert_every_minutes and user.last_alerted_at is not None:
-        at = user.last_alerted_at + timedelta(minutes=user.alert_every_minutes)
+    at = paced_until(user)
     if user.quiet_from is not None:
         ends = session.scalar(select(case((quiet_now(now), quiet_ends(now)))).where(User.id == user.id))
         at = max(at, ends) if at is not None and ends is not None else at or ends
@@ -177,10 +188,15 @@ def next_message_at(session: Session, user: User, now: datetime) -> datetime | N
 
 def known_time_zone(session: Session, name: str) -> bool:
     """Whether PostgreSQL knows a time zone by this name (an IANA one: America/Toronto)."""
-    return bool(session.scalar(KNOWN_ZONE, {"zone": name}))
+    return name in known_time_zones(session, {name})
 
 
-KNOWN_ZONE = text("SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = :zone)")
+def known_time_zones(session: Session, names: set[str]) -> set[str]:
+    """Those of these names PostgreSQL knows as time zones."""
+    if not names:
+        return set()
+    known = text("SELECT name FROM pg_timezone_names WHERE name = ANY(:names)")
+    return set(session.scalars(known, {"names": list(names)}))
 
 
 def _local_now(now: datetime) -> ColumnElement[datetime]:

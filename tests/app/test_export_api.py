@@ -23,6 +23,7 @@ SQUARE = {
     "coordinates": [[[-79.40, 43.64], [-79.36, 43.64], [-79.36, 43.67], [-79.40, 43.67], [-79.40, 43.64]]],
 }
 BUCKET = "nook-test"
+DAY = (datetime.now(UTC) + timedelta(days=30)).date()  # a viewing's day, ahead
 
 
 @pytest.fixture
@@ -89,7 +90,10 @@ def test_an_export_holds_the_users_data_and_nobody_elses(client, alice, bob, db_
         assert client.put(f"/v1/me/saved/{listing_id}", headers=alice.headers).status_code in (200, 201)
     note = client.patch(
         f"/v1/me/saved/{ids[0]}",
-        json={"note": "ask about the\nbalcony ✓", "stage": "viewing"},
+        json={
+            "note": "ask about the\nbalcony ✓",
+            "viewing": {"at": f"{DAY}T18:30", "time_zone": "Asia/Tokyo"},
+        },
         headers=alice.headers,
     )
     assert note.status_code == 200
@@ -128,6 +132,8 @@ def test_an_export_holds_the_users_data_and_nobody_elses(client, alice, bob, db_
     assert set(saved) == set(ids[:2]) and saved[ids[0]]["note"] == "ask about the\nbalcony ✓"
     assert saved[ids[0]]["stage"] == "viewing" and saved[ids[0]]["stage_at"].startswith("20")
     assert saved[ids[1]]["stage"] is None and saved[ids[1]]["stage_at"] is None
+    assert saved[ids[0]]["viewing"] == {"at": f"{DAY}T09:30:00+00:00", "time_zone": "Asia/Tokyo"}
+    assert saved[ids[1]]["viewing"] is None
     assert saved[ids[0]]["listing"]["source"] == "factory" and saved[ids[0]]["listing"]["status"] == "active"
     assert [h["listing_id"] for h in document["hidden"]] == [ids[3]]
     assert [(a["listing_id"], a["status"]) for a in document["alerts"]] == [

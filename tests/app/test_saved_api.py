@@ -243,3 +243,53 @@ def test_where_you_are_with_each_saved_flat(client, alice, bob, db_session, mark
     with pytest.raises(Exception, match="ck_saved_listings_stage"):
         with db_session.begin_nested():
             db_session.execute(text("UPDATE saved_listings SET stage = 'moved_in'"))
+
+
+def test_a_viewing_booked_of_a_saved_flat(client, alice, bob, db_session, market_ids):
+    first, second = list(market_ids.values())[:2]
+    put(client, alice, first)
+    put(client, alice, second)
+
+    def patch(listing_id, body):
+        return client.patch(f"/v1/me/saved/{listing_id}", json=body, headers=alice.headers)
+
+    assert [i["viewing"] for i in listed(client, alice)] == [None, None]
+    day = (datetime.now(UTC) + timedelta(days=3)).date()
+    booked = patch(first, {"viewing": {"at": f"{day}T18:00", "time_zone": "Europe/Berlin"}})
+    assert booked.status_code == 200, booked.json
+    # a time on the renter's clock: 18:00 in Berlin in December is 17:00 UTC
+    assert booked.json["viewing"]["local"] == f"{day}T18:00"
+    assert booked.json["viewing"]["time_zone"] == "Europe/Berlin"
+    assert datetime.fromisoformat(booked.json["viewing"]["at"]) == datetime(
+        day.year, day.month, day.day, 17, tzinfo=UTC
+    )
+    assert booked.json["stage"] == "viewing"  # booking one says where they are with the flat
+    # an instant with an offset is that instant, shown on the clock named
+    at = datetime(day.year, day.month, day.day, 9, 30, tzinfo=UTC)
+    moved = patch(first, {"viewing": {"at": at.isoformat(), "time_zone": "America/Toronto"}}).json
+    assert moved["viewing"]["local"] == f"{day}T04:30"
+    # a stage given with it is kept
+    applied = patch(second, {"viewing": {"at": f"{day}T10:00", "time_zone": "UTC"}, "stage": "applied"})
+    assert applied.json["stage"] == "applied" and applied.json["viewing"]["local"] == f"{day}T10:00"
+    assert [i["viewing"] is not None for i in listed(client, alice)] == [True, True]
+
+    # past, too far ahead, an unknown clock, a time not given: a 422 that says which, nothing kept
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date()
+    for body, field, words in (
+        ({"at": f"{yesterday}T10:00", "time_zone": "UTC"}, "at", "ahead, within a year"),
+        ({"at": f"{day.year + 2}-01-01T10:00", "time_zone": "UTC"}, "at", "ahead, within a year"),
+        ({"at": f"{day}T10:00", "time_zone": "Mars/Olympus"}, "time_zone", "not a time zone"),
+        ({"time_zone": "UTC"}, "at", "Missing data"),
+        ({"at": "next tuesday", "time_zone": "UTC"}, "at", "Not a valid datetime"),
+    ):
+        refused = patch(first, {"viewing": body})
+        assert refused.status_code == 422, body
+        assert f"viewing.{field}" in refused.json["detail"] and words in refused.json["detail"], refused.json
+    assert listed(client, alice)[1]["viewing"] == moved["viewing"]
+
+    cleared = patch(first, {"viewing": None}).json
+    assert cleared["viewing"] is None and cleared["stage"] == "viewing"  # the stage is theirs to change
+    # the database keeps no time without its clock
+    with pytest.raises(Exception, match="ck_saved_listings_viewing"):
+        with db_session.begin_nested():
+            db_session.execute(text("UPDATE saved_listings SET viewing_time_zone = NULL"))
