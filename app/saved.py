@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Response
 from sqlalchemy import DateTime, Select, func, literal, select, update
@@ -175,6 +176,45 @@ def change(body: dict[str, Any], listing_id: int) -> dict[str, Any]:
             .values(values)
         )
     return _item(_saved_flat(user_id, row.id))
+
+
+@blp.route("/<int:listing_id>/viewing.ics")
+@auth_required
+@blp.doc(security=SECURITY)
+@blp.response(200, {"type": "string"}, content_type="text/calendar")
+def viewing_calendar(listing_id: int) -> Response:
+    """The viewing you booked of a saved listing (the id it is listed with there) as an iCalendar file
+    for your calendar app: half an hour from its time, at the flat's address, with an alarm an hour
+    before; the same event again once moved. 404 if none is booked."""
+    user_id = current_user().id
+    query = saved_query(user_id).add_columns(Listing.address)
+    row = get_db().execute(query.where(stands_for(SavedListing.listing_id, listing_id))).first()
+    if row is None:
+        raise ApiError(404, "That listing is not among your saved listings.")
+    if row.viewing_at is None:
+        raise ApiError(404, "No viewing is booked of that saved listing.")
+    words = [
+        f"${row.price:,}" if row.price else None,
+        row.url,
+        f"On nook: {base_url()}/#listing={row.id}",
+    ]
+    words.append(f"Your note: {row.note}" if row.note else None)
+    calendar = saved_model.viewing_calendar(
+        f"viewing-{user_id}-{row.saved_id}@{urlsplit(base_url()).hostname}",
+        row.viewing_at,
+        row.title or "Listing",
+        row.address,
+        [w for w in words if w],
+        row.url,
+    )
+    return Response(
+        calendar,
+        mimetype="text/calendar",
+        headers={
+            "Content-Disposition": f'attachment; filename="viewing-{row.id}.ics"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 @blp.route("/<int:listing_id>", methods=["DELETE"])

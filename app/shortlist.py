@@ -3,8 +3,8 @@
 A user shares their shortlist (`PUT /v1/me/saved/share`, models.saved.share) and hands the link to a
 partner or a flatmate, who needs no account: the page shows each flat as it is now (its price, what
 became of it since it was saved, how its price compares, the ad), and the user's notes and where they
-are with each flat if they chose so. It names nobody. A token that shares nothing (never, or no longer)
-is a 404.
+are with each flat (when a viewing is) if they chose so. It names nobody. A token that shares nothing
+(never, or no longer) is a 404.
 """
 
 from __future__ import annotations
@@ -37,8 +37,17 @@ def _flat(row: Any, notes: bool) -> dict[str, Any]:
         "rank": explain_listing(row, row.p25, row.p75, row.rank_label) if judged else None,
         "url": row.url if row.url and is_http_address(row.url) else None,  # as read; never another scheme
         "note": row.note if notes else None,
-        "stage": SAVED_STAGES[row.stage] if notes and row.stage else None,
+        "stage": _stage(row) if notes and row.stage else None,
     }
+
+
+def _stage(row: Any) -> str:
+    """Where the saver is with the flat, with when the viewing booked is (on the clock it was booked on)."""
+    if row.stage != "viewing" or row.viewing_at is None:
+        return SAVED_STAGES[row.stage]
+    local = row.viewing_local
+    when = f"{local:%a} {local.day} {local:%b}, {local:%H:%M}"
+    return f"{SAVED_STAGES['viewing']}: {when} ({row.viewing_time_zone} time)"
 
 
 @bp.get("/shortlist/<token>")

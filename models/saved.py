@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, func, literal, or_, select
@@ -113,3 +113,57 @@ def viewing_condition(now: datetime, lead: timedelta) -> ColumnElement[bool]:
 def viewing_local() -> ColumnElement[datetime]:
     """A saved flat's viewing time on the clock it was booked on (naive), in SQL."""
     return func.timezone(SavedListing.viewing_time_zone, SavedListing.viewing_at)
+
+
+def _ics_text(value: str) -> str:
+    """Text as an iCalendar TEXT value (RFC 5545 3.3.11)."""
+    escaped = value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+    return escaped.replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n")
+
+
+def _ics_line(line: str) -> str:
+    """A content line folded at 75 octets, never inside a character (RFC 5545 3.1)."""
+    folded, chunk, size = [], "", 0
+    for char in line:
+        width = len(char.encode())
+        if size + width > (75 if not folded else 74):
+            folded.append(chunk)
+            chunk, size = "", 0
+        chunk, size = chunk + char, size + width
+    return "\r\n ".join([*folded, chunk])
+
+
+def _ics_time(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def viewing_calendar(
+    uid: str, viewing_at: datetime, title: str, address: str | None, words: list[str], url: str | None
+) -> str:
+    """A viewing as an iCalendar file of one event (half an hour, with an alarm an hour before): a
+    calendar app adds it; the same `uid` again (the viewing moved) replaces it."""
+    description = "\n".join(words)
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//nook//viewings//EN",
+        "CALSCALE:GREGORIAN",
+        "METHOD:PUBLISH",
+        "BEGIN:VEVENT",
+        f"UID:{uid}",
+        f"DTSTAMP:{_ics_time(datetime.now(UTC))}",
+        f"DTSTART:{_ics_time(viewing_at)}",
+        "DURATION:PT30M",
+        f"SUMMARY:{_ics_text('Viewing: ' + title)}",
+        *([f"LOCATION:{_ics_text(address)}"] if address else []),
+        *([f"DESCRIPTION:{_ics_text(description)}"] if description else []),
+        *([f"URL:{url}"] if url and url.isprintable() and " " not in url else []),
+        "BEGIN:VALARM",
+        "ACTION:DISPLAY",
+        f"DESCRIPTION:{_ics_text('Viewing: ' + title)}",
+        "TRIGGER:-PT1H",
+        "END:VALARM",
+        "END:VEVENT",
+        "END:VCALENDAR",
+    ]
+    return "".join(_ics_line(line) + "\r\n" for line in lines)

@@ -1057,6 +1057,23 @@
     );
     stage.value = saved.stage || "";
     stage.addEventListener("change", () => keepSaved(listing.id, { stage: stage.value || null }, "where you are with it"));
+    // a viewing booked: when, on the browser's clock (cleared: none); nook reminds the renter before it
+    const viewing = el("input", {
+      type: "datetime-local",
+      class: "viewing",
+      "aria-label": `When your viewing of the listing at ${money(listing.price)}, ${facts(listing)} is`,
+    });
+    viewing.addEventListener("change", () => {
+      const booked = viewing.value ? { at: viewing.value, time_zone: browserZone() } : null;
+      keepSaved(listing.id, { viewing: booked }, "the viewing");
+    });
+    const calendar = el("button", {
+      type: "button",
+      class: "link calendar",
+      text: "Add to calendar",
+      "aria-label": `Add to calendar your viewing of the listing at ${money(listing.price)}, ${facts(listing)}`,
+    });
+    calendar.addEventListener("click", () => downloadViewing(listing.id));
     const li = el(
       "li",
       { "data-listing": String(listing.id), class: saved.still_listed ? "" : "gone" },
@@ -1064,6 +1081,7 @@
       remove,
       el("p", { class: "muted since", text: saved.since_saved }),
       el("p", { class: "stage-line" }, stage, el("span", { class: "muted stage-since" })),
+      el("p", { class: "viewing-line" }, el("label", {}, "Viewing ", viewing), el("span", { class: "muted viewing-zone" }), " ", calendar),
       note
     );
     showStage(li, saved);
@@ -1077,6 +1095,34 @@
     li.querySelector("select.stage").value = saved.stage || "";
     const since = saved.stage_at && new Date(saved.stage_at).toLocaleDateString(undefined, { day: "numeric", month: "short" });
     li.querySelector(".stage-since").textContent = since ? " since " + since : "";
+    // the viewing's line while the stage is "viewing booked", or one is kept
+    const viewing = saved.viewing;
+    li.querySelector(".viewing-line").hidden = saved.stage !== "viewing" && !viewing;
+    li.querySelector("input.viewing").value = viewing ? viewing.local : "";
+    const elsewhere = viewing && viewing.time_zone !== browserZone();
+    li.querySelector(".viewing-zone").textContent = elsewhere ? ` (${viewing.time_zone} time)` : "";
+    li.querySelector("button.calendar").hidden = !viewing;
+  }
+
+  function browserZone() {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone;
+  }
+
+  // a saved listing's viewing as an iCalendar file the browser downloads (for a calendar app)
+  async function downloadViewing(id) {
+    $("saved-status").textContent = "";
+    try {
+      const calendar = await api(`/v1/me/saved/${id}/viewing.ics`, { raw: true });
+      const url = URL.createObjectURL(new Blob([calendar], { type: "text/calendar" }));
+      const link = el("a", { href: url, download: `viewing-${id}.ics`, hidden: "" });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10000);
+    } catch (error) {
+      if (error.status === 401) return signOut();
+      $("saved-status").textContent = "Could not make the calendar file: " + error.message;
+    }
   }
 
   // the saved listings the "Show" choice asks for: all of them, those not ruled out, or one stage's
@@ -1121,9 +1167,9 @@
     } catch (error) {
       if (error.status === 401) return signOut();
       $("saved-status").textContent = `Could not keep ${what}: ` + error.message;
-      // the line shows the stage kept, not the one refused
+      // the line shows the stage and viewing kept, not the ones refused
       const li = $("saved-list").querySelector(`li[data-listing="${id}"]`);
-      if (li && state.saved.has(id) && "stage" in body) showStage(li, state.saved.get(id));
+      if (li && state.saved.has(id) && ("stage" in body || "viewing" in body)) showStage(li, state.saved.get(id));
     }
   }
 
@@ -1143,10 +1189,17 @@
     const note = popup && popup.querySelector(".popup-note");
     if (note) {
       const stage = saved && config.stages.find(([value]) => value === saved.stage);
-      const said = [stage ? stage[1] : "", saved && saved.note ? "Your note: " + saved.note : ""];
+      const when = saved && saved.viewing ? viewingWhen(saved.viewing) : "";
+      const said = [stage ? stage[1] : "", when, saved && saved.note ? "Your note: " + saved.note : ""];
       note.textContent = said.filter(Boolean).join(" \u00b7 ");
       note.hidden = !note.textContent;
     }
+  }
+
+  // when a viewing is, on the browser's clock: "Sat 5 Dec, 18:00"
+  function viewingWhen(viewing) {
+    const options = { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" };
+    return new Date(viewing.at).toLocaleString(undefined, options);
   }
 
   function syncSaveButtons() {
@@ -1292,7 +1345,7 @@
     $("quiet-from").value = quiet ? String(quiet.from) : "";
     $("quiet-until").value = quiet ? String(quiet.until) : "7";
     $("quiet-until").disabled = !quiet;
-    const here = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    const here = browserZone();
     $("quiet-status").textContent = !quiet
       ? ""
       : quiet.time_zone === here
@@ -1305,7 +1358,7 @@
     const body = {
       quiet_hours: from === ""
         ? null
-        : { from: Number(from), until: Number($("quiet-until").value), time_zone: Intl.DateTimeFormat().resolvedOptions().timeZone },
+        : { from: Number(from), until: Number($("quiet-until").value), time_zone: browserZone() },
     };
     for (const id of ["quiet-from", "quiet-until"]) $(id).disabled = true;
     try {

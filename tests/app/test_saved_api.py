@@ -293,3 +293,53 @@ def test_a_viewing_booked_of_a_saved_flat(client, alice, bob, db_session, market
     with pytest.raises(Exception, match="ck_saved_listings_viewing"):
         with db_session.begin_nested():
             db_session.execute(text("UPDATE saved_listings SET viewing_time_zone = NULL"))
+
+
+def unfolded(calendar: str) -> list[str]:
+    """An iCalendar file's content lines, each line folded back (RFC 5545 3.1)."""
+    assert calendar.endswith("\r\n") and "\n" not in calendar.replace("\r\n", "")
+    return calendar.replace("\r\n ", "").split("\r\n")[:-1]
+
+
+def test_a_viewing_goes_into_a_calendar_app(client, alice, bob, db_session, market_ids):
+    first, second = list(market_ids.values())[:2]
+    put(client, alice, first)
+    put(client, alice, second)
+    title = "Sunny 1 bd; near the park, with a very long title that a calendar app folds over more lines ✓"
+    set_listing(db_session, first, title=title, address="12 Queen St W, Toronto")
+    day = (datetime.now(UTC) + timedelta(days=3)).date()
+    body = {"note": "ring twice\nbring ID", "viewing": {"at": f"{day}T18:00", "time_zone": "Asia/Tokyo"}}
+    assert client.patch(f"/v1/me/saved/{first}", json=body, headers=alice.headers).status_code == 200
+
+    answer = client.get(f"/v1/me/saved/{first}/viewing.ics", headers=alice.headers)
+    assert answer.status_code == 200 and answer.mimetype == "text/calendar"
+    assert answer.headers["Content-Disposition"] == f'attachment; filename="viewing-{first}.ics"'
+    calendar = answer.get_data(as_text=True)
+    assert all(len(line.encode()) <= 75 for line in calendar.split("\r\n"))
+    lines = unfolded(calendar)
+    assert lines[0] == "BEGIN:VCALENDAR" and lines[-1] == "END:VCALENDAR"
+    event, alarm = lines[: lines.index("BEGIN:VALARM")], lines[lines.index("BEGIN:VALARM") :]
+    fields = dict(line.split(":", 1) for line in event if not line.startswith(("BEGIN", "END")))
+    assert "TRIGGER:-PT1H" in alarm and "ACTION:DISPLAY" in alarm
+    assert fields["DTSTART"] == f"{day:%Y%m%d}T090000Z"  # 18:00 in Tokyo
+    assert fields["DURATION"] == "PT30M"
+    assert fields["SUMMARY"] == "Viewing: Sunny 1 bd\\; near the park\\, with a very long title that a " + (
+        "calendar app folds over more lines ✓"
+    )
+    assert fields["LOCATION"] == "12 Queen St W\\, Toronto"
+    assert fields["DESCRIPTION"].endswith("\\nYour note: ring twice\\nbring ID")
+    assert f"On nook: http://localhost/#listing={first}" in fields["DESCRIPTION"]
+    assert fields["UID"] == f"viewing-{alice.user.id}-{first}@localhost"
+    # moved: the same event, at the new time
+    body = {"viewing": {"at": f"{day}T19:30", "time_zone": "Asia/Tokyo"}}
+    client.patch(f"/v1/me/saved/{first}", json=body, headers=alice.headers)
+    moved = unfolded(
+        client.get(f"/v1/me/saved/{first}/viewing.ics", headers=alice.headers).get_data(as_text=True)
+    )
+    assert f"DTSTART:{day:%Y%m%d}T103000Z" in moved and f"UID:{fields['UID']}" in moved
+
+    none = client.get(f"/v1/me/saved/{second}/viewing.ics", headers=alice.headers)
+    assert none.status_code == 404 and none.json["detail"] == "No viewing is booked of that saved listing."
+    theirs = client.get(f"/v1/me/saved/{first}/viewing.ics", headers=bob.headers)
+    assert theirs.status_code == 404 and "not among your saved listings" in theirs.json["detail"]
+    assert client.get(f"/v1/me/saved/{first}/viewing.ics").status_code == 401

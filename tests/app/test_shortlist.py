@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html import escape
 
 from tests.app.test_saved_api import put, set_listing
@@ -61,6 +61,12 @@ def test_a_shortlist_is_shown_to_whoever_has_the_link_and_to_nobody_once_unshare
     with_notes = client.get(link).text
     assert "Note: Ask about &lt;the&gt; parking" in with_notes
     assert with_notes.count('<p class="stage">') == 1 and '<p class="stage">Viewing booked</p>' in with_notes
+    # a viewing booked: when, on the clock it was booked on
+    day = datetime.now(UTC).date() + timedelta(days=40)
+    viewing = {"viewing": {"at": f"{day}T18:30", "time_zone": "Asia/Tokyo"}}
+    assert client.patch(f"/v1/me/saved/{kept}", json=viewing, headers=alice.headers).status_code == 200
+    when = f"{day:%a} {day.day} {day:%b}, 18:30 (Asia/Tokyo time)"
+    assert f'<p class="stage">Viewing booked: {when}</p>' in client.get(link).text
 
     # stopped: the link shows nothing, and a new share is another link
     assert client.delete("/v1/me/saved/share", headers=alice.headers).status_code == 204

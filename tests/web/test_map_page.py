@@ -9,7 +9,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
@@ -40,6 +40,15 @@ ALERT_LISTINGS = (
 
 def wait(driver, seconds: float = 15) -> WebDriverWait:
     return WebDriverWait(driver, seconds, ignored_exceptions=(StaleElementReferenceException,))
+
+
+def new_alerts(driver) -> list[int]:
+    """The listings of the alerts the page marks new, read at once (a poll may build the list anew between
+    two reads of its elements)."""
+    script = (
+        "return [...document.querySelectorAll('#alert-list li.new')].map((li) => Number(li.dataset.listing))"
+    )
+    return driver.execute_script(script)
 
 
 def console_errors(driver, allowed: tuple[str, ...] = ()) -> list[str]:
@@ -935,13 +944,11 @@ def test_the_alerts_follow_the_selected_region_and_page_on(browser, site):
         browser.find_element(By.ID, "show-view").click()
         wait(browser).until(lambda d: shown(d)[:3] == [east_new, west_new, east_first])
         assert browser.find_element(By.ID, "alerts-scope").text == "in all your regions"
-        new = browser.find_elements(By.CSS_SELECTOR, "#alert-list li.new")
-        assert [int(li.get_attribute("data-listing")) for li in new] == [west_new]
+        assert new_alerts(browser) == [west_new]
         assert browser.find_element(By.ID, "alerts-news").text == "1 new alert"
         # and marked through the polls that follow (ALERT_POLL_SECONDS 1): the next poll took it away
         time.sleep(2.5)
-        new = browser.find_elements(By.CSS_SELECTOR, "#alert-list li.new")
-        assert [int(li.get_attribute("data-listing")) for li in new] == [west_new]
+        assert new_alerts(browser) == [west_new]
 
         # a region that sends no alerts says so
         browser.find_element(By.CSS_SELECTOR, f'#region-list li[data-region="{quiet["id"]}"] .name').click()
@@ -971,8 +978,7 @@ def test_the_alerts_follow_the_selected_region_and_page_on(browser, site):
             )
         browser.refresh()
         wait(browser).until(lambda d: shown(d)[:1] == [west_later])
-        new = browser.find_elements(By.CSS_SELECTOR, "#alert-list li.new")
-        assert [int(li.get_attribute("data-listing")) for li in new] == [west_later]
+        assert new_alerts(browser) == [west_later]
         assert browser.find_element(By.ID, "alerts-news").text == "1 new alert since your last visit"
         expired = browser.find_element(By.CSS_SELECTOR, f'#alert-list li[data-listing="{east_first}"]').text
         assert expired.startswith("Price cut: ") and "the price cut was too old to send" in expired
@@ -1126,6 +1132,63 @@ def test_save_a_listing_and_see_what_becomes_of_it(browser, site):
             with session_scope() as session:
                 session.execute(text("ALTER TABLE saved_listings DROP CONSTRAINT no_offers"))
 
+        # a viewing booked, on the browser's clock; refused, the line shows the one kept; into a calendar
+        line = browser.find_element(By.CSS_SELECTOR, f"{row} .viewing-line")
+        assert (
+            line.is_displayed()
+            and not browser.find_element(By.CSS_SELECTOR, f"{row} button.calendar").is_displayed()
+        )
+        day = (datetime.now(UTC) + timedelta(days=5)).date()
+
+        def book(value: str) -> None:
+            browser.execute_script(
+                "const input = document.querySelector(arguments[0]); input.value = arguments[1];"
+                " input.dispatchEvent(new Event('change'));",
+                f"{row} input.viewing",
+                value,
+            )
+
+        def kept_viewing() -> str | None:
+            with session_scope() as session:
+                return session.execute(
+                    text(
+                        "SELECT to_char(viewing_at AT TIME ZONE viewing_time_zone, 'YYYY-MM-DD\"T\"HH24:MI')"
+                        " FROM saved_listings WHERE listing_id = :i"
+                    ),
+                    {"i": listing_id},
+                ).scalar_one_or_none()
+
+        book(f"{day}T18:30")
+        wait(browser).until(lambda d: kept_viewing() == f"{day}T18:30")
+        calendar = wait(browser).until(
+            lambda d: (
+                d.find_element(By.CSS_SELECTOR, f"{row} button.calendar").is_displayed()
+                and d.find_element(By.CSS_SELECTOR, f"{row} button.calendar")
+            )
+        )
+        assert browser.find_element(By.CSS_SELECTOR, f"{row} .viewing-zone").text == ""  # the browser's clock
+        book(f"{day.year - 1}-01-01T10:00")
+        wait(browser).until(
+            lambda d: "Could not keep the viewing" in d.find_element(By.ID, "saved-status").text
+        )
+        assert "ahead, within a year" in browser.find_element(By.ID, "saved-status").text
+        assert browser.find_element(By.CSS_SELECTOR, f"{row} input.viewing").get_attribute("value") == (
+            f"{day}T18:30"
+        )
+        browser.execute_script(  # what the browser would save: the file's name and the blob behind its link
+            "window.nookDownloads = []; const made = new Map(); const create = URL.createObjectURL;"
+            "URL.createObjectURL = (blob) => { const url = create(blob); made.set(url, blob); return url; };"
+            "HTMLAnchorElement.prototype.click = function () {"
+            "  const name = this.download;"
+            "  made.get(this.href).text().then((t) => window.nookDownloads.push([name, t]));"
+            "};"
+        )
+        calendar.click()
+        [(name, ics)] = wait(browser).until(lambda d: d.execute_script("return window.nookDownloads") or None)
+        assert name == f"viewing-{listing_id}.ics"
+        assert ics.startswith("BEGIN:VCALENDAR\r\n") and "DURATION:PT30M" in ics
+        assert browser.find_element(By.ID, "saved-status").text == ""
+
         # its price is cut: the saved list says so, by how much since it was saved
         with session_scope() as session:
             session.execute(
@@ -1151,7 +1214,7 @@ def test_save_a_listing_and_see_what_becomes_of_it(browser, site):
         with urllib.request.urlopen(url, timeout=10) as answer:
             shared = answer.read().decode()
         assert "1 saved listing," in shared and "Note: Viewing Saturday 2pm" in shared
-        assert '<p class="stage">Viewing booked</p>' in shared
+        assert '<p class="stage">Viewing booked: ' in shared and "18:30 (" in shared
         assert f"${price - 200:,}" in shared
         browser.find_element(By.ID, "share-stop").click()
         wait(browser).until(lambda d: not d.find_element(By.ID, "share-url").is_displayed())
@@ -1165,7 +1228,9 @@ def test_save_a_listing_and_see_what_becomes_of_it(browser, site):
         ).click()
         wait(browser).until(lambda d: save_button(d).text == "Remove from saved")
         popup_note = browser.find_element(By.CSS_SELECTOR, f'.popup[data-listing="{listing_id}"] .popup-note')
-        assert popup_note.text == "Viewing booked \u00b7 Your note: Viewing Saturday 2pm"
+        said = popup_note.text.split(" \u00b7 ")
+        assert said[0] == "Viewing booked" and said[2] == "Your note: Viewing Saturday 2pm" and len(said) == 3
+        assert "18:30" in said[1] or "6:30" in said[1]  # when, as the browser's locale says it
         assert audit(browser) == []  # and the popup's
         save_button(browser).click()
         wait(browser).until(
@@ -1190,10 +1255,11 @@ def test_save_a_listing_and_see_what_becomes_of_it(browser, site):
         )
         with session_scope() as session:
             assert session.execute(text("SELECT count(*) FROM saved_listings")).scalar_one() == 0
-        refused = (
-            f"/v1/me/saved/{listing_id} - Failed to load resource: the server responded with a status of 500"
+        refused = (  # the stage the database would not keep, the viewing in the past
+            f"/v1/me/saved/{listing_id} - Failed to load resource: the server responded with a status of 500",
+            f"/v1/me/saved/{listing_id} - Failed to load resource: the server responded with a status of 422",
         )
-        assert console_errors(browser, allowed=(refused,)) == []
+        assert console_errors(browser, allowed=refused) == []
     finally:
         with session_scope() as session:
             session.execute(
