@@ -16,6 +16,7 @@ from models.logs import configure_logging
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app: config -> db hooks -> blueprints -> error handlers."""
     from app import (
+        calendar,
         cli,
         confirm_email,
         cors,
@@ -41,6 +42,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(unsubscribe.bp)
     app.register_blueprint(confirm_email.bp)
     app.register_blueprint(shortlist.bp)
+    app.register_blueprint(calendar.bp)
     app.register_blueprint(new_key.bp)
     app.register_blueprint(sign_up.bp)
     init_api(app)

@@ -26,13 +26,14 @@ from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from app.alerts import check_hold, set_quiet_hours
 from app.api import Blueprint
 from app.auth import SECURITY, auth_required, current_user
 from app.db import get_db
 from app.errors import ApiError, flatten_messages
 from app.geometry import validated_geojson
 from app.regions import MAX_REGIONS, add_region, stored_geometry
-from app.schemas import ImportDocument, ImportReportSchema, PlaceSchema, RegionCreate
+from app.schemas import ImportDocument, ImportReportSchema, PlaceSchema, QuietHoursSchema, RegionCreate
 from models.explain import GONE
 from models.hidden import MAX_HIDDEN
 from models.listing import Listing, kept_flats
@@ -314,6 +315,23 @@ def _hidden_row(item: Kept, flat: Any) -> dict[str, Any]:
     return {"hidden_at": item.at or datetime.now(UTC)}
 
 
+def import_quiet_hours(user: User, account: dict[str, Any]) -> str:
+    """The document's quiet hours, if the account has none: "added", "kept" (the account's) or "absent"
+    (none PATCH /v1/me would take, with the account's pace)."""
+    try:
+        quiet = QuietHoursSchema().load(account.get("quiet_hours"))
+    except ma.ValidationError:
+        return "absent"
+    if user.quiet_from is not None:
+        return "kept"
+    try:
+        check_hold(user, {"quiet_hours": quiet})
+        set_quiet_hours(user, quiet)
+    except ApiError:
+        return "absent"
+    return "added"
+
+
 def import_place(user: User, account: dict[str, Any]) -> str:
     """The document's place, if the account has none: "added", "kept" (the account's) or "absent" (none
     PATCH /v1/me would take)."""
@@ -337,12 +355,14 @@ def import_document(
     saved = import_kept(session, user.id, document["saved"], SavedListing, MAX_SAVED, _saved_row)
     hidden = import_kept(session, user.id, document["hidden"], HiddenListing, MAX_HIDDEN, _hidden_row)
     place = import_place(user, document["account"])
+    quiet_hours = import_quiet_hours(user, document["account"])
     regions = import_regions(session, user.id, document["regions"], region_seconds)
     return {
         "regions": regions.as_dict(),
         "saved": saved.as_dict(),
         "hidden": hidden.as_dict(),
         "place": place,
+        "quiet_hours": quiet_hours,
         "complete": regions.complete,
     }
 

@@ -15,10 +15,19 @@ from app.auth import SECURITY, auth_required, current_user
 from app.db import get_db
 from app.errors import ApiError
 from app.pagination import newest_first
-from app.schemas import SavedArgs, SavedChangeBody, SavedPageSchema, SavedSchema, ShareBody, ShareSchema
+from app.schemas import (
+    CalendarFeedSchema,
+    SavedArgs,
+    SavedChangeBody,
+    SavedPageSchema,
+    SavedSchema,
+    ShareBody,
+    ShareSchema,
+)
 from app.search import base_query, forget_kept, kept_item, shown_flat
 from app.web import base_url
 from models import saved as saved_model
+from models.calendar import Viewing, calendar
 from models.explain import since_saved
 from models.listing import Listing, stands_for
 from models.saved import saved_flats, viewing_local
@@ -178,6 +187,28 @@ def change(body: dict[str, Any], listing_id: int) -> dict[str, Any]:
     return _item(_saved_flat(user_id, row.id))
 
 
+def viewings_query(user_id: int) -> Select:
+    """The caller's saved listings with what a viewing's calendar event says of the flat."""
+    return saved_query(user_id).add_columns(Listing.address)
+
+
+def viewing_event(row: Any, user_id: int) -> Viewing:
+    """A saved flat's viewing (of `viewings_query`) as a calendar event: the same UID wherever and
+    whenever it is asked for."""
+    words = [f"${row.price:,}" if row.price else None, row.url, f"On nook: {base_url()}/#listing={row.id}"]
+    words.append(f"Your note: {row.note}" if row.note else None)
+    uid = f"viewing-{user_id}-{row.saved_id}@{urlsplit(base_url()).hostname}"
+    return Viewing(uid, row.viewing_at, row.title or "Listing", row.address, [w for w in words if w], row.url)
+
+
+def calendar_response(calendar: str, filename: str) -> Response:
+    return Response(
+        calendar,
+        mimetype="text/calendar",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )
+
+
 @blp.route("/<int:listing_id>/viewing.ics")
 @auth_required
 @blp.doc(security=SECURITY)
@@ -187,34 +218,49 @@ def viewing_calendar(listing_id: int) -> Response:
     for your calendar app: half an hour from its time, at the flat's address, with an alarm an hour
     before; the same event again once moved. 404 if none is booked."""
     user_id = current_user().id
-    query = saved_query(user_id).add_columns(Listing.address)
-    row = get_db().execute(query.where(stands_for(SavedListing.listing_id, listing_id))).first()
+    query = viewings_query(user_id).where(stands_for(SavedListing.listing_id, listing_id))
+    row = get_db().execute(query).first()
     if row is None:
         raise ApiError(404, "That listing is not among your saved listings.")
     if row.viewing_at is None:
         raise ApiError(404, "No viewing is booked of that saved listing.")
-    words = [
-        f"${row.price:,}" if row.price else None,
-        row.url,
-        f"On nook: {base_url()}/#listing={row.id}",
-    ]
-    words.append(f"Your note: {row.note}" if row.note else None)
-    calendar = saved_model.viewing_calendar(
-        f"viewing-{user_id}-{row.saved_id}@{urlsplit(base_url()).hostname}",
-        row.viewing_at,
-        row.title or "Listing",
-        row.address,
-        [w for w in words if w],
-        row.url,
-    )
-    return Response(
-        calendar,
-        mimetype="text/calendar",
-        headers={
-            "Content-Disposition": f'attachment; filename="viewing-{row.id}.ics"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return calendar_response(calendar([viewing_event(row, user_id)]), f"viewing-{row.id}.ics")
+
+
+def _feed() -> dict[str, Any]:
+    token = current_user().calendar_token
+    return {"url": saved_model.viewings_link(token, base_url()) if token else None}
+
+
+@blp.route("/calendar")
+@auth_required
+@blp.doc(security=SECURITY)
+@blp.response(200, CalendarFeedSchema)
+def calendar_feed() -> dict[str, Any]:
+    """Whether your viewings are published as a calendar feed, and its link."""
+    return _feed()
+
+
+@blp.route("/calendar", methods=["PUT"])
+@auth_required
+@blp.doc(security=SECURITY)
+@blp.response(200, CalendarFeedSchema)
+def publish_viewings() -> dict[str, Any]:
+    """Publish your viewings as a calendar feed: subscribe to its link in your calendar app (it needs no
+    key) and every viewing you book shows there, moved or cleared as you change it (the app asks again
+    every hour or so). Asking again keeps the link."""
+    saved_model.publish_viewings(current_user())
+    return _feed()
+
+
+@blp.route("/calendar", methods=["DELETE"])
+@auth_required
+@blp.doc(security=SECURITY)
+@blp.response(204)
+def stop_publishing_viewings() -> Response:
+    """Stop the feed: its link stops working (publishing again makes another)."""
+    saved_model.stop_publishing_viewings(current_user())
+    return Response(status=204)
 
 
 @blp.route("/<int:listing_id>", methods=["DELETE"])

@@ -675,6 +675,14 @@ class ImportReportSchema(ma.Schema):
             "description": "added (you had none), kept (yours stays) or absent (the document has none)."
         },
     )
+    quiet_hours = ma.fields.String(
+        required=True,
+        validate=validate.OneOf(("added", "kept", "absent")),
+        metadata={
+            "description": "added (you had none), kept (yours stay) or absent (the document has none your "
+            "pace would let you have here)."
+        },
+    )
     complete = ma.fields.Boolean(
         required=True,
         metadata={
@@ -706,6 +714,17 @@ class ShareSchema(ma.Schema):
         },
     )
     notes = ma.fields.Boolean(required=True, metadata={"description": "Whether that page shows your notes."})
+
+
+class CalendarFeedSchema(ma.Schema):
+    url = ma.fields.String(
+        allow_none=True,
+        required=True,
+        metadata={
+            "description": "The calendar feed of your viewings, for a calendar app to subscribe to (anyone "
+            "with it sees them: when, where, your notes); null: not published."
+        },
+    )
 
 
 class HiddenSchema(ma.Schema):

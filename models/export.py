@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from models.listing import Listing
 from models.region import Notification, Region, region_dict
-from models.saved import shortlist_link
+from models.saved import shortlist_link, viewings_link
 from models.settings import get_settings
 from models.source import Source
 from models.user import HiddenListing, SavedListing, User, user_place
@@ -94,6 +94,15 @@ def _account(user: User, base_url: str | None) -> dict[str, Any]:
             if user.shortlist_token and base_url
             else None,
             "notes": user.shortlist_notes,
+        },
+        "quiet_hours": (
+            {"from": user.quiet_from, "until": user.quiet_until, "time_zone": user.quiet_time_zone}
+            if user.quiet_from is not None
+            else None
+        ),
+        "viewings_calendar": {
+            "published": user.calendar_token is not None,
+            "url": viewings_link(user.calendar_token, base_url) if user.calendar_token and base_url else None,
         },
     }
 

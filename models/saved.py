@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, func, literal, or_, select
@@ -60,11 +60,39 @@ def shortlist_link(token: str, base_url: str) -> str:
 TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
-def sharer(session: Session, token: str) -> User | None:
-    """The user whose shortlist this token shares, if any."""
+def _holder(session: Session, column: Any, token: str) -> User | None:
+    """The user whose token (in `column`) this is, if any."""
     if not TOKEN.fullmatch(token):  # what token_urlsafe makes: nothing else names a share
         return None
-    return session.scalar(select(User).where(User.shortlist_token == token))
+    return session.scalar(select(User).where(column == token))
+
+
+def sharer(session: Session, token: str) -> User | None:
+    """The user whose shortlist this token shares, if any."""
+    return _holder(session, User.shortlist_token, token)
+
+
+def publish_viewings(user: User) -> str:
+    """Publish the user's viewings as a calendar feed through a link naming a random token; return the
+    token (the same while the feed lasts)."""
+    if not user.calendar_token:
+        user.calendar_token = secrets.token_urlsafe(24)
+    return user.calendar_token
+
+
+def stop_publishing_viewings(user: User) -> None:
+    """The feed's link stops working; publishing again makes another."""
+    user.calendar_token = None
+
+
+def viewings_link(token: str, base_url: str) -> str:
+    """The calendar feed of a user's viewings (app.calendar)."""
+    return f"{base_url}/calendar/{token}.ics"
+
+
+def viewings_publisher(session: Session, token: str) -> User | None:
+    """The user whose viewings this token publishes, if any."""
+    return _holder(session, User.calendar_token, token)
 
 
 MAX_NOTE = 1000  # characters of a saver's note
@@ -113,57 +141,3 @@ def viewing_condition(now: datetime, lead: timedelta) -> ColumnElement[bool]:
 def viewing_local() -> ColumnElement[datetime]:
     """A saved flat's viewing time on the clock it was booked on (naive), in SQL."""
     return func.timezone(SavedListing.viewing_time_zone, SavedListing.viewing_at)
-
-
-def _ics_text(value: str) -> str:
-    """Text as an iCalendar TEXT value (RFC 5545 3.3.11)."""
-    escaped = value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-    return escaped.replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n")
-
-
-def _ics_line(line: str) -> str:
-    """A content line folded at 75 octets, never inside a character (RFC 5545 3.1)."""
-    folded, chunk, size = [], "", 0
-    for char in line:
-        width = len(char.encode())
-        if size + width > (75 if not folded else 74):
-            folded.append(chunk)
-            chunk, size = "", 0
-        chunk, size = chunk + char, size + width
-    return "\r\n ".join([*folded, chunk])
-
-
-def _ics_time(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
-def viewing_calendar(
-    uid: str, viewing_at: datetime, title: str, address: str | None, words: list[str], url: str | None
-) -> str:
-    """A viewing as an iCalendar file of one event (half an hour, with an alarm an hour before): a
-    calendar app adds it; the same `uid` again (the viewing moved) replaces it."""
-    description = "\n".join(words)
-    lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        "PRODID:-//nook//viewings//EN",
-        "CALSCALE:GREGORIAN",
-        "METHOD:PUBLISH",
-        "BEGIN:VEVENT",
-        f"UID:{uid}",
-        f"DTSTAMP:{_ics_time(datetime.now(UTC))}",
-        f"DTSTART:{_ics_time(viewing_at)}",
-        "DURATION:PT30M",
-        f"SUMMARY:{_ics_text('Viewing: ' + title)}",
-        *([f"LOCATION:{_ics_text(address)}"] if address else []),
-        *([f"DESCRIPTION:{_ics_text(description)}"] if description else []),
-        *([f"URL:{url}"] if url and url.isprintable() and " " not in url else []),
-        "BEGIN:VALARM",
-        "ACTION:DISPLAY",
-        f"DESCRIPTION:{_ics_text('Viewing: ' + title)}",
-        "TRIGGER:-PT1H",
-        "END:VALARM",
-        "END:VEVENT",
-        "END:VCALENDAR",
-    ]
-    return "".join(_ics_line(line) + "\r\n" for line in lines)

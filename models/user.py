@@ -91,6 +91,8 @@ class User(Base):
     # None: not shared. Whether that page shows the user's notes too
     shortlist_token: Mapped[str | None] = mapped_column(String(64), unique=True)
     shortlist_notes: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # the link of a calendar feed of their viewings (models.saved.publish_viewings); None: none
+    calendar_token: Mapped[str | None] = mapped_column(String(64), unique=True)
     # a place that matters to the user (work, a school), in degrees: where the map page measures listings
     # from, in any browser they sign in on (both or neither: ck_users_place)
     place_lat: Mapped[float | None] = mapped_column(Float)

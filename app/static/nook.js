@@ -140,7 +140,7 @@
     $("key-prefix").textContent = me.api_key_prefix + "…";
     startMap();
     await loadPlace(me.place);
-    await Promise.all([loadRegions(), loadAlerts(), loadSaved(), loadHidden(), loadShare()]);
+    await Promise.all([loadRegions(), loadAlerts(), loadSaved(), loadHidden(), loadShare(), loadCalendar()]);
     pollAlerts();
     await reloadListings();
     await openLinkedListing();
@@ -1462,6 +1462,43 @@
       $("share-status").textContent = "Not shared any more: the link shows nothing now.";
     } catch (error) {
       $("share-status").textContent = error.message;
+    }
+  });
+
+  /* ---- viewings in a calendar app ------------------------------------------ */
+
+  function showCalendar(feed) {
+    const published = feed.url !== null;
+    $("calendar-url").value = feed.url || "";
+    $("calendar-url").hidden = $("calendar-url-label").hidden = $("calendar-stop").hidden = !published;
+    $("calendar-start").hidden = published;
+  }
+
+  async function loadCalendar() {
+    try {
+      showCalendar(await api("/v1/me/saved/calendar"));
+    } catch (error) {
+      $("calendar-status").textContent = "Could not tell whether your viewings are published: " + error.message;
+    }
+  }
+
+  $("calendar-start").addEventListener("click", async () => {
+    try {
+      showCalendar(await api("/v1/me/saved/calendar", { method: "PUT" }));
+      $("calendar-status").textContent = "Published: copy the link above into your calendar app.";
+      $("calendar-url").select();
+    } catch (error) {
+      $("calendar-status").textContent = error.message;
+    }
+  });
+
+  $("calendar-stop").addEventListener("click", async () => {
+    try {
+      await api("/v1/me/saved/calendar", { method: "DELETE" });
+      showCalendar({ url: null });
+      $("calendar-status").textContent = "Not published any more: the link shows nothing now.";
+    } catch (error) {
+      $("calendar-status").textContent = error.message;
     }
   });
 

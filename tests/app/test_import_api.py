@@ -75,7 +75,11 @@ def test_an_export_brought_into_another_account_gives_it_the_regions_listings_an
     assert client.patch(f"/v1/me/saved/{ids[0]}", json=note, headers=alice.headers).status_code == 200
     assert client.put(f"/v1/me/hidden/{ids[3]}", headers=alice.headers).status_code == 201
     work = {"latitude": 43.6453, "longitude": -79.3806}
-    assert client.patch("/v1/me", json={"place": work}, headers=alice.headers).status_code == 200
+    quiet = {"from": 23, "until": 7, "time_zone": "Europe/Paris"}
+    assert (
+        client.patch("/v1/me", json={"place": work, "quiet_hours": quiet}, headers=alice.headers).status_code
+        == 200
+    )
     document = exported(db_session, alice)
 
     report = bring(client, bob, document)
@@ -85,6 +89,7 @@ def test_an_export_brought_into_another_account_gives_it_the_regions_listings_an
         "saved": {"added": 2, "already_here": 0, "not_imported": 0, "problems": []},
         "hidden": {"added": 1, "already_here": 0, "not_imported": 0, "problems": []},
         "place": "added",
+        "quiet_hours": "added",
         "complete": True,
     }
     theirs, mine = regions_of(client, alice), regions_of(client, bob)
@@ -102,6 +107,7 @@ def test_an_export_brought_into_another_account_gives_it_the_regions_listings_an
     assert bobs[1]["viewing"]["local"] == f"{DAY}T18:30"
     assert [h["listing"]["id"] for h in kept(client, bob, "hidden")] == [ids[3]]
     assert client.get("/v1/me", headers=bob.headers).get_json()["place"] == work
+    assert client.get("/v1/me", headers=bob.headers).get_json()["quiet_hours"] == quiet
 
 
 def test_importing_the_same_document_again_adds_nothing(client, alice, bob, db_session, market_ids):
@@ -360,3 +366,26 @@ def test_users_import_brings_a_document_in_and_says_what_it_left(runner, committ
     path.write_text('{"format": "something else"}')
     refused = runner.invoke(args=["users", "import", "renter@example.com", str(path)])
     assert refused.exit_code == 1 and "is not an export nook reads" in refused.output
+
+
+def test_quiet_hours_come_when_the_account_has_none_its_pace_allows(client, bob, setting):
+    setting("NOOK_ALERT_MAX_AGE_HOURS", "24")
+
+    def document(quiet) -> dict:
+        account = {"quiet_hours": quiet}
+        return {"format": "nook-export/1", "account": account, "regions": [], "saved": [], "hidden": []}
+
+    def bobs() -> dict | None:
+        return client.get("/v1/me", headers=bob.headers).get_json()["quiet_hours"]
+
+    night = {"from": 23, "until": 7, "time_zone": "Europe/Paris"}
+    # a clock nook does not know, hours that are none: absent
+    assert bring(client, bob, document({**night, "time_zone": "Mars/Olympus"}))["quiet_hours"] == "absent"
+    assert bring(client, bob, document({**night, "until": 23}))["quiet_hours"] == "absent"
+    # with bob's pace (20 hours), 8 quiet hours could hold an alert past the 24 it is sent for: absent
+    assert client.patch("/v1/me", json={"alerts_every_minutes": 1200}, headers=bob.headers).status_code == 200
+    assert bring(client, bob, document(night))["quiet_hours"] == "absent" and bobs() is None
+    client.patch("/v1/me", json={"alerts_every_minutes": 60}, headers=bob.headers)
+    assert bring(client, bob, document(night))["quiet_hours"] == "added" and bobs() == night
+    # his own stay
+    assert bring(client, bob, document({**night, "from": 22}))["quiet_hours"] == "kept" and bobs() == night

@@ -343,3 +343,56 @@ def test_a_viewing_goes_into_a_calendar_app(client, alice, bob, db_session, mark
     theirs = client.get(f"/v1/me/saved/{first}/viewing.ics", headers=bob.headers)
     assert theirs.status_code == 404 and "not among your saved listings" in theirs.json["detail"]
     assert client.get(f"/v1/me/saved/{first}/viewing.ics").status_code == 401
+
+
+def test_viewings_published_as_a_calendar_feed(client, alice, bob, db_session, market_ids):
+    soon, later, ruled_out, past, none = list(market_ids.values())[:5]
+    for listing_id in (soon, later, ruled_out, past, none):
+        put(client, alice, listing_id)
+    day = (datetime.now(UTC) + timedelta(days=3)).date()
+    for listing_id, at in ((later, "19:00"), (soon, "10:15"), (ruled_out, "12:00"), (past, "09:00")):
+        body = {"viewing": {"at": f"{day}T{at}", "time_zone": "UTC"}}
+        assert client.patch(f"/v1/me/saved/{listing_id}", json=body, headers=alice.headers).status_code == 200
+    client.patch(f"/v1/me/saved/{ruled_out}", json={"stage": "ruled_out"}, headers=alice.headers)
+    db_session.execute(  # a viewing of two months ago has left the feed
+        text("UPDATE saved_listings SET viewing_at = now() - interval '60 days' WHERE listing_id = :i"),
+        {"i": past},
+    )
+    assert client.get("/v1/me/saved/calendar", headers=alice.headers).json == {"url": None}
+
+    published = client.put("/v1/me/saved/calendar", headers=alice.headers)
+    assert published.status_code == 200
+    url = published.json["url"]
+    assert url.startswith("http://localhost/calendar/") and url.endswith(".ics")
+    assert client.put("/v1/me/saved/calendar", headers=alice.headers).json == {"url": url}  # kept
+    assert client.get("/v1/me/saved/calendar", headers=bob.headers).json == {"url": None}
+
+    feed = client.get(url.removeprefix("http://localhost"))  # no key: a calendar app sends none
+    assert feed.status_code == 200 and feed.mimetype == "text/calendar"
+    assert feed.headers["Cache-Control"] == "no-store" and feed.headers["X-Robots-Tag"] == "noindex"
+    lines = unfolded(feed.get_data(as_text=True))
+    assert "X-WR-CALNAME:nook viewings" in lines and "REFRESH-INTERVAL;VALUE=DURATION:PT1H" in lines
+    starts = [line.removeprefix("DTSTART:") for line in lines if line.startswith("DTSTART:")]
+    assert starts == [f"{day:%Y%m%d}T101500Z", f"{day:%Y%m%d}T190000Z"]  # soonest first; none ruled out
+    uids = [line.removeprefix("UID:") for line in lines if line.startswith("UID:")]
+    assert uids == [f"viewing-{alice.user.id}-{soon}@localhost", f"viewing-{alice.user.id}-{later}@localhost"]
+    # the same event the single file gives
+    single = unfolded(
+        client.get(f"/v1/me/saved/{soon}/viewing.ics", headers=alice.headers).get_data(as_text=True)
+    )
+    assert f"UID:{uids[0]}" in single
+
+    # cleared: gone from the feed at the next ask
+    client.patch(f"/v1/me/saved/{soon}", json={"viewing": None}, headers=alice.headers)
+    lines = unfolded(client.get(url.removeprefix("http://localhost")).get_data(as_text=True))
+    assert [line for line in lines if line.startswith("UID:")] == [f"UID:{uids[1]}"]
+
+    # stopped: the link is a 404 at once, and publishing again makes another
+    assert client.delete("/v1/me/saved/calendar", headers=alice.headers).status_code == 204
+    gone = client.get(url.removeprefix("http://localhost"))
+    assert gone.status_code == 404 and "No calendar is published" in gone.get_data(as_text=True)
+    again = client.put("/v1/me/saved/calendar", headers=alice.headers).json["url"]
+    assert again != url and client.get(again.removeprefix("http://localhost")).status_code == 200
+    for odd in ("/calendar/%00.ics", "/calendar/" + "a" * 65 + ".ics", "/calendar/x.ics"):
+        assert client.get(odd).status_code == 404
+    assert client.put("/v1/me/saved/calendar").status_code == 401

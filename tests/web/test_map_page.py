@@ -1188,6 +1188,26 @@ def test_save_a_listing_and_see_what_becomes_of_it(browser, site):
         assert name == f"viewing-{listing_id}.ics"
         assert ics.startswith("BEGIN:VCALENDAR\r\n") and "DURATION:PT30M" in ics
         assert browser.find_element(By.ID, "saved-status").text == ""
+        # all of them, as a feed a calendar app subscribes to; then not any more
+        start = browser.find_element(By.ID, "calendar-start")
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", start)
+        start.click()
+        feed = wait(browser).until(
+            lambda d: d.find_element(By.ID, "calendar-url").get_attribute("value") or None
+        )
+        assert not start.is_displayed() and browser.find_element(By.ID, "calendar-status").text.startswith(
+            "Published"
+        )
+        with urllib.request.urlopen(feed, timeout=10) as answer:
+            assert answer.headers["Content-Type"].startswith("text/calendar")
+            events = answer.read().decode()
+        assert events.count("BEGIN:VEVENT") == 1 and "UID:viewing-" in events
+        browser.find_element(By.ID, "calendar-stop").click()
+        wait(browser).until(lambda d: not d.find_element(By.ID, "calendar-url").is_displayed())
+        assert browser.find_element(By.ID, "calendar-start").is_displayed()
+        with pytest.raises(urllib.error.HTTPError) as stopped:
+            urllib.request.urlopen(feed, timeout=10)
+        assert stopped.value.code == 404
 
         # its price is cut: the saved list says so, by how much since it was saved
         with session_scope() as session:
