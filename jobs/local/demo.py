@@ -284,6 +284,9 @@ nook is running.
   alerts       http://127.0.0.1:{RECEIVER_PORT}/   (webhook messages for the demo user's region)
   saved        curl -s -X PUT {auth} {base}/v1/me/saved/LISTING_ID   (or "Save listing" on the map page;
                a saved flat's price cut, or its going, comes to the webhook too)
+  viewing      book one of a saved flat (reminded 3 hours before, on the webhook):
+               curl -s -X PATCH {auth} -H 'Content-Type: application/json' {base}/v1/me/saved/LISTING_ID \\
+                 -d '{{"viewing": {{"at": "YYYY-MM-DDT18:00", "time_zone": "America/Toronto"}}}}'
   email        alerts by email instead: tick "Email me my alerts" on the map page (or
                curl -s -X PUT {auth} {base}/v1/me/email-alerts); moto's SES keeps them:
                eval "$(make -s env)" && .venv/bin/flask mail outbox

@@ -1,5 +1,5 @@
-"""A local webhook receiver for the demo: prints each message (alerts, saved flats' news), keeps the
-last ones.
+"""A local webhook receiver for the demo: prints each message (alerts, saved flats' news, reminders of
+viewings), keeps the last ones.
 
 POST /hook   accepts a Slack-compatible message (what the notify job sends)
 GET  /       the last 50 messages as JSON
@@ -16,17 +16,24 @@ from typing import Any
 from jobs.local.json_http import JsonHandler, serve_in_thread
 
 
+def _line(kind: str, item: dict[str, Any]) -> str:
+    if kind == "viewings":  # a reminder: when the viewing is, on its clock
+        return f"           viewing {item.get('local_time')} ({item.get('time_zone')})  {item.get('url')}"
+    tag = item.get("label") or item.get("news")
+    label = f" ({tag})" if tag else ""
+    price = item.get("price")
+    return f"           {f'${price:,}' if isinstance(price, int) else '?'}{label}  {item.get('url')}"
+
+
 def _summary(message: dict[str, Any]) -> str:
     nook = message.get("nook") or {}
-    # region alerts (their price rank), or saved flats' news (a price cut, gone)
-    items = nook.get("notifications") or nook.get("saved") or []
     lines = [f"webhook <- {message.get('text', '(no text)')}"]
-    for item in items[:5]:
-        tag = item.get("label") or item.get("news")
-        label = f" ({tag})" if tag else ""
-        lines.append(f"           ${item.get('price'):,}{label}  {item.get('url')}")
-    if len(items) > 5:
-        lines.append(f"           ... and {len(items) - 5} more")
+    # reminders of viewings, region alerts (their price rank), saved flats' news (a price cut, gone)
+    for kind in ("viewings", "notifications", "saved"):
+        items = nook.get(kind) or []
+        lines += [_line(kind, item) for item in items[:5]]
+        if len(items) > 5:
+            lines.append(f"           ... and {len(items) - 5} more")
     return "\n".join(lines)
 
 

@@ -318,3 +318,24 @@ def test_nothing_goes_within_a_users_quiet_hours_on_their_clock(committed, mail,
     assert notify.notify_all(NOW + timedelta(days=1), poster)["users"] == 0
     assert notify.notify_all(NOW + timedelta(days=1, hours=5), poster)["sent"] == 1
     assert len(outbox("day@example.com")) == 1
+
+
+def test_a_viewing_is_reminded_by_email_with_the_address_escaped(committed, mail, poster):
+    (flat,) = seed_saved(None, [2500], email="viewer-mail@example.com")
+    with session_scope() as session:
+        user = session.scalar(select(User).where(User.email == "viewer-mail@example.com"))
+        user.email_alerts = True
+        saved = session.get(SavedListing, (user.id, flat))
+        saved.stage, saved.viewing_time_zone = "viewing", "America/Toronto"
+        saved.viewing_at = NOW + timedelta(hours=1, minutes=30)
+        session.get(Listing, flat).address = "12 <Queen> St & Bay"
+
+    result = notify.notify_all(NOW, poster)
+    assert result["viewings"] == {"users": 1, "sent": 1, "failed": 0}
+    (letter,) = outbox("viewer-mail@example.com")
+    assert letter["Subject"] == "Your viewing today at 08:30"  # NOW is 07:00 in Toronto
+    text, html = parts(letter)
+    assert "Viewing today at 08:30: Flat 0\n$2,500 · 1 bd · 1 ba\nAt 12 <Queen> St & Bay\n" in text
+    assert "At 12 &lt;Queen&gt; St &amp; Bay" in html and "<strong>Viewing today at 08:30:</strong>" in html
+    assert notify.notify_all(NOW + timedelta(minutes=5), poster)["viewings"]["sent"] == 0
+    assert len(outbox("viewer-mail@example.com")) == 1
