@@ -3,7 +3,8 @@ job's message to the saver, NOOK_VIEWING_REMINDER_HOURS before each viewing, onc
 
 A reminder is not held back by the saver's pace (it is the message they asked for, at a time of their
 choosing, and a digest a day would bring it after the viewing): a held-back user gets a message of their
-reminders alone, and their alerts wait for their pace. Quiet hours hold reminders back like any message.
+reminders alone, and their alerts wait for their pace. Quiet hours hold reminders back like any message;
+a viewing within them is reminded before they begin (models.saved.viewing_condition).
 """
 
 from __future__ import annotations
@@ -32,9 +33,13 @@ def viewings_due(user_id: int | None, now: datetime) -> Select:
     """The saved flats of a user (None: of everyone) whose viewing is to be reminded now, with the
     viewing's time and now on the clock it was booked on (`local`, `local_now`)."""
     local_now = func.timezone(SavedListing.viewing_time_zone, literal(now, DateTime(timezone=True)))
-    return saved_flats(
-        user_id, SavedListing, Listing, viewing_local().label("local"), local_now.label("local_now")
-    ).where(viewing_condition(now, _lead()))
+    return (
+        saved_flats(
+            user_id, SavedListing, Listing, viewing_local().label("local"), local_now.label("local_now")
+        )
+        .join(User, User.id == SavedListing.user_id)
+        .where(viewing_condition(now, _lead()))
+    )
 
 
 def lock_viewings(session: Session, user_id: int, now: datetime) -> list[Row]:
@@ -54,7 +59,6 @@ def users_with_viewings(session: Session, now: datetime, reachable: Any) -> list
     query = (
         viewings_due(None, now)
         .with_only_columns(SavedListing.user_id)
-        .join(User, User.id == SavedListing.user_id)
         .where(reachable, ~quiet_now(now))
         .distinct()
         .order_by(SavedListing.user_id)

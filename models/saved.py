@@ -15,8 +15,9 @@ left unsaid, as an alert that old expires, and so is news of a flat its saver ru
 put back in the running, it is told where the flat stands then.
 
 A viewing booked of a saved flat (its time, on the clock of the time zone it was booked on) is reminded
-NOOK_VIEWING_REMINDER_HOURS before it, once a time: a viewing moved is reminded again. A reminder not
-sent before the viewing starts (the webhook down, or the saver's quiet hours) is left unsaid.
+NOOK_VIEWING_REMINDER_HOURS before it, once a time: a viewing moved is reminded again; one within the
+saver's quiet hours, that long before they begin. A reminder not sent before the viewing starts (the
+webhook down meanwhile) is left unsaid.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from sqlalchemy.sql import ColumnElement
 from models.explain import GONE
 from models.listing import Listing, kept_flats
 from models.matching import MAX_ALERTED_CUT
-from models.user import SavedListing, User
+from models.user import SavedListing, User, quiet_began, quiet_now
 
 MAX_SAVED = 500
 
@@ -127,13 +128,16 @@ def _due(now: datetime) -> ColumnElement[bool]:
 
 
 def viewing_condition(now: datetime, lead: timedelta) -> ColumnElement[bool]:
-    """Whether a saved flat's viewing is to be reminded at `now`: booked (its stage "viewing") within
-    `lead` from now, not yet reminded of at that time."""
+    """Whether a saved flat's viewing is to be reminded at `now` (of a query joining its saver, `User`):
+    booked (its stage "viewing") within `lead` from now, or within the saver's quiet hours that begin
+    within `lead` from now (a viewing at 07:30, quiet until 08:00, is reminded the evening before), and
+    not yet reminded of at that time."""
+    at = SavedListing.viewing_at
     return and_(
         SavedListing.stage == "viewing",
-        SavedListing.viewing_at > now,
-        SavedListing.viewing_at <= now + lead,
-        SavedListing.viewing_told_at.is_distinct_from(SavedListing.viewing_at),
+        at > now,
+        or_(at <= now + lead, and_(quiet_now(at), quiet_began(at) <= now + lead)),
+        SavedListing.viewing_told_at.is_distinct_from(at),
         _due(now),
     )
 

@@ -201,14 +201,19 @@ def known_time_zones(session: Session, names: set[str]) -> set[str]:
     return set(session.scalars(known, {"names": list(names)}))
 
 
-def _local_now(now: datetime) -> ColumnElement[datetime]:
-    """The time `now` is on the user's clock (a timestamp without a zone), in SQL."""
-    return func.timezone(User.quiet_time_zone, literal(now, DateTime(timezone=True)))
+def _instant(at: datetime | ColumnElement[datetime]) -> ColumnElement[datetime]:
+    return literal(at, DateTime(timezone=True)) if isinstance(at, datetime) else at
 
 
-def quiet_now(now: datetime) -> ColumnElement[bool]:
-    """Whether it is within the user's quiet hours at `now` (never, for a user who has none), in SQL."""
-    hour = func.extract("hour", _local_now(now))
+def _local(at: datetime | ColumnElement[datetime]) -> ColumnElement[datetime]:
+    """The time `at` is on the user's clock (a timestamp without a zone), in SQL."""
+    return func.timezone(User.quiet_time_zone, _instant(at))
+
+
+def quiet_now(now: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
+    """Whether it is within the user's quiet hours at `now` (a time, or one in SQL; never, for a user who
+    has none), in SQL."""
+    hour = func.extract("hour", _local(now))
     same_day = and_(User.quiet_from < User.quiet_until, hour >= User.quiet_from, hour < User.quiet_until)
     overnight = and_(
         User.quiet_from > User.quiet_until, or_(hour >= User.quiet_from, hour < User.quiet_until)
@@ -218,13 +223,24 @@ def quiet_now(now: datetime) -> ColumnElement[bool]:
 
 def quiet_ends(now: datetime) -> ColumnElement[datetime]:
     """When the user's quiet hours that hold at `now` end (the next quiet_until o'clock), in SQL."""
-    local = _local_now(now)
+    local = _local(now)
     day = func.date_trunc("day", local) + func.make_interval(0, 0, 0, 0, User.quiet_until)
     later = case(
         (func.extract("hour", local) >= User.quiet_until, text("interval '1 day'")),
         else_=text("interval '0'"),
     )
     return func.timezone(User.quiet_time_zone, day + later)
+
+
+def quiet_began(at: ColumnElement[datetime]) -> ColumnElement[datetime]:
+    """When the user's quiet hours that hold at `at` began (the last quiet_from o'clock), in SQL."""
+    local = _local(at)
+    day = func.date_trunc("day", local) + func.make_interval(0, 0, 0, 0, User.quiet_from)
+    earlier = case(
+        (func.extract("hour", local) < User.quiet_from, text("interval '1 day'")),
+        else_=text("interval '0'"),
+    )
+    return func.timezone(User.quiet_time_zone, day - earlier)
 
 
 def unsubscribe_link(user: User, public_url: str) -> str:

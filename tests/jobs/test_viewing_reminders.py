@@ -159,3 +159,23 @@ def test_a_reminder_says_the_day_as_the_saver_would():
     assert when(datetime(2026, 12, 2, 23, 0), now) == "today at 23:00"
     assert when(datetime(2026, 12, 3, 9, 30), now) == "tomorrow at 09:30"
     assert when(datetime(2026, 12, 5, 18, 0), now) == "on Saturday 5 December at 18:00"
+
+
+def test_a_viewing_within_quiet_hours_is_reminded_before_they_begin(
+    committed, receiver, poster, private_webhooks_allowed
+):
+    early, late = seed_saved(receiver.hook_url, [2000, 2100])
+    set_user(quiet_from=22, quiet_until=8, quiet_time_zone="Europe/Berlin")  # 21:00-07:00 UTC
+    tomorrow = NOW.replace(hour=0) + timedelta(days=1)
+    book(early, tomorrow + timedelta(hours=6, minutes=30))  # 07:30 in Berlin, within the quiet hours
+    book(late, tomorrow + timedelta(hours=7, minutes=15))  # 08:15: reminded as they end, an hour before
+
+    assert notify.notify_all(NOW + timedelta(hours=5), poster)["viewings"]["users"] == 0  # 18:00 Berlin
+    evening = notify.notify_all(NOW + timedelta(hours=6, minutes=30), poster)  # 19:30: within 3 h of 22:00
+    assert evening["viewings"] == {"users": 1, "sent": 1, "failed": 0}
+    assert receiver.delivered[-1].json()["text"] == "Your viewing tomorrow at 07:30"
+    assert notify.notify_all(NOW + timedelta(hours=10), poster)["viewings"]["users"] == 0  # 23:00: quiet
+    morning = notify.notify_all(tomorrow + timedelta(hours=7), poster)  # 08:00, the quiet hours over
+    assert morning["viewings"]["sent"] == 1
+    assert receiver.delivered[-1].json()["text"] == "Your viewing today at 08:15"
+    assert reminded(early) is not None and len(receiver.delivered) == 2
