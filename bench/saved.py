@@ -1,9 +1,10 @@
-"""Saved listings at scale: the notify run's search for saved flats with news, one user's news batch, and
-GET /v1/me/saved for a user with the most saved listings, in a scratch database.
+"""Saved listings at scale: the notify run's searches for saved flats with news and viewings to remind,
+one user's batch of each, and GET /v1/me/saved for a user with the most saved listings, in a scratch
+database.
 
 `python -m bench.saved [--listings 100000] [--users 2000] [--saved 100]`: every user saves `--saved`
 listings (one saves 500, the most kept); 2% of the saved flats have news (half a cut, half gone) and some
-saved listings were later found to be copies.
+saved listings were later found to be copies; 5% of the saved flats have a viewing booked.
 """
 
 from __future__ import annotations
@@ -54,6 +55,18 @@ def load(listings: int, users: int, saved: int) -> tuple[int, str]:
         session.execute(text("UPDATE listings SET price = price * 0.95 WHERE id % 100 = 1"))
         session.execute(text("UPDATE listings SET status = 'delisted' WHERE id % 100 = 2"))
         session.execute(text("UPDATE listings SET canonical_id = id + 1 WHERE id % 100 = 3"))
+        # viewings: 5% of the saved flats booked over the next ten days (some in the saver's quiet hours)
+        session.execute(
+            text("""UPDATE saved_listings SET stage = 'viewing', viewing_time_zone = 'America/Toronto',
+                           viewing_at = now() + ((listing_id * 37 + user_id) % 14400 || ' minutes')::interval
+                    WHERE (listing_id + user_id) % 20 = 0"""),
+        )
+        session.execute(
+            text(
+                "UPDATE users SET quiet_from = 22, quiet_until = 7, quiet_time_zone = 'America/Toronto'"
+                " WHERE id % 2 = 0"
+            )
+        )
         session.execute(text("ANALYZE"))
     return heavy.id, key
 
@@ -84,6 +97,7 @@ def main() -> None:
 
     from app import create_app
     from jobs import notify
+    from jobs.viewings import lock_viewings, users_with_viewings
     from models.session import session_scope
     from models.user import SavedListing
 
@@ -92,6 +106,8 @@ def main() -> None:
         rows = session.scalar(select(func.count()).select_from(SavedListing))
         with_news = len(notify.users_with_saved_news(session, now, channels))
         due = session.execute(notify.saved_news_due(heavy_id, now)).all()
+        booked = session.scalar(select(func.count()).where(SavedListing.viewing_at.is_not(None)))
+        reminding = len(users_with_viewings(session, now, channels.reachable()))
 
     def scan() -> None:
         with session_scope() as session:
@@ -105,18 +121,30 @@ def main() -> None:
     client = create_app().test_client()
     headers = {"Authorization": f"Bearer {key}"}
 
+    def viewing_scan() -> None:
+        with session_scope() as session:
+            users_with_viewings(session, now, channels.reachable())
+
+    def viewing_batch() -> None:  # the reminders a message takes for the heaviest user, locked, rolled back
+        with session_scope() as session:
+            lock_viewings(session, heavy_id, now)
+            session.rollback()
+
     def page() -> None:
         response = client.get("/v1/me/saved", query_string={"limit": 100}, headers=headers)
         assert response.status_code == 200 and len(response.json["items"]) == 100
 
-    for function in (scan, batch, page):
+    functions = (scan, batch, viewing_scan, viewing_batch, page)
+    for function in functions:
         function()  # warm
     figures = [
         {"what": "users with saved news (the notify run's search)", "p50 ms": 0.0, "max ms": 0.0},
         {"what": "one user's news batch, read and locked (500 saved)", "p50 ms": 0.0, "max ms": 0.0},
+        {"what": "users with a viewing to remind (the notify run's search)", "p50 ms": 0.0, "max ms": 0.0},
+        {"what": "one user's reminders, read and locked (500 saved)", "p50 ms": 0.0, "max ms": 0.0},
         {"what": "GET /v1/me/saved?limit=100 (500 saved)", "p50 ms": 0.0, "max ms": 0.0},
     ]
-    for row, function in zip(figures, (scan, batch, page), strict=True):
+    for row, function in zip(figures, functions, strict=True):
         median, worst = timed(function, args.rounds)
         row["p50 ms"], row["max ms"] = f"{median:.1f}", f"{worst:.1f}"
         print(row, flush=True)
@@ -124,8 +152,9 @@ def main() -> None:
         f"`python -m bench.saved --listings {args.listings} --users {args.users} --saved {args.saved}` — "
         f"{args.listings:,} listings, {args.users:,} users with webhooks, {rows:,} saved listings (one user "
         f"500); {with_news:,} users have news due (1% of the listings cut by 5%, 1% taken down, 1% found to "
-        f"be copies), the heaviest {len(due)} items. {args.rounds} rounds each, after one to warm.\n\n"
-        + table(figures)
+        f"be copies), the heaviest {len(due)} items; {booked:,} viewings booked over the next ten days "
+        f"(half the users with quiet hours), {reminding:,} users with one to remind. {args.rounds} rounds "
+        "each, after one to warm.\n\n" + table(figures)
     )
     write_section("saved", body)
 

@@ -74,7 +74,7 @@ from models.mail import Letter, Mailer, MailNotSent
 from models.matching import READY, withdraw_alerts
 from models.price_rank import PriceRank
 from models.region import Notification, Region
-from models.saved import news_condition, saved_flats
+from models.saved import may_have_news, news_condition, saved_flats
 from models.session import session_scope
 from models.settings import get_settings
 from models.user import SavedListing, User, paced_until, quiet_now, unsubscribe_link
@@ -301,10 +301,11 @@ def _post(poster: WebhookPoster, user: User, message: Message, key: str, budget:
     return Posted(f"webhook answered HTTP {answer.status}{redirect}", wait)
 
 
-def saved_news_due(user_id: int | None, now: datetime) -> Select:
-    """The saved flats of a user (None: of everyone) with news due now."""
+def saved_news_due(user_id: int | None, now: datetime, once: bool = True) -> Select:
+    """The saved flats of a user (None: of everyone) with news due now (`once`: see saved_flats)."""
     share = get_settings().price_cut_alert_percent / 100
-    return saved_flats(user_id, SavedListing, Listing).where(news_condition(now, cutoff(now), share))
+    query = saved_flats(user_id, SavedListing, Listing, once=once)
+    return query.where(news_condition(now, cutoff(now), share))
 
 
 def saved_news(saved: SavedListing, listing: Listing) -> str:
@@ -468,9 +469,12 @@ def users_with_due_alerts(session: Session, now: datetime, channels: Channels) -
 
 
 def users_with_saved_news(session: Session, now: datetime, channels: Channels) -> list[int]:
-    """Users a message can reach, and whose pace lets one go, with news of their saved flats due."""
+    """Users a message can reach, and whose pace lets one go, with news of their saved flats due; read
+    from the saved listings of flats that changed, each row (a flat saved twice through copies may name
+    a user whose news the first saved has not: their turn then finds none)."""
     query = (
-        saved_news_due(None, now)
+        saved_news_due(None, now, once=False)
+        .where(may_have_news(cutoff(now)))
         .with_only_columns(SavedListing.user_id)
         .join(User, User.id == SavedListing.user_id)
         .where(channels.reachable(), at_pace(now))

@@ -29,13 +29,19 @@ def _lead() -> timedelta:
     return timedelta(hours=get_settings().viewing_reminder_hours)
 
 
-def viewings_due(user_id: int | None, now: datetime) -> Select:
+def viewings_due(user_id: int | None, now: datetime, once: bool = True) -> Select:
     """The saved flats of a user (None: of everyone) whose viewing is to be reminded now, with the
-    viewing's time and now on the clock it was booked on (`local`, `local_now`)."""
+    viewing's time and now on the clock it was booked on (`local`, `local_now`; `once`: see
+    saved_flats)."""
     local_now = func.timezone(SavedListing.viewing_time_zone, literal(now, DateTime(timezone=True)))
     return (
         saved_flats(
-            user_id, SavedListing, Listing, viewing_local().label("local"), local_now.label("local_now")
+            user_id,
+            SavedListing,
+            Listing,
+            viewing_local().label("local"),
+            local_now.label("local_now"),
+            once=once,
         )
         .join(User, User.id == SavedListing.user_id)
         .where(viewing_condition(now, _lead()))
@@ -55,9 +61,9 @@ def lock_viewings(session: Session, user_id: int, now: datetime) -> list[Row]:
 
 def users_with_viewings(session: Session, now: datetime, reachable: Any) -> list[int]:
     """Users a message can reach (`reachable`, in SQL), not within their quiet hours, with a viewing to
-    be reminded of now, whatever their pace."""
+    be reminded of now, whatever their pace (each saved listing read: see users_with_saved_news)."""
     query = (
-        viewings_due(None, now)
+        viewings_due(None, now, once=False)
         .with_only_columns(SavedListing.user_id)
         .where(reachable, ~quiet_now(now))
         .distinct()

@@ -222,16 +222,18 @@ _KEPT = aliased(Listing, name="kept_listing")
 _KEPT_FLAT = func.coalesce(_KEPT.canonical_id, _KEPT.id)
 
 
-def kept_flats(kept: Any, kept_at: str, user_id: int | None, *columns: Any) -> Select:
+def kept_flats(kept: Any, kept_at: str, user_id: int | None, *columns: Any, once: bool = True) -> Select:
     """A user's (None: every user's) rows of `kept` (SavedListing, HiddenListing) joined to the flats
     they stand for now (`Listing`, with its `PriceRank` if any), selecting `columns`; a flat kept twice,
-    through copies, once: as first kept (`kept_at`, the rows' time)."""
+    through copies, once: as first kept (`kept_at`, the rows' time), unless `once` is false (every row:
+    asking it of each row is a hash of the user's rows, cheap for one user, and for every user an index
+    walk of all the user's rows for each)."""
     query = (
         select(*columns)
         .select_from(kept)
         .join(_KEPT, _KEPT.id == kept.listing_id)
         .join(Listing, Listing.id == _KEPT_FLAT)
         .outerjoin(PriceRank, PriceRank.listing_id == Listing.id)
-        .where(~kept_before(kept, _KEPT_FLAT, kept_at))
     )
+    query = query.where(~kept_before(kept, _KEPT_FLAT, kept_at)) if once else query
     return query if user_id is None else query.where(kept.user_id == user_id)

@@ -117,6 +117,22 @@ def test_two_saved_listings_found_to_be_one_flat_are_listed_once(client, alice, 
     assert listed(client, alice) == [] and db_session.scalars(select(SavedListing.listing_id)).all() == []
 
 
+def test_a_copy_saved_before_its_flat_stands_for_it_once(client, alice, db_session, market_ids):
+    flat, copy, other_copy = list(market_ids.values())[:3]
+    first = put(client, alice, copy).json  # saved first, found later to copy the flat saved after it
+    for listing_id in (flat, other_copy):
+        assert put(client, alice, listing_id).status_code == 201
+    db_session.execute(
+        text("UPDATE saved_listings SET saved_at = saved_at + interval '1 hour' WHERE listing_id <> :i"),
+        {"i": copy},
+    )
+    set_listing(db_session, copy, canonical_id=flat)
+    set_listing(db_session, other_copy, canonical_id=flat)
+    [item] = listed(client, alice)
+    assert item["listing"]["id"] == flat and item["saved_price"] == first["saved_price"]  # as first saved
+    assert item["saved_at"] == first["saved_at"]
+
+
 def test_newest_first_in_pages(client, alice, db_session, market_ids):
     ids = list(market_ids.values())[:7]
     for listing_id in ids:
