@@ -1006,8 +1006,9 @@
       if (token !== state.savedToken) return; // a newer load started (a save, a removal)
       state.saved = new Map(items.map((saved) => [saved.listing.id, saved]));
       syncSaveButtons();
-      // not while a note is being written: the next load shows the list
-      if ($("saved-list").contains(document.activeElement) && document.activeElement.matches("input.note")) return;
+      // not while a note or a viewing's time is being written: the next load shows the list
+      const writing = document.activeElement && document.activeElement.matches("input.note, input.viewing");
+      if (writing && $("saved-list").contains(document.activeElement)) return;
       // nor when nothing changed: a list built anew under the pointer loses a press on its buttons, and a
       // test's hold of a note field (it was not interactable)
       const shown = JSON.stringify(items);

@@ -1139,6 +1139,17 @@ def test_save_a_listing_and_see_what_becomes_of_it(browser, site):
             and not browser.find_element(By.CSS_SELECTOR, f"{row} button.calendar").is_displayed()
         )
         day = (datetime.now(UTC) + timedelta(days=5)).date()
+        # while its time is being picked, the list's polls leave the line be (built anew, the picker goes)
+        browser.find_element(By.CSS_SELECTOR, f"{row} input.viewing").click()
+        browser.execute_script(f"document.querySelector('{row}').dataset.probe = 'picking'")
+        with session_scope() as session:
+            session.execute(text("UPDATE listings SET title = 'Renamed' WHERE id = :i"), {"i": listing_id})
+        time.sleep(2.5)  # two polls find the list changed (ALERT_POLL_SECONDS 1)
+        assert browser.find_element(By.CSS_SELECTOR, row).get_attribute("data-probe") == "picking"
+        browser.execute_script("document.activeElement.blur()")  # left: the next poll builds the list anew
+        wait(browser).until(
+            lambda d: d.find_element(By.CSS_SELECTOR, row).get_attribute("data-probe") is None
+        )
 
         def book(value: str) -> None:
             browser.execute_script(
