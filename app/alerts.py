@@ -192,17 +192,22 @@ def user_quiet_hours(user: User) -> dict[str, Any] | None:
     return {"from_": user.quiet_from, "until": user.quiet_until, "time_zone": user.quiet_time_zone}
 
 
+def require_time_zone(name: str, field: str) -> None:
+    """422 naming the body's `field` (quiet_hours.time_zone) for a time zone PostgreSQL does not know."""
+    if not known_time_zone(get_db(), name):
+        raise ApiError(
+            422,
+            f"{field}: not a time zone nook knows (an IANA name: America/Toronto, Europe/Paris)",
+            field=f"json.{field}",
+        )
+
+
 def set_quiet_hours(user: User, quiet: dict[str, Any] | None) -> None:
     """Keep the user's quiet hours (None: none); 422 for a time zone PostgreSQL does not know."""
     if quiet is None:
         user.quiet_from = user.quiet_until = user.quiet_time_zone = None
         return
-    if not known_time_zone(get_db(), quiet["time_zone"]):
-        raise ApiError(
-            422,
-            "quiet_hours.time_zone: not a time zone nook knows (an IANA name: America/Toronto, Europe/Paris)",
-            field="json.quiet_hours.time_zone",
-        )
+    require_time_zone(quiet["time_zone"], "quiet_hours.time_zone")
     user.quiet_from, user.quiet_until, user.quiet_time_zone = (
         quiet["from_"],
         quiet["until"],

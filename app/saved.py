@@ -10,6 +10,7 @@ from flask import Response
 from sqlalchemy import DateTime, Select, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 
+from app.alerts import require_time_zone
 from app.api import Blueprint
 from app.auth import SECURITY, auth_required, current_user
 from app.db import get_db
@@ -31,7 +32,7 @@ from models.calendar import Viewing, calendar
 from models.explain import since_saved
 from models.listing import Listing, stands_for
 from models.saved import saved_flats, viewing_local
-from models.user import SavedListing, User, known_time_zone
+from models.user import SavedListing, User
 
 blp = Blueprint(
     "saved", __name__, url_prefix="/v1/me/saved", description="Your saved listings, and what became of them."
@@ -88,12 +89,7 @@ def _viewing_values(viewing: dict[str, Any] | None) -> dict[str, Any]:
         return {"viewing_at": None, "viewing_time_zone": None, "viewing_told_at": None}
     session = get_db()
     zone = viewing["time_zone"]
-    if not known_time_zone(session, zone):
-        raise ApiError(
-            422,
-            "viewing.time_zone: not a time zone nook knows (an IANA name: America/Toronto, Europe/Paris)",
-            field="json.viewing.time_zone",
-        )
+    require_time_zone(zone, "viewing.time_zone")
     at = viewing["at"]
     if at.tzinfo is None:  # a time on the clock of `zone`
         at = session.scalar(select(func.timezone(zone, literal(at, DateTime()))))

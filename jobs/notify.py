@@ -68,7 +68,7 @@ from jobs.messages import Entry, Message, Part, listing_on_nook, nook_page
 from jobs.runtime import budget_deadline, past, run_job
 from jobs.viewings import lock_viewings, reminders_data, reminders_key, reminders_part, users_with_viewings
 from jobs.webhook_post import NoAnswer, WebhookPoster
-from models.explain import last_change, listing_facts, since_saved
+from models.explain import last_change, priced_facts, since_saved
 from models.listing import Listing
 from models.mail import Letter, Mailer, MailNotSent
 from models.matching import READY, withdraw_alerts
@@ -121,17 +121,13 @@ def backoff(attempts: int) -> timedelta:
     return min(MAX_BACKOFF, timedelta(minutes=2 ** max(0, attempts - 1)))
 
 
-def _facts(listing: Listing) -> str:
-    return f"${listing.price:,} · {listing_facts(listing)}"
-
-
 def _entry(notification: Notification, listing: Listing, region: Region, rank: PriceRank | None) -> Entry:
     lines = [rank.explain(listing)] if rank is not None and listing.price is not None else []
     change = _change(listing)
     if change is not None and change["percent"] < 0:  # a cut can be what brought it into the budget
         lines.append(change["words"])
     heading = "Price cut" if notification.reason == "price_cut" else None
-    entry = Entry(listing.title or "Listing", listing.url, heading, _facts(listing), region.name, lines)
+    entry = Entry(listing.title or "Listing", listing.url, heading, priced_facts(listing), region.name, lines)
     entry.on_nook = listing_on_nook(listing.id)
     return entry
 
@@ -336,7 +332,7 @@ def saved_part(rows: list[tuple[SavedListing, Listing]]) -> Part:
         entry.on_nook = listing_on_nook(listing.id)
         if kind != "gone":
             entry.heading = "Price cut" if kind == "price_cut" else "Back on the market"
-            entry.facts = _facts(listing)
+            entry.facts = priced_facts(listing)
         entries.append(entry)
     more = _more(entries, len(rows), "of your saved listings, on nook's saved list")
     return Part(f"{' and '.join(news)} among your saved listings", entries, **more)

@@ -16,7 +16,7 @@ from sqlalchemy import DateTime, Row, Select, func, literal
 from sqlalchemy.orm import Session
 
 from jobs.messages import Entry, Part, listing_on_nook
-from models.explain import listing_facts
+from models.explain import priced_facts
 from models.listing import Listing
 from models.saved import saved_flats, viewing_condition, viewing_local
 from models.settings import get_settings
@@ -85,7 +85,7 @@ def _entry(saved: SavedListing, listing: Listing, local: datetime, local_now: da
     if listing.status != "active":
         lines.append("It is no longer listed: check the viewing is still on.")
     heading = f"Viewing {when(local, local_now)}"
-    facts = f"${listing.price:,} · {listing_facts(listing)}" if listing.status == "active" else None
+    facts = priced_facts(listing) if listing.status == "active" else None
     entry = Entry(listing.title or "Listing", listing.url, heading, facts, lines=lines, note=saved.note)
     entry.on_nook = listing_on_nook(listing.id)
     return entry

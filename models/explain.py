@@ -100,6 +100,11 @@ def explain_listing(listing: Any, p25: float, p75: float, label: str | None) -> 
     )
 
 
+def priced_facts(listing: Any) -> str:
+    """ "$2,375 · 2 bd · 1 ba" : a message's line of a listing's price and facts."""
+    return f"${listing.price:,} · {listing_facts(listing)}"
+
+
 def listing_facts(listing: Any, kind: bool = False) -> str:
     """ "2 bd · 1 ba · 600 sqft" from what the listing says (with `kind`: its unit type and whether it is
     furnished, when it says)."""
