@@ -128,6 +128,7 @@ def _me() -> dict[str, Any]:
         "pending_email_until": until if waiting else None,
         "place": user_place(user),
         "quiet_hours": user_quiet_hours(user),
+        "viewing_reminder_minutes": reminder_minutes(user),
     }
 
 
@@ -185,6 +186,13 @@ def check_hold(user: User, body: dict[str, Any]) -> None:
     )
 
 
+def reminder_minutes(user: User) -> int:
+    """How long before a viewing the user is reminded of it, in minutes: theirs, or the operator's."""
+    if user.viewing_reminder_minutes is not None:
+        return user.viewing_reminder_minutes
+    return round(get_settings().viewing_reminder_hours * 60)
+
+
 def user_quiet_hours(user: User) -> dict[str, Any] | None:
     """The user's quiet hours as the API gives them (None: none)."""
     if user.quiet_from is None:
@@ -227,7 +235,8 @@ def set_quiet_hours(user: User, quiet: dict[str, Any] | None) -> None:
 )
 def change_me(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
     """Change your address (`email`; 409 if another account has it), your `place` (null: none), your
-    `quiet_hours` (null: none) or how your alerts come:
+    `quiet_hours` (null: none), how long before a viewing you are reminded of it
+    (`viewing_reminder_minutes`; null: this nook's lead) or how your alerts come:
     `alerts_every_minutes` sends what is due at most that often (0: as they come; 60: an hour's at most
     once an hour; up to 1440, a day's). Where this nook sends email, a new address is confirmed from
     there: the answer is a 202, a link goes to it, and the address changes when it is opened (within a
@@ -241,6 +250,8 @@ def change_me(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
         user.place_lat, user.place_lon = place.get("latitude"), place.get("longitude")
     if "quiet_hours" in body:
         set_quiet_hours(current_user(), body["quiet_hours"])
+    if "viewing_reminder_minutes" in body:
+        current_user().viewing_reminder_minutes = body["viewing_reminder_minutes"]
     status = 200
     if "email" in body:
         user = current_user()

@@ -40,7 +40,14 @@ from models.listing import Listing, kept_flats
 from models.normalize import text_fault
 from models.region import Region
 from models.saved import MAX_NOTE, MAX_SAVED
-from models.user import SAVED_STAGES, HiddenListing, SavedListing, User, known_time_zones
+from models.user import (
+    MAX_REMINDER_MINUTES,
+    SAVED_STAGES,
+    HiddenListing,
+    SavedListing,
+    User,
+    known_time_zones,
+)
 
 blp = Blueprint("imports", __name__, url_prefix="/v1", description="Your data, brought back.")
 
@@ -332,6 +339,18 @@ def import_quiet_hours(user: User, account: dict[str, Any]) -> str:
     return "added"
 
 
+def import_viewing_reminder(user: User, account: dict[str, Any]) -> str:
+    """The document's lead of viewing reminders, if the account chose none: "added", "kept" (the
+    account's) or "absent" (the document chose none PATCH /v1/me would take)."""
+    minutes = account.get("viewing_reminder_minutes")
+    if type(minutes) is not int or not 0 <= minutes <= MAX_REMINDER_MINUTES:
+        return "absent"
+    if user.viewing_reminder_minutes is not None:
+        return "kept"
+    user.viewing_reminder_minutes = minutes
+    return "added"
+
+
 def import_place(user: User, account: dict[str, Any]) -> str:
     """The document's place, if the account has none: "added", "kept" (the account's) or "absent" (none
     PATCH /v1/me would take)."""
@@ -356,6 +375,7 @@ def import_document(
     hidden = import_kept(session, user.id, document["hidden"], HiddenListing, MAX_HIDDEN, _hidden_row)
     place = import_place(user, document["account"])
     quiet_hours = import_quiet_hours(user, document["account"])
+    viewing_reminder = import_viewing_reminder(user, document["account"])
     regions = import_regions(session, user.id, document["regions"], region_seconds)
     return {
         "regions": regions.as_dict(),
@@ -363,6 +383,7 @@ def import_document(
         "hidden": hidden.as_dict(),
         "place": place,
         "quiet_hours": quiet_hours,
+        "viewing_reminder": viewing_reminder,
         "complete": regions.complete,
     }
 
@@ -378,6 +399,8 @@ def summary(report: dict[str, Any]) -> Iterator[str]:
         for problem in part["problems"]:
             yield f"  {name}[{problem['item']}]: {problem['reason']}"
     yield f"place: {report['place']}"
+    yield f"quiet hours: {report['quiet_hours']}"
+    yield f"viewing reminder: {report['viewing_reminder']}"
 
 
 def document_sized(view: Callable[..., Any]) -> Callable[..., Any]:

@@ -157,8 +157,9 @@ def change(body: dict[str, Any], listing_id: int) -> dict[str, Any]:
     """Keep a note with a saved listing (the id it is listed with there), or clear it (null or empty);
     say where you are with it (`stage`: contacted, viewing, viewed, applied, ruled_out; null: just
     saved), dated when it changes. A flat ruled out stays on the list, and nook tells you no news of it
-    until you put it back. Book a viewing (`viewing`: when, on your clock) and nook reminds you
-    NOOK_VIEWING_REMINDER_HOURS before it while the stage is viewing."""
+    until you put it back. Book a viewing (`viewing`: when, on your clock) and nook reminds you of it
+    while the stage is viewing, as long before it as you chose (`viewing_reminder_minutes` of PATCH
+    /v1/me)."""
     user_id = current_user().id
     row = (
         get_db().execute(saved_query(user_id).where(stands_for(SavedListing.listing_id, listing_id))).first()

@@ -13,7 +13,7 @@ from models.normalize import MAX_SQFT, text_fault
 from models.price_rank import PRICE_LABELS
 from models.region import ALERT_CHANNELS, ALERT_REASONS, NOTIFICATION_STATUSES
 from models.saved import MAX_NOTE
-from models.user import MAX_ALERT_EVERY_MINUTES, SAVED_STAGES, checked_email
+from models.user import MAX_ALERT_EVERY_MINUTES, MAX_REMINDER_MINUTES, SAVED_STAGES, checked_email
 
 MAX_SIMILAR = 20  # similar listings /v1/listings/{id}/similar gives at most
 
@@ -639,7 +639,10 @@ class ImportDocument(ma.Schema):
         metadata={"description": f"{EXPORT_FORMAT}, as an export says"},
     )
     account = ma.fields.Dict(
-        load_default=dict, metadata={"description": "Its place is taken if you have none."}
+        load_default=dict,
+        metadata={
+            "description": "Its place, quiet hours and viewing reminders' lead are taken where you have none."
+        },
     )
     regions = ma.fields.List(ma.fields.Raw(), load_default=list)
     saved = ma.fields.List(ma.fields.Raw(), load_default=list)
@@ -664,24 +667,27 @@ class ImportPartSchema(ma.Schema):
     )
 
 
+def _outcome(description: str) -> ma.fields.String:
+    """What an import did with a setting of the account."""
+    return ma.fields.String(
+        required=True,
+        validate=validate.OneOf(("added", "kept", "absent")),
+        metadata={"description": description},
+    )
+
+
 class ImportReportSchema(ma.Schema):
     regions = ma.fields.Nested(ImportPartSchema, required=True)
     saved = ma.fields.Nested(ImportPartSchema, required=True)
     hidden = ma.fields.Nested(ImportPartSchema, required=True)
-    place = ma.fields.String(
-        required=True,
-        validate=validate.OneOf(("added", "kept", "absent")),
-        metadata={
-            "description": "added (you had none), kept (yours stays) or absent (the document has none)."
-        },
+    place = _outcome("added (you had none), kept (yours stays) or absent (the document has none).")
+    quiet_hours = _outcome(
+        "added (you had none), kept (yours stay) or absent (the document has none your pace would let you "
+        "have here)."
     )
-    quiet_hours = ma.fields.String(
-        required=True,
-        validate=validate.OneOf(("added", "kept", "absent")),
-        metadata={
-            "description": "added (you had none), kept (yours stay) or absent (the document has none your "
-            "pace would let you have here)."
-        },
+    viewing_reminder = _outcome(
+        "The lead of your viewings' reminders: added (you had not chosen one), kept (yours stays) or absent "
+        "(the document chose none)."
     )
     complete = ma.fields.Boolean(
         required=True,
@@ -863,6 +869,10 @@ class MeSchema(ma.Schema):
     quiet_hours = ma.fields.Nested(
         QuietHoursSchema, allow_none=True, required=True, metadata={"description": QUIET}
     )
+    viewing_reminder_minutes = ma.fields.Integer(
+        required=True,
+        metadata={"description": "How long before a viewing you booked you are reminded of it (0: never)."},
+    )
 
 
 class MeChange(StrictSchema):
@@ -883,6 +893,16 @@ class MeChange(StrictSchema):
     )
     place = ma.fields.Nested(PlaceSchema, allow_none=True, metadata={"description": PLACE})
     quiet_hours = ma.fields.Nested(QuietHoursSchema, allow_none=True, metadata={"description": QUIET})
+    viewing_reminder_minutes = ma.fields.Integer(
+        strict=True,
+        allow_none=True,
+        validate=validate.Range(0, MAX_REMINDER_MINUTES),
+        metadata={
+            "description": "How long before a viewing you booked you are reminded of it, in minutes: 0 "
+            f"never, up to {MAX_REMINDER_MINUTES} (two days); null: this nook's lead "
+            "(NOOK_VIEWING_REMINDER_HOURS). A reminder already sent is not sent again."
+        },
+    )
 
 
 class NewKeyBody(StrictSchema):

@@ -1,5 +1,6 @@
 """Reminders of the viewings renters booked of their saved flats (models.saved): a part of the notify
-job's message to the saver, NOOK_VIEWING_REMINDER_HOURS before each viewing, once a time.
+job's message to the saver, as long before each viewing as they chose (`viewing_reminder_minutes` of
+PATCH /v1/me; NOOK_VIEWING_REMINDER_HOURS unless they did), once a time.
 
 A reminder is not held back by the saver's pace (it is the message they asked for, at a time of their
 choosing, and a digest a day would bring it after the viewing): a held-back user gets a message of their

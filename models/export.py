@@ -100,6 +100,7 @@ def _account(user: User, base_url: str | None) -> dict[str, Any]:
             if user.quiet_from is not None
             else None
         ),
+        "viewing_reminder_minutes": user.viewing_reminder_minutes,
         "viewings_calendar": {
             "published": user.calendar_token is not None,
             "url": viewings_link(user.calendar_token, base_url) if user.calendar_token and base_url else None,

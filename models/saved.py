@@ -15,9 +15,9 @@ left unsaid, as an alert that old expires, and so is news of a flat its saver ru
 put back in the running, it is told where the flat stands then.
 
 A viewing booked of a saved flat (its time, on the clock of the time zone it was booked on) is reminded
-NOOK_VIEWING_REMINDER_HOURS before it, once a time: a viewing moved is reminded again; one within the
-saver's quiet hours, that long before they begin. A reminder not sent before the viewing starts (the
-webhook down meanwhile) is left unsaid.
+as long before it as its saver chose (NOOK_VIEWING_REMINDER_HOURS unless they did), once a time: a
+viewing moved is reminded again; one within the saver's quiet hours, that long before they begin. A
+reminder not sent before the viewing starts (the webhook down meanwhile) is left unsaid.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, func, literal, or_, select
+from sqlalchemy import DateTime, Select, and_, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import ColumnElement
 
@@ -151,16 +151,25 @@ def _due(now: datetime) -> ColumnElement[bool]:
     return or_(SavedListing.news_next_attempt_at.is_(None), SavedListing.news_next_attempt_at <= now)
 
 
-def viewing_condition(now: datetime, lead: timedelta) -> ColumnElement[bool]:
+def reminder_lead(default: timedelta) -> ColumnElement[Any]:
+    """How long before a viewing its saver is reminded (of a query joining them, `User`): their own lead,
+    or `default` (NOOK_VIEWING_REMINDER_HOURS), as an SQL interval (zero: never)."""
+    seconds = func.coalesce(User.viewing_reminder_minutes * 60, default.total_seconds())
+    return func.make_interval(0, 0, 0, 0, 0, 0, seconds)
+
+
+def viewing_condition(now: datetime, default_lead: timedelta) -> ColumnElement[bool]:
     """Whether a saved flat's viewing is to be reminded at `now` (of a query joining its saver, `User`):
-    booked (its stage "viewing") within `lead` from now, or within the saver's quiet hours that begin
-    within `lead` from now (a viewing at 07:30, quiet until 08:00, is reminded the evening before), and
-    not yet reminded of at that time."""
-    at = SavedListing.viewing_at
+    booked (its stage "viewing") within the saver's lead (reminder_lead) from now, or within their quiet
+    hours that begin within the lead from now (a viewing at 07:30, quiet until 08:00, is reminded the
+    evening before), and not yet reminded of at that time. A saver who wants no reminders has none."""
+    at, lead = SavedListing.viewing_at, reminder_lead(default_lead)
+    until = literal(now, DateTime(timezone=True)) + lead
     return and_(
         SavedListing.stage == "viewing",
         at > now,
-        or_(at <= now + lead, and_(quiet_now(at), quiet_began(at) <= now + lead)),
+        User.viewing_reminder_minutes.is_distinct_from(0),
+        or_(at <= until, and_(quiet_now(at), quiet_began(at) <= until)),
         SavedListing.viewing_told_at.is_distinct_from(at),
         _due(now),
     )

@@ -39,6 +39,9 @@ def hash_api_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+MAX_REMINDER_MINUTES = 2880  # a viewing is reminded two days before it at the earliest
+
+
 class User(Base):
     """A renter with an API key (stored hashed), and alerts by webhook or email."""
 
@@ -50,6 +53,9 @@ class User(Base):
             " AND (quiet_from IS NULL) = (quiet_time_zone IS NULL)"
             " AND quiet_from BETWEEN 0 AND 23 AND quiet_until BETWEEN 0 AND 23 AND quiet_from <> quiet_until",
             name="quiet_hours",
+        ),
+        CheckConstraint(
+            f"viewing_reminder_minutes BETWEEN 0 AND {MAX_REMINDER_MINUTES}", name="viewing_reminder_minutes"
         ),
     )
 
@@ -78,6 +84,9 @@ class User(Base):
     quiet_from: Mapped[int | None] = mapped_column(SmallInteger)
     quiet_until: Mapped[int | None] = mapped_column(SmallInteger)
     quiet_time_zone: Mapped[str | None] = mapped_column(String(64))
+    # how long before a viewing they booked the user is reminded of it, in minutes (0: never; None: the
+    # operator's NOOK_VIEWING_REMINDER_HOURS)
+    viewing_reminder_minutes: Mapped[int | None] = mapped_column(SmallInteger)
     created_at: Mapped[datetime] = created_at_column()
     # the key replaced last, when its owner asked for it to keep working a while (give_key), and until when
     old_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True)

@@ -1321,6 +1321,7 @@
       ? "The next message may go at " + new Date(me.next_alerts_at).toLocaleTimeString() + "."
       : "";
     showQuiet(me.quiet_hours);
+    showReminder(me);
     $("email-card").hidden = !me.email_available;
     $("email-address").textContent = me.email;
     $("email-alerts").checked = me.email_alerts;
@@ -1376,18 +1377,39 @@
   $("quiet-from").addEventListener("change", setQuiet);
   $("quiet-until").addEventListener("change", setQuiet);
 
-  $("alert-pace").addEventListener("change", async () => {
-    const pace = $("alert-pace");
-    pace.disabled = true;
-    try {
-      showDelivery(await api("/v1/me", { method: "PATCH", body: { alerts_every_minutes: Number(pace.value) } }));
-    } catch (error) {
-      showDelivery(await api("/v1/me"));
-      $("pace-status").textContent = error.message;
-    } finally {
-      pace.disabled = false;
+  // how long before a viewing its reminder comes (with the alerts, where they go)
+  function showReminder(me) {
+    const lead = $("viewing-reminder");
+    const minutes = String(me.viewing_reminder_minutes);
+    if (![...lead.options].some((option) => option.value === minutes)) {
+      lead.append(el("option", { value: minutes }, minutes + " minutes before"));
     }
-  });
+    lead.value = minutes;
+    $("viewing-reminder-status").textContent = me.viewing_reminder_minutes === 0
+      ? "No reminders: your calendar app's alarm can do it (Add to calendar)."
+      : me.alerts_to === null
+        ? "Reminders go where your alerts go: choose a webhook or email under Alerts."
+        : "";
+  }
+
+  // a select of /v1/me's: sent as the renter picks it, the card shown as nook has it after
+  function patchOnChange(id, statusId, bodyOf) {
+    $(id).addEventListener("change", async () => {
+      const select = $(id);
+      select.disabled = true;
+      try {
+        showDelivery(await api("/v1/me", { method: "PATCH", body: bodyOf(Number(select.value)) }));
+      } catch (error) {
+        if (error.status === 401) return signOut();
+        showDelivery(await api("/v1/me"));
+        $(statusId).textContent = error.message;
+      } finally {
+        select.disabled = false;
+      }
+    });
+  }
+  patchOnChange("viewing-reminder", "viewing-reminder-status", (minutes) => ({ viewing_reminder_minutes: minutes }));
+  patchOnChange("alert-pace", "pace-status", (minutes) => ({ alerts_every_minutes: minutes }));
 
   $("email-alerts").addEventListener("change", async () => {
     const box = $("email-alerts");

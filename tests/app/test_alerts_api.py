@@ -151,6 +151,7 @@ def test_me_and_webhook(client, alice):
         "pending_email_until": None,
         "place": None,
         "quiet_hours": None,
+        "viewing_reminder_minutes": 180,
     }
     ok = client.put("/v1/me/webhook", json={"url": "https://93.184.215.14/hooks/nook"}, headers=alice.headers)
     assert ok.status_code == 200 and ok.get_json()["webhook_url"] == "https://93.184.215.14/hooks/nook"
@@ -251,6 +252,33 @@ def test_a_user_names_hours_no_message_goes_on_their_clock(client, alice, bob, d
     assert client.get("/v1/me", headers=alice.headers).get_json()["quiet_hours"] == around
     cleared = client.patch("/v1/me", json={"quiet_hours": None}, headers=alice.headers).get_json()
     assert cleared["quiet_hours"] is None
+
+
+def test_a_user_chooses_how_long_before_a_viewing_they_are_reminded(client, alice, bob, setting):
+    setting("NOOK_VIEWING_REMINDER_HOURS", "1.5")
+
+    def lead(who) -> int:
+        return client.get("/v1/me", headers=who.headers).get_json()["viewing_reminder_minutes"]
+
+    assert lead(alice) == 90
+    changed = client.patch("/v1/me", json={"viewing_reminder_minutes": 1440}, headers=alice.headers)
+    assert changed.status_code == 200 and changed.get_json()["viewing_reminder_minutes"] == 1440
+    assert lead(bob) == 90
+    for wrong in (-1, 2881, 30.5, "an hour", True):
+        refused = client.patch("/v1/me", json={"viewing_reminder_minutes": wrong}, headers=alice.headers)
+        assert refused.status_code == 422, wrong
+        assert refused.get_json()["errors"][0]["field"] == "json.viewing_reminder_minutes", wrong
+    assert lead(alice) == 1440
+    # none at all; then this nook's lead again
+    assert (
+        client.patch("/v1/me", json={"viewing_reminder_minutes": 0}, headers=alice.headers).status_code == 200
+    )
+    assert lead(alice) == 0
+    assert (
+        client.patch("/v1/me", json={"viewing_reminder_minutes": None}, headers=alice.headers).status_code
+        == 200
+    )
+    assert lead(alice) == 90 and alice.user.viewing_reminder_minutes is None
 
 
 def test_a_pace_and_quiet_hours_together_hold_no_alert_past_its_age(client, alice, setting):

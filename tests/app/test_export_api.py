@@ -106,7 +106,10 @@ def test_an_export_holds_the_users_data_and_nobody_elses(client, alice, bob, db_
     assert client.put("/v1/me/saved/share", json={"notes": True}, headers=alice.headers).status_code == 200
     work = {"latitude": 43.6453, "longitude": -79.3806}
     assert client.patch("/v1/me", json={"place": work}, headers=alice.headers).status_code == 200
-    quiet = {"quiet_hours": {"from": 22, "until": 7, "time_zone": "America/Toronto"}}
+    quiet = {
+        "quiet_hours": {"from": 22, "until": 7, "time_zone": "America/Toronto"},
+        "viewing_reminder_minutes": 60,
+    }
     assert client.patch("/v1/me", json=quiet, headers=alice.headers).status_code == 200
     assert client.put("/v1/me/saved/calendar", headers=alice.headers).status_code == 200
 
@@ -124,6 +127,7 @@ def test_an_export_holds_the_users_data_and_nobody_elses(client, alice, bob, db_
     assert account["shortlist"]["url"].startswith("http://localhost/shortlist/")
     assert account["place"] == work
     assert account["quiet_hours"] == {"from": 22, "until": 7, "time_zone": "America/Toronto"}
+    assert account["viewing_reminder_minutes"] == 60
     assert account["viewings_calendar"]["published"]
     assert account["viewings_calendar"]["url"].startswith("http://localhost/calendar/")
     assert "api_key" not in json.dumps(account).replace("api_key_prefix", "")  # the key itself stays out

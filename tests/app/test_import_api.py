@@ -77,7 +77,11 @@ def test_an_export_brought_into_another_account_gives_it_the_regions_listings_an
     work = {"latitude": 43.6453, "longitude": -79.3806}
     quiet = {"from": 23, "until": 7, "time_zone": "Europe/Paris"}
     assert (
-        client.patch("/v1/me", json={"place": work, "quiet_hours": quiet}, headers=alice.headers).status_code
+        client.patch(
+            "/v1/me",
+            json={"place": work, "quiet_hours": quiet, "viewing_reminder_minutes": 45},
+            headers=alice.headers,
+        ).status_code
         == 200
     )
     document = exported(db_session, alice)
@@ -90,6 +94,7 @@ def test_an_export_brought_into_another_account_gives_it_the_regions_listings_an
         "hidden": {"added": 1, "already_here": 0, "not_imported": 0, "problems": []},
         "place": "added",
         "quiet_hours": "added",
+        "viewing_reminder": "added",
         "complete": True,
     }
     theirs, mine = regions_of(client, alice), regions_of(client, bob)
@@ -108,6 +113,7 @@ def test_an_export_brought_into_another_account_gives_it_the_regions_listings_an
     assert [h["listing"]["id"] for h in kept(client, bob, "hidden")] == [ids[3]]
     assert client.get("/v1/me", headers=bob.headers).get_json()["place"] == work
     assert client.get("/v1/me", headers=bob.headers).get_json()["quiet_hours"] == quiet
+    assert client.get("/v1/me", headers=bob.headers).get_json()["viewing_reminder_minutes"] == 45
 
 
 def test_importing_the_same_document_again_adds_nothing(client, alice, bob, db_session, market_ids):
@@ -361,6 +367,7 @@ def test_users_import_brings_a_document_in_and_says_what_it_left(runner, committ
     assert "saved: 0 added, 0 already here, 1 not imported" in result.output
     assert "saved[0]: no listing 'G-1' of 'gone' on this nook" in result.output
     assert "place: added" in result.output
+    assert "quiet hours: absent" in result.output and "viewing reminder: absent" in result.output
     with session_scope() as session:
         assert session.scalars(select(Region.name)).all() == ["Downtown"]
     path.write_text('{"format": "something else"}')
@@ -389,3 +396,22 @@ def test_quiet_hours_come_when_the_account_has_none_its_pace_allows(client, bob,
     assert bring(client, bob, document(night))["quiet_hours"] == "added" and bobs() == night
     # his own stay
     assert bring(client, bob, document({**night, "from": 22}))["quiet_hours"] == "kept" and bobs() == night
+
+
+def test_a_viewing_reminders_lead_comes_when_the_account_chose_none(client, bob, setting):
+    setting("NOOK_VIEWING_REMINDER_HOURS", "3")
+
+    def document(minutes) -> dict:
+        account = {"viewing_reminder_minutes": minutes}
+        return {"format": "nook-export/1", "account": account, "regions": [], "saved": [], "hidden": []}
+
+    def bobs() -> int:
+        return client.get("/v1/me", headers=bob.headers).get_json()["viewing_reminder_minutes"]
+
+    # none chosen there (the other nook's lead), or none PATCH /v1/me takes: absent, and this nook's stays
+    for absent in (None, -5, 2881, 60.5, "60", True):
+        assert bring(client, bob, document(absent))["viewing_reminder"] == "absent", absent
+    assert bobs() == 180
+    assert bring(client, bob, document(0))["viewing_reminder"] == "added" and bobs() == 0
+    # his own stays
+    assert bring(client, bob, document(60))["viewing_reminder"] == "kept" and bobs() == 0

@@ -1,5 +1,6 @@
-"""Notify: a viewing booked of a saved flat is reminded NOOK_VIEWING_REMINDER_HOURS before it, once a time,
-on the clock it was booked on; whatever the saver's pace, not in their quiet hours, never after it began."""
+"""Notify: a viewing booked of a saved flat is reminded as long before it as its saver chose
+(NOOK_VIEWING_REMINDER_HOURS unless they did), once a time, on the clock it was booked on; whatever the
+saver's pace, not in their quiet hours, never after it began."""
 
 from __future__ import annotations
 
@@ -179,3 +180,47 @@ def test_a_viewing_within_quiet_hours_is_reminded_before_they_begin(
     assert morning["viewings"]["sent"] == 1
     assert receiver.delivered[-1].json()["text"] == "Your viewing today at 08:15"
     assert reminded(early) is not None and len(receiver.delivered) == 2
+
+
+def test_each_saver_is_reminded_as_long_before_as_they_chose(
+    committed, receiver, poster, private_webhooks_allowed
+):
+    (day_before,) = seed_saved(receiver.hook_url, [2000], email="early@example.com")
+    (never,) = seed_saved(receiver.hook_url, [2100], email="never@example.com")
+    (short,) = seed_saved(receiver.hook_url, [2200], email="short@example.com")
+    leads = {"early@example.com": 1440, "never@example.com": 0, "short@example.com": 45}
+    with session_scope() as session:
+        for email, minutes in leads.items():
+            session.execute(
+                text("UPDATE users SET viewing_reminder_minutes = :m WHERE email = :e"),
+                {"m": minutes, "e": email},
+            )
+    book(day_before, NOW + timedelta(hours=20))  # 09:00 tomorrow in Berlin: within its day's lead
+    book(never, NOW + timedelta(minutes=30))
+    book(short, NOW + timedelta(hours=2))  # within nook's 3 hours, not within its own 45 minutes
+
+    first = notify.notify_all(NOW, poster)
+    assert first["viewings"] == {"users": 1, "sent": 1, "failed": 0}
+    assert receiver.delivered[-1].json()["text"] == "Your viewing tomorrow at 09:00"
+    assert reminded(never) is None and reminded(short) is None
+    assert notify.notify_all(NOW + timedelta(hours=1, minutes=14), poster)["viewings"]["users"] == 0
+    due = notify.notify_all(NOW + timedelta(hours=1, minutes=15), poster)
+    assert due["viewings"] == {"users": 1, "sent": 1, "failed": 0}
+    assert receiver.delivered[-1].json()["text"] == "Your viewing today at 15:00"
+    # a saver who wants none hears of no viewing, up to its start
+    assert notify.notify_all(NOW + timedelta(minutes=29), poster)["viewings"]["users"] == 0
+    assert reminded(never) is None and len(receiver.delivered) == 2
+
+
+def test_a_viewing_within_quiet_hours_is_reminded_its_saver_lead_before_they_begin(
+    committed, receiver, poster, private_webhooks_allowed
+):
+    (early,) = seed_saved(receiver.hook_url, [2000])
+    set_user(quiet_from=22, quiet_until=8, quiet_time_zone="Europe/Berlin", viewing_reminder_minutes=60)
+    book(early, NOW.replace(hour=0) + timedelta(days=1, hours=6, minutes=30))  # 07:30 in Berlin
+
+    assert notify.notify_all(NOW + timedelta(hours=6, minutes=30), poster)["viewings"]["users"] == 0  # 19:30
+    assert notify.notify_all(NOW + timedelta(hours=7, minutes=59), poster)["viewings"]["users"] == 0  # 20:59
+    evening = notify.notify_all(NOW + timedelta(hours=8), poster)  # 21:00: an hour before they begin
+    assert evening["viewings"]["sent"] == 1
+    assert receiver.delivered[-1].json()["text"] == "Your viewing tomorrow at 07:30"

@@ -1464,6 +1464,29 @@ def test_have_alerts_emailed_from_the_page(browser, site, setting, moto_endpoint
     wait(browser).until(lambda d: quiet() == (None, None, None))
     wait(browser).until(lambda d: not d.find_element(By.ID, "quiet-until").is_enabled())
 
+    # how long before a viewing its reminder comes: nook's three hours, until the renter chooses
+    def lead() -> int | None:
+        with session_scope() as session:
+            return session.scalar(
+                select(User.viewing_reminder_minutes).where(User.email == "mail-me@example.com")
+            )
+
+    reminder = browser.find_element(By.ID, "viewing-reminder")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", reminder)
+    assert Select(reminder).first_selected_option.text == "3 hours before" and lead() is None
+    assert "Reminders go where your alerts go" in browser.find_element(By.ID, "viewing-reminder-status").text
+    Select(reminder).select_by_visible_text("a day before")
+    wait(browser).until(lambda d: lead() == 1440)
+    Select(browser.find_element(By.ID, "viewing-reminder")).select_by_visible_text("never")
+    wait(browser).until(lambda d: lead() == 0)
+    wait(browser).until(
+        lambda d: "calendar app's alarm" in d.find_element(By.ID, "viewing-reminder-status").text
+    )
+    browser.refresh()
+    wait(browser).until(
+        lambda d: Select(d.find_element(By.ID, "viewing-reminder")).first_selected_option.text == "never"
+    )
+
     # SES said the address bounced for good (jobs.mail_feedback): the card says so and how to mend it
     setting("NOOK_MAIL_FROM", "nook <alerts@nook.test>")
     with session_scope() as session:
