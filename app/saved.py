@@ -31,7 +31,7 @@ from models import saved as saved_model
 from models.calendar import Viewing, calendar
 from models.explain import since_saved
 from models.listing import Listing, stands_for
-from models.saved import saved_flats, viewing_local
+from models.saved import saved_flats, viewing_clashes, viewing_local
 from models.user import SavedListing, User
 
 blp = Blueprint(
@@ -58,7 +58,8 @@ def saved_query(user_id: int) -> Select:
     )
 
 
-def _item(row: Any) -> dict[str, Any]:
+def _item(row: Any, clashes: dict[int, list[Any]]) -> dict[str, Any]:
+    """A saved flat as the API gives it; `clashes`: the user's viewing_clashes."""
     return {
         "listing": kept_item(row),
         "saved_at": row.saved_at,
@@ -68,15 +69,26 @@ def _item(row: Any) -> dict[str, Any]:
         "note": row.note,
         "stage": row.stage,
         "stage_at": row.stage_at,
-        "viewing": _viewing(row),
+        "viewing": _viewing(row, clashes.get(row.id, [])),
     }
 
 
-def _viewing(row: Any) -> dict[str, Any] | None:
+def _viewing(row: Any, clashes: list[Any]) -> dict[str, Any] | None:
     if row.viewing_at is None:
         return None
     local = row.viewing_local.isoformat(timespec="minutes")
-    return {"at": row.viewing_at, "local": local, "time_zone": row.viewing_time_zone}
+    return {
+        "at": row.viewing_at,
+        "local": local,
+        "time_zone": row.viewing_time_zone,
+        "clashes": [
+            {"listing_id": c.id, "title": c.title, "price": c.price, "at": c.viewing_at} for c in clashes
+        ],
+    }
+
+
+def _clashes(user_id: int) -> dict[int, list[Any]]:
+    return viewing_clashes(get_db(), user_id, datetime.now(UTC))
 
 
 MAX_VIEWING_AHEAD = timedelta(days=366)
@@ -114,7 +126,8 @@ def saved(args: dict[str, Any]) -> dict[str, Any]:
         stage = args["stage"]
         query = query.where(SavedListing.stage.is_(None) if stage == "none" else SavedListing.stage == stage)
     rows, cursor = newest_first(get_db(), query, keys, "saved", args, lambda r: (r.saved_at, r.saved_id))
-    return {"items": [_item(r) for r in rows], "next_cursor": cursor}
+    clashes = _clashes(current_user().id)
+    return {"items": [_item(r, clashes) for r in rows], "next_cursor": cursor}
 
 
 def _saved_flat(user_id: int, flat_id: int) -> Any:
@@ -136,7 +149,7 @@ def save(listing_id: int) -> tuple[dict[str, Any], int]:
     session.execute(select(User.id).where(User.id == user_id).with_for_update())
     row = _saved_flat(user_id, flat.id)
     if row is not None:
-        return _item(row), 200
+        return _item(row, _clashes(user_id)), 200
     count = session.scalar(select(func.count()).where(SavedListing.user_id == user_id))
     if count >= saved_model.MAX_SAVED:
         raise ApiError(409, f"You already have {saved_model.MAX_SAVED} saved listings; remove one first.")
@@ -145,7 +158,7 @@ def save(listing_id: int) -> tuple[dict[str, Any], int]:
         .values(user_id=user_id, listing_id=flat.id, price=flat.price, told_price=flat.price)
         .on_conflict_do_nothing()
     )
-    return _item(_saved_flat(user_id, flat.id)), 201
+    return _item(_saved_flat(user_id, flat.id), _clashes(user_id)), 201
 
 
 @blp.route("/<int:listing_id>", methods=["PATCH"])
@@ -181,7 +194,7 @@ def change(body: dict[str, Any], listing_id: int) -> dict[str, Any]:
             .where(SavedListing.user_id == user_id, SavedListing.listing_id == row.saved_id)
             .values(values)
         )
-    return _item(_saved_flat(user_id, row.id))
+    return _item(_saved_flat(user_id, row.id), _clashes(user_id))
 
 
 def viewings_query(user_id: int) -> Select:

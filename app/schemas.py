@@ -496,6 +496,17 @@ class SavedListingSchema(ListingSchema):
     )
 
 
+class ClashSchema(ma.Schema):
+    """Another viewing of yours too close to a viewing."""
+
+    listing_id = ma.fields.Integer(required=True, metadata={"description": "the flat, as your list shows it"})
+    title = ma.fields.String(allow_none=True, required=True)
+    price = ma.fields.Integer(
+        allow_none=True, required=True, metadata={"description": "its asking price now"}
+    )
+    at = ma.fields.AwareDateTime(required=True, metadata={"description": "when it is"})
+
+
 class ViewingSchema(ma.Schema):
     """A viewing you booked of a saved flat."""
 
@@ -506,6 +517,14 @@ class ViewingSchema(ma.Schema):
     )
     time_zone = ma.fields.String(
         required=True, metadata={"description": "that clock's time zone", "example": "Europe/Berlin"}
+    )
+    clashes = ma.fields.List(
+        ma.fields.Nested(ClashSchema),
+        required=True,
+        metadata={
+            "description": "your other viewings ahead (of flats not ruled out) that start less than an hour "
+            "from this one, soonest first: half an hour at one flat and the way to the next"
+        },
     )
 
 

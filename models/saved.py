@@ -175,6 +175,27 @@ def viewing_condition(now: datetime, default_lead: timedelta) -> ColumnElement[b
     )
 
 
+VIEWING_GAP = timedelta(hours=1)  # two viewings starting closer clash: half an hour at one, then the way
+
+
+def viewing_clashes(session: Session, user_id: int, now: datetime) -> dict[int, list[Any]]:
+    """The user's viewings ahead (of flats not ruled out) that start less than VIEWING_GAP from another,
+    by the flat's id: each with those others (`id`, `title`, `price`, `viewing_at`), soonest first."""
+    rows = session.execute(
+        saved_flats(user_id, Listing.id, Listing.title, Listing.price, SavedListing.viewing_at)
+        .where(SavedListing.viewing_at > now, SavedListing.stage.is_distinct_from("ruled_out"))
+        .order_by(SavedListing.viewing_at, Listing.id)
+    ).all()
+    clashes: dict[int, list[Any]] = {}
+    for n, row in enumerate(rows):  # in time order: a viewing's clashes are its neighbours
+        for later in rows[n + 1 :]:
+            if later.viewing_at - row.viewing_at >= VIEWING_GAP:
+                break
+            clashes.setdefault(row.id, []).append(later)
+            clashes.setdefault(later.id, []).append(row)
+    return clashes
+
+
 def viewing_local() -> ColumnElement[datetime]:
     """A saved flat's viewing time on the clock it was booked on (naive), in SQL."""
     return func.timezone(SavedListing.viewing_time_zone, SavedListing.viewing_at)

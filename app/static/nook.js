@@ -1083,6 +1083,7 @@
       el("p", { class: "muted since", text: saved.since_saved }),
       el("p", { class: "stage-line" }, stage, el("span", { class: "muted stage-since" })),
       el("p", { class: "viewing-line" }, el("label", {}, "Viewing ", viewing), el("span", { class: "muted viewing-zone" }), " ", calendar),
+      el("p", { class: "clash-line", hidden: "" }),
       note
     );
     showStage(li, saved);
@@ -1103,6 +1104,32 @@
     const elsewhere = viewing && viewing.time_zone !== browserZone();
     li.querySelector(".viewing-zone").textContent = elsewhere ? ` (${viewing.time_zone} time)` : "";
     li.querySelector("button.calendar").hidden = !viewing;
+    showClashes(li, saved);
+  }
+
+  // the renter's other viewings less than an hour from this one: no time to get from one to the next
+  function showClashes(li, saved) {
+    const clashes = saved.viewing ? saved.viewing.clashes : [];
+    const line = li.querySelector(".clash-line");
+    line.hidden = !clashes.length;
+    line.textContent = clashes.length
+      ? "Less than an hour from your viewing of " +
+        clashes.map((clash) => `${clashName(clash)} (${viewingWhen(clash)})`).join(" and ") + "."
+      : "";
+  }
+
+  function clashName(clash) {
+    return clash.title || (clash.price === null ? "another flat" : "the flat at " + money(clash.price));
+  }
+
+  // a viewing booked, moved or cleared changes the clashes of others: their lines say so at once
+  async function refreshClashes() {
+    const { items } = await pagesOf("/v1/me/saved", Infinity);
+    for (const saved of items) {
+      state.saved.set(saved.listing.id, saved);
+      const li = $("saved-list").querySelector(`li[data-listing="${saved.listing.id}"]`);
+      if (li) showClashes(li, saved);
+    }
   }
 
   function browserZone() {
@@ -1165,6 +1192,8 @@
         }
       }
       syncSaveButtons();
+      // (if that ask fails, the list's next poll shows them)
+      if ("viewing" in body || "stage" in body) refreshClashes().catch(() => {});
     } catch (error) {
       if (error.status === 401) return signOut();
       $("saved-status").textContent = `Could not keep ${what}: ` + error.message;

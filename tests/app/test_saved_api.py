@@ -301,7 +301,9 @@ def test_a_viewing_booked_of_a_saved_flat(client, alice, bob, db_session, market
         refused = patch(first, {"viewing": body})
         assert refused.status_code == 422, body
         assert f"viewing.{field}" in refused.json["detail"] and words in refused.json["detail"], refused.json
-    assert listed(client, alice)[1]["viewing"] == moved["viewing"]
+    kept = listed(client, alice)[1]["viewing"]
+    assert {**kept, "clashes": []} == moved["viewing"]
+    assert [c["listing_id"] for c in kept["clashes"]] == [second]  # 09:30 and 10:00: too close
 
     cleared = patch(first, {"viewing": None}).json
     assert cleared["viewing"] is None and cleared["stage"] == "viewing"  # the stage is theirs to change
@@ -309,6 +311,56 @@ def test_a_viewing_booked_of_a_saved_flat(client, alice, bob, db_session, market
     with pytest.raises(Exception, match="ck_saved_listings_viewing"):
         with db_session.begin_nested():
             db_session.execute(text("UPDATE saved_listings SET viewing_time_zone = NULL"))
+
+
+def test_viewings_less_than_an_hour_apart_clash(client, alice, bob, db_session, market_ids):
+    a, b, c, d, e = list(market_ids.values())[:5]
+    for listing_id in (a, b, c, d, e):
+        put(client, alice, listing_id)
+    put(client, bob, a)
+    day = (datetime.now(UTC) + timedelta(days=2)).date()
+
+    def book(caller, listing_id, time: str) -> dict:
+        body = {"viewing": {"at": f"{day}T{time}", "time_zone": "UTC"}}
+        answer = client.patch(f"/v1/me/saved/{listing_id}", json=body, headers=caller.headers)
+        assert answer.status_code == 200, answer.json
+        return answer.json
+
+    def clashes() -> dict[int, list[int]]:
+        return {
+            i["listing"]["id"]: [c["listing_id"] for c in i["viewing"]["clashes"]]
+            for i in listed(client, alice)
+            if i["viewing"]
+        }
+
+    assert book(alice, a, "18:00")["viewing"]["clashes"] == []
+    assert book(bob, a, "18:10")["viewing"]["clashes"] == []  # another renter's
+    # 45 minutes after a: the answer says so at once, with when and what
+    booked = book(alice, b, "18:45")["viewing"]
+    assert [(c["listing_id"], c["at"][11:16]) for c in booked["clashes"]] == [(a, "18:00")]
+    assert booked["clashes"][0]["title"] == listed(client, alice)[-1]["listing"]["title"]
+    book(alice, c, "19:40")  # 55 minutes after b, 100 after a
+    book(alice, d, "20:40")  # an hour after c, to the minute: time enough
+    assert clashes() == {a: [b], b: [a, c], c: [b], d: []}
+    # a flat ruled out, or a viewing begun, clashes with nothing
+    client.patch(f"/v1/me/saved/{b}", json={"stage": "ruled_out"}, headers=alice.headers)
+    assert clashes() == {a: [], b: [], c: [], d: []}
+    client.patch(f"/v1/me/saved/{b}", json={"stage": "viewing"}, headers=alice.headers)
+    db_session.execute(
+        text(
+            "UPDATE saved_listings SET viewing_at = now() - interval '10 minutes', viewing_time_zone = 'UTC'"
+            " WHERE user_id = :u AND listing_id = :e"
+        ),
+        {"u": alice.user.id, "e": e},
+    )
+    db_session.execute(
+        text(
+            "UPDATE saved_listings SET viewing_at = now() + interval '20 minutes' WHERE listing_id = :d"
+            " AND user_id = :u"
+        ),
+        {"u": alice.user.id, "d": d},
+    )
+    assert clashes() == {a: [b], b: [a, c], c: [b], d: [], e: []}
 
 
 def unfolded(calendar: str) -> list[str]:

@@ -1220,6 +1220,41 @@ def test_save_a_listing_and_see_what_becomes_of_it(browser, site):
             urllib.request.urlopen(feed, timeout=10)
         assert stopped.value.code == 404
 
+        # another viewing 20 minutes after it: each line says there is no time to get from one to the other
+        with session_scope() as session:
+            other, title, other_price = session.execute(
+                text(
+                    "SELECT id, title, price FROM listings WHERE id <> :i AND status = 'active'"
+                    " AND canonical_id IS NULL ORDER BY id LIMIT 1"
+                ),
+                {"i": listing_id},
+            ).one()
+            session.execute(
+                text(
+                    "INSERT INTO saved_listings (user_id, listing_id, price, told_price, stage, viewing_at,"
+                    " viewing_time_zone) SELECT s.user_id, l.id, l.price, l.price, 'viewing',"
+                    " s.viewing_at + interval '20 minutes', 'UTC' FROM saved_listings s, listings l"
+                    " WHERE s.listing_id = :i AND l.id = :o"
+                ),
+                {"i": listing_id, "o": other},
+            )
+
+        def clash(listing: int) -> str:
+            line = browser.find_elements(
+                By.CSS_SELECTOR, f'#saved-list li[data-listing="{listing}"] .clash-line'
+            )
+            return line[0].text if line and line[0].is_displayed() else ""
+
+        wait(browser).until(lambda d: clash(other).startswith("Less than an hour from your viewing of "))
+        named = title or f"the flat at ${other_price:,}"
+        assert clash(listing_id).startswith(f"Less than an hour from your viewing of {named} (")
+        book(f"{day}T21:00")  # moved out of the way: neither says so any more
+        wait(browser).until(lambda d: clash(listing_id) == clash(other) == "")
+        with session_scope() as session:
+            session.execute(text("DELETE FROM saved_listings WHERE listing_id = :o"), {"o": other})
+        book(f"{day}T18:30")
+        wait(browser).until(lambda d: kept_viewing() == f"{day}T18:30")
+
         # its price is cut: the saved list says so, by how much since it was saved
         with session_scope() as session:
             session.execute(
