@@ -7,15 +7,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Response
-from sqlalchemy import DateTime, Select, func, literal, select, update
+from sqlalchemy import DateTime, Float, Select, case, cast, func, literal, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.sql import ColumnElement
 
 from app.alerts import require_time_zone
 from app.api import Blueprint
 from app.auth import SECURITY, auth_required, current_user
 from app.db import get_db
 from app.errors import ApiError
-from app.pagination import newest_first
+from app.pagination import decode_cursor, encode_cursor, key_id, key_number, newest_first
 from app.schemas import (
     CalendarFeedSchema,
     SavedArgs,
@@ -25,7 +26,7 @@ from app.schemas import (
     ShareBody,
     ShareSchema,
 )
-from app.search import base_query, forget_kept, kept_item, shown_flat
+from app.search import VALUE, base_query, forget_kept, kept_item, metres_from, shown_flat
 from app.web import base_url
 from models import saved as saved_model
 from models.calendar import Viewing, calendar
@@ -117,17 +118,68 @@ def _viewing_values(viewing: dict[str, Any] | None) -> dict[str, Any]:
 @blp.arguments(SavedArgs, location="query", as_kwargs=False)
 @blp.response(200, SavedPageSchema)
 def saved(args: dict[str, Any]) -> dict[str, Any]:
-    """Your saved listings, last saved first: each as it is now (its price against the price when you
-    saved it, or that it is no longer listed), with your note and where you are with it; `stage` for
-    only those at one stage."""
-    keys = (SavedListing.saved_at, SavedListing.listing_id)
-    query = saved_query(current_user().id)
+    """Your saved listings, last saved first (or by `sort`: price, value, the soonest viewing, distance):
+    each as it is now (its price against the price when you saved it, or that it is no longer listed),
+    with your note and where you are with it; `stage` for only those at one stage."""
+    user = current_user()
+    query = saved_query(user.id)
     if "stage" in args:
         stage = args["stage"]
         query = query.where(SavedListing.stage.is_(None) if stage == "none" else SavedListing.stage == stage)
-    rows, cursor = newest_first(get_db(), query, keys, "saved", args, lambda r: (r.saved_at, r.saved_id))
+    place = args.get("distance_from")
+    if place is None and args["sort"] == "distance":
+        if user.place_lat is None:
+            raise ApiError(
+                422, "sort=distance needs distance_from (lat,lon), or your place", field="query.sort"
+            )
+        place = (user.place_lat, user.place_lon)
+    if place is not None:
+        query = query.add_columns(metres_from(*place).label("distance_m"))
+    if args["sort"] == "saved":
+        keys = (SavedListing.saved_at, SavedListing.listing_id)
+        rows, cursor = newest_first(get_db(), query, keys, "saved", args, lambda r: (r.saved_at, r.saved_id))
+    else:
+        rows, cursor = _sorted(query, args, place)
     clashes = _clashes(current_user().id)
     return {"items": [_item(r, clashes) for r in rows], "next_cursor": cursor}
+
+
+LAST = 1e15  # a sort key after every other: no price, no longer listed, no viewing ahead
+
+
+def _sort_key(sort: str, place: tuple[float, float] | None) -> ColumnElement[float]:
+    """A saved flat's key in the `sort` (not "saved"), a number, ascending (the flat's id breaks ties)."""
+    if sort == "price":
+        key = func.coalesce(Listing.price, LAST)
+    elif sort == "value":  # a rank is of the market the flat is in: one no longer listed has none
+        key = case((Listing.status == "active", VALUE), else_=LAST)
+    elif sort == "viewing":  # then the rest, last saved first
+        ahead = SavedListing.viewing_at > func.now()
+        rest = LAST - func.extract("epoch", SavedListing.saved_at)
+        key = case((ahead, func.extract("epoch", SavedListing.viewing_at)), else_=rest)
+    else:
+        assert place is not None  # distance: the view gave it one
+        key = metres_from(*place)
+    return cast(key, Float)
+
+
+def _sorted(
+    query: Select, args: dict[str, Any], place: tuple[float, float] | None
+) -> tuple[list[Any], str | None]:
+    """A page of the saved flats in `args`' sort, after its cursor; and the next page's cursor."""
+    sort, key = args["sort"], _sort_key(args["sort"], place)
+    name = f"saved-{sort}"
+    if args.get("cursor"):
+        value, last_id = decode_cursor(args["cursor"], name, 2)
+        after = tuple_(literal(key_number(value), Float), literal(key_id(last_id)))
+        query = query.where(tuple_(key, Listing.id) > after)
+    limit = args["limit"]
+    query = query.add_columns(key.label("sort_key")).order_by(key, Listing.id).limit(limit + 1)
+    rows = get_db().execute(query).all()
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, encode_cursor(name, [rows[-1].sort_key, rows[-1].id])
 
 
 def _saved_flat(user_id: int, flat_id: int) -> Any:

@@ -610,10 +610,30 @@ class SavedChangeBody(StrictSchema):
             raise ma.ValidationError("say what changes: note, stage, viewing (null clears any)")
 
 
+SAVED_SORTS = ("saved", "price", "value", "viewing", "distance")
+
+
 class SavedArgs(PageArgs):
     stage = ma.fields.String(
         validate=validate.OneOf([*SAVED_STAGES, "none"]),
         metadata={"description": "only those at this stage (none: just saved)"},
+    )
+    sort = ma.fields.String(
+        load_default="saved",
+        validate=validate.OneOf(SAVED_SORTS),
+        metadata={
+            "description": "saved: last saved first (the default); price: the lowest asking price first; "
+            "value: the best value first (the lowest price for its range's middle; flats not ranked, then "
+            "those no longer listed, last); viewing: the soonest viewing ahead first (then the rest, last "
+            "saved first); distance: the nearest distance_from, or your place, first"
+        },
+    )
+    distance_from = LatLon(
+        metadata={
+            "description": "lat,lon of a place that matters: each flat says how far it is from there "
+            "(`distance_m`). Default for sort=distance: your place.",
+            "example": "43.6453,-79.3806",
+        }
     )
 
 

@@ -750,6 +750,8 @@
     $("place-clear").hidden = !state.place;
     $("sort").querySelector('option[value="distance"]').disabled = !state.place;
     if (!state.place && $("sort").value === "distance") $("sort").value = "newest";
+    $("saved-order").querySelector('option[value="distance"]').disabled = !state.place;
+    if (!state.place && $("saved-order").value === "distance") $("saved-order").value = "saved";
     if (state.placeMarker) state.placeMarker.remove();
     state.placeMarker = state.place
       ? L.circleMarker(state.place, { radius: 8, color: "#ffffff", weight: 2, fillColor: "#1d1d1d", fillOpacity: 1,
@@ -986,11 +988,11 @@
   // every saved listing (at most 500), each as the flat it stands for now
   // a list of the caller's (saved, hidden listings), a hundred a page, until `atLeast` items or its end;
   // the cursor of the next page, if any
-  async function pagesOf(path, atLeast) {
+  async function pagesOf(path, atLeast, query = {}) {
     const items = [];
     let cursor = null;
     do {
-      const params = new URLSearchParams({ limit: "100" });
+      const params = new URLSearchParams({ ...query, limit: "100" });
       if (cursor) params.set("cursor", cursor);
       const page = await api(path + "?" + params);
       items.push(...page.items);
@@ -1002,8 +1004,8 @@
   async function loadSaved() {
     const token = ++state.savedToken;
     try {
-      const { items } = await pagesOf("/v1/me/saved", Infinity);
-      if (token !== state.savedToken) return; // a newer load started (a save, a removal)
+      const { items } = await pagesOf("/v1/me/saved", Infinity, savedOrder());
+      if (token !== state.savedToken) return; // a newer load started (a save, a removal, another order)
       state.saved = new Map(items.map((saved) => [saved.listing.id, saved]));
       syncSaveButtons();
       // not while a note or a viewing's time is being written: the next load shows the list
@@ -1025,6 +1027,14 @@
     }
   }
 
+  // the saved list's order, and how far each flat is from the renter's place (if they set one)
+  function savedOrder() {
+    const query = { sort: $("saved-order").value };
+    if (state.place) query.distance_from = state.place.map((v) => v.toFixed(6)).join(",");
+    return query;
+  }
+  $("saved-order").addEventListener("change", loadSaved);
+
   function savedItem(saved) {
     const listing = saved.listing;
     const open = el(
@@ -1034,6 +1044,8 @@
       " " + facts(listing)
     );
     open.addEventListener("click", () => showListing(listing));
+    const away = listing.distance_m == null ? null
+      : el("span", { class: "muted distance", title: "from your place", text: " " + metres(listing.distance_m) + " away" });
     const remove = el("button", {
       type: "button",
       class: "remove",
@@ -1079,6 +1091,7 @@
       "li",
       { "data-listing": String(listing.id), class: saved.still_listed ? "" : "gone" },
       open,
+      ...(away ? [away] : []),
       remove,
       el("p", { class: "muted since", text: saved.since_saved }),
       el("p", { class: "stage-line" }, stage, el("span", { class: "muted stage-since" })),

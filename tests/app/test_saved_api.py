@@ -49,6 +49,87 @@ def test_save_list_and_remove(client, alice, bob, market_ids):
     assert client.put(f"/v1/me/saved/{listing_id}").status_code == 401
 
 
+def test_saved_flats_in_the_order_asked(client, alice, bob, db_session, market_ids):
+    ids = list(market_ids.values())[:6]
+    for n, listing_id in enumerate(ids):
+        put(client, alice, listing_id)
+        db_session.execute(
+            text(
+                "UPDATE saved_listings SET saved_at = now() - make_interval(mins => :n) WHERE listing_id = :i"
+            ),
+            {"n": 10 - n, "i": listing_id},
+        )
+    prices = dict(zip(ids, [2400, 1800, 2100, 1800, 3000, 2600], strict=True))
+    for listing_id, price in prices.items():
+        set_listing(db_session, listing_id, price=price)
+    gone = ids[5]
+    set_listing(db_session, gone, status="delisted", last_seen_at=datetime.now(UTC))
+
+    def order(caller=alice, **query) -> list[int]:
+        return [i["listing"]["id"] for i in listed(client, caller, **query)]
+
+    def paged(**query) -> list[int]:
+        seen, cursor = [], None
+        while True:
+            page = client.get(
+                "/v1/me/saved",
+                query_string={**query, "limit": 2, **({"cursor": cursor} if cursor else {})},
+                headers=alice.headers,
+            ).json
+            seen += [i["listing"]["id"] for i in page["items"]]
+            if not (cursor := page["next_cursor"]):
+                return seen
+
+    assert order() == order(sort="saved") == ids[::-1]  # last saved first
+    by_price = sorted(ids, key=lambda i: (prices[i], i))
+    assert order(sort="price") == paged(sort="price") == by_price
+    # best value: the lowest price for its range's middle; not ranked, then no longer listed, last
+    p50 = dict(db_session.execute(text("SELECT listing_id, p50 FROM price_ranks")).all())
+    assert {i for i in ids if i in p50} == {ids[0], ids[2], ids[4]}
+
+    def value(i: int) -> tuple:
+        return (i == gone, i not in p50, prices[i] / p50[i] if i in p50 else 0, i)
+
+    assert order(sort="value") == paged(sort="value") == sorted(ids, key=value)
+    # the soonest viewing ahead first, then the rest as saved, last first
+    soon = datetime.now(UTC) + timedelta(days=1)
+    for listing_id, at in (
+        (ids[2], soon + timedelta(days=2)),
+        (ids[4], soon),
+        (ids[0], soon - timedelta(days=3)),
+    ):
+        db_session.execute(
+            text(
+                "UPDATE saved_listings SET viewing_at = :at, viewing_time_zone = 'UTC' WHERE listing_id = :i"
+            ),
+            {"at": at, "i": listing_id},
+        )
+    by_viewing = [ids[4], ids[2], ids[5], ids[3], ids[1], ids[0]]
+    assert order(sort="viewing") == paged(sort="viewing") == by_viewing
+    # nearest a place first, each saying how far; the renter's own place if none is given
+    here = db_session.execute(
+        text("SELECT ST_Y(geom), ST_X(geom) FROM listings WHERE id = :i"), {"i": ids[3]}
+    ).one()
+    nearest = listed(client, alice, sort="distance", distance_from=f"{here[0]},{here[1]}")
+    assert nearest[0]["listing"]["id"] == ids[3] and nearest[0]["listing"]["distance_m"] == 0
+    metres = [i["listing"]["distance_m"] for i in nearest]
+    assert metres == sorted(metres) and len(metres) == 6
+    assert [i["listing"]["id"] for i in nearest] == paged(
+        sort="distance", distance_from=f"{here[0]},{here[1]}"
+    )
+    assert "distance_m" not in listed(client, alice)[0]["listing"]  # only from a place
+    refused = client.get("/v1/me/saved?sort=distance", headers=alice.headers)
+    assert refused.status_code == 422 and "your place" in refused.json["detail"]
+    place = {"latitude": float(here[0]), "longitude": float(here[1])}
+    assert client.patch("/v1/me", json={"place": place}, headers=alice.headers).status_code == 200
+    assert order(sort="distance")[0] == ids[3]
+    # a cursor of one order is not another's; an order nook has not
+    cursor = client.get("/v1/me/saved?sort=price&limit=2", headers=alice.headers).json["next_cursor"]
+    assert client.get(f"/v1/me/saved?sort=value&cursor={cursor}", headers=alice.headers).status_code == 400
+    assert client.get("/v1/me/saved?sort=cheapest", headers=alice.headers).status_code == 422
+    assert order(bob, sort="value") == []
+
+
 def test_what_became_of_each_saved_listing(client, alice, db_session, market_ids):
     cut, raised, taken_down, expired, ranked = list(market_ids.values())[:5]
     prices = {}

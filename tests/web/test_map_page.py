@@ -1384,6 +1384,63 @@ def test_a_listing_not_interesting_is_hidden_until_shown_again(browser, site):
             session.execute(text("DELETE FROM hidden_listings"))
 
 
+def test_the_saved_list_in_the_order_the_renter_picks(browser, site):
+    sign_in(browser, site)
+    ids = [listing_id for listing_id, _ in wait_for_listings(browser)[:3]]
+    prices = dict(zip(ids, (2600, 1900, 2300), strict=True))
+
+    def set_prices(new: dict[int, int]) -> None:
+        with session_scope() as session:
+            for listing_id, price in new.items():
+                session.execute(
+                    text("UPDATE listings SET price = :p WHERE id = :i"), {"p": price, "i": listing_id}
+                )
+
+    with session_scope() as session:
+        before = dict(
+            session.execute(text("SELECT id, price FROM listings WHERE id = ANY(:i)"), {"i": ids}).all()
+        )
+    set_prices(prices)
+    for listing_id in ids:
+        api_call(site, "PUT", f"/v1/me/saved/{listing_id}")
+
+    def shown() -> list[int]:
+        return browser.execute_script(
+            "return [...document.querySelectorAll('#saved-list li[data-listing]')]"
+            ".map(r => Number(r.dataset.listing))"
+        )
+
+    try:
+        wait(browser).until(lambda d: shown() == ids[::-1])  # last saved first
+        order = Select(browser.find_element(By.ID, "saved-order"))
+        assert not browser.find_element(By.CSS_SELECTOR, '#saved-order option[value="distance"]').is_enabled()
+        order.select_by_visible_text("lowest price first")
+        wait(browser).until(lambda d: shown() == sorted(ids, key=prices.get))
+        time.sleep(1.5)  # the list's polls keep the order picked
+        assert shown() == sorted(ids, key=prices.get)
+        # from the renter's place: nearest first, each saying how far
+        with session_scope() as session:
+            lat, lon = session.execute(
+                text("SELECT ST_Y(geom), ST_X(geom) FROM listings WHERE id = :i"), {"i": ids[2]}
+            ).one()
+        api_call(site, "PATCH", "/v1/me", {"place": {"latitude": lat, "longitude": lon}})
+        browser.refresh()
+        order = Select(wait(browser).until(ec.element_to_be_clickable((By.ID, "saved-order"))))
+        wait(browser).until(
+            lambda d: d.find_element(By.CSS_SELECTOR, '#saved-order option[value="distance"]').is_enabled()
+        )
+        order.select_by_visible_text("nearest my place first")
+        wait(browser).until(lambda d: shown()[:1] == [ids[2]])
+        first = browser.find_element(By.CSS_SELECTOR, f'#saved-list li[data-listing="{ids[2]}"] .distance')
+        assert first.text == "0 m away"
+        assert audit(browser) == []  # the order's select, labelled
+    finally:
+        api_call(site, "PATCH", "/v1/me", {"place": None})
+        with session_scope() as session:
+            session.execute(text("DELETE FROM saved_listings"))
+        set_prices(before)
+
+
 def test_a_long_hidden_list_comes_a_hundred_at_a_time(browser, site):
     # the list showed the first 100 and said to ask the API for the rest
     with session_scope() as session:
