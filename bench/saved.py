@@ -2,9 +2,10 @@
 one user's batch of each, and GET /v1/me/saved for a user with the most saved listings, in a scratch
 database.
 
-`python -m bench.saved [--listings 100000] [--users 2000] [--saved 100]`: every user saves `--saved`
-listings (one saves 500, the most kept); 2% of the saved flats have news (half a cut, half gone) and some
-saved listings were later found to be copies; 5% of the saved flats have a viewing booked.
+`python -m bench.saved [--listings 100000] [--users 2000] [--saved 100] [--gone 200000]`: every user
+saves `--saved` listings (one saves 500, the most kept); 2% of the saved flats have news (half a cut, half
+gone) and some saved listings were later found to be copies; 5% of the saved flats have a viewing booked;
+`--gone` listings went months ago (what a nook that has run a while keeps: the searches must not read them).
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from bench.db import scratch_database
 from bench.results import table, write_section
 
 
-def load(listings: int, users: int, saved: int) -> tuple[int, str]:
-    """Listings, users with webhooks and their saved listings; return the heaviest user's id and key."""
+def load(listings: int, users: int, saved: int, gone: int = 0) -> tuple[int, str]:
+    """Listings (and `gone` more that went long ago), users with webhooks and their saved listings; return
+    the heaviest user's id and key."""
     from sqlalchemy import text
 
     from bench.price_rank import load_listings
@@ -67,6 +69,18 @@ def load(listings: int, users: int, saved: int) -> tuple[int, str]:
                 " WHERE id % 2 = 0"
             )
         )
+        # listings that went months ago, copies of the shown ones elsewhere in the source
+        session.execute(
+            text("""INSERT INTO listings (source_id, source_ref, raw, status, title, price, bedrooms,
+                                          bathrooms, geom, posted_at, first_seen_at, last_seen_at, gone_at)
+                    SELECT l.source_id, 'old-' || n, '{}'::jsonb, 'expired', l.title, l.price, l.bedrooms,
+                           l.bathrooms, l.geom, now() - interval '120 days', now() - interval '120 days',
+                           went, went
+                    FROM generate_series(1, :gone) n
+                    CROSS JOIN LATERAL (SELECT now() - (60 + n % 60 || ' days')::interval AS went) w
+                    JOIN listings l ON l.id = 1 + n % :listings"""),
+            {"gone": gone, "listings": listings},
+        )
         session.execute(text("ANALYZE"))
     return heavy.id, key
 
@@ -86,11 +100,12 @@ def main() -> None:
     parser.add_argument("--listings", type=int, default=100_000)
     parser.add_argument("--users", type=int, default=2_000)
     parser.add_argument("--saved", type=int, default=100)
+    parser.add_argument("--gone", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=20)
     args = parser.parse_args()
     scratch_database("nook_bench_saved")
     started = time.perf_counter()
-    heavy_id, key = load(args.listings, args.users, args.saved)
+    heavy_id, key = load(args.listings, args.users, args.saved, args.gone)
     print(f"loaded in {time.perf_counter() - started:.0f} s", flush=True)
 
     from sqlalchemy import func, select
@@ -149,8 +164,9 @@ def main() -> None:
         row["p50 ms"], row["max ms"] = f"{median:.1f}", f"{worst:.1f}"
         print(row, flush=True)
     body = (
-        f"`python -m bench.saved --listings {args.listings} --users {args.users} --saved {args.saved}` — "
-        f"{args.listings:,} listings, {args.users:,} users with webhooks, {rows:,} saved listings (one user "
+        f"`python -m bench.saved --listings {args.listings} --users {args.users} --saved {args.saved} "
+        f"--gone {args.gone}` — {args.listings:,} listings and {args.gone:,} more that went two to four "
+        f"months ago, {args.users:,} users with webhooks, {rows:,} saved listings (one user "
         f"500); {with_news:,} users have news due (1% of the listings cut by 5%, 1% taken down, 1% found to "
         f"be copies), the heaviest {len(due)} items; {booked:,} viewings booked over the next ten days "
         f"(half the users with quiet hours), {reminding:,} users with one to remind. {args.rounds} rounds "

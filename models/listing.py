@@ -97,6 +97,14 @@ class Listing(Base):
             "price_changed_at",
             postgresql_where=text("status = 'active' AND previous_price > price"),
         ),
+        # the listings whose price changed, and those gone by when they went (migration 0043): the notify
+        # run's search for saved flats with news reads these, not every listing ever seen
+        Index(
+            "ix_listings_active_price_changed_at",
+            "price_changed_at",
+            postgresql_where=text("status = 'active'"),
+        ),
+        Index("ix_listings_gone_at", "gone_at", postgresql_where=text("status IN ('delisted', 'expired')")),
         # the shown listings' places and words (migration 0031): an area's listings with some words
         Index(
             "ix_listings_words",
@@ -138,6 +146,8 @@ class Listing(Base):
     # trigger), with a row of listing_price_changes, whenever a statement changes the price
     previous_price: Mapped[int | None] = mapped_column(Integer)
     price_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # when it last went (delisted or expired); written by the database (migration 0043's triggers)
+    gone_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # the words of its title and address, computed by the database (WORDS_SQL); not loaded with the row
     words: Mapped[Any] = mapped_column(TSVECTOR, Computed(WORDS_SQL, persisted=True), deferred=True)
 

@@ -27,7 +27,20 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, Select, and_, func, literal, or_, select
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    CompoundSelect,
+    DateTime,
+    Select,
+    and_,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import ColumnElement
 
@@ -126,24 +139,27 @@ def may_have_news(since: datetime) -> ColumnElement[bool]:
     """Whether a saved listing may have news since `since` (implied by `news_condition`): told the flat
     went, or standing for a flat whose price changed, or that went, since then. It lets a search of
     every user's saved listings read the few saved listings of such flats rather than join each to its
-    flat (1 s at 200,400 saved listings); one user's are better read whole."""
-    return or_(SavedListing.told_gone, SavedListing.listing_id.in_(_changed_since(since)))
+    flat (1 s at 200,400 saved listings); one user's are better read whole. The flats are found once,
+    as an array, through indexes of the listings shown whose price changed and of those gone by when
+    they went, so that the saved listings of each are read through theirs."""
+    flats = _changed_since(since).subquery()
+    changed = cast(select(func.array_agg(flats.c.id)).scalar_subquery(), ARRAY(BigInteger))
+    return or_(SavedListing.told_gone, SavedListing.listing_id == func.any(changed))
 
 
 _CHANGED = aliased(Listing, name="changed")
 _CHANGED_COPY = aliased(Listing, name="changed_copy")
 
 
-def _changed_since(since: datetime) -> Select:
-    """The listings whose price changed, or that went, since `since`, and their copies."""
-    changed = select(_CHANGED.id).where(
-        or_(
-            and_(_CHANGED.status == "active", _CHANGED.price_changed_at >= since),
-            and_(_CHANGED.status.in_(GONE), _CHANGED.last_seen_at >= since),
-        )
+def _changed_since(since: datetime) -> CompoundSelect:
+    """The listings whose price changed, or that went, since `since` (went: last seen since then, which a
+    listing that went since then was: `gone_at` is after its last sighting), and their copies."""
+    repriced = select(_CHANGED.id).where(_CHANGED.status == "active", _CHANGED.price_changed_at >= since)
+    gone = select(_CHANGED.id).where(
+        _CHANGED.status.in_(GONE), _CHANGED.gone_at >= since, _CHANGED.last_seen_at >= since
     )
-    copies = select(_CHANGED_COPY.id).where(_CHANGED_COPY.canonical_id.in_(changed))
-    return changed.union_all(copies)
+    copies = select(_CHANGED_COPY.id).where(_CHANGED_COPY.canonical_id.in_(union_all(repriced, gone)))
+    return union_all(repriced, gone, copies)
 
 
 def _due(now: datetime) -> ColumnElement[bool]:

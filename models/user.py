@@ -132,6 +132,9 @@ class SavedListing(Base):
     __tablename__ = "saved_listings"
     __table_args__ = (
         Index("ix_saved_listings_user_id_saved_at", "user_id", "saved_at"),
+        # the saved listings of a flat, and those told their flat went (the notify run's search for news)
+        Index("ix_saved_listings_listing_id", "listing_id"),
+        Index("ix_saved_listings_told_gone", "listing_id", postgresql_where=text("told_gone")),
         CheckConstraint("stage IN (" + ", ".join(f"'{stage}'" for stage in SAVED_STAGES) + ")", name="stage"),
         CheckConstraint("(viewing_at IS NULL) = (viewing_time_zone IS NULL)", name="viewing"),
     )
