@@ -1029,11 +1029,20 @@
 
   // the saved list's order, and how far each flat is from the renter's place (if they set one)
   function savedOrder() {
-    const query = { sort: $("saved-order").value };
+    const order = $("saved-order").value;
+    const query = { sort: order === "distance" && !state.place ? "saved" : order };
     if (state.place) query.distance_from = state.place.map((v) => v.toFixed(6)).join(",");
     return query;
   }
-  $("saved-order").addEventListener("change", loadSaved);
+  // the order picked last in this browser
+  const ORDER_KEY = "nook.savedOrder";
+  if ([...$("saved-order").options].some((option) => option.value === localStorage.getItem(ORDER_KEY))) {
+    $("saved-order").value = localStorage.getItem(ORDER_KEY);
+  }
+  $("saved-order").addEventListener("change", () => {
+    localStorage.setItem(ORDER_KEY, $("saved-order").value);
+    loadSaved();
+  });
 
   function savedItem(saved) {
     const listing = saved.listing;

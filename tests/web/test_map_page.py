@@ -1418,6 +1418,11 @@ def test_the_saved_list_in_the_order_the_renter_picks(browser, site):
         wait(browser).until(lambda d: shown() == sorted(ids, key=prices.get))
         time.sleep(1.5)  # the list's polls keep the order picked
         assert shown() == sorted(ids, key=prices.get)
+        browser.refresh()  # and so does the browser, next time
+        wait(browser).until(lambda d: shown() == sorted(ids, key=prices.get))
+        assert Select(browser.find_element(By.ID, "saved-order")).first_selected_option.text == (
+            "lowest price first"
+        )
         # from the renter's place: nearest first, each saying how far
         with session_scope() as session:
             lat, lon = session.execute(
