@@ -114,6 +114,9 @@ def _where_alerts_go(user: User) -> str:
         where += f" (at most every {user.alert_every_minutes} min)"
     if user.quiet_from is not None:
         where += f" (quiet {user.quiet_from:02}:00-{user.quiet_until:02}:00 {user.quiet_time_zone})"
+    if user.viewing_reminder_minutes is not None:
+        lead = user.viewing_reminder_minutes
+        where += f" (viewings reminded {lead} min before)" if lead else " (no viewing reminders)"
     if user.email_trouble:
         where += f" (email stopped {user.email_trouble_at:%Y-%m-%d}: {user.email_trouble})"
     return where

@@ -152,8 +152,9 @@ _CHANGED_COPY = aliased(Listing, name="changed_copy")
 
 
 def _changed_since(since: datetime) -> CompoundSelect:
-    """The listings whose price changed, or that went, since `since` (went: last seen since then, which a
-    listing that went since then was: `gone_at` is after its last sighting), and their copies."""
+    """The listings whose price changed, or that went, since `since` (went: gone since then and last seen
+    since then: `gone_at`, indexed, comes after the last sighting, so it narrows and never drops one),
+    and their copies."""
     repriced = select(_CHANGED.id).where(_CHANGED.status == "active", _CHANGED.price_changed_at >= since)
     gone = select(_CHANGED.id).where(
         _CHANGED.status.in_(GONE), _CHANGED.gone_at >= since, _CHANGED.last_seen_at >= since

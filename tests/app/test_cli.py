@@ -91,6 +91,7 @@ def test_users_list_rotate_key_and_delete(runner, committed):
         carl, _ = create_user(session, "carl@example.com")
         carl.webhook_url, carl.email_alerts, carl.alert_every_minutes = "https://example.com/carl", True, 60
         carl.quiet_from, carl.quiet_until, carl.quiet_time_zone = 22, 7, "Europe/Paris"
+        carl.viewing_reminder_minutes = 90
         dana, _ = create_user(session, "dana@example.com")  # SES said her address bounced
         dana.email_trouble, dana.email_trouble_at = (
             "your address bounced (Permanent: General)",
@@ -111,7 +112,9 @@ def test_users_list_rotate_key_and_delete(runner, committed):
         "alerts to webhook  regions 1  alerts queued 0  saved 1  hidden 1" in listed[0]
         and "alerts nowhere  regions 0" in listed[1]
         and "carl@example.com  key" in listed[2]
-        and "alerts by email (at most every 60 min) (quiet 22:00-07:00 Europe/Paris)  regions 0" in listed[2]
+        and "alerts by email (at most every 60 min) (quiet 22:00-07:00 Europe/Paris)"
+        " (viewings reminded 90 min before)  regions 0"
+        in listed[2]
     )
 
     rotated = runner.invoke(args=["users", "rotate-key", "ANN@example.com"])
