@@ -41,6 +41,7 @@ from models.normalize import text_fault
 from models.region import Region
 from models.saved import MAX_NOTE, MAX_SAVED
 from models.user import (
+    MAX_RATING,
     MAX_REMINDER_MINUTES,
     SAVED_STAGES,
     HiddenListing,
@@ -175,6 +176,7 @@ class Kept:
     stage_at: datetime | None = None
     viewing_at: datetime | None = None
     viewing_time_zone: str | None = None
+    rating: int | None = None
 
 
 def _instant(value: Any) -> datetime | None:
@@ -239,7 +241,7 @@ def read_kept(items: list[Any], part: Part, saved: bool) -> list[Kept]:
 
 def _saved_extras(item: dict[str, Any]) -> tuple[Any, ...] | str:
     """A saved item's price when saved (None if it gives none nook takes), note, stage and when it was
-    set, and its viewing's time and time zone; or the reason nook keeps none of it."""
+    set, its viewing's time and time zone, and its rating; or the reason nook keeps none of it."""
     note = item.get("note")
     if note is not None and (not isinstance(note, str) or text_fault(note)):
         return "note: not text nook keeps"
@@ -255,7 +257,10 @@ def _saved_extras(item: dict[str, Any]) -> tuple[Any, ...] | str:
     viewing = _viewing(item.get("viewing"))
     if isinstance(viewing, str):
         return viewing
-    return price, note, stage, stage_at, *viewing
+    rating = item.get("rating")
+    if rating is not None and (type(rating) is not int or not 1 <= rating <= MAX_RATING):
+        return f"rating: not 1 to {MAX_RATING} stars (or null)"
+    return price, note, stage, stage_at, *viewing, rating
 
 
 def _flats(session: Session, kept: list[Kept]) -> dict[int, Any]:
@@ -315,6 +320,7 @@ def _saved_row(item: Kept, flat: Any) -> dict[str, Any]:
         "stage_at": item.stage_at,
         "viewing_at": item.viewing_at,
         "viewing_time_zone": item.viewing_time_zone,
+        "rating": item.rating,
     }
 
 

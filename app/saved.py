@@ -33,7 +33,7 @@ from models.calendar import Viewing, calendar
 from models.explain import since_saved
 from models.listing import Listing, stands_for
 from models.saved import saved_flats, viewing_clashes, viewing_local
-from models.user import SavedListing, User
+from models.user import MAX_RATING, SavedListing, User
 
 blp = Blueprint(
     "saved", __name__, url_prefix="/v1/me/saved", description="Your saved listings, and what became of them."
@@ -56,6 +56,7 @@ def saved_query(user_id: int) -> Select:
         SavedListing.viewing_at,
         SavedListing.viewing_time_zone,
         viewing_local().label("viewing_local"),
+        SavedListing.rating,
     )
 
 
@@ -71,6 +72,7 @@ def _item(row: Any, clashes: dict[int, list[Any]]) -> dict[str, Any]:
         "stage": row.stage,
         "stage_at": row.stage_at,
         "viewing": _viewing(row, clashes.get(row.id, [])),
+        "rating": row.rating,
     }
 
 
@@ -140,11 +142,16 @@ def saved(args: dict[str, Any]) -> dict[str, Any]:
         rows, cursor = newest_first(get_db(), query, keys, "saved", args, lambda r: (r.saved_at, r.saved_id))
     else:
         rows, cursor = _sorted(query, args, place)
-    clashes = _clashes(current_user().id)
+    clashes = _clashes(user.id)
     return {"items": [_item(r, clashes) for r in rows], "next_cursor": cursor}
 
 
 LAST = 1e15  # a sort key after every other: no price, no longer listed, no viewing ahead
+RATING_STEP = 1e11  # a star's worth of the rating order: more than any saved time's seconds since 1970
+
+
+def _saved_epoch() -> ColumnElement[float]:
+    return func.extract("epoch", SavedListing.saved_at)
 
 
 def _sort_key(sort: str, place: tuple[float, float] | None) -> ColumnElement[float]:
@@ -155,8 +162,10 @@ def _sort_key(sort: str, place: tuple[float, float] | None) -> ColumnElement[flo
         key = case((Listing.status == "active", VALUE), else_=LAST)
     elif sort == "viewing":  # then the rest, last saved first
         ahead = SavedListing.viewing_at > func.now()
-        rest = LAST - func.extract("epoch", SavedListing.saved_at)
-        key = case((ahead, func.extract("epoch", SavedListing.viewing_at)), else_=rest)
+        key = case((ahead, func.extract("epoch", SavedListing.viewing_at)), else_=LAST - _saved_epoch())
+    elif sort == "rating":  # each rating's (and then those not rated) last saved first
+        stars_short = func.coalesce(MAX_RATING - SavedListing.rating, MAX_RATING)
+        key = stars_short * RATING_STEP - _saved_epoch()
     else:
         assert place is not None  # distance: the view gave it one
         key = metres_from(*place)
@@ -238,6 +247,8 @@ def change(body: dict[str, Any], listing_id: int) -> dict[str, Any]:
         values.update(_viewing_values(body["viewing"]))
         if body["viewing"] is not None and "stage" not in body:
             body["stage"] = "viewing"
+    if "rating" in body:
+        values["rating"] = body["rating"]
     if "stage" in body and body["stage"] != row.stage:
         values.update(stage=body["stage"], stage_at=func.now() if body["stage"] else None)
     if values:

@@ -13,7 +13,13 @@ from models.normalize import MAX_SQFT, text_fault
 from models.price_rank import PRICE_LABELS
 from models.region import ALERT_CHANNELS, ALERT_REASONS, NOTIFICATION_STATUSES
 from models.saved import MAX_NOTE
-from models.user import MAX_ALERT_EVERY_MINUTES, MAX_REMINDER_MINUTES, SAVED_STAGES, checked_email
+from models.user import (
+    MAX_ALERT_EVERY_MINUTES,
+    MAX_RATING,
+    MAX_REMINDER_MINUTES,
+    SAVED_STAGES,
+    checked_email,
+)
 
 MAX_SIMILAR = 20  # similar listings /v1/listings/{id}/similar gives at most
 
@@ -556,6 +562,9 @@ class SavedSchema(ma.Schema):
         required=True,
         metadata={"description": "the viewing you booked of it, if any (reminded before it)"},
     )
+    rating = ma.fields.Integer(
+        allow_none=True, required=True, metadata={"description": "your stars for it (null: not rated)"}
+    )
     since_saved = ma.fields.String(
         required=True,
         metadata={"description": "what became of it, in words: a cut or raise since it was saved, or gone"},
@@ -603,14 +612,20 @@ class SavedChangeBody(StrictSchema):
             "viewing unless you say another; null: none"
         },
     )
+    rating = ma.fields.Integer(
+        strict=True,
+        allow_none=True,
+        validate=validate.Range(1, MAX_RATING),
+        metadata={"description": f"how much you like it, 1 to {MAX_RATING} stars; null: not rated"},
+    )
 
     @ma.validates_schema
     def _something(self, data: dict, **_: object) -> None:
         if not data:
-            raise ma.ValidationError("say what changes: note, stage, viewing (null clears any)")
+            raise ma.ValidationError("say what changes: note, stage, viewing, rating (null clears any)")
 
 
-SAVED_SORTS = ("saved", "price", "value", "viewing", "distance")
+SAVED_SORTS = ("saved", "price", "value", "viewing", "distance", "rating")
 
 
 class SavedArgs(PageArgs):
@@ -625,7 +640,8 @@ class SavedArgs(PageArgs):
             "description": "saved: last saved first (the default); price: the lowest asking price first; "
             "value: the best value first (the lowest price for its range's middle; flats not ranked, then "
             "those no longer listed, last); viewing: the soonest viewing ahead first (then the rest, last "
-            "saved first); distance: the nearest distance_from, or your place, first"
+            "saved first); distance: the nearest distance_from, or your place, first; rating: the most "
+            "stars first (those not rated last), each rating's last saved first"
         },
     )
     distance_from = LatLon(
@@ -644,7 +660,11 @@ class SavedPageSchema(ma.Schema):
 
 class ShareBody(StrictSchema):
     notes = ma.fields.Boolean(
-        load_default=False, metadata={"description": "Whether the page shows your notes too (default false)."}
+        load_default=False,
+        metadata={
+            "description": "Whether the page shows your notes too, with your stages, viewing times and stars "
+            "(default false)."
+        },
     )
 
 

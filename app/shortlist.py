@@ -2,9 +2,9 @@
 
 A user shares their shortlist (`PUT /v1/me/saved/share`, models.saved.share) and hands the link to a
 partner or a flatmate, who needs no account: the page shows each flat as it is now (its price, what
-became of it since it was saved, how its price compares, the ad), and the user's notes and where they
-are with each flat (when a viewing is) if they chose so. It names nobody. A token that shares nothing
-(never, or no longer) is a 404.
+became of it since it was saved, how its price compares, the ad), and the user's notes, where they are
+with each flat (when a viewing is) and their stars for it if they chose so. It names nobody. A token
+that shares nothing (never, or no longer) is a 404.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ def _flat(row: Any, notes: bool) -> dict[str, Any]:
         "url": row.url if row.url and is_http_address(row.url) else None,  # as read; never another scheme
         "note": row.note if notes else None,
         "stage": _stage(row) if notes and row.stage else None,
+        "rating": row.rating if notes else None,
     }
 
 

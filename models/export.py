@@ -138,6 +138,7 @@ def _saved(session: Session, user_id: int) -> Iterator[dict[str, Any]]:
             "viewing": (
                 {"at": saved.viewing_at, "time_zone": saved.viewing_time_zone} if saved.viewing_at else None
             ),
+            "rating": saved.rating,
             "last_told": {"price": saved.told_price, "gone": saved.told_gone},
             "listing": _listing(row),
         }

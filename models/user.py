@@ -126,6 +126,9 @@ SAVED_STAGES = {
 }
 
 
+MAX_RATING = 5  # stars a saver gives a flat at most
+
+
 class SavedListing(Base):
     """A listing on a user's shortlist, with its asking price when they saved it."""
 
@@ -137,6 +140,7 @@ class SavedListing(Base):
         Index("ix_saved_listings_told_gone", "listing_id", postgresql_where=text("told_gone")),
         CheckConstraint("stage IN (" + ", ".join(f"'{stage}'" for stage in SAVED_STAGES) + ")", name="stage"),
         CheckConstraint("(viewing_at IS NULL) = (viewing_time_zone IS NULL)", name="viewing"),
+        CheckConstraint(f"rating BETWEEN 1 AND {MAX_RATING}", name="rating"),
     )
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
@@ -161,6 +165,8 @@ class SavedListing(Base):
     viewing_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     viewing_time_zone: Mapped[str | None] = mapped_column(String(64))
     viewing_told_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # how much the saver likes the flat, 1 to MAX_RATING stars (None: not rated): theirs to sort by
+    rating: Mapped[int | None] = mapped_column(SmallInteger)
 
 
 class HiddenListing(Base):

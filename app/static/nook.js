@@ -1079,6 +1079,14 @@
     );
     stage.value = saved.stage || "";
     stage.addEventListener("change", () => keepSaved(listing.id, { stage: stage.value || null }, "where you are with it"));
+    // the renter's stars for the flat, to sort the list by
+    const rating = el(
+      "select",
+      { class: "rating", "aria-label": `Your stars for the listing at ${money(listing.price)}, ${facts(listing)}` },
+      el("option", { value: "", text: "no stars" }),
+      ...[1, 2, 3, 4, 5].map((n) => el("option", { value: String(n), text: "\u2605".repeat(n) + ` ${n} of 5` }))
+    );
+    rating.addEventListener("change", () => keepSaved(listing.id, { rating: rating.value ? Number(rating.value) : null }, "your stars"));
     // a viewing booked: when, on the browser's clock (cleared: none); nook reminds the renter before it
     const viewing = el("input", {
       type: "datetime-local",
@@ -1103,7 +1111,7 @@
       ...(away ? [away] : []),
       remove,
       el("p", { class: "muted since", text: saved.since_saved }),
-      el("p", { class: "stage-line" }, stage, el("span", { class: "muted stage-since" })),
+      el("p", { class: "stage-line" }, stage, el("span", { class: "muted stage-since" }), " ", rating),
       el("p", { class: "viewing-line" }, el("label", {}, "Viewing ", viewing), el("span", { class: "muted viewing-zone" }), " ", calendar),
       el("p", { class: "clash-line", hidden: "" }),
       note
@@ -1117,6 +1125,7 @@
     li.dataset.stage = saved.stage || "none";
     li.classList.toggle("ruled-out", saved.stage === "ruled_out");
     li.querySelector("select.stage").value = saved.stage || "";
+    li.querySelector("select.rating").value = saved.rating ? String(saved.rating) : "";
     const since = saved.stage_at && new Date(saved.stage_at).toLocaleDateString(undefined, { day: "numeric", month: "short" });
     li.querySelector(".stage-since").textContent = since ? " since " + since : "";
     // the viewing's line while the stage is "viewing booked", or one is kept
@@ -1219,9 +1228,9 @@
     } catch (error) {
       if (error.status === 401) return signOut();
       $("saved-status").textContent = `Could not keep ${what}: ` + error.message;
-      // the line shows the stage and viewing kept, not the ones refused
+      // the line shows the stage, viewing and stars kept, not the ones refused
       const li = $("saved-list").querySelector(`li[data-listing="${id}"]`);
-      if (li && state.saved.has(id) && ("stage" in body || "viewing" in body)) showStage(li, state.saved.get(id));
+      if (li && state.saved.has(id) && !("note" in body)) showStage(li, state.saved.get(id));
     }
   }
 

@@ -93,6 +93,7 @@ def test_an_export_holds_the_users_data_and_nobody_elses(client, alice, bob, db_
         json={
             "note": "ask about the\nbalcony ✓",
             "viewing": {"at": f"{DAY}T18:30", "time_zone": "Asia/Tokyo"},
+            "rating": 5,
         },
         headers=alice.headers,
     )
@@ -144,6 +145,7 @@ def test_an_export_holds_the_users_data_and_nobody_elses(client, alice, bob, db_
     assert saved[ids[1]]["stage"] is None and saved[ids[1]]["stage_at"] is None
     assert saved[ids[0]]["viewing"] == {"at": f"{DAY}T09:30:00+00:00", "time_zone": "Asia/Tokyo"}
     assert saved[ids[1]]["viewing"] is None
+    assert (saved[ids[0]]["rating"], saved[ids[1]]["rating"]) == (5, None)
     assert saved[ids[0]]["listing"]["source"] == "factory" and saved[ids[0]]["listing"]["status"] == "active"
     assert [h["listing_id"] for h in document["hidden"]] == [ids[3]]
     assert [(a["listing_id"], a["status"]) for a in document["alerts"]] == [

@@ -71,6 +71,7 @@ def test_an_export_brought_into_another_account_gives_it_the_regions_listings_an
         "note": "ask about the\nbalcony ✓",
         "stage": "applied",
         "viewing": {"at": f"{DAY}T18:30", "time_zone": "Asia/Tokyo"},
+        "rating": 4,
     }
     assert client.patch(f"/v1/me/saved/{ids[0]}", json=note, headers=alice.headers).status_code == 200
     assert client.put(f"/v1/me/hidden/{ids[3]}", headers=alice.headers).status_code == 201
@@ -104,12 +105,12 @@ def test_an_export_brought_into_another_account_gives_it_the_regions_listings_an
     assert listing_ids(client, bob, mine[1]["id"]) == listing_ids(client, alice, everything["id"])
     assert mine[0]["id"] != home["id"]
     alices, bobs = kept(client, alice, "saved"), kept(client, bob, "saved")
-    fields = ("note", "saved_at", "stage", "stage_at", "viewing")
+    fields = ("note", "saved_at", "stage", "stage_at", "viewing", "rating")
     assert [(s["listing"]["id"], *(s[f] for f in fields)) for s in bobs] == [
         (s["listing"]["id"], *(s[f] for f in fields)) for s in alices
     ]
     assert [s["stage"] for s in bobs] == [None, "applied"]
-    assert bobs[1]["viewing"]["local"] == f"{DAY}T18:30"
+    assert bobs[1]["viewing"]["local"] == f"{DAY}T18:30" and bobs[1]["rating"] == 4
     assert [h["listing"]["id"] for h in kept(client, bob, "hidden")] == [ids[3]]
     assert client.get("/v1/me", headers=bob.headers).get_json()["place"] == work
     assert client.get("/v1/me", headers=bob.headers).get_json()["quiet_hours"] == quiet
@@ -182,6 +183,7 @@ def test_what_is_not_imported_is_said_item_by_item_and_the_rest_comes(client, bo
                 "listing": {**factory, "source_ref": ref_of[ids[3]]},
                 "viewing": {"at": f"{DAY}T18:30:00+01:00", "time_zone": "Mars/Olympus"},
             },
+            {"listing": {**factory, "source_ref": ref_of[ids[3]]}, "rating": 6},
         ],
         "hidden": [{"listing": {**factory, "source_ref": ref_of[ids[2]]}, "hidden_at": "soon"}, 5],
         "alerts": [{"id": 1, "listing": {}}],
@@ -200,8 +202,8 @@ def test_what_is_not_imported_is_said_item_by_item_and_the_rest_comes(client, bo
     assert reasons[5] == "name: Missing data for required field."
     assert [r["name"] for r in regions_of(client, bob)] == ["Fine"]
     saved = report["saved"]
-    assert (saved["added"], saved["not_imported"]) == (2, 7)
-    assert [p["item"] for p in saved["problems"]] == [1, 2, 3, 4, 5, 7, 8]
+    assert (saved["added"], saved["not_imported"]) == (2, 8)
+    assert [p["item"] for p in saved["problems"]] == [1, 2, 3, 4, 5, 7, 8, 9]
     assert saved["problems"][0]["reason"] == "no listing 'E-1' of 'elsewhere' on this nook"
     assert saved["problems"][1]["reason"] == "note: longer than 1,000 characters"
     assert saved["problems"][2]["reason"] == "listing.source_ref: not the name of a listing's source ref"
@@ -211,6 +213,7 @@ def test_what_is_not_imported_is_said_item_by_item_and_the_rest_comes(client, bo
     )
     assert saved["problems"][5]["reason"] == "viewing.at: not a time with its offset (ISO 8601)"
     assert saved["problems"][6]["reason"] == "viewing.time_zone: not a time zone nook knows"
+    assert saved["problems"][7]["reason"] == "rating: not 1 to 5 stars (or null)"
     viewed, one = kept(client, bob, "saved")  # a stage's time nook cannot read is the import's
     assert (viewed["listing"]["id"], viewed["stage"]) == (ids[1], "viewed")
     assert datetime.now(UTC) - datetime.fromisoformat(viewed["stage_at"]) < timedelta(minutes=1)

@@ -49,16 +49,21 @@ def test_save_list_and_remove(client, alice, bob, market_ids):
     assert client.put(f"/v1/me/saved/{listing_id}").status_code == 401
 
 
-def test_saved_flats_in_the_order_asked(client, alice, bob, db_session, market_ids):
-    ids = list(market_ids.values())[:6]
+def save_in_turn(client, caller, db_session, ids: list[int]) -> None:
+    """Save the listings a minute apart, in this order (one transaction's saves would be at one time)."""
     for n, listing_id in enumerate(ids):
-        put(client, alice, listing_id)
+        put(client, caller, listing_id)
         db_session.execute(
             text(
                 "UPDATE saved_listings SET saved_at = now() - make_interval(mins => :n) WHERE listing_id = :i"
             ),
-            {"n": 10 - n, "i": listing_id},
+            {"n": len(ids) - n, "i": listing_id},
         )
+
+
+def test_saved_flats_in_the_order_asked(client, alice, bob, db_session, market_ids):
+    ids = list(market_ids.values())[:6]
+    save_in_turn(client, alice, db_session, ids)
     prices = dict(zip(ids, [2400, 1800, 2100, 1800, 3000, 2600], strict=True))
     for listing_id, price in prices.items():
         set_listing(db_session, listing_id, price=price)
@@ -128,6 +133,35 @@ def test_saved_flats_in_the_order_asked(client, alice, bob, db_session, market_i
     assert client.get(f"/v1/me/saved?sort=value&cursor={cursor}", headers=alice.headers).status_code == 400
     assert client.get("/v1/me/saved?sort=cheapest", headers=alice.headers).status_code == 422
     assert order(bob, sort="value") == []
+
+
+def test_a_saved_flat_rated_and_the_list_by_stars(client, alice, bob, db_session, market_ids):
+    ids = list(market_ids.values())[:4]
+    save_in_turn(client, alice, db_session, ids)
+
+    def rate(listing_id, stars):
+        return client.patch(f"/v1/me/saved/{listing_id}", json={"rating": stars}, headers=alice.headers)
+
+    assert [i["rating"] for i in listed(client, alice)] == [None] * 4
+    rated = rate(ids[1], 4)
+    assert rated.status_code == 200 and rated.json["rating"] == 4 and rated.json["stage"] is None
+    rate(ids[2], 5)
+    rate(ids[3], 4)
+    for wrong in (0, 6, 3.5, "4", True):
+        refused = rate(ids[0], wrong)
+        assert refused.status_code == 422 and refused.json["errors"][0]["field"] == "json.rating", wrong
+    # the most stars first, each rating's last saved first, then those not rated
+    by_stars = [ids[2], ids[3], ids[1], ids[0]]
+    assert [i["listing"]["id"] for i in listed(client, alice, sort="rating")] == by_stars
+    pages = client.get("/v1/me/saved?sort=rating&limit=3", headers=alice.headers).json
+    rest = client.get(f"/v1/me/saved?sort=rating&cursor={pages['next_cursor']}", headers=alice.headers).json
+    assert [i["listing"]["id"] for i in pages["items"] + rest["items"]] == by_stars
+    assert rate(ids[2], None).json["rating"] is None  # unrated again
+    assert [i["listing"]["id"] for i in listed(client, alice, sort="rating")][-2:] == [ids[2], ids[0]]
+    assert listed(client, bob) == []
+    with pytest.raises(Exception, match="ck_saved_listings_rating"):
+        with db_session.begin_nested():
+            db_session.execute(text("UPDATE saved_listings SET rating = 9"))
 
 
 def test_what_became_of_each_saved_listing(client, alice, db_session, market_ids):

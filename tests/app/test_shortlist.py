@@ -30,7 +30,7 @@ def test_a_shortlist_is_shown_to_whoever_has_the_link_and_to_nobody_once_unshare
     assert put(client, bob, bobs).status_code == 201
     client.patch(
         f"/v1/me/saved/{kept}",
-        json={"note": "Ask about <the> parking", "stage": "viewing"},
+        json={"note": "Ask about <the> parking", "stage": "viewing", "rating": 4},
         headers=alice.headers,
     )
     set_listing(db_session, gone, status="delisted", last_seen_at=datetime(2026, 11, 28, 9, tzinfo=UTC))
@@ -53,6 +53,7 @@ def test_a_shortlist_is_shown_to_whoever_has_the_link_and_to_nobody_once_unshare
     assert "No longer listed (taken down): last seen 28 Nov 2026" in page.text
     assert "parking" not in page.text and "alice@example.com" not in page.text  # no notes asked; nobody named
     assert "Viewing booked" not in page.text  # where she is with it goes with the notes
+    assert "stars" not in page.text  # and so do her stars
     assert page.text.index(escape(titles[gone])) < page.text.index(escape(titles[kept]))  # last saved first
 
     # with the notes: the same link, the note escaped
@@ -61,6 +62,7 @@ def test_a_shortlist_is_shown_to_whoever_has_the_link_and_to_nobody_once_unshare
     with_notes = client.get(link).text
     assert "Note: Ask about &lt;the&gt; parking" in with_notes
     assert with_notes.count('<p class="stage">') == 1 and '<p class="stage">Viewing booked</p>' in with_notes
+    assert with_notes.count('<p class="rating">Rated 4 of 5 stars</p>') == 1
     # a viewing booked: when, on the clock it was booked on
     day = datetime.now(UTC).date() + timedelta(days=40)
     viewing = {"viewing": {"at": f"{day}T18:30", "time_zone": "Asia/Tokyo"}}

@@ -1423,6 +1423,21 @@ def test_the_saved_list_in_the_order_the_renter_picks(browser, site):
         assert Select(browser.find_element(By.ID, "saved-order")).first_selected_option.text == (
             "lowest price first"
         )
+        # stars: the most first, those not rated last
+        for listing_id, stars in (
+            (ids[0], "\u2605\u2605\u2605 3 of 5"),
+            (ids[2], "\u2605\u2605\u2605\u2605\u2605 5 of 5"),
+        ):
+            stars_select = browser.find_element(
+                By.CSS_SELECTOR, f'#saved-list li[data-listing="{listing_id}"] select.rating'
+            )
+            Select(stars_select).select_by_visible_text(stars)
+        with session_scope() as session:
+            wait(browser).until(
+                lambda d: session.execute(text("SELECT count(rating) FROM saved_listings")).scalar_one() == 2
+            )
+        Select(browser.find_element(By.ID, "saved-order")).select_by_visible_text("most stars first")
+        wait(browser).until(lambda d: shown() == [ids[2], ids[0], ids[1]])
         # from the renter's place: nearest first, each saying how far
         with session_scope() as session:
             lat, lon = session.execute(
