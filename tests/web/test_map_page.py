@@ -1239,11 +1239,12 @@ def test_save_a_listing_and_see_what_becomes_of_it(browser, site):
                 {"i": listing_id, "o": other},
             )
 
-        def clash(listing: int) -> str:
-            line = browser.find_elements(
-                By.CSS_SELECTOR, f'#saved-list li[data-listing="{listing}"] .clash-line'
+        def clash(listing: int) -> str:  # read at once: a poll may build the list anew between
+            return browser.execute_script(
+                "const line = document.querySelector(arguments[0]);"
+                " return line && !line.hidden ? line.textContent : ''",
+                f'#saved-list li[data-listing="{listing}"] .clash-line',
             )
-            return line[0].text if line and line[0].is_displayed() else ""
 
         wait(browser).until(lambda d: clash(other).startswith("Less than an hour from your viewing of "))
         named = title or f"the flat at ${other_price:,}"
@@ -1428,10 +1429,13 @@ def test_the_saved_list_in_the_order_the_renter_picks(browser, site):
             (ids[0], "\u2605\u2605\u2605 3 of 5"),
             (ids[2], "\u2605\u2605\u2605\u2605\u2605 5 of 5"),
         ):
-            stars_select = browser.find_element(
-                By.CSS_SELECTOR, f'#saved-list li[data-listing="{listing_id}"] select.rating'
+            browser.execute_script(  # found and picked at once: a poll may build the list anew between
+                "const select = document.querySelector(arguments[0]);"
+                " select.value = [...select.options].find((o) => o.text === arguments[1]).value;"
+                " select.dispatchEvent(new Event('change'));",
+                f'#saved-list li[data-listing="{listing_id}"] select.rating',
+                stars,
             )
-            Select(stars_select).select_by_visible_text(stars)
         with session_scope() as session:
             wait(browser).until(
                 lambda d: session.execute(text("SELECT count(rating) FROM saved_listings")).scalar_one() == 2
@@ -1451,8 +1455,16 @@ def test_the_saved_list_in_the_order_the_renter_picks(browser, site):
         )
         order.select_by_visible_text("nearest my place first")
         wait(browser).until(lambda d: shown()[:1] == [ids[2]])
-        first = browser.find_element(By.CSS_SELECTOR, f'#saved-list li[data-listing="{ids[2]}"] .distance')
-        assert first.text == "0 m away"
+        distance = f'#saved-list li[data-listing="{ids[2]}"] .distance'
+        wait(browser).until(  # read at once: a poll may build the list anew between finding and reading
+            lambda d: (
+                d.execute_script(
+                    "const e = document.querySelector(arguments[0]); return e && e.textContent.trim()",
+                    distance,
+                )
+                == "0 m away"
+            )
+        )
         assert audit(browser) == []  # the order's select, labelled
     finally:
         api_call(site, "PATCH", "/v1/me", {"place": None})
@@ -1589,6 +1601,7 @@ def test_have_alerts_emailed_from_the_page(browser, site, setting, moto_endpoint
     assert "Reminders go where your alerts go" in browser.find_element(By.ID, "viewing-reminder-status").text
     Select(reminder).select_by_visible_text("a day before")
     wait(browser).until(lambda d: lead() == 1440)
+    wait(browser).until(lambda d: d.find_element(By.ID, "viewing-reminder").is_enabled())  # answered
     Select(browser.find_element(By.ID, "viewing-reminder")).select_by_visible_text("never")
     wait(browser).until(lambda d: lead() == 0)
     wait(browser).until(
