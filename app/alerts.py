@@ -190,7 +190,7 @@ def reminder_minutes(user: User) -> int:
     """How long before a viewing the user is reminded of it, in minutes: theirs, or the operator's."""
     if user.viewing_reminder_minutes is not None:
         return user.viewing_reminder_minutes
-    return round(get_settings().viewing_reminder_hours * 60)
+    return get_settings().viewing_reminder_minutes
 
 
 def user_quiet_hours(user: User) -> dict[str, Any] | None:

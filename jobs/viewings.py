@@ -10,7 +10,7 @@ a viewing within them is reminded before they begin (models.saved.viewing_condit
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import DateTime, Row, Select, func, literal
@@ -20,14 +20,9 @@ from jobs.messages import Entry, Part, listing_on_nook
 from models.explain import priced_facts
 from models.listing import Listing
 from models.saved import saved_flats, viewing_condition, viewing_local
-from models.settings import get_settings
 from models.user import SavedListing, User, quiet_now
 
 MAX_REMINDERS = 20  # reminders a message holds (more are left for the next run's message)
-
-
-def _lead() -> timedelta:
-    return timedelta(hours=get_settings().viewing_reminder_hours)
 
 
 def viewings_due(user_id: int | None, now: datetime, once: bool = True) -> Select:
@@ -45,7 +40,7 @@ def viewings_due(user_id: int | None, now: datetime, once: bool = True) -> Selec
             once=once,
         )
         .join(User, User.id == SavedListing.user_id)
-        .where(viewing_condition(now, _lead()))
+        .where(viewing_condition(now))
     )
 
 

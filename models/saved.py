@@ -47,6 +47,7 @@ from sqlalchemy.sql import ColumnElement
 from models.explain import GONE
 from models.listing import Listing, kept_flats
 from models.matching import MAX_ALERTED_CUT
+from models.settings import get_settings
 from models.user import SavedListing, User, quiet_began, quiet_now
 
 MAX_SAVED = 500
@@ -168,19 +169,19 @@ def _due(now: datetime) -> ColumnElement[bool]:
     return or_(SavedListing.news_next_attempt_at.is_(None), SavedListing.news_next_attempt_at <= now)
 
 
-def reminder_lead(default: timedelta) -> ColumnElement[Any]:
+def reminder_lead() -> ColumnElement[Any]:
     """How long before a viewing its saver is reminded (of a query joining them, `User`): their own lead,
-    or `default` (NOOK_VIEWING_REMINDER_HOURS), as an SQL interval (zero: never)."""
-    seconds = func.coalesce(User.viewing_reminder_minutes * 60, default.total_seconds())
-    return func.make_interval(0, 0, 0, 0, 0, 0, seconds)
+    or this nook's (Settings.viewing_reminder_minutes), as an SQL interval (zero: never)."""
+    minutes = func.coalesce(User.viewing_reminder_minutes, get_settings().viewing_reminder_minutes)
+    return func.make_interval(0, 0, 0, 0, 0, minutes)
 
 
-def viewing_condition(now: datetime, default_lead: timedelta) -> ColumnElement[bool]:
+def viewing_condition(now: datetime) -> ColumnElement[bool]:
     """Whether a saved flat's viewing is to be reminded at `now` (of a query joining its saver, `User`):
     booked (its stage "viewing") within the saver's lead (reminder_lead) from now, or within their quiet
     hours that begin within the lead from now (a viewing at 07:30, quiet until 08:00, is reminded the
     evening before), and not yet reminded of at that time. A saver who wants no reminders has none."""
-    at, lead = SavedListing.viewing_at, reminder_lead(default_lead)
+    at, lead = SavedListing.viewing_at, reminder_lead()
     until = literal(now, DateTime(timezone=True)) + lead
     return and_(
         SavedListing.stage == "viewing",

@@ -149,6 +149,12 @@ class Settings:
         """Whether this nook makes accounts itself: its operator lets anyone, and it sends email."""
         return self.open_sign_up and bool(self.mail_from)
 
+    @property
+    def viewing_reminder_minutes(self) -> int:
+        """This nook's reminder lead in whole minutes (at least one), as the API shows it and the viewings
+        job uses it for a saver who has not chosen their own."""
+        return max(1, round(self.viewing_reminder_hours * 60))
+
 
 def load_settings() -> Settings:
     """Read every setting from the environment (no caching)."""

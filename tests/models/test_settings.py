@@ -40,6 +40,14 @@ def test_an_alert_age_limit_that_is_no_length_of_time_is_refused(monkeypatch, ra
     assert load_settings().alert_max_age_hours == 0.5
 
 
+@pytest.mark.parametrize(("raw", "minutes"), [("3", 180), ("1.5", 90), ("0.26", 16), ("0.001", 1)])
+def test_the_viewing_reminder_lead_is_whole_minutes_as_the_api_and_the_job_use_it(monkeypatch, raw, minutes):
+    # one figure for both: the API showed round(hours * 60) while the job reminded hours exactly, and a
+    # lead under half a minute read 0 ("never") in the API
+    monkeypatch.setenv("NOOK_VIEWING_REMINDER_HOURS", raw)
+    assert load_settings().viewing_reminder_minutes == minutes
+
+
 @pytest.mark.parametrize("raw", ["0", "-1", "2.5", "many"])
 def test_sign_up_letters_an_hour_are_a_whole_number_from_one(monkeypatch, raw):
     monkeypatch.setenv("NOOK_SIGN_UPS_AN_HOUR", raw)
