@@ -6,10 +6,11 @@ import base64
 import binascii
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, tuple_
+from sqlalchemy import Float, Select, literal, tuple_
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
@@ -63,6 +64,58 @@ def key_time(value: Any) -> datetime:
         raise not_ours() from None
 
 
+@dataclass(frozen=True)
+class SortSpec:
+    """A keyset order: its key column and the id that breaks ties, which way, and how a cursor holds the
+    key: "integer" (an id, a price), "number" (a computed float) or "time" (ISO 8601 text)."""
+
+    keys: tuple[ColumnElement[Any], ColumnElement[Any]]
+    descending: bool
+    kind: str = "integer"
+
+    def order(self) -> list[ColumnElement[Any]]:
+        return [key.desc() if self.descending else key.asc() for key in self.keys]
+
+    def after(self, cursor: str, name: str) -> ColumnElement[bool]:
+        """Whether a row comes after the one `cursor` (one of this `name`) points at, or the 400."""
+        first, last_id = decode_cursor(cursor, name, 2)
+        column, id_column = self.keys
+        if self.kind == "number":
+            value = literal(key_number(first), Float)
+        elif self.kind == "time":
+            value = literal(key_time(first), type_=column.type)
+        else:  # an integer: anything else (text, a number beyond bigint) was a 500 from PostgreSQL
+            value = literal(key_id(first), type_=column.type)
+        row, after = tuple_(column, id_column), tuple_(value, key_id(last_id))
+        return row < after if self.descending else row > after
+
+    def cursor(self, name: str, first: Any, last_id: int) -> str:
+        """The cursor (of this `name`) pointing after a row with these keys."""
+        if self.kind == "number":
+            first = float(first)
+        elif self.kind == "time":
+            first = first.isoformat()
+        return encode_cursor(name, [first, last_id])
+
+
+def keyset_page(
+    session: Session,
+    query: Select,
+    spec: SortSpec,
+    name: str,
+    args: dict[str, Any],
+    row_keys: Callable[[Any], tuple[Any, int]],
+) -> tuple[list[Any], str | None]:
+    """A page of `query`'s rows in `spec`'s order, after `args`' cursor (one of this `name`), at most
+    `args["limit"]`; and the cursor to the next page (None at the end). `row_keys` reads a row's keys."""
+    if args.get("cursor"):
+        query = query.where(spec.after(args["cursor"], name))
+    limit = args["limit"]
+    rows = session.execute(query.order_by(*spec.order()).limit(limit + 1)).all()
+    more, rows = len(rows) > limit, rows[:limit]
+    return rows, spec.cursor(name, *row_keys(rows[-1])) if more else None
+
+
 def newest_first(
     session: Session,
     query: Select,
@@ -71,17 +124,5 @@ def newest_first(
     args: dict[str, Any],
     row_keys: Callable[[Any], tuple[datetime, int]],
 ) -> tuple[list[Any], str | None]:
-    """A page of `query`'s rows, newest first by (time, id) `keys`, after `args`' cursor (one of this
-    `name`), at most `args["limit"]`; and the cursor to the next page (None at the end). `row_keys` reads
-    a row's time and id."""
-    time_key, id_key = keys
-    if args.get("cursor"):
-        at, last_id = decode_cursor(args["cursor"], name, 2)
-        query = query.where(tuple_(time_key, id_key) < tuple_(key_time(at), key_id(last_id)))
-    limit = args["limit"]
-    rows = session.execute(query.order_by(time_key.desc(), id_key.desc()).limit(limit + 1)).all()
-    more, rows = len(rows) > limit, rows[:limit]
-    if not more:
-        return rows, None
-    at, last_id = row_keys(rows[-1])
-    return rows, encode_cursor(name, [at.isoformat(), last_id])
+    """keyset_page newest first by (time, id) `keys`."""
+    return keyset_page(session, query, SortSpec(keys, descending=True, kind="time"), name, args, row_keys)

@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Response
-from sqlalchemy import DateTime, Float, Select, case, cast, func, literal, select, tuple_, update
+from sqlalchemy import DateTime, Float, Select, case, cast, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.sql import ColumnElement
 
@@ -16,7 +16,7 @@ from app.api import Blueprint
 from app.auth import SECURITY, auth_required, current_user
 from app.db import get_db
 from app.errors import ApiError
-from app.pagination import decode_cursor, encode_cursor, key_id, key_number, newest_first
+from app.pagination import SortSpec, keyset_page, newest_first
 from app.schemas import (
     CalendarFeedSchema,
     SavedArgs,
@@ -176,19 +176,10 @@ def _sorted(
     query: Select, args: dict[str, Any], place: tuple[float, float] | None
 ) -> tuple[list[Any], str | None]:
     """A page of the saved flats in `args`' sort, after its cursor; and the next page's cursor."""
-    sort, key = args["sort"], _sort_key(args["sort"], place)
-    name = f"saved-{sort}"
-    if args.get("cursor"):
-        value, last_id = decode_cursor(args["cursor"], name, 2)
-        after = tuple_(literal(key_number(value), Float), literal(key_id(last_id)))
-        query = query.where(tuple_(key, Listing.id) > after)
-    limit = args["limit"]
-    query = query.add_columns(key.label("sort_key")).order_by(key, Listing.id).limit(limit + 1)
-    rows = get_db().execute(query).all()
-    if len(rows) <= limit:
-        return rows, None
-    rows = rows[:limit]
-    return rows, encode_cursor(name, [rows[-1].sort_key, rows[-1].id])
+    key = _sort_key(args["sort"], place)
+    spec = SortSpec((key, Listing.id), descending=False, kind="number")
+    query = query.add_columns(key.label("sort_key"))
+    return keyset_page(get_db(), query, spec, f"saved-{args['sort']}", args, lambda r: (r.sort_key, r.id))
 
 
 def _saved_flat(user_id: int, flat_id: int) -> Any:

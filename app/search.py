@@ -9,16 +9,15 @@ twice or be skipped.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 from geoalchemy2 import Geography
-from sqlalchemy import Float, Select, and_, case, cast, delete, func, literal, or_, select, tuple_
+from sqlalchemy import Float, Select, and_, case, cast, delete, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import ColumnElement
 
 from app.errors import ApiError
-from app.pagination import decode_cursor, encode_cursor, key_id, key_number, key_time
+from app.pagination import SortSpec
 from models.explain import last_change
 from models.hidden import not_hidden
 from models.listing import Listing, has_words, stands_for, words_query
@@ -43,27 +42,17 @@ CUT_SHARE = case(
 )
 
 
-@dataclass(frozen=True)
-class SortSpec:
-    """An allowed sort: its key columns and directions (the id breaks ties); `number` if the first key
-    is a computed number (a float in the cursor)."""
-
-    keys: tuple[ColumnElement[Any], ...]
-    descending: bool
-    number: bool = False
-
-
 SORTS = {
-    "newest": SortSpec((Listing.posted_at, Listing.id), descending=True),
+    "newest": SortSpec((Listing.posted_at, Listing.id), descending=True, kind="time"),
     "price": SortSpec((Listing.price, Listing.id), descending=False),
     "price_desc": SortSpec((Listing.price, Listing.id), descending=True),
-    "value": SortSpec((VALUE, Listing.id), descending=False, number=True),
-    "price_cut": SortSpec((CUT_SHARE, Listing.id), descending=True, number=True),
+    "value": SortSpec((VALUE, Listing.id), descending=False, kind="number"),
+    "price_cut": SortSpec((CUT_SHARE, Listing.id), descending=True, kind="number"),
 }
 # In a region, the same orders come straight off region_listings' indexes (an index walk of a
 # page, however many listings the region holds). "value" depends on ranks: it sorts the region.
 REGION_SORTS = {
-    "newest": SortSpec((RegionListing.posted_at, RegionListing.listing_id), descending=True),
+    "newest": SortSpec((RegionListing.posted_at, RegionListing.listing_id), descending=True, kind="time"),
     "price": SortSpec((RegionListing.price, RegionListing.listing_id), descending=False),
     "price_desc": SortSpec((RegionListing.price, RegionListing.listing_id), descending=True),
 }
@@ -180,34 +169,14 @@ def check_words(session: Session, words: str, field: str) -> None:
         )
 
 
-def _after(spec: SortSpec, keys: list[Any]) -> ColumnElement[bool]:
-    first, last_id = keys
-    column, id_column = spec.keys
-    if spec.number:
-        value = literal(key_number(first), Float)
-    elif sort_is_time(column):
-        value = literal(key_time(first), type_=column.type)
-    else:  # the price, an integer: anything else (text, a number beyond bigint) was a 500 from PostgreSQL
-        value = literal(key_id(first), type_=column.type)
-    row, after = tuple_(column, id_column), tuple_(value, key_id(last_id))
-    return row < after if spec.descending else row > after
-
-
-def sort_is_time(column: ColumnElement[Any]) -> bool:
-    """Whether a sort key is a timestamp (its cursor value is ISO text)."""
-    return column in (Listing.posted_at, RegionListing.posted_at)
-
-
-def _cursor_keys(sort: str, row: Any) -> list[Any]:
-    first = {
-        "newest": lambda: row.posted_at.isoformat(),
-        "price": lambda: row.price,
-        "price_desc": lambda: row.price,
-        "value": lambda: float(row.value),
-        "price_cut": lambda: float(row.cut_share),
-        "distance": lambda: float(row.distance_m),  # a row has it only from a search from a place
-    }[sort]()
-    return [first, row.id]
+SORT_KEY = {  # which of a row's columns is its sort's first key
+    "newest": "posted_at",
+    "price": "price",
+    "price_desc": "price",
+    "value": "value",
+    "price_cut": "cut_share",
+    "distance": "distance_m",  # a row has it only from a search from a place
+}
 
 
 def metres_from(lat: float, lon: float) -> ColumnElement[float]:
@@ -230,7 +199,9 @@ def build_search(session: Session, user_id: int, args: dict[str, Any]) -> tuple[
     place = place_of(args)
     distance = None if place is None else metres_from(*place)
     spec = (
-        SortSpec((distance, Listing.id), descending=False, number=True) if sort == "distance" else SORTS[sort]
+        SortSpec((distance, Listing.id), descending=False, kind="number")
+        if sort == "distance"
+        else SORTS[sort]
     )
     # (by words, a region's listings are found through its shape, whose part of ix_listings_words holds
     # their words: walking its region_listings, a search for words few of them have read them all)
@@ -247,12 +218,11 @@ def build_search(session: Session, user_id: int, args: dict[str, Any]) -> tuple[
     if distance is not None:
         query = query.add_columns(distance.label("distance_m"))
     if args.get("cursor"):
-        query = query.where(_after(spec, decode_cursor(args["cursor"], sort, 2)))
+        query = query.where(spec.after(args["cursor"], sort))
     rows = int(args.get("limit", 20)) + 1
     if sort == "distance":
         return nearest_first(query, distance, place, rows), spec, sort
-    order = [key.desc() for key in spec.keys] if spec.descending else [key.asc() for key in spec.keys]
-    return query.order_by(*order).limit(rows), spec, sort
+    return query.order_by(*spec.order()).limit(rows), spec, sort
 
 
 def nearest_first(
@@ -285,12 +255,14 @@ def nearest_first(
 
 def search_listings(session: Session, user_id: int, args: dict[str, Any]) -> tuple[list[Any], str | None]:
     """One page of listings and the cursor of the next page (None on the last)."""
-    query, _, sort = build_search(session, user_id, args)
+    query, spec, sort = build_search(session, user_id, args)
     limit = int(args.get("limit", 20))
     rows = session.execute(query).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    return rows, (encode_cursor(sort, _cursor_keys(sort, rows[-1])) if more and rows else None)
+    if not (more and rows):
+        return rows, None
+    return rows, spec.cursor(sort, getattr(rows[-1], SORT_KEY[sort]), rows[-1].id)
 
 
 def similar_listings(
