@@ -122,6 +122,7 @@ def detail(listing_id: int) -> Response:
         "location": {"latitude": lat, "longitude": lon},
         "url": listing.url,
         "posted_at": listing.posted_at,
+        "available_from": listing.available_from,
         "status": listing.status,
         "address": listing.address,
         "first_seen_at": listing.first_seen_at,

@@ -133,6 +133,13 @@ class ListingFilters(StrictSchema):
         metadata={"description": "Price rank label; repeat for several."},
     )
     posted_since = UtcDateTime(default_timezone=None)
+    available_by = ma.fields.Date(
+        metadata={
+            "description": "Only flats one may move into on or before this day (YYYY-MM-DD): available "
+            "from it or earlier, or not saying from when (their available_from is null).",
+            "example": "2027-04-01",
+        }
+    )
     price_cut = ma.fields.Boolean(
         metadata={
             "description": "true: only listings whose last change of price was a cut; false: only the others"
@@ -259,6 +266,11 @@ class ListingSchema(ma.Schema):
     location = ma.fields.Nested(LocationSchema, required=True)
     url = ma.fields.String(allow_none=True, required=True)
     posted_at = ma.fields.AwareDateTime(required=True)
+    available_from = ma.fields.Date(
+        allow_none=True,
+        required=True,
+        metadata={"description": "The first day one may move in, as its source says (null: it does not)."},
+    )
     price_rank = ma.fields.Nested(PriceRankSchema, allow_none=True, required=True)
     price_change = ma.fields.Nested(
         PriceChangeSchema,

@@ -72,6 +72,7 @@ def base_query() -> Select:
             Listing.furnished,
             Listing.url,
             Listing.posted_at,
+            Listing.available_from,
             Listing.previous_price,
             Listing.price_changed_at,
             LAT.label("latitude"),
@@ -146,14 +147,23 @@ def filtered(query: Select, args: dict[str, Any]) -> Select:
         query = query.where(Listing.furnished.is_(args["furnished"]))
     if args.get("label"):
         query = query.where(PriceRank.label.in_(args["label"]))
+    for words in args.get("q") or ():
+        query = query.where(has_words(words_query(words)))
+    return _in_time(query, args)
+
+
+def _in_time(query: Select, args: dict[str, Any]) -> Select:
+    """Apply the optional filters of when: posted, free to move into, price cut."""
     if args.get("posted_since") is not None:
         query = query.where(Listing.posted_at >= args["posted_since"])
+    if args.get("available_by") is not None:  # a listing that does not say when stays in
+        query = query.where(
+            or_(Listing.available_from.is_(None), Listing.available_from <= args["available_by"])
+        )
     if args.get("price_cut") is not None:
         query = query.where(CUT if args["price_cut"] else or_(Listing.previous_price.is_(None), ~CUT))
     if args.get("price_cut_since") is not None:
         query = query.where(CUT, Listing.price_changed_at >= args["price_cut_since"])
-    for words in args.get("q") or ():
-        query = query.where(has_words(words_query(words)))
     return query
 
 
@@ -315,6 +325,7 @@ def listing_item(row: Any) -> dict[str, Any]:
         "location": {"latitude": row.latitude, "longitude": row.longitude},
         "url": row.url,
         "posted_at": row.posted_at,
+        "available_from": row.available_from,
         "price_rank": rank,
         "price_change": last_change(row),
     }

@@ -18,6 +18,7 @@ from models.normalize import CleanListing
 CLEAN_COLUMNS = (
     ("title", "text"), ("price", "int"), ("bedrooms", "smallint"), ("bathrooms", "float8"), ("sqft", "int"),
     ("furnished", "bool"), ("unit_type", "text"), ("url", "text"), ("address", "text"),
+    ("available_from", "date"),
 )  # fmt: skip
 _NAMES = [name for name, _ in CLEAN_COLUMNS]
 
@@ -106,6 +107,7 @@ def upsert_active(
             "source_ref": ref,
             "raw": raw,
             **{name: getattr(c, name) for name in _NAMES},
+            "available_from": c.available_from.isoformat() if c.available_from else None,
             "lat": c.latitude,
             "lon": c.longitude,
             "posted_at": c.posted_at.isoformat() if c.posted_at else None,

@@ -1,6 +1,6 @@
 """Listings as ingested and processed, and the records that could not be."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from geoalchemy2 import Geometry, WKBElement
@@ -8,6 +8,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Computed,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -137,6 +138,9 @@ class Listing(Base):
         BigInteger, ForeignKey("listings.id", ondelete="SET NULL")
     )
     posted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    available_from: Mapped[date | None] = mapped_column(
+        Date
+    )  # the first day one may move in (None: not said)
     first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

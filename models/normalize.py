@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -33,6 +33,7 @@ CANONICAL_FIELDS = (
     "longitude",
     "posted_at",
     "updated_at",
+    "available_from",
 )
 REQUIRED = ("price", "bedrooms", "latitude", "longitude")
 
@@ -126,6 +127,7 @@ class CleanListing:
     url: str | None = None
     address: str | None = None
     posted_at: datetime | None = None
+    available_from: date | None = None  # the first day a tenant may move in (None: the source does not say)
 
 
 def pluck(payload: Any, path: str) -> Any:
@@ -390,6 +392,83 @@ def parse_posted_at(value: Any) -> datetime | None:
     return moment if moment is None or moment >= POSTED_FROM else None
 
 
+# how sources say a flat is free to move into at once: it is available from the day it was posted
+NOW_WORDS = {"now", "immediately", "immediate", "available now", "asap", "today", "vacant", "now available"}
+MONTHS = {
+    name: number
+    for number, names in enumerate(
+        (("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",),
+         ("jun", "june"), ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"),
+         ("oct", "october"), ("nov", "november"), ("dec", "december")),
+        start=1,
+    )
+    for name in names
+}  # fmt: skip
+# "March 1, 2027", "Mar 1st 2027", "1 March 2027", "1st of Mar. 2027", "March 1" (the month, then the day,
+# or the day, then the month; the year last, if given)
+MONTH_DAY = re.compile(r"([a-z]+)\.? (\d{1,2})(?:st|nd|rd|th)?(?:,? (\d{4}))?")
+DAY_MONTH = re.compile(r"(\d{1,2})(?:st|nd|rd|th)?(?: of)? ([a-z]+)\.?(?:,? (\d{4}))?")
+ISO_DAY = re.compile(r"(\d{4}-\d{2}-\d{2})(?:[t ].*)?")
+AVAILABLE_AHEAD = timedelta(days=3 * 366)  # a move-in date further ahead than this is a misread
+AVAILABLE_FROM = date(2000, 1, 1)  # an earlier one is no date (epoch 0 is many partners' "unknown")
+AVAILABLE_PAST = timedelta(days=31)  # "March 1" without its year: the next March 1, unless this recent
+
+
+def _month_name_date(text: str, today: date) -> date | None:
+    """A date with its month by name; without its year, the first after a month before `today`."""
+    for pattern, (month_at, day_at) in ((MONTH_DAY, (1, 2)), (DAY_MONTH, (2, 1))):
+        match = pattern.fullmatch(text)
+        if match and match.group(month_at) in MONTHS:
+            month, day = MONTHS[match.group(month_at)], int(match.group(day_at))
+            if match.group(3):
+                return date(int(match.group(3)), month, day)  # ValueError: a day the month has not
+            found = date(today.year, month, day)
+            return found if found >= today - AVAILABLE_PAST else date(today.year + 1, month, day)
+    return None
+
+
+def _available_day(value: Any, text: str | None, today: date) -> date | None:
+    try:
+        if text is not None and (iso := ISO_DAY.fullmatch(text)):
+            return date.fromisoformat(iso.group(1))  # the day as written, in its own time zone
+        if text is not None and (day := _month_name_date(text, today)):
+            return day
+    except ValueError:
+        raise Rejected(f"available_from: not a date: {str(value)[:40]!r}") from None
+    moment = parse_time(value, "available_from")  # an epoch time: UTC's day
+    return moment.date() if moment is not None else None
+
+
+def parse_available_from(value: Any, posted_at: datetime | None, now: datetime | None = None) -> date | None:
+    """The first day the flat may be moved into, or None when the source does not say. ISO 8601 (the day
+    as written), an epoch time (ArcGIS's dates; UTC's day), a month by name ("March 1, 2027", "1 Mar",
+    "available from March 1": without its year, the first after a month before the day it was posted),
+    or a word for at once ("now", "immediately": the day it was posted, else today). A date with slashes
+    is refused (03/01/2027 is March 1 in one country, January 3 in the next), as is one more than three
+    years ahead; one before 2000 is no date."""
+    if _blank(value):
+        return None
+    now = now or datetime.now(UTC)
+    text = None
+    if isinstance(value, str):
+        text = re.sub(r"\s+", " ", value.strip().lower())
+        text = re.sub(r"^(?:avail(?:able|\.)?:? )?(?:from:? |as of )?", "", text)
+        if text in NOW_WORDS:
+            return (posted_at or now).date()
+        if text in UNKNOWN_WORDS:
+            return None
+        if "/" in text:
+            raise Rejected(
+                f"available_from: {value.strip()[:40]!r} could be two dates; give it as 2027-03-01"
+            )
+    day = _available_day(value, text, (posted_at or now).date())
+    if day is None or day < AVAILABLE_FROM:
+        return None
+    if day > (now + AVAILABLE_AHEAD).date():
+        raise Rejected(f"available_from: {day.isoformat()} is more than three years ahead")
+    return day
+
+
 def _text(value: Any, limit: int = 500) -> str | None:
     if _blank(value):
         return None
@@ -483,5 +562,6 @@ def clean_listing(
         title=_text(raw.get("title")),
         url=parse_url(raw.get("url"), config.get("link_base")),
         address=_text(raw.get("address")),
-        posted_at=parse_posted_at(raw.get("posted_at")),
+        posted_at=(posted := parse_posted_at(raw.get("posted_at"))),
+        available_from=parse_available_from(raw.get("available_from"), posted),
     )

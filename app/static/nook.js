@@ -114,6 +114,24 @@
     return item.price_rank ? item.price_rank.label : "unranked";
   }
 
+  // today on the renter's clock, as YYYY-MM-DD (the API's dates compare as text)
+  function today() {
+    return new Date().toLocaleDateString("en-CA");
+  }
+
+  // a YYYY-MM-DD date as people write it: 1 Mar (2027)
+  function dayWords(iso, year = true) {
+    const options = { day: "numeric", month: "short", timeZone: "UTC" };
+    if (year) options.year = "numeric";
+    return new Date(iso + "T00:00:00Z").toLocaleDateString("en-GB", options);
+  }
+
+  // when a listing says one may move in, in words
+  function availableWords(item) {
+    if (!item.available_from) return "";
+    return item.available_from <= today() ? "Available now" : "Available from " + dayWords(item.available_from);
+  }
+
   function facts(item) {
     const parts = [item.bedrooms === 0 ? "studio" : item.bedrooms + " bed"];
     if (item.bathrooms != null) parts.push(item.bathrooms + " bath");
@@ -292,6 +310,7 @@
   function listingsPath(cursor) {
     const params = new URLSearchParams({ sort: $("sort").value, limit: String(PAGE) });
     if ($("price-cut").checked) params.set("price_cut", "true");
+    if ($("move-in").value) params.set("available_by", $("move-in").value);
     const words = $("words").value.trim();
     if (words) params.append("q", words);
     if (state.place) params.set("distance_from", state.place.map((v) => v.toFixed(6)).join(","));
@@ -388,6 +407,9 @@
     if (item.distance_m != null) {
       row.append(el("span", { class: "distance", title: "from your place", text: metres(item.distance_m) + " away" }));
     }
+    if (item.available_from && item.available_from > today()) {
+      row.append(el("span", { class: "available", title: availableWords(item), text: "from " + dayWords(item.available_from, false) }));
+    }
     row.append(el("span", { class: "saved-tag", text: "saved", hidden: "" }));
     const open = () => openListing(item.id);
     row.addEventListener("click", open);
@@ -425,6 +447,7 @@
       { class: "popup", "data-listing": String(item.id), "aria-busy": "true" },
       el("h3", { text: money(item.price) + " · " + (item.title || "Listing") }),
       el("p", { text: facts(item) }),
+      item.available_from ? el("p", { class: "available", text: availableWords(item) }) : null,
       el("div", { class: "popup-actions" }, saveButton(item.id), hideButton(item.id)),
       el("p", { class: "muted popup-note", hidden: "" }),
       el("p", { class: "error save-error", role: "alert" }),
@@ -490,6 +513,7 @@
 
   $("sort").addEventListener("change", reloadListings);
   $("price-cut").addEventListener("change", reloadListings);
+  $("move-in").addEventListener("change", reloadListings);
   $("words-form").addEventListener("submit", (event) => {
     event.preventDefault();
     reloadListings();

@@ -192,6 +192,7 @@ def partner_listing(index: int) -> dict:
         "unit_type": item.unit_type,
         "latitude": item.latitude,
         "longitude": item.longitude,
+        "available_from": item.available(),
     }
 
 

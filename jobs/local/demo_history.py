@@ -61,6 +61,7 @@ def _row(
         "geom": f"SRID=4326;POINT({clean.longitude} {clean.latitude})",
         "canonical_id": canonical,
         "posted_at": clean.posted_at,
+        "available_from": clean.available_from,
         "first_seen_at": clean.posted_at,
         "last_seen_at": last_seen,
         "last_checked_at": item.disappears_at,

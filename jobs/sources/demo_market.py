@@ -178,6 +178,21 @@ class MarketListing:
         """Whether the listing is on the market at `moment`."""
         return self.appears_at <= moment < self.disappears_at
 
+    def available(self) -> str | None:
+        """When its feed says one may move in, as listings write it: a day (often the first or the 15th
+        of a month, as ISO or by the month's name), "immediately", or nothing (a share say nothing). Drawn
+        apart from the listing's other facts, so the market is the one it was before it said."""
+        rng = random.Random(f"nook-available:{self.index}")
+        kind = rng.random()
+        if kind < 0.15:
+            return None
+        if kind < 0.4:
+            return "immediately"
+        day = (self.appears_at + timedelta(days=rng.uniform(3, 75))).date()
+        if rng.random() < 0.5:
+            day = day.replace(day=1 if day.day < 15 else 15)
+        return day.isoformat() if rng.random() < 0.7 else f"{day:%B} {day.day}, {day.year}"
+
 
 def _choice(rng: random.Random, options: tuple, weights: tuple) -> Any:
     return rng.choices(options, weights=weights, k=1)[0]
@@ -381,6 +396,7 @@ def feed_record(item: MarketListing, moment: datetime, base_url: str) -> Any:
         "url": f"{base_url}/listings/{ref}",
         "posted": _iso(item.appears_at),
         "updated": _iso(item.updated_at(moment)),
+        "available": item.available(),
     }
     breakage = {
         "missing_price": {"rent": None},
@@ -426,6 +442,7 @@ def mirror_record(item: MarketListing, moment: datetime, base_url: str) -> dict[
         "url": f"{base_url}/listings/{ref}",
         "posted": _iso(posted),
         "updated": _iso(max(posted, item.updated_at(moment))),
+        "available": item.available(),
     }
 
 
@@ -445,4 +462,5 @@ DEMO_FIELDS = {
     "url": "url",
     "posted_at": "posted",
     "updated_at": "updated",
+    "available_from": "available",
 }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select, text, update
@@ -524,6 +524,33 @@ def test_price_changes_are_shown_searched_and_kept_as_a_history(client, db_sessi
     assert still["price_change"] is None and [h["price"] for h in still["price_history"]] == [
         prices[still_id]
     ]
+
+
+def test_a_move_in_day_finds_the_flats_free_by_then_and_those_not_saying(
+    client, db_session, market_ids, alice
+):
+    march, june, unsaid = list(market_ids.values())[:3]
+    for listing_id, day in ((march, date(2027, 3, 1)), (june, date(2027, 6, 1))):
+        db_session.execute(update(Listing).where(Listing.id == listing_id).values(available_from=day))
+    every = {i["id"]: i for i in all_items(client, alice, bbox=CITY)}
+    assert (every[march]["available_from"], every[june]["available_from"]) == ("2027-03-01", "2027-06-01")
+    assert every[unsaid]["available_from"] is None
+    by_april = {i["id"] for i in all_items(client, alice, bbox=CITY, available_by="2027-04-01")}
+    assert by_april == set(every) - {june}  # those not saying when stay in
+    assert june in {i["id"] for i in all_items(client, alice, bbox=CITY, available_by="2027-06-01")}
+    # a region's listings take the filter too
+    path = region_listings_path(client, alice, -79.70, 43.50, -79.05, 43.90)
+    in_region, cursor = set(), None
+    while True:
+        query = {"available_by": "2027-04-01", "limit": 100} | ({"cursor": cursor} if cursor else {})
+        page = client.get(path, query_string=query, headers=alice.headers).get_json()
+        in_region |= {i["id"] for i in page["items"]}
+        if not (cursor := page["next_cursor"]):
+            break
+    assert in_region == by_april
+    assert client.get(f"/v1/listings/{march}").get_json()["available_from"] == "2027-03-01"
+    wrong = search(client, alice, bbox=CITY, available_by="March 1")
+    assert wrong.status_code == 422 and wrong.get_json()["errors"][0]["field"] == "query.available_by"
 
 
 def test_a_long_price_history_gives_its_last_changes(client, db_session, market_ids):

@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import boto3
 import pytest
@@ -267,6 +267,7 @@ def test_a_listing_is_written_exactly_as_sent(zappa_stream, partner):
         "title": 'Flat "A" \\ on two\nlines, café 🏠',
         "url": "https://partner.example/l/1?a=1&b='2'",
         "posted_at": "2026-11-01T10:00:00.123456-05:00",
+        "available_from": "February 1, 2027",
         "latitude": 43.651234567891234,
         "nested": {"list": [1, 2.5, None, True, "x"], "empty": {}},
     }
@@ -277,6 +278,7 @@ def test_a_listing_is_written_exactly_as_sent(zappa_stream, partner):
         latitude = session.scalar(select(func.ST_Y(Listing.geom)))
     assert listing.raw == payload and listing.title == payload["title"] and listing.url == payload["url"]
     assert listing.posted_at == datetime(2026, 11, 1, 15, 0, 0, 123456, tzinfo=UTC)
+    assert listing.available_from == date(2027, 2, 1)
     assert latitude == payload["latitude"] and listing.price == payload["price"]
     assert (listing.bedrooms, listing.bathrooms, listing.sqft, listing.unit_type) == (
         payload["bedrooms"],
@@ -294,6 +296,21 @@ def test_a_posting_time_far_from_utc_is_kept_not_a_failed_batch(zappa_stream, pa
     with session_scope() as session:
         posted = set(session.scalars(select(Listing.posted_at)))
     assert posted == {datetime(2026, 11, 2, 9, tzinfo=UTC)}
+
+
+def test_a_move_in_date_nook_cannot_read_is_poison_with_its_reason(zappa_stream, partner):
+    sent = payloads(2)
+    sent[0]["available_from"] = "immediately"
+    sent[1]["available_from"] = "03/01/2027"
+    result = zappa_stream.handler(kinesis_event([json.dumps(p).encode() for p in sent]), LocalContext())
+    assert result["batchItemFailures"] == [] and result["valid"] == 1 and result["poison"] == 1
+    with session_scope() as session:
+        stored = session.execute(select(Listing.source_ref, Listing.available_from)).all()
+        reasons = session.scalars(select(QuarantinedRecord.reason)).all()
+    assert stored == [(sent[0]["source_ref"], datetime.now(UTC).date())]  # no posting time: free from today
+    assert reasons == [
+        "available_from: '03/01/2027' could be two dates; give it as 2027-03-01 (sequence 1001)"
+    ]
 
 
 def test_redelivery_changes_nothing(zappa_stream, partner):

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
 from models.normalize import (
     Rejected,
     clean_listing,
+    parse_available_from,
     parse_bathrooms,
     parse_bedrooms,
     parse_furnished,
@@ -280,6 +281,66 @@ def test_clean_listing_good_record():
 def test_clean_listing_rejections(change, reason):
     with pytest.raises(Rejected, match=reason):
         clean_listing(GOOD | change)
+
+
+NOW = datetime(2026, 12, 2, 12, tzinfo=UTC)
+POSTED = datetime(2026, 11, 20, 9, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("2027-03-01", date(2027, 3, 1)),
+        ("2027-03-01T23:00:00-05:00", date(2027, 3, 1)),  # the day as written, not UTC's March 2
+        ("20270301", date(2027, 3, 1)),
+        (1801267200000, date(2027, 1, 30)),  # ArcGIS's epoch milliseconds: UTC's day
+        ("March 1, 2027", date(2027, 3, 1)),
+        ("Mar 1st 2027", date(2027, 3, 1)),
+        ("1 March 2027", date(2027, 3, 1)),
+        ("1st of Mar. 2027", date(2027, 3, 1)),
+        ("Available from March 1", date(2027, 3, 1)),  # no year: the next March 1
+        ("avail: Jan 15", date(2027, 1, 15)),
+        ("June 10", date(2027, 6, 10)),  # not the June 10 before the listing was posted
+        ("Nov 1", date(2026, 11, 1)),  # a day weeks before the posting stays in its year: free now
+        ("Available now", POSTED.date()),
+        ("IMMEDIATELY", POSTED.date()),
+        ("unknown", None),
+        ("", None),
+        (None, None),
+        (0, None),  # many partners' "unknown"
+        ("1999-12-31", None),
+    ],
+)
+def test_a_move_in_date_is_read_as_listings_write_it(raw, expected):
+    assert parse_available_from(raw, POSTED, NOW) == expected
+
+
+def test_a_flat_free_at_once_without_a_posting_time_is_free_from_today():
+    assert parse_available_from("now", None, NOW) == NOW.date()
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("03/01/2027", "available_from: '03/01/2027' could be two dates; give it as 2027-03-01"),
+        ("feb 30 2027", "available_from: not a date: 'feb 30 2027'"),
+        ("2027-02-30", "available_from: not a date: '2027-02-30'"),
+        ("soon", "available_from: not a date: 'soon'"),
+        (True, "available_from: not a date: 'True'"),
+        ("2031-01-01", "available_from: 2031-01-01 is more than three years ahead"),
+    ],
+)
+def test_a_move_in_date_that_cannot_be_read_is_refused_with_its_reason(raw, reason):
+    with pytest.raises(Rejected, match=reason):
+        parse_available_from(raw, POSTED, NOW)
+
+
+def test_a_listing_keeps_its_move_in_date_from_the_field_its_source_names():
+    clean = clean_listing(GOOD | {"free": "immediately"}, {"fields": {"available_from": "free"}})
+    assert clean.available_from == date(2026, 11, 20)  # the day GOOD was posted
+    assert clean_listing(GOOD).available_from is None
+    with pytest.raises(Rejected, match="available_from: not a date: 'whenever'"):
+        clean_listing(GOOD | {"available_from": "whenever"})
 
 
 def test_a_listing_page_address_is_kept_whole():

@@ -821,6 +821,52 @@ def test_price_cuts_are_marked_filtered_and_explained(browser, site):
                 )
 
 
+def test_listings_say_when_one_may_move_in_and_a_move_in_day_filters_them(browser, site):
+    sign_in(browser, site)
+    shown = [listing_id for listing_id, _ in wait_for_listings(browser)]
+    later, now = shown[1], shown[2]
+    days = {later: "2030-05-01", now: "2020-01-01"}
+    try:
+        with session_scope() as session:
+            for listing_id, day in days.items():
+                session.execute(
+                    text("UPDATE listings SET available_from = :d WHERE id = :id"),
+                    {"d": day, "id": listing_id},
+                )
+        browser.refresh()  # signed in still
+        wait(browser).until(lambda d: [i for i, _ in listed(d)] == shown)
+        tags = browser.execute_script(
+            "return [...document.querySelectorAll('#listing-list li .available')]"
+            ".map(t => [t.parentNode.dataset.id, t.textContent, t.title])"
+        )
+        assert tags == [[str(later), "from 1 May", "Available from 1 May 2030"]]  # a day gone says nothing
+        set_move_in = "const f = document.getElementById('move-in'); f.value = arguments[0];" + (
+            "f.dispatchEvent(new Event('change'));"
+        )
+        browser.execute_script(set_move_in, "2030-04-30")
+        # (the page fills up from the next one)
+        others = [i for i in shown if i != later]
+        wait(browser).until(lambda d: [i for i, _ in listed(d)][: len(others)] == others)
+        assert later not in [i for i, _ in listed(browser)]
+        browser.execute_script(set_move_in, "")
+        wait(browser).until(lambda d: [i for i, _ in listed(d)] == shown)
+        for listing_id, words in ((later, "Available from 1 May 2030"), (now, "Available now")):
+            browser.find_element(By.CSS_SELECTOR, f'#listing-list li[data-id="{listing_id}"]').click()
+            popup = wait(browser).until(
+                ec.visibility_of_element_located(
+                    (By.CSS_SELECTOR, f'.leaflet-popup-content .popup[data-listing="{listing_id}"]')
+                )
+            )
+            assert popup.find_element(By.CSS_SELECTOR, ".available").text == words
+            close_popup(browser)
+        assert console_errors(browser) == []
+    finally:
+        with session_scope() as session:
+            session.execute(
+                text("UPDATE listings SET available_from = NULL WHERE id IN (:a, :b)"), {"a": later, "b": now}
+            )
+
+
 def test_find_listings_by_the_words_of_their_title(browser, site):
     city = [[-79.70, 43.50], [-79.05, 43.50], [-79.05, 43.90], [-79.70, 43.90], [-79.70, 43.50]]
     region = api_call(
