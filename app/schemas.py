@@ -377,6 +377,14 @@ class CriteriaSchema(StrictSchema):
     furnished = ma.fields.Boolean(
         allow_none=True, metadata={"description": "true: furnished flats only; false: unfurnished only."}
     )
+    available_by = ma.fields.Date(
+        allow_none=True,
+        metadata={
+            "description": "Flats one may move into by this day (YYYY-MM-DD): available from it or earlier, "
+            "or not saying from when. None: any.",
+            "example": "2027-04-01",
+        },
+    )
     words = Text(
         allow_none=True,
         validate=validate.Length(1, MAX_WORDS),

@@ -71,6 +71,7 @@ _WANTED = f"""r.alerts
            AND (r.max_price IS NULL OR l.price <= r.max_price)
            AND (r.min_sqft IS NULL OR l.sqft >= r.min_sqft)
            AND (r.furnished IS NULL OR l.furnished = r.furnished)
+           AND (r.available_by IS NULL OR l.available_from IS NULL OR l.available_from <= r.available_by)
            AND (r.unit_types IS NULL OR cardinality(r.unit_types) = 0 OR l.unit_type = ANY(r.unit_types))
            AND (r.words IS NULL OR l.words @@ {words_query_sql("r.words")})"""
 # ... and its price rank is one the region wants. Judged when an alert is sent, not when it is queued: the

@@ -1,7 +1,7 @@
 """Areas users draw, with their criteria, and the notifications they produce."""
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from geoalchemy2 import Geometry, WKBElement
@@ -9,6 +9,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -36,6 +37,7 @@ CRITERIA = {
     "unit_types": "unit_types",
     "sqft_min": "min_sqft",
     "furnished": "furnished",
+    "available_by": "available_by",
     "labels": "labels",
     "words": "words",
 }
@@ -64,6 +66,8 @@ class Region(Base):
     unit_types: Mapped[list[str] | None] = mapped_column(ARRAY(String(16)))
     min_sqft: Mapped[int | None] = mapped_column(Integer)  # a listing giving no size does not meet it
     furnished: Mapped[bool | None] = mapped_column(Boolean)  # None: either
+    # flats one may move into by this day, and those not saying from when (None: any)
+    available_by: Mapped[date | None] = mapped_column(Date)
     # the price ranks wanted (low, typical, high; None or empty: any): judged when an alert is sent, as a
     # listing is placed before the stream stores its rank (models.matching)
     labels: Mapped[list[str] | None] = mapped_column(ARRAY(String(16)))

@@ -318,7 +318,7 @@
     if (state.selected !== null) {
       // the region's own criteria filter what it shows, as they filter its alerts
       const c = state.regions.get(state.selected).data.criteria;
-      for (const name of ["bedrooms_min", "bedrooms_max", "bathrooms_min", "price_max", "sqft_min", "furnished"]) {
+      for (const name of ["bedrooms_min", "bedrooms_max", "bathrooms_min", "price_max", "sqft_min", "furnished", "available_by"]) {
         if (c[name] != null) params.set(name, String(c[name]));
       }
       for (const type of c.unit_types || []) params.append("unit_type", type);
@@ -612,6 +612,7 @@
       price_max: number("region-price-max"),
       sqft_min: number("region-sqft-min"),
       furnished: $("region-furnished").value === "" ? null : $("region-furnished").value === "true",
+      available_by: $("region-available-by").value || null,
       unit_types: types.length ? types : null,
       labels: labels.length ? labels : null,
       words: $("region-words").value.trim() || null,
@@ -628,6 +629,7 @@
     $("region-price-max").value = criteria.price_max ?? "";
     $("region-sqft-min").value = criteria.sqft_min ?? "";
     $("region-furnished").value = criteria.furnished == null ? "" : String(criteria.furnished);
+    $("region-available-by").value = criteria.available_by ?? "";
     $("region-words").value = criteria.words ?? "";
     document.querySelectorAll('input[name="unit-type"]').forEach((box) => {
       box.checked = (criteria.unit_types || []).includes(box.value);

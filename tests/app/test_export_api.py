@@ -160,13 +160,15 @@ def test_an_export_holds_the_users_data_and_nobody_elses(client, alice, bob, db_
 
 
 def test_a_region_from_an_export_is_drawn_again_as_it_was(client, alice, bob, bucket):
-    region(client, alice, "Downtown", criteria={"sqft_min": 500, "furnished": True, "unit_types": ["condo"]})
+    criteria = {"sqft_min": 500, "furnished": True, "unit_types": ["condo"], "available_by": "2027-04-01"}
+    region(client, alice, "Downtown", criteria=criteria)
     (exported,) = read(export(client, alice)["url"])[0]["regions"]
     body = {name: exported[name] for name in ("name", "geometry", "criteria", "alerts")}
     again = client.post("/v1/regions", json=body, headers=bob.headers)
     assert again.status_code == 201, again.get_json()
     drawn = again.get_json()
     assert drawn["criteria"] == exported["criteria"] and drawn["geometry"] == exported["geometry"]
+    assert exported["criteria"]["available_by"] == "2027-04-01"
 
 
 def test_an_export_of_many_alerts_holds_each_once_in_order(

@@ -33,6 +33,7 @@ def test_create_read_list_update_delete(client, alice):
         "unit_types": ["condo"],
         "sqft_min": None,
         "furnished": None,
+        "available_by": None,
         "labels": None,
         "words": None,
     }
@@ -48,6 +49,11 @@ def test_create_read_list_update_delete(client, alice):
         f"/v1/regions/{rid}", json={"criteria": {"sqft_min": 550, "furnished": False}}, headers=alice.headers
     ).get_json()["criteria"]
     assert (sized["sqft_min"], sized["furnished"], sized["bedrooms_min"]) == (550, False, 1)
+    for day in ("2027-04-01", None):
+        moving = client.patch(
+            f"/v1/regions/{rid}", json={"criteria": {"available_by": day}}, headers=alice.headers
+        )
+        assert moving.get_json()["criteria"]["available_by"] == day, day
     for labels, stored in ((["low", "typical"], ["low", "typical"]), ([], None), (None, None)):
         ranks = client.patch(
             f"/v1/regions/{rid}", json={"criteria": {"labels": labels}}, headers=alice.headers
@@ -141,6 +147,8 @@ def test_criteria_are_validated(client, alice):
         {"sqft_min": 0},
         {"sqft_min": 20_001},
         {"furnished": "sometimes"},
+        {"available_by": "April"},
+        {"available_by": "01/04/2027"},
         {"labels": ["cheap"]},
         {"words": ""},
         {"words": "x" * 201},

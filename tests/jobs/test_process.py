@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import func, select, text
 
@@ -185,6 +185,35 @@ def test_a_region_can_ask_for_a_size_and_for_furnished_or_unfurnished(db_session
         (bare.id, no_size.id),
     }
     assert small_furnished.id not in {listing for _, listing in matches}
+
+
+def test_a_region_can_ask_for_flats_one_may_move_into_by_a_day(db_session):
+    # a renter whose lease ends on March 31 was alerted of the flats let until June too
+    a, _ = sources(db_session)
+    user, _ = create_user(db_session, "r@example.com")
+    april = add_region(db_session, user, "by April", available_by=date(2027, 4, 1))
+    anytime = add_region(db_session, user, "any time")
+    march = add_listing(db_session, a, "march", available_from="March 1, 2027")
+    first = add_listing(db_session, a, "on the day", available_from="2027-04-01")
+    june = add_listing(db_session, a, "june", available_from="2027-06-01")
+    now = add_listing(db_session, a, "now", available_from="immediately")
+    unsaid = add_listing(db_session, a, "unsaid")  # most sources do not say: it stays in
+    process.process_pending(db_session, T0)
+    matches = set(db_session.execute(select(Notification.region_id, Notification.listing_id)).all())
+    assert {listing for region, listing in matches if region == april.id} == {
+        march.id,
+        first.id,
+        now.id,
+        unsaid.id,
+    }
+    assert {listing for region, listing in matches if region == anytime.id} == {
+        march.id,
+        first.id,
+        june.id,
+        now.id,
+        unsaid.id,
+    }
+    assert db_session.scalar(select(Listing.available_from).where(Listing.id == june.id)) == date(2027, 6, 1)
 
 
 def test_a_region_can_ask_for_words_of_the_title_or_address(db_session):

@@ -9,7 +9,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import boto3
@@ -234,6 +234,9 @@ def test_sign_in_draw_browse_estimate_delete(browser, site):
     alerts.click()
     browser.find_element(By.ID, "region-sqft-min").send_keys("500")  # and room enough, for own furniture
     Select(browser.find_element(By.ID, "region-furnished")).select_by_visible_text("unfurnished only")
+    browser.execute_script(
+        "document.getElementById('region-available-by').value = '2027-04-01'"
+    )  # moving then
     for label in ("low", "typical"):  # and a fair price
         browser.find_element(By.CSS_SELECTOR, f'input[name="region-label"][value="{label}"]').click()
     browser.find_element(By.CSS_SELECTOR, "#region-form button[type=submit]").click()
@@ -249,10 +252,11 @@ def test_sign_in_draw_browse_estimate_delete(browser, site):
             False,
             1,
         )
-        assert region.labels == ["low", "typical"]
+        assert region.labels == ["low", "typical"] and region.available_by == date(2027, 4, 1)
     browser.find_element(By.CSS_SELECTOR, "#region-list li .edit").click()
     wait(browser).until(ec.visibility_of_element_located((By.ID, "region-name")))
     assert browser.find_element(By.ID, "region-sqft-min").get_attribute("value") == "500"
+    assert browser.find_element(By.ID, "region-available-by").get_attribute("value") == "2027-04-01"
     assert (
         Select(browser.find_element(By.ID, "region-furnished")).first_selected_option.text
         == "unfurnished only"
