@@ -16,7 +16,7 @@ from flask import Blueprint, Response, render_template
 from app.db import get_db
 from app.saved import saved_query
 from app.web import link_page
-from models.explain import explain_listing, listing_facts, since_saved
+from models.explain import available_words, explain_listing, listing_facts, since_saved
 from models.normalize import is_http_address
 from models.saved import sharer
 from models.user import SAVED_STAGES, SavedListing
@@ -35,6 +35,7 @@ def _flat(row: Any, notes: bool) -> dict[str, Any]:
         "listed": listed,
         "since": since_saved(row.saved_price, row.price, row.status, row.last_seen_at),
         "rank": explain_listing(row, row.p25, row.p75, row.rank_label) if judged else None,
+        "available": available_words(row.available_from) if listed else None,
         "url": row.url if row.url and is_http_address(row.url) else None,  # as read; never another scheme
         "note": row.note if notes else None,
         "stage": _stage(row) if notes and row.stage else None,

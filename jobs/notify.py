@@ -68,7 +68,7 @@ from jobs.messages import Entry, Message, Part, listing_on_nook, nook_page
 from jobs.runtime import budget_deadline, past, run_job
 from jobs.viewings import lock_viewings, reminders_data, reminders_key, reminders_part, users_with_viewings
 from jobs.webhook_post import NoAnswer, WebhookPoster
-from models.explain import last_change, priced_facts, since_saved
+from models.explain import available_words, last_change, priced_facts, since_saved
 from models.listing import Listing
 from models.mail import Letter, Mailer, MailNotSent
 from models.matching import READY, withdraw_alerts
@@ -126,6 +126,8 @@ def _entry(notification: Notification, listing: Listing, region: Region, rank: P
     change = _change(listing)
     if change is not None and change["percent"] < 0:  # a cut can be what brought it into the budget
         lines.append(change["words"])
+    if (available := available_words(listing.available_from)) is not None:
+        lines.append(available)
     heading = "Price cut" if notification.reason == "price_cut" else None
     entry = Entry(listing.title or "Listing", listing.url, heading, priced_facts(listing), region.name, lines)
     entry.on_nook = listing_on_nook(listing.id)
@@ -172,6 +174,7 @@ def alerts_data(rows: list[tuple[Notification, Listing, Region, PriceRank | None
             "url": lst.url,
             "label": rank.label if rank else None,
             "price_change": _change(lst),
+            "available_from": lst.available_from.isoformat() if lst.available_from else None,
             "on_nook": listing_on_nook(lst.id),
         }
         for n, lst, reg, rank in rows

@@ -8,7 +8,7 @@ $4,200." Bounds are rounded outward to a sensible step (never "$3,183.23").
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 LABELS = ("low", "typical", "high")
@@ -116,6 +116,16 @@ def listing_facts(listing: Any, kind: bool = False) -> str:
     if kind:
         facts += [listing.unit_type, {True: "furnished", False: "unfurnished"}.get(listing.furnished)]
     return " · ".join(fact for fact in facts if fact)
+
+
+def available_words(day: date | None, today: date | None = None) -> str | None:
+    """When one may move in, in words ("Available from 1 Mar 2027.", "Available now."), or None when the
+    listing does not say."""
+    if day is None:
+        return None
+    if day <= (today or datetime.now(UTC).date()):
+        return "Available now."
+    return f"Available from {day:%-d %b %Y}."
 
 
 def range_sentence(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from html import escape
 
 from tests.app.test_saved_api import put, set_listing
@@ -37,6 +37,8 @@ def test_a_shortlist_is_shown_to_whoever_has_the_link_and_to_nobody_once_unshare
     titles = {kept: "Sunny corner <flat>", gone: "Loft by the park", bobs: "Bob's studio"}
     for listing_id, title in titles.items():
         set_listing(db_session, listing_id, title=title)
+    for listing_id in (kept, gone):  # when one may move in: said of the flat still listed
+        set_listing(db_session, listing_id, available_from=date(2030, 5, 1))
 
     shared = share(client, alice)
     assert shared.status_code == 200 and shared.get_json()["notes"] is False
@@ -51,6 +53,7 @@ def test_a_shortlist_is_shown_to_whoever_has_the_link_and_to_nobody_once_unshare
     assert escape(titles[kept]) in page.text and escape(titles[gone]) in page.text
     assert escape(titles[bobs]) not in page.text  # bob's shortlist is his
     assert "No longer listed (taken down): last seen 28 Nov 2026" in page.text
+    assert page.text.count('<p class="available">Available from 1 May 2030.</p>') == 1
     assert "parking" not in page.text and "alice@example.com" not in page.text  # no notes asked; nobody named
     assert "Viewing booked" not in page.text  # where she is with it goes with the notes
     assert "stars" not in page.text  # and so do her stars

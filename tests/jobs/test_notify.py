@@ -467,6 +467,24 @@ def test_an_alert_says_when_the_price_was_cut(committed, receiver, poster, priva
     assert lines[0].endswith("\n" + words) and "Raised" not in lines[1]
 
 
+def test_an_alert_says_when_one_may_move_in(committed, receiver, poster, private_webhooks_allowed):
+    seed_alerts(receiver.hook_url, count=3)
+    with session_scope() as session:
+        session.execute(text("UPDATE listings SET available_from = '2030-05-01' WHERE source_ref = 'r0'"))
+        session.execute(text("UPDATE listings SET available_from = '2020-01-01' WHERE source_ref = 'r1'"))
+    notify.notify_all(NOW, poster)
+    (request,) = receiver.delivered
+    later, now, unsaid = request.json()["nook"]["notifications"]
+    assert (later["available_from"], now["available_from"], unsaid["available_from"]) == (
+        "2030-05-01",
+        "2020-01-01",
+        None,
+    )
+    lines = [block["text"]["text"] for block in request.json()["blocks"][1:4]]
+    assert lines[0].endswith("\nAvailable from 1 May 2030.") and lines[1].endswith("\nAvailable now.")
+    assert "Available" not in lines[2]
+
+
 def test_a_price_cut_alert_says_so_and_one_withdrawn_goes_back_to_sent(
     committed, receiver, poster, private_webhooks_allowed
 ):
