@@ -354,6 +354,7 @@ def saved_data(rows: list[tuple[SavedListing, Listing]]) -> list[dict[str, Any]]
             "on_nook": listing_on_nook(listing.id),
             "note": saved.note,
             "stage": saved.stage,
+            "rating": saved.rating,
         }
         for saved, listing in rows
     ]

@@ -107,6 +107,7 @@ def reminders_data(rows: list[Row]) -> list[dict[str, Any]]:
             "url": listing.url,
             "on_nook": listing_on_nook(listing.id),
             "note": saved.note,
+            "rating": saved.rating,
         }
         for saved, listing, local, _ in rows
     ]

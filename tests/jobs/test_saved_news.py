@@ -205,13 +205,14 @@ def test_a_flat_ruled_out_hears_no_news_until_it_is_put_back(
     # back in the running: told where the flat stands now
     with session_scope() as session:
         session.execute(
-            text("UPDATE saved_listings SET stage = 'applied' WHERE listing_id = :i"), {"i": ruled_out}
+            text("UPDATE saved_listings SET stage = 'applied', rating = 4 WHERE listing_id = :i"),
+            {"i": ruled_out},
         )
     notify.notify_all(NOW + timedelta(minutes=10), poster)
     assert [
-        (s["listing_id"], s["news"], s["stage"], s["note"])
+        (s["listing_id"], s["news"], s["stage"], s["note"], s["rating"])
         for s in receiver.delivered[-1].json()["nook"]["saved"]
-    ] == [(ruled_out, "gone", "applied", None)]
+    ] == [(ruled_out, "gone", "applied", None, 4)]
 
 
 def test_a_saved_listing_found_to_copy_another_hears_of_that_flat(

@@ -46,7 +46,8 @@ def test_a_viewing_is_reminded_before_it_once_and_again_when_moved(
     change(soon, address="12 Queen St W")
     with session_scope() as session:
         session.execute(
-            text("UPDATE saved_listings SET note = 'ring twice' WHERE listing_id = :i"), {"i": soon}
+            text("UPDATE saved_listings SET note = 'ring twice', rating = 5 WHERE listing_id = :i"),
+            {"i": soon},
         )
     book(soon, NOW + timedelta(hours=2))  # 15:00 in Berlin
     book(later, NOW + timedelta(hours=5))  # beyond the 3 hours' lead
@@ -63,10 +64,11 @@ def test_a_viewing_is_reminded_before_it_once_and_again_when_moved(
         "$2,000 · 1 bd · 1 ba\nAt 12 Queen St W\nYour note: ring twice"
     )
     [data] = message["nook"]["viewings"]
-    assert (data["listing_id"], data["local_time"], data["time_zone"]) == (
+    assert (data["listing_id"], data["local_time"], data["time_zone"], data["rating"]) == (
         soon,
         "2026-11-23T15:00",
         "Europe/Berlin",
+        5,
     )
     assert datetime.fromisoformat(data["viewing_at"]) == NOW + timedelta(hours=2)
     assert reminded(soon) == NOW + timedelta(hours=2)
