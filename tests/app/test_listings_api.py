@@ -47,6 +47,7 @@ def test_bbox_search_returns_listings_with_ranks(client, market_ids, alice):
         "location",
         "url",
         "posted_at",
+        "available_from",
         "price_rank",
         "price_change",
     }

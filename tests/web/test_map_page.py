@@ -861,7 +861,8 @@ def test_listings_say_when_one_may_move_in_and_a_move_in_day_filters_them(browse
                     (By.CSS_SELECTOR, f'.leaflet-popup-content .popup[data-listing="{listing_id}"]')
                 )
             )
-            assert popup.find_element(By.CSS_SELECTOR, ".available").text == words
+            settled_popup(browser)
+            assert popup.find_element(By.CSS_SELECTOR, ".available").get_attribute("textContent") == words
             close_popup(browser)
         assert console_errors(browser) == []
     finally:
