@@ -307,10 +307,42 @@
     }, 250);
   }
 
+  // the view's filters (bedrooms, price, how new, a day to move in by), kept in this browser
+  const FILTERS = { "filter-beds": "bedrooms_min", "filter-price": "price_max", "move-in": "available_by" };
+  const FILTER_IDS = [...Object.keys(FILTERS), "filter-posted"];
+  const FILTERS_KEY = "nook.filters";
+  const keptFilters = JSON.parse(localStorage.getItem(FILTERS_KEY) || "{}");
+  for (const id of FILTER_IDS) {
+    if (typeof keptFilters[id] === "string") $(id).value = keptFilters[id];
+    $(id).addEventListener("change", () => {
+      localStorage.setItem(FILTERS_KEY, JSON.stringify(Object.fromEntries(FILTER_IDS.map((i) => [i, $(i).value]))));
+      reloadListings();
+    });
+  }
+  function filterValue(id) {
+    const value = $(id).value;
+    if (id !== "filter-price" || !value) return value;
+    // a price typed with cents or past the API's bound still filters, in whole dollars up to 100,000
+    const dollars = Math.round(Number(value));
+    return Number.isFinite(dollars) && dollars > 0 ? String(Math.min(dollars, 100000)) : "";
+  }
+  const filtering = () => FILTER_IDS.some((id) => filterValue(id));
+  // where a region's criteria and the view's filters both bound something, the stricter holds
+  const STRICTER = {
+    bedrooms_min: (a, b) => String(Math.max(Number(a), Number(b))),
+    price_max: (a, b) => String(Math.min(Number(a), Number(b))),
+    available_by: (a, b) => (a < b ? a : b),
+  };
+
   function listingsPath(cursor) {
     const params = new URLSearchParams({ sort: $("sort").value, limit: String(PAGE) });
     if ($("price-cut").checked) params.set("price_cut", "true");
-    if ($("move-in").value) params.set("available_by", $("move-in").value);
+    for (const [id, name] of Object.entries(FILTERS)) if (filterValue(id)) params.set(name, filterValue(id));
+    if ($("filter-posted").value) {
+      // to the minute: the same view asked again is the same path (a move ending on it does not reload)
+      const minute = Math.floor(Date.now() / 60000) * 60000;
+      params.set("posted_since", new Date(minute - Number($("filter-posted").value) * 86400000).toISOString());
+    }
     const words = $("words").value.trim();
     if (words) params.append("q", words);
     if (state.place) params.set("distance_from", state.place.map((v) => v.toFixed(6)).join(","));
@@ -319,7 +351,9 @@
       // the region's own criteria filter what it shows, as they filter its alerts
       const c = state.regions.get(state.selected).data.criteria;
       for (const name of ["bedrooms_min", "bedrooms_max", "bathrooms_min", "price_max", "sqft_min", "furnished", "available_by"]) {
-        if (c[name] != null) params.set(name, String(c[name]));
+        if (c[name] == null) continue;
+        const mine = params.get(name);
+        params.set(name, mine !== null && STRICTER[name] ? STRICTER[name](mine, String(c[name])) : String(c[name]));
       }
       for (const type of c.unit_types || []) params.append("unit_type", type);
       for (const label of c.labels || []) params.append("label", label);
@@ -351,7 +385,16 @@
     const token = ++state.loadToken;
     $("listings-status").textContent = "Loading …";
     try {
-      const page = await api(listingsPath(state.cursor));
+      const path = listingsPath(state.cursor);
+      const asked = new URLSearchParams(path.slice(path.indexOf("?") + 1));
+      if (asked.has("bedrooms_max") && Number(asked.get("bedrooms_min")) > Number(asked.get("bedrooms_max"))) {
+        // the view's bedrooms above the region's most: no flat fits both (the API would say 422)
+        state.cursor = null;
+        $("more").hidden = true;
+        showCount();
+        return;
+      }
+      const page = await api(path);
       if (token !== state.loadToken) return; // a newer load started
       for (const item of page.items) addListing(item);
       state.cursor = page.next_cursor;
@@ -370,7 +413,9 @@
       ? `${count} listing${count === 1 ? "" : "s"}${state.cursor ? " so far" : ""}`
       : $("words").value.trim()
         ? "No listings here have those words."
-        : "No listings here. Zoom out or move the map.";
+        : filtering()
+          ? "No listings here fit the filters. Loosen them, zoom out or move the map."
+          : "No listings here. Zoom out or move the map.";
   }
 
   function addListing(item) {
@@ -513,7 +558,6 @@
 
   $("sort").addEventListener("change", reloadListings);
   $("price-cut").addEventListener("change", reloadListings);
-  $("move-in").addEventListener("change", reloadListings);
   $("words-form").addEventListener("submit", (event) => {
     event.preventDefault();
     reloadListings();

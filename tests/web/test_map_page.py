@@ -872,6 +872,91 @@ def test_listings_say_when_one_may_move_in_and_a_move_in_day_filters_them(browse
             )
 
 
+def test_the_view_is_filtered_by_bedrooms_price_and_age_and_the_browser_keeps_the_filters(browser, site):
+    # a renter browsing the map saw every flat in view: bedrooms and price were a region's criteria only
+    sign_in(browser, site)
+    shown = [listing_id for listing_id, _ in wait_for_listings(browser)]
+    with session_scope() as session:
+        facts = {
+            row.id: row
+            for row in session.execute(text("SELECT id, bedrooms, price, posted_at FROM listings")).all()
+        }
+    prices = sorted(facts[i].price for i in shown if facts[i].bedrooms >= 2)
+    cap = prices[len(prices) // 2]  # some flats of two bedrooms in view cost more, some less
+    old = next(i for i in shown if facts[i].bedrooms >= 2 and facts[i].price <= cap)
+    region = None
+
+    def fits(d, beds: int, most: int) -> bool:
+        ids = [i for i, _ in listed(d)]
+        return bool(ids) and all(facts[i].bedrooms >= beds and facts[i].price <= most for i in ids)
+
+    set_price = "const f = document.getElementById('filter-price'); f.value = arguments[0];" + (
+        "f.dispatchEvent(new Event('change'));"
+    )
+    try:
+        Select(browser.find_element(By.ID, "filter-beds")).select_by_value("2")
+        wait(browser).until(lambda d: fits(d, 2, 10**6) and [i for i, _ in listed(d)] != shown)
+        browser.execute_script(set_price, str(cap))
+        wait(browser).until(lambda d: fits(d, 2, cap))
+        assert old in [i for i, _ in listed(browser)]
+        with session_scope() as session:  # posted ten days ago: gone from "in the last week"
+            session.execute(
+                text("UPDATE listings SET posted_at = now() - interval '10 days' WHERE id = :id"), {"id": old}
+            )
+        Select(browser.find_element(By.ID, "filter-posted")).select_by_value("7")
+        wait(browser).until(lambda d: fits(d, 2, cap) and old not in [i for i, _ in listed(d)])
+
+        browser.refresh()  # the filters are kept in this browser
+        wait(browser).until(lambda d: fits(d, 2, cap) and old not in [i for i, _ in listed(d)])
+        assert browser.find_element(By.ID, "filter-price").get_attribute("value") == str(cap)
+        assert Select(browser.find_element(By.ID, "filter-beds")).first_selected_option.text == "2 or more"
+        assert Select(browser.find_element(By.ID, "filter-posted")).first_selected_option.text == (
+            "in the last week"
+        )
+
+        # a region's criteria and the view's filters: the stricter of each holds
+        ring = [[-79.70, 43.50], [-79.05, 43.50], [-79.05, 43.90], [-79.70, 43.90], [-79.70, 43.50]]
+        criteria = {"bedrooms_min": 3, "bedrooms_max": 3, "price_max": cap + 5000}
+        region = api_call(
+            site,
+            "POST",
+            "/v1/regions",
+            {
+                "name": "The city",
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+                "criteria": criteria,
+            },
+        )
+        browser.refresh()
+        entry = f'#region-list li[data-region="{region["id"]}"]'
+        wait(browser).until(ec.visibility_of_element_located((By.CSS_SELECTOR, entry + " .name"))).click()
+        wait(browser).until(lambda d: fits(d, 3, cap))
+        Select(browser.find_element(By.ID, "filter-beds")).select_by_value("")  # the region's 3 still hold
+        browser.execute_script(set_price, "")
+        wait(browser).until(
+            lambda d: fits(d, 3, cap + 5000) and any(facts[i].price > cap for i, _ in listed(d))
+        )
+        # four bedrooms or more in a region of three at most: nothing fits, and the page says why
+        Select(browser.find_element(By.ID, "filter-beds")).select_by_value("4")
+        wait(browser).until(
+            lambda d: (
+                not listed(d)
+                and d.find_element(By.ID, "listings-status").text.startswith(
+                    "No listings here fit the filters"
+                )
+            )
+        )
+        assert console_errors(browser) == []
+    finally:
+        if region is not None:
+            api_call(site, "DELETE", f"/v1/regions/{region['id']}")
+        with session_scope() as session:
+            session.execute(
+                text("UPDATE listings SET posted_at = :at WHERE id = :id"),
+                {"at": facts[old].posted_at, "id": old},
+            )
+
+
 def test_find_listings_by_the_words_of_their_title(browser, site):
     city = [[-79.70, 43.50], [-79.05, 43.50], [-79.05, 43.90], [-79.70, 43.90], [-79.70, 43.50]]
     region = api_call(
