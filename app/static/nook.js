@@ -308,17 +308,29 @@
   }
 
   // the view's filters (bedrooms, price, how new, a day to move in by), kept in this browser
-  const FILTERS = { "filter-beds": "bedrooms_min", "filter-price": "price_max", "move-in": "available_by" };
+  const FILTERS = {
+    "filter-beds": "bedrooms_min",
+    "filter-price": "price_max",
+    "filter-furnished": "furnished",
+    "move-in": "available_by",
+  };
   const FILTER_IDS = [...Object.keys(FILTERS), "filter-posted"];
   const FILTERS_KEY = "nook.filters";
   const keptFilters = JSON.parse(localStorage.getItem(FILTERS_KEY) || "{}");
   for (const id of FILTER_IDS) {
     if (typeof keptFilters[id] === "string") $(id).value = keptFilters[id];
-    $(id).addEventListener("change", () => {
-      localStorage.setItem(FILTERS_KEY, JSON.stringify(Object.fromEntries(FILTER_IDS.map((i) => [i, $(i).value]))));
-      reloadListings();
-    });
+    $(id).addEventListener("change", filtersChanged);
   }
+  function filtersChanged() {
+    localStorage.setItem(FILTERS_KEY, JSON.stringify(Object.fromEntries(FILTER_IDS.map((i) => [i, $(i).value]))));
+    $("clear-filters").hidden = !filtering();
+    reloadListings();
+  }
+  $("clear-filters").addEventListener("click", () => {
+    for (const id of FILTER_IDS) $(id).value = "";
+    filtersChanged();
+    $("filter-beds").focus(); // the button hides: keep the keyboard in the filters
+  });
   function filterValue(id) {
     const value = $(id).value;
     if (id !== "filter-price" || !value) return value;
@@ -327,6 +339,8 @@
     return Number.isFinite(dollars) && dollars > 0 ? String(Math.min(dollars, 100000)) : "";
   }
   const filtering = () => FILTER_IDS.some((id) => filterValue(id));
+  $("clear-filters").hidden = !filtering();
+  const NO_FIT = "no flat fits"; // listingsPath's answer where the filters and a region's criteria conflict
   // where a region's criteria and the view's filters both bound something, the stricter holds
   const STRICTER = {
     bedrooms_min: (a, b) => String(Math.max(Number(a), Number(b))),
@@ -353,7 +367,12 @@
       for (const name of ["bedrooms_min", "bedrooms_max", "bathrooms_min", "price_max", "sqft_min", "furnished", "available_by"]) {
         if (c[name] == null) continue;
         const mine = params.get(name);
+        if (name === "furnished" && mine !== null && mine !== String(c[name])) return NO_FIT;
         params.set(name, mine !== null && STRICTER[name] ? STRICTER[name](mine, String(c[name])) : String(c[name]));
+      }
+      // the view's bedrooms above the region's most (the API would answer 422)
+      if (params.has("bedrooms_max") && Number(params.get("bedrooms_min")) > Number(params.get("bedrooms_max"))) {
+        return NO_FIT;
       }
       for (const type of c.unit_types || []) params.append("unit_type", type);
       for (const label of c.labels || []) params.append("label", label);
@@ -386,9 +405,7 @@
     $("listings-status").textContent = "Loading …";
     try {
       const path = listingsPath(state.cursor);
-      const asked = new URLSearchParams(path.slice(path.indexOf("?") + 1));
-      if (asked.has("bedrooms_max") && Number(asked.get("bedrooms_min")) > Number(asked.get("bedrooms_max"))) {
-        // the view's bedrooms above the region's most: no flat fits both (the API would say 422)
+      if (path === NO_FIT) {
         state.cursor = null;
         $("more").hidden = true;
         showCount();

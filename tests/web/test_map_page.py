@@ -879,7 +879,9 @@ def test_the_view_is_filtered_by_bedrooms_price_and_age_and_the_browser_keeps_th
     with session_scope() as session:
         facts = {
             row.id: row
-            for row in session.execute(text("SELECT id, bedrooms, price, posted_at FROM listings")).all()
+            for row in session.execute(
+                text("SELECT id, bedrooms, price, furnished, posted_at FROM listings")
+            ).all()
         }
     prices = sorted(facts[i].price for i in shown if facts[i].bedrooms >= 2)
     cap = prices[len(prices) // 2]  # some flats of two bedrooms in view cost more, some less
@@ -913,6 +915,15 @@ def test_the_view_is_filtered_by_bedrooms_price_and_age_and_the_browser_keeps_th
         assert Select(browser.find_element(By.ID, "filter-posted")).first_selected_option.text == (
             "in the last week"
         )
+        furnished = Select(browser.find_element(By.ID, "filter-furnished"))
+        for value, wanted in (("true", True), ("false", False)):
+            furnished.select_by_value(value)
+            wait(browser).until(
+                lambda d, wanted=wanted: (
+                    fits(d, 2, cap) and all(facts[i].furnished is wanted for i, _ in listed(d))
+                )
+            )
+        furnished.select_by_value("")
 
         # a region's criteria and the view's filters: the stricter of each holds
         ring = [[-79.70, 43.50], [-79.05, 43.50], [-79.05, 43.90], [-79.70, 43.90], [-79.70, 43.50]]
@@ -945,6 +956,16 @@ def test_the_view_is_filtered_by_bedrooms_price_and_age_and_the_browser_keeps_th
                     "No listings here fit the filters"
                 )
             )
+        )
+        # one click clears every filter (kept cleared); the region's criteria still hold
+        browser.find_element(By.ID, "clear-filters").click()
+        wait(browser).until(lambda d: fits(d, 3, cap + 5000))
+        assert not browser.find_element(By.ID, "clear-filters").is_displayed()
+        browser.refresh()
+        wait_for_listings(browser)
+        assert all(
+            browser.find_element(By.ID, i).get_attribute("value") == ""
+            for i in ("filter-beds", "filter-price", "filter-posted", "filter-furnished", "move-in")
         )
         assert console_errors(browser) == []
     finally:
