@@ -645,7 +645,7 @@ class SavedChangeBody(StrictSchema):
             raise ma.ValidationError("say what changes: note, stage, viewing, rating (null clears any)")
 
 
-SAVED_SORTS = ("saved", "price", "value", "viewing", "distance", "rating")
+SAVED_SORTS = ("saved", "price", "value", "viewing", "distance", "rating", "available")
 
 
 class SavedArgs(PageArgs):
@@ -661,7 +661,9 @@ class SavedArgs(PageArgs):
             "value: the best value first (the lowest price for its range's middle; flats not ranked, then "
             "those no longer listed, last); viewing: the soonest viewing ahead first (then the rest, last "
             "saved first); distance: the nearest distance_from, or your place, first; rating: the most "
-            "stars first (those not rated last), each rating's last saved first"
+            "stars first (those not rated last), each rating's last saved first; available: the soonest "
+            "one may move in first (a day passed counts as today; those not saying when, then those no "
+            "longer listed, last)"
         },
     )
     distance_from = LatLon(

@@ -1142,6 +1142,10 @@
     open.addEventListener("click", () => showListing(listing));
     const away = listing.distance_m == null ? null
       : el("span", { class: "muted distance", title: "from your place", text: " " + metres(listing.distance_m) + " away" });
+    // when one may move in, while it is listed (to compare the list by, or order it)
+    const free = saved.still_listed && listing.available_from
+      ? el("span", { class: "muted available", text: " \u00b7 " + availableWords(listing) })
+      : null;
     const remove = el("button", {
       type: "button",
       class: "remove",
@@ -1196,6 +1200,7 @@
       { "data-listing": String(listing.id), class: saved.still_listed ? "" : "gone" },
       open,
       ...(away ? [away] : []),
+      ...(free ? [free] : []),
       remove,
       el("p", { class: "muted since", text: saved.since_saved }),
       el("p", { class: "stage-line" }, stage, el("span", { class: "muted stage-since" }), " ", rating),

@@ -164,6 +164,32 @@ def test_a_saved_flat_rated_and_the_list_by_stars(client, alice, bob, db_session
             db_session.execute(text("UPDATE saved_listings SET rating = 9"))
 
 
+def test_saved_flats_by_the_soonest_one_may_move_in(client, alice, db_session, market_ids):
+    ids = list(market_ids.values())[:5]
+    save_in_turn(client, alice, db_session, ids)
+    today = db_session.execute(text("SELECT current_date")).scalar_one()
+    for listing_id, day in (
+        (ids[0], today + timedelta(days=30)),
+        (ids[1], None),  # does not say
+        (ids[2], today - timedelta(days=5)),  # free already: as good as today
+        (ids[3], today + timedelta(days=3)),
+        (ids[4], today),
+    ):
+        set_listing(db_session, listing_id, available_from=day)
+    set_listing(db_session, ids[4], status="delisted")  # no longer listed: last, however soon
+    by_move_in = [ids[2], ids[3], ids[0], ids[1], ids[4]]
+    items = listed(client, alice, sort="available")
+    assert [i["listing"]["id"] for i in items] == by_move_in
+    assert items[1]["listing"]["available_from"] == (today + timedelta(days=3)).isoformat()
+    first = client.get("/v1/me/saved?sort=available&limit=2", headers=alice.headers).json
+    rest = client.get(
+        f"/v1/me/saved?sort=available&limit=2&cursor={first['next_cursor']}", headers=alice.headers
+    ).json
+    last = client.get(f"/v1/me/saved?sort=available&cursor={rest['next_cursor']}", headers=alice.headers).json
+    assert [i["listing"]["id"] for i in first["items"] + rest["items"] + last["items"]] == by_move_in
+    assert last["next_cursor"] is None
+
+
 def test_what_became_of_each_saved_listing(client, alice, db_session, market_ids):
     cut, raised, taken_down, expired, ranked = list(market_ids.values())[:5]
     prices = {}

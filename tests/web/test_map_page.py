@@ -1558,6 +1558,11 @@ def test_the_saved_list_in_the_order_the_renter_picks(browser, site):
         before = dict(
             session.execute(text("SELECT id, price FROM listings WHERE id = ANY(:i)"), {"i": ids}).all()
         )
+        free_before = dict(
+            session.execute(
+                text("SELECT id, available_from FROM listings WHERE id = ANY(:i)"), {"i": ids}
+            ).all()
+        )
     set_prices(prices)
     for listing_id in ids:
         api_call(site, "PUT", f"/v1/me/saved/{listing_id}")
@@ -1599,6 +1604,24 @@ def test_the_saved_list_in_the_order_the_renter_picks(browser, site):
             )
         Select(browser.find_element(By.ID, "saved-order")).select_by_visible_text("most stars first")
         wait(browser).until(lambda d: shown() == [ids[2], ids[0], ids[1]])
+        # the soonest one may move in first (a flat not saying when last); each line says when
+        with session_scope() as session:
+            for listing_id, days in ((ids[0], 10), (ids[1], 0), (ids[2], None)):
+                session.execute(
+                    text(
+                        "UPDATE listings SET available_from = current_date + make_interval(days => :d) "
+                        "WHERE id = :i"
+                    ),
+                    {"d": days, "i": listing_id},
+                )
+        Select(browser.find_element(By.ID, "saved-order")).select_by_visible_text("soonest to move in first")
+        wait(browser).until(lambda d: shown() == [ids[1], ids[0], ids[2]])
+        said = browser.execute_script(  # read at once: a poll may build the list anew between lines
+            "return [...document.querySelectorAll('#saved-list li[data-listing]')]"
+            ".map(r => (r.querySelector('.available') || {}).textContent || '')"
+        )
+        assert said[0] == " \u00b7 Available now" and said[1].startswith(" \u00b7 Available from ")
+        assert said[2] == ""
         # from the renter's place: nearest first, each saying how far
         with session_scope() as session:
             lat, lon = session.execute(
@@ -1627,6 +1650,10 @@ def test_the_saved_list_in_the_order_the_renter_picks(browser, site):
         api_call(site, "PATCH", "/v1/me", {"place": None})
         with session_scope() as session:
             session.execute(text("DELETE FROM saved_listings"))
+            for listing_id, day in free_before.items():
+                session.execute(
+                    text("UPDATE listings SET available_from = :d WHERE id = :i"), {"d": day, "i": listing_id}
+                )
         set_prices(before)
 
 
