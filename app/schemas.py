@@ -25,7 +25,7 @@ MAX_SIMILAR = 20  # similar listings /v1/listings/{id}/similar gives at most
 
 MAX_PAGE = 100
 MAX_WORDS = 200  # characters of a search's words (`q`) or a region's
-SORTS = ("newest", "price", "price_desc", "value", "price_cut", "distance")
+SORTS = ("newest", "price", "price_desc", "value", "price_cut", "distance", "available")
 
 
 class StrictSchema(ma.Schema):
@@ -166,7 +166,8 @@ class ListingFilters(StrictSchema):
         metadata={
             "description": "newest | price | price_desc | value (price relative to p50) | price_cut (the "
             "largest share of the price taken off by the last change first; no cut last) | distance (the "
-            "nearest to distance_from, or to near, first)"
+            "nearest to distance_from, or to near, first) | available (the soonest one may move in first; "
+            "a day passed counts as today; those not saying when last)"
         },
     )
     distance_from = LatLon(

@@ -40,6 +40,15 @@ CUT_SHARE = case(
     ),
     else_=literal(0.0, Float),
 )
+# when one may move in, as a number to sort by: a day passed is today; a listing not saying when comes last
+NOT_SAYING = 1e15
+MOVE_IN = cast(
+    case(
+        (Listing.available_from.is_(None), NOT_SAYING),  # (greatest() would take NULL for today)
+        else_=func.extract("epoch", func.greatest(Listing.available_from, func.current_date())),
+    ),
+    Float,
+)
 
 
 SORTS = {
@@ -48,6 +57,7 @@ SORTS = {
     "price_desc": SortSpec((Listing.price, Listing.id), descending=True),
     "value": SortSpec((VALUE, Listing.id), descending=False, kind="number"),
     "price_cut": SortSpec((CUT_SHARE, Listing.id), descending=True, kind="number"),
+    "available": SortSpec((MOVE_IN, Listing.id), descending=False, kind="number"),
 }
 # In a region, the same orders come straight off region_listings' indexes (an index walk of a
 # page, however many listings the region holds). "value" depends on ranks: it sorts the region.
@@ -185,6 +195,7 @@ SORT_KEY = {  # which of a row's columns is its sort's first key
     "price_desc": "price",
     "value": "value",
     "price_cut": "cut_share",
+    "available": "move_in",  # a row has it only from a search in that order
     "distance": "distance_m",  # a row has it only from a search from a place
 }
 
@@ -227,6 +238,8 @@ def build_search(session: Session, user_id: int, args: dict[str, Any]) -> tuple[
     query = query.where(not_hidden(session, user_id))
     if distance is not None:
         query = query.add_columns(distance.label("distance_m"))
+    if sort == "available":
+        query = query.add_columns(MOVE_IN.label("move_in"))
     if args.get("cursor"):
         query = query.where(spec.after(args["cursor"], sort))
     rows = int(args.get("limit", 20)) + 1

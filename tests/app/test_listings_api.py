@@ -550,6 +550,19 @@ def test_a_move_in_day_finds_the_flats_free_by_then_and_those_not_saying(
             break
     assert in_region == by_april
     assert client.get(f"/v1/listings/{march}").get_json()["available_from"] == "2027-03-01"
+    # the soonest one may move in first: a day passed is today, a flat not saying when last (by id)
+    past = list(market_ids.values())[3]
+    db_session.execute(update(Listing).where(Listing.id == past).values(available_from=date(2020, 1, 1)))
+    soonest, cursor = [], None
+    while True:
+        query = {"sort": "available", "limit": 7} | ({"cursor": cursor} if cursor else {})
+        page = client.get(path, query_string=query, headers=alice.headers).get_json()
+        soonest += [i["id"] for i in page["items"]]
+        if not (cursor := page["next_cursor"]):
+            break
+    assert soonest[:3] == [past, march, june]
+    assert soonest[3:] == sorted(soonest[3:]) and set(soonest) == in_region | {june}
+    assert [i["id"] for i in all_items(client, alice, bbox=CITY, sort="available")][:3] == [past, march, june]
     wrong = search(client, alice, bbox=CITY, available_by="March 1")
     assert wrong.status_code == 422 and wrong.get_json()["errors"][0]["field"] == "query.available_by"
 

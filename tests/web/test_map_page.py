@@ -864,6 +864,9 @@ def test_listings_say_when_one_may_move_in_and_a_move_in_day_filters_them(browse
             settled_popup(browser)
             assert popup.find_element(By.CSS_SELECTOR, ".available").get_attribute("textContent") == words
             close_popup(browser)
+        # the soonest one may move in first (a day gone is today), the flats not saying when after them
+        Select(browser.find_element(By.ID, "sort")).select_by_visible_text("Soonest to move in")
+        wait(browser).until(lambda d: [i for i, _ in listed(d)][:2] == [now, later])
         assert console_errors(browser) == []
     finally:
         with session_scope() as session:
