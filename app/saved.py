@@ -26,7 +26,7 @@ from app.schemas import (
     ShareBody,
     ShareSchema,
 )
-from app.search import VALUE, base_query, forget_kept, kept_item, metres_from, shown_flat
+from app.search import MOVE_IN, VALUE, base_query, forget_kept, kept_item, metres_from, shown_flat
 from app.web import base_url
 from models import saved as saved_model
 from models.calendar import Viewing, calendar
@@ -163,11 +163,8 @@ def _sort_key(sort: str, place: tuple[float, float] | None) -> ColumnElement[flo
     elif sort == "viewing":  # then the rest, last saved first
         ahead = SavedListing.viewing_at > func.now()
         key = case((ahead, func.extract("epoch", SavedListing.viewing_at)), else_=LAST - _saved_epoch())
-    elif sort == "available":  # free soonest first (a day passed is today), then those not saying, then gone
-        day = func.extract("epoch", func.greatest(Listing.available_from, func.current_date()))
-        key = case(
-            (Listing.status != "active", LAST), (Listing.available_from.is_(None), LAST / 2), else_=day
-        )
+    elif sort == "available":  # free soonest first, then those not saying when, then those gone
+        key = case((Listing.status != "active", LAST), else_=MOVE_IN)
     elif sort == "rating":  # each rating's (and then those not rated) last saved first
         stars_short = func.coalesce(MAX_RATING - SavedListing.rating, MAX_RATING)
         key = stars_short * RATING_STEP - _saved_epoch()
