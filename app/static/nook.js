@@ -307,7 +307,7 @@
     }, 250);
   }
 
-  // the view's filters (bedrooms, price, how new, a day to move in by), kept in this browser
+  // the view's filters (bedrooms, price, furniture, a day to move in by; and how new), kept in this browser
   const FILTERS = {
     "filter-beds": "bedrooms_min",
     "filter-price": "price_max",

@@ -825,6 +825,15 @@ def test_price_cuts_are_marked_filtered_and_explained(browser, site):
                 )
 
 
+CITY = [[-79.70, 43.50], [-79.05, 43.50], [-79.05, 43.90], [-79.70, 43.90], [-79.70, 43.50]]
+
+
+def post_city_region(site, name: str, **fields) -> dict:
+    """A region over the whole demo city (the site's listings), made through the API."""
+    body = {"name": name, "geometry": {"type": "Polygon", "coordinates": [CITY]}, **fields}
+    return api_call(site, "POST", "/v1/regions", body)
+
+
 def test_listings_say_when_one_may_move_in_and_a_move_in_day_filters_them(browser, site):
     sign_in(browser, site)
     shown = [listing_id for listing_id, _ in wait_for_listings(browser)]
@@ -929,18 +938,8 @@ def test_the_view_is_filtered_by_bedrooms_price_and_age_and_the_browser_keeps_th
         furnished.select_by_value("")
 
         # a region's criteria and the view's filters: the stricter of each holds
-        ring = [[-79.70, 43.50], [-79.05, 43.50], [-79.05, 43.90], [-79.70, 43.90], [-79.70, 43.50]]
         criteria = {"bedrooms_min": 3, "bedrooms_max": 3, "price_max": cap + 5000}
-        region = api_call(
-            site,
-            "POST",
-            "/v1/regions",
-            {
-                "name": "The city",
-                "geometry": {"type": "Polygon", "coordinates": [ring]},
-                "criteria": criteria,
-            },
-        )
+        region = post_city_region(site, "The city", criteria=criteria)
         browser.refresh()
         entry = f'#region-list li[data-region="{region["id"]}"]'
         wait(browser).until(ec.visibility_of_element_located((By.CSS_SELECTOR, entry + " .name"))).click()
@@ -982,18 +981,7 @@ def test_the_view_is_filtered_by_bedrooms_price_and_age_and_the_browser_keeps_th
 
 
 def test_find_listings_by_the_words_of_their_title(browser, site):
-    city = [[-79.70, 43.50], [-79.05, 43.50], [-79.05, 43.90], [-79.70, 43.90], [-79.70, 43.50]]
-    region = api_call(
-        site,
-        "POST",
-        "/v1/regions",
-        {
-            "name": "Rooftops",
-            "geometry": {"type": "Polygon", "coordinates": [city]},
-            "criteria": {"words": "rooftop"},
-            "alerts": False,
-        },
-    )
+    region = post_city_region(site, "Rooftops", criteria={"words": "rooftop"}, alerts=False)
     sign_in(browser, site)
     shown = [listing_id for listing_id, _ in wait_for_listings(browser)]
     rooftop, other = shown[2], shown[5]
