@@ -573,6 +573,16 @@
     return "Asked " + history.map((h) => money(h.price) + (h.since ? " from " + day(h.since) : "")).join(", then ") + ".";
   }
 
+  // a select's last choice in this browser (the listings' order, the saved list's): restored while the
+  // select still offers it, kept at every change; the answer keeps a choice made by the page itself
+  function keptChoice(id, key) {
+    const kept = localStorage.getItem(key);
+    if ([...$(id).options].some((option) => option.value === kept)) $(id).value = kept;
+    const keep = () => localStorage.setItem(key, $(id).value);
+    $(id).addEventListener("change", keep);
+    return keep;
+  }
+  const keepSort = keptChoice("sort", "nook.sort"); // (nearest my place waits for the place: showPlace)
   $("sort").addEventListener("change", reloadListings);
   $("price-cut").addEventListener("change", reloadListings);
   $("words-form").addEventListener("submit", (event) => {
@@ -858,6 +868,7 @@
       }
       showPlace();
       $("sort").value = "distance";
+      keepSort();
       $("place-status").textContent = "Listings say how far they are from your place; the nearest come first.";
       await reloadListings();
     });
@@ -1121,15 +1132,8 @@
     if (state.place) query.distance_from = state.place.map((v) => v.toFixed(6)).join(",");
     return query;
   }
-  // the order picked last in this browser
-  const ORDER_KEY = "nook.savedOrder";
-  if ([...$("saved-order").options].some((option) => option.value === localStorage.getItem(ORDER_KEY))) {
-    $("saved-order").value = localStorage.getItem(ORDER_KEY);
-  }
-  $("saved-order").addEventListener("change", () => {
-    localStorage.setItem(ORDER_KEY, $("saved-order").value);
-    loadSaved();
-  });
+  keptChoice("saved-order", "nook.savedOrder"); // the order picked last in this browser
+  $("saved-order").addEventListener("change", loadSaved);
 
   function savedItem(saved) {
     const listing = saved.listing;

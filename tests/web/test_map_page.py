@@ -980,6 +980,62 @@ def test_the_view_is_filtered_by_bedrooms_price_and_age_and_the_browser_keeps_th
             )
 
 
+def test_listings_by_price_either_way_through_the_pages_and_in_a_region_and_the_browser_keeps_the_order(
+    browser, site
+):
+    # a renter with a budget wanted the cheapest flats in view first: the map offered newest, value, cuts
+    with session_scope() as session:
+        price = dict(session.execute(text("SELECT id, price FROM listings")).all())
+        shown = "status = 'active' AND canonical_id IS NULL"
+        low, high = session.execute(text(f"SELECT min(price), max(price) FROM listings WHERE {shown}")).one()
+
+    def prices(d) -> list[int]:
+        return [price[i] for i, _ in listed(d)]
+
+    def ordered(d, descending: bool = False) -> bool:
+        got = prices(d)
+        return len(got) > 1 and got == sorted(got, reverse=descending)
+
+    sign_in(browser, site)
+    wait_for_listings(browser)
+    newest = prices(browser)
+    assert newest != sorted(newest)  # the newest first is not the cheapest first here
+    sort = Select(browser.find_element(By.ID, "sort"))
+    sort.select_by_visible_text("Lowest price")
+    wait(browser).until(lambda d: ordered(d) and prices(d)[0] <= min(newest))
+    first_page = len(listed(browser))
+    browser.find_element(By.ID, "more").click()  # the next page goes on from the last price shown
+    wait(browser).until(lambda d: len(listed(d)) > first_page)
+    cheapest = prices(browser)
+    assert cheapest == sorted(cheapest) and len(set(i for i, _ in listed(browser))) == len(cheapest)
+
+    browser.refresh()  # the order is kept in this browser
+    wait(browser).until(lambda d: prices(d) == cheapest[:first_page])
+    sort = Select(browser.find_element(By.ID, "sort"))
+    assert sort.first_selected_option.text == "Lowest price"
+    sort.select_by_visible_text("Highest price")
+    wait(browser).until(lambda d: ordered(d, descending=True) and prices(d)[0] >= cheapest[-1])
+
+    # a region's listings in the same orders (read off its own index)
+    region = post_city_region(site, "Everywhere", alerts=False)
+    try:
+        browser.refresh()
+        entry = f'#region-list li[data-region="{region["id"]}"]'
+        wait(browser).until(ec.visibility_of_element_located((By.CSS_SELECTOR, entry + " .name"))).click()
+        wait(browser).until(
+            lambda d: (
+                "in Everywhere" in d.find_element(By.ID, "scope").text
+                and ordered(d, descending=True)
+                and prices(d)[0] == high
+            )
+        )
+        Select(browser.find_element(By.ID, "sort")).select_by_visible_text("Lowest price")
+        wait(browser).until(lambda d: ordered(d) and prices(d)[0] == low)
+        assert console_errors(browser) == []
+    finally:
+        api_call(site, "DELETE", f"/v1/regions/{region['id']}")
+
+
 def test_find_listings_by_the_words_of_their_title(browser, site):
     region = post_city_region(site, "Rooftops", criteria={"words": "rooftop"}, alerts=False)
     sign_in(browser, site)
