@@ -307,11 +307,13 @@
     }, 250);
   }
 
-  // the view's filters (bedrooms, price, furniture, a day to move in by; and how new), kept in this browser
+  // the view's filters (bedrooms, price, furniture, type, a day to move in by; and how new), kept in this
+  // browser
   const FILTERS = {
     "filter-beds": "bedrooms_min",
     "filter-price": "price_max",
     "filter-furnished": "furnished",
+    "filter-type": "unit_type",
     "move-in": "available_by",
   };
   const FILTER_IDS = [...Object.keys(FILTERS), "filter-posted"];
@@ -374,7 +376,9 @@
       if (params.has("bedrooms_max") && Number(params.get("bedrooms_min")) > Number(params.get("bedrooms_max"))) {
         return NO_FIT;
       }
-      for (const type of c.unit_types || []) params.append("unit_type", type);
+      const types = c.unit_types || [];
+      if (params.has("unit_type") && types.length && !types.includes(params.get("unit_type"))) return NO_FIT;
+      if (!params.has("unit_type")) for (const type of types) params.append("unit_type", type);
       for (const label of c.labels || []) params.append("label", label);
       if (c.words) params.append("q", c.words);
       return `/v1/regions/${state.selected}/listings?` + params;
@@ -431,8 +435,10 @@
       : $("words").value.trim()
         ? "No listings here have those words."
         : filtering()
-          ? "No listings here fit the filters. Loosen them, zoom out or move the map."
-          : "No listings here. Zoom out or move the map.";
+          ? "No listings here fit the filters. Loosen them" + (state.selected === null ? ", zoom out or move the map." : ".")
+          : state.selected === null
+            ? "No listings here. Zoom out or move the map."
+            : "No listings in this region yet.";
   }
 
   function addListing(item) {

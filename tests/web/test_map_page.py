@@ -980,6 +980,56 @@ def test_the_view_is_filtered_by_bedrooms_price_and_age_and_the_browser_keeps_th
             )
 
 
+def test_the_view_is_filtered_by_type_within_a_regions_types_and_the_browser_keeps_it(browser, site):
+    # a renter after a whole flat saw rooms and basements among them, with no way to leave them out but
+    # drawing a region
+    with session_scope() as session:
+        kind = dict(session.execute(text("SELECT id, unit_type FROM listings")).all())
+
+    def all_of(d, *types: str) -> bool:
+        ids = [i for i, _ in listed(d)]
+        return bool(ids) and all(kind[i] in types for i in ids)
+
+    sign_in(browser, site)
+    shown = wait_for_listings(browser)
+    assert {kind[i] for i, _ in shown} >= {"apartment", "condo"}
+    kinds = Select(browser.find_element(By.ID, "filter-type"))
+    kinds.select_by_visible_text("condo")
+    wait(browser).until(lambda d: all_of(d, "condo"))
+    browser.refresh()  # kept in this browser
+    wait(browser).until(lambda d: all_of(d, "condo"))
+    assert Select(browser.find_element(By.ID, "filter-type")).first_selected_option.text == "condo"
+
+    region = post_city_region(site, "Flats", criteria={"unit_types": ["apartment", "condo"]}, alerts=False)
+    try:
+        browser.refresh()
+        entry = f'#region-list li[data-region="{region["id"]}"]'
+        wait(browser).until(ec.visibility_of_element_located((By.CSS_SELECTOR, entry + " .name"))).click()
+        wait(browser).until(
+            lambda d: "in Flats" in d.find_element(By.ID, "scope").text and all_of(d, "condo")
+        )
+        kinds = Select(browser.find_element(By.ID, "filter-type"))
+        kinds.select_by_visible_text("any")  # the region's own types again
+        wait(browser).until(
+            lambda d: all_of(d, "apartment", "condo") and any(kind[i] == "apartment" for i, _ in listed(d))
+        )
+        kinds.select_by_visible_text("house")  # not one of the region's: nothing fits, and the page says why
+        wait(browser).until(
+            lambda d: (
+                not listed(d)
+                # (no "move the map": that does not change what a region holds)
+                and d.find_element(By.ID, "listings-status").text
+                == "No listings here fit the filters. Loosen them."
+            )
+        )
+        browser.find_element(By.ID, "clear-filters").click()
+        wait(browser).until(lambda d: all_of(d, "apartment", "condo"))
+        assert Select(browser.find_element(By.ID, "filter-type")).first_selected_option.text == "any"
+        assert console_errors(browser) == []
+    finally:
+        api_call(site, "DELETE", f"/v1/regions/{region['id']}")
+
+
 def test_listings_by_price_either_way_through_the_pages_and_in_a_region_and_the_browser_keeps_the_order(
     browser, site
 ):
