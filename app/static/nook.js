@@ -307,8 +307,8 @@
     }, 250);
   }
 
-  // the view's filters (bedrooms, price, furniture, type, a day to move in by; and how new), kept in this
-  // browser
+  // the view's filters (bedrooms, price, furniture, type, a day to move in by; how new, and price cuts only),
+  // kept in this browser
   const FILTERS = {
     "filter-beds": "bedrooms_min",
     "filter-price": "price_max",
@@ -316,25 +316,31 @@
     "filter-type": "unit_type",
     "move-in": "available_by",
   };
-  const FILTER_IDS = [...Object.keys(FILTERS), "filter-posted"];
+  const FILTER_IDS = [...Object.keys(FILTERS), "filter-posted", "price-cut"];
+  // a checkbox's value is "true" while it is ticked, else ""
+  const valueOf = (id) => ($(id).type === "checkbox" ? ($(id).checked ? "true" : "") : $(id).value);
+  function setValue(id, value) {
+    if ($(id).type === "checkbox") $(id).checked = value === "true";
+    else $(id).value = value;
+  }
   const FILTERS_KEY = "nook.filters";
   const keptFilters = JSON.parse(localStorage.getItem(FILTERS_KEY) || "{}");
   for (const id of FILTER_IDS) {
-    if (typeof keptFilters[id] === "string") $(id).value = keptFilters[id];
+    if (typeof keptFilters[id] === "string") setValue(id, keptFilters[id]);
     $(id).addEventListener("change", filtersChanged);
   }
   function filtersChanged() {
-    localStorage.setItem(FILTERS_KEY, JSON.stringify(Object.fromEntries(FILTER_IDS.map((i) => [i, $(i).value]))));
+    localStorage.setItem(FILTERS_KEY, JSON.stringify(Object.fromEntries(FILTER_IDS.map((i) => [i, valueOf(i)]))));
     $("clear-filters").hidden = !filtering();
     reloadListings();
   }
   $("clear-filters").addEventListener("click", () => {
-    for (const id of FILTER_IDS) $(id).value = "";
+    for (const id of FILTER_IDS) setValue(id, "");
     filtersChanged();
     $("filter-beds").focus(); // the button hides: keep the keyboard in the filters
   });
   function filterValue(id) {
-    const value = $(id).value;
+    const value = valueOf(id);
     if (id !== "filter-price" || !value) return value;
     // a price typed with cents or past the API's bound still filters, in whole dollars up to 100,000
     const dollars = Math.round(Number(value));
@@ -352,7 +358,7 @@
 
   function listingsPath(cursor) {
     const params = new URLSearchParams({ sort: $("sort").value, limit: String(PAGE) });
-    if ($("price-cut").checked) params.set("price_cut", "true");
+    if (filterValue("price-cut")) params.set("price_cut", "true");
     for (const [id, name] of Object.entries(FILTERS)) if (filterValue(id)) params.set(name, filterValue(id));
     if ($("filter-posted").value) {
       // to the minute: the same view asked again is the same path (a move ending on it does not reload)
@@ -590,7 +596,6 @@
   }
   const keepSort = keptChoice("sort", "nook.sort"); // (nearest my place waits for the place: showPlace)
   $("sort").addEventListener("change", reloadListings);
-  $("price-cut").addEventListener("change", reloadListings);
   $("words-form").addEventListener("submit", (event) => {
     event.preventDefault();
     reloadListings();

@@ -791,6 +791,10 @@ def test_price_cuts_are_marked_filtered_and_explained(browser, site):
         ]  # no raise
         browser.find_element(By.ID, "price-cut").click()
         wait(browser).until(lambda d: [i for i, _ in listed(d)] == [cut])
+        assert browser.find_element(By.ID, "clear-filters").is_displayed()  # it is one of the filters
+        browser.refresh()  # kept in this browser with the others
+        wait(browser).until(lambda d: [i for i, _ in listed(d)] == [cut])
+        assert browser.find_element(By.ID, "price-cut").is_selected()
         wait(browser).until(lambda d: "Loading" not in d.find_element(By.ID, "listings-status").text)
         row = browser.find_element(By.CSS_SELECTOR, f'#listing-list li[data-id="{cut}"]')
         tag = row.find_element(By.CSS_SELECTOR, ".cut")
@@ -814,8 +818,9 @@ def test_price_cuts_are_marked_filtered_and_explained(browser, site):
 
         Select(browser.find_element(By.ID, "sort")).select_by_value("price_cut")  # biggest cut first
         wait(browser).until(lambda d: [i for i, _ in listed(d)] == [cut])
-        browser.find_element(By.ID, "price-cut").click()  # off: every listing in view, the cut first
+        browser.find_element(By.ID, "clear-filters").click()  # off: every listing in view, the cut first
         wait(browser).until(lambda d: len(listed(d)) > 1 and listed(d)[0][0] == cut)
+        assert not browser.find_element(By.ID, "price-cut").is_selected()
         assert console_errors(browser) == []
     finally:
         with session_scope() as session:
