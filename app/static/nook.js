@@ -307,10 +307,12 @@
     }, 250);
   }
 
-  // the view's filters (bedrooms, price, furniture, type, a day to move in by; how new, and price cuts only),
-  // kept in this browser
+  // the view's filters (bedrooms, bathrooms, size, price, furniture, type, a day to move in by; how new, and
+  // price cuts only), kept in this browser
   const FILTERS = {
     "filter-beds": "bedrooms_min",
+    "filter-baths": "bathrooms_min",
+    "filter-sqft": "sqft_min",
     "filter-price": "price_max",
     "filter-furnished": "furnished",
     "filter-type": "unit_type",
@@ -350,8 +352,11 @@
   $("clear-filters").hidden = !filtering();
   const NO_FIT = "no flat fits"; // listingsPath's answer where the filters and a region's criteria conflict
   // where a region's criteria and the view's filters both bound something, the stricter holds
+  const higher = (a, b) => String(Math.max(Number(a), Number(b)));
   const STRICTER = {
-    bedrooms_min: (a, b) => String(Math.max(Number(a), Number(b))),
+    bedrooms_min: higher,
+    bathrooms_min: higher,
+    sqft_min: higher,
     price_max: (a, b) => String(Math.min(Number(a), Number(b))),
     available_by: (a, b) => (a < b ? a : b),
   };

@@ -985,6 +985,44 @@ def test_the_view_is_filtered_by_bedrooms_price_and_age_and_the_browser_keeps_th
             )
 
 
+def test_the_view_is_filtered_by_bathrooms_and_size_the_stricter_of_a_regions_holding(browser, site):
+    with session_scope() as session:
+        facts = {row.id: row for row in session.execute(text("SELECT id, bathrooms, sqft FROM listings"))}
+
+    def fits(d, baths: float, sqft: int) -> bool:
+        ids = [i for i, _ in listed(d)]
+        return bool(ids) and all(
+            facts[i].bathrooms >= baths and (not sqft or (facts[i].sqft or 0) >= sqft) for i in ids
+        )
+
+    sign_in(browser, site)
+    shown = [i for i, _ in wait_for_listings(browser)]
+    assert any(facts[i].sqft is None for i in shown) and any(facts[i].bathrooms < 2 for i in shown)
+    Select(browser.find_element(By.ID, "filter-baths")).select_by_visible_text("2 or more")
+    wait(browser).until(lambda d: fits(d, 2, 0))
+    size = Select(browser.find_element(By.ID, "filter-sqft"))
+    size.select_by_visible_text("700 sq ft or more")  # flats not saying their size are left out
+    wait(browser).until(lambda d: fits(d, 2, 700))
+    browser.refresh()  # kept in this browser
+    wait(browser).until(lambda d: fits(d, 2, 700))
+    assert (
+        Select(browser.find_element(By.ID, "filter-sqft")).first_selected_option.text == "700 sq ft or more"
+    )
+
+    region = post_city_region(site, "Roomy", criteria={"sqft_min": 1000, "bathrooms_min": 1}, alerts=False)
+    try:
+        browser.refresh()
+        entry = f'#region-list li[data-region="{region["id"]}"]'
+        wait(browser).until(ec.visibility_of_element_located((By.CSS_SELECTOR, entry + " .name"))).click()
+        # the region's 1,000 sq ft over the view's 700, the view's two baths over the region's one
+        wait(browser).until(lambda d: "in Roomy" in d.find_element(By.ID, "scope").text and fits(d, 2, 1000))
+        Select(browser.find_element(By.ID, "filter-baths")).select_by_visible_text("any")
+        wait(browser).until(lambda d: fits(d, 1, 1000) and any(facts[i].bathrooms < 2 for i, _ in listed(d)))
+        assert console_errors(browser) == []
+    finally:
+        api_call(site, "DELETE", f"/v1/regions/{region['id']}")
+
+
 def test_the_view_is_filtered_by_type_within_a_regions_types_and_the_browser_keeps_it(browser, site):
     # a renter after a whole flat saw rooms and basements among them, with no way to leave them out but
     # drawing a region
