@@ -394,15 +394,15 @@
       if (c.words) params.append("q", c.words);
       return `/v1/regions/${state.selected}/listings?` + params;
     }
+    params.set("bbox", viewBounds().map((v) => v.toFixed(6)).join(","));
+    return "/v1/listings?" + params;
+  }
+
+  // the map's view as [west, south, east, north], within the world's longitudes and latitudes
+  function viewBounds() {
     const b = state.map.getBounds();
     const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
-    params.set(
-      "bbox",
-      [clamp(b.getWest(), -180, 180), clamp(b.getSouth(), -90, 90), clamp(b.getEast(), -180, 180), clamp(b.getNorth(), -90, 90)]
-        .map((v) => v.toFixed(6))
-        .join(",")
-    );
-    return "/v1/listings?" + params;
+    return [clamp(b.getWest(), -180, 180), clamp(b.getSouth(), -90, 90), clamp(b.getEast(), -180, 180), clamp(b.getNorth(), -90, 90)];
   }
 
   async function reloadListings() {
@@ -664,6 +664,7 @@
   async function selectRegion(id) {
     state.selected = id;
     $("show-view").hidden = id === null;
+    $("view-region").hidden = id !== null; // (a region is one already)
     renderRegionList();
     showMarket(id);
     state.alertsShown = 0;
@@ -729,12 +730,37 @@
     $("region-name").focus();
   }
 
-  function startNewRegion(layer) {
+  function startNewRegion(layer, criteria = {}) {
     if (state.pending && state.pending.layer) state.pending.layer.remove();
     layer.setStyle(STYLE);
     state.pending = { layer };
-    openRegionForm("New region", "My area " + (state.regions.size + 1), {});
+    openRegionForm("New region", "My area " + (state.regions.size + 1), criteria);
   }
+
+  // the map's view and its filters as a new region, to be alerted of new listings like these, here
+  // ("Posted" and "Price cuts only" stay behind: a region's alerts are of new listings and price cuts)
+  function criteriaFromFilters() {
+    const number = (id) => (filterValue(id) === "" ? null : Number(filterValue(id)));
+    return {
+      bedrooms_min: number("filter-beds"),
+      bathrooms_min: number("filter-baths"),
+      sqft_min: number("filter-sqft"),
+      price_max: number("filter-price"),
+      furnished: $("filter-furnished").value === "" ? null : $("filter-furnished").value === "true",
+      available_by: $("move-in").value || null,
+      unit_types: $("filter-type").value ? [$("filter-type").value] : null,
+      words: $("words").value.trim() || null,
+    };
+  }
+  $("view-region").addEventListener("click", () => {
+    if (state.pending && state.pending.id !== undefined) $("region-cancel").click();
+    const [west, south, east, north] = viewBounds();
+    const layer = L.rectangle([[south, west], [north, east]]).addTo(state.map);
+    startNewRegion(layer, criteriaFromFilters());
+    $("region-form-hint").textContent = "The map's view, with the filters as its criteria. Drag the corners on the map to change the shape.";
+    layer.pm.enable({ allowSelfIntersection: true, snappable: false });
+    state.map.fitBounds(layer.getBounds(), { padding: [20, 20] }); // its corners in sight
+  });
 
   function editRegion(id) {
     if (state.pending) $("region-cancel").click();

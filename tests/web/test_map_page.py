@@ -833,6 +833,13 @@ def test_price_cuts_are_marked_filtered_and_explained(browser, site):
 CITY = [[-79.70, 43.50], [-79.05, 43.50], [-79.05, 43.90], [-79.70, 43.90], [-79.70, 43.50]]
 
 
+# sets the view's "Up to $" filter to arguments[0], and says it changed (as leaving the field would)
+SET_PRICE = (
+    "const f = document.getElementById('filter-price'); f.value = arguments[0];"
+    "f.dispatchEvent(new Event('change'));"
+)
+
+
 def post_city_region(site, name: str, **fields) -> dict:
     """A region over the whole demo city (the site's listings), made through the API."""
     body = {"name": name, "geometry": {"type": "Polygon", "coordinates": [CITY]}, **fields}
@@ -909,13 +916,10 @@ def test_the_view_is_filtered_by_bedrooms_price_and_age_and_the_browser_keeps_th
         ids = [i for i, _ in listed(d)]
         return bool(ids) and all(facts[i].bedrooms >= beds and facts[i].price <= most for i in ids)
 
-    set_price = "const f = document.getElementById('filter-price'); f.value = arguments[0];" + (
-        "f.dispatchEvent(new Event('change'));"
-    )
     try:
         Select(browser.find_element(By.ID, "filter-beds")).select_by_value("2")
         wait(browser).until(lambda d: fits(d, 2, 10**6) and [i for i, _ in listed(d)] != shown)
-        browser.execute_script(set_price, str(cap))
+        browser.execute_script(SET_PRICE, str(cap))
         wait(browser).until(lambda d: fits(d, 2, cap))
         assert old in [i for i, _ in listed(browser)]
         with session_scope() as session:  # posted ten days ago: gone from "in the last week"
@@ -950,7 +954,7 @@ def test_the_view_is_filtered_by_bedrooms_price_and_age_and_the_browser_keeps_th
         wait(browser).until(ec.visibility_of_element_located((By.CSS_SELECTOR, entry + " .name"))).click()
         wait(browser).until(lambda d: fits(d, 3, cap))
         Select(browser.find_element(By.ID, "filter-beds")).select_by_value("")  # the region's 3 still hold
-        browser.execute_script(set_price, "")
+        browser.execute_script(SET_PRICE, "")
         wait(browser).until(
             lambda d: fits(d, 3, cap + 5000) and any(facts[i].price > cap for i, _ in listed(d))
         )
@@ -983,6 +987,71 @@ def test_the_view_is_filtered_by_bedrooms_price_and_age_and_the_browser_keeps_th
                 text("UPDATE listings SET posted_at = :at WHERE id = :id"),
                 {"at": facts[old].posted_at, "id": old},
             )
+
+
+def test_the_maps_view_and_its_filters_become_a_region_at_a_click(browser, site):
+    # a renter who had narrowed the map to what they wanted drew the same area and typed the same
+    # criteria again to be alerted of new ones
+    with session_scope() as session:
+        facts = {row.id: row for row in session.execute(text("SELECT id, bedrooms, unit_type FROM listings"))}
+    sign_in(browser, site)
+    wait_for_listings(browser)
+    Select(browser.find_element(By.ID, "filter-beds")).select_by_value("1")
+    Select(browser.find_element(By.ID, "filter-type")).select_by_visible_text("apartment")
+    browser.execute_script(SET_PRICE, "4800")
+    wait(browser).until(
+        lambda d: (
+            (ids := [i for i, _ in listed(d)])
+            and all(facts[i].bedrooms >= 1 and facts[i].unit_type == "apartment" for i in ids)
+            and "Loading" not in d.find_element(By.ID, "listings-status").text
+        )
+    )
+    shown = [i for i, _ in listed(browser)]
+    view = browser.execute_script(
+        "const b = window.nookMap.getBounds(); return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]"
+    )
+    region = None
+    try:
+        browser.find_element(By.ID, "view-region").click()
+        wait(browser).until(ec.visibility_of_element_located((By.ID, "region-form")))
+        assert (
+            "the map's view, with the filters" in browser.find_element(By.ID, "region-form-hint").text.lower()
+        )
+        assert browser.find_element(By.ID, "region-beds-min").get_attribute("value") == "1"
+        assert browser.find_element(By.ID, "region-price-max").get_attribute("value") == "4800"
+        ticked = browser.find_elements(By.CSS_SELECTOR, 'input[name="unit-type"]:checked')
+        assert [box.get_attribute("value") for box in ticked] == ["apartment"]
+        name = browser.find_element(By.ID, "region-name")
+        name.clear()
+        name.send_keys("Like these")
+        browser.find_element(By.CSS_SELECTOR, "#region-form button[type=submit]").click()
+        wait(browser).until(ec.invisibility_of_element_located((By.ID, "region-form")))
+        region = next(r for r in api_call(site, "GET", "/v1/regions")["items"] if r["name"] == "Like these")
+        criteria = {k: v for k, v in region["criteria"].items() if v is not None}
+        assert criteria == {"bedrooms_min": 1, "price_max": 4800, "unit_types": ["apartment"]}, criteria
+        assert region["geometry"]["type"] == "MultiPolygon"  # as every region is kept
+        (ring,) = (polygon[0] for polygon in region["geometry"]["coordinates"])
+        corners = [
+            min(p[0] for p in ring),
+            min(p[1] for p in ring),
+            max(p[0] for p in ring),
+            max(p[1] for p in ring),
+        ]
+        assert all(abs(a - b) < 1e-6 for a, b in zip(corners, view, strict=True)), (corners, view)
+
+        # the region holds what the view showed
+        entry = f'#region-list li[data-region="{region["id"]}"]'
+        browser.find_element(By.CSS_SELECTOR, entry + " .name").click()
+        wait(browser).until(
+            lambda d: (
+                "in Like these" in d.find_element(By.ID, "scope").text and [i for i, _ in listed(d)] == shown
+            )
+        )
+        assert not browser.find_element(By.ID, "view-region").is_displayed()  # a region is one already
+        assert console_errors(browser) == []
+    finally:
+        if region is not None:
+            api_call(site, "DELETE", f"/v1/regions/{region['id']}")
 
 
 def test_the_view_is_filtered_by_bathrooms_and_size_the_stricter_of_a_regions_holding(browser, site):
