@@ -752,11 +752,24 @@
       words: $("words").value.trim() || null,
     };
   }
+  // what the filters ask for, as a region's name ("2+ bed apartments up to $4,800"), if they ask it
+  function nameOf(c) {
+    if (!c.bedrooms_min && c.furnished === null && !c.unit_types && !c.price_max) return null;
+    const words = [
+      c.bedrooms_min ? c.bedrooms_min + "+ bed" : "",
+      c.furnished === null ? "" : c.furnished ? "furnished" : "unfurnished",
+      c.unit_types ? c.unit_types[0] + "s" : "flats",
+      c.price_max ? "up to " + money(c.price_max) : "",
+    ].filter(Boolean).join(" ");
+    return words[0].toUpperCase() + words.slice(1);
+  }
   $("view-region").addEventListener("click", () => {
     if (state.pending && state.pending.id !== undefined) $("region-cancel").click();
     const [west, south, east, north] = viewBounds();
     const layer = L.rectangle([[south, west], [north, east]]).addTo(state.map);
-    startNewRegion(layer, criteriaFromFilters());
+    const criteria = criteriaFromFilters();
+    startNewRegion(layer, criteria);
+    if (nameOf(criteria)) $("region-name").value = nameOf(criteria);
     $("region-form-hint").textContent = "The map's view, with the filters as its criteria. Drag the corners on the map to change the shape.";
     layer.pm.enable({ allowSelfIntersection: true, snappable: false });
     state.map.fitBounds(layer.getBounds(), { padding: [20, 20] }); // its corners in sight

@@ -1022,6 +1022,7 @@ def test_the_maps_view_and_its_filters_become_a_region_at_a_click(browser, site)
         ticked = browser.find_elements(By.CSS_SELECTOR, 'input[name="unit-type"]:checked')
         assert [box.get_attribute("value") for box in ticked] == ["apartment"]
         name = browser.find_element(By.ID, "region-name")
+        assert name.get_attribute("value") == "1+ bed apartments up to $4,800"  # named for what it asks
         name.clear()
         name.send_keys("Like these")
         browser.find_element(By.CSS_SELECTOR, "#region-form button[type=submit]").click()
