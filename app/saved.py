@@ -26,7 +26,7 @@ from app.schemas import (
     ShareBody,
     ShareSchema,
 )
-from app.search import MOVE_IN, VALUE, base_query, forget_kept, kept_item, metres_from, shown_flat
+from app.search import MOVE_IN, NOT_SAYING, VALUE, base_query, forget_kept, kept_item, metres_from, shown_flat
 from app.web import base_url
 from models import saved as saved_model
 from models.calendar import Viewing, calendar
@@ -146,7 +146,9 @@ def saved(args: dict[str, Any]) -> dict[str, Any]:
     return {"items": [_item(r, clashes) for r in rows], "next_cursor": cursor}
 
 
-LAST = 1e15  # a sort key after every other: no price, no longer listed, no viewing ahead
+# a sort key after every other (the move-in order's flats not saying when too): no price, no longer
+# listed, no viewing ahead
+LAST = NOT_SAYING * 10
 RATING_STEP = 1e11  # a star's worth of the rating order: more than any saved time's seconds since 1970
 
 

@@ -41,7 +41,7 @@ CUT_SHARE = case(
     else_=literal(0.0, Float),
 )
 # when one may move in, as a number to sort by: a day passed is today; a listing not saying when comes last
-NOT_SAYING = 1e14  # (before app.saved's LAST, the flats no longer listed)
+NOT_SAYING = 1e14  # (app.saved's LAST, for flats no longer listed, is after it)
 MOVE_IN = cast(
     case(
         (Listing.available_from.is_(None), NOT_SAYING),  # (greatest() would take NULL for today)
