@@ -726,6 +726,7 @@
       box.checked = (criteria.labels || []).includes(box.value);
     });
     $("region-error").textContent = "";
+    $("region-form-hint").textContent = ""; // (a shape drawn while the view's form was open is no view)
     $("region-form").hidden = false;
     $("region-name").focus();
   }

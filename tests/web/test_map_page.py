@@ -1049,6 +1049,17 @@ def test_the_maps_view_and_its_filters_become_a_region_at_a_click(browser, site)
             )
         )
         assert not browser.find_element(By.ID, "view-region").is_displayed()  # a region is one already
+
+        # a shape drawn while the view's form is open replaces the view, its criteria and its words
+        browser.find_element(By.ID, "show-view").click()
+        wait(browser).until(ec.element_to_be_clickable((By.ID, "view-region"))).click()
+        wait(browser).until(lambda d: d.find_element(By.ID, "region-form-hint").text)
+        draw_polygon(browser, [(-60, -60), (60, -60), (60, 60), (-60, 60)])
+        wait(browser).until(lambda d: d.find_element(By.ID, "region-beds-min").get_attribute("value") == "")
+        assert browser.find_element(By.ID, "region-form-hint").text == ""
+        assert browser.find_element(By.ID, "region-name").get_attribute("value").startswith("My area ")
+        browser.find_element(By.ID, "region-cancel").click()
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#map path.leaflet-interactive:not(.marker)")) == 1
         assert console_errors(browser) == []
     finally:
         if region is not None:
