@@ -333,9 +333,16 @@
   }
   function filtersChanged() {
     localStorage.setItem(FILTERS_KEY, JSON.stringify(Object.fromEntries(FILTER_IDS.map((i) => [i, valueOf(i)]))));
-    $("clear-filters").hidden = !filtering();
+    showFiltersOn();
     reloadListings();
   }
+  // how many filters are on, beside "Filters" (which a phone's screen starts folded: the list comes first)
+  function showFiltersOn() {
+    const on = FILTER_IDS.filter((id) => filterValue(id)).length;
+    $("filters-on").textContent = on ? `· ${on} on` : "";
+    $("clear-filters").hidden = !on;
+  }
+  if (window.matchMedia("(max-width: 760px)").matches) $("filters").open = false;
   $("clear-filters").addEventListener("click", () => {
     for (const id of FILTER_IDS) setValue(id, "");
     filtersChanged();
@@ -349,7 +356,7 @@
     return Number.isFinite(dollars) && dollars > 0 ? String(Math.min(dollars, 100000)) : "";
   }
   const filtering = () => FILTER_IDS.some((id) => filterValue(id));
-  $("clear-filters").hidden = !filtering();
+  showFiltersOn();
   const NO_FIT = "no flat fits"; // listingsPath's answer where the filters and a region's criteria conflict
   // where a region's criteria and the view's filters both bound something, the stricter holds
   const higher = (a, b) => String(Math.max(Number(a), Number(b)));

@@ -679,6 +679,13 @@ def test_phone_sized_screen_and_labelled_controls(phone, site):
              .map(e => e.id || e.name)"""
     )
     assert unlabelled == []
+    # the filters start folded under "Filters" (the list comes first) and say how many are on
+    beds = phone.find_element(By.ID, "filter-beds")
+    assert not beds.is_displayed()
+    phone.find_element(By.CSS_SELECTOR, "#filters summary").click()
+    Select(wait(phone).until(ec.visibility_of(beds))).select_by_value("2")
+    wait(phone).until(lambda d: d.find_element(By.CSS_SELECTOR, "#filters summary").text == "Filters · 1 on")
+    wait(phone).until(lambda d: "Loading" not in d.find_element(By.ID, "listings-status").text)
     # keyboard: focus a listing and press Enter to open its popup
     first = phone.find_element(By.CSS_SELECTOR, "#listing-list li")
     phone.execute_script("arguments[0].focus()", first)
@@ -932,7 +939,7 @@ def test_the_view_is_filtered_by_bedrooms_price_and_age_and_the_browser_keeps_th
         browser.refresh()  # the filters are kept in this browser
         wait(browser).until(lambda d: fits(d, 2, cap) and old not in [i for i, _ in listed(d)])
         assert browser.find_element(By.ID, "filter-price").get_attribute("value") == str(cap)
-        assert Select(browser.find_element(By.ID, "filter-beds")).first_selected_option.text == "2 or more"
+        assert Select(browser.find_element(By.ID, "filter-beds")).first_selected_option.text == "2+"
         assert Select(browser.find_element(By.ID, "filter-posted")).first_selected_option.text == (
             "in the last week"
         )
@@ -1079,16 +1086,14 @@ def test_the_view_is_filtered_by_bathrooms_and_size_the_stricter_of_a_regions_ho
     sign_in(browser, site)
     shown = [i for i, _ in wait_for_listings(browser)]
     assert any(facts[i].sqft is None for i in shown) and any(facts[i].bathrooms < 2 for i in shown)
-    Select(browser.find_element(By.ID, "filter-baths")).select_by_visible_text("2 or more")
+    Select(browser.find_element(By.ID, "filter-baths")).select_by_visible_text("2+")
     wait(browser).until(lambda d: fits(d, 2, 0))
     size = Select(browser.find_element(By.ID, "filter-sqft"))
-    size.select_by_visible_text("700 sq ft or more")  # flats not saying their size are left out
+    size.select_by_visible_text("700+ sq ft")  # flats not saying their size are left out
     wait(browser).until(lambda d: fits(d, 2, 700))
     browser.refresh()  # kept in this browser
     wait(browser).until(lambda d: fits(d, 2, 700))
-    assert (
-        Select(browser.find_element(By.ID, "filter-sqft")).first_selected_option.text == "700 sq ft or more"
-    )
+    assert Select(browser.find_element(By.ID, "filter-sqft")).first_selected_option.text == "700+ sq ft"
 
     region = post_city_region(site, "Roomy", criteria={"sqft_min": 1000, "bathrooms_min": 1}, alerts=False)
     try:
