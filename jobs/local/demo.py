@@ -13,6 +13,7 @@ import os
 import random
 import sys
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -192,7 +193,8 @@ def partner_listing(index: int) -> dict:
         "unit_type": item.unit_type,
         "latitude": item.latitude,
         "longitude": item.longitude,
-        "available_from": item.available(),
+        # from now: the partner's listing numbers lie years ahead in the market's own calendar
+        "available_from": item.available(posted=datetime.now(UTC)),
     }
 
 

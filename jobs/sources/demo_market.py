@@ -178,17 +178,18 @@ class MarketListing:
         """Whether the listing is on the market at `moment`."""
         return self.appears_at <= moment < self.disappears_at
 
-    def available(self) -> str | None:
+    def available(self, posted: datetime | None = None) -> str | None:
         """When its feed says one may move in, as listings write it: a day (often the first or the 15th
-        of a month, as ISO or by the month's name), "immediately", or nothing (a share say nothing). Drawn
-        apart from the listing's other facts, so the market is the one it was before it said."""
+        of a month, as ISO or by the month's name) 3-75 days after it is `posted` (by default when it
+        appears), "immediately", or nothing (a share say nothing). Drawn apart from the listing's other
+        facts, so the market is the one it was before it said."""
         rng = random.Random(f"nook-available:{self.index}")
         kind = rng.random()
         if kind < 0.15:
             return None
         if kind < 0.4:
             return "immediately"
-        day = (self.appears_at + timedelta(days=rng.uniform(3, 75))).date()
+        day = ((posted or self.appears_at) + timedelta(days=rng.uniform(3, 75))).date()
         if rng.random() < 0.5:
             day = day.replace(day=1 if day.day < 15 else 15)
         return day.isoformat() if rng.random() < 0.7 else f"{day:%B} {day.day}, {day.year}"
