@@ -338,11 +338,11 @@
   }
   // how many filters are on, beside "Filters" (which a phone's screen starts folded: the list comes first)
   function showFiltersOn() {
-    const on = FILTER_IDS.filter((id) => filterValue(id)).length;
+    const on = filtersOn();
     $("filters-on").textContent = on ? `· ${on} on` : "";
     $("clear-filters").hidden = !on;
   }
-  if (window.matchMedia("(max-width: 760px)").matches) $("filters").open = false;
+  if (window.matchMedia("(max-width: 760px)").matches) $("filters").open = false; // nook.css's phone width
   $("clear-filters").addEventListener("click", () => {
     for (const id of FILTER_IDS) setValue(id, "");
     filtersChanged();
@@ -355,7 +355,7 @@
     const dollars = Math.round(Number(value));
     return Number.isFinite(dollars) && dollars > 0 ? String(Math.min(dollars, 100000)) : "";
   }
-  const filtering = () => FILTER_IDS.some((id) => filterValue(id));
+  const filtersOn = () => FILTER_IDS.filter((id) => filterValue(id)).length;
   showFiltersOn();
   const NO_FIT = "no flat fits"; // listingsPath's answer where the filters and a region's criteria conflict
   // where a region's criteria and the view's filters both bound something, the stricter holds
@@ -452,7 +452,7 @@
       ? `${count} listing${count === 1 ? "" : "s"}${state.cursor ? " so far" : ""}`
       : $("words").value.trim()
         ? "No listings here have those words."
-        : filtering()
+        : filtersOn()
           ? "No listings here fit the filters. Loosen them" + (state.selected === null ? ", zoom out or move the map." : ".")
           : state.selected === null
             ? "No listings here. Zoom out or move the map."
@@ -777,7 +777,7 @@
     const layer = L.rectangle([[south, west], [north, east]]).addTo(state.map);
     const criteria = criteriaFromFilters();
     startNewRegion(layer, criteria);
-    if (nameOf(criteria)) $("region-name").value = nameOf(criteria);
+    $("region-name").value = nameOf(criteria) || $("region-name").value;
     $("region-form-hint").textContent = "The map's view, with the filters as its criteria. Drag the corners on the map to change the shape.";
     layer.pm.enable({ allowSelfIntersection: true, snappable: false });
     state.map.fitBounds(layer.getBounds(), { padding: [20, 20] }); // its corners in sight

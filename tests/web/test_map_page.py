@@ -840,6 +840,12 @@ def test_price_cuts_are_marked_filtered_and_explained(browser, site):
 CITY = [[-79.70, 43.50], [-79.05, 43.50], [-79.05, 43.90], [-79.70, 43.90], [-79.70, 43.50]]
 
 
+def show_region(driver, region: dict) -> None:
+    """Press a region's name in the list, once the page shows it: the list and map show its listings."""
+    entry = f'#region-list li[data-region="{region["id"]}"] .name'
+    wait(driver).until(ec.visibility_of_element_located((By.CSS_SELECTOR, entry))).click()
+
+
 # sets the view's "Up to $" filter to arguments[0], and says it changed (as leaving the field would)
 SET_PRICE = (
     "const f = document.getElementById('filter-price'); f.value = arguments[0];"
@@ -957,8 +963,7 @@ def test_the_view_is_filtered_by_bedrooms_price_and_age_and_the_browser_keeps_th
         criteria = {"bedrooms_min": 3, "bedrooms_max": 3, "price_max": cap + 5000}
         region = post_city_region(site, "The city", criteria=criteria)
         browser.refresh()
-        entry = f'#region-list li[data-region="{region["id"]}"]'
-        wait(browser).until(ec.visibility_of_element_located((By.CSS_SELECTOR, entry + " .name"))).click()
+        show_region(browser, region)
         wait(browser).until(lambda d: fits(d, 3, cap))
         Select(browser.find_element(By.ID, "filter-beds")).select_by_value("")  # the region's 3 still hold
         browser.execute_script(SET_PRICE, "")
@@ -1048,8 +1053,7 @@ def test_the_maps_view_and_its_filters_become_a_region_at_a_click(browser, site)
         assert all(abs(a - b) < 1e-6 for a, b in zip(corners, view, strict=True)), (corners, view)
 
         # the region holds what the view showed
-        entry = f'#region-list li[data-region="{region["id"]}"]'
-        browser.find_element(By.CSS_SELECTOR, entry + " .name").click()
+        show_region(browser, region)
         wait(browser).until(
             lambda d: (
                 "in Like these" in d.find_element(By.ID, "scope").text and [i for i, _ in listed(d)] == shown
@@ -1098,8 +1102,7 @@ def test_the_view_is_filtered_by_bathrooms_and_size_the_stricter_of_a_regions_ho
     region = post_city_region(site, "Roomy", criteria={"sqft_min": 1000, "bathrooms_min": 1}, alerts=False)
     try:
         browser.refresh()
-        entry = f'#region-list li[data-region="{region["id"]}"]'
-        wait(browser).until(ec.visibility_of_element_located((By.CSS_SELECTOR, entry + " .name"))).click()
+        show_region(browser, region)
         # the region's 1,000 sq ft over the view's 700, the view's two baths over the region's one
         wait(browser).until(lambda d: "in Roomy" in d.find_element(By.ID, "scope").text and fits(d, 2, 1000))
         Select(browser.find_element(By.ID, "filter-baths")).select_by_visible_text("any")
@@ -1132,8 +1135,7 @@ def test_the_view_is_filtered_by_type_within_a_regions_types_and_the_browser_kee
     region = post_city_region(site, "Flats", criteria={"unit_types": ["apartment", "condo"]}, alerts=False)
     try:
         browser.refresh()
-        entry = f'#region-list li[data-region="{region["id"]}"]'
-        wait(browser).until(ec.visibility_of_element_located((By.CSS_SELECTOR, entry + " .name"))).click()
+        show_region(browser, region)
         wait(browser).until(
             lambda d: "in Flats" in d.find_element(By.ID, "scope").text and all_of(d, "condo")
         )
@@ -1199,8 +1201,7 @@ def test_listings_by_price_either_way_through_the_pages_and_in_a_region_and_the_
     region = post_city_region(site, "Everywhere", alerts=False)
     try:
         browser.refresh()
-        entry = f'#region-list li[data-region="{region["id"]}"]'
-        wait(browser).until(ec.visibility_of_element_located((By.CSS_SELECTOR, entry + " .name"))).click()
+        show_region(browser, region)
         wait(browser).until(
             lambda d: (
                 "in Everywhere" in d.find_element(By.ID, "scope").text
@@ -1248,12 +1249,11 @@ def test_find_listings_by_the_words_of_their_title(browser, site):
         wait(browser).until(lambda d: [i for i, _ in listed(d)] == shown)
 
         # a region's words choose its listings, as they choose its alerts; the box's words narrow them
-        entry = f'#region-list li[data-region="{region["id"]}"]'
-        browser.find_element(By.CSS_SELECTOR, entry + " .name").click()
+        show_region(browser, region)
         wait(browser).until(lambda d: sorted(i for i, _ in listed(d)) == sorted([rooftop, other]))
         field.send_keys("-garden", Keys.ENTER)
         wait(browser).until(lambda d: [i for i, _ in listed(d)] == [rooftop])
-        browser.find_element(By.CSS_SELECTOR, entry + " .edit").click()
+        browser.find_element(By.CSS_SELECTOR, f'#region-list li[data-region="{region["id"]}"] .edit').click()
         assert browser.find_element(By.ID, "region-words").get_attribute("value") == "rooftop"
         browser.find_element(By.ID, "region-cancel").click()
         assert console_errors(browser, allowed=("422",)) == []
