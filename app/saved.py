@@ -26,12 +26,12 @@ from app.schemas import (
     ShareBody,
     ShareSchema,
 )
-from app.search import MOVE_IN, NOT_SAYING, VALUE, base_query, forget_kept, kept_item, metres_from, shown_flat
+from app.search import VALUE, base_query, forget_kept, kept_item, metres_from, shown_flat
 from app.web import base_url
 from models import saved as saved_model
 from models.calendar import Viewing, calendar
 from models.explain import since_saved
-from models.listing import Listing, stands_for
+from models.listing import NOT_SAYING, Listing, stands_for
 from models.saved import saved_flats, viewing_clashes, viewing_local
 from models.user import MAX_RATING, SavedListing, User
 
@@ -166,7 +166,7 @@ def _sort_key(sort: str, place: tuple[float, float] | None) -> ColumnElement[flo
         ahead = SavedListing.viewing_at > func.now()
         key = case((ahead, func.extract("epoch", SavedListing.viewing_at)), else_=LAST - _saved_epoch())
     elif sort == "available":  # free soonest first, then those not saying when, then those gone
-        key = case((Listing.status != "active", LAST), else_=MOVE_IN)
+        key = case((Listing.status != "active", LAST), else_=Listing.move_in)
     elif sort == "rating":  # each rating's (and then those not rated) last saved first
         stars_short = func.coalesce(MAX_RATING - SavedListing.rating, MAX_RATING)
         key = stars_short * RATING_STEP - _saved_epoch()

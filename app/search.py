@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 from geoalchemy2 import Geography
-from sqlalchemy import Float, Select, and_, case, cast, delete, func, literal, or_, select
+from sqlalchemy import Select, and_, cast, delete, func, or_, select
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import ColumnElement
 
@@ -31,24 +31,8 @@ SIMILAR_WITHIN_M = 5000  # similar listings are this near at most
 LAT = func.ST_Y(Listing.geom)
 LON = func.ST_X(Listing.geom)
 VALUE = func.coalesce(Listing.price / func.nullif(PriceRank.p50, 0), UNRANKED_VALUE)
-# whether a listing's last change of price was a cut, and the share of its price it took off (0 if none)
+# whether a listing's last change of price was a cut (its share: Listing.cut_share)
 CUT = Listing.previous_price > Listing.price
-CUT_SHARE = case(
-    (
-        CUT,
-        cast(Listing.previous_price - Listing.price, Float) / Listing.previous_price,
-    ),
-    else_=literal(0.0, Float),
-)
-# when one may move in, as a number to sort by: a day passed is today; a listing not saying when comes last
-NOT_SAYING = 1e14  # (app.saved's LAST, for flats no longer listed, is after it)
-MOVE_IN = cast(
-    case(
-        (Listing.available_from.is_(None), NOT_SAYING),  # (greatest() would take NULL for today)
-        else_=func.extract("epoch", func.greatest(Listing.available_from, func.current_date())),
-    ),
-    Float,
-)
 
 
 SORTS = {
@@ -56,8 +40,10 @@ SORTS = {
     "price": SortSpec((Listing.price, Listing.id), descending=False),
     "price_desc": SortSpec((Listing.price, Listing.id), descending=True),
     "value": SortSpec((VALUE, Listing.id), descending=False, kind="number"),
-    "price_cut": SortSpec((CUT_SHARE, Listing.id), descending=True, kind="number"),
-    "available": SortSpec((MOVE_IN, Listing.id), descending=False, kind="number"),
+    # keys the database computes and indexes (models.listing.MOVE_IN_SQL, CUT_SHARE_SQL): the flats one may
+    # move into soonest (a day gone, the longest free first) and those not saying when last; the biggest cut
+    "price_cut": SortSpec((Listing.cut_share, Listing.id), descending=True, kind="number"),
+    "available": SortSpec((Listing.move_in, Listing.id), descending=False, kind="number"),
 }
 # In a region, the same orders come straight off region_listings' indexes (an index walk of a
 # page, however many listings the region holds). "value" depends on ranks: it sorts the region.
@@ -65,6 +51,10 @@ REGION_SORTS = {
     "newest": SortSpec((RegionListing.posted_at, RegionListing.listing_id), descending=True, kind="time"),
     "price": SortSpec((RegionListing.price, RegionListing.listing_id), descending=False),
     "price_desc": SortSpec((RegionListing.price, RegionListing.listing_id), descending=True),
+    "price_cut": SortSpec(
+        (RegionListing.cut_share, RegionListing.listing_id), descending=True, kind="number"
+    ),
+    "available": SortSpec((RegionListing.move_in, RegionListing.listing_id), descending=False, kind="number"),
 }
 
 
@@ -93,7 +83,8 @@ def base_query() -> Select:
             PriceRank.p75,
             PriceRank.model_version,
             VALUE.label("value"),
-            CUT_SHARE.label("cut_share"),
+            Listing.cut_share,
+            Listing.move_in,
         )
         .outerjoin(PriceRank, PriceRank.listing_id == Listing.id)
         .where(Listing.status == "active", Listing.canonical_id.is_(None))
@@ -195,7 +186,7 @@ SORT_KEY = {  # which of a row's columns is its sort's first key
     "price_desc": "price",
     "value": "value",
     "price_cut": "cut_share",
-    "available": "move_in",  # a row has it only from a search in that order
+    "available": "move_in",
     "distance": "distance_m",  # a row has it only from a search from a place
 }
 
@@ -232,14 +223,13 @@ def build_search(session: Session, user_id: int, args: dict[str, Any]) -> tuple[
         query = base_query().join(
             RegionListing, and_(RegionListing.listing_id == Listing.id, RegionListing.region_id == region)
         )
-        query = filtered(query, args)
+        # the page's cursor holds the key the page was sorted by: the region's copy of it
+        query = filtered(query, args).add_columns(spec.keys[0].label("region_key"))
     else:
         query = filtered(within_area(base_query(), session, user_id, args), args)
     query = query.where(not_hidden(session, user_id))
     if distance is not None:
         query = query.add_columns(distance.label("distance_m"))
-    if sort == "available":
-        query = query.add_columns(MOVE_IN.label("move_in"))
     if args.get("cursor"):
         query = query.where(spec.after(args["cursor"], sort))
     rows = int(args.get("limit", 20)) + 1
@@ -285,7 +275,8 @@ def search_listings(session: Session, user_id: int, args: dict[str, Any]) -> tup
     rows = rows[:limit]
     if not (more and rows):
         return rows, None
-    return rows, spec.cursor(sort, getattr(rows[-1], SORT_KEY[sort]), rows[-1].id)
+    last = rows[-1]._mapping
+    return rows, spec.cursor(sort, last.get("region_key", last[SORT_KEY[sort]]), rows[-1].id)
 
 
 def similar_listings(

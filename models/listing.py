@@ -47,6 +47,16 @@ WORDS_SQL = (
     f"to_tsvector('{WORDS_CONFIG}'::regconfig, "
     "(COALESCE(title, ''::text) || ' '::text) || COALESCE(address, ''::text))"
 )
+# a listing's keys in the move-in and price-cut orders, computed by the database (migration 0047): the first
+# day one may move in as seconds since 1970 (a listing not saying when after every day), and the share of
+# its price its last change took off (0 if that was no cut)
+NOT_SAYING = 1e14
+SHOWN = "status = 'active' AND canonical_id IS NULL"  # the listings searches show (partial indexes)
+MOVE_IN_SQL = f"COALESCE(CAST(EXTRACT(epoch FROM available_from) AS double precision), {NOT_SAYING:g})"
+CUT_SHARE_SQL = (
+    "CASE WHEN previous_price > price "
+    "THEN CAST(previous_price - price AS double precision) / previous_price ELSE 0 END"
+)
 
 
 def words_query_sql(text_sql: str) -> str:
@@ -77,7 +87,7 @@ class Listing(Base):
             "ix_listings_active_posted_at",
             "posted_at",
             "id",
-            postgresql_where=text("status = 'active' AND canonical_id IS NULL"),
+            postgresql_where=text(SHOWN),
         ),
         Index(
             "ix_listings_active_last_checked_at",
@@ -112,7 +122,17 @@ class Listing(Base):
             "geom",
             "words",
             postgresql_using="gist",
-            postgresql_where=text("status = 'active' AND canonical_id IS NULL"),
+            postgresql_where=text(SHOWN),
+        ),
+        # the shown listings in the orders a search may ask for (migration 0047): a view of the map sorted
+        # by price, move-in day or price cut walks the order, not all of the view
+        Index("ix_listings_shown_price", "price", "id", postgresql_where=text(SHOWN)),
+        Index("ix_listings_shown_move_in", "move_in", "id", postgresql_where=text(SHOWN)),
+        Index(
+            "ix_listings_shown_cut_share",
+            text("cut_share DESC"),
+            text("id DESC"),
+            postgresql_where=text(SHOWN),
         ),
         {"postgresql_with": {"fillfactor": 80}},
     )
@@ -154,6 +174,8 @@ class Listing(Base):
     gone_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # the words of its title and address, computed by the database (WORDS_SQL); not loaded with the row
     words: Mapped[Any] = mapped_column(TSVECTOR, Computed(WORDS_SQL, persisted=True), deferred=True)
+    move_in: Mapped[float] = mapped_column(Float, Computed(MOVE_IN_SQL, persisted=True), deferred=True)
+    cut_share: Mapped[float] = mapped_column(Float, Computed(CUT_SHARE_SQL, persisted=True), deferred=True)
 
 
 def has_words(query: ColumnElement[Any]) -> ColumnElement[bool]:

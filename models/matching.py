@@ -92,6 +92,11 @@ _CUT_NOW = f"""(:cut_share > 0 AND l.price_changed_at >= transaction_timestamp()
            AND l.price >= l.previous_price * {1 - MAX_ALERTED_CUT})"""
 
 
+# a membership's copies of its listing's sort keys (a search of a region walks them: RegionListing)
+_SORT_KEYS = """posted_at = EXCLUDED.posted_at, price = EXCLUDED.price, move_in = EXCLUDED.move_in,
+        cut_share = EXCLUDED.cut_share"""
+
+
 # Places listings in the regions that contain them, in one spatial join: the memberships a listing no
 # longer has (it moved, or stopped being active and canonical) go, the others are written. The DELETE
 # and the upsert touch disjoint rows, as data-modifying CTEs of one statement must. `hits` also says
@@ -100,7 +105,7 @@ _CUT_NOW = f"""(:cut_share > 0 AND l.price_changed_at >= transaction_timestamp()
 def _place(cut: str) -> str:
     return f"""
 WITH hits AS (
-    SELECT r.id AS region_id, r.user_id, l.id AS listing_id, l.posted_at, l.price,
+    SELECT r.id AS region_id, r.user_id, l.id AS listing_id, l.posted_at, l.price, l.move_in, l.cut_share,
            l.posted_at IS NOT NULL AND l.price IS NOT NULL AS placeable,
            {_WANTED} AS wanted,
            {cut} AS cut
@@ -117,9 +122,9 @@ left_behind AS (
       )
 ),
 placed AS (
-    INSERT INTO region_listings (region_id, listing_id, posted_at, price)
-    SELECT region_id, listing_id, posted_at, price FROM hits WHERE placeable
-    ON CONFLICT (region_id, listing_id) DO UPDATE SET posted_at = EXCLUDED.posted_at, price = EXCLUDED.price
+    INSERT INTO region_listings (region_id, listing_id, posted_at, price, move_in, cut_share)
+    SELECT region_id, listing_id, posted_at, price, move_in, cut_share FROM hits WHERE placeable
+    ON CONFLICT (region_id, listing_id) DO UPDATE SET {_SORT_KEYS}
     RETURNING 1
 )
 """
@@ -305,14 +310,14 @@ def refresh_listing_statistics(session: Session, changed_rows: int) -> bool:
 
 
 FORGET_REGION = text("DELETE FROM region_listings WHERE region_id = :region_id")
-REFRESH_REGION = text("""
-INSERT INTO region_listings (region_id, listing_id, posted_at, price)
-SELECT r.id, l.id, l.posted_at, l.price
+REFRESH_REGION = text(f"""
+INSERT INTO region_listings (region_id, listing_id, posted_at, price, move_in, cut_share)
+SELECT r.id, l.id, l.posted_at, l.price, l.move_in, l.cut_share
 FROM regions r
 JOIN listings l ON ST_Contains(r.geom, l.geom)
 WHERE r.id = :region_id AND l.status = 'active' AND l.canonical_id IS NULL
   AND l.posted_at IS NOT NULL AND l.price IS NOT NULL
-ON CONFLICT (region_id, listing_id) DO UPDATE SET posted_at = EXCLUDED.posted_at, price = EXCLUDED.price
+ON CONFLICT (region_id, listing_id) DO UPDATE SET {_SORT_KEYS}
 """)
 
 PRUNE_MEMBERS = text("""

@@ -87,9 +87,10 @@ class RegionListing(Base):
     of a few rows, however many listings the region holds.
 
     The key leads with the listing: placing a listing finds its memberships through
-    it, and the two sort indexes, which lead with the region, serve everything asked
+    it, and the sort indexes, which lead with the region, serve everything asked
     of a region (its pages, redrawing it, deleting it). Every placed pair writes
-    three index entries, not four.
+    five index entries: the key and one an order (newest, price, and since
+    migration 0047 the move-in day and the price cut).
     """
 
     __tablename__ = "region_listings"
@@ -97,12 +98,16 @@ class RegionListing(Base):
         PrimaryKeyConstraint("listing_id", "region_id"),
         Index("ix_region_listings_newest", "region_id", text("posted_at DESC"), text("listing_id DESC")),
         Index("ix_region_listings_price", "region_id", "price", "listing_id"),
+        Index("ix_region_listings_move_in", "region_id", "move_in", "listing_id"),
+        Index("ix_region_listings_cut_share", "region_id", text("cut_share DESC"), text("listing_id DESC")),
     )
 
     region_id: Mapped[int] = mapped_column(ForeignKey("regions.id", ondelete="CASCADE"))
     listing_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("listings.id", ondelete="CASCADE"))
     posted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     price: Mapped[int] = mapped_column(Integer)
+    move_in: Mapped[float] = mapped_column(Float)  # the listing's (models.listing.MOVE_IN_SQL)
+    cut_share: Mapped[float] = mapped_column(Float)  # the listing's (models.listing.CUT_SHARE_SQL)
 
 
 class Notification(Base):

@@ -369,14 +369,25 @@ def all_pages(client, caller, **params):
             return seen, pages
 
 
-@pytest.mark.parametrize("sort", ["newest", "price", "price_desc", "value", "price_cut", "distance"])
-def test_sorted_and_paginated_without_gaps_or_repeats(client, db_session, market_ids, alice, sort):
-    for n, listing_id in enumerate(list(market_ids.values())[:120]):  # cuts of 1-12%, some alike, and rises
+def cut_and_date(db_session, listing_ids, first_day: date) -> None:
+    """Cuts of 1-12% (some alike) and rises; move-in days from `first_day` on, some alike, some not said."""
+    for n, listing_id in enumerate(listing_ids):
         db_session.execute(
             update(Listing)
             .where(Listing.id == listing_id)
-            .values(price=Listing.price * (100 - n % 13 + 1) // 100)
+            .values(
+                price=Listing.price * (100 - n % 13 + 1) // 100,
+                available_from=None if n % 5 == 0 else first_day + timedelta(days=n % 17 * 9),
+            )
         )
+
+
+SORTS = ["newest", "price", "price_desc", "value", "price_cut", "available", "distance"]
+
+
+@pytest.mark.parametrize("sort", SORTS)
+def test_sorted_and_paginated_without_gaps_or_repeats(client, db_session, market_ids, alice, sort):
+    cut_and_date(db_session, list(market_ids.values())[:120], date(2026, 11, 1))
     place = {"distance_from": WORK} if sort == "distance" else {}
     ids, pages = all_pages(client, alice, bbox=CITY, sort=sort, limit=37, **place)
     assert len(ids) == len(set(ids)) == 400 and pages == 11
@@ -387,12 +398,36 @@ def test_sorted_and_paginated_without_gaps_or_repeats(client, db_session, market
         "price_desc": lambda i: -i["price"],
         "value": lambda i: i["price"] / i["price_rank"]["p50"] if i["price_rank"] else 1e9,
         "price_cut": lambda i: min(0, i["price_change"]["percent"]) if i["price_change"] else 0,
+        "available": lambda i: date.fromisoformat(i["available_from"] or "9999-12-31").toordinal(),
         "distance": lambda i: i["distance_m"],
     }[sort]
     keys = [key(i) for i in items]
     # the API rounds p50 to whole dollars, a percentage to a tenth, metres to whole; the server sorts exactly
     slack = {"value": 1e-3, "price_cut": 0.05, "distance": 1}.get(sort, 0)
     assert all(a <= b + slack for a, b in zip(keys, keys[1:], strict=False))
+    if sort == "available":
+        assert (keys[0], keys[-1]) == (date(2026, 11, 1).toordinal(), date.max.toordinal())
+
+
+@pytest.mark.parametrize("sort", SORTS)
+def test_a_region_lists_its_flats_in_every_order_as_a_view_of_it_does(
+    client, db_session, market_ids, alice, sort
+):
+    """A region's orders come off its own indexes (region_listings keeps each listing's keys): the same
+    flats in the same order as a view of the same rectangle, after its listings changed price and move-in
+    day too (placed again, as the process job and the stream place what they change)."""
+    from models.matching import place_in_regions
+
+    listing_ids = list(market_ids.values())
+    cut_and_date(db_session, listing_ids[:120], date(2026, 11, 1))
+    path = region_listings_path(client, alice, -79.70, 43.50, -79.05, 43.90)
+    region_id = int(path.split("/")[3])
+    cut_and_date(db_session, listing_ids[60:200], date(2027, 1, 15))
+    place_in_regions(db_session, listing_ids[60:200])
+    place = {"distance_from": WORK} if sort == "distance" else {}
+    in_view, _ = all_pages(client, alice, bbox=CITY, sort=sort, limit=37, **place)
+    in_region, _ = all_pages(client, alice, region_id=region_id, sort=sort, limit=37, **place)
+    assert in_region == in_view and len(in_region) == 400
 
 
 def test_pages_stay_stable_while_new_listings_arrive(client, db_session, market_ids, alice, small_market):
@@ -530,8 +565,8 @@ def test_price_changes_are_shown_searched_and_kept_as_a_history(client, db_sessi
 def test_a_move_in_day_finds_the_flats_free_by_then_and_those_not_saying(
     client, db_session, market_ids, alice
 ):
-    march, june, unsaid = list(market_ids.values())[:3]
-    for listing_id, day in ((march, date(2027, 3, 1)), (june, date(2027, 6, 1))):
+    march, june, unsaid, past = list(market_ids.values())[:4]
+    for listing_id, day in ((march, date(2027, 3, 1)), (june, date(2027, 6, 1)), (past, date(2020, 1, 1))):
         db_session.execute(update(Listing).where(Listing.id == listing_id).values(available_from=day))
     every = {i["id"]: i for i in all_items(client, alice, bbox=CITY)}
     assert (every[march]["available_from"], every[june]["available_from"]) == ("2027-03-01", "2027-06-01")
@@ -550,9 +585,8 @@ def test_a_move_in_day_finds_the_flats_free_by_then_and_those_not_saying(
             break
     assert in_region == by_april
     assert client.get(f"/v1/listings/{march}").get_json()["available_from"] == "2027-03-01"
-    # the soonest one may move in first: a day passed is today, a flat not saying when last (by id)
-    past = list(market_ids.values())[3]
-    db_session.execute(update(Listing).where(Listing.id == past).values(available_from=date(2020, 1, 1)))
+    # the soonest one may move in first (of those free already, the longest free), a flat not saying when
+    # last (by id)
     soonest, cursor = [], None
     while True:
         query = {"sort": "available", "limit": 7} | ({"cursor": cursor} if cursor else {})
