@@ -167,7 +167,7 @@ class ListingFilters(StrictSchema):
             "description": "newest | price | price_desc | value (price relative to p50) | price_cut (the "
             "largest share of the price taken off by the last change first; no cut last) | distance (the "
             "nearest to distance_from, or to near, first) | available (the soonest one may move in first; "
-            "a day passed counts as today; those not saying when last)"
+            "of those free already, the longest free; those not saying when last)"
         },
     )
     distance_from = LatLon(
@@ -663,8 +663,8 @@ class SavedArgs(PageArgs):
             "those no longer listed, last); viewing: the soonest viewing ahead first (then the rest, last "
             "saved first); distance: the nearest distance_from, or your place, first; rating: the most "
             "stars first (those not rated last), each rating's last saved first; available: the soonest "
-            "one may move in first (a day passed counts as today; those not saying when, then those no "
-            "longer listed, last)"
+            "one may move in first (of those free already, the longest free; those not saying when, "
+            "then those no longer listed, last)"
         },
     )
     distance_from = LatLon(

@@ -124,9 +124,8 @@ class Listing(Base):
             postgresql_using="gist",
             postgresql_where=text(SHOWN),
         ),
-        # the shown listings in the orders a search may ask for (migration 0047): a view of the map sorted
-        # by price, move-in day or price cut walks the order, not all of the view
-        Index("ix_listings_shown_price", "price", "id", postgresql_where=text(SHOWN)),
+        # the shown listings by move-in day and price cut (migration 0047; not by price, which follows the
+        # place): a large view of the map in those orders walks the order, not all of the view
         Index("ix_listings_shown_move_in", "move_in", "id", postgresql_where=text(SHOWN)),
         Index(
             "ix_listings_shown_cut_share",

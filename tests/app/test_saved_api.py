@@ -171,7 +171,7 @@ def test_saved_flats_by_the_soonest_one_may_move_in(client, alice, db_session, m
     for listing_id, day in (
         (ids[0], today + timedelta(days=30)),
         (ids[1], None),  # does not say
-        (ids[2], today - timedelta(days=5)),  # free already: as good as today
+        (ids[2], today - timedelta(days=5)),  # free already, the longest
         (ids[3], today + timedelta(days=3)),
         (ids[4], today),
     ):
