@@ -50,8 +50,14 @@ def load(n: int, rng: random.Random) -> list[tuple[str, int]]:
         )
         session.execute(
             text("""INSERT INTO price_ranks (listing_id, model_version, p25, p50, p75, label, scored_at)
-                                SELECT id, 'bench', price * 0.9, price, price * 1.1, 'typical', now()
-                                FROM listings""")
+                                SELECT id, 'bench', p50 * 0.9, p50, p50 * 1.1, 'typical', now()
+                                FROM (SELECT id, price * (0.85 + id % 31 / 100.0) AS p50 FROM listings) l""")
+        )
+        # two in three say when one may move in (today to four months on), one in twenty had its price cut
+        session.execute(
+            text("""UPDATE listings SET
+                        available_from = CASE WHEN id % 3 > 0 THEN current_date + (id % 120)::int END,
+                        previous_price = CASE WHEN id % 20 = 0 THEN price + 20 + id % 400 END""")
         )
         for u in range(100):
             user, key = create_user(session, f"bench{u}@example.com")
@@ -156,6 +162,38 @@ def word_searches(client, rng: random.Random, pairs: list[tuple[str, int]]) -> t
     return bbox_words, region_words
 
 
+# the list's other orders (the map page's "Sort"): each walks an index where one holds the order
+SORTED = ("price", "price_desc", "value", "price_cut", "available")
+
+
+def sorted_searches(client, rng: random.Random, pairs: list[tuple[str, int]]) -> list[tuple[str, object]]:
+    """A view of the map and a region in each of the other orders: (row name, a request each call)."""
+
+    def in_view(sort: str):
+        return lambda: client.get(
+            "/v1/listings",
+            query_string={"bbox": a_view(rng)[0], "limit": 20, "sort": sort},
+            headers={"Authorization": f"Bearer {pairs[0][0]}"},
+        )
+
+    def in_region(sort: str):
+        def search():
+            key, region_id = rng.choice(pairs)
+            return client.get(
+                "/v1/listings",
+                query_string={"region_id": region_id, "limit": 20, "sort": sort},
+                headers={"Authorization": f"Bearer {key}"},
+            )
+
+        return search
+
+    return [
+        (f"{area} search, sort={sort}", make(sort))
+        for sort in SORTED
+        for area, make in (("bbox", in_view), ("region", in_region))
+    ]
+
+
 def main() -> None:
     """Load, measure, record."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -256,6 +294,7 @@ def main() -> None:
             word_searches(client, rng, pairs),
             strict=True,
         ),
+        *sorted_searches(client, rng, pairs),
     )
     for name, fn in requests:
         p50, p99, statuses = timed_requests(client, fn, args.requests)
