@@ -409,6 +409,30 @@ def test_sorted_and_paginated_without_gaps_or_repeats(client, db_session, market
         assert (keys[0], keys[-1]) == (date(2026, 11, 1).toordinal(), date.max.toordinal())
 
 
+@pytest.mark.parametrize("sort", ["price", "price_desc", "price_cut", "available"])
+def test_a_views_pages_are_the_same_found_in_a_walk_of_their_order_or_not(
+    client, db_session, market_ids, alice, sort, monkeypatch
+):
+    """A page first looked for among the next WALK listings of the order (app.search.WALK), in a view
+    holding part of them: with none walked, every page is the view's own sorted; with 25 some are found in
+    the walk and some not; with all 400, each but the last."""
+    import app.search
+
+    cut_and_date(db_session, list(market_ids.values())[:200], date(2026, 11, 1))
+    view = {"bbox": "-79.45,43.62,-79.30,43.70", "sort": sort, "limit": 7}
+    walks, walked_first = [], app.search.walked_first
+    monkeypatch.setattr(app.search, "walked_first", lambda *a: walks.append(walked_first(*a)) or walks[-1])
+    pages, found = {}, {}
+    for walk in (0, 25, 400):
+        monkeypatch.setattr(app.search, "WALK", walk)
+        walks.clear()
+        pages[walk] = all_pages(client, alice, **view)
+        found[walk] = sum(len(db_session.execute(w).all()) > 7 for w in walks)  # pages found in the walk
+    ids, count = pages[0]
+    assert pages[25] == pages[400] == pages[0] and 20 < len(ids) < 400
+    assert found[0] == 0 and 1 < found[25] < count - 1 and found[400] == count - 1
+
+
 @pytest.mark.parametrize("sort", SORTS)
 def test_a_region_lists_its_flats_in_every_order_as_a_view_of_it_does(
     client, db_session, market_ids, alice, sort
