@@ -351,6 +351,16 @@ def main() -> None:
         "(it multiplies their shares) and read every listing with the words, 100k for one flat in ten. "
         "The p99s left are a phrase in a dense view, or a region's listings joined before their sort.\n\n"
         "```\nbbox search, q=garden -basement:\n" + words_plan + "\n```\n\n"
+        "The list's other orders (`sort=`; the bench's listings: two in three say when one may move in, "
+        "one in twenty had its price cut, each rank's p50 is 85-115% of the price). A region's page by "
+        "price, price cut or move-in day walks the region's own index (region_listings keeps each "
+        "listing's keys, migration 0047). A view in those orders first looks for its page among the next "
+        "2,000 shown listings of the order, an index walk (app.search.WALK), and reads and sorts all of "
+        "its listings only when the page is not there: a small view, or one whose listings come late in "
+        "the order (left to the planner, a view of dear flats walked the price order through 238,854 "
+        "cheaper listings elsewhere: 0.9 s). By value (the price over its rank's p50, which another table "
+        "holds and a new model changes for every listing) a view and a region both read and sort all of "
+        "theirs.\n\n"
         "Targets: search p50 ≤ 15 ms, p99 ≤ 60 ms; estimate p50 ≤ 5 ms. Similar listings: no target "
         "given; a listing popup asks for them once.",
     )
