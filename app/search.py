@@ -203,6 +203,13 @@ def place_of(args: dict[str, Any]) -> tuple[float, float] | None:
     return args.get("distance_from") or args.get("near")
 
 
+def through_region_listings(args: dict[str, Any], sort: str) -> bool:
+    """Whether a search's page comes off its region's own index in its order. (By words, a region's
+    listings are found through its shape, whose part of ix_listings_words holds their words: walking its
+    region_listings, a search for words few of them have read them all.)"""
+    return "region_id" in args and sort in REGION_SORTS and not args.get("q")
+
+
 def build_search(session: Session, user_id: int, args: dict[str, Any]) -> tuple[Select, SortSpec, str]:
     """The ordered query (one row past the page) a search runs, its sort spec and sort name."""
     sort = args.get("sort", "newest")
@@ -215,9 +222,7 @@ def build_search(session: Session, user_id: int, args: dict[str, Any]) -> tuple[
         if sort == "distance"
         else SORTS[sort]
     )
-    # (by words, a region's listings are found through its shape, whose part of ix_listings_words holds
-    # their words: walking its region_listings, a search for words few of them have read them all)
-    if "region_id" in args and sort in REGION_SORTS and not args.get("q"):
+    if through_region_listings(args, sort):
         region = owned_region(session, user_id, args["region_id"])
         spec = REGION_SORTS[sort]
         query = base_query().join(
@@ -279,8 +284,8 @@ WALKED = ("price", "price_desc", "price_cut", "available")  # ix_listings_shown_
 
 def walked_first(query: Select, spec: SortSpec, sort: str, args: dict[str, Any]) -> Select | None:
     """The search limited to the next WALK shown listings of its order, or None where it has no index of
-    its own to walk (a region's orders come off region_listings)."""
-    if sort not in WALKED or ("region_id" in args and not args.get("q")):
+    the shown listings to walk, or walks its region's."""
+    if sort not in WALKED or through_region_listings(args, sort):
         return None
     ahead = select(Listing.id).where(Listing.status == "active", Listing.canonical_id.is_(None))
     if args.get("cursor"):
