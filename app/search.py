@@ -28,6 +28,7 @@ UNRANKED_VALUE = 1e9  # sorts listings without a price rank after every ranked o
 METRES_PER_DEGREE = 111_000.0
 SIMILAR_WITHIN_M = 5000  # similar listings are this near at most
 
+SHOWN_NOW = (Listing.status == "active", Listing.canonical_id.is_(None))  # what a search shows
 LAT = func.ST_Y(Listing.geom)
 LON = func.ST_X(Listing.geom)
 VALUE = func.coalesce(Listing.price / func.nullif(PriceRank.p50, 0), UNRANKED_VALUE)
@@ -87,7 +88,7 @@ def base_query() -> Select:
             Listing.move_in,
         )
         .outerjoin(PriceRank, PriceRank.listing_id == Listing.id)
-        .where(Listing.status == "active", Listing.canonical_id.is_(None))
+        .where(*SHOWN_NOW)
     )
 
 
@@ -287,7 +288,7 @@ def walked_first(query: Select, spec: SortSpec, sort: str, args: dict[str, Any])
     the shown listings to walk, or walks its region's."""
     if sort not in WALKED or through_region_listings(args, sort):
         return None
-    ahead = select(Listing.id).where(Listing.status == "active", Listing.canonical_id.is_(None))
+    ahead = select(Listing.id).where(*SHOWN_NOW)  # as the partial indexes' models.listing.SHOWN
     if args.get("cursor"):
         ahead = ahead.where(spec.after(args["cursor"], sort))
     ahead = ahead.order_by(*spec.order()).limit(WALK).correlate(None)  # its own scan of listings

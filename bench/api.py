@@ -208,6 +208,7 @@ def main() -> None:
     pairs = load(args.n, rng)
     current_model(20_000, "bench-estimate")  # for the estimate endpoint
     from app import create_app
+    from app.search import WALK
 
     app = create_app()
     client = app.test_client()
@@ -355,7 +356,7 @@ def main() -> None:
         "one in twenty had its price cut, each rank's p50 is 85-115% of the price). A region's page by "
         "price, price cut or move-in day walks the region's own index (region_listings keeps each "
         "listing's keys, migration 0047). A view in those orders first looks for its page among the next "
-        "2,000 shown listings of the order, an index walk (app.search.WALK), and reads and sorts all of "
+        f"{WALK:,} shown listings of the order, an index walk (app.search.WALK), and reads and sorts all of "
         "its listings only when the page is not there: a small view, or one whose listings come late in "
         "the order (left to the planner, a view of dear flats walked the price order through 238,854 "
         "cheaper listings elsewhere: 0.9 s). By value (the price over its rank's p50, which another table "
