@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 from geoalchemy2 import Geography
-from sqlalchemy import Select, and_, cast, delete, func, or_, select
+from sqlalchemy import Select, and_, cast, delete, func, or_, select, text
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import ColumnElement
 
@@ -31,7 +31,8 @@ SIMILAR_WITHIN_M = 5000  # similar listings are this near at most
 SHOWN_NOW = (Listing.status == "active", Listing.canonical_id.is_(None))  # what a search shows
 LAT = func.ST_Y(Listing.geom)
 LON = func.ST_X(Listing.geom)
-VALUE = func.coalesce(Listing.price / func.nullif(PriceRank.p50, 0), UNRANKED_VALUE)
+# price / p50, kept on the rank (migration 0048: price_ranks.value, walked by ix_price_ranks_value)
+VALUE = func.coalesce(PriceRank.value, UNRANKED_VALUE)
 # whether a listing's last change of price was a cut (its share: Listing.cut_share)
 CUT = Listing.previous_price > Listing.price
 
@@ -47,7 +48,8 @@ SORTS = {
     "available": SortSpec((Listing.move_in, Listing.id), descending=False, kind="number"),
 }
 # In a region, the same orders come straight off region_listings' indexes (an index walk of a
-# page, however many listings the region holds). "value" depends on ranks: it sorts the region.
+# page, however many listings the region holds). "value" depends on ranks: a region's page by it is first
+# looked for among the next ranks by value (walked_first), its listings known by their memberships.
 REGION_SORTS = {
     "newest": SortSpec((RegionListing.posted_at, RegionListing.listing_id), descending=True, kind="time"),
     "price": SortSpec((RegionListing.price, RegionListing.listing_id), descending=False),
@@ -100,32 +102,41 @@ def owned_region(session: Session, user_id: int, region_id: int) -> int:
     return region
 
 
-def within_area(query: Select, session: Session, user_id: int, args: dict[str, Any]) -> Select:
-    """Restrict to the one area the caller gave."""
+def bounds(args: dict[str, Any]) -> ColumnElement[Any]:
+    """A shape holding the search's area, whose bounding box `&&` compares: the region's shape (its
+    owner checked first), the view, a box that surely holds the circle."""
     if "region_id" in args:
-        region = owned_region(session, user_id, args["region_id"])
-        # its shape as a value, not a join: the index then finds what it holds (and can walk it nearest
-        # first, for sort=distance)
-        shape = select(Region.geom).where(Region.id == region).scalar_subquery()
-        return query.where(func.ST_Contains(shape, Listing.geom))
+        return select(Region.geom).where(Region.id == args["region_id"]).scalar_subquery()
     if "bbox" in args:
         west, south, east, north = args["bbox"]
-        return query.where(Listing.geom.op("&&")(func.ST_MakeEnvelope(west, south, east, north, 4326)))
+        return func.ST_MakeEnvelope(west, south, east, north, 4326)
     lat, lon = args["near"]
     radius = float(args["radius_m"])
-    # A box that surely holds the circle lets the GiST index do the first cut.
     lon_degrees = radius / (METRES_PER_DEGREE * max(math.cos(math.radians(lat)), 0.01))
-    box = func.ST_MakeEnvelope(
+    return func.ST_MakeEnvelope(
         lon - lon_degrees,
         lat - radius / METRES_PER_DEGREE,
         lon + lon_degrees,
         lat + radius / METRES_PER_DEGREE,
         4326,
     )
-    # then metres on the sphere, as distance_m gives them (a listing within radius_m is never said to be
-    # farther), and as a comparison the planner expects many rows of, so that a search nearest the centre
-    # walks the index (it chose to read and sort all of a 3 km circle at 1M listings, ~270k of them)
-    return query.where(Listing.geom.op("&&")(box), metres_from(lat, lon) <= radius)
+
+
+def within_area(query: Select, session: Session, user_id: int, args: dict[str, Any]) -> Select:
+    """Restrict to the one area the caller gave."""
+    if "region_id" in args:
+        owned_region(session, user_id, args["region_id"])
+        # its shape as a value, not a join: the index then finds what it holds (and can walk it nearest
+        # first, for sort=distance)
+        return query.where(func.ST_Contains(bounds(args), Listing.geom))
+    if "bbox" in args:
+        return query.where(Listing.geom.op("&&")(bounds(args)))
+    # A box that surely holds the circle lets the GiST index do the first cut, then metres on the sphere,
+    # as distance_m gives them (a listing within radius_m is never said to be farther), and as a comparison
+    # the planner expects many rows of, so that a search nearest the centre walks the index (it chose to
+    # read and sort all of a 3 km circle at 1M listings, ~270k of them)
+    lat, lon = args["near"]
+    return query.where(Listing.geom.op("&&")(bounds(args)), metres_from(lat, lon) <= float(args["radius_m"]))
 
 
 def filtered(query: Select, args: dict[str, Any]) -> Select:
@@ -208,7 +219,7 @@ def through_region_listings(args: dict[str, Any], sort: str) -> bool:
     """Whether a search's page comes off its region's own index in its order. (By words, a region's
     listings are found through its shape, whose part of ix_listings_words holds their words: walking its
     region_listings, a search for words few of them have read them all.)"""
-    return "region_id" in args and sort in REGION_SORTS and not args.get("q")
+    return "region_id" in args and sort in (*REGION_SORTS, "value") and not args.get("q")
 
 
 def build_search(session: Session, user_id: int, args: dict[str, Any]) -> tuple[Select, SortSpec, str]:
@@ -225,7 +236,7 @@ def build_search(session: Session, user_id: int, args: dict[str, Any]) -> tuple[
     )
     if through_region_listings(args, sort):
         region = owned_region(session, user_id, args["region_id"])
-        spec = REGION_SORTS[sort]
+        spec = REGION_SORTS.get(sort, spec)
         query = base_query().join(
             RegionListing, and_(RegionListing.listing_id == Listing.id, RegionListing.region_id == region)
         )
@@ -273,30 +284,54 @@ def nearest_first(
 
 
 # A view of the map in an order the shown listings are indexed in first looks for its page among the next
-# WALK listings of that order, wherever they are: a large view finds it there (at 1M listings a view holds
-# up to ~100k, whose reading and sorting took 200-300 ms at the 99th percentile). A page not filled there
-# is searched the usual way, reading and sorting the view's listings, so a view whose listings come late
-# in the order (prices follow the place; a source that never says a move-in day covers an area) costs
-# one short walk more than before, never a walk through the city. (The planner, left to choose, walked
-# 238,854 listings for a view of dear flats: it takes prices to be spread alike everywhere.)
-WALK = 2000
-WALKED = ("price", "price_desc", "price_cut", "available")  # ix_listings_shown_price, _cut_share, _move_in
+# WALK listings of that order, wherever they are (by best value, the next ranks: a region's page too). The
+# index says where each is, so the walk reads no listing but those of its page, and stops when the page is
+# full: a large view finds it after a few thousand (at 1M listings a view holds up to ~100k, whose reading
+# and sorting took 200-300 ms at the 99th percentile). A page not filled there is searched the usual way,
+# reading and sorting the area's listings: a small area, or one whose listings come late in the order. How
+# far to walk is the order's: prices follow the place (a view of dear flats found its cheapest 20 some 100k
+# listings into the price order), while value is a price against the prices around it, and its best, like
+# price cuts and move-in days, are spread over the city alike (there a longer walk is mostly one through
+# the whole order for a small view that reads its few listings after). Left to choose, the planner walked
+# 238,854 listings for a view of dear flats (0.9 s): it takes prices to be spread alike everywhere.
+WALK = {"price": 150_000, "price_desc": 150_000, "value": 30_000, "price_cut": 30_000, "available": 30_000}
+# by ix_listings_shown_price, _cut_share, _move_in and ix_price_ranks_value, which include where each is
+RANKS_BY_VALUE = SortSpec((PriceRank.value, PriceRank.listing_id), descending=False, kind="number")
 
 
 def walked_first(query: Select, spec: SortSpec, sort: str, args: dict[str, Any]) -> Select | None:
-    """The search limited to the next WALK shown listings of its order, or None where it has no index of
-    the shown listings to walk, or walks its region's."""
-    if sort not in WALKED or through_region_listings(args, sort):
+    """The search limited to the next WALK[sort] shown listings of its order (ranked listings, by value) in
+    its area's bounds, joined in that order, or None where it has no index to walk, or walks its region's.
+    The index says where each listing is, and the search reads the listings it walks to, in order, until
+    its page is full."""
+    if sort == "value":  # ranks are of listings shown (but for a few gone since: the search passes them)
+        spec, walked = RANKS_BY_VALUE, select(PriceRank.listing_id.label("id"), PriceRank.geom)
+    elif sort in WALK and not through_region_listings(args, sort):
+        walked = select(Listing.id, Listing.geom).where(*SHOWN_NOW)  # as the indexes' models.listing.SHOWN
+    else:
         return None
-    ahead = select(Listing.id).where(*SHOWN_NOW)  # as the partial indexes' models.listing.SHOWN
     if args.get("cursor"):
-        ahead = ahead.where(spec.after(args["cursor"], sort))
-    ahead = ahead.order_by(*spec.order()).limit(WALK).correlate(None)  # its own scan of listings
-    return query.where(Listing.id.in_(ahead))
+        walked = walked.where(spec.after(args["cursor"], sort))
+    walked = (
+        walked.add_columns(spec.keys[0].label("key"))
+        .order_by(*spec.order())
+        .limit(WALK[sort])
+        .subquery("walked")
+    )
+    order = SortSpec((walked.c.key, walked.c.id), descending=spec.descending).order()
+    return (
+        query.join(walked, walked.c.id == Listing.id)
+        .where(walked.c.geom.op("&&")(bounds(args)))
+        .order_by(None)
+        .order_by(*order)
+    )
 
 
 def search_listings(session: Session, user_id: int, args: dict[str, Any]) -> tuple[list[Any], str | None]:
     """One page of listings and the cursor of the next page (None on the last)."""
+    # a page is a few rows, found in milliseconds: starting a parallel worker took 20-30 ms here (a region
+    # by value holding no listing: 32 ms, 0.1 without)
+    session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
     query, spec, sort = build_search(session, user_id, args)
     limit = int(args.get("limit", 20))
     walk = walked_first(query, spec, sort, args)

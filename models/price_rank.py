@@ -3,7 +3,19 @@
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, Float, ForeignKey, Integer, String, Text
+from geoalchemy2 import Geometry, WKBElement
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    FetchedValue,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -39,6 +51,8 @@ class PriceRank(Base):
     __table_args__ = (
         CheckConstraint("label IN ('low', 'typical', 'high')", name="label"),
         CheckConstraint("p25 <= p50 AND p50 <= p75", name="ordered"),
+        # the order a search by best value walks, with where each listing is (app.search.walked_first)
+        Index("ix_price_ranks_value", "value", "listing_id", postgresql_include=["geom"]),
     )
 
     listing_id: Mapped[int] = mapped_column(
@@ -51,6 +65,12 @@ class PriceRank(Base):
     p50: Mapped[float] = mapped_column(Float)
     p75: Mapped[float] = mapped_column(Float)
     label: Mapped[str] = mapped_column(String(8))
+    # the listing's price / p50 (1e9 if p50 is 0) and its place, kept by the database's triggers (migration
+    # 0048) as ranks are written and listings change: the key of the best-value order, and where each is
+    value: Mapped[float] = mapped_column(Float, server_default=FetchedValue())
+    geom: Mapped[WKBElement | None] = mapped_column(
+        Geometry(geometry_type="POINT", srid=4326, spatial_index=False), server_default=FetchedValue()
+    )
     scored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     def explain(self, listing: "Listing") -> str:

@@ -10,7 +10,7 @@ from sqlalchemy import func, select, text, update
 
 from app.pagination import encode_cursor
 from models.listing import Listing
-from tests.factories import a_source, insert_active_listings
+from tests.factories import a_source, add_price_rank, insert_active_listings
 
 CITY = "-79.70,43.50,-79.05,43.90"  # covers the whole demo market
 WORK = "43.6453,-79.3806"  # a place that matters, downtown
@@ -409,6 +409,23 @@ def test_sorted_and_paginated_without_gaps_or_repeats(client, db_session, market
         assert (keys[0], keys[-1]) == (date(2026, 11, 1).toordinal(), date.max.toordinal())
 
 
+def walked_pages(client, db_session, caller, monkeypatch, **params):
+    """Every page of a search (all_pages) with no listing walked first, 25, or 400 (app.search.WALK), and
+    how many of them were found in the walk, by walk."""
+    import app.search
+
+    walks, walked_first = [], app.search.walked_first
+    monkeypatch.setattr(app.search, "walked_first", lambda *a: walks.append(walked_first(*a)) or walks[-1])
+    pages, found = {}, {}
+    for walk in (0, 25, 400):
+        monkeypatch.setattr(app.search, "WALK", dict.fromkeys(app.search.WALK, walk))
+        walks.clear()
+        pages[walk] = all_pages(client, caller, **params)
+        limit = params["limit"]
+        found[walk] = sum(len(db_session.execute(w).all()) > limit for w in walks)  # a page and one more
+    return pages, found
+
+
 @pytest.mark.parametrize("sort", ["price", "price_desc", "price_cut", "available"])
 def test_a_views_pages_are_the_same_found_in_a_walk_of_their_order_or_not(
     client, db_session, market_ids, alice, sort, monkeypatch
@@ -416,21 +433,53 @@ def test_a_views_pages_are_the_same_found_in_a_walk_of_their_order_or_not(
     """A page first looked for among the next WALK listings of the order (app.search.WALK), in a view
     holding part of them: with none walked, every page is the view's own sorted; with 25 some are found in
     the walk and some not; with all 400, each but the last."""
-    import app.search
 
     cut_and_date(db_session, list(market_ids.values())[:200], date(2026, 11, 1))
-    view = {"bbox": "-79.45,43.62,-79.30,43.70", "sort": sort, "limit": 7}
-    walks, walked_first = [], app.search.walked_first
-    monkeypatch.setattr(app.search, "walked_first", lambda *a: walks.append(walked_first(*a)) or walks[-1])
-    pages, found = {}, {}
-    for walk in (0, 25, 400):
-        monkeypatch.setattr(app.search, "WALK", walk)
-        walks.clear()
-        pages[walk] = all_pages(client, alice, **view)
-        found[walk] = sum(len(db_session.execute(w).all()) > 7 for w in walks)  # pages found in the walk
+    pages, found = walked_pages(
+        client, db_session, alice, monkeypatch, bbox="-79.45,43.62,-79.30,43.70", sort=sort, limit=7
+    )
     ids, count = pages[0]
     assert pages[25] == pages[400] == pages[0] and 20 < len(ids) < 400
     assert found[0] == 0 and 1 < found[25] < count - 1 and found[400] == count - 1
+
+
+@pytest.mark.parametrize("area", ["bbox", "region"])
+def test_a_page_by_value_is_the_same_found_among_the_ranks_walked_or_not(
+    client, db_session, market_ids, alice, area, monkeypatch
+):
+    """By best value a page is first looked for among the next WALK ranks by value (price_ranks.value,
+    which follows price changes), in a view and in a region holding part of them: with none walked, 25 or
+    all, the same pages, in the order of price over p50 and the unranked last; with all walked, every page
+    but those reaching the unranked is found in the walk."""
+    from models.price_rank import PriceRank
+
+    ids = list(market_ids.values())
+    prices = dict(db_session.execute(select(Listing.id, Listing.price).where(Listing.id.in_(ids))).all())
+    for n, listing_id in enumerate(ids[1:300:2]):  # 350 ranked, values spread 0.7-1.3
+        p50 = prices[listing_id] / (0.7 + n % 13 / 20)
+        add_price_rank(db_session, listing_id, p50 * 0.9, p50, p50 * 1.1)
+    db_session.execute(update(Listing).where(Listing.id.in_(ids[::7])).values(price=Listing.price + 400))
+    west, south, east, north = -79.45, 43.62, -79.30, 43.70
+    if area == "bbox":
+        where = {"bbox": f"{west},{south},{east},{north}"}
+    else:
+        where = {
+            "region_id": int(region_listings_path(client, alice, west, south, east, north).split("/")[3])
+        }
+    pages, found = walked_pages(client, db_session, alice, monkeypatch, sort="value", limit=7, **where)
+    shown, count = pages[0]
+    assert pages[25] == pages[400] == pages[0] and 20 < len(shown) < 400
+    value = dict(
+        db_session.execute(
+            select(Listing.id, Listing.price / PriceRank.p50)
+            .outerjoin(PriceRank, PriceRank.listing_id == Listing.id)
+            .where(Listing.id.in_(shown))
+        ).all()
+    )
+    keys = [(value[i] if value[i] is not None else math.inf, i) for i in shown]
+    assert keys == sorted(keys) and keys[-1][0] == math.inf
+    ranked_pages = sum(value[i] is not None for i in shown) // 7  # the pages found among the ranks
+    assert found[0] == 0 and 1 < found[25] < found[400] and ranked_pages - 1 <= found[400] <= ranked_pages
 
 
 @pytest.mark.parametrize("sort", SORTS)

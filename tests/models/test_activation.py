@@ -175,3 +175,41 @@ def test_any_statement_that_changes_a_price_is_recorded_and_the_history_goes_wit
     assert row(db_session, "a").previous_price == 2400
     db_session.execute(text("DELETE FROM listings WHERE source_ref = 'a'"))
     assert db_session.scalar(text("SELECT count(*) FROM listing_price_changes")) == 0
+
+
+def values(session) -> dict[str, float]:
+    return dict(
+        session.execute(
+            text("SELECT l.source_ref, r.value FROM price_ranks r JOIN listings l ON l.id = r.listing_id")
+        ).all()
+    )
+
+
+def test_a_ranks_value_is_its_listings_price_over_p50_whoever_writes_either(db_session):
+    """price_ranks.value (the best-value order's key, migration 0048) is kept by the database: a rank
+    written (as the stream and the process job write them, or the ORM), its p50 changed by any statement,
+    its listing's price changed by any statement; a p50 of 0 sorts last, as no rank does."""
+    from models.pricing import Estimate
+    from models.ranking import store_ranks
+    from tests.factories import add_price_rank, ensure_price_model
+
+    sid = source(db_session)
+    write(db_session, sid, [record("a", price=2400), record("b", price=1800), record("c", price=1000)], T0)
+    ensure_price_model(db_session, "v1")
+    ids = {ref: row(db_session, ref).id for ref in "abc"}
+    store_ranks(db_session, {ids["a"]: Estimate(1800, 2000, 2200, "v1", "high")}, T0)
+    add_price_rank(db_session, ids["b"], 1500, 2000, 2500, version="v1")
+    assert values(db_session) == {"a": 1.2, "b": 0.9}
+    store_ranks(db_session, {ids["a"]: Estimate(2700, 3000, 3300, "v1", "low")}, T0)  # scored again
+    db_session.execute(
+        text("UPDATE price_ranks SET p25 = 0, p50 = 0 WHERE listing_id = :id"), {"id": ids["b"]}
+    )
+    assert values(db_session) == {"a": 0.8, "b": 1e9}
+    write(db_session, sid, [record("a", price=2700), record("b", price=1900)], T0 + timedelta(days=1))
+    db_session.execute(text("UPDATE listings SET price = 1200 WHERE source_ref = 'c'"))  # not ranked
+    assert values(db_session) == {"a": 0.9, "b": 1e9}
+    db_session.execute(text("UPDATE listings SET price = 1500 WHERE source_ref = 'a'"))  # an operator's
+    db_session.execute(
+        text("UPDATE price_ranks SET p50 = 2000, p75 = 2100 WHERE listing_id = :id"), {"id": ids["b"]}
+    )
+    assert values(db_session) == {"a": 0.5, "b": 0.95}
