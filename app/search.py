@@ -216,7 +216,8 @@ def place_of(args: dict[str, Any]) -> tuple[float, float] | None:
 
 
 def through_region_listings(args: dict[str, Any], sort: str) -> bool:
-    """Whether a search's page comes off its region's own index in its order. (By words, a region's
+    """Whether a search finds its region's listings by their memberships: its page comes off the region's
+    own index in its order (by value, they are what the ranks walked are joined to). (By words, a region's
     listings are found through its shape, whose part of ix_listings_words holds their words: walking its
     region_listings, a search for words few of them have read them all.)"""
     return "region_id" in args and sort in (*REGION_SORTS, "value") and not args.get("q")
@@ -305,7 +306,11 @@ def walked_first(query: Select, spec: SortSpec, sort: str, args: dict[str, Any])
     The index says where each listing is, and the search reads the listings it walks to, in order, until
     its page is full."""
     if sort == "value":  # ranks are of listings shown (but for a few gone since: the search passes them)
-        spec, walked = RANKS_BY_VALUE, select(PriceRank.listing_id.label("id"), PriceRank.geom)
+        spec = RANKS_BY_VALUE
+        # a rank valued as if none (a p50 of 0) is ordered among the unranked, by id: not walked
+        walked = select(PriceRank.listing_id.label("id"), PriceRank.geom).where(
+            PriceRank.value < UNRANKED_VALUE
+        )
     elif sort in WALK and not through_region_listings(args, sort):
         walked = select(Listing.id, Listing.geom).where(*SHOWN_NOW)  # as the indexes' models.listing.SHOWN
     else:

@@ -6,7 +6,7 @@ import math
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import func, select, text, update
+from sqlalchemy import Float, delete, func, select, text, update
 
 from app.pagination import encode_cursor
 from models.listing import Listing
@@ -409,15 +409,15 @@ def test_sorted_and_paginated_without_gaps_or_repeats(client, db_session, market
         assert (keys[0], keys[-1]) == (date(2026, 11, 1).toordinal(), date.max.toordinal())
 
 
-def walked_pages(client, db_session, caller, monkeypatch, **params):
-    """Every page of a search (all_pages) with no listing walked first, 25, or 400 (app.search.WALK), and
-    how many of them were found in the walk, by walk."""
+def walked_pages(client, db_session, caller, monkeypatch, part=25, **params):
+    """Every page of a search (all_pages) with no listing walked first, `part`, or 400 (app.search.WALK),
+    and how many of them were found in the walk, by walk."""
     import app.search
 
     walks, walked_first = [], app.search.walked_first
     monkeypatch.setattr(app.search, "walked_first", lambda *a: walks.append(walked_first(*a)) or walks[-1])
     pages, found = {}, {}
-    for walk in (0, 25, 400):
+    for walk in (0, part, 400):
         monkeypatch.setattr(app.search, "WALK", dict.fromkeys(app.search.WALK, walk))
         walks.clear()
         pages[walk] = all_pages(client, caller, **params)
@@ -448,7 +448,7 @@ def test_a_page_by_value_is_the_same_found_among_the_ranks_walked_or_not(
     client, db_session, market_ids, alice, area, monkeypatch
 ):
     """By best value a page is first looked for among the next WALK ranks by value (price_ranks.value,
-    which follows price changes), in a view and in a region holding part of them: with none walked, 25 or
+    which follows price changes), in a view and in a region holding part of them: with none walked, 16 or
     all, the same pages, in the order of price over p50 and the unranked last; with all walked, every page
     but those reaching the unranked is found in the walk."""
     from models.price_rank import PriceRank
@@ -466,12 +466,13 @@ def test_a_page_by_value_is_the_same_found_among_the_ranks_walked_or_not(
         where = {
             "region_id": int(region_listings_path(client, alice, west, south, east, north).split("/")[3])
         }
-    pages, found = walked_pages(client, db_session, alice, monkeypatch, sort="value", limit=7, **where)
+    # a page is 7 and one more: 16 walked hold them about as often as not (the area holds half the ranks)
+    pages, found = walked_pages(client, db_session, alice, monkeypatch, 16, sort="value", limit=7, **where)
     shown, count = pages[0]
-    assert pages[25] == pages[400] == pages[0] and 20 < len(shown) < 400
+    assert pages[16] == pages[400] == pages[0] and 20 < len(shown) < 400
     value = dict(
         db_session.execute(
-            select(Listing.id, Listing.price / PriceRank.p50)
+            select(Listing.id, Listing.price / func.nullif(PriceRank.p50, 0, type_=Float))
             .outerjoin(PriceRank, PriceRank.listing_id == Listing.id)
             .where(Listing.id.in_(shown))
         ).all()
@@ -479,7 +480,21 @@ def test_a_page_by_value_is_the_same_found_among_the_ranks_walked_or_not(
     keys = [(value[i] if value[i] is not None else math.inf, i) for i in shown]
     assert keys == sorted(keys) and keys[-1][0] == math.inf
     ranked_pages = sum(value[i] is not None for i in shown) // 7  # the pages found among the ranks
-    assert found[0] == 0 and 1 < found[25] < found[400] and ranked_pages - 1 <= found[400] <= ranked_pages
+    assert found[0] == 0 and 1 < found[16] < found[400] and ranked_pages - 1 <= found[400] <= ranked_pages
+
+
+def test_a_rank_with_a_p50_of_0_is_valued_as_the_unranked_and_ordered_among_them_by_id(
+    client, db_session, market_ids, alice
+):
+    """Not walked with the ranks (whose walk would find it before an unranked listing of a lower id)."""
+    from models.price_rank import PriceRank
+
+    first, *ranked = sorted(market_ids.values())[:3]
+    db_session.execute(delete(PriceRank))
+    for listing_id in ranked:
+        add_price_rank(db_session, listing_id, 0, 0, 0)
+    items = search(client, alice, bbox=CITY, sort="value", limit=1).get_json()["items"]
+    assert [i["id"] for i in items] == [first]
 
 
 @pytest.mark.parametrize("sort", SORTS)

@@ -12,7 +12,11 @@ its page in a short walk.
 
 Two triggers keep them, whatever statement writes (the process job's and the stream's ranks, the
 price_rank update, the bench, an operator's SQL): a rank written, or its p50 changed, takes its listing's
-price and place; a listing whose price or place changes passes them to its rank.
+price and place; a listing whose price or place changes passes them to its rank. The price, move-in and
+price-cut indexes of the shown listings (0047) carry the place too, so their walks read no listing either.
+
+Measured at 1M listings here: the upgrade 15 s (the three listings indexes rebuilt in 3 s of it); writing
+1M ranks' p50 took 23-26 s, against 13-17 s for a statement that writes them and leaves p50 be.
 """
 
 from collections.abc import Sequence
