@@ -59,6 +59,7 @@ REGION_SORTS = {
     ),
     "available": SortSpec((RegionListing.move_in, RegionListing.listing_id), descending=False, kind="number"),
 }
+BY_MEMBERSHIP = (*REGION_SORTS, "value")  # the orders a region's page finds its listings in by membership
 
 
 def base_query() -> Select:
@@ -220,7 +221,7 @@ def through_region_listings(args: dict[str, Any], sort: str) -> bool:
     own index in its order (by value, they are what the ranks walked are joined to). (By words, a region's
     listings are found through its shape, whose part of ix_listings_words holds their words: walking its
     region_listings, a search for words few of them have read them all.)"""
-    return "region_id" in args and sort in (*REGION_SORTS, "value") and not args.get("q")
+    return "region_id" in args and sort in BY_MEMBERSHIP and not args.get("q")
 
 
 def build_search(session: Session, user_id: int, args: dict[str, Any]) -> tuple[Select, SortSpec, str]:

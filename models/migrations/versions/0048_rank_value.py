@@ -30,13 +30,15 @@ down_revision: str | None = "0047"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-RANK_VALUE = """
+# a rank's value of its listing's price: as app.search.VALUE orders, an unranked listing's 1e9 for a p50 of 0
+VALUE_SQL = "COALESCE(CAST({price} AS double precision) / NULLIF({p50}, 0), 1e9)"
+RANK_VALUE = f"""
 CREATE FUNCTION nook_rank_value() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     listing record;
 BEGIN
     SELECT price, geom INTO listing FROM listings WHERE id = NEW.listing_id;
-    NEW.value := COALESCE(CAST(listing.price AS double precision) / NULLIF(NEW.p50, 0), 1e9);
+    NEW.value := {VALUE_SQL.format(price="listing.price", p50="NEW.p50")};
     NEW.geom := listing.geom;
     RETURN NEW;
 END
@@ -46,11 +48,11 @@ RANK_TRIGGER = """
 CREATE TRIGGER price_rank_value BEFORE INSERT OR UPDATE OF listing_id, p50 ON price_ranks
 FOR EACH ROW EXECUTE FUNCTION nook_rank_value()
 """
-LISTING_VALUE = """
+LISTING_VALUE = f"""
 CREATE FUNCTION nook_listing_value() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE price_ranks
-    SET value = COALESCE(CAST(NEW.price AS double precision) / NULLIF(p50, 0), 1e9), geom = NEW.geom
+    SET value = {VALUE_SQL.format(price="NEW.price", p50="p50")}, geom = NEW.geom
     WHERE listing_id = NEW.id;
     RETURN NULL;
 END
@@ -78,8 +80,7 @@ def upgrade() -> None:
         sa.Column("geom", Geometry(geometry_type="POINT", srid=4326, spatial_index=False), nullable=True),
     )
     op.execute(
-        "UPDATE price_ranks r"
-        " SET value = COALESCE(CAST(l.price AS double precision) / NULLIF(r.p50, 0), 1e9), geom = l.geom"
+        f"UPDATE price_ranks r SET value = {VALUE_SQL.format(price='l.price', p50='r.p50')}, geom = l.geom"
         " FROM listings l WHERE l.id = r.listing_id"
     )
     op.alter_column("price_ranks", "value", nullable=False)
