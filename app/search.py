@@ -12,7 +12,8 @@ import math
 from typing import Any
 
 from geoalchemy2 import Geography
-from sqlalchemy import Select, and_, cast, delete, func, or_, select, text
+from sqlalchemy import BigInteger, Select, and_, cast, delete, func, literal, or_, select, text, true
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import ColumnElement
 
@@ -20,7 +21,7 @@ from app.errors import ApiError
 from app.pagination import SortSpec
 from models.explain import last_change
 from models.hidden import not_hidden
-from models.listing import Listing, has_words, stands_for, words_query
+from models.listing import CELLS_PER_DEGREE, ROW_CELLS, Listing, has_words, stands_for, words_query
 from models.price_rank import PriceRank
 from models.region import Region, RegionListing
 
@@ -334,6 +335,59 @@ def walked_first(query: Select, spec: SortSpec, sort: str, args: dict[str, Any])
     )
 
 
+# A view of the map by price reads the first page of each grid cell it covers (models.listing.CELL_SQL)
+# off ix_listings_shown_cell_price, which says where each listing is, and its page is the first of those: a
+# cell's listings past its first page come after them all. Up to CELLS of them; a larger view finds its
+# page in the walk of the city's order. Boxes compared by `&&` are stored in single precision, rounded
+# outward: a listing up to ~1e-5 degrees out of the view is in it, and in a cell CELL_MARGIN further out.
+CELLS = 1_500
+CELL_MARGIN = 1e-4
+CELL_ORDERS = ("price", "price_desc")
+# filters a cell's search reads off the listings the index finds, each in turn (a view's search by price
+# with one of them is walked as before: cell by cell, a view of 432 cells and 185k listings took 0.25 s
+# with bedrooms_min=2, reading listings outside the view in its edges' cells); a price is in the index
+LISTING_FILTERS = (
+    *("bedrooms_min", "bedrooms_max", "bathrooms_min", "bathrooms_max", "sqft_min", "sqft_max"),
+    *("unit_type", "furnished", "label", "q", "posted_since", "available_by", "price_cut", "price_cut_since"),
+)
+
+
+def view_cells(args: dict[str, Any]) -> list[int] | None:
+    """The cells of the grid a view of the map covers, or None if it covers more than CELLS."""
+    west, south, east, north = args["bbox"]
+    columns = range(
+        math.floor((west - CELL_MARGIN) * CELLS_PER_DEGREE),
+        math.floor((east + CELL_MARGIN) * CELLS_PER_DEGREE) + 1,
+    )
+    rows = range(
+        math.floor((south - CELL_MARGIN) * CELLS_PER_DEGREE),
+        math.floor((north + CELL_MARGIN) * CELLS_PER_DEGREE) + 1,
+    )
+    if len(columns) * len(rows) > CELLS:
+        return None
+    return [row * ROW_CELLS + column for row in rows for column in columns]
+
+
+def cells_first(query: Select, spec: SortSpec, sort: str, args: dict[str, Any]) -> Select | None:
+    """The search (`query`, a page and one more row, its filters, the cursor) of each cell its view covers,
+    the first rows of them all in its order (by price, either way): the search's own rows. None for a
+    search of another area, order or filter, or of a view of more than CELLS cells."""
+    if sort not in CELL_ORDERS or "bbox" not in args or any(args.get(f) is not None for f in LISTING_FILTERS):
+        return None
+    cells = view_cells(args)
+    if cells is None:
+        return None
+    cell = func.unnest(literal(cells, ARRAY(BigInteger))).table_valued("cell").render_derived(name="cells")
+    # a cell's: off the index alone, but for the filters' columns of the listings the index finds
+    first = query.with_only_columns(Listing.id, spec.keys[0].label("key")).where(Listing.cell == cell.c.cell)
+    first = first.lateral("first")
+    order = SortSpec((first.c.key, first.c.id), descending=spec.descending).order()
+    found = select(first.c.id, first.c.key).select_from(cell).join(first, true())
+    found = found.order_by(*order).limit(int(args.get("limit", 20)) + 1).subquery("found")
+    order = SortSpec((found.c.key, found.c.id), descending=spec.descending).order()
+    return query.join(found, found.c.id == Listing.id).order_by(None).order_by(*order)
+
+
 def search_listings(session: Session, user_id: int, args: dict[str, Any]) -> tuple[list[Any], str | None]:
     """One page of listings and the cursor of the next page (None on the last)."""
     # a page is a few rows, found in milliseconds: starting a parallel worker took 20-30 ms here (a region
@@ -341,10 +395,14 @@ def search_listings(session: Session, user_id: int, args: dict[str, Any]) -> tup
     session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
     query, spec, sort = build_search(session, user_id, args)
     limit = int(args.get("limit", 20))
-    walk = walked_first(query, spec, sort, args)
-    rows = [] if walk is None else session.execute(walk).all()
-    if len(rows) <= limit:  # not a page and the next one's first row: not all of them were in the walk
-        rows = session.execute(query).all()
+    cells = cells_first(query, spec, sort, args)
+    if cells is not None:
+        rows = session.execute(cells).all()
+    else:
+        walk = walked_first(query, spec, sort, args)
+        rows = [] if walk is None else session.execute(walk).all()
+        if len(rows) <= limit:  # not a page and the next one's first row: not all of them were in the walk
+            rows = session.execute(query).all()
     more = len(rows) > limit
     rows = rows[:limit]
     if not (more and rows):

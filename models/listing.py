@@ -57,6 +57,15 @@ CUT_SHARE_SQL = (
     "CASE WHEN previous_price > price "
     "THEN CAST(previous_price - price AS double precision) / previous_price ELSE 0 END"
 )
+# a listing's cell of a grid of 1/CELLS_PER_DEGREE of a degree (migration 0049), computed by the database:
+# its row (of latitude) times ROW_CELLS plus its column (of longitude); a view of the map by price reads the
+# first page of each of its cells (app.search.cells_first)
+CELLS_PER_DEGREE = 400
+ROW_CELLS = 1_000_000  # more than the 2 x 180 x CELLS_PER_DEGREE columns around the world
+CELL_SQL = (
+    f"CAST(floor(ST_Y(geom) * {CELLS_PER_DEGREE}) AS bigint) * {ROW_CELLS} "
+    f"+ CAST(floor(ST_X(geom) * {CELLS_PER_DEGREE}) AS bigint)"
+)
 
 
 def words_query_sql(text_sql: str) -> str:
@@ -134,6 +143,14 @@ class Listing(Base):
             postgresql_include=["geom"],
         ),
         Index(
+            "ix_listings_shown_cell_price",
+            "cell",
+            "price",
+            "id",
+            postgresql_where=text(SHOWN),
+            postgresql_include=["geom"],
+        ),
+        Index(
             "ix_listings_shown_move_in",
             "move_in",
             "id",
@@ -189,6 +206,7 @@ class Listing(Base):
     words: Mapped[Any] = mapped_column(TSVECTOR, Computed(WORDS_SQL, persisted=True), deferred=True)
     move_in: Mapped[float] = mapped_column(Float, Computed(MOVE_IN_SQL, persisted=True), deferred=True)
     cut_share: Mapped[float] = mapped_column(Float, Computed(CUT_SHARE_SQL, persisted=True), deferred=True)
+    cell: Mapped[int] = mapped_column(BigInteger, Computed(CELL_SQL, persisted=True), deferred=True)
 
 
 def has_words(query: ColumnElement[Any]) -> ColumnElement[bool]:

@@ -443,6 +443,51 @@ def test_a_views_pages_are_the_same_found_in_a_walk_of_their_order_or_not(
     assert found[0] == 0 and 1 < found[25] < count - 1 and found[400] == count - 1
 
 
+@pytest.mark.parametrize("sort", ["price", "price_desc"])
+def test_a_views_pages_by_price_are_the_same_found_cell_by_cell_or_not(
+    client, db_session, market_ids, alice, sort, monkeypatch
+):
+    """A view by price is searched in each grid cell it covers (app.search.cells_first): the same pages as
+    the view's own listings sorted, with listings on its edges, on a cell's edge, a hair out of the view
+    (boxes compared in single precision) and at one price, with a flat the caller hid and a price filter
+    (read off the index too); a filter of the listings' other columns walks the view as before."""
+    import app.search
+
+    west, south, east, north = -79.425, 43.63, -79.36, 43.67
+    ids = list(market_ids.values())
+    places = [(west, 43.65), (east, north), (-79.4, south), (-79.4 + 1 / 400, 43.64), (west - 3e-6, 43.66)]
+    places += [(-79.39, north + 3e-6), (west - 1e-3, 43.65)]
+    for listing_id, (lon, lat) in zip(ids[:7], places, strict=True):
+        db_session.execute(
+            update(Listing)
+            .where(Listing.id == listing_id)
+            .values(geom=f"SRID=4326;POINT({lon} {lat})", bedrooms=2, price=2000)
+        )
+    db_session.execute(update(Listing).where(Listing.id.in_(ids[7:60:3])).values(price=1500))
+    firsts, cells_first = [], app.search.cells_first
+    monkeypatch.setattr(app.search, "cells_first", lambda *a: firsts.append(cells_first(*a)) or firsts[-1])
+    view = {"bbox": f"{west},{south},{east},{north}", "sort": sort, "limit": 7}
+    for where in ({}, {"price_max": 2500}, {"bedrooms_min": 2}):
+        if where == {"price_max": 2500}:  # and a flat the caller hid
+            assert client.put(f"/v1/me/hidden/{ids[3]}", headers=alice.headers).status_code == 201
+        pages, in_cells = {}, {}
+        for cells in (0, app.search.CELLS):
+            monkeypatch.setattr(app.search, "CELLS", cells)
+            firsts.clear()
+            pages[cells] = all_pages(client, alice, **view, **where)
+            in_cells[cells] = sum(first is not None for first in firsts)
+        shown, count = pages[0]
+        assert pages[app.search.CELLS] == pages[0] and 20 < len(shown) < 300
+        assert (
+            ids[0] in shown and ids[1] in shown and ids[6] not in shown and (ids[3] in shown) == (not where)
+        )
+        price = dict(db_session.execute(select(Listing.id, Listing.price).where(Listing.id.in_(shown))).all())
+        keys = [(price[i], i) for i in shown]
+        assert keys == sorted(keys, reverse=sort == "price_desc")
+        assert max(keys)[0] <= where.get("price_max", 1e9)
+        assert in_cells[0] == 0 and in_cells[app.search.CELLS] == (0 if "bedrooms_min" in where else count)
+
+
 @pytest.mark.parametrize("area", ["bbox", "region"])
 def test_a_page_by_value_is_the_same_found_among_the_ranks_walked_or_not(
     client, db_session, market_ids, alice, area, monkeypatch
