@@ -335,12 +335,12 @@ def walked_first(query: Select, spec: SortSpec, sort: str, args: dict[str, Any])
     )
 
 
-# A view of the map by price reads the first page of each grid cell it covers (models.listing.CELL_SQL)
-# off ix_listings_shown_cell_price, which says where each listing is, and its page is the first of those: a
-# cell's listings past its first page come after them all. At 1M listings a view's page by price took 7.7
-# ms at the median and 23 at the 99th percentile so (a walk of the city's order, WALK: 17.7 and 56.4), and
-# the cells' cost grows with their number: a view of ~750 cells 12-27 ms, the walk 5-40; of ~1,500, 25
-# against 11. A view of more than CELLS finds its page in the walk. Boxes compared by `&&` are stored in
+# A view of the map by price reads the first page of each grid cell it covers (models.listing.CELL_SQL) off
+# ix_listings_shown_cell_price, which says where each listing is, and its page is the first of those: a cell's
+# listings past its first page come after them all. At 1M listings a view's page by price took 7.7 ms at the
+# median and 23 at the 99th percentile so, searched in-process (a walk of the city's order, WALK: 17.7 and
+# 56.4), and the cells' cost grows with their number: a view of ~750 cells 12-27 ms, the walk 5-40; of ~1,500,
+# 25 against 11. A view of more than CELLS finds its page in the walk. Boxes compared by `&&` are stored in
 # single precision, rounded outward: a listing up to ~1e-5 degrees out of the view is in it, and in a cell
 # CELL_MARGIN further out.
 CELLS = 700

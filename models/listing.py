@@ -61,7 +61,9 @@ CUT_SHARE_SQL = (
 # its row (of latitude) times ROW_CELLS plus its column (of longitude); a view of the map by price reads the
 # first page of each of its cells (app.search.cells_first)
 CELLS_PER_DEGREE = 400
-ROW_CELLS = 1_000_000  # more than the 2 x 180 x CELLS_PER_DEGREE columns around the world
+# a row's columns run from -180 x CELLS_PER_DEGREE to 180 x CELLS_PER_DEGREE, fewer than ROW_CELLS / 2 either
+# way of 0: no two cells share a number
+ROW_CELLS = 1_000_000
 CELL_SQL = (
     f"CAST(floor(ST_Y(geom) * {CELLS_PER_DEGREE}) AS bigint) * {ROW_CELLS} "
     f"+ CAST(floor(ST_X(geom) * {CELLS_PER_DEGREE}) AS bigint)"
