@@ -196,6 +196,47 @@ def test_a_regions_listings_nearest_a_place_first(client, market_ids, alice):
     assert refused.status_code == 422 and "needs distance_from" in str(refused.get_json())
 
 
+@pytest.mark.parametrize(
+    "place",
+    [(60.025, 10.3), (60.3, 10.05), (60.1, 10.25), (59.9, 9.95), (60.02, 10.04)],
+    ids=["east", "north", "north-east", "south-west", "inside"],
+)
+def test_a_regions_listings_nearest_a_place_outside_it_come_in_metres(client, alice, db_session, place):
+    """At 60 N, where a degree of longitude is half a degree of latitude's metres: from a place outside a
+    region (east, north, across a corner) or in it, every page comes in metres and together they are the
+    region's listings, each once (the search reads only where the circle of the page's farthest reaches
+    into the region's box)."""
+    from tests.factories import insert_listing
+
+    source = a_source(db_session, "north")
+    now = datetime.now(UTC)
+    spots = [(10.0 + 0.1 * (i + 0.5) / 7, 60.0 + 0.05 * (j + 0.5) / 7) for i in range(7) for j in range(7)]
+    spots += [(10.12, 60.02), (10.05, 60.07), (9.98, 59.99)]  # outside the region: never on its pages
+    ids = {
+        insert_listing(db_session, source.id, f"n{k}", now, lon, lat): (lat, lon)
+        for k, (lon, lat) in enumerate(spots)
+    }
+    path = region_listings_path(client, alice, 10.0, 60.0, 10.1, 60.05)
+    items, cursor = [], None
+    while True:
+        query = {"sort": "distance", "distance_from": f"{place[0]},{place[1]}", "limit": 3}
+        body = client.get(
+            path, query_string={**query, **({"cursor": cursor} if cursor else {})}, headers=alice.headers
+        ).get_json()
+        items += body["items"]
+        if not (cursor := body["next_cursor"]):
+            break
+    inside = {i for i, (lat, lon) in ids.items() if 10.0 < lon < 10.1 and 60.0 < lat < 60.05}
+    assert len(inside) == 49 and [i["id"] for i in items if i["id"] in inside] == [i["id"] for i in items]
+    assert len(items) == 49 and {i["id"] for i in items} == inside
+    distances = [i["distance_m"] for i in items]
+    assert distances == sorted(distances)
+    for item in items:
+        assert abs(item["distance_m"] - metres(*place, *ids[item["id"]])) <= 0.005 * item["distance_m"] + 1
+    nearest = sorted(metres(*place, *ids[i]) for i in inside)  # the grid's rows are alike: ties
+    assert all(abs(i["distance_m"] - m) <= 0.005 * m for i, m in zip(items, nearest, strict=True))
+
+
 def test_words_of_the_title_and_address_find_listings(client, alice, db_session):
     from tests.factories import insert_listing
 
