@@ -287,8 +287,9 @@ def nearest_first(
     # clipped), and of those only the page's are read whole: from a place outside a region, the page lies
     # where the circle just reaches into it, and the box of the whole circle held all of a dense region's
     # listings, each joined to its rank (at 1M listings, 155k read for a page 11 km away: 0.5 s). So, 300
-    # regions' pages nearest places across the city: 7 / 60-70 ms p50 / p99 (were 7 / 155-175).
-    north = bound / 111_000.0
+    # regions' pages nearest places across the city at 1M, in-process: 7 / 60-70 ms p50 / p99 (were 7 /
+    # 155-175).
+    north = bound / METRES_PER_DEGREE
     scale = func.cos(func.radians(func.least(89.0, abs(lat) + north)))
     east = north / scale
     ellipse = func.power((LON - lon) * scale, 2) + func.power(LAT - lat, 2) <= func.power(north, 2)
