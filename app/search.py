@@ -9,7 +9,7 @@ twice or be skipped.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 from geoalchemy2 import Geography
 from sqlalchemy import BigInteger, Select, and_, cast, delete, func, literal, or_, select, text, true
@@ -223,13 +223,30 @@ def place_of(args: dict[str, Any]) -> tuple[float, float] | None:
 def through_region_listings(args: dict[str, Any], sort: str) -> bool:
     """Whether a search finds its region's listings by their memberships: its page comes off the region's
     own index in its order (by value, they are what the ranks walked are joined to). (By words, a region's
-    listings are found through its shape, whose part of ix_listings_words holds their words: walking its
-    region_listings, a search for words few of them have read them all.)"""
+    listings are found through its shape, whose part of ix_listings_words holds their words, once its next
+    REGION_WORDS_WALK memberships did not hold the page: walking all of its region_listings, a search for
+    words few of them have read them all.)"""
     return "region_id" in args and sort in BY_MEMBERSHIP and not args.get("q")
 
 
-def build_search(session: Session, user_id: int, args: dict[str, Any]) -> tuple[Select, SortSpec, str]:
-    """The ordered query (one row past the page) a search runs, its sort spec and sort name."""
+class Search(NamedTuple):
+    """The ordered query (one row past the page) a search runs, its sort spec and sort name, and for a
+    region's page by words the same search of listings wherever they are (unordered), which walked_first
+    looks the region's listings up in."""
+
+    query: Select
+    spec: SortSpec
+    sort: str
+    anywhere: Select | None = None
+
+
+def by_region_words(args: dict[str, Any], sort: str) -> bool:
+    """Whether a search is of a region's listings by words in an order the region keeps (walked_first)."""
+    return "region_id" in args and bool(args.get("q")) and sort in REGION_SORTS
+
+
+def build_search(session: Session, user_id: int, args: dict[str, Any]) -> Search:
+    """The search these arguments ask for."""
     sort = args.get("sort", "newest")
     for words in args.get("q") or ():
         check_words(session, words, "query.q")
@@ -250,15 +267,17 @@ def build_search(session: Session, user_id: int, args: dict[str, Any]) -> tuple[
         query = filtered(query, args).add_columns(spec.keys[0].label("region_key"))
     else:
         query = filtered(within_area(base_query(), session, user_id, args), args)
-    query = query.where(not_hidden(session, user_id))
-    if distance is not None:
-        query = query.add_columns(distance.label("distance_m"))
+    shown, measured = not_hidden(session, user_id), [] if distance is None else [distance.label("distance_m")]
+    query = query.where(shown).add_columns(*measured)
+    anywhere = None
+    if by_region_words(args, sort):  # (no cursor: the walk starts after it)
+        anywhere = filtered(base_query(), args).where(shown).add_columns(*measured)
     if args.get("cursor"):
         query = query.where(spec.after(args["cursor"], sort))
     rows = int(args.get("limit", 20)) + 1
     if sort == "distance":
-        return nearest_first(query, distance, place, bounds(args), rows), spec, sort
-    return query.order_by(*spec.order()).limit(rows), spec, sort
+        return Search(nearest_first(query, distance, place, bounds(args), rows), spec, sort)
+    return Search(query.order_by(*spec.order()).limit(rows), spec, sort, anywhere)
 
 
 def nearest_first(
@@ -320,40 +339,58 @@ def nearest_first(
 # 32 ms at the 99th percentile, and a longer walk is mostly one a small area makes before reading its few
 # listings. Left to choose, the planner walked 238,854 listings for a view of dear flats (0.9 s).
 WALK = {"price": 150_000, "price_desc": 150_000, "value": 30_000, "price_cut": 30_000, "available": 30_000}
+# A region's page by words is first looked for among its next REGION_WORDS_WALK listings of its order (off
+# region_listings, each looked up by id), and only else through its shape in ix_listings_words, which reads
+# every listing of the region with the words before their sort: at 1M listings a large region's page of a
+# feature one flat in nine has took ~200 ms so (p50 / p99 of 600 of bench.api's region searches by words
+# 15.1 / 223 ms, in-process). A walk of 500 or 1,000 holds the page of words as common as one listing in 24
+# or in 48 (9.5 / 29-32 ms); rarer words cost the walk and then the shape's few (two features together, one
+# in 100: 12-14 / 32-39 ms, against 12 / 37 without the walk; 2,000: 22 / 124, its lookups out of cache).
+REGION_WORDS_WALK = 1_000
 # by ix_listings_shown_price, _cut_share, _move_in and ix_price_ranks_value, which include where each is
 RANKS_BY_VALUE = SortSpec((PriceRank.value, PriceRank.listing_id), descending=False, kind="number")
 
 
-def walked_first(query: Select, spec: SortSpec, sort: str, args: dict[str, Any]) -> Select | None:
+def walked_first(
+    query: Select, spec: SortSpec, sort: str, args: dict[str, Any], anywhere: Select | None = None
+) -> Select | None:
     """The search limited to the next WALK[sort] shown listings of its order (ranked listings, by value) in
     its area's bounds, joined in that order, or None where it has no index to walk, or walks its region's.
     The index says where each listing is, and the search reads the listings it walks to, in order, until
-    its page is full."""
+    its page is full. By words, a region's next REGION_WORDS_WALK memberships in its order, each looked
+    up in `anywhere` (Search.anywhere)."""
+    steps = WALK.get(sort)
     if sort == "value":  # ranks are of listings shown (but for a few gone since: the search passes them)
         spec = RANKS_BY_VALUE
         # a rank valued as if none (a p50 of 0) is ordered among the unranked, by id: not walked
         walked = select(PriceRank.listing_id.label("id"), PriceRank.geom).where(
             PriceRank.value < UNRANKED_VALUE
         )
-    elif sort in WALK and not through_region_listings(args, sort):
+    elif anywhere is not None:  # by words, the region's own listings in its order
+        spec, steps = REGION_SORTS[sort], REGION_WORDS_WALK
+        walked = select(RegionListing.listing_id.label("id")).where(
+            RegionListing.region_id == args["region_id"]
+        )
+    elif steps is not None and not through_region_listings(args, sort):
         walked = select(Listing.id, Listing.geom).where(*SHOWN_NOW)  # as the indexes' models.listing.SHOWN
     else:
         return None
     if args.get("cursor"):
         walked = walked.where(spec.after(args["cursor"], sort))
     walked = (
-        walked.add_columns(spec.keys[0].label("key"))
-        .order_by(*spec.order())
-        .limit(WALK[sort])
-        .subquery("walked")
+        walked.add_columns(spec.keys[0].label("key")).order_by(*spec.order()).limit(steps).subquery("walked")
     )
     order = SortSpec((walked.c.key, walked.c.id), descending=spec.descending).order()
-    return (
-        query.join(walked, walked.c.id == Listing.id)
-        .where(walked.c.geom.op("&&")(bounds(args)))
-        .order_by(None)
-        .order_by(*order)
-    )
+    if anywhere is not None:
+        # each listing walked to is looked up by its id (one: the LIMIT keeps PostgreSQL from merging the
+        # look-up into a join, where it read all of the region's listings with the words off
+        # ix_listings_words, taking words for rare, and matched them to the walk), and not by the region's
+        # shape, which would let the planner look for it in ix_listings_words instead
+        found = anywhere.where(Listing.id == walked.c.id).limit(1).lateral("found")
+        rows = int(args.get("limit", 20)) + 1
+        return select(found).select_from(walked).join(found, true()).order_by(*order).limit(rows)
+    query = query.join(walked, walked.c.id == Listing.id).order_by(None).order_by(*order)
+    return query.where(walked.c.geom.op("&&")(bounds(args)))
 
 
 # A view of the map by price reads the first page of each grid cell it covers (models.listing.CELL_SQL) off
@@ -417,13 +454,13 @@ def search_listings(session: Session, user_id: int, args: dict[str, Any]) -> tup
     # a page is a few rows, found in milliseconds: starting a parallel worker took 20-30 ms here (a region
     # by value holding no listing: 32 ms, 0.1 without)
     session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
-    query, spec, sort = build_search(session, user_id, args)
+    query, spec, sort, anywhere = build_search(session, user_id, args)
     limit = int(args.get("limit", 20))
     cells = cells_first(query, spec, sort, args)
     if cells is not None:
         rows = session.execute(cells).all()
     else:
-        walk = walked_first(query, spec, sort, args)
+        walk = walked_first(query, spec, sort, args, anywhere)
         rows = [] if walk is None else session.execute(walk).all()
         if len(rows) <= limit:  # not a page and the next one's first row: not all of them were in the walk
             rows = session.execute(query).all()

@@ -127,7 +127,7 @@ def explain(session, args: dict, user_id: int) -> str:
     from app.search import build_search, cells_first
 
     args = {"limit": 20, **args}
-    query, spec, sort = build_search(session, user_id, args)
+    query, spec, sort, _ = build_search(session, user_id, args)
     cells = cells_first(query, spec, sort, args)  # a view by price: cell by cell
     query = query if cells is None else cells
     sql = str(query.compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
