@@ -624,6 +624,31 @@ def test_a_regions_pages_by_words_are_the_same_found_in_a_walk_of_its_order_or_n
     assert found[0] == 0 and 1 < found[25] < count - 1 and found[400] == count - 1
 
 
+@pytest.mark.parametrize("sort", SORTS)
+def test_a_views_pages_by_words_are_its_listings_with_them_in_its_order(
+    client, db_session, market_ids, alice, sort, monkeypatch
+):
+    """By words a view's page not found in a walk of its order (by newest, and by value past the ranks) is
+    found as ids first, then their listings and ranks (app.search.ids_first): the same pages, rows and
+    distances as the listings with the words sorted and joined to their ranks at once."""
+    import app.search
+
+    ids = list(market_ids.values())
+    cut_and_date(db_session, ids[:200], date(2026, 11, 1))
+    db_session.execute(update(Listing).where(Listing.id.in_(ids[::3])).values(title="Flat with a balcony"))
+    view = {"bbox": CITY, "q": "balcony", "sort": sort, "distance_from": WORK}
+    ids_first, pages = app.search.ids_first, {}
+    for first in (True, False):
+        monkeypatch.setattr(app.search, "ids_first", ids_first if first else lambda query, spec: query)
+        pages[first] = all_pages(client, alice, **view, limit=9)
+        items = search(client, alice, **view, limit=100).get_json()["items"]
+        assert items == search(client, alice, **view, limit=100).get_json()["items"]
+        pages[first, "items"] = items
+    assert pages[True] == pages[False] and pages[True][0][:100] == [i["id"] for i in items]
+    assert pages[True, "items"] == pages[False, "items"] and sorted(pages[True][0]) == sorted(ids[::3])
+    assert all(i["distance_m"] is not None for i in items) and sum(bool(i["price_rank"]) for i in items) > 20
+
+
 def test_a_rank_with_a_p50_of_0_is_valued_as_the_unranked_and_ordered_among_them_by_id(
     client, db_session, market_ids, alice
 ):
