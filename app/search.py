@@ -240,6 +240,11 @@ class Search(NamedTuple):
     anywhere: Select | None = None
 
 
+def page_rows(args: dict[str, Any]) -> int:
+    """How many rows a search reads: its page and one more (whose presence says another page follows)."""
+    return int(args.get("limit", 20)) + 1
+
+
 def by_region_words(args: dict[str, Any], sort: str) -> bool:
     """Whether a search is of a region's listings by words in an order the region keeps (walked_first)."""
     return "region_id" in args and bool(args.get("q")) and sort in REGION_SORTS
@@ -274,7 +279,7 @@ def build_search(session: Session, user_id: int, args: dict[str, Any]) -> Search
         anywhere = filtered(base_query(), args).where(shown).add_columns(*measured)
     if args.get("cursor"):
         query = query.where(spec.after(args["cursor"], sort))
-    rows = int(args.get("limit", 20)) + 1
+    rows = page_rows(args)
     if sort == "distance":
         return Search(nearest_first(query, distance, place, bounds(args), rows), spec, sort)
     return Search(query.order_by(*spec.order()).limit(rows), spec, sort, anywhere)
@@ -387,8 +392,7 @@ def walked_first(
         # ix_listings_words, taking words for rare, and matched them to the walk), and not by the region's
         # shape, which would let the planner look for it in ix_listings_words instead
         found = anywhere.where(Listing.id == walked.c.id).limit(1).lateral("found")
-        rows = int(args.get("limit", 20)) + 1
-        return select(found).select_from(walked).join(found, true()).order_by(*order).limit(rows)
+        return select(found).select_from(walked).join(found, true()).order_by(*order).limit(page_rows(args))
     query = query.join(walked, walked.c.id == Listing.id).order_by(None).order_by(*order)
     return query.where(walked.c.geom.op("&&")(bounds(args)))
 
@@ -444,7 +448,7 @@ def cells_first(query: Select, spec: SortSpec, sort: str, args: dict[str, Any]) 
     first = first.lateral("first")
     order = SortSpec((first.c.key, first.c.id), descending=spec.descending).order()
     found = select(first.c.id, first.c.key).select_from(cell).join(first, true())
-    found = found.order_by(*order).limit(int(args.get("limit", 20)) + 1).subquery("found")
+    found = found.order_by(*order).limit(page_rows(args)).subquery("found")
     order = SortSpec((found.c.key, found.c.id), descending=spec.descending).order()
     return query.join(found, found.c.id == Listing.id).order_by(None).order_by(*order)
 
@@ -465,6 +469,12 @@ def ids_first(query: Select, spec: SortSpec) -> Select:
     )
 
 
+def unwalked(query: Select, spec: SortSpec, sort: str, args: dict[str, Any]) -> Select:
+    """What a search runs for a page not found in a walk (nor cell by cell): by words its ids first (nearest
+    a place, nearest_first finds them first already), else `query` itself."""
+    return ids_first(query, spec) if args.get("q") and sort != "distance" else query
+
+
 def search_listings(session: Session, user_id: int, args: dict[str, Any]) -> tuple[list[Any], str | None]:
     """One page of listings and the cursor of the next page (None on the last)."""
     # a page is a few rows, found in milliseconds: starting a parallel worker took 20-30 ms here (a region
@@ -479,8 +489,7 @@ def search_listings(session: Session, user_id: int, args: dict[str, Any]) -> tup
         walk = walked_first(query, spec, sort, args, anywhere)
         rows = [] if walk is None else session.execute(walk).all()
         if len(rows) <= limit:  # not a page and the next one's first row: not all of them were in the walk
-            by_words = args.get("q") and sort != "distance"  # (nearest_first finds its ids first)
-            rows = session.execute(ids_first(query, spec) if by_words else query).all()
+            rows = session.execute(unwalked(query, spec, sort, args)).all()
     more = len(rows) > limit
     rows = rows[:limit]
     if not (more and rows):

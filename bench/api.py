@@ -124,13 +124,12 @@ def explain(session, args: dict, user_id: int) -> str:
     """EXPLAIN ANALYZE of exactly the query the API runs for these arguments."""
     from sqlalchemy import text
 
-    from app.search import build_search, cells_first, ids_first
+    from app.search import build_search, cells_first, unwalked
 
     args = {"limit": 20, **args}
     query, spec, sort, _ = build_search(session, user_id, args)
     cells = cells_first(query, spec, sort, args)  # a view by price: cell by cell
-    # by words (newest first: no walk), the page's ids first
-    query = cells if cells is not None else ids_first(query, spec) if args.get("q") else query
+    query = unwalked(query, spec, sort, args) if cells is None else cells  # (its orders here walk nothing)
     sql = str(query.compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
     return "\n".join(r[0] for r in session.execute(text("EXPLAIN ANALYZE " + sql)))
 
