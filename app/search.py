@@ -262,8 +262,10 @@ def build_search(session: Session, user_id: int, args: dict[str, Any]) -> Search
         if sort == "distance"
         else SORTS[sort]
     )
+    listing_id = None  # whose hiding is asked: the listing's, or the membership's copy of it
     if through_region_listings(args, sort):
         region = owned_region(session, user_id, args["region_id"])
+        listing_id = RegionListing.listing_id
         spec = REGION_SORTS.get(sort, spec)
         query = base_query().join(
             RegionListing, and_(RegionListing.listing_id == Listing.id, RegionListing.region_id == region)
@@ -272,11 +274,12 @@ def build_search(session: Session, user_id: int, args: dict[str, Any]) -> Search
         query = filtered(query, args).add_columns(spec.keys[0].label("region_key"))
     else:
         query = filtered(within_area(base_query(), session, user_id, args), args)
-    shown, measured = not_hidden(session, user_id), [] if distance is None else [distance.label("distance_m")]
+    shown = not_hidden(session, user_id, listing_id)
+    measured = [] if distance is None else [distance.label("distance_m")]
     query = query.where(shown).add_columns(*measured)
     anywhere = None
     if by_region_words(args, sort):  # (no cursor: the walk starts after it)
-        anywhere = filtered(base_query(), args).where(shown).add_columns(*measured)
+        anywhere = filtered(base_query(), args).where(shown).add_columns(*measured)  # (on Listing.id)
     if args.get("cursor"):
         query = query.where(spec.after(args["cursor"], sort))
     rows = page_rows(args)

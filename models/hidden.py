@@ -49,17 +49,23 @@ def hidden_sql(user: str, listing: str) -> str:
     return _HIDDEN.format(user=user, listing=listing)
 
 
-def not_hidden(session: Session, user_id: int) -> ColumnElement[bool]:
-    """A condition on `Listing` (shown listings: active, no copy): the listing is not one the user hid."""
+def not_hidden(
+    session: Session, user_id: int, listing_id: ColumnElement[int] | None = None
+) -> ColumnElement[bool]:
+    """A condition on a shown listing (active, no copy) whose id is `listing_id` (`Listing.id` unless
+    given): the listing is not one the user hid. A region's search gives its membership's listing_id, so
+    that PostgreSQL asks it of each membership before reading the listing (a condition on Listing.id
+    waits for the listing: a region whose 1,000 newest its user hid read 1,021 listings for a page)."""
+    listing = Listing.id if listing_id is None else listing_id
     flats = list(session.scalars(HIDDEN_FLATS, {"user_id": user_id, "most": MAX_LISTED + 1}))
     if len(flats) > MAX_LISTED:
         hid = select(HiddenListing.listing_id).where(
-            HiddenListing.user_id == user_id, HiddenListing.listing_id == Listing.id
+            HiddenListing.user_id == user_id, HiddenListing.listing_id == listing
         )
         hid_a_copy = (
             select(_COPY.id)
             .join(_THROUGH, _THROUGH.listing_id == _COPY.id)
-            .where(_COPY.canonical_id == Listing.id, _THROUGH.user_id == user_id)
+            .where(_COPY.canonical_id == listing, _THROUGH.user_id == user_id)
         )
         return ~hid.exists() & ~hid_a_copy.exists()
-    return Listing.id != all_(literal(flats, ARRAY(BigInteger))) if flats else true()
+    return listing != all_(literal(flats, ARRAY(BigInteger))) if flats else true()

@@ -668,11 +668,13 @@ def test_a_rank_with_a_p50_of_0_is_valued_as_the_unranked_and_ordered_among_them
 
 @pytest.mark.parametrize("sort", SORTS)
 def test_a_region_lists_its_flats_in_every_order_as_a_view_of_it_does(
-    client, db_session, market_ids, alice, sort
+    client, db_session, market_ids, alice, sort, monkeypatch
 ):
     """A region's orders come off its own indexes (region_listings keeps each listing's keys): the same
     flats in the same order as a view of the same rectangle, after its listings changed price and move-in
-    day too (placed again, as the process job and the stream place what they change)."""
+    day too (placed again, as the process job and the stream place what they change), and without the
+    flats the caller hid, listed or asked of each membership (models.hidden)."""
+    from models import hidden
     from models.matching import place_in_regions
 
     listing_ids = list(market_ids.values())
@@ -685,6 +687,13 @@ def test_a_region_lists_its_flats_in_every_order_as_a_view_of_it_does(
     in_view, _ = all_pages(client, alice, bbox=CITY, sort=sort, limit=37, **place)
     in_region, _ = all_pages(client, alice, region_id=region_id, sort=sort, limit=37, **place)
     assert in_region == in_view and len(in_region) == 400
+    hid = in_view[3::40]
+    for listing_id in hid:
+        assert client.put(f"/v1/me/hidden/{listing_id}", headers=alice.headers).status_code == 201
+    for listed in (hidden.MAX_LISTED, 1):
+        monkeypatch.setattr(hidden, "MAX_LISTED", listed)
+        in_region, _ = all_pages(client, alice, region_id=region_id, sort=sort, limit=37, **place)
+        assert in_region == [i for i in in_view if i not in hid] and len(in_region) == 390
 
 
 def test_pages_stay_stable_while_new_listings_arrive(client, db_session, market_ids, alice, small_market):
