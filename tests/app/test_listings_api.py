@@ -234,6 +234,57 @@ def test_a_regions_listings_nearest_a_place_in_or_out_of_it_come_in_metres(clien
         assert abs(item["distance_m"] - metres(*place, *ids[item["id"]])) <= 0.005 * item["distance_m"] + 1
 
 
+def test_the_stand_in_walks_to_the_listings_nearest_in_metres_first(db_session):
+    """At 60 N a degree of longitude is half a degree of latitude's metres: from a place north-east of a
+    region, its north-west corner is nearer in metres and its south-east corner in degrees. Walked from the
+    place, the index comes to the south-east first; from its stand-in (app.search.stand_in), to the
+    north-west."""
+    from app.search import stand_in
+    from tests.factories import insert_listing
+
+    source = a_source(db_session, "corners")
+    now = datetime.now(UTC)
+    north_west = insert_listing(db_session, source.id, "nw", now, 10.0, 60.05)
+    south_east = insert_listing(db_session, source.id, "se", now, 10.1, 60.0)
+    place = (60.3, 10.3)
+    assert metres(*place, 60.05, 10.0) < metres(*place, 60.0, 10.1)
+    area = func.ST_MakeEnvelope(10.0, 60.0, 10.1, 60.05, 4326)
+
+    def first_from(origin):
+        by_degrees = Listing.geom.op("<->")(origin)
+        ids = select(Listing.id).where(Listing.id.in_([north_west, south_east]))
+        return db_session.scalar(ids.order_by(by_degrees).limit(1))
+
+    assert first_from(func.ST_SetSRID(func.ST_MakePoint(place[1], place[0]), 4326)) == south_east
+    assert first_from(stand_in(place, area)) == north_west
+
+
+def test_a_page_nearest_a_place_holds_a_listing_on_the_line_between_two_strips_once(
+    client, alice, db_session
+):
+    """The listings within the page's bound are read in STRIPS bands of latitude, each in its box: one on
+    the line between two bands is in both boxes, and on the page once. (A view of 60-60.5 N whose page's
+    bound reaches past its edges: bands 1/32 of a degree high, whose lines fall on 60.125 and 60.25.)"""
+    import app.search
+    from tests.factories import insert_listing
+
+    assert app.search.STRIPS == 16
+    source = a_source(db_session, "strips")
+    now = datetime.now(UTC)
+    spots = [(60.125, lon) for lon in (10.1, 10.2, 10.3, 10.4)] + [(60.25, 10.15), (60.25, 10.35)]
+    spots += [(60.01, 10.01), (60.49, 10.49)]
+    ids = {
+        insert_listing(db_session, source.id, f"s{k}", now, lon, lat): (lat, lon)
+        for k, (lat, lon) in enumerate(spots)
+    }
+    place = (60.25, 10.25)
+    items = search(
+        client, alice, bbox="10.0,60.0,10.5,60.5", sort="distance", distance_from="60.25,10.25", limit=20
+    ).get_json()["items"]
+    assert sorted(i["id"] for i in items) == sorted(ids)
+    assert [i["id"] for i in items] == sorted(ids, key=lambda i: (metres(*place, *ids[i]), i))
+
+
 def test_words_of_the_title_and_address_find_listings(client, alice, db_session):
     from tests.factories import insert_listing
 
