@@ -339,8 +339,9 @@ def nearest_first(
     # whole circle held all of a dense region's listings (at 1M, 155k read for a page 11 km away: 0.5 s),
     # and the box of `reach` across a region's corner thousands: at 1M, for region 872's page from 15 km
     # off, 26,536 beyond the page's bound (71-73 ms), in bands 1,897 (6.0-6.2 ms); for 841's from 11 km,
-    # 15,286 (35-75 ms) and 702 (3.2-3.3 ms). So, 600 regions' pages nearest places across the city at 1M,
-    # in-process: p99 32-34 ms (the bound of the place's walk alone and one box: 69-75 ms).
+    # 15,286 (35-75 ms) and 702 (3.2-3.3 ms). So, 400-600 regions' pages nearest places across the city at
+    # 1M, in-process: p99 24-36 ms (the bound of the place's walk alone and one box: 49-114, interleaved on
+    # a noisy host; p50 alike, 10-17).
     north = bound / METRES_PER_DEGREE
     scale = func.cos(func.radians(func.least(89.0, abs(lat) + north)))
     east = north / scale
@@ -349,7 +350,7 @@ def nearest_first(
         func.ST_Scale(func.ST_Buffer(func.ST_MakePoint(0, 0), AROUND, 16), east, north), lon, lat
     )
     clipped = select(func.ST_ClipByBox2D(around, func.Box2D(area)).label("shape"))
-    reach = clipped.cte("reach").prefix_with("MATERIALIZED")  # (once: its uses name it seven times)
+    reach = clipped.cte("reach").prefix_with("MATERIALIZED")  # (made once: each band names it often)
     # ... cut in STRIPS bands of latitude, each read in its own box
     bands = func.generate_series(0, STRIPS - 1).table_valued("band").render_derived("bands")
     height = (func.ST_YMax(reach.c.shape) - func.ST_YMin(reach.c.shape)) / STRIPS
