@@ -240,9 +240,14 @@ class Search(NamedTuple):
     anywhere: Select | None = None
 
 
+def page_size(args: dict[str, Any]) -> int:
+    """How many listings a page holds."""
+    return int(args.get("limit", 20))
+
+
 def page_rows(args: dict[str, Any]) -> int:
     """How many rows a search reads: its page and one more (whose presence says another page follows)."""
-    return int(args.get("limit", 20)) + 1
+    return page_size(args) + 1
 
 
 def by_region_words(args: dict[str, Any], sort: str) -> bool:
@@ -323,9 +328,11 @@ def nearest_first(
     lat, lon = place
     here = func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)
 
+    # what the walks and the read within the bound give: each listing and its metres
+    measured = query.with_only_columns(Listing.id, distance.label("metres"))
+
     def walk(origin: ColumnElement[Any]) -> Select:
-        walked = query.with_only_columns(Listing.id, distance.label("metres"))
-        return walked.order_by(Listing.geom.op("<->")(origin)).limit(rows)
+        return measured.order_by(Listing.geom.op("<->")(origin)).limit(rows)
 
     walked = union(walk(here), walk(stand_in(place, area))).subquery("walked")  # (each listing once)
     nearest = select(walked.c.metres).order_by(walked.c.metres).limit(rows).subquery("nearest")
@@ -366,8 +373,7 @@ def nearest_first(
         .cte("strips")
     )
     found = (
-        query.with_only_columns(Listing.id, distance.label("metres"))
-        .join(strips, Listing.geom.op("&&")(strips.c.box))
+        measured.join(strips, Listing.geom.op("&&")(strips.c.box))
         .where(ellipse, distance <= bound)
         .distinct()  # (a listing on the line between two strips is in both)
         .order_by(distance, Listing.id)
@@ -417,7 +423,7 @@ def walked_first(
         walked = select(PriceRank.listing_id.label("id"), PriceRank.geom).where(
             PriceRank.value < UNRANKED_VALUE
         )
-    elif anywhere is not None:  # by words, the region's own listings in its order
+    elif by_region_words(args, sort):  # by words, the region's own listings in its order (`anywhere`)
         spec, steps = REGION_SORTS[sort], REGION_WORDS_WALK
         walked = select(RegionListing.listing_id.label("id")).where(
             RegionListing.region_id == args["region_id"]
@@ -527,7 +533,7 @@ def search_listings(session: Session, user_id: int, args: dict[str, Any]) -> tup
     # by value holding no listing: 32 ms, 0.1 without)
     session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
     query, spec, sort, anywhere = build_search(session, user_id, args)
-    limit = int(args.get("limit", 20))
+    limit = page_size(args)
     cells = cells_first(query, spec, sort, args)
     if cells is not None:
         rows = session.execute(cells).all()

@@ -213,7 +213,7 @@ def main() -> None:
     pairs = load(args.n, rng)
     current_model(20_000, "bench-estimate")  # for the estimate endpoint
     from app import create_app
-    from app.search import CELLS, REGION_WORDS_WALK, WALK
+    from app.search import CELLS, REGION_WORDS_WALK, STRIPS, WALK
     from models.listing import CELLS_PER_DEGREE
 
     app = create_app()
@@ -394,11 +394,11 @@ def main() -> None:
         "metres, so from far off those nearest in degrees can lie elsewhere than those nearest in metres), "
         "the page's worth nearest in metres of both walks bounds the page, and the listings within that "
         "many metres are sorted exactly (app.search.nearest_first). Only those where that circle meets the "
-        "area's box are read, in 16 bands of latitude each in its own box, and only the page's joined to "
-        "their ranks: before, the box of the whole circle was read with every rank in it, 12.63 / 50.96 ms "
-        "p50 / p99 for a view and 16.17 / 252.31 for a region (session 41; a dense region's page from 11 "
-        "km away read 155k listings); with the place's walk alone and one box, a region's 16.65 / 71.15 "
-        "(session 43; thousands read across a dense region's corner).\n\n"
+        f"area's box are read, in {STRIPS} bands of latitude each in its own box, and only the page's "
+        "joined to their ranks: before, the box of the whole circle was read with every rank in it, "
+        "12.63 / 50.96 ms p50 / p99 for a view and 16.17 / 252.31 for a region (session 41; a dense "
+        "region's page from 11 km away read 155k listings); with the place's walk alone and one box, a "
+        "region's 16.65 / 71.15 (session 43; thousands read across a dense region's corner).\n\n"
         "Targets: search p50 ≤ 15 ms, p99 ≤ 60 ms; estimate p50 ≤ 5 ms. Similar listings: no target "
         "given; a listing popup asks for them once.",
     )
