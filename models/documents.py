@@ -1,5 +1,6 @@
-"""Rows sent to PostgreSQL as one JSON document (read there with json_to_recordset): one parameter to
-send and one plan a batch, where arrays or a multi-row VALUES had psycopg2 adapt every value."""
+"""Rows sent to PostgreSQL as one JSON document (read there with json_to_recordset, or jsonb_to_recordset
+where a row carries a JSON object): one parameter to send and one plan a batch, where arrays or a
+multi-row VALUES had psycopg2 adapt every value."""
 
 from __future__ import annotations
 

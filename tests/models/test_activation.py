@@ -76,6 +76,27 @@ def test_redelivery_moves_only_last_seen(db_session):
     assert after.last_seen_at == later
 
 
+def test_a_records_nested_fields_are_kept_whole_and_its_redelivery_changes_nothing(db_session):
+    sid = source(db_session)
+    extra = {
+        "agent": {"name": "Zoë Ng", "phones": ["+1 416 555 0101", None], "rating": 4.75},
+        "photos": [{"url": "https://x.test/1.jpg", "w": 1024}, {"url": "https://x.test/2.jpg"}],
+        "fees": {"parking": 150.5, "deposit": 123456789012345678901234567890, "pets": True},
+        "notes": 'quotes " and \\ backslashes, tab\t, 漢字',
+        "empty": {},
+    }
+    write(db_session, sid, [record("a", **extra)], T0)
+    first = row(db_session, "a")
+    assert first.raw == record("a", **extra)
+    snapshot = (first.updated_at, first.processed_at)
+    done = write(db_session, sid, [record("a", **extra)], T0 + timedelta(hours=1))
+    assert not done[(sid, "a")].fresh
+    assert (row(db_session, "a").updated_at, row(db_session, "a").processed_at) == snapshot
+    changed = {**extra, "agent": {**extra["agent"], "rating": 4.8}}
+    assert write(db_session, sid, [record("a", **changed)], T0 + timedelta(hours=2))[(sid, "a")].fresh
+    assert row(db_session, "a").raw["agent"]["rating"] == 4.8
+
+
 def test_a_change_refreshes_the_listing_and_keeps_its_posting_time(db_session):
     sid = source(db_session)
     write(db_session, sid, [record("a", posted_at="2026-03-01T10:00:00Z")], T0)
