@@ -31,7 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from models.loading import collector_paused
@@ -79,15 +79,18 @@ DEAD_LETTER_WRITERS = 8
 PUT_ATTEMPTS = 5
 
 # the ids of a batch's sources by name, in one round trip
-SOURCE_IDS = text("SELECT name, id, kind, enabled FROM sources WHERE name = ANY(:names)").bindparams(
-    bindparam("names", type_=ARRAY(Text))
-)
+SOURCE_IDS = text(
+    "SELECT name, id, kind, enabled, last_success_at FROM sources WHERE name = ANY(:names)"
+).bindparams(bindparam("names", type_=ARRAY(Text)))
 # A partner that delivers valid records is fresh. The freshness check reads last_success_at in hours, so
 # a source is touched at most once a minute: every batch of every shard writing the same source row
-# would queue the shards' transactions behind one row lock, and write a row version per batch.
+# would queue the shards' transactions behind one row lock, and write a row version per batch. A batch
+# whose partners SOURCE_IDS found touched within the minute sends no UPDATE at all (a round trip less,
+# nearly every batch); the UPDATE's own condition leaves alone a row another shard touched since.
+TOUCHED_EVERY = timedelta(minutes=1)
 TOUCH_SOURCES = text("""
 UPDATE sources SET last_success_at = :now
-WHERE id = ANY(:ids) AND (last_success_at IS NULL OR last_success_at < :now - interval '1 minute')
+WHERE id = ANY(:ids) AND (last_success_at IS NULL OR last_success_at < :since)
 """).bindparams(bindparam("ids", type_=ARRAY(Integer)))
 
 
@@ -243,10 +246,11 @@ def decode(index: int, record: Mapping[str, Any]) -> Item:
     return item
 
 
-def resolve_sources(session: Session, items: list[Item]) -> None:
+def resolve_sources(session: Session, items: list[Item]) -> dict[int, datetime | None]:
     """Attach source ids (to poison too, so that a partner's refused records are found under its name); a
     source nook does not know, one that is not a stream partner, or one disabled makes the record poison
-    (a partner naming a feed's source wrote over that feed's listings)."""
+    (a partner naming a feed's source wrote over that feed's listings). Returns when each partner named
+    last delivered a valid record."""
     named = [i for i in items if i.payload and isinstance(i.payload.get("source"), str)]
     names = {i.payload["source"].strip() for i in named}  # type: ignore[index]
     known = {r.name: r for r in session.execute(SOURCE_IDS, {"names": list(names)})} if names else {}
@@ -265,6 +269,7 @@ def resolve_sources(session: Session, items: list[Item]) -> None:
             item.reason = (
                 f"source: {name[:60]!r} is disabled (`flask sources enable` takes its records again)"
             )
+    return {r.id: r.last_success_at for r in known.values() if r.kind == "stream"}
 
 
 def latest(good: list[Item]) -> tuple[list[Item], list[Item]]:
@@ -282,9 +287,12 @@ def store(
     items: list[Item],
     now: datetime,
     scored: Callable[[], Any] = lambda: None,
+    last_success: Mapping[int, datetime | None] | None = None,
 ) -> dict[str, int]:
     """Quarantine poison, upsert and activate valid listings, rank and match them, take down the removed
-    ones. `scored` returns once every item carries its estimate (scoring may run alongside)."""
+    ones. `scored` returns once every item carries its estimate (scoring may run alongside);
+    `last_success` says when each partner was last marked fresh, as resolve_sources read it (unknown: each
+    is marked fresh again if its row says it is due)."""
     good = [i for i in items if not i.poison]
     listed, removals = latest(good)
     filed = quarantine(
@@ -328,8 +336,15 @@ def store(
         },
         now,
     )
-    if good:  # last: the source rows stay locked until the commit
-        session.execute(TOUCH_SOURCES, {"ids": list({i.source_id for i in good}), "now": now})
+    due = [
+        source_id
+        for source_id in dict.fromkeys(i.source_id for i in good)
+        if last_success is None
+        or (last := last_success.get(source_id)) is None  # type: ignore[arg-type]
+        or last < now - TOUCHED_EVERY
+    ]
+    if due:  # last: the source rows stay locked until the commit
+        session.execute(TOUCH_SOURCES, {"ids": due, "now": now, "since": now - TOUCHED_EVERY})
     return {
         "valid": len(good),
         "poison": len(items) - len(good),
@@ -521,7 +536,7 @@ def process(records: list[Mapping[str, Any]], now: datetime) -> dict[str, Any]:
     background = [early] if early is not None else []
     try:
         with session_scope() as session:
-            resolve_sources(session, items)
+            last_success = resolve_sources(session, items)
             scoring = scoring_by(items, early, guess, _model(session))
             if scoring is not early:
                 background.append(scoring)
@@ -546,7 +561,7 @@ def process(records: list[Mapping[str, Any]], now: datetime) -> dict[str, Any]:
             # works, as the scores are computed; ranks are stored once the scores are in
             dead_letters = in_background(dead_letter, items, settings.bucket)
             background.append(dead_letters)
-            counts = store(session, items, now, scored=scoring.result)
+            counts = store(session, items, now, scored=scoring.result, last_success=last_success)
     except (OperationalError, DBAPIError) as exc:
         log.warning("database unavailable; Lambda will retry the batch", extra={"error": str(exc)[:300]})
         for task in background:

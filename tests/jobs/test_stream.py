@@ -347,16 +347,27 @@ def test_a_partner_delivering_valid_records_is_marked_fresh_at_most_once_a_minut
         with session_scope() as session:
             return session.scalar(select(Source.last_success_at).where(Source.name == "partner"))
 
+    touches: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().startswith("UPDATE sources"):
+            touches.append(statement)
+
     listings = [json.dumps(p).encode() for p in payloads(4)]
     assert last_success() is None
-    deliver(POISON, start)
-    assert last_success() is None  # garbage does not make a partner fresh
-    deliver(listings[:2], start)
-    assert last_success() == start
-    deliver(listings[2:], start + timedelta(seconds=59))
-    assert last_success() == start  # within the minute: the row is not written again
-    deliver(listings[:1], start + timedelta(seconds=61))
-    assert last_success() == start + timedelta(seconds=61)
+    event.listen(models.session.get_engine(), "before_cursor_execute", seen)
+    try:
+        deliver(POISON, start)
+        assert last_success() is None and touches == []  # garbage does not make a partner fresh
+        deliver(listings[:2], start)
+        assert last_success() == start and len(touches) == 1
+        deliver(listings[2:], start + timedelta(seconds=59))
+        # within the minute: the row is not written again, nor is the database asked to
+        assert last_success() == start and len(touches) == 1
+        deliver(listings[:1], start + timedelta(seconds=61))
+        assert last_success() == start + timedelta(seconds=61) and len(touches) == 2
+    finally:
+        event.remove(models.session.get_engine(), "before_cursor_execute", seen)
 
 
 @pytest.fixture
