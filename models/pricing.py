@@ -411,16 +411,17 @@ def load_model(uri: str, version: str) -> PriceModel:
         return model
 
 
+# the newest activated model's version and artifact: a statement of its own (current_model), or a part of
+# one that asks for more in the same round trip (the stream's batch, jobs/stream.py)
+CURRENT_MODEL_SQL = """
+SELECT version, artifact_uri FROM price_models WHERE activated_at IS NOT NULL
+ORDER BY activated_at DESC LIMIT 1
+"""
+
+
 def current_model(session: Any) -> PriceModel | None:
     """The newest activated model, or None before the first one (ModelUnavailable if it cannot load)."""
-    from sqlalchemy import select
+    from sqlalchemy import text
 
-    from models.price_rank import PriceModel as PriceModelRow
-
-    row = session.execute(
-        select(PriceModelRow.version, PriceModelRow.artifact_uri)
-        .where(PriceModelRow.activated_at.is_not(None))
-        .order_by(PriceModelRow.activated_at.desc())
-        .limit(1)
-    ).first()
+    row = session.execute(text(CURRENT_MODEL_SQL)).first()
     return load_model(row.artifact_uri, row.version) if row else None

@@ -633,6 +633,30 @@ def test_a_missing_model_artifact_does_not_stall_the_stream(zappa_stream, partne
     assert unscored["label"] is None and unscored["p50"] is None and unscored["listing_id"] is not None
 
 
+def test_before_the_first_model_a_batch_is_published_unranked_and_asks_once_before_writing(committed, aws):
+    with session_scope() as session:
+        session.add(Source(name="partner", kind="stream", config={}))
+    reads: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().startswith("SELECT"):
+            reads.append(statement)
+
+    event.listen(models.session.get_engine(), "before_cursor_execute", seen)
+    try:
+        records = kinesis_event([json.dumps(p).encode() for p in payloads(3)] + POISON[:1])["Records"]
+        result = stream.process(records, datetime.now(UTC))
+    finally:
+        event.remove(models.session.get_engine(), "before_cursor_execute", seen)
+    assert result["batchItemFailures"] == [] and (result["valid"], result["poison"]) == (3, 1)
+    assert result["published"] == 3
+    # the batch's one read: its sources and the current model (none yet) in one round trip
+    assert len(reads) == 1 and "JOIN sources" in reads[0] and "FROM price_models" in reads[0]
+    published = scores_published()
+    assert len(published) == 3 and all(m["model_version"] is None and m["label"] is None for m in published)
+    assert counts()["ranks"] == 0 and counts()["active"] == 3
+
+
 def test_the_batch_after_a_model_is_activated_is_scored_with_it(
     zappa_stream, partner, artifact_dir, tmp_path
 ):
