@@ -43,7 +43,7 @@ def test_create_then_update_idempotently(lambda_function):
     assert mapping["StartingPosition"] == "TRIM_HORIZON"
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["BisectBatchOnFunctionError"] is True and mapping["MaximumRetryAttempts"] == 10
-    assert mapping["BatchSize"] == 100 and mapping["MaximumBatchingWindowInSeconds"] == 1
+    assert mapping["BatchSize"] == 500 and mapping["MaximumBatchingWindowInSeconds"] == 1
     assert mapping["ParallelizationFactor"] == 1
     changed = source | {"batch_size": 250, "maximum_retry_attempts": 3, "parallelization_factor": 4}
     assert event_source.ensure_mapping(boto3.client("lambda"), lambda_function, changed) == "updated"

@@ -36,7 +36,7 @@ def test_events_look_like_lambdas(aws):  # noqa: F811
 def test_poller_drives_the_stage_function(partner):  # noqa: F811
     put([json.dumps(p).encode() for p in payloads(30)] + [b"garbage"])
     poller = stream_poller.local_poller(boto3.client("kinesis"))
-    assert poller.arn == ARN and poller.batch_size == 100
+    assert poller.arn == ARN and poller.batch_size == 500
     assert poller.drain() == {"records": 31, "failed": 0}
     with session_scope() as session:
         assert session.scalar(select(func.count()).select_from(Listing)) == 30
