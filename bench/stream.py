@@ -9,10 +9,10 @@ database, into an empty database without the poison (what the dead letters cost)
 and into a market of --market listings with 1,000 regions (bench.api's: 100 users
 x 10, analyzed), where each new listing lands in many regions and queues an alert
 for each. Then the first delivery into an empty database in batches of 100, 250,
-500 and 1,000 (what the stream mapping's batch_size buys). Cold start: a fresh interpreter importing the handler
-module and loading a 100k-listing artifact from a local directory (median of 5),
-beside a floor that only imports zappa.handler, flask, sqlalchemy, geoalchemy2
-and psycopg2.
+500 and 1,000 (what the stream mapping's batch_size buys). Cold start: a fresh
+interpreter importing the handler module and loading a 100k-listing artifact from
+a local directory (median of 5), beside a floor that only imports zappa.handler,
+flask, sqlalchemy, geoalchemy2 and psycopg2.
 Targets: >= 2,000 records/s per process; cold start <= 0.5 s.
 """
 
