@@ -229,6 +229,22 @@ def placement(batches: int = 20) -> tuple[float, float]:
     return statistics.median(times) * 1000, statistics.median(pairs)
 
 
+def fresh_database(market: int, artifact: Path | None) -> Path | None:
+    """A scratch database (holding `market` listings and bench.api's 1,000 regions, if any), the local
+    AWS resources and the 100k-listing model activated; the artifact, made once."""
+    from bench.api import load
+    from bench.db import current_model, scratch_database
+    from jobs.local.services import bootstrap_aws, local_environment
+
+    scratch_database("nook_bench_stream")
+    logs_aside()
+    if market:
+        print(f"loading {market:,} listings and 1,000 regions ...", flush=True)
+        load(market, random.Random(7))
+    bootstrap_aws(local_environment())
+    return current_model(100_000, "bench-stream", sources=("bench-partner",), artifact=artifact)
+
+
 # batch sizes measured beside the target's 100: the stream mapping's batch_size (zappa_settings.json)
 SIZES = (100, 250, 500, 1000)
 
@@ -236,16 +252,11 @@ SIZES = (100, 250, 500, 1000)
 def by_batch_size(records: int, artifact: Path | None, rates: dict[int, list[float]]) -> Path | None:
     """Records/s of a first delivery into an empty database (about 2% poison) in batches of each of
     SIZES, onto `rates`; the artifact, made once."""
-    from bench.db import current_model, scratch_database
-    from jobs.local.services import bootstrap_aws, local_environment
     from models.settings import get_settings
 
     for size in SIZES:
         events = batches(records, size=size, poison=0.02)
-        scratch_database("nook_bench_stream")
-        logs_aside()
-        bootstrap_aws(local_environment())
-        artifact = current_model(100_000, "bench-stream", sources=("bench-partner",), artifact=artifact)
+        artifact = fresh_database(0, artifact)
         fresh_scores_stream(get_settings().listing_scores_stream)
         seconds, _, valid, poison, _ = throughput(events)
         rates.setdefault(size, []).append((valid + poison) / seconds)
@@ -287,10 +298,6 @@ def main() -> None:
         "--repeat", type=int, default=1, help="rounds of every scenario: records/s as median and range"
     )
     args = parser.parse_args()
-    from bench.api import load
-    from bench.db import current_model, scratch_database
-    from jobs.local.services import bootstrap_aws, local_environment
-
     market_label = f"{args.market:,} listings, 1,000 regions"
     rounds, artifact, size_rates = [], None, {}
     for round_ in range(1, args.repeat + 1):
@@ -303,13 +310,7 @@ def main() -> None:
             (market_label, args.market, 0.02),
         ):
             events = batches(args.records, poison=poison)
-            scratch_database("nook_bench_stream")
-            logs_aside()
-            if market:
-                print(f"loading {market:,} listings and 1,000 regions ...", flush=True)
-                load(market, random.Random(7))
-            bootstrap_aws(local_environment())
-            artifact = current_model(100_000, "bench-stream", sources=("bench-partner",), artifact=artifact)
+            artifact = fresh_database(market, artifact)
             rows += passes(events, database, steps)
         rounds.append(rows)
     rows = over_rounds(rounds)
