@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from jobs.runtime import run_job
 from models.client_asks import prune_client_asks
 from models.export import KEEP, drop_exports
-from models.listing import QuarantinedRecord
 from models.ops import CheckResult, JobRun
+from models.quarantine import QuarantinedRecord
 from models.settings import get_settings
 from models.sign_up import prune_sign_ups
 

@@ -9,12 +9,12 @@ sent; each alert its own user). tests/models/test_hidden.py holds both to the sa
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 from sqlalchemy import BigInteger, ColumnElement, all_, literal, select, text, true
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, aliased
-
-from models.listing import Listing
-from models.user import HiddenListing
 
 MAX_HIDDEN = 5000
 
@@ -39,8 +39,22 @@ WHERE h.user_id = :user_id LIMIT :most
 # search asks of each listing it walks whether the user hid it (`hidden_sql`'s two probes, a few us a
 # listing): the searches of those who hid little stay as fast as those of users who hid nothing.
 MAX_LISTED = 100
-# a listing found to copy the one asked of, and the user's hiding of it (made once: an alias is not cheap)
-_COPY, _THROUGH = aliased(Listing, name="hidden_copy"), aliased(HiddenListing, name="hidden_through")
+
+
+@functools.cache
+def _tables() -> tuple[Any, Any, Any, Any]:
+    """The listings and the hidings, and aliases of them for a listing found to copy the one asked of and
+    the user's hiding of it (made once: an alias is not cheap). Loaded with the first search, not with
+    this module: hidden_sql's stage (the stream's matching) loads no table (models/__init__.py)."""
+    from models.listing import Listing
+    from models.user import HiddenListing
+
+    return (
+        Listing,
+        HiddenListing,
+        aliased(Listing, name="hidden_copy"),
+        aliased(HiddenListing, name="hidden_through"),
+    )
 
 
 def hidden_sql(user: str, listing: str) -> str:
@@ -56,6 +70,7 @@ def not_hidden(
     given): the listing is not one the user hid. A region's search gives its membership's listing_id, so
     that PostgreSQL asks it of each membership before reading the listing (a condition on Listing.id
     waits for the listing: a region whose 1,000 newest its user hid read 1,021 listings for a page)."""
+    Listing, HiddenListing, _COPY, _THROUGH = _tables()
     listing = Listing.id if listing_id is None else listing_id
     flats = list(session.scalars(HIDDEN_FLATS, {"user_id": user_id, "most": MAX_LISTED + 1}))
     if len(flats) > MAX_LISTED:

@@ -32,17 +32,16 @@ from sqlalchemy.orm import Mapped, aliased, mapped_column
 from sqlalchemy.sql import ColumnElement
 
 from models.base import Base, created_at_column
-from models.price_rank import PriceRank
+from models.source import Source  # noqa: F401  (a table its foreign keys name: models/__init__.py)
+from models.words import WORDS_CONFIG
 
 LISTING_STATUSES = ("pending", "active", "rejected", "delisted", "expired")
 UNIT_TYPES = ("apartment", "condo", "house", "basement", "townhouse", "room")
 
 
-# The words a listing is found by (a search's `q`, a region's `words`): its title and address, as English
-# word forms (a search for balconies finds "balcony"; other languages keep their words whole), kept by
-# the database in `words` (migration 0031; here as PostgreSQL gives it back, which autogenerate compares).
-# A query's words must be read with the same configuration, or their forms would not meet the listings'.
-WORDS_CONFIG = "english"
+# The words a listing is found by (a search's `q`, a region's `words`): its title and address, read with
+# WORDS_CONFIG (models/words.py), kept by the database in `words` (migration 0031; here as PostgreSQL gives
+# it back, which autogenerate compares).
 WORDS_SQL = (
     f"to_tsvector('{WORDS_CONFIG}'::regconfig, "
     "(COALESCE(title, ''::text) || ' '::text) || COALESCE(address, ''::text))"
@@ -68,11 +67,6 @@ CELL_SQL = (
     f"CAST(floor(ST_Y(geom) * {CELLS_PER_DEGREE}) AS bigint) * {ROW_CELLS} "
     f"+ CAST(floor(ST_X(geom) * {CELLS_PER_DEGREE}) AS bigint)"
 )
-
-
-def words_query_sql(text_sql: str) -> str:
-    """words_query, in a statement written as SQL: the words of the SQL expression `text_sql`."""
-    return f"websearch_to_tsquery('{WORDS_CONFIG}'::regconfig, {text_sql})"
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -237,26 +231,6 @@ class ListingPriceChange(Base):
     new_price: Mapped[int] = mapped_column(Integer)
 
 
-class QuarantinedRecord(Base):
-    """A record that could not be ingested, processed or streamed, with why.
-
-    `fingerprint` (stage, source, record) makes quarantining idempotent: a
-    re-run that meets the same bad record does not file it twice.
-    """
-
-    __tablename__ = "quarantined_records"
-
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    fingerprint: Mapped[str] = mapped_column(String(40), unique=True)
-    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="SET NULL"), index=True)
-    source_ref: Mapped[str | None] = mapped_column(String(255))
-    stage: Mapped[str] = mapped_column(String(16))
-    reason: Mapped[str] = mapped_column(Text)
-    payload: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    raw: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = created_at_column()
-
-
 _COPY = aliased(Listing, name="copy")
 
 
@@ -297,6 +271,8 @@ def kept_flats(kept: Any, kept_at: str, user_id: int | None, *columns: Any, once
     through copies, once: as first kept (`kept_at`, the rows' time), unless `once` is false (every row:
     asking it of each row is a hash of the user's rows, cheap for one user, and for every user an index
     walk of all the user's rows for each)."""
+    from models.price_rank import PriceRank  # it names the listings: loaded after them
+
     query = (
         select(*columns)
         .select_from(kept)

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import BigInteger
 
 from models.hidden import hidden_sql
-from models.listing import words_query_sql
 from models.settings import get_settings
+from models.words import words_query_sql
 
 DEDUPE_METRES = 10.0
 PRICE_TOLERANCE = 0.03

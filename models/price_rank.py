@@ -1,7 +1,7 @@
 """Price models (one row per trained artifact) and each listing's price rank."""
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy import (
@@ -21,9 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, created_at_column
 from models.explain import explain_listing
-
-if TYPE_CHECKING:
-    from models.listing import Listing
+from models.listing import Listing
 
 PRICE_LABELS = ("low", "typical", "high")
 

@@ -1,4 +1,8 @@
-"""Filing bad records: never silently dropped, never filed twice."""
+"""Filing bad records: never silently dropped, never filed twice.
+
+The quarantine's table is mapped here, not beside the listings: filing loads no GeoAlchemy2 and no
+listing table, so the stream stage, which files its poison, cold-starts without them (models/__init__.py).
+"""
 
 from __future__ import annotations
 
@@ -11,13 +15,34 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session
+from sqlalchemy import BigInteger, ForeignKey, String, Text, func, select
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from models.listing import QuarantinedRecord
+from models.base import Base, created_at_column
 from models.normalize import text_fault
-from models.source import Source
+from models.source import Source  # a table its foreign key names, too
+
+
+class QuarantinedRecord(Base):
+    """A record that could not be ingested, processed or streamed, with why.
+
+    `fingerprint` (stage, source, record) makes quarantining idempotent: a
+    re-run that meets the same bad record does not file it twice.
+    """
+
+    __tablename__ = "quarantined_records"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(40), unique=True)
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="SET NULL"), index=True)
+    source_ref: Mapped[str | None] = mapped_column(String(255))
+    stage: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    raw: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = created_at_column()
+
 
 RAW_KEPT = 100_000  # characters of a record's raw form the table keeps (the dead letters keep it whole)
 

@@ -9,14 +9,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import BigInteger, bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from models.documents import compact
-from models.listing import Listing
 from models.pricing import Estimate, ListingFeatures, ModelUnavailable, PriceModel, current_model
+
+if TYPE_CHECKING:  # the stream stage stores ranks without loading the tables (models/__init__.py)
+    from models.listing import Listing
 
 log = logging.getLogger("nook.ranking")
 
@@ -74,6 +77,8 @@ def rank_listings(
             return {}
     if model is None:
         return {}
+    from models.listing import Listing  # the batch stages' tables
+
     rows = session.execute(
         select(
             Listing.id,

@@ -28,6 +28,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, created_at_column
 
+# the tables its foreign keys name (models/__init__.py)
+from models.listing import Listing  # noqa: F401
+from models.user import User  # noqa: F401
+
 # a region's criteria as the API names them, and the columns that hold them
 CRITERIA = {
     "bedrooms_min": "min_bedrooms",

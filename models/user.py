@@ -32,6 +32,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.sql import ColumnElement
 
 from models.base import Base, created_at_column, seconds_until
+from models.listing import Listing  # noqa: F401  (a table its foreign keys name: models/__init__.py)
 
 
 def hash_api_key(key: str) -> str:

@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 _RUNNER = textwrap.dedent(
     """
     import json, sys, time, uuid
+    exec(sys.argv[1])  # the caller's prelude
     started = time.perf_counter()
     from zappa.handler import lambda_handler
 
@@ -59,14 +60,16 @@ def invoke(
     code_dir: Path = ROOT,
     env: dict[str, str] | None = None,
     timeout: float = 120,
+    prelude: str = "",
 ) -> dict[str, Any]:
-    """Call the stage's handler with `event` in a fresh process; return result and timing."""
+    """Call the stage's handler with `event` in a fresh process, after the Python code `prelude`; return
+    result and timing."""
     with tempfile.TemporaryDirectory() as settings_dir:
         Path(settings_dir, "zappa_settings.py").write_text(zappa_settings_source(stage))
         process_env = {**os.environ, **(env or {})}
         process_env["PYTHONPATH"] = os.pathsep.join([settings_dir, str(code_dir)])
         completed = subprocess.run(
-            [sys.executable, "-c", _RUNNER],
+            [sys.executable, "-c", _RUNNER, prelude],
             input=json.dumps(event),
             capture_output=True,
             text=True,

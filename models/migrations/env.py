@@ -4,8 +4,7 @@ from alembic import context
 from geoalchemy2 import alembic_helpers
 from sqlalchemy import create_engine, pool
 
-import models  # noqa: F401  (registers every table on Base.metadata)
-from models.base import Base
+from models import Base  # naming a table loads them all onto Base.metadata (models/__init__.py)
 from models.session import sqlalchemy_url
 from models.settings import get_settings
 

@@ -15,7 +15,8 @@ from jobs import ingest
 from jobs.runtime import JobFailed
 from jobs.sources.base import Page
 from models import upsert
-from models.listing import Listing, QuarantinedRecord
+from models.listing import Listing
+from models.quarantine import QuarantinedRecord
 from models.session import session_scope
 from models.source import Source
 from tests.http_servers import Reply

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from jobs import notify
-from models.listing import QuarantinedRecord
 from models.mail import Letter, Mailer
+from models.quarantine import QuarantinedRecord
 from models.session import session_scope
 from models.user import User, alerts_to, create_user
 

@@ -8,10 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from jobs.maintenance import prune_history
-from models.listing import QuarantinedRecord
 from models.market import MarketPoint, series_key
 from models.ops import CheckResult, JobRun
-from models.quarantine import BadRecord, quarantine
+from models.quarantine import BadRecord, QuarantinedRecord, quarantine
 from models.region import Notification, Region
 from models.source import Source
 from models.user import create_user

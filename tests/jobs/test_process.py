@@ -8,7 +8,8 @@ from datetime import UTC, date, datetime
 from sqlalchemy import func, select, text
 
 from jobs import ingest, process
-from models.listing import Listing, QuarantinedRecord
+from models.listing import Listing
+from models.quarantine import QuarantinedRecord
 from models.region import Notification
 from models.source import Source
 from models.user import create_user

@@ -12,8 +12,8 @@ from jobs import stream
 from jobs.cli import quarantine_group
 from jobs.local import stream_poller
 from jobs.local.lambda_context import LocalContext
-from models.listing import Listing, QuarantinedRecord
-from models.quarantine import BadRecord, quarantine
+from models.listing import Listing
+from models.quarantine import BadRecord, QuarantinedRecord, quarantine
 from models.session import session_scope
 from models.source import Source
 from tests.jobs.test_stream import aws, kinesis_event, partner, payloads  # noqa: F401 - fixtures

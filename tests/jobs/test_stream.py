@@ -23,12 +23,14 @@ import models.session
 from jobs.local.lambda_context import LocalContext
 from jobs.price_rank.demo_frame import market_frame
 from models import pricing
-from models.listing import Listing, QuarantinedRecord
+from models.listing import Listing
 from models.price_rank import PriceModel, PriceRank
+from models.quarantine import QuarantinedRecord
 from models.region import Notification, Region, RegionListing
 from models.session import session_scope
 from models.source import Source
 from models.user import User, create_user, give_key
+from tests import lambda_harness
 from tests.conftest import load_event
 from tests.factories import activate_artifact
 from tests.lambda_harness import zappa_settings_source
@@ -779,6 +781,50 @@ def test_a_removal_takes_the_listing_down_and_out_of_its_regions(zappa_stream, p
     assert back["activated"] == 1 and states()[gone[0]] == "active"
     assert region_members(region) == set(refs[3:]) | {gone[0]}
     assert alerts_queued() == alerts  # one alert per (region, listing), ever: no second one on its return
+
+
+# what the stage never loads (models/__init__.py): GeoAlchemy2 and the tables it writes without a mapped
+# class, blocked in its process so that importing any of them fails
+NOT_LOADED = (
+    "geoalchemy2",
+    "models.listing",
+    "models.user",
+    "models.region",
+    "models.price_rank",
+    "models.client_asks",
+    "models.sign_up",
+    "models.market",
+    "models.ops",
+)
+
+
+def test_the_stage_runs_without_geoalchemy2_and_the_listing_tables(zappa_stream, partner):
+    """What its cold start leaves out (bench.stream) it never needs: a fresh process in which their
+    import fails lists, ranks, files poison, takes down and queues alerts through Zappa's handler."""
+    region = city_region()
+    listed = payloads(12)
+    refs = [p["source_ref"] for p in listed]
+    zappa_stream.handler(kinesis_event([json.dumps(p).encode() for p in listed[:2]]), LocalContext())
+    boto3.client("s3").create_bucket(Bucket="nook-data")  # the stage's own bucket (zappa_settings.json)
+    datas = [json.dumps(p).encode() for p in listed[2:]] + [b"not json", removal(refs[0])]
+    blocked = f"import sys\nfor name in {NOT_LOADED!r}:\n    sys.modules[name] = None"
+
+    result = lambda_harness.invoke("stream", kinesis_event(datas, 2000), prelude=blocked)["result"]
+    assert result["batchItemFailures"] == [] and result["valid"] == 11 and result["poison"] == 1
+    assert result["activated"] == 10 and result["delisted"] == 1 and result["published"] == 10
+    assert states() == {r: "delisted" if r == refs[0] else "active" for r in refs}
+    assert region_members(region) == set(refs[1:]) and len(alerts_queued()) == 12
+    with session_scope() as session:
+        assert session.scalar(select(func.count()).select_from(PriceRank)) == 12  # each one sent, ranked
+        assert session.scalar(select(func.count()).select_from(QuarantinedRecord)) == 1
+    letters = boto3.client("s3").list_objects_v2(Bucket="nook-data", Prefix=stream.DEAD_LETTER_PREFIX)
+    assert letters["KeyCount"] == 1
+
+    # the block holds: a stage that needed a blocked module would crash
+    with pytest.raises(AssertionError, match="handler crashed"):
+        lambda_harness.invoke(
+            "stream", kinesis_event(datas, 3000), prelude="import sys; sys.modules['jobs.stream'] = None"
+        )
 
 
 def flat_and_its_copy(zappa_stream) -> tuple[int, dict]:

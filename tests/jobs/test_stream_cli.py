@@ -15,7 +15,7 @@ from jobs import cli
 from jobs.cli import stream_group
 from jobs.local import stream_io
 from jobs.local.stream_io import MAX_CALL_BYTES, PutOutcome, Tail, calls, entries, put, read_shard, tail
-from models.listing import QuarantinedRecord
+from models.quarantine import QuarantinedRecord
 from models.session import session_scope
 from tests.jobs.test_stream import Throttling, aws, partner, payloads  # noqa: F401 - fixtures
 

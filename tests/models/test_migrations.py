@@ -10,8 +10,7 @@ import pytest
 from sqlalchemy import create_engine, inspect, make_url, text
 
 from jobs.local import services
-from models import migrate
-from models.base import Base
+from models import Base, migrate  # Base: with every table (models/__init__.py)
 from models.session import sqlalchemy_url
 
 
