@@ -76,6 +76,7 @@ WRAPPED = {
 STATUSES = (None, "active", "delisted")
 MAX_PUT_RECORDS = 500
 DEAD_LETTER_WRITERS = 8
+BACKGROUND_CALLS = 4
 PUT_ATTEMPTS = 5
 
 # What a batch reads before it writes, in one round trip: its sources by name, and the current model's
@@ -433,43 +434,47 @@ def dead_letter(items: list[Item], bucket: str) -> None:
             return str(exc)
         return None
 
-    from concurrent.futures import ThreadPoolExecutor  # loaded with boto3 anyway; not at cold start
-
-    with ThreadPoolExecutor(max_workers=min(DEAD_LETTER_WRITERS, len(poison))) as pool:
-        errors = list(pool.map(write, poison))
+    errors = list(threads("dead letters", DEAD_LETTER_WRITERS).map(write, poison))
     failed = [(item.index, error) for item, error in zip(poison, errors, strict=True) if error is not None]
     if failed:
         index, error = min(failed)
         raise Transient(index, f"S3 dead letter failed: {error}")
 
 
+POOLS: dict[str, Any] = {}
+POOLS_LOCK = threading.Lock()
+
+
+def threads(name: str, workers: int) -> Any:
+    """The container's pool of threads called `name` (a ThreadPoolExecutor), made at its first use and
+    kept: a thread started for each call made the handler's thread wait until the new one had started,
+    which it did holding the GIL for up to the switch interval (5 ms) as it ran the call (4.6% of the
+    handler's thread under py-spy). A pool's idle threads wait on its queue instead."""
+    with POOLS_LOCK:
+        if name not in POOLS:
+            from concurrent.futures import ThreadPoolExecutor  # loaded with boto3 anyway; not at cold start
+
+            POOLS[name] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"stream {name}")
+        return POOLS[name]
+
+
 class Background:
-    """A call running on its own thread; `result()` waits and re-raises what it raised."""
+    """A call running on one of the container's background threads; `result()` waits and re-raises what
+    it raised. At most BACKGROUND_CALLS at once: a batch's Kinesis client, two scorings, its dead
+    letters."""
 
     def __init__(self, function: Callable[..., Any], *args: Any) -> None:
-        self._outcome: tuple[Any, BaseException | None] = (None, None)
-        self._thread = threading.Thread(target=self._run, args=(function, *args), daemon=True)
-        self._thread.start()
-
-    def _run(self, function: Callable[..., Any], *args: Any) -> None:
-        try:
-            self._outcome = (function(*args), None)
-        except BaseException as exc:  # handed to the caller by result()
-            self._outcome = (None, exc)
+        self._future = threads("background", BACKGROUND_CALLS).submit(function, *args)
 
     def wait(self) -> None:
-        self._thread.join()
+        self._future.exception()  # waits; what it raised is result()'s to say
 
     def result(self) -> Any:
-        self._thread.join()
-        value, error = self._outcome
-        if error is not None:
-            raise error
-        return value
+        return self._future.result()
 
 
 def in_background(function: Callable[..., Any], *args: Any) -> Background:
-    """Start `function(*args)` on a thread."""
+    """Start `function(*args)` on a background thread."""
     return Background(function, *args)
 
 
