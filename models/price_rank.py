@@ -21,7 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, created_at_column
 from models.explain import explain_listing
-from models.listing import Listing
+from models.listing import Listing  # a table its foreign keys name (models/__init__.py)
 
 PRICE_LABELS = ("low", "typical", "high")
 
