@@ -471,6 +471,30 @@ def test_a_burst_of_poison_gets_one_dead_letter_per_record(zappa_stream, partner
     assert counts()["quarantined"] == 40
 
 
+def test_batches_reuse_the_containers_threads(zappa_stream, partner):
+    """Scoring and dead letters run on threads kept for the container (stream.threads): a batch starts
+    none once the pools have their threads (starting one made the handler's thread wait for it)."""
+
+    def stage_threads() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name.startswith("stream ")}
+
+    def batch(first: int) -> dict:
+        datas = [json.dumps(p).encode() for p in payloads(10, seed=first)] + [
+            b"not json %d" % (first + n) for n in range(8)
+        ]
+        return zappa_stream.handler(kinesis_event(datas, first), LocalContext())
+
+    for first in (1000, 2000):  # enough for every pool to reach its size
+        assert batch(first)["batchItemFailures"] == []
+    kept = stage_threads()
+    assert {t.name.rsplit("_", 1)[0] for t in kept} == {"stream background", "stream dead letters"}
+    for first in (3000, 4000, 5000):
+        result = batch(first)
+        assert result["batchItemFailures"] == [] and result["valid"] == 10 and result["poison"] == 8
+        assert stage_threads() == kept
+    assert len(dead_letters()) == 5 * 8 and counts()["quarantined"] == 5 * 8
+
+
 def test_a_dead_letter_is_sent_whole_without_waiting_for_a_go_ahead(zappa_stream, partner):
     """botocore sends `Expect: 100-continue` with every PutObject body and waits for S3's reply before
     sending it: a round trip more for each letter of a few hundred bytes."""
