@@ -30,6 +30,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent import futures
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -391,15 +392,15 @@ class LastModel:
 
 
 def scoring_by(
-    items: list[Item], early: Background | None, guess: PriceModel | None, model: PriceModel | None
-) -> Background:
+    items: list[Item], early: futures.Future | None, guess: PriceModel | None, model: PriceModel | None
+) -> futures.Future:
     """Scoring by the current `model`: the early scoring by `guess` if that is it, else a new one (once
     the early one has stopped writing estimates)."""
     LastModel.model = model
     if early is not None and guess is model:
         return early
     if early is not None:
-        early.wait()
+        futures.wait([early])
     return in_background(score, items, model)
 
 
@@ -441,41 +442,26 @@ def dead_letter(items: list[Item], bucket: str) -> None:
         raise Transient(index, f"S3 dead letter failed: {error}")
 
 
-POOLS: dict[str, Any] = {}
+POOLS: dict[str, futures.ThreadPoolExecutor] = {}
 POOLS_LOCK = threading.Lock()
 
 
-def threads(name: str, workers: int) -> Any:
-    """The container's pool of threads called `name` (a ThreadPoolExecutor), made at its first use and
-    kept: a thread started for each call made the handler's thread wait until the new one had started,
-    which it did holding the GIL for up to the switch interval (5 ms) as it ran the call (4.6% of the
-    handler's thread under py-spy). A pool's idle threads wait on its queue instead."""
+def threads(name: str, workers: int) -> futures.ThreadPoolExecutor:
+    """The container's pool of threads called `name`, made at its first use and kept: a thread started
+    for each call made the handler's thread wait until the new one had started, which it did holding the
+    GIL for up to the switch interval (5 ms) as it ran the call (4.6% of the handler's thread under
+    py-spy). A pool's idle threads wait on its queue instead."""
     with POOLS_LOCK:
         if name not in POOLS:
-            from concurrent.futures import ThreadPoolExecutor  # loaded with boto3 anyway; not at cold start
-
-            POOLS[name] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"stream {name}")
+            POOLS[name] = futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"stream {name}")
         return POOLS[name]
 
 
-class Background:
-    """A call running on one of the container's background threads; `result()` waits and re-raises what
-    it raised. At most BACKGROUND_CALLS at once: a batch's Kinesis client, two scorings, its dead
-    letters."""
-
-    def __init__(self, function: Callable[..., Any], *args: Any) -> None:
-        self._future = threads("background", BACKGROUND_CALLS).submit(function, *args)
-
-    def wait(self) -> None:
-        self._future.exception()  # waits; what it raised is result()'s to say
-
-    def result(self) -> Any:
-        return self._future.result()
-
-
-def in_background(function: Callable[..., Any], *args: Any) -> Background:
-    """Start `function(*args)` on a background thread."""
-    return Background(function, *args)
+def in_background(function: Callable[..., Any], *args: Any) -> futures.Future:
+    """Start `function(*args)` on one of the container's background threads; `result()` waits and
+    re-raises what it raised. At most BACKGROUND_CALLS at once: a batch's Kinesis client, two scorings,
+    its dead letters."""
+    return threads("background", BACKGROUND_CALLS).submit(function, *args)
 
 
 def score_message(item: Item) -> dict[str, Any]:
@@ -588,12 +574,10 @@ def process(records: list[Mapping[str, Any]], now: datetime) -> dict[str, Any]:
             counts = store(session, items, now, scored=scoring.result, last_success=known.last_success)
     except (OperationalError, DBAPIError) as exc:
         log.warning("database unavailable; Lambda will retry the batch", extra={"error": str(exc)[:300]})
-        for task in background:
-            task.wait()  # their outcome does not matter: the whole batch is retried
+        futures.wait(background)  # their outcome does not matter: the whole batch is retried
         return failures_from(records, 0)
     except BaseException:
-        for task in background:
-            task.wait()
+        futures.wait(background)
         raise
     return settle(records, items, dead_letters, settings.listing_scores_stream, counts)
 
@@ -601,7 +585,7 @@ def process(records: list[Mapping[str, Any]], now: datetime) -> dict[str, Any]:
 def settle(
     records: list[Mapping[str, Any]],
     items: list[Item],
-    dead_letters: Background,
+    dead_letters: futures.Future,
     stream: str,
     counts: dict[str, Any],
 ) -> dict[str, Any]:
