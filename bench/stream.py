@@ -100,6 +100,40 @@ STEPS = {
 }
 
 
+# whose CPU a batch costs, in ms (cpu_seconds): the three share the host's cores
+CPU = ("handler", "PostgreSQL", "moto")
+
+
+def cpu_seconds(pids: dict[str, int] | None = None) -> dict[str, float]:
+    """CPU seconds spent so far (user + system) by the handler (this process, all its threads), the local
+    PostgreSQL (the postmaster, the backends it runs and those it has reaped) and the local moto server
+    (`pids`: the services' "postgres" and "moto", by default), as /proc tells them."""
+    from jobs.local.services import server_pids
+
+    def times(pid: int) -> tuple[int, list[int]]:
+        """(ppid, [utime, stime, cutime, cstime]) in clock ticks."""
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[1]), [int(f) for f in fields[11:15]]
+
+    tick = os.sysconf("SC_CLK_TCK")
+    spent = {"handler": time.process_time()}
+    pids = server_pids() if pids is None else pids
+    if "moto" in pids:
+        spent["moto"] = sum(times(pids["moto"])[1][:2]) / tick
+    if "postgres" in pids:
+        postmaster = pids["postgres"]
+        ticks = sum(times(postmaster)[1])  # its own and its reaped children's
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    ppid, used = times(int(entry.name))
+                except (OSError, IndexError, ValueError):  # gone meanwhile
+                    continue
+                ticks += sum(used[:2]) if ppid == postmaster else 0
+        spent["PostgreSQL"] = ticks / tick
+    return spent
+
+
 def throughput(events: list[dict]) -> tuple[float, dict[str, float], int, int, int]:
     """Seconds for all events through the handler, the seconds spent in each of STEPS, and the valid and
     poison records seen and the alerts queued."""
@@ -161,12 +195,19 @@ def passes(events: list[dict], database: str, steps: list[dict]) -> list[dict]:
     rows = []
     for label in ("first delivery", "re-delivery (all unchanged)"):
         fresh_scores_stream(get_settings().listing_scores_stream)
+        before = cpu_seconds()
         seconds, spent, valid, poison, alerts = throughput(events)
+        after = cpu_seconds()
+        used = {name: after[name] - start for name, start in before.items() if name in after}
         aws = spent["publish"]
         steps.append(
             {"database": database, "pass": label}
             | {STEPS[name]: f"{spent[name] / len(events) * 1000:.1f}" for name in STEPS}
             | {"whole batch": f"{seconds / len(events) * 1000:.1f}"}
+            | {
+                f"CPU: {name}": f"{used[name] / len(events) * 1000:.1f}" if name in used else "—"
+                for name in CPU
+            }
         )
         total = valid + poison
         rate, own = total / seconds, total / (seconds - aws)
@@ -349,7 +390,10 @@ def main() -> None:
         + "\n\n"
         + table(rows)
         + "\n\nWhere a batch goes, ms per batch of 100 (scoring runs on a thread alongside the database"
-        " steps, so it counts only where it ends after them; PutRecords waits for the commit):\n\n"
+        " steps, so it counts only where it ends after them; PutRecords waits for the commit), and the CPU"
+        " a batch cost each process, ms (/proc, user + system): the handler's (every thread: decoding,"
+        " scoring, botocore), PostgreSQL's backends' and moto's. The three share the host's two cores: a"
+        " batch cannot take less than half their sum:\n\n"
         + table(steps)
         + "\n\nBatch size: the first delivery into an empty database (about 2% poison) in batches of each"
         " size, one after the other, once a round"
@@ -377,8 +421,9 @@ def main() -> None:
         "does not slow with a full stream. Each pass still starts from an empty listing_scores stream. "
         "The first table's last column is the handler's own rate (decode, score, store, match, dead letters) "
         "without PutRecords. Each poison record costs an S3 PutObject (one object a record, so a retry "
-        "writes no duplicate): ~2 ms of botocore's CPU in the handler and ~3.4 ms of moto's, measured, on "
-        "the two cores that also run the scoring and PostgreSQL; hence the rows without poison."
+        "writes no duplicate): the CPU columns of the first deliveries with and without the poison say "
+        "what its letters cost the handler and moto, on the two cores that also run the scoring and "
+        "PostgreSQL; hence the rows without poison."
         "\n\nIn the market a new listing lands in "
         + f"{fan_out:.1f}"
         + " of the 1,000 regions on average, and the placement statement writes a region_listings row and"

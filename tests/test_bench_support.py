@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from tests.conftest import run_python
+from jobs.local import services
+from tests.conftest import free_port, run_python
 
 
 def test_a_benchmarks_scratch_directory_goes_when_it_exits():
@@ -52,3 +53,41 @@ def test_time_spent_counts_a_modules_functions_while_it_runs_and_puts_them_back(
         assert module.nap is not nap
     assert module.nap is nap
     assert 0.03 <= spent["nap"] < 0.5
+
+
+def test_cpu_seconds_count_the_handler_postgresql_and_moto(tmp_path):
+    """bench.stream's CPU columns: this process, the postmaster's backends, and moto, each moved by work
+    done in it alone."""
+    import os
+    import urllib.request
+
+    import psycopg2
+
+    from bench.stream import cpu_seconds
+
+    pids = services.server_pids()
+    assert "postgres" in pids  # the tests' database is the services' cluster's
+    port = free_port()
+    pids["moto"] = services.start_moto(port, tmp_path / "moto.log")
+    connection = psycopg2.connect(os.environ["DATABASE_URL"].replace("+psycopg2", ""))
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            before = cpu_seconds(pids)
+            cursor.execute("SELECT count(*) FROM generate_series(1, 3000000)")
+            assert cursor.fetchone() == (3_000_000,)
+        between = cpu_seconds(pids)
+        for _ in range(40):
+            with urllib.request.urlopen(f"{services.moto_url(port)}/moto-api/config", timeout=5) as response:
+                assert 200 <= response.status < 300
+        after_moto = cpu_seconds(pids)
+        assert sum(n * n for n in range(2_000_000)) > 0
+        after = cpu_seconds(pids)
+    finally:
+        connection.close()
+        services.stop_pid(pids["moto"])
+    counted = between["PostgreSQL"] - before["PostgreSQL"]
+    assert counted >= 0.05
+    assert between["handler"] - before["handler"] < counted / 2  # it waited for the backend's count
+    assert after_moto["moto"] - between["moto"] > 0
+    assert after["handler"] - after_moto["handler"] >= 0.05

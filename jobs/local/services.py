@@ -390,6 +390,19 @@ def _moto_server_on(port: int) -> int | None:
     return None
 
 
+def server_pids(paths: Paths | None = None) -> dict[str, int]:
+    """The pids of the local servers that run: "postgres" (the postmaster) and "moto"."""
+    paths = paths or default_paths()
+    found = {}
+    postmaster = _postmaster_pid(paths)
+    if postmaster is not None and _pg_running(paths):
+        found["postgres"] = postmaster
+    moto = _read_pid(paths.moto_pid)
+    if moto and _pid_alive(moto):
+        found["moto"] = moto
+    return found
+
+
 def moto_up(paths: Paths | None = None, port: int = MOTO_PORT) -> str:
     """Start the shared moto server unless one already answers."""
     paths = paths or default_paths()
