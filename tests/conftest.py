@@ -196,6 +196,11 @@ def run_python(code: str) -> subprocess.CompletedProcess:
     )
 
 
+def blocking(modules: tuple[str, ...] | list[str]) -> str:
+    """Python code after which importing any of `modules` raises ImportError (a fresh process's prelude)."""
+    return f"import sys\nfor name in {tuple(modules)!r}:\n    sys.modules[name] = None\n"
+
+
 def load_event(name: str) -> dict:
     """A synthetic Lambda event from tests/events/."""
     import json

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_python
+from tests.conftest import blocking, run_python
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("pandas", "numpy", "scipy", "statsmodels", "great_expectations", "matplotlib", "sklearn")
@@ -18,11 +18,8 @@ LEAN_ENTRY_POINTS = ["app.wsgi", "jobs.stream"]
 
 
 def _import_blocked(module: str) -> subprocess.CompletedProcess:
-    code = textwrap.dedent(
+    code = blocking(HEAVY) + textwrap.dedent(
         f"""
-        import sys
-        for name in {HEAVY!r}:
-            sys.modules[name] = None  # any import of it raises ImportError
         import {module}
         leaked = sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r} and sys.modules[m] is not None)
         assert not leaked, leaked
