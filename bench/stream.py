@@ -129,7 +129,8 @@ def cpu_seconds(pids: dict[str, int] | None = None) -> dict[str, float]:
                     ppid, used = times(int(entry.name))
                 except (OSError, IndexError, ValueError):  # gone meanwhile
                     continue
-                ticks += sum(used[:2]) if ppid == postmaster else 0
+                if ppid == postmaster:
+                    ticks += sum(used[:2])
         spent["PostgreSQL"] = ticks / tick
     return spent
 
