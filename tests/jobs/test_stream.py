@@ -825,9 +825,8 @@ def test_the_stage_runs_without_geoalchemy2_and_the_listing_tables(zappa_stream,
     zappa_stream.handler(kinesis_event([json.dumps(p).encode() for p in listed[:2]]), LocalContext())
     boto3.client("s3").create_bucket(Bucket="nook-data")  # the stage's own bucket (zappa_settings.json)
     datas = [json.dumps(p).encode() for p in listed[2:]] + [b"not json", removal(refs[0])]
-    result = lambda_harness.invoke("stream", kinesis_event(datas, 2000), prelude=blocking(NOT_LOADED))[
-        "result"
-    ]
+    invoked = lambda_harness.invoke("stream", kinesis_event(datas, 2000), prelude=blocking(NOT_LOADED))
+    result = invoked["result"]
     assert result["batchItemFailures"] == [] and result["valid"] == 11 and result["poison"] == 1
     assert result["activated"] == 10 and result["delisted"] == 1 and result["published"] == 10
     assert states() == {r: "delisted" if r == refs[0] else "active" for r in refs}
