@@ -58,28 +58,23 @@ def test_time_spent_counts_a_modules_functions_while_it_runs_and_puts_them_back(
 def test_cpu_seconds_count_the_handler_postgresql_and_moto(tmp_path):
     """bench.stream's CPU columns: this process, the postmaster's backends, and moto, each moved by work
     done in it alone."""
-    import os
-    import urllib.request
-
-    import psycopg2
+    from sqlalchemy import text
 
     from bench.stream import cpu_seconds
+    from models.session import get_engine
 
     pids = services.server_pids()
     assert "postgres" in pids  # the tests' database is the services' cluster's
     port = free_port()
     pids["moto"] = services.start_moto(port, tmp_path / "moto.log")
-    connection = psycopg2.connect(os.environ["DATABASE_URL"].replace("+psycopg2", ""))
+    connection = get_engine().connect()  # its backend lives on until the end: counted live, not reaped
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            before = cpu_seconds(pids)
-            cursor.execute("SELECT count(*) FROM generate_series(1, 3000000)")
-            assert cursor.fetchone() == (3_000_000,)
+        connection.execute(text("SELECT 1"))
+        before = cpu_seconds(pids)
+        assert connection.scalar(text("SELECT count(*) FROM generate_series(1, 3000000)")) == 3_000_000
         between = cpu_seconds(pids)
         for _ in range(100):  # ~0.6 ms of moto's CPU each, measured: several clock ticks (10 ms)
-            with urllib.request.urlopen(f"{services.moto_url(port)}/moto-api/config", timeout=5) as response:
-                assert 200 <= response.status < 300
+            assert services.moto_responding(port)
         after_moto = cpu_seconds(pids)
         assert sum(n * n for n in range(2_000_000)) > 0
         after = cpu_seconds(pids)
