@@ -54,13 +54,17 @@ def pytest_configure(config: pytest.Config) -> None:
     from models import migrate
 
     migrate.upgrade(url)
-    # The planner must not choose by when autovacuum last looked at listings: the tests fill it and roll
-    # back all day, and once vacuumed it looks empty (0 rows in 336 pages), which made the duplicate
-    # search read a batch's whole table in one CI run. Its statistics stay those of a new deployment.
+    # The planner must not choose by when autovacuum last looked at a table: the tests fill the tables
+    # and roll back all day, and once vacuumed a table looks empty (listings: 0 rows in 336 pages), which
+    # made the duplicate search read a batch's whole table in one CI run, and (price_ranks and
+    # region_listings vacuumed) a region's walk by value take minutes a page in another. Every table's
+    # statistics stay those of a new deployment.
     import psycopg2
 
     with psycopg2.connect(url) as connection, connection.cursor() as cursor:
-        cursor.execute("ALTER TABLE listings SET (autovacuum_enabled = false)")
+        cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        for (table_name,) in cursor.fetchall():
+            cursor.execute(f'ALTER TABLE "{table_name}" SET (autovacuum_enabled = false)')
     connection.close()
     port = free_port()
     _moto_pid = services.start_moto(port, services.LOCAL_DIR / "moto-test.log")
